@@ -1,0 +1,1 @@
+//! Shared domain types. Placeholder until the risk core lands.

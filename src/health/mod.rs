@@ -1,0 +1,1 @@
+//! The health monitor (issue 7). Placeholder until the health monitor lands.

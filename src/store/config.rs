@@ -1,0 +1,15 @@
+//! Configuration of this module: `[store]` in the TOML file.
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::Issues;
+
+/// Every key of `[store]`, with the seeds' defaults.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StoreConfig {}
+
+impl StoreConfig {
+    /// Adds every problem found under `prefix` to `issues`.
+    pub fn validate(&self, _prefix: &str, _issues: &mut Issues) {}
+}
