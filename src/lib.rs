@@ -17,6 +17,7 @@
 //! | --- | --- |
 //! | [`config`] | `config/default.toml`, `.env` and `WHALE_TRADER__…` overrides; validation of every section |
 //! | [`clock`] | time as a parameter: the system clock for the daemon, a simulated one for replay and tests |
+//! | [`engine`] | the engine: one task, one input queue; copy rules, position monitor, audit events |
 //! | [`risk`] | the risk manager: pure, synchronous checks, trading states and reason codes |
 //! | [`polymarket`] | adapters to the Polymarket Data API and CLOB: whale feed, price feed, order signing |
 //! | [`store`] | the embedded SQLite store: write-ahead orders, fills, risk state, recovery |
@@ -33,6 +34,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod domain;
+pub mod engine;
 pub mod health;
 pub mod logging;
 pub mod polymarket;
