@@ -1,1 +1,99 @@
-//! cli
+//! The `whale-trader` command line.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::{self, LoadOptions};
+use crate::runtime;
+
+/// Exit codes shared by every command (see the README).
+pub mod exit {
+    /// Clean stop.
+    pub const OK: u8 = 0;
+    /// Runtime failure: a task died, the store is unreadable, the grace period ran out.
+    pub const FAILURE: u8 = 1;
+    /// Bad configuration or usage.
+    pub const BAD_CONFIG: u8 = 2;
+}
+
+/// Copy-trades chosen Polymarket whale wallets under strict, provable risk control.
+#[derive(Debug, Parser)]
+#[command(name = "whale-trader", version, about, long_about = None)]
+pub struct Cli {
+    /// The TOML configuration file.
+    #[arg(long, global = true, default_value = "config/default.toml", env = "WHALE_TRADER_CONFIG")]
+    pub config: PathBuf,
+
+    /// The env file holding secrets; a missing file is fine.
+    #[arg(long, global = true, default_value = ".env")]
+    pub env_file: PathBuf,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the daemon until SIGTERM / SIGINT.
+    Run {
+        /// Required, together with `daemon.mode = "live"` and WHALE_TRADER_LIVE_CONFIRM=yes, to trade real money.
+        #[arg(long)]
+        live: bool,
+    },
+    /// Validate the configuration and print the effective settings (secrets masked).
+    CheckConfig,
+    /// Print the version.
+    Version,
+}
+
+impl Cli {
+    fn load_options(&self) -> LoadOptions {
+        LoadOptions { config_path: self.config.clone(), env_file: Some(self.env_file.clone()) }
+    }
+}
+
+/// Parses the command line and runs the command; the return value is the process's exit code.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // clap prints help / version itself; usage errors exit 2.
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { exit::BAD_CONFIG } else { exit::OK });
+        }
+    };
+    match &cli.command {
+        Command::Version => {
+            println!("{}", version_line());
+            ExitCode::from(exit::OK)
+        }
+        Command::CheckConfig => check_config(&cli.load_options()),
+        Command::Run { live } => match config::load(&cli.load_options()) {
+            Ok(config) => runtime::run(config, cli.load_options(), *live),
+            Err(e) => config_failure(&e),
+        },
+    }
+}
+
+/// `whale-trader 0.1.0 (x86_64-linux)`.
+pub fn version_line() -> String {
+    format!("whale-trader {} ({}-{})", env!("CARGO_PKG_VERSION"), std::env::consts::ARCH, std::env::consts::OS)
+}
+
+fn check_config(options: &LoadOptions) -> ExitCode {
+    match config::load(options) {
+        Ok(config) => {
+            println!("# {}: valid\n", options.config_path.display());
+            print!("{}", config.to_redacted_toml());
+            ExitCode::from(exit::OK)
+        }
+        Err(e) => config_failure(&e),
+    }
+}
+
+fn config_failure(error: &config::ConfigError) -> ExitCode {
+    eprintln!("error: {error}");
+    ExitCode::from(exit::BAD_CONFIG)
+}

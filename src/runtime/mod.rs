@@ -1,1 +1,21 @@
-//! runtime
+//! The daemon: builds the tasks of DESIGN.md, connects them with channels, supervises them, and
+//! turns signals into an orderly stop or a config reload.
+//!
+//! Start-up: config (already validated) → logging → store and recovery → tasks → `READY=1`.
+//! Stop (SIGTERM / SIGINT): sources stop taking new work, the engine drains its queue to a safe
+//! point, sinks (executor, store writer, alerts) drain theirs, logs are flushed; exit 0 within
+//! `daemon.shutdown_grace_secs`. A second signal exits at once. A task that dies is logged,
+//! alerted as critical, and the daemon stops with exit code 1 so that systemd restarts it.
+
+mod daemon;
+mod reload;
+mod signals;
+mod supervisor;
+mod systemd;
+mod wiring;
+
+pub use daemon::run;
+pub use reload::{ReloadOutcome, reload_summary};
+pub use signals::{SignalEvent, Signals};
+pub use supervisor::{Ended, Supervisor, TaskError, TaskExit, TaskResult};
+pub use systemd::Systemd;

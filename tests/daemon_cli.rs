@@ -1,0 +1,104 @@
+//! The daemon as a user meets it: `check-config`, `run`, signals, task failure, secrets.
+
+mod support;
+
+use std::time::Duration;
+
+use support::{Workspace, json_lines, signal, wait_until, wait_with_limit};
+
+const SECRET: &str = "s3cr3t-token-that-must-never-leak-7f2c";
+
+#[test]
+fn check_config_names_every_problem_and_exits_2() {
+    let ws = Workspace::with_default_config("");
+    let config = ws.read("config/default.toml").replace("[daemon]\n", "[daemon]\nturbo = true\n");
+    let config = config.replace("shutdown_grace_secs = 10", "shutdown_grace_secs = 0");
+    ws.write("config/default.toml", &config);
+    let out = ws.output(&["check-config"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "stderr: {stderr}");
+    assert!(stderr.contains("daemon.turbo = true: unknown key"), "{stderr}");
+    assert!(stderr.contains("daemon.shutdown_grace_secs = 0: must be between 1 and 600 seconds"), "{stderr}");
+}
+
+#[test]
+fn check_config_prints_the_effective_config_with_secrets_masked() {
+    let ws = Workspace::with_default_config("");
+    ws.write(".env", &format!("WHALE_TRADER__API__TOKEN={SECRET}\n"));
+    let out = ws.output(&["check-config"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("token = \"***\""), "{stdout}");
+    assert!(!stdout.contains(SECRET));
+}
+
+#[test]
+fn missing_config_file_is_a_config_error() {
+    let ws = Workspace::with_default_config("");
+    let out = ws.output(&["--config", "nope.toml", "check-config"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("nope.toml"));
+}
+
+#[test]
+fn version_prints_the_crate_version() {
+    let ws = Workspace::with_default_config("");
+    let out = ws.output(&["version"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stdout).contains(env!("CARGO_PKG_VERSION")));
+}
+
+#[test]
+fn sigterm_drains_and_exits_0_within_the_grace_period_without_leaking_secrets() {
+    let ws = Workspace::with_default_config("");
+    ws.write(".env", &format!("WHALE_TRADER__API__TOKEN={SECRET}\n"));
+    let mut child = ws.spawn_daemon(&[]);
+    let started = wait_until(Duration::from_secs(20), || ws.read("logs/main.log").contains("running in paper mode"));
+    assert!(started, "daemon did not report readiness; main.log:\n{}", ws.read("logs/main.log"));
+
+    signal(&child, "TERM");
+    let (status, took) = wait_with_limit(&mut child, Duration::from_secs(15));
+    let status = status.expect("daemon did not exit after SIGTERM");
+    assert_eq!(status.code(), Some(0), "logs:\n{}", ws.all_logs());
+    assert!(took < Duration::from_secs(10), "took {took:?}, longer than the grace period");
+
+    let main = json_lines(&ws.read("logs/main.log"));
+    let messages: Vec<&str> = main.iter().filter_map(|l| l["message"].as_str()).collect();
+    assert!(messages.iter().any(|m| m.contains("stop requested")), "{messages:?}");
+    assert!(messages.iter().any(|m| m.contains("whale-trader stopped")), "{messages:?}");
+    for line in &main {
+        let ts = line["timestamp"].as_str().expect("timestamp");
+        assert!(ts.ends_with('Z') && ts.len() == "2026-01-01T00:00:00.000Z".len(), "timestamp {ts}");
+        assert!(line["level"].is_string() && line["target"].is_string());
+    }
+
+    let output = child.wait_with_output().expect("output");
+    let everything = format!(
+        "{}{}{}",
+        ws.all_logs(),
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(!everything.contains(SECRET), "the secret leaked");
+}
+
+#[test]
+fn a_task_that_dies_is_logged_alerted_and_exits_1() {
+    let ws = Workspace::with_default_config("");
+    let mut child = ws.spawn_daemon(&[("WHALE_TRADER_FAILPOINT", "panic:watchdog")]);
+    let (status, _) = wait_with_limit(&mut child, Duration::from_secs(20));
+    let status = status.expect("daemon did not exit after its task died");
+    assert_eq!(status.code(), Some(1), "logs:\n{}", ws.all_logs());
+
+    let errors = json_lines(&ws.read("logs/error.log"));
+    let died = errors
+        .iter()
+        .find(|l| l["message"].as_str().is_some_and(|m| m.contains("a task ended while the daemon was running")))
+        .unwrap_or_else(|| panic!("no task-failure line in error.log: {errors:?}"));
+    assert_eq!(died["task"], "watchdog");
+    assert!(died["exit"].as_str().unwrap_or_default().contains("panicked"), "{died}");
+    assert!(
+        errors.iter().any(|l| l["title"] == "Task failure"),
+        "no critical alert for the dead task in error.log: {errors:?}"
+    );
+}

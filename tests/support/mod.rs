@@ -1,0 +1,126 @@
+//! Helpers shared by the process-level tests: a throw-away workspace holding a config, and the
+//! real `whale-trader` binary run inside it.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// A temporary directory laid out like an install: `config/default.toml`, `logs/`, `data/`.
+pub struct Workspace {
+    pub dir: tempfile::TempDir,
+}
+
+impl Workspace {
+    /// A workspace whose config is the repository's default with `extra` TOML appended.
+    pub fn with_default_config(extra: &str) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::create_dir_all(dir.path().join("config")).expect("config dir");
+        let default = std::fs::read_to_string(repo_path("config/default.toml")).expect("default config");
+        std::fs::write(dir.path().join("config/default.toml"), format!("{default}\n{extra}")).expect("write config");
+        Self { dir }
+    }
+
+    /// A workspace whose config is exactly `text`.
+    pub fn with_config(text: &str) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::create_dir_all(dir.path().join("config")).expect("config dir");
+        std::fs::write(dir.path().join("config/default.toml"), text).expect("write config");
+        Self { dir }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn write(&self, relative: &str, text: &str) {
+        let path = self.path().join(relative);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).expect("parent dir");
+        }
+        std::fs::write(path, text).expect("write file");
+    }
+
+    pub fn read(&self, relative: &str) -> String {
+        std::fs::read_to_string(self.path().join(relative)).unwrap_or_default()
+    }
+
+    /// The binary, with the workspace as working directory and a clean `WHALE_TRADER__*` env.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_whale-trader"));
+        command.current_dir(self.path()).args(args);
+        for (key, _) in std::env::vars() {
+            if key.starts_with("WHALE_TRADER") || key == "NOTIFY_SOCKET" {
+                command.env_remove(key);
+            }
+        }
+        command
+    }
+
+    pub fn output(&self, args: &[&str]) -> Output {
+        self.command(args).output().expect("run whale-trader")
+    }
+
+    /// Starts the daemon in the background (`run`), output captured.
+    pub fn spawn_daemon(&self, envs: &[(&str, &str)]) -> Child {
+        let mut command = self.command(&["run"]);
+        command.envs(envs.iter().copied()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        command.spawn().expect("spawn daemon")
+    }
+
+    /// Every `*.log*` file under `logs/`, concatenated.
+    pub fn all_logs(&self) -> String {
+        let mut text = String::new();
+        if let Ok(entries) = std::fs::read_dir(self.path().join("logs")) {
+            for entry in entries.flatten() {
+                text.push_str(&std::fs::read_to_string(entry.path()).unwrap_or_default());
+            }
+        }
+        text
+    }
+}
+
+/// A path inside the repository.
+pub fn repo_path(relative: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(relative)
+}
+
+/// Polls `condition` every 50 ms until it holds or `limit` passes.
+pub fn wait_until(limit: Duration, mut condition: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if condition() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    condition()
+}
+
+/// Waits for the child to exit, killing it after `limit`; returns its status and how long it took.
+pub fn wait_with_limit(child: &mut Child, limit: Duration) -> (Option<ExitStatus>, Duration) {
+    let started = Instant::now();
+    while started.elapsed() < limit {
+        if let Ok(Some(status)) = child.try_wait() {
+            return (Some(status), started.elapsed());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    (None, started.elapsed())
+}
+
+/// Sends a signal by name (`TERM`, `INT`, `HUP`) to a process.
+pub fn signal(child: &Child, name: &str) {
+    let status = Command::new("kill").arg(format!("-{name}")).arg(child.id().to_string()).status().expect("kill");
+    assert!(status.success(), "kill -{name} failed");
+}
+
+/// Each line of `text` parsed as JSON; panics with the offending line otherwise.
+pub fn json_lines(text: &str) -> Vec<serde_json::Value> {
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not a JSON line ({e}): {l}")))
+        .collect()
+}
