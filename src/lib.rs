@@ -23,6 +23,7 @@
 //! | [`store`] | the embedded SQLite store: write-ahead orders, fills, risk state, recovery |
 //! | [`alerts`] | the alert dispatcher and its channels |
 //! | [`logging`] | rotating JSON log files, the trade audit trail and operation timings |
+//! | [`api`] | the local control API: /health, /metrics, /status and the control POSTs |
 //! | [`runtime`] | the daemon: tasks, channels, supervisor, signals, systemd notification |
 //! | [`cli`] | the `whale-trader` command line |
 //!
@@ -30,6 +31,7 @@
 //! adapters around it so that replay and tests drive exactly the daemon's code.
 
 pub mod alerts;
+pub mod api;
 pub mod cli;
 pub mod clock;
 pub mod config;

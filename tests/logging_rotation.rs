@@ -11,8 +11,8 @@ use whale_trader::logging::rotating_writer;
 /// Writes `count` numbered events through the daemon's rotating writer and returns the files.
 fn write_events(dir: &Path, rotation: &LogFileConfig, count: u64) -> Vec<(String, String)> {
     let (writer, guard) = rotating_writer(dir, "main.log", rotation).expect("rotating writer");
-    let subscriber =
-        tracing_subscriber::registry().with(tracing_subscriber::fmt::layer().json().flatten_event(true).with_writer(writer));
+    let subscriber = tracing_subscriber::registry()
+        .with(tracing_subscriber::fmt::layer().json().flatten_event(true).with_writer(writer));
     tracing::subscriber::with_default(subscriber, || {
         for seq in 0..count {
             tracing::info!(seq, padding = "some text to make the lines a realistic length", "event");

@@ -1,0 +1,74 @@
+//! The CLI's side of the control API: `status`, `halt`, `resume`, `kill`.
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::config::{ApiConfig, Secret};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("the daemon is not reachable at {url}: {reason}")]
+    Unreachable { url: String, reason: String },
+    #[error("the daemon refused the request ({status}): {message}")]
+    Refused { status: u16, message: String },
+    #[error("no api.token is set: put WHALE_TRADER__API__TOKEN in the env file")]
+    NoToken,
+    #[error("unexpected answer from {url}: {reason}")]
+    BadAnswer { url: String, reason: String },
+}
+
+/// Talks to a running daemon on its local API.
+pub struct ApiClient {
+    base: String,
+    token: Secret,
+    http: reqwest::Client,
+}
+
+impl ApiClient {
+    pub fn new(config: &ApiConfig) -> Self {
+        let http = reqwest::Client::builder().timeout(Duration::from_secs(15)).build().unwrap_or_default();
+        Self { base: format!("http://{}:{}", config.bind, config.port), token: config.token.clone(), http }
+    }
+
+    pub async fn get(&self, path: &str) -> Result<(u16, Value), ClientError> {
+        let url = format!("{}{path}", self.base);
+        let response = self.http.get(&url).send().await.map_err(|e| unreachable(&url, e))?;
+        let status = response.status().as_u16();
+        let body = response.json::<Value>().await.map_err(|e| bad_answer(&url, e))?;
+        Ok((status, body))
+    }
+
+    /// POSTs a control request with the bearer token; the engine's reply on success.
+    pub async fn control(&self, path: &str, reason: Option<&str>) -> Result<Value, ClientError> {
+        if !self.token.is_set() {
+            return Err(ClientError::NoToken);
+        }
+        let url = format!("{}{path}", self.base);
+        let body = serde_json::json!({ "reason": reason });
+        let response = self
+            .http
+            .post(&url)
+            .bearer_auth(self.token.expose())
+            .json(&body)
+            .send()
+            .await
+            .map_err(|e| unreachable(&url, e))?;
+        let status = response.status().as_u16();
+        let body = response.json::<Value>().await.map_err(|e| bad_answer(&url, e))?;
+        if (200..300).contains(&status) {
+            Ok(body)
+        } else {
+            let message = body["message"].as_str().unwrap_or("no message").to_string();
+            Err(ClientError::Refused { status, message })
+        }
+    }
+}
+
+fn unreachable(url: &str, e: reqwest::Error) -> ClientError {
+    ClientError::Unreachable { url: url.to_string(), reason: e.to_string() }
+}
+
+fn bad_answer(url: &str, e: reqwest::Error) -> ClientError {
+    ClientError::BadAnswer { url: url.to_string(), reason: e.to_string() }
+}
