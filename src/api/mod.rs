@@ -15,7 +15,9 @@ mod auth;
 mod client;
 mod prometheus;
 mod server;
+mod status_view;
 
 pub use client::{ApiClient, ClientError};
 pub use prometheus::{MetricKind, PromText};
+pub use status_view::{PositionView, StatusView};
 pub use server::{ApiError, ApiState, ControlReply, ControlRequest, ControlSender, bind, serve};

@@ -8,6 +8,8 @@ use clap::{Parser, Subcommand};
 use crate::config::{self, LoadOptions};
 use crate::runtime;
 
+mod control;
+
 /// Exit codes shared by every command (see the README).
 pub mod exit {
     /// Clean stop.
@@ -44,6 +46,32 @@ pub enum Command {
     },
     /// Validate the configuration and print the effective settings (secrets masked).
     CheckConfig,
+    /// Show trading state, P&L and open positions (from the running daemon, else from the store).
+    Status {
+        /// Print JSON for scripts.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Stop sending orders until `resume` (exits still need a resume or a kill).
+    Halt {
+        /// Why, for the audit trail and the alert.
+        #[arg(long)]
+        reason: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Return to trading after a halt, kill or breaker latch, if no other rule holds it.
+    Resume {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Emergency: close every position, then stay halted until `resume`.
+    Kill {
+        #[arg(long)]
+        reason: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
     /// Print the version.
     Version,
 }
@@ -74,6 +102,22 @@ pub fn main() -> ExitCode {
             Ok(config) => runtime::run(config, cli.load_options(), *live),
             Err(e) => config_failure(&e),
         },
+        Command::Status { json } => with_config(&cli, |config| control::status(config, *json)),
+        Command::Halt { reason, json } => {
+            with_config(&cli, |config| control::post(config, "/halt", reason.as_deref(), *json))
+        }
+        Command::Resume { json } => with_config(&cli, |config| control::post(config, "/resume", None, *json)),
+        Command::Kill { reason, json } => {
+            with_config(&cli, |config| control::post(config, "/kill", reason.as_deref(), *json))
+        }
+    }
+}
+
+/// Loads the config (for the API address, token and store path), then runs `command`.
+fn with_config(cli: &Cli, command: impl FnOnce(&config::Config) -> ExitCode) -> ExitCode {
+    match config::load(&cli.load_options()) {
+        Ok(config) => command(&config),
+        Err(e) => config_failure(&e),
     }
 }
 
