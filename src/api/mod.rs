@@ -19,5 +19,5 @@ mod status_view;
 
 pub use client::{ApiClient, ClientError};
 pub use prometheus::{MetricKind, PromText};
-pub use status_view::{PositionView, StatusView};
 pub use server::{ApiError, ApiState, ControlReply, ControlRequest, ControlSender, bind, serve};
+pub use status_view::{PositionView, StatusView};

@@ -1,0 +1,102 @@
+//! The control API as an HTTP server on 127.0.0.1: auth, routing, status codes, loopback rule.
+//! (The daemon-level halt / resume / kill round trip is in `daemon_control.rs`.)
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use whale_trader::api::{self, ApiState, ControlReply, ControlRequest};
+use whale_trader::config::{ApiConfig, Secret};
+
+const TOKEN: &str = "test-token-123";
+
+struct Running {
+    base: String,
+    requests: mpsc::Receiver<ControlRequest>,
+    stop: CancellationToken,
+}
+
+/// Serves the API on a free loopback port; control requests are answered by a tiny responder
+/// that records what it received.
+async fn start(serving: bool) -> Running {
+    let config = ApiConfig { port: 0, token: Secret::new(TOKEN), ..ApiConfig::default() };
+    let listener = api::bind(&config).await.expect("bind");
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let (control_tx, mut control_rx) = mpsc::channel::<(ControlRequest, tokio::sync::oneshot::Sender<ControlReply>)>(8);
+    let (seen_tx, seen_rx) = mpsc::channel(8);
+    tokio::spawn(async move {
+        while let Some((request, reply)) = control_rx.recv().await {
+            let state = if matches!(request, ControlRequest::Resume) { "active" } else { "halted" };
+            let _ = seen_tx.send(request).await;
+            let _ = reply.send(ControlReply { ok: true, message: "done".into(), trading_state: state.into() });
+        }
+    });
+    let state = ApiState {
+        token: config.token.clone(),
+        status: Arc::new(|| serde_json::json!({ "trading_state": "active" })),
+        health: Arc::new(move || {
+            (serving, serde_json::json!({ "overall_status": if serving { "healthy" } else { "critical" } }))
+        }),
+        metrics: Arc::new(|| "# HELP wt_up Up.\n# TYPE wt_up gauge\nwt_up 1\n".to_string()),
+        control: control_tx,
+    };
+    let stop = CancellationToken::new();
+    tokio::spawn(api::serve(listener, state, stop.clone()));
+    Running { base, requests: seen_rx, stop }
+}
+
+#[tokio::test]
+async fn control_needs_the_bearer_token_and_changes_nothing_without_it() {
+    let mut server = start(true).await;
+    let http = reqwest::Client::new();
+    for auth in [None, Some("Bearer wrong"), Some(TOKEN)] {
+        let mut request = http.post(format!("{}/halt", server.base));
+        if let Some(value) = auth {
+            request = request.header("authorization", value);
+        }
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), 401, "auth {auth:?}");
+    }
+    // Nothing reached the engine.
+    assert!(tokio::time::timeout(Duration::from_millis(200), server.requests.recv()).await.is_err());
+
+    let response = http
+        .post(format!("{}/halt", server.base))
+        .bearer_auth(TOKEN)
+        .json(&serde_json::json!({ "reason": "maintenance" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let reply: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(reply["trading_state"], "halted");
+    assert_eq!(server.requests.recv().await, Some(ControlRequest::Halt { reason: "maintenance".into() }));
+
+    let response = http.post(format!("{}/close/pos-7", server.base)).bearer_auth(TOKEN).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(server.requests.recv().await, Some(ControlRequest::Close { position: "pos-7".into() }));
+    server.stop.cancel();
+}
+
+#[tokio::test]
+async fn health_maps_status_to_http_codes_and_metrics_is_prometheus_text() {
+    for (serving, code) in [(true, 200), (false, 503)] {
+        let server = start(serving).await;
+        let response = reqwest::get(format!("{}/health", server.base)).await.unwrap();
+        assert_eq!(response.status(), code);
+        let metrics = reqwest::get(format!("{}/metrics", server.base)).await.unwrap();
+        assert!(metrics.headers()["content-type"].to_str().unwrap().starts_with("text/plain; version=0.0.4"));
+        assert!(metrics.text().await.unwrap().contains("wt_up 1"));
+        server.stop.cancel();
+    }
+}
+
+#[tokio::test]
+async fn binding_to_a_non_loopback_address_needs_explicit_permission() {
+    let config = ApiConfig { bind: "0.0.0.0".into(), port: 0, ..ApiConfig::default() };
+    let error = api::bind(&config).await.expect_err("must refuse");
+    assert!(error.to_string().contains("non-loopback"), "{error}");
+    let allowed = ApiConfig { allow_non_loopback: true, ..config };
+    assert!(api::bind(&allowed).await.is_ok());
+}
