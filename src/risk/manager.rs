@@ -656,7 +656,7 @@ impl RiskManager {
         self.tick_clock(now);
         let order = *self.orders.get(&fill.client_order_id).ok_or(RiskError::UnknownOrder(fill.client_order_id))?;
         let outcome = match order.kind {
-            WorkingKind::Entry => self.fill_entry(&order, fill),
+            WorkingKind::Entry => self.fill_entry(&order, fill, now),
             WorkingKind::Exit => self.fill_exit(&order, fill, now),
         };
         let remaining = (order.remaining - fill.size).max(Decimal::ZERO);
@@ -670,7 +670,7 @@ impl RiskManager {
         Ok(outcome)
     }
 
-    fn fill_entry(&mut self, order: &WorkingOrder, fill: &Fill) -> Result<FillOutcome, RiskError> {
+    fn fill_entry(&mut self, order: &WorkingOrder, fill: &Fill, now: Timestamp) -> Result<FillOutcome, RiskError> {
         let book = self.tokens.get_mut(&order.token).ok_or(RiskError::UnknownPosition(order.position))?;
         let position = book.find_mut(order.position).ok_or(RiskError::UnknownPosition(order.position))?;
         let cost = fill.size * fill.price;
@@ -690,7 +690,9 @@ impl RiskManager {
         book.net_size += sign * fill.size;
         book.net_cost += sign * cost;
         if book.mark.is_none() {
+            // Until the first tick, the fill is the freshest price we know.
             book.mark = Some(fill.price);
+            book.marked_at = now;
         }
         self.unrealised_total += book.refresh_unrealised();
         self.book.change_exposure(whale, market, cost - released);
