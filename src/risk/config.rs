@@ -264,12 +264,25 @@ impl Default for SafeguardsConfig {
 
 const HUNDRED: Decimal = dec!(100);
 
+/// Amounts beyond this are configuration mistakes (and could overflow sums of `Decimal`s).
+const MAX_AMOUNT: Decimal = dec!(1_000_000_000_000);
+
 fn not_negative(issues: &mut Issues, prefix: &str, key: &str, value: Decimal) {
-    issues.check(value < Decimal::ZERO, join(prefix, key), value, "must not be negative");
+    issues.check(
+        value < Decimal::ZERO || value > MAX_AMOUNT,
+        join(prefix, key),
+        value,
+        "must not be negative (and at most 10^12)",
+    );
 }
 
 fn positive(issues: &mut Issues, prefix: &str, key: &str, value: Decimal) {
-    issues.check(value <= Decimal::ZERO, join(prefix, key), value, "must be greater than 0");
+    issues.check(
+        value <= Decimal::ZERO || value > MAX_AMOUNT,
+        join(prefix, key),
+        value,
+        "must be greater than 0 (and at most 10^12)",
+    );
 }
 
 fn percent(issues: &mut Issues, prefix: &str, key: &str, value: Decimal) {
@@ -330,14 +343,19 @@ impl RiskConfig {
             st.stop_loss_percent,
             "must be above 0 and below 100 (a 100% stop never fires)",
         );
-        positive(issues, &at, "take_profit_percent", st.take_profit_percent);
+        issues.check(
+            st.take_profit_percent <= Decimal::ZERO || st.take_profit_percent > dec!(10000),
+            join(&at, "take_profit_percent"),
+            st.take_profit_percent,
+            "must be above 0 and at most 10000",
+        );
         issues.check(
             st.trailing_stop_percent < Decimal::ZERO || st.trailing_stop_percent >= HUNDRED,
             join(&at, "trailing_stop_percent"),
             st.trailing_stop_percent,
             "must be at least 0 and below 100",
         );
-        not_negative(issues, &at, "trailing_activation_percent", st.trailing_activation_percent);
+        percent(issues, &at, "trailing_activation_percent", st.trailing_activation_percent);
 
         let dd = &self.drawdown;
         let at = join(prefix, "drawdown");
@@ -395,10 +413,10 @@ impl RiskConfig {
 
         let co = &self.compliance;
         issues.check(
-            co.max_leverage < Decimal::ONE,
+            co.max_leverage < Decimal::ONE || co.max_leverage > dec!(100),
             join(&join(prefix, "compliance"), "max_leverage"),
             co.max_leverage,
-            "must be at least 1",
+            "must be between 1 and 100",
         );
 
         let sg = &self.safeguards;

@@ -17,7 +17,7 @@ use super::error::RiskError;
 use super::limits::{CapFractions, Capacity, ExposureBook};
 use super::order::{Approved, Decision, ExitIntent, Fill, FillOutcome, OrderIntent, OrderKind, PositionId};
 use super::positions::{Position, TokenBook};
-use super::safeguards::{DoubleFireGuard, Duplicate, DuplicateGuard, SanityViolation, check_order};
+use super::safeguards::{DoubleFireGuard, Duplicate, DuplicateGuard, MAX_QUANTITY, SanityViolation, check_order};
 use super::sizing::{Fit, fit_to_capacity};
 use super::snapshot::{Mark, MarketExposure, RiskSnapshot, RiskState, WhaleExposure, WorkingOrderRecord};
 use super::state::{StateMachine, Transition};
@@ -230,12 +230,11 @@ impl RiskManager {
         self.breaker.new_day();
         self.book.new_day();
         self.double_fire.prune(now, self.config.safeguards.double_fire_window_minutes);
-        let day_text = now.to_rfc3339();
         if let Some(t) = self.state.relax(
             TradingState::Halted,
             ReasonCode::DailyLossLimit,
             ReasonCode::NewTradingDay,
-            || format!("new trading day starting {day_text}"),
+            || format!("new trading day starting {now}"),
             now,
         ) {
             self.events.push(RiskEvent::Transition(t));
@@ -355,7 +354,15 @@ impl RiskManager {
 
     fn price_rejection(&self, intent: &OrderIntent, now: Timestamp) -> Option<Decision> {
         let sg = &self.config.safeguards;
-        if let Some(reference) = intent.reference_price.filter(|r| *r > Decimal::ZERO)
+        if let Some(reference) = intent.reference_price
+            && (reference <= Decimal::ZERO || reference >= Decimal::ONE)
+        {
+            return Some(reject(
+                ReasonCode::InvalidOrder,
+                format!("reference price {reference} must be inside (0, 1)"),
+            ));
+        }
+        if let Some(reference) = intent.reference_price
             && (intent.price - reference).abs() * Decimal::ONE_HUNDRED > sg.max_price_drift_percent * reference
         {
             return Some(reject(
@@ -401,7 +408,7 @@ impl RiskManager {
                 violation.rule(),
                 intent.price,
                 intent.size,
-                intent.size * intent.price,
+                intent.size.checked_mul(intent.price).map_or_else(|| "overflow".to_string(), |n| n.to_string()),
                 sg.tick_size,
                 sg.min_order_size,
                 sg.min_order_notional_usd
@@ -647,11 +654,11 @@ impl RiskManager {
         if fill.price <= Decimal::ZERO || fill.price >= Decimal::ONE {
             return Err(RiskError::input("fill.price", fill.price, "must be inside (0, 1)"));
         }
-        if fill.size <= Decimal::ZERO {
-            return Err(RiskError::input("fill.size", fill.size, "must be greater than 0"));
+        if fill.size <= Decimal::ZERO || fill.size > MAX_QUANTITY {
+            return Err(RiskError::input("fill.size", fill.size, "must be above 0 and at most 10^12"));
         }
-        if fill.fee < Decimal::ZERO {
-            return Err(RiskError::input("fill.fee", fill.fee, "must not be negative"));
+        if fill.fee < Decimal::ZERO || fill.fee > MAX_QUANTITY {
+            return Err(RiskError::input("fill.fee", fill.fee, "must be at least 0 and at most 10^12"));
         }
         self.tick_clock(now);
         let order = *self.orders.get(&fill.client_order_id).ok_or(RiskError::UnknownOrder(fill.client_order_id))?;

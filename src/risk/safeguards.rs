@@ -13,12 +13,18 @@ use crate::domain::{ClientOrderId, IdHashMap, IdHashSet, MarketId, Side, SourceT
 
 use super::config::SafeguardsConfig;
 
+/// The largest order or fill size accepted, in shares (and the largest USD amount accepted as a
+/// fee or a realised P&L). Far beyond any real order, and small enough that sums of many of them
+/// can never overflow a `Decimal`: bad input becomes a rejection, never a panic.
+pub const MAX_QUANTITY: Decimal = rust_decimal_macros::dec!(1_000_000_000_000);
+
 /// What is wrong with an order's numbers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SanityViolation {
     PriceOutsideRange,
     PriceOffTick,
     SizeNotPositive,
+    SizeTooLarge,
     BelowMinimumSize,
     BelowMinimumNotional,
 }
@@ -29,6 +35,7 @@ impl SanityViolation {
             SanityViolation::PriceOutsideRange => "price must be inside (0, 1)",
             SanityViolation::PriceOffTick => "price must be a multiple of risk.safeguards.tick_size",
             SanityViolation::SizeNotPositive => "size must be greater than 0",
+            SanityViolation::SizeTooLarge => "size must be at most 10^12 shares",
             SanityViolation::BelowMinimumSize => "size is below risk.safeguards.min_order_size",
             SanityViolation::BelowMinimumNotional => "notional is below risk.safeguards.min_order_notional_usd",
         }
@@ -52,6 +59,9 @@ pub fn check_order(
     }
     if size <= Decimal::ZERO {
         return Err(SanityViolation::SizeNotPositive);
+    }
+    if size > MAX_QUANTITY {
+        return Err(SanityViolation::SizeTooLarge);
     }
     if check_minimums {
         if size < config.min_order_size {
@@ -230,6 +240,8 @@ mod tests {
             (dec!(0.505), dec!(10), Err(SanityViolation::PriceOffTick)),
             (dec!(0.50), dec!(0), Err(SanityViolation::SizeNotPositive)),
             (dec!(0.50), dec!(-3), Err(SanityViolation::SizeNotPositive)),
+            (dec!(0.50), dec!(1000000000000), Ok(())),
+            (dec!(0.50), dec!(1000000000000.01), Err(SanityViolation::SizeTooLarge)),
             (dec!(0.50), dec!(4.99), Err(SanityViolation::BelowMinimumSize)),
             (dec!(0.50), dec!(5), Ok(())),
             (dec!(0.01), dec!(99), Err(SanityViolation::BelowMinimumNotional)),

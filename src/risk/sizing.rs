@@ -17,6 +17,10 @@ use super::error::RiskError;
 
 const HUNDRED: Decimal = Decimal::ONE_HUNDRED;
 
+fn overflow() -> RiskError {
+    RiskError::input("size", "overflow", "the inputs give a size too large for a decimal")
+}
+
 /// Shares to buy so that hitting the stop loses `risk_percent` of `balance`.
 pub fn risk_based_size(
     balance: Decimal,
@@ -48,11 +52,12 @@ pub fn risk_based_size(
             rule: "must be between 1 and risk.compliance.max_leverage",
         });
     }
-    let at_risk = balance * risk_percent / HUNDRED;
-    at_risk
-        .checked_div((entry - stop).abs())
+    balance
+        .checked_mul(risk_percent)
+        .and_then(|x| x.checked_div(HUNDRED))
+        .and_then(|at_risk| at_risk.checked_div((entry - stop).abs()))
         .and_then(|shares| shares.checked_mul(leverage))
-        .ok_or_else(|| RiskError::input("size", "overflow", "must fit in a decimal"))
+        .ok_or_else(overflow)
 }
 
 /// Scales `size` by baseline ATR ÷ current ATR; calmer than usual never makes a position bigger.
@@ -66,8 +71,8 @@ pub fn volatility_adjusted(size: Decimal, baseline_atr: Decimal, current_atr: De
     if current_atr <= Decimal::ZERO {
         return Err(RiskError::input("current_atr", current_atr, "must be greater than 0"));
     }
-    let factor = (baseline_atr / current_atr).min(Decimal::ONE);
-    Ok(size * factor)
+    let factor = baseline_atr.checked_div(current_atr).ok_or_else(overflow)?.min(Decimal::ONE);
+    size.checked_mul(factor).ok_or_else(overflow)
 }
 
 /// Cuts a notional above `max_usd` down to it; a notional below `min_usd` is an error (never upsized).
@@ -118,7 +123,7 @@ pub fn copy_size(inputs: &CopySizeInputs) -> Result<Decimal, RiskError> {
             if inputs.fixed_usd < Decimal::ZERO {
                 return Err(RiskError::input("fixed_usd", inputs.fixed_usd, "must not be negative"));
             }
-            inputs.fixed_usd / inputs.price
+            inputs.fixed_usd.checked_div(inputs.price).ok_or_else(overflow)?
         }
         CopySizing::Proportional => {
             if inputs.whale_notional < Decimal::ZERO {
@@ -127,7 +132,11 @@ pub fn copy_size(inputs: &CopySizeInputs) -> Result<Decimal, RiskError> {
             if inputs.ratio < Decimal::ZERO {
                 return Err(RiskError::input("ratio", inputs.ratio, "must not be negative"));
             }
-            inputs.whale_notional * inputs.ratio / inputs.price
+            inputs
+                .whale_notional
+                .checked_mul(inputs.ratio)
+                .and_then(|notional| notional.checked_div(inputs.price))
+                .ok_or_else(overflow)?
         }
         CopySizing::RiskBased => risk_based_size(
             inputs.balance,
@@ -166,18 +175,27 @@ pub fn fit_to_capacity(
     min_notional: Decimal,
     resize_to_fit: bool,
 ) -> Fit {
-    if size * price <= capacity_usd {
-        return Fit::AsIs;
+    match size.checked_mul(price) {
+        Some(notional) if notional <= capacity_usd => return Fit::AsIs,
+        _ => {}
     }
     if !resize_to_fit || price <= Decimal::ZERO || size_step <= Decimal::ZERO || capacity_usd <= Decimal::ZERO {
         return Fit::TooLarge;
     }
-    let steps = (capacity_usd / price / size_step).floor();
-    let fitted = (steps * size_step).min(size);
-    if fitted <= Decimal::ZERO || fitted < min_size || fitted * price < min_notional {
-        Fit::TooLarge
-    } else {
-        Fit::Resized(fitted)
+    let fitted = capacity_usd
+        .checked_div(price)
+        .and_then(|shares| shares.checked_div(size_step))
+        .and_then(|steps| steps.floor().checked_mul(size_step))
+        .map(|shares| shares.min(size));
+    match fitted {
+        Some(fitted)
+            if fitted > Decimal::ZERO
+                && fitted >= min_size
+                && fitted.checked_mul(price).is_some_and(|notional| notional >= min_notional) =>
+        {
+            Fit::Resized(fitted)
+        }
+        _ => Fit::TooLarge,
     }
 }
 
