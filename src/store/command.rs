@@ -1,0 +1,152 @@
+//! The writes the engine asks of the store, as data: one [`StoreCommand`] per state change.
+//!
+//! Each command is all-or-nothing. A batch of commands shares one transaction (group commit), but a
+//! command that fails (a duplicate client order id, say) is rolled back alone and reported to its own
+//! caller; the rest of the batch still commits.
+
+use rust_decimal::Decimal;
+
+use crate::clock::Timestamp;
+
+use super::records::{
+    AlertRecord, DecisionRecord, FillRecord, OrderRecord, OrderStatus, PositionRecord, RiskStateRecord, SeenWhaleTrade,
+    TradingStateChange, WhaleWatermark,
+};
+
+/// One state change to persist.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StoreCommand {
+    /// Write-ahead of an order intent: must be durable before the order reaches the executor.
+    /// Fails with `DuplicateClientOrderId` if the id was ever used.
+    InsertOrder(OrderRecord),
+    /// A new status (and, once known, the venue's order id) for an existing order.
+    UpdateOrder { client_order_id: String, status: OrderStatus, venue_order_id: Option<String>, updated_at: Timestamp },
+    /// A fill of a known order: must be durable before the position changes.
+    RecordFill(FillRecord),
+    /// Inserts or replaces a whole position row (open, resized or closed).
+    UpsertPosition(PositionRecord),
+    /// The trailing-stop high-water mark of an open position. High-rate: a later one for the same
+    /// position in the same batch replaces it, and it may be recomputed on restart.
+    SetPositionHighWater { position_id: String, price: Decimal },
+    /// The risk manager's state (single row). A later snapshot in the same batch replaces it.
+    SaveRiskState(RiskStateRecord),
+    /// A trading-state transition, appended to the history: durable before it takes effect.
+    RecordTradingStateChange(TradingStateChange),
+    /// The decision on a whale trade and the mark that it was seen, in one transaction, so a trade is
+    /// never decided on twice nor lost. Fails with `DuplicateWhaleTrade` if the key was already seen.
+    RecordWhaleDecision { trade: SeenWhaleTrade, decision: DecisionRecord },
+    /// A decision not tied to a new whale trade (e.g. a re-evaluation); audit only.
+    RecordDecision(DecisionRecord),
+    /// Moves a whale's watermark forward (never backwards).
+    AdvanceWatermark(WhaleWatermark),
+    /// Puts an alert in the outbox.
+    EnqueueAlert(AlertRecord),
+    /// Marks an outbox alert delivered.
+    MarkAlertDelivered { alert_id: String, at: Timestamp },
+    /// Deletes old decision-audit and seen-trade rows (see [`RetentionCutoffs`]).
+    Prune(RetentionCutoffs),
+    /// Several commands applied all-or-nothing, e.g. a fill, its order status and the position it changes.
+    /// An empty group writes nothing: sent durably it is a barrier that resolves once everything queued
+    /// before it is committed.
+    Atomic(Vec<StoreCommand>),
+}
+
+/// What a retention pass deletes: rows strictly older than these instants. Open positions and
+/// non-final orders are never touched, nor the seen trades they came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetentionCutoffs {
+    pub decisions_before: Timestamp,
+    pub seen_trades_before: Timestamp,
+}
+
+/// Commands whose later instance in the same batch makes the earlier one pointless.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum CoalesceKey<'a> {
+    RiskState,
+    HighWater(&'a str),
+}
+
+impl StoreCommand {
+    /// `Some` for high-rate state where only the latest value in a batch needs writing.
+    pub(crate) fn coalesce_key(&self) -> Option<CoalesceKey<'_>> {
+        match self {
+            StoreCommand::SaveRiskState(_) => Some(CoalesceKey::RiskState),
+            StoreCommand::SetPositionHighWater { position_id, .. } => Some(CoalesceKey::HighWater(position_id)),
+            _ => None,
+        }
+    }
+
+    /// A short name for logs and errors.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            StoreCommand::InsertOrder(_) => "insert_order",
+            StoreCommand::UpdateOrder { .. } => "update_order",
+            StoreCommand::RecordFill(_) => "record_fill",
+            StoreCommand::UpsertPosition(_) => "upsert_position",
+            StoreCommand::SetPositionHighWater { .. } => "set_position_high_water",
+            StoreCommand::SaveRiskState(_) => "save_risk_state",
+            StoreCommand::RecordTradingStateChange(_) => "record_trading_state_change",
+            StoreCommand::RecordWhaleDecision { .. } => "record_whale_decision",
+            StoreCommand::RecordDecision(_) => "record_decision",
+            StoreCommand::AdvanceWatermark(_) => "advance_watermark",
+            StoreCommand::EnqueueAlert(_) => "enqueue_alert",
+            StoreCommand::MarkAlertDelivered { .. } => "mark_alert_delivered",
+            StoreCommand::Prune(_) => "prune",
+            StoreCommand::Atomic(_) => "atomic",
+        }
+    }
+}
+
+/// Marks the commands of a batch that a later command of the same batch supersedes.
+/// Returns one flag per command (`true` = skip it), in order.
+pub(crate) fn superseded<'a>(commands: impl DoubleEndedIterator<Item = &'a StoreCommand>) -> Vec<bool> {
+    let mut latest_seen = std::collections::HashSet::new();
+    let mut flags: Vec<bool> =
+        commands.rev().map(|c| c.coalesce_key().is_some_and(|key| !latest_seen.insert(key))).collect();
+    flags.reverse();
+    flags
+}
+
+#[cfg(test)]
+mod tests {
+    use rust_decimal_macros::dec;
+
+    use super::*;
+
+    fn high_water(position_id: &str, price: Decimal) -> StoreCommand {
+        StoreCommand::SetPositionHighWater { position_id: position_id.into(), price }
+    }
+
+    fn risk(daily_pnl: Decimal) -> StoreCommand {
+        StoreCommand::SaveRiskState(RiskStateRecord {
+            state_json: "{}".into(),
+            trading_state: "active".into(),
+            reason: None,
+            peak_equity: dec!(100),
+            start_of_day_equity: dec!(100),
+            daily_pnl,
+            breaker_trips: 0,
+            loss_streak: 0,
+            updated_at: Timestamp(1),
+        })
+    }
+
+    #[test]
+    fn only_the_last_snapshot_per_key_survives() {
+        let batch = [
+            risk(dec!(1)),
+            high_water("p1", dec!(0.5)),
+            high_water("p2", dec!(0.6)),
+            StoreCommand::Atomic(vec![]),
+            high_water("p1", dec!(0.7)),
+            risk(dec!(2)),
+        ];
+        assert_eq!(superseded(batch.iter()), [true, true, false, false, false, false]);
+    }
+
+    #[test]
+    fn orders_and_fills_are_never_coalesced() {
+        let batch = [StoreCommand::Atomic(vec![]), StoreCommand::Atomic(vec![])];
+        assert_eq!(superseded(batch.iter()), [false, false]);
+    }
+}

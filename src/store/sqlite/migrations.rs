@@ -1,0 +1,111 @@
+//! Versioned schema migrations, embedded in the binary and applied at open inside one transaction.
+
+use std::path::Path;
+
+use rusqlite::Connection;
+
+use crate::store::error::StoreError;
+
+/// One step of the schema, kept as a SQL file under `migrations/`.
+#[derive(Debug, Clone, Copy)]
+pub struct Migration {
+    pub version: i64,
+    pub name: &'static str,
+    pub sql: &'static str,
+}
+
+/// Every migration, in order. Append only: a released migration is never edited.
+pub const MIGRATIONS: &[Migration] =
+    &[Migration { version: 1, name: "initial", sql: include_str!("../../../migrations/0001_initial.sql") }];
+
+/// The schema version this binary creates and understands.
+pub fn latest_version() -> i64 {
+    MIGRATIONS.last().map_or(0, |m| m.version)
+}
+
+/// Brings the schema up to [`latest_version`]; returns the versions applied now (empty when current).
+/// Refuses a database written by a newer binary rather than guess at its schema.
+pub(crate) fn migrate(conn: &Connection, path: &Path) -> Result<Vec<i64>, StoreError> {
+    // IMMEDIATE takes the write lock first, so two processes cannot both apply the same step.
+    conn.execute_batch("BEGIN IMMEDIATE").map_err(StoreError::sqlite("starting the migration transaction"))?;
+    match apply_pending(conn, path) {
+        Ok(applied) => {
+            conn.execute_batch("COMMIT").map_err(StoreError::sqlite("committing the migrations"))?;
+            Ok(applied)
+        }
+        Err(e) => {
+            // The transaction is abandoned as a whole; a rollback failure adds nothing to the report.
+            let _ = conn.execute_batch("ROLLBACK");
+            Err(e)
+        }
+    }
+}
+
+fn apply_pending(conn: &Connection, path: &Path) -> Result<Vec<i64>, StoreError> {
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS schema_version (
+             version    INTEGER PRIMARY KEY,
+             name       TEXT NOT NULL,
+             applied_at INTEGER NOT NULL
+         ) STRICT",
+    )
+    .map_err(StoreError::sqlite("creating the schema_version table"))?;
+    let current: i64 = conn
+        .query_row("SELECT COALESCE(MAX(version), 0) FROM schema_version", [], |row| row.get(0))
+        .map_err(StoreError::sqlite("reading the schema version"))?;
+    let supported = latest_version();
+    if current > supported {
+        return Err(StoreError::SchemaTooNew { path: path.to_path_buf(), found: current, supported });
+    }
+    let mut applied = Vec::new();
+    for migration in MIGRATIONS.iter().filter(|m| m.version > current) {
+        let failed = |e: rusqlite::Error| StoreError::Migration {
+            version: migration.version,
+            name: migration.name,
+            message: e.to_string(),
+        };
+        conn.execute_batch(migration.sql).map_err(failed)?;
+        conn.execute(
+            "INSERT INTO schema_version (version, name, applied_at)
+             VALUES (?1, ?2, CAST(unixepoch('subsec') * 1000 AS INTEGER))",
+            (migration.version, migration.name),
+        )
+        .map_err(failed)?;
+        applied.push(migration.version);
+    }
+    Ok(applied)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_start_at_one_and_increase_by_one() {
+        for (index, migration) in MIGRATIONS.iter().enumerate() {
+            assert_eq!(migration.version, index as i64 + 1, "{}", migration.name);
+            let upper = migration.sql.to_ascii_uppercase();
+            assert!(!upper.contains("BEGIN") && !upper.contains("COMMIT"), "the runner owns the transaction");
+        }
+    }
+
+    #[test]
+    fn migrating_twice_applies_nothing_the_second_time() {
+        let conn = Connection::open_in_memory().unwrap();
+        assert_eq!(migrate(&conn, Path::new(":memory:")).unwrap(), [1]);
+        assert!(migrate(&conn, Path::new(":memory:")).unwrap().is_empty());
+        let rows: i64 = conn.query_row("SELECT COUNT(*) FROM schema_version", [], |r| r.get(0)).unwrap();
+        assert_eq!(rows, 1);
+    }
+
+    #[test]
+    fn a_newer_schema_is_refused_and_left_alone() {
+        let conn = Connection::open_in_memory().unwrap();
+        migrate(&conn, Path::new("x.db")).unwrap();
+        conn.execute("INSERT INTO schema_version VALUES (99, 'future', 0)", []).unwrap();
+        let err = migrate(&conn, Path::new("x.db")).unwrap_err();
+        assert_eq!(err, StoreError::SchemaTooNew { path: "x.db".into(), found: 99, supported: 1 });
+        let rows: i64 = conn.query_row("SELECT COUNT(*) FROM schema_version", [], |r| r.get(0)).unwrap();
+        assert_eq!(rows, 2);
+    }
+}

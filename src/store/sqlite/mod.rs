@@ -1,0 +1,346 @@
+//! The SQLite backend of [`Store`].
+//!
+//! ## Connections and pragmas
+//! * **Writer** ([`SqliteStore::open`]), the only connection that writes:
+//!   `journal_mode=WAL` (readers such as `whale-trader status` never block the writer, and a commit is
+//!   one sequential append), `synchronous=FULL` for *every* commit (the WAL is fsynced at each commit,
+//!   so order intents, fills and state changes survive power loss, not only a crash; group commit makes
+//!   that one fsync per batch, not per event, and high-rate state is coalesced before it gets here),
+//!   `foreign_keys=ON` (a fill must name a known order), `busy_timeout` from the config, and
+//!   `temp_store=MEMORY`.
+//! * **Reader** ([`SqliteStore::open_read_only`]), for offline status: opened read-only with
+//!   `query_only=ON` and the same busy timeout; it never creates a file.
+//!
+//! ## Opening safely
+//! A missing file is created, but never in place: a fresh database is built and migrated under a
+//! temporary name, synced, and renamed into place, so the real path only ever holds a complete
+//! database. An existing file must start with the SQLite header and pass `PRAGMA quick_check` before
+//! anything is written to it; otherwise opening fails with [`StoreError::Corrupt`] and the file is not
+//! touched. The daemon therefore never starts empty over a damaged store.
+
+mod migrations;
+mod read;
+mod write;
+
+use std::fs;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags};
+
+pub use migrations::{MIGRATIONS, Migration, latest_version};
+
+use super::backend::{RecoveredState, StatusReport, Store};
+use super::command::StoreCommand;
+use super::config::StoreConfig;
+use super::error::StoreError;
+
+const SQLITE_MAGIC: &[u8; 16] = b"SQLite format 3\0";
+const HEADER_LEN: usize = 100;
+const STATEMENT_CACHE: usize = 64;
+const MODE_KEY: &str = "mode";
+
+/// A whale-trader database in one SQLite file.
+pub struct SqliteStore {
+    conn: Connection,
+    path: PathBuf,
+    read_only: bool,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore").field("path", &self.path).field("read_only", &self.read_only).finish()
+    }
+}
+
+impl SqliteStore {
+    /// Opens the database of `mode` named by `config` for writing (see [`StoreConfig::path_for_mode`]).
+    pub fn open_for_mode(config: &StoreConfig, mode: &str) -> Result<Self, StoreError> {
+        Self::open(&config.path_for_mode(mode), mode, config.busy_timeout())
+    }
+
+    /// Opens `path` for writing, creating it (and its directory) when missing. Checks the file,
+    /// applies pending migrations, and refuses a file that belongs to another mode.
+    pub fn open(path: &Path, mode: &str, busy_timeout: Duration) -> Result<Self, StoreError> {
+        match fs::metadata(path) {
+            Ok(meta) if !meta.is_file() => {
+                return Err(corrupt(path, "it is not a regular file"));
+            }
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => create_fresh(path, mode)?,
+            Err(e) => return Err(io_error(path, "reading its metadata", &e)),
+        }
+        check_header(path)?;
+        let conn =
+            Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX)
+                .map_err(|e| StoreError::Open { path: path.to_path_buf(), message: e.to_string() })?;
+        conn.busy_timeout(busy_timeout).map_err(StoreError::sqlite("setting the busy timeout"))?;
+        quick_check(&conn, path)?;
+        configure_writer(&conn)?;
+        migrations::migrate(&conn, path)?;
+        stamp_mode(&conn, path, mode)?;
+        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+        Ok(Self { conn, path: path.to_path_buf(), read_only: false })
+    }
+
+    /// Opens an existing database for reading only (status, reports); never creates or migrates it.
+    pub fn open_read_only(path: &Path, busy_timeout: Duration) -> Result<Self, StoreError> {
+        match fs::metadata(path) {
+            Ok(meta) if !meta.is_file() => return Err(corrupt(path, "it is not a regular file")),
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(StoreError::Missing { path: path.to_path_buf() });
+            }
+            Err(e) => return Err(io_error(path, "reading its metadata", &e)),
+        }
+        check_header(path)?;
+        let conn =
+            Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
+                .map_err(|e| StoreError::Open { path: path.to_path_buf(), message: e.to_string() })?;
+        conn.busy_timeout(busy_timeout).map_err(StoreError::sqlite("setting the busy timeout"))?;
+        conn.pragma_update(None, "query_only", true).map_err(StoreError::sqlite("setting query_only"))?;
+        quick_check(&conn, path)?;
+        let version: i64 = conn
+            .query_row("SELECT COALESCE(MAX(version), 0) FROM schema_version", [], |r| r.get(0))
+            .map_err(|e| corrupt(path, &format!("it has no readable schema_version table ({e})")))?;
+        if version > latest_version() {
+            return Err(StoreError::SchemaTooNew {
+                path: path.to_path_buf(),
+                found: version,
+                supported: latest_version(),
+            });
+        }
+        Ok(Self { conn, path: path.to_path_buf(), read_only: true })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The schema version recorded in the file.
+    pub fn schema_version(&self) -> Result<i64, StoreError> {
+        self.conn
+            .query_row("SELECT COALESCE(MAX(version), 0) FROM schema_version", [], |r| r.get(0))
+            .map_err(StoreError::sqlite("reading the schema version"))
+    }
+}
+
+impl Store for SqliteStore {
+    fn write_batch(&mut self, commands: &[&StoreCommand]) -> Result<Vec<Result<(), StoreError>>, StoreError> {
+        if self.read_only {
+            return Err(StoreError::ReadOnly);
+        }
+        write::write_batch(&self.conn, commands)
+    }
+
+    fn load_recovery(&mut self) -> Result<RecoveredState, StoreError> {
+        read::load_recovery(&self.conn)
+    }
+
+    fn status(&mut self) -> Result<StatusReport, StoreError> {
+        read::status(&self.conn)
+    }
+
+    fn checkpoint(&mut self) -> Result<(), StoreError> {
+        if self.read_only {
+            return Ok(());
+        }
+        self.conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+            .map_err(StoreError::sqlite("checkpointing the write-ahead log"))
+    }
+}
+
+fn corrupt(path: &Path, problem: &str) -> StoreError {
+    StoreError::Corrupt { path: path.to_path_buf(), problem: problem.to_string() }
+}
+
+fn io_error(path: &Path, action: &'static str, error: &std::io::Error) -> StoreError {
+    StoreError::Io { path: path.to_path_buf(), action, message: error.to_string() }
+}
+
+/// Reads the first 100 bytes ourselves: SQLite would happily treat an empty or short file as a new
+/// database, which is exactly the silent fresh start we must never make.
+fn check_header(path: &Path) -> Result<(), StoreError> {
+    let mut file = fs::File::open(path).map_err(|e| io_error(path, "opening it to check its header", &e))?;
+    let mut header = Vec::with_capacity(HEADER_LEN);
+    (&mut file)
+        .take(HEADER_LEN as u64)
+        .read_to_end(&mut header)
+        .map_err(|e| io_error(path, "reading its header", &e))?;
+    if header.len() < HEADER_LEN {
+        return Err(corrupt(
+            path,
+            &format!("the file is {} bytes long, shorter than the 100-byte SQLite header (truncated?)", header.len()),
+        ));
+    }
+    if !header.starts_with(SQLITE_MAGIC) {
+        return Err(corrupt(path, "the file does not start with the SQLite header \"SQLite format 3\""));
+    }
+    Ok(())
+}
+
+/// `PRAGMA quick_check`: page structure and record formats, without the cost of full index checks.
+fn quick_check(conn: &Connection, path: &Path) -> Result<(), StoreError> {
+    let mut problems = Vec::new();
+    let outcome = conn.pragma_query(None, "quick_check", |row| {
+        let line: String = row.get(0)?;
+        if line != "ok" && problems.len() < 5 {
+            problems.push(line);
+        }
+        Ok(())
+    });
+    match outcome {
+        Err(e) => Err(corrupt(path, &format!("SQLite cannot read it: {e}"))),
+        Ok(()) if !problems.is_empty() => Err(corrupt(path, &format!("quick_check found: {}", problems.join("; ")))),
+        Ok(()) => Ok(()),
+    }
+}
+
+fn configure_writer(conn: &Connection) -> Result<(), StoreError> {
+    let journal: String = conn
+        .pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))
+        .map_err(StoreError::sqlite("switching to WAL"))?;
+    if !journal.eq_ignore_ascii_case("wal") {
+        return Err(StoreError::Sqlite { context: "switching to WAL", message: format!("journal_mode is {journal}") });
+    }
+    conn.pragma_update(None, "synchronous", "FULL").map_err(StoreError::sqlite("setting synchronous=FULL"))?;
+    conn.pragma_update(None, "foreign_keys", true).map_err(StoreError::sqlite("enabling foreign keys"))?;
+    conn.pragma_update(None, "temp_store", "MEMORY").map_err(StoreError::sqlite("setting temp_store"))?;
+    Ok(())
+}
+
+/// Records the mode in a new file, and refuses a file made for another mode.
+fn stamp_mode(conn: &Connection, path: &Path, mode: &str) -> Result<(), StoreError> {
+    conn.execute("INSERT OR IGNORE INTO store_meta (key, value) VALUES (?1, ?2)", (MODE_KEY, mode))
+        .map_err(StoreError::sqlite("recording the store's mode"))?;
+    let found: String = conn
+        .query_row("SELECT value FROM store_meta WHERE key = ?1", [MODE_KEY], |r| r.get(0))
+        .map_err(StoreError::sqlite("reading the store's mode"))?;
+    if found != mode {
+        return Err(StoreError::ModeMismatch { path: path.to_path_buf(), found, expected: mode.to_string() });
+    }
+    Ok(())
+}
+
+/// Builds a complete, migrated database under a temporary name and renames it into place, so a crash
+/// during creation leaves either no database or a whole one, never an empty file that looks damaged.
+fn create_fresh(path: &Path, mode: &str) -> Result<(), StoreError> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        fs::create_dir_all(dir).map_err(|e| io_error(dir, "creating the store's directory", &e))?;
+    }
+    let staging = staging_path(path);
+    remove_leftovers(&staging)?;
+    let conn = Connection::open_with_flags(
+        &staging,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(|e| StoreError::Open { path: staging.clone(), message: e.to_string() })?;
+    configure_writer(&conn)?;
+    migrations::migrate(&conn, &staging)?;
+    stamp_mode(&conn, &staging, mode)?;
+    conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+        .map_err(StoreError::sqlite("checkpointing the new database"))?;
+    conn.close()
+        .map_err(|(_, e)| StoreError::Sqlite { context: "closing the new database", message: e.to_string() })?;
+    fs::File::open(&staging)
+        .and_then(|f| f.sync_all())
+        .map_err(|e| io_error(&staging, "syncing the new database", &e))?;
+    fs::rename(&staging, path).map_err(|e| io_error(path, "moving the new database into place", &e))?;
+    sync_parent_dir(path)?;
+    remove_leftovers(&staging)
+}
+
+fn staging_path(path: &Path) -> PathBuf {
+    let mut name = path.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+    name.push(".creating");
+    path.with_file_name(name)
+}
+
+/// Deletes a half-built staging database and its WAL files from an interrupted earlier start.
+fn remove_leftovers(staging: &Path) -> Result<(), StoreError> {
+    for suffix in ["", "-wal", "-shm", "-journal"] {
+        let mut name = staging.as_os_str().to_os_string();
+        name.push(suffix);
+        let file = PathBuf::from(name);
+        match fs::remove_file(&file) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(io_error(&file, "removing a leftover staging file", &e)),
+        }
+    }
+    Ok(())
+}
+
+/// Makes the rename itself durable.
+fn sync_parent_dir(path: &Path) -> Result<(), StoreError> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    fs::File::open(dir).and_then(|d| d.sync_all()).map_err(|e| io_error(dir, "syncing the store's directory", &e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn open(path: &Path, mode: &str) -> Result<SqliteStore, StoreError> {
+        SqliteStore::open(path, mode, Duration::from_millis(100))
+    }
+
+    #[test]
+    fn a_missing_file_is_created_with_the_whole_schema() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("nested/dir/wt.db");
+        let store = open(&path, "paper").unwrap();
+        assert_eq!(store.schema_version().unwrap(), latest_version());
+        assert!(!staging_path(&path).exists());
+        let journal: String = store.conn.query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap();
+        assert_eq!(journal, "wal");
+        let sync: i64 = store.conn.query_row("PRAGMA synchronous", [], |r| r.get(0)).unwrap();
+        assert_eq!(sync, 2, "FULL");
+        let fk: i64 = store.conn.query_row("PRAGMA foreign_keys", [], |r| r.get(0)).unwrap();
+        assert_eq!(fk, 1);
+    }
+
+    #[test]
+    fn a_file_of_another_mode_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("wt.db");
+        drop(open(&path, "paper").unwrap());
+        let err = open(&path, "live").unwrap_err();
+        assert!(
+            matches!(err, StoreError::ModeMismatch { ref found, ref expected, .. } if found == "paper" && expected == "live")
+        );
+    }
+
+    #[test]
+    fn an_empty_file_is_corrupt_not_new() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("wt.db");
+        fs::write(&path, b"").unwrap();
+        assert!(matches!(open(&path, "paper"), Err(StoreError::Corrupt { .. })));
+        assert_eq!(fs::metadata(&path).unwrap().len(), 0);
+    }
+
+    #[test]
+    fn read_only_open_never_creates_a_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("absent.db");
+        let err = SqliteStore::open_read_only(&path, Duration::from_millis(10)).unwrap_err();
+        assert_eq!(err, StoreError::Missing { path: path.clone() });
+        assert!(!path.exists());
+    }
+
+    #[test]
+    fn leftovers_of_an_interrupted_creation_are_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("wt.db");
+        fs::write(staging_path(&path), b"half-built").unwrap();
+        let store = open(&path, "paper").unwrap();
+        assert_eq!(store.schema_version().unwrap(), latest_version());
+        assert!(!staging_path(&path).exists());
+    }
+}

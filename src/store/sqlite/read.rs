@@ -1,0 +1,280 @@
+//! Recovery and status reads. Each read runs in one read transaction, so it sees one consistent
+//! snapshot even while the writer commits.
+
+use std::str::FromStr;
+
+use rusqlite::{Connection, Params, Row};
+use rust_decimal::Decimal;
+
+use crate::clock::Timestamp;
+use crate::store::backend::{RecoveredOrder, RecoveredState, StatusReport, latest_trading_state};
+use crate::store::error::StoreError;
+use crate::store::records::{
+    AlertRecord, Decision, FillRecord, OrderKind, OrderRecord, OrderStatus, PositionRecord, PositionStatus,
+    RiskStateRecord, SeenWhaleTrade, Side, TradingStateChange, WhaleWatermark,
+};
+
+const POSITION_COLUMNS: &str = "position_id, whale_wallet, market_id, token_id, outcome, side, size, entry_price, \
+     opened_at, status, high_water_price, exit_price, realised_pnl, closed_at, exit_reason";
+const ORDER_COLUMNS: &str = "client_order_id, venue_order_id, position_id, whale_trade_key, token_id, side, \
+     limit_price, size, kind, status, created_at, updated_at";
+const NOT_FINAL: &str = "('pending', 'submitted', 'partially_filled', 'unknown')";
+
+pub(super) fn load_recovery(conn: &Connection) -> Result<RecoveredState, StoreError> {
+    let snapshot = conn.unchecked_transaction().map_err(StoreError::sqlite("starting a recovery read"))?;
+    let orders: Vec<OrderRecord> = query(
+        conn,
+        &format!("SELECT {ORDER_COLUMNS} FROM orders WHERE status IN {NOT_FINAL} ORDER BY created_at, client_order_id"),
+        [],
+        order_from_row,
+    )?;
+    let mut non_final_orders = Vec::with_capacity(orders.len());
+    for order in orders {
+        let fills = query(
+            conn,
+            "SELECT fill_id, client_order_id, price, size, fee, filled_at FROM fills
+             WHERE client_order_id = ?1 ORDER BY filled_at, fill_id",
+            [&order.client_order_id],
+            fill_from_row,
+        )?;
+        non_final_orders.push(RecoveredOrder { order, fills });
+    }
+    let state = RecoveredState {
+        open_positions: open_positions(conn)?,
+        risk_state: risk_state(conn)?,
+        last_trading_state_change: last_trading_state_change(conn)?,
+        watermarks: query(conn, "SELECT wallet, watermark FROM whale_watermarks ORDER BY wallet", [], |row| {
+            Ok(WhaleWatermark { wallet: get(row, 0)?, watermark: Timestamp(get(row, 1)?) })
+        })?,
+        seen_trades: query(
+            conn,
+            "SELECT dedupe_key, wallet, traded_at, decision FROM seen_whale_trades ORDER BY traded_at, dedupe_key",
+            [],
+            |row| {
+                Ok(SeenWhaleTrade {
+                    dedupe_key: get(row, 0)?,
+                    wallet: get(row, 1)?,
+                    traded_at: Timestamp(get(row, 2)?),
+                    decision: named(row, 3, "seen_whale_trades", "decision", Decision::parse)?,
+                })
+            },
+        )?,
+        non_final_orders,
+        undelivered_alerts: query(
+            conn,
+            "SELECT alert_id, priority, title, body_json, created_at, delivered_at FROM alert_outbox
+             WHERE delivered_at IS NULL ORDER BY created_at, alert_id",
+            [],
+            |row| {
+                Ok(AlertRecord {
+                    alert_id: get(row, 0)?,
+                    priority: get(row, 1)?,
+                    title: get(row, 2)?,
+                    body_json: get(row, 3)?,
+                    created_at: Timestamp(get(row, 4)?),
+                    delivered_at: get::<Option<i64>>(row, 5)?.map(Timestamp),
+                })
+            },
+        )?,
+    };
+    snapshot.commit().map_err(StoreError::sqlite("ending a recovery read"))?;
+    Ok(state)
+}
+
+pub(super) fn status(conn: &Connection) -> Result<StatusReport, StoreError> {
+    let snapshot = conn.unchecked_transaction().map_err(StoreError::sqlite("starting a status read"))?;
+    let open = open_positions(conn)?;
+    let open_cost_basis = open.iter().map(|p| p.size * p.entry_price).sum();
+    let realised: Vec<Decimal> = query(
+        conn,
+        "SELECT realised_pnl FROM positions WHERE status = 'closed' AND realised_pnl IS NOT NULL",
+        [],
+        |row| decimal(row, 0, "positions", "realised_pnl"),
+    )?;
+    let closed_positions: i64 = count(conn, "SELECT COUNT(*) FROM positions WHERE status = 'closed'")?;
+    let risk = risk_state(conn)?;
+    let change = last_trading_state_change(conn)?;
+    let latest = latest_trading_state(risk.as_ref(), change.as_ref())
+        .map(|(state, reason, since)| (state.to_string(), reason.map(str::to_string), since));
+    let report = StatusReport {
+        open_cost_basis,
+        closed_positions: u64::try_from(closed_positions).unwrap_or(0),
+        winning_positions: realised.iter().filter(|p| p.is_sign_positive() && !p.is_zero()).count() as u64,
+        losing_positions: realised.iter().filter(|p| p.is_sign_negative() && !p.is_zero()).count() as u64,
+        realised_pnl: realised.iter().sum(),
+        trading_state: latest.as_ref().map(|l| l.0.clone()),
+        trading_reason: latest.as_ref().and_then(|l| l.1.clone()),
+        trading_state_since: latest.as_ref().map(|l| l.2),
+        risk_state: risk,
+        non_final_orders: u64::try_from(count(
+            conn,
+            &format!("SELECT COUNT(*) FROM orders WHERE status IN {NOT_FINAL}"),
+        )?)
+        .unwrap_or(0),
+        undelivered_alerts: u64::try_from(count(conn, "SELECT COUNT(*) FROM alert_outbox WHERE delivered_at IS NULL")?)
+            .unwrap_or(0),
+        open_positions: open,
+    };
+    snapshot.commit().map_err(StoreError::sqlite("ending a status read"))?;
+    Ok(report)
+}
+
+fn open_positions(conn: &Connection) -> Result<Vec<PositionRecord>, StoreError> {
+    query(
+        conn,
+        &format!("SELECT {POSITION_COLUMNS} FROM positions WHERE status = 'open' ORDER BY opened_at, position_id"),
+        [],
+        position_from_row,
+    )
+}
+
+fn risk_state(conn: &Connection) -> Result<Option<RiskStateRecord>, StoreError> {
+    let rows = query(
+        conn,
+        "SELECT state_json, trading_state, reason, peak_equity, start_of_day_equity, daily_pnl, breaker_trips,
+                loss_streak, updated_at
+         FROM risk_state WHERE id = 1",
+        [],
+        |row| {
+            Ok(RiskStateRecord {
+                state_json: get(row, 0)?,
+                trading_state: get(row, 1)?,
+                reason: get(row, 2)?,
+                peak_equity: decimal(row, 3, "risk_state", "peak_equity")?,
+                start_of_day_equity: decimal(row, 4, "risk_state", "start_of_day_equity")?,
+                daily_pnl: decimal(row, 5, "risk_state", "daily_pnl")?,
+                breaker_trips: get(row, 6)?,
+                loss_streak: get(row, 7)?,
+                updated_at: Timestamp(get(row, 8)?),
+            })
+        },
+    )?;
+    Ok(rows.into_iter().next())
+}
+
+fn last_trading_state_change(conn: &Connection) -> Result<Option<TradingStateChange>, StoreError> {
+    let rows = query(
+        conn,
+        "SELECT from_state, to_state, reason, detail, changed_at FROM trading_state_changes
+         ORDER BY changed_at DESC, id DESC LIMIT 1",
+        [],
+        |row| {
+            Ok(TradingStateChange {
+                from_state: get(row, 0)?,
+                to_state: get(row, 1)?,
+                reason: get(row, 2)?,
+                detail: get(row, 3)?,
+                changed_at: Timestamp(get(row, 4)?),
+            })
+        },
+    )?;
+    Ok(rows.into_iter().next())
+}
+
+fn position_from_row(row: &Row<'_>) -> Result<PositionRecord, StoreError> {
+    const T: &str = "positions";
+    Ok(PositionRecord {
+        position_id: get(row, 0)?,
+        whale_wallet: get(row, 1)?,
+        market_id: get(row, 2)?,
+        token_id: get(row, 3)?,
+        outcome: get(row, 4)?,
+        side: named(row, 5, T, "side", Side::parse)?,
+        size: decimal(row, 6, T, "size")?,
+        entry_price: decimal(row, 7, T, "entry_price")?,
+        opened_at: Timestamp(get(row, 8)?),
+        status: named(row, 9, T, "status", PositionStatus::parse)?,
+        high_water_price: optional_decimal(row, 10, T, "high_water_price")?,
+        exit_price: optional_decimal(row, 11, T, "exit_price")?,
+        realised_pnl: optional_decimal(row, 12, T, "realised_pnl")?,
+        closed_at: get::<Option<i64>>(row, 13)?.map(Timestamp),
+        exit_reason: get(row, 14)?,
+    })
+}
+
+fn order_from_row(row: &Row<'_>) -> Result<OrderRecord, StoreError> {
+    const T: &str = "orders";
+    Ok(OrderRecord {
+        client_order_id: get(row, 0)?,
+        venue_order_id: get(row, 1)?,
+        position_id: get(row, 2)?,
+        whale_trade_key: get(row, 3)?,
+        token_id: get(row, 4)?,
+        side: named(row, 5, T, "side", Side::parse)?,
+        limit_price: decimal(row, 6, T, "limit_price")?,
+        size: decimal(row, 7, T, "size")?,
+        kind: named(row, 8, T, "kind", OrderKind::parse)?,
+        status: named(row, 9, T, "status", OrderStatus::parse)?,
+        created_at: Timestamp(get(row, 10)?),
+        updated_at: Timestamp(get(row, 11)?),
+    })
+}
+
+fn fill_from_row(row: &Row<'_>) -> Result<FillRecord, StoreError> {
+    const T: &str = "fills";
+    Ok(FillRecord {
+        fill_id: get(row, 0)?,
+        client_order_id: get(row, 1)?,
+        price: decimal(row, 2, T, "price")?,
+        size: decimal(row, 3, T, "size")?,
+        fee: decimal(row, 4, T, "fee")?,
+        filled_at: Timestamp(get(row, 5)?),
+    })
+}
+
+/// Runs `sql` and maps every row with `map`, which may refuse a stored value with a typed error.
+pub(crate) fn query<T, P: Params>(
+    conn: &Connection,
+    sql: &str,
+    params: P,
+    map: impl Fn(&Row<'_>) -> Result<T, StoreError>,
+) -> Result<Vec<T>, StoreError> {
+    let mut statement = conn.prepare_cached(sql).map_err(StoreError::sqlite("preparing a read"))?;
+    let mut rows = statement.query(params).map_err(StoreError::sqlite("running a read"))?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next().map_err(StoreError::sqlite("reading a row"))? {
+        out.push(map(row)?);
+    }
+    Ok(out)
+}
+
+fn count(conn: &Connection, sql: &str) -> Result<i64, StoreError> {
+    conn.query_row(sql, [], |r| r.get(0)).map_err(StoreError::sqlite("counting rows"))
+}
+
+fn get<T: rusqlite::types::FromSql>(row: &Row<'_>, index: usize) -> Result<T, StoreError> {
+    row.get(index).map_err(StoreError::sqlite("reading a column"))
+}
+
+fn decimal(row: &Row<'_>, index: usize, table: &'static str, column: &'static str) -> Result<Decimal, StoreError> {
+    let raw: String = get(row, index)?;
+    Decimal::from_str(&raw).map_err(|_| StoreError::BadStoredValue { table, column, value: raw, rule: "not a decimal" })
+}
+
+fn optional_decimal(
+    row: &Row<'_>,
+    index: usize,
+    table: &'static str,
+    column: &'static str,
+) -> Result<Option<Decimal>, StoreError> {
+    match get::<Option<String>>(row, index)? {
+        None => Ok(None),
+        Some(raw) => Decimal::from_str(&raw).map(Some).map_err(|_| StoreError::BadStoredValue {
+            table,
+            column,
+            value: raw,
+            rule: "not a decimal",
+        }),
+    }
+}
+
+fn named<T>(
+    row: &Row<'_>,
+    index: usize,
+    table: &'static str,
+    column: &'static str,
+    parse: fn(&str) -> Option<T>,
+) -> Result<T, StoreError> {
+    let raw: String = get(row, index)?;
+    parse(&raw).ok_or(StoreError::BadStoredValue { table, column, value: raw, rule: "not a known name" })
+}
