@@ -21,7 +21,7 @@ use super::config::AlertsConfig;
 use super::counters::{AlertCountersSnapshot, ChannelCounters, Counters, bump};
 use super::dead_letter::DeadLetter;
 use super::error::AlertError;
-use super::heartbeat::run_heartbeat;
+use super::heartbeat::spawn_heartbeat;
 use super::lane::{Lane, Pushed};
 use super::notification::{Notice, Notification};
 use super::policy::{Decision, Held, Policy, PolicySettings, Throttle};
@@ -111,7 +111,7 @@ impl AlertsBuilder {
             dispatcher.add_slot(ChannelSpec { channel, min_priority, raw: false, builtin: false }, Throttle::default());
         }
         let heartbeat = self.progress.map(|progress| {
-            tokio::spawn(run_heartbeat(client, config_rx.clone(), progress, Arc::clone(&counters), shutdown.clone()))
+            spawn_heartbeat(client, config_rx.clone(), progress, Arc::clone(&counters), shutdown.clone())
         });
         if heartbeat.is_none() && self.config.heartbeat.enabled {
             tracing::warn!("alerts.heartbeat is enabled but no engine progress signal was given; no heartbeat");

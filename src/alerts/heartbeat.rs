@@ -12,16 +12,28 @@ use super::config::{AlertsConfig, HeartbeatMethod};
 use super::counters::{Counters, bump};
 use super::error::AlertError;
 
-/// Runs until `shutdown`. `progress` is any counter the engine advances on every loop iteration.
-/// Settings are re-read from `config` on every tick (hot reload).
-pub async fn run_heartbeat(
+/// Runs until `shutdown`. `progress` is any counter the engine advances on every loop iteration;
+/// the first ping needs it to move past its value when the heartbeat was spawned. Settings are
+/// re-read from `config` on every tick (hot reload).
+pub fn spawn_heartbeat(
     client: reqwest::Client,
-    mut config: watch::Receiver<AlertsConfig>,
+    config: watch::Receiver<AlertsConfig>,
     progress: watch::Receiver<u64>,
     counters: Arc<Counters>,
     shutdown: CancellationToken,
+) -> tokio::task::JoinHandle<()> {
+    let baseline = *progress.borrow();
+    tokio::spawn(run_heartbeat(client, config, progress, baseline, counters, shutdown))
+}
+
+async fn run_heartbeat(
+    client: reqwest::Client,
+    mut config: watch::Receiver<AlertsConfig>,
+    progress: watch::Receiver<u64>,
+    mut last_seen: u64,
+    counters: Arc<Counters>,
+    shutdown: CancellationToken,
 ) {
-    let mut last_seen = *progress.borrow();
     loop {
         let interval = Duration::from_secs(config.borrow_and_update().heartbeat.interval_secs.max(1));
         tokio::select! {
