@@ -1,0 +1,403 @@
+//! What an alert is: priority, title, message, ordered context, dedup key and labels.
+//!
+//! Constructors exist for the events the engine, the risk manager and the health monitor emit, so
+//! every producer words, prioritises and keys its alerts the same way.
+
+use std::fmt;
+
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use crate::clock::Timestamp;
+
+/// How urgent an alert is. Ordered: `Info < Warning < Error < Critical`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Priority {
+    #[default]
+    Info,
+    Warning,
+    Error,
+    Critical,
+}
+
+impl Priority {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Priority::Info => "INFO",
+            Priority::Warning => "WARNING",
+            Priority::Error => "ERROR",
+            Priority::Critical => "CRITICAL",
+        }
+    }
+
+    pub fn is_critical(self) -> bool {
+        self == Priority::Critical
+    }
+
+    /// The console and Telegram indicator, as in the seed.
+    pub fn emoji(self) -> &'static str {
+        match self {
+            Priority::Info => "ℹ️",
+            Priority::Warning => "⚠️",
+            Priority::Error => "❌",
+            Priority::Critical => "🚨",
+        }
+    }
+}
+
+impl fmt::Display for Priority {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What happened. The dispatcher reads the kind for one decision only: a halt suppresses the
+/// `TradeRejected` alerts it causes until `TradingResumed`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AlertKind {
+    TradeOpened,
+    TradeClosed,
+    TradeRejected,
+    CircuitBreakerTripped,
+    TradingHalted,
+    TradingKilled,
+    TradingResumed,
+    RecoverySummary,
+    HealthChanged,
+    TaskFailed,
+    BatchSummary,
+    #[default]
+    Custom,
+}
+
+impl AlertKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AlertKind::TradeOpened => "trade_opened",
+            AlertKind::TradeClosed => "trade_closed",
+            AlertKind::TradeRejected => "trade_rejected",
+            AlertKind::CircuitBreakerTripped => "circuit_breaker_tripped",
+            AlertKind::TradingHalted => "trading_halted",
+            AlertKind::TradingKilled => "trading_killed",
+            AlertKind::TradingResumed => "trading_resumed",
+            AlertKind::RecoverySummary => "recovery_summary",
+            AlertKind::HealthChanged => "health_changed",
+            AlertKind::TaskFailed => "task_failed",
+            AlertKind::BatchSummary => "batch_summary",
+            AlertKind::Custom => "custom",
+        }
+    }
+
+    /// Kinds after which the engine rejects every new trade until it resumes.
+    pub fn stops_trading(self) -> bool {
+        matches!(self, AlertKind::CircuitBreakerTripped | AlertKind::TradingHalted | AlertKind::TradingKilled)
+    }
+}
+
+/// Who and what an alert is about; also how receivers filter them.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Labels {
+    pub kind: AlertKind,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub whale: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub market: Option<String>,
+}
+
+/// One alert as produced by the engine, the health monitor or [`super::AlertSender::send_custom_alert`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Alert {
+    pub priority: Priority,
+    pub title: String,
+    pub message: String,
+    /// Ordered key → value lines: "Daily P&L" → "-$523.45", "Positions" → "8/10".
+    pub context: Vec<(String, String)>,
+    /// Alerts with the same key describe one condition: they are grouped, repeated and resolved
+    /// together. `None` means every alert stands alone.
+    pub dedup_key: Option<String>,
+    pub labels: Labels,
+    /// This alert announces that the condition `dedup_key` has cleared.
+    pub resolves: bool,
+    pub at: Timestamp,
+}
+
+impl Alert {
+    /// A plain alert of kind `custom` with no dedup key; refine it with the `with_*` methods.
+    pub fn new(priority: Priority, title: impl Into<String>, message: impl Into<String>, at: Timestamp) -> Self {
+        Self {
+            priority,
+            title: title.into(),
+            message: message.into(),
+            context: Vec::new(),
+            dedup_key: None,
+            labels: Labels::default(),
+            resolves: false,
+            at,
+        }
+    }
+
+    pub fn with_context(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.context.push((key.into(), value.into()));
+        self
+    }
+
+    pub fn with_contexts(mut self, pairs: impl IntoIterator<Item = (String, String)>) -> Self {
+        self.context.extend(pairs);
+        self
+    }
+
+    pub fn with_dedup_key(mut self, key: impl Into<String>) -> Self {
+        self.dedup_key = Some(key.into());
+        self
+    }
+
+    pub fn with_kind(mut self, kind: AlertKind) -> Self {
+        self.labels.kind = kind;
+        self
+    }
+
+    pub fn with_whale(mut self, whale: impl Into<String>) -> Self {
+        self.labels.whale = Some(whale.into());
+        self
+    }
+
+    pub fn with_market(mut self, market: impl Into<String>) -> Self {
+        self.labels.market = Some(market.into());
+        self
+    }
+
+    /// Marks this alert as the notice that condition `dedup_key` has cleared.
+    pub fn resolving(mut self, dedup_key: impl Into<String>) -> Self {
+        self.dedup_key = Some(dedup_key.into());
+        self.resolves = true;
+        self
+    }
+
+    // ---- constructors for the common kinds ------------------------------------------------
+
+    pub fn trade_opened(
+        whale: &str,
+        market: &str,
+        side: &str,
+        size_usd: Decimal,
+        price: Decimal,
+        at: Timestamp,
+    ) -> Self {
+        Alert::new(
+            Priority::Info,
+            "Trade Opened",
+            format!("Copied {whale}: {side} ${size_usd} of {market} at {price}"),
+            at,
+        )
+        .with_kind(AlertKind::TradeOpened)
+        .with_whale(whale)
+        .with_market(market)
+        .with_context("Side", side)
+        .with_context("Size", format!("${size_usd}"))
+        .with_context("Price", price.to_string())
+    }
+
+    pub fn trade_closed(whale: &str, market: &str, pnl_usd: Decimal, reason: &str, at: Timestamp) -> Self {
+        let priority = if pnl_usd.is_sign_negative() { Priority::Warning } else { Priority::Info };
+        Alert::new(priority, "Trade Closed", format!("{market} closed ({reason}): P&L {}", usd(pnl_usd)), at)
+            .with_kind(AlertKind::TradeClosed)
+            .with_whale(whale)
+            .with_market(market)
+            .with_context("P&L", usd(pnl_usd))
+            .with_context("Reason", reason)
+    }
+
+    /// A risk rejection; `reason` is the stable snake_case reason code. Keyed per reason and
+    /// whale, so a burst of identical rejections becomes one message with a count.
+    pub fn trade_rejected(whale: &str, market: &str, reason: &str, at: Timestamp) -> Self {
+        Alert::new(Priority::Warning, "Trade Rejected", format!("Copy of {whale} on {market} rejected: {reason}"), at)
+            .with_kind(AlertKind::TradeRejected)
+            .with_whale(whale)
+            .with_market(market)
+            .with_context("Reason", reason)
+            .with_dedup_key(format!("trade_rejected:{reason}:{whale}"))
+    }
+
+    pub fn circuit_breaker_tripped(reason: &str, metrics: RiskSnapshot, at: Timestamp) -> Self {
+        Alert::new(Priority::Critical, "Circuit Breaker Tripped", reason, at)
+            .with_kind(AlertKind::CircuitBreakerTripped)
+            .with_contexts(metrics.into_context())
+            .with_dedup_key("circuit_breaker")
+    }
+
+    pub fn circuit_breaker_reset(at: Timestamp) -> Self {
+        Alert::new(Priority::Critical, "Circuit Breaker Reset", "Cooldown over; trading may resume", at)
+            .with_kind(AlertKind::TradingResumed)
+            .resolving("circuit_breaker")
+    }
+
+    /// The seed's `halt_with_alert`: CRITICAL, with the risk metrics as context.
+    pub fn trading_halted(reason: &str, metrics: RiskSnapshot, at: Timestamp) -> Self {
+        Alert::new(Priority::Critical, "Trading Halted", reason, at)
+            .with_kind(AlertKind::TradingHalted)
+            .with_contexts(metrics.into_context())
+            .with_dedup_key("trading_halted")
+    }
+
+    pub fn trading_killed(reason: &str, metrics: RiskSnapshot, at: Timestamp) -> Self {
+        Alert::new(Priority::Critical, "Trading Killed", format!("Emergency stop, closing all positions: {reason}"), at)
+            .with_kind(AlertKind::TradingKilled)
+            .with_contexts(metrics.into_context())
+            .with_dedup_key("trading_halted")
+    }
+
+    /// Trading resumed: resolves the halt (and a kill, which shares its key).
+    pub fn trading_resumed(by: &str, at: Timestamp) -> Self {
+        Alert::new(Priority::Critical, "Trading Resumed", format!("Trading resumed by {by}"), at)
+            .with_kind(AlertKind::TradingResumed)
+            .resolving("trading_halted")
+    }
+
+    pub fn recovery_summary(restored_positions: usize, pending_orders: usize, at: Timestamp) -> Self {
+        Alert::new(
+            Priority::Info,
+            "Recovery Summary",
+            format!("Restored {restored_positions} position(s); reconciled {pending_orders} pending order(s)"),
+            at,
+        )
+        .with_kind(AlertKind::RecoverySummary)
+        .with_context("Positions", restored_positions.to_string())
+        .with_context("Pending orders", pending_orders.to_string())
+    }
+
+    /// A component's health changed; returning to healthy resolves the earlier alert.
+    pub fn health_changed(component: &str, status: &str, healthy: bool, detail: &str, at: Timestamp) -> Self {
+        let key = format!("health:{component}");
+        let alert = Alert::new(
+            if healthy { Priority::Info } else { Priority::Error },
+            format!("Health: {component} {status}"),
+            detail,
+            at,
+        )
+        .with_kind(AlertKind::HealthChanged)
+        .with_context("Component", component)
+        .with_context("Status", status);
+        if healthy { alert.resolving(key) } else { alert.with_dedup_key(key) }
+    }
+
+    pub fn task_failed(task: &str, error: &str, at: Timestamp) -> Self {
+        Alert::new(Priority::Error, format!("Task Failed: {task}"), error, at)
+            .with_kind(AlertKind::TaskFailed)
+            .with_dedup_key(format!("task_failed:{task}"))
+    }
+
+    /// The SniperSight batch summary: the top `top_n` items ranked by score, then the statistics.
+    pub fn batch_summary(
+        title: &str,
+        mut items: Vec<SummaryItem>,
+        stats: Vec<(String, String)>,
+        top_n: usize,
+        at: Timestamp,
+    ) -> Self {
+        items.sort_by_key(|item| std::cmp::Reverse(item.score));
+        let shown = items.len().min(top_n);
+        let lines: Vec<String> = items
+            .iter()
+            .take(top_n)
+            .enumerate()
+            .map(|(i, item)| format!("{}. {} | Score: {} | {}", i + 1, item.label, item.score.normalize(), item.detail))
+            .collect();
+        Alert::new(Priority::Info, title, format!("Top {shown} of {}:\n{}", items.len(), lines.join("\n")), at)
+            .with_kind(AlertKind::BatchSummary)
+            .with_contexts(stats)
+    }
+}
+
+/// One ranked line of a batch summary: a copied trade or a whale signal.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SummaryItem {
+    pub label: String,
+    pub score: Decimal,
+    pub detail: String,
+}
+
+/// The risk metrics the seed attaches to halts and breaker trips (`_metrics_to_dict`).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct RiskSnapshot {
+    pub daily_pnl_usd: Decimal,
+    pub drawdown_percent: Decimal,
+    pub open_positions: usize,
+    pub max_positions: usize,
+}
+
+impl RiskSnapshot {
+    fn into_context(self) -> Vec<(String, String)> {
+        vec![
+            ("Daily P&L".into(), usd(self.daily_pnl_usd)),
+            ("Drawdown".into(), format!("{}%", self.drawdown_percent.round_dp(2).normalize())),
+            ("Positions".into(), format!("{}/{}", self.open_positions, self.max_positions)),
+        ]
+    }
+}
+
+/// `-$523.45`, the seed's money format.
+pub fn usd(amount: Decimal) -> String {
+    let rounded = amount.round_dp(2);
+    if rounded.is_sign_negative() && !rounded.is_zero() {
+        format!("-${:.2}", rounded.abs())
+    } else {
+        format!("${:.2}", rounded.abs())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rust_decimal_macros::dec;
+
+    use super::*;
+
+    #[test]
+    fn priorities_are_ordered() {
+        assert!(Priority::Info < Priority::Warning && Priority::Warning < Priority::Error);
+        assert!(Priority::Error < Priority::Critical);
+    }
+
+    #[test]
+    fn halt_carries_the_seed_metrics_in_order() {
+        let snapshot = RiskSnapshot {
+            daily_pnl_usd: dec!(-523.45),
+            drawdown_percent: dec!(12.3),
+            open_positions: 8,
+            max_positions: 10,
+        };
+        let alert = Alert::trading_halted("Max drawdown exceeded: 15.2%", snapshot, Timestamp::from_secs(1));
+        assert_eq!(alert.priority, Priority::Critical);
+        assert_eq!(
+            alert.context,
+            vec![
+                ("Daily P&L".to_string(), "-$523.45".to_string()),
+                ("Drawdown".to_string(), "12.3%".to_string()),
+                ("Positions".to_string(), "8/10".to_string()),
+            ]
+        );
+        assert!(alert.labels.kind.stops_trading());
+        assert!(Alert::trading_resumed("operator", Timestamp::from_secs(2)).resolves);
+    }
+
+    #[test]
+    fn batch_summary_ranks_by_score_and_keeps_top_n() {
+        let item = |label: &str, score| SummaryItem { label: label.into(), score, detail: "x".into() };
+        let alert = Alert::batch_summary(
+            "Daily top trades",
+            vec![item("a", dec!(50)), item("b", dec!(92.3)), item("c", dec!(70))],
+            vec![("Scanned".into(), "3".into())],
+            2,
+            Timestamp::from_secs(0),
+        );
+        assert_eq!(alert.message, "Top 2 of 3:\n1. b | Score: 92.3 | x\n2. c | Score: 70 | x");
+    }
+
+    #[test]
+    fn usd_formatting() {
+        assert_eq!(usd(dec!(-523.454)), "-$523.45");
+        assert_eq!(usd(dec!(15.5)), "$15.50");
+        assert_eq!(usd(dec!(-0.001)), "$0.00");
+    }
+}

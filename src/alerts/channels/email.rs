@@ -1,0 +1,89 @@
+//! Email over SMTP with lettre: subject `[CRITICAL] title`, the seed's plain-text body.
+
+use futures::future::BoxFuture;
+use lettre::message::Mailbox;
+use lettre::message::header::ContentType;
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+
+use super::{AlertChannel, Part};
+use crate::alerts::config::{EmailConfig, SmtpSecurity};
+use crate::alerts::error::AlertError;
+use crate::alerts::format::{email_subject, plain_text_body};
+use crate::alerts::notification::Notification;
+
+pub struct EmailChannel {
+    transport: AsyncSmtpTransport<Tokio1Executor>,
+    from: Mailbox,
+    to: Vec<Mailbox>,
+}
+
+fn invalid(field: &'static str, value: &str, rule: impl ToString) -> AlertError {
+    AlertError::InvalidChannel { channel: "email", field, value: value.to_string(), rule: rule.to_string() }
+}
+
+impl EmailChannel {
+    pub fn new(config: &EmailConfig, attempt_timeout: std::time::Duration) -> Result<Self, AlertError> {
+        let host = config.smtp_host.trim();
+        let builder = match config.security {
+            SmtpSecurity::Starttls => {
+                AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(host).map_err(|e| invalid("smtp_host", host, e))?
+            }
+            SmtpSecurity::Tls => {
+                AsyncSmtpTransport::<Tokio1Executor>::relay(host).map_err(|e| invalid("smtp_host", host, e))?
+            }
+            SmtpSecurity::Plain => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host),
+        };
+        let mut builder = builder.port(config.smtp_port).timeout(Some(attempt_timeout));
+        if !config.username.is_empty() {
+            builder =
+                builder.credentials(Credentials::new(config.username.clone(), config.password.expose().to_string()));
+        }
+        let from = config.from.parse::<Mailbox>().map_err(|e| invalid("from", &config.from, e))?;
+        let to = config
+            .to
+            .iter()
+            .map(|to| to.parse::<Mailbox>().map_err(|e| invalid("to", to, e)))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Self { transport: builder.build(), from, to })
+    }
+
+    fn message(&self, part: &Part) -> Result<Message, AlertError> {
+        let mut builder = Message::builder()
+            .from(self.from.clone())
+            .subject(part.subject.clone().unwrap_or_default())
+            .header(ContentType::TEXT_PLAIN);
+        for to in &self.to {
+            builder = builder.to(to.clone());
+        }
+        builder
+            .body(part.body.clone())
+            .map_err(|e| AlertError::Rejected { channel: "email".into(), reason: e.to_string() })
+    }
+}
+
+impl AlertChannel for EmailChannel {
+    fn name(&self) -> &str {
+        "email"
+    }
+
+    fn render(&self, notification: &Notification) -> Vec<Part> {
+        vec![Part { to: None, subject: Some(email_subject(notification)), body: plain_text_body(notification) }]
+    }
+
+    fn send<'a>(&'a self, part: &'a Part) -> BoxFuture<'a, Result<(), AlertError>> {
+        Box::pin(async move {
+            let message = self.message(part)?;
+            match self.transport.send(message).await {
+                Ok(_) => Ok(()),
+                // A 5xx answer is a permanent refusal; anything else (network, 4xx) may pass later.
+                Err(e) if e.is_permanent() => {
+                    Err(AlertError::Rejected { channel: "email".into(), reason: e.to_string() })
+                }
+                Err(e) => {
+                    Err(AlertError::Temporary { channel: "email".into(), reason: e.to_string(), retry_after: None })
+                }
+            }
+        })
+    }
+}

@@ -1,0 +1,318 @@
+//! The decisions between "an alert was raised" and "a channel sends a message", as plain
+//! synchronous state driven by `now`: halt suppression, grouping, repeat, resolve, throttling.
+//!
+//! Semantics, per dedup key (a "condition"):
+//! - the first occurrence is sent at once (a 3 a.m. breaker trip must not wait for a window);
+//! - further occurrences within `group_window` of it are merged, and one message with their count
+//!   is sent when the window closes;
+//! - after that, the condition is still active: occurrences are held back (and counted) until
+//!   `repeat_interval` has passed since the last message, then one repeat with the count is sent;
+//! - an alert that resolves the key sends a resolved notice with the total count, and forgets it;
+//! - while trading is halted (breaker trip, halt or kill seen, no resume yet), every
+//!   `trade_rejected` alert is one the halt caused: it is suppressed and counted.
+//!
+//! Throttling is per channel: at most `max_alerts_per_window` messages per window, CRITICAL
+//! always passes (and still counts towards the window).
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+
+use super::alert::{Alert, AlertKind, Priority};
+use super::config::AlertsConfig;
+use super::notification::{Notice, Notification};
+use crate::clock::Timestamp;
+
+/// Conditions not seen for this long are forgotten, so the map stays bounded.
+const FORGET_AFTER_MS: i64 = 24 * 60 * 60 * 1000;
+/// And never more than this many at once (the least recently seen go first).
+const MAX_CONDITIONS: usize = 10_000;
+
+/// Timings of the policy, taken from [`AlertsConfig`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PolicySettings {
+    pub group_window_ms: i64,
+    pub repeat_interval_ms: i64,
+    pub throttle_max: usize,
+    pub throttle_window_ms: i64,
+}
+
+impl PolicySettings {
+    pub fn from_config(config: &AlertsConfig) -> Self {
+        let ms = |secs: u64| i64::try_from(secs.saturating_mul(1000)).unwrap_or(i64::MAX);
+        Self {
+            group_window_ms: ms(config.group_window_secs),
+            repeat_interval_ms: ms(config.repeat_interval_minutes.saturating_mul(60)),
+            throttle_max: usize::try_from(config.throttle.max_alerts_per_window).unwrap_or(usize::MAX),
+            throttle_window_ms: ms(config.throttle.window_minutes.saturating_mul(60)),
+        }
+    }
+}
+
+/// Why an alert produced no message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Held {
+    /// Merged into the group window's message.
+    Grouped,
+    /// The condition is still active and was announced less than `repeat_interval` ago.
+    Repeat,
+    /// A trade rejection caused by a halt.
+    Halted,
+}
+
+/// The outcome of one raised alert.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Decision {
+    Send(Notification),
+    Hold(Held),
+}
+
+#[derive(Debug)]
+struct Condition {
+    latest: Arc<Alert>,
+    /// Occurrences since the last message.
+    pending: u64,
+    total: u64,
+    last_sent: Timestamp,
+    last_seen: Timestamp,
+    /// When the group window that started with the last fresh message closes.
+    group_until: Option<Timestamp>,
+}
+
+/// Grouping, repeat, resolve and halt state. One per dispatcher.
+#[derive(Debug)]
+pub struct Policy {
+    settings: PolicySettings,
+    conditions: HashMap<String, Condition>,
+    halted: bool,
+}
+
+impl Policy {
+    pub fn new(settings: PolicySettings) -> Self {
+        Self { settings, conditions: HashMap::new(), halted: false }
+    }
+
+    /// New timings apply from now on; conditions and the halt state are kept.
+    pub fn update(&mut self, settings: PolicySettings) {
+        self.settings = settings;
+    }
+
+    pub fn is_halted(&self) -> bool {
+        self.halted
+    }
+
+    pub fn on_alert(&mut self, alert: impl Into<Arc<Alert>>, now: Timestamp) -> Decision {
+        let alert: Arc<Alert> = alert.into();
+        match alert.labels.kind {
+            kind if kind.stops_trading() => self.halted = true,
+            AlertKind::TradingResumed => self.halted = false,
+            AlertKind::TradeRejected if self.halted => return Decision::Hold(Held::Halted),
+            _ => {}
+        }
+        let Some(key) = alert.dedup_key.clone() else {
+            return Decision::Send(Notification { alert, notice: Notice::Single });
+        };
+        if alert.resolves {
+            return Decision::Send(self.resolve(&key, alert));
+        }
+        let settings = self.settings;
+        let Some(condition) = self.conditions.get_mut(&key) else {
+            self.forget_stale(now);
+            self.conditions.insert(
+                key,
+                Condition {
+                    latest: Arc::clone(&alert),
+                    pending: 0,
+                    total: 1,
+                    last_sent: now,
+                    last_seen: now,
+                    group_until: (settings.group_window_ms > 0).then(|| now.plus_millis(settings.group_window_ms)),
+                },
+            );
+            return Decision::Send(Notification { alert, notice: Notice::Single });
+        };
+        condition.total += 1;
+        condition.pending += 1;
+        condition.last_seen = now;
+        condition.latest = alert;
+        if condition.group_until.is_some_and(|until| now < until) {
+            return Decision::Hold(Held::Grouped);
+        }
+        if now.millis_since(condition.last_sent) < settings.repeat_interval_ms {
+            return Decision::Hold(Held::Repeat);
+        }
+        let count = std::mem::take(&mut condition.pending);
+        condition.last_sent = now;
+        condition.group_until = (settings.group_window_ms > 0).then(|| now.plus_millis(settings.group_window_ms));
+        Decision::Send(Notification { alert: Arc::clone(&condition.latest), notice: Notice::Repeat { count } })
+    }
+
+    /// The resolved notice; it goes out at least at the priority the condition was announced with,
+    /// so that it reaches every channel that saw the condition.
+    fn resolve(&mut self, key: &str, alert: Arc<Alert>) -> Notification {
+        let Some(condition) = self.conditions.remove(key) else {
+            return Notification { alert, notice: Notice::Resolved { count: 0 } };
+        };
+        let alert = if condition.latest.priority > alert.priority {
+            Arc::new(Alert { priority: condition.latest.priority, ..(*alert).clone() })
+        } else {
+            alert
+        };
+        Notification { alert, notice: Notice::Resolved { count: condition.total } }
+    }
+
+    /// When the next group window closes, if any: the dispatcher sleeps until then.
+    pub fn next_deadline(&self) -> Option<Timestamp> {
+        self.conditions.values().filter_map(|c| c.group_until).min()
+    }
+
+    /// The grouped messages of every window closed by `now`.
+    pub fn flush_due(&mut self, now: Timestamp) -> Vec<Notification> {
+        let mut out = Vec::new();
+        for condition in self.conditions.values_mut() {
+            if condition.group_until.is_some_and(|until| until <= now) {
+                condition.group_until = None;
+                if condition.pending > 0 {
+                    let count = std::mem::take(&mut condition.pending);
+                    condition.last_sent = now;
+                    out.push(Notification { alert: Arc::clone(&condition.latest), notice: Notice::Grouped { count } });
+                }
+            }
+        }
+        out.sort_by_key(|n| n.alert.at);
+        out
+    }
+
+    /// On shutdown: every open window's message now, so that no count is lost.
+    pub fn flush_all(&mut self) -> Vec<Notification> {
+        let mut out = Vec::new();
+        for condition in self.conditions.values_mut() {
+            if condition.group_until.take().is_some() && condition.pending > 0 {
+                let count = std::mem::take(&mut condition.pending);
+                out.push(Notification { alert: Arc::clone(&condition.latest), notice: Notice::Grouped { count } });
+            }
+        }
+        out
+    }
+
+    fn forget_stale(&mut self, now: Timestamp) {
+        self.conditions.retain(|_, c| c.group_until.is_some() || now.millis_since(c.last_seen) < FORGET_AFTER_MS);
+        while self.conditions.len() >= MAX_CONDITIONS {
+            let oldest = self.conditions.iter().min_by_key(|(_, c)| c.last_seen).map(|(k, _)| k.clone());
+            match oldest {
+                Some(key) => self.conditions.remove(&key),
+                None => break,
+            };
+        }
+    }
+}
+
+/// The seed's `AlertThrottler`, one per channel: a sliding window of recent messages.
+#[derive(Debug, Default)]
+pub struct Throttle {
+    sent: VecDeque<Timestamp>,
+}
+
+impl Throttle {
+    /// Whether a message of `priority` may go out at `now`; records it when it may.
+    pub fn admit(&mut self, priority: Priority, now: Timestamp, settings: &PolicySettings) -> bool {
+        while self.sent.front().is_some_and(|t| now.millis_since(*t) >= settings.throttle_window_ms) {
+            self.sent.pop_front();
+        }
+        if priority.is_critical() || self.sent.len() < settings.throttle_max {
+            self.sent.push_back(now);
+            true
+        } else {
+            false
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MIN: i64 = 60_000;
+
+    fn settings() -> PolicySettings {
+        PolicySettings::from_config(&AlertsConfig::default())
+    }
+
+    fn at(ms: i64) -> Timestamp {
+        Timestamp::from_millis(ms)
+    }
+
+    fn rejection(at_ms: i64) -> Alert {
+        Alert::trade_rejected("0xwhale", "market-1", "max_total_positions", at(at_ms))
+    }
+
+    fn notice(decision: Decision) -> Option<Notice> {
+        match decision {
+            Decision::Send(n) => Some(n.notice),
+            Decision::Hold(_) => None,
+        }
+    }
+
+    #[test]
+    fn defaults_match_the_seed() {
+        let s = settings();
+        assert_eq!((s.throttle_max, s.throttle_window_ms), (10, 15 * MIN));
+    }
+
+    #[test]
+    fn first_occurrence_goes_at_once_then_the_window_is_merged() {
+        let mut policy = Policy::new(settings());
+        assert_eq!(notice(policy.on_alert(rejection(0), at(0))), Some(Notice::Single));
+        for s in 1..=4 {
+            assert_eq!(policy.on_alert(rejection(s * 1000), at(s * 1000)), Decision::Hold(Held::Grouped));
+        }
+        assert_eq!(policy.next_deadline(), Some(at(MIN)));
+        assert!(policy.flush_due(at(MIN - 1)).is_empty());
+        let flushed = policy.flush_due(at(MIN));
+        assert_eq!(flushed.len(), 1);
+        assert_eq!(flushed[0].notice, Notice::Grouped { count: 4 });
+        assert_eq!(policy.next_deadline(), None);
+    }
+
+    #[test]
+    fn still_active_condition_repeats_only_after_the_interval() {
+        let mut policy = Policy::new(settings());
+        policy.on_alert(rejection(0), at(0));
+        assert_eq!(policy.on_alert(rejection(2 * MIN), at(2 * MIN)), Decision::Hold(Held::Repeat));
+        assert_eq!(policy.on_alert(rejection(59 * MIN), at(59 * MIN)), Decision::Hold(Held::Repeat));
+        assert_eq!(notice(policy.on_alert(rejection(60 * MIN), at(60 * MIN))), Some(Notice::Repeat { count: 3 }));
+    }
+
+    #[test]
+    fn resolve_reports_the_total_and_forgets_the_condition() {
+        let mut policy = Policy::new(settings());
+        let halt = || Alert::new(Priority::Error, "Feed stale", "no prices", at(0)).with_dedup_key("feed");
+        policy.on_alert(halt(), at(0));
+        policy.on_alert(halt(), at(1000));
+        let resolved = Alert::new(Priority::Error, "Feed ok", "prices again", at(2000)).resolving("feed");
+        assert_eq!(notice(policy.on_alert(resolved, at(2000))), Some(Notice::Resolved { count: 2 }));
+        assert!(policy.flush_due(at(10 * MIN)).is_empty(), "a resolved condition has no pending group");
+        assert_eq!(notice(policy.on_alert(halt(), at(3000))), Some(Notice::Single));
+    }
+
+    #[test]
+    fn halt_suppresses_rejections_until_resumed() {
+        let mut policy = Policy::new(settings());
+        policy.on_alert(Alert::trading_halted("daily loss", Default::default(), at(0)), at(0));
+        assert_eq!(policy.on_alert(rejection(1), at(1)), Decision::Hold(Held::Halted));
+        policy.on_alert(Alert::trading_resumed("operator", at(2)), at(2));
+        assert_eq!(notice(policy.on_alert(rejection(3), at(3))), Some(Notice::Single));
+    }
+
+    #[test]
+    fn throttle_lets_ten_through_per_window_but_always_critical() {
+        let s = settings();
+        let mut throttle = Throttle::default();
+        for i in 0..10 {
+            assert!(throttle.admit(Priority::Warning, at(i), &s));
+        }
+        assert!(!throttle.admit(Priority::Warning, at(11), &s));
+        assert!(throttle.admit(Priority::Critical, at(12), &s));
+        assert!(!throttle.admit(Priority::Error, at(15 * MIN - 1), &s));
+        assert!(throttle.admit(Priority::Warning, at(15 * MIN + 12), &s));
+    }
+}

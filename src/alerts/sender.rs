@@ -1,0 +1,88 @@
+//! The engine's side: a cheap, cloneable handle whose [`AlertSender::raise`] never awaits and
+//! never waits for a channel. It pushes onto the dispatcher's lane (see `lane` for why a lane
+//! and not an mpsc) and returns; the dispatcher task does all the fan-out.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use super::alert::{Alert, Priority, SummaryItem};
+use super::counters::{Counters, bump};
+use super::lane::{Lane, Pushed};
+use crate::clock::Timestamp;
+
+/// What [`AlertSender::raise`] did with an alert.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Handoff {
+    /// Queued for the dispatcher.
+    Queued,
+    /// Queued; the queue was full, so the oldest non-critical alert was dropped (and counted).
+    QueuedDroppingOldest,
+    /// The dispatcher has shut down; the alert was not taken.
+    Closed,
+}
+
+pub(crate) struct Inbox {
+    pub lane: Lane<Alert>,
+    pub counters: Arc<Counters>,
+    /// `telegram.batch_top_n`, kept current by the dispatcher on reload.
+    pub batch_top_n: AtomicUsize,
+}
+
+/// A handle for raising alerts. Clone it freely: every clone feeds the same dispatcher.
+#[derive(Clone)]
+pub struct AlertSender {
+    inbox: Arc<Inbox>,
+}
+
+impl std::fmt::Debug for AlertSender {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AlertSender").field("queued", &self.inbox.lane.len()).finish()
+    }
+}
+
+impl AlertSender {
+    pub(crate) fn new(inbox: Arc<Inbox>) -> Self {
+        Self { inbox }
+    }
+
+    /// Hands the alert to the dispatcher. Never blocks on I/O, never awaits: one short lock, one
+    /// push, one wake-up. On overflow the oldest non-critical alert goes; critical ones never do.
+    pub fn raise(&self, alert: Alert) -> Handoff {
+        match self.inbox.lane.push(alert) {
+            Pushed::Queued => {
+                bump(&self.inbox.counters.raised);
+                Handoff::Queued
+            }
+            Pushed::DroppedOldest(_) => {
+                bump(&self.inbox.counters.raised);
+                bump(&self.inbox.counters.dropped_at_handoff);
+                Handoff::QueuedDroppingOldest
+            }
+            Pushed::Closed(_) => Handoff::Closed,
+        }
+    }
+
+    /// The seed's `send_custom_alert(priority, title, message, context)`; time is a parameter.
+    pub fn send_custom_alert(
+        &self,
+        priority: Priority,
+        title: &str,
+        message: &str,
+        context: impl IntoIterator<Item = (String, String)>,
+        at: Timestamp,
+    ) -> Handoff {
+        self.raise(Alert::new(priority, title, message, at).with_contexts(context))
+    }
+
+    /// The SniperSight batch summary: the top `telegram.batch_top_n` items by score, then `stats`.
+    pub fn send_batch_summary(
+        &self,
+        title: &str,
+        items: Vec<SummaryItem>,
+        stats: Vec<(String, String)>,
+        at: Timestamp,
+    ) -> Handoff {
+        let top_n = self.inbox.batch_top_n.load(Ordering::Relaxed);
+        self.raise(Alert::batch_summary(title, items, stats, top_n, at))
+    }
+}

@@ -1,0 +1,259 @@
+//! Dispatcher semantics on paused tokio time: throttling, grouping, repeat, resolved notices,
+//! halt suppression, hand-off overflow, hot reload and the shutdown drain. A recording channel
+//! (registered through the public `AlertsBuilder::channel` hook) stands in for a provider.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use tokio_util::sync::CancellationToken;
+use whale_trader::alerts::{
+    Alert, AlertChannel, AlertError, AlertsBuilder, AlertsConfig, AlertsHandle, Handoff, Notification, Part, Priority,
+    RiskSnapshot, SummaryItem,
+};
+use whale_trader::clock::Timestamp;
+
+/// Records `notice|count|title` of everything it is asked to send.
+#[derive(Default)]
+struct Recorder {
+    sent: Mutex<Vec<String>>,
+    messages: Mutex<Vec<String>>,
+}
+
+impl Recorder {
+    fn messages(&self) -> Vec<String> {
+        self.messages.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+
+    fn sent(&self) -> Vec<String> {
+        self.sent.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+}
+
+impl AlertChannel for Recorder {
+    fn name(&self) -> &str {
+        "recorder"
+    }
+
+    fn render(&self, n: &Notification) -> Vec<Part> {
+        if let Ok(mut messages) = self.messages.lock() {
+            messages.push(n.alert.message.clone());
+        }
+        vec![Part::body(format!("{}|{}|{}", n.notice.as_str(), n.notice.count(), n.alert.title))]
+    }
+
+    fn send<'a>(&'a self, part: &'a Part) -> BoxFuture<'a, Result<(), AlertError>> {
+        if let Ok(mut sent) = self.sent.lock() {
+            sent.push(part.body.clone());
+        }
+        Box::pin(async { Ok(()) })
+    }
+}
+
+fn quiet_config() -> AlertsConfig {
+    let mut config = AlertsConfig::default();
+    config.console.enabled = false;
+    config.file.enabled = false;
+    config
+}
+
+struct Harness {
+    alerts: AlertsHandle,
+    recorder: Arc<Recorder>,
+    shutdown: CancellationToken,
+    _dir: tempfile::TempDir,
+}
+
+fn start(config: AlertsConfig) -> Harness {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let recorder = Arc::new(Recorder::default());
+    let shutdown = CancellationToken::new();
+    let alerts = AlertsBuilder::new(config, dir.path())
+        .channel(recorder.clone(), Priority::Info)
+        .spawn(shutdown.clone())
+        .expect("alerts start");
+    Harness { alerts, recorder, shutdown, _dir: dir }
+}
+
+/// Lets the dispatcher and workers run; on paused time this costs nothing real.
+async fn settle() {
+    tokio::time::sleep(Duration::from_millis(50)).await;
+}
+
+fn at(ms: i64) -> Timestamp {
+    Timestamp::from_millis(ms)
+}
+
+fn rejection() -> Alert {
+    Alert::trade_rejected("0xwhale", "market-1", "max_total_positions", at(0))
+}
+
+#[tokio::test(start_paused = true)]
+async fn throttle_passes_ten_per_window_per_channel_and_every_critical() {
+    let h = start(quiet_config());
+    let sender = h.alerts.sender();
+    for i in 0..12 {
+        sender.raise(Alert::new(Priority::Warning, format!("w{i}"), "m", at(0)));
+    }
+    settle().await;
+    assert_eq!(h.recorder.sent().len(), 10);
+    sender.raise(Alert::new(Priority::Critical, "crit", "m", at(0)));
+    settle().await;
+    assert_eq!(h.recorder.sent().last().map(String::as_str), Some("single|1|crit"));
+    let counters = h.alerts.counters();
+    assert_eq!(counters.channels["recorder"].suppressed, 2);
+    assert_eq!(counters.channels["recorder"].delivered, 11);
+
+    // The window slides: 15 minutes later, warnings pass again.
+    tokio::time::sleep(Duration::from_secs(15 * 60)).await;
+    sender.raise(Alert::new(Priority::Warning, "later", "m", at(0)));
+    settle().await;
+    assert_eq!(h.recorder.sent().last().map(String::as_str), Some("single|1|later"));
+    h.shutdown.cancel();
+    h.alerts.join().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn grouping_repeat_and_resolve_follow_the_condition() {
+    let h = start(quiet_config());
+    let sender = h.alerts.sender();
+    let halt = || Alert::new(Priority::Error, "Feed stale", "no prices for 60 s", at(0)).with_dedup_key("feed_stale");
+
+    // First occurrence: at once. Four more inside the 60 s window: one message with the count.
+    sender.raise(halt());
+    settle().await;
+    assert_eq!(h.recorder.sent(), ["single|1|Feed stale"]);
+    for _ in 0..4 {
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        sender.raise(halt());
+    }
+    settle().await;
+    assert_eq!(h.recorder.sent().len(), 1, "merged until the window closes");
+    tokio::time::sleep(Duration::from_secs(60)).await;
+    assert_eq!(h.recorder.sent(), ["single|1|Feed stale", "grouped|4|Feed stale"]);
+
+    // Still active: held back until the repeat interval (60 min) since the last message.
+    tokio::time::sleep(Duration::from_secs(10 * 60)).await;
+    sender.raise(halt());
+    settle().await;
+    assert_eq!(h.recorder.sent().len(), 2);
+    tokio::time::sleep(Duration::from_secs(50 * 60)).await;
+    sender.raise(halt());
+    settle().await;
+    assert_eq!(h.recorder.sent().last().map(String::as_str), Some("repeat|2|Feed stale"));
+
+    // Cleared: a resolved notice with the total count.
+    tokio::time::sleep(Duration::from_secs(120)).await;
+    sender.raise(Alert::new(Priority::Info, "Feed recovered", "prices flowing", at(0)).resolving("feed_stale"));
+    settle().await;
+    assert_eq!(h.recorder.sent().last().map(String::as_str), Some("resolved|7|Feed recovered"));
+
+    let counters = h.alerts.counters();
+    assert_eq!((counters.grouped, counters.repeat_suppressed, counters.resolved), (4, 1, 1));
+    h.shutdown.cancel();
+    h.alerts.join().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_halt_suppresses_the_rejections_it_causes_until_resumed() {
+    let h = start(quiet_config());
+    let sender = h.alerts.sender();
+    sender.raise(Alert::trading_halted("Max drawdown exceeded: 15.2%", RiskSnapshot::default(), at(0)));
+    for _ in 0..5 {
+        sender.raise(rejection());
+    }
+    settle().await;
+    assert_eq!(h.recorder.sent(), ["single|1|Trading Halted"]);
+    assert_eq!(h.alerts.counters().halt_suppressed, 5);
+
+    sender.raise(Alert::trading_resumed("operator", at(0)));
+    sender.raise(rejection());
+    settle().await;
+    assert_eq!(h.recorder.sent(), ["single|1|Trading Halted", "resolved|1|Trading Resumed", "single|1|Trade Rejected"]);
+    h.shutdown.cancel();
+    h.alerts.join().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn overflow_drops_oldest_non_critical_and_never_a_critical() {
+    let mut config = quiet_config();
+    config.queue_capacity = 100;
+    config.throttle.max_alerts_per_window = 1_000_000;
+    config.delivery.channel_queue_capacity = 10_000;
+    let h = start(config);
+    let sender = h.alerts.sender();
+    // The dispatcher cannot run while this task does not yield: the lane must absorb it all.
+    let mut dropped = 0;
+    for i in 0..1000 {
+        if sender.raise(Alert::new(Priority::Info, format!("info {i}"), "m", at(0))) == Handoff::QueuedDroppingOldest {
+            dropped += 1;
+        }
+        if i % 100 == 0 {
+            assert_eq!(
+                sender.raise(Alert::new(Priority::Critical, format!("critical {i}"), "m", at(0))),
+                Handoff::Queued
+            );
+        }
+    }
+    settle().await;
+    let sent = h.recorder.sent();
+    assert_eq!(dropped, 900);
+    assert_eq!(h.alerts.counters().dropped_at_handoff, 900);
+    assert_eq!(sent.iter().filter(|s| s.contains("critical")).count(), 10, "every critical alert arrives");
+    assert_eq!(sent.iter().filter(|s| s.contains("info")).count(), 100);
+    assert!(sent.iter().any(|s| s.ends_with("info 999")), "the newest survive");
+    assert!(!sent.iter().any(|s| s.ends_with("info 0")), "the oldest go first");
+    h.shutdown.cancel();
+    h.alerts.join().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn reload_applies_new_throttle_at_once() {
+    let h = start(quiet_config());
+    let sender = h.alerts.sender();
+    let mut config = quiet_config();
+    config.throttle.max_alerts_per_window = 2;
+    h.alerts.update_config(config);
+    settle().await;
+    for i in 0..5 {
+        sender.raise(Alert::new(Priority::Error, format!("e{i}"), "m", at(0)));
+    }
+    settle().await;
+    assert_eq!(h.recorder.sent().len(), 2);
+    h.shutdown.cancel();
+    h.alerts.join().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn shutdown_drains_the_queue_and_open_groups() {
+    let h = start(quiet_config());
+    let sender = h.alerts.sender();
+    sender.raise(rejection());
+    settle().await;
+    sender.raise(rejection());
+    sender.raise(rejection());
+    sender.send_custom_alert(Priority::Warning, "Custom", "raised just before shutdown", [], at(0));
+    h.shutdown.cancel();
+    h.alerts.join().await;
+    assert_eq!(h.recorder.sent(), ["single|1|Trade Rejected", "single|1|Custom", "grouped|2|Trade Rejected"]);
+    assert_eq!(sender.raise(rejection()), Handoff::Closed);
+}
+
+#[tokio::test(start_paused = true)]
+async fn batch_summary_lists_the_configured_top_n() {
+    let mut config = quiet_config();
+    config.telegram.batch_top_n = 2;
+    let h = start(config);
+    let item = |label: &str, score: i64| SummaryItem { label: label.into(), score: score.into(), detail: "d".into() };
+    h.alerts.sender().send_batch_summary(
+        "Top copied trades",
+        vec![item("a", 1), item("b", 3), item("c", 2)],
+        vec![("Trades".into(), "3".into())],
+        at(0),
+    );
+    settle().await;
+    assert_eq!(h.recorder.sent(), ["single|1|Top copied trades"]);
+    assert_eq!(h.recorder.messages(), ["Top 2 of 3:\n1. b | Score: 3 | d\n2. c | Score: 2 | d"]);
+    h.shutdown.cancel();
+    h.alerts.join().await;
+}
