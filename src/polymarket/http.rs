@@ -30,6 +30,8 @@ pub enum HttpError {
     Client { url: String, status: u16, body: String },
     #[error("invalid URL {url:?}: {detail}")]
     BadUrl { url: String, detail: String },
+    #[error("the request could not be built: {detail}")]
+    Request { detail: String },
 }
 
 impl HttpError {
@@ -118,17 +120,17 @@ impl HttpClient {
 
     /// `GET url`, retried per the policy; returns the body of a 2xx answer.
     pub async fn get(&self, url: &Url) -> Result<Vec<u8>, HttpError> {
-        self.send_retried(|| self.client.get(url.clone())).await
+        self.send_retried(|| Ok(self.client.get(url.clone()))).await
     }
 
     /// Sends the request `build` makes, retrying retryable failures with a freshly built request
     /// each time (so that a signed request gets a fresh timestamp).
     pub async fn send_retried<F>(&self, build: F) -> Result<Vec<u8>, HttpError>
     where
-        F: Fn() -> RequestBuilder,
+        F: Fn() -> Result<RequestBuilder, HttpError>,
     {
         let cap = self.policy.max_retry_after;
-        (|| async { self.send_once(build()).await })
+        (|| async { self.send_once(build()?).await })
             .retry(self.policy.backoff())
             .when(HttpError::is_retryable)
             .adjust(move |error, backoff| match error {
