@@ -64,6 +64,8 @@ pub struct WalletFeedStatus {
     pub label: Option<String>,
     /// Everything up to here has been read.
     pub watermark: Timestamp,
+    /// Polls finished (successful or not).
+    pub polls: u64,
     pub last_poll_at: Option<Timestamp>,
     pub last_success_at: Option<Timestamp>,
     /// Feed lag of the last emitted trade: when we emitted it minus its block time.
@@ -377,6 +379,7 @@ fn publish(ctx: &FeedContext, address: &str, cursor: &WalletCursor, outcome: Pol
     ctx.snapshot.send_modify(|snapshot| {
         let status = snapshot.wallets.entry(address.to_string()).or_default();
         status.watermark = cursor.watermark();
+        status.polls += 1;
         status.last_poll_at = Some(outcome.started_at);
         status.trades_emitted += outcome.emitted;
         status.duplicates_skipped += outcome.duplicates;
