@@ -49,6 +49,12 @@ pub struct FollowedWallet {
     pub label: Option<String>,
 }
 
+impl From<&crate::config::WhaleConfig> for FollowedWallet {
+    fn from(whale: &crate::config::WhaleConfig) -> Self {
+        Self { address: whale.address.clone(), label: whale.label.clone() }
+    }
+}
+
 /// How the feed treats history when it starts.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct FeedStart {
@@ -238,6 +244,12 @@ async fn poll_wallet(ctx: &FeedContext, address: &str, cursor: &mut WalletCursor
             }
             newest_read = newest_read.max(Some(at));
             let ActivityRow::Trade(trade) = row else { continue };
+            if trade.wallet != address {
+                // The API answered for someone else (a filter it ignored): never copy that.
+                tracing::warn!(wallet = %address, row_wallet = %trade.wallet, "skipping a row of another wallet");
+                outcome.malformed += 1;
+                continue;
+            }
             match cursor.admit(trade) {
                 Admission::New => {
                     if let Err(e) = hand_to_engine(ctx, trade, &mut outcome).await {
