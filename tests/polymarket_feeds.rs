@@ -446,7 +446,13 @@ async fn price_feed_polls_watched_tokens_in_batches_and_reports_staleness() {
     // The server starts failing; once the trading clock passes stale_after_secs both tokens go stale.
     server.reset().await;
     Mock::given(method("POST")).and(path("/books")).respond_with(ResponseTemplate::new(500)).mount(&server).await;
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    // Polls run one after another: once one has failed, no later book can arrive.
+    let deadline = Instant::now() + WAIT;
+    while handle.snapshot.borrow().consecutive_failures == 0 {
+        assert!(Instant::now() < deadline, "a failing poll in time");
+        while rx.try_recv().is_ok() {}
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     while rx.try_recv().is_ok() {}
     clock.advance_millis(1_500);
     let mut stale = BTreeSet::new();
