@@ -177,6 +177,40 @@ async fn v2_pages_overlap_dedupe_and_a_restart_neither_skip_nor_duplicate() {
 }
 
 #[tokio::test]
+async fn a_backlog_larger_than_one_poll_continues_from_its_cursor() {
+    let server = MockServer::start().await;
+    let page1 =
+        v2_page(&[v2_row("0x01", START_SECS + 1, 1.0, 0.5), v2_row("0x02", START_SECS + 2, 1.0, 0.5)], Some("p2"));
+    let page2 = v2_page(&[v2_row("0x03", START_SECS + 3, 1.0, 0.5)], None);
+    Mock::given(path("/v2/activity"))
+        .and(query_param_is_missing("cursor"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(page1))
+        .mount(&server)
+        .await;
+    Mock::given(path("/v2/activity"))
+        .and(query_param("cursor", "p2"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(page2))
+        .mount(&server)
+        .await;
+    let mut config = config(&server);
+    config.whale_feed.max_pages_per_poll = 1;
+    let clock = SimClock::starting_at(Timestamp::from_secs(START_SECS));
+    let mut feed = start_feed(&config, &clock, FeedStart::default(), 8);
+    for expected in ["0x01", "0x02", "0x03"] {
+        assert_eq!(feed.next().await.transaction_hash, expected);
+    }
+    let requests = server.received_requests().await.unwrap();
+    let start_of = |i: usize| requests[i].url.query_pairs().find(|(k, _)| k == "start").map(|(_, v)| v.to_string());
+    // The second poll continued the first walk with the cursor and the very same filters.
+    assert_eq!(
+        requests[1].url.query_pairs().find(|(k, _)| k == "cursor").map(|(_, v)| v.to_string()),
+        Some("p2".into())
+    );
+    assert_eq!(start_of(0), start_of(1));
+    feed.stop().await;
+}
+
+#[tokio::test]
 async fn v1_activity_route_brings_the_whales_maker_fills_and_holds_back_pre_start_trades() {
     let server = MockServer::start().await;
     // The captured compact page: 3 fills in one second, the BUY is a maker fill (usdcSize = size × price,
@@ -412,7 +446,13 @@ async fn price_feed_polls_watched_tokens_in_batches_and_reports_staleness() {
     // The server starts failing; once the trading clock passes stale_after_secs both tokens go stale.
     server.reset().await;
     Mock::given(method("POST")).and(path("/books")).respond_with(ResponseTemplate::new(500)).mount(&server).await;
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    // Polls run one after another: once one has failed, no later book can arrive.
+    let deadline = Instant::now() + WAIT;
+    while handle.snapshot.borrow().consecutive_failures == 0 {
+        assert!(Instant::now() < deadline, "a failing poll in time");
+        while rx.try_recv().is_ok() {}
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     while rx.try_recv().is_ok() {}
     clock.advance_millis(1_500);
     let mut stale = BTreeSet::new();

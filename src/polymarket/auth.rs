@@ -42,6 +42,17 @@ pub struct L2Credentials {
 }
 
 impl L2Credentials {
+    /// The API credentials of `[polymarket.credentials]`, bound to `signer_address` (with the `live`
+    /// feature, `OrderSigner::address()` derives it from the private key).
+    pub fn from_config(config: &crate::polymarket::CredentialsConfig, signer_address: String) -> Self {
+        Self {
+            address: signer_address,
+            api_key: config.api_key.clone(),
+            secret: config.api_secret.clone(),
+            passphrase: config.api_passphrase.clone(),
+        }
+    }
+
     /// Refuses credentials with an empty part, naming it.
     pub fn validate(&self) -> Result<(), AuthError> {
         if self.address.trim().is_empty() {

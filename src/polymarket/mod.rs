@@ -18,6 +18,7 @@
 //! | `paper_fill` | the paper fill model: walk the book, fees, slippage, partial fills (pure) |
 //! | `auth` | L2 HMAC request signing (`POLY_*` headers) |
 //! | `order` | V2 order amounts (6-decimal fixed point) and the `POST /order` body |
+//! | `signer` | EIP-712 V2 order signatures via the official SDK (cargo feature `live`) |
 //! | `trading` | the L2-authenticated trading client: post, cancel, status, open orders, trades |
 
 mod auth;
@@ -32,6 +33,8 @@ mod market_data;
 mod order;
 mod paper_fill;
 mod price_feed;
+#[cfg(feature = "live")]
+mod signer;
 mod staleness;
 mod trade;
 mod trading;
@@ -56,6 +59,8 @@ pub use order::{
 };
 pub use paper_fill::{FillError, FillRequest, LevelFill, PaperFill, simulate_fill};
 pub use price_feed::{BookUpdate, PriceEvent, PriceFeedHandle, PriceFeedSnapshot, spawn_price_feed};
+#[cfg(feature = "live")]
+pub use signer::{OrderSigner, SignError};
 pub use staleness::{StalenessTracker, TokenFreshness};
 pub use trade::{Side, TradeKey, WhaleTrade};
 pub use trading::{
