@@ -331,7 +331,8 @@ async fn a_durable_ack_means_another_connection_already_sees_the_row() {
 async fn group_commit_puts_many_commands_in_one_transaction_under_load() {
     let dir = tempfile::tempdir().unwrap();
     let path = db_path(&dir);
-    let store = open(&path).unwrap();
+    // Through the trait object, as a daemon choosing its backend at run time would.
+    let store: Box<dyn Store> = Box::new(open(&path).unwrap());
     let cancel = CancellationToken::new();
     let settings = WriterSettings { max_batch_size: 256, max_batch_delay: Duration::ZERO, queue_capacity: 1024 };
     let (handle, writer) = spawn_writer(store, settings, cancel.clone()).unwrap();

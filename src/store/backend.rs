@@ -32,6 +32,25 @@ pub trait Store: Send {
     fn checkpoint(&mut self) -> Result<(), StoreError>;
 }
 
+/// Lets the daemon pick a backend at run time (`Box<dyn Store>`) and still use the same writer.
+impl<S: Store + ?Sized> Store for Box<S> {
+    fn write_batch(&mut self, commands: &[&StoreCommand]) -> Result<Vec<Result<(), StoreError>>, StoreError> {
+        (**self).write_batch(commands)
+    }
+
+    fn load_recovery(&mut self) -> Result<RecoveredState, StoreError> {
+        (**self).load_recovery()
+    }
+
+    fn status(&mut self) -> Result<StatusReport, StoreError> {
+        (**self).status()
+    }
+
+    fn checkpoint(&mut self) -> Result<(), StoreError> {
+        (**self).checkpoint()
+    }
+}
+
 /// An order that may still change, with every fill recorded for it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecoveredOrder {

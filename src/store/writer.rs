@@ -427,6 +427,20 @@ mod tests {
         assert_eq!(written, 20);
     }
 
+    #[tokio::test]
+    async fn a_batch_delay_lets_stragglers_join_the_same_transaction() {
+        let store = RecordingStore::default();
+        let settings = WriterSettings { max_batch_delay: Duration::from_millis(500), ..settings(16) };
+        let (handle, writer) = spawn_writer(store.clone(), settings, CancellationToken::new()).unwrap();
+        let first = handle.submit_durable(StoreCommand::Atomic(vec![])).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let second = handle.submit_durable(StoreCommand::Atomic(vec![])).await.unwrap();
+        assert_eq!((first.durable().await, second.durable().await), (Ok(()), Ok(())));
+        drop(handle);
+        let stats = writer.join().await.unwrap();
+        assert_eq!((stats.transactions, stats.largest_batch), (1, 2));
+    }
+
     #[test]
     fn zero_sized_settings_are_refused() {
         let err = spawn_writer(RecordingStore::default(), settings(0), CancellationToken::new()).unwrap_err();
