@@ -216,6 +216,7 @@ impl Shared {
             }
             self.monitor.actions.send_replace(Some(action));
         }
+        let report = HealthReport { trading_hold: state.latch.current().cloned(), ..report };
         self.monitor.reports.send_replace(Arc::new(report));
     }
 }
