@@ -3,7 +3,7 @@
 
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use rust_decimal_macros::dec;
@@ -56,12 +56,35 @@ impl LogLines {
     }
 }
 
+/// The JSON log lines of every test in this binary. A global subscriber, because tracing caches
+/// per-callsite interest across threads: with a thread-local one, an event first hit by another
+/// test's thread (without a subscriber) can be lost here.
+fn captured_logs() -> LogLines {
+    static LOGS: OnceLock<LogLines> = OnceLock::new();
+    LOGS.get_or_init(|| {
+        let logs = LogLines::default();
+        let writer = logs.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .json()
+            .with_max_level(tracing::Level::INFO)
+            .with_writer(move || writer.clone())
+            .finish();
+        let _ = tracing::subscriber::set_global_default(subscriber);
+        logs
+    })
+    .clone()
+}
+
+/// Short loops, and disk thresholds no real disk reaches, so that how full the test machine's disk
+/// is cannot start a hold by itself.
 fn short_intervals() -> HealthConfig {
     HealthConfig {
         system_interval_secs: 5,
         component_interval_secs: 2,
         report_interval_secs: 10,
         component_timeout_secs: 1,
+        disk_warning_percent: dec!(99.98),
+        disk_critical_percent: dec!(99.99),
         ..HealthConfig::default()
     }
 }
@@ -90,14 +113,7 @@ async fn next_action(actions: &mut watch::Receiver<Option<HealthAction>>, what: 
 
 #[tokio::test(start_paused = true)]
 async fn components_time_out_go_critical_hold_trading_and_release_it() {
-    let logs = LogLines::default();
-    let writer = logs.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .json()
-        .with_max_level(tracing::Level::INFO)
-        .with_writer(move || writer.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let logs = captured_logs();
 
     let data = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
     let clock = TokioClock::new();
@@ -191,12 +207,17 @@ async fn components_time_out_go_critical_hold_trading_and_release_it() {
     let events = logs.events();
     let report_events: Vec<&serde_json::Value> =
         events.iter().filter(|e| e["target"] == LOG_TARGET && e["fields"]["message"] == "health report").collect();
-    assert!(report_events.len() >= 3, "report events: {}", report_events.len());
-    let logged = report_events.last().and_then(|e| e["fields"]["report"].as_str()).unwrap_or_default();
-    let logged: HealthReport = serde_json::from_str(logged).unwrap_or_else(|e| panic!("report JSON: {e}: {logged}"));
-    assert_eq!(logged.components_total, 3);
-    assert!(logged.system_averages.as_ref().is_some_and(|a| a.samples >= 1));
-    assert!(events.iter().any(|e| e["fields"]["message"] == "health holds trading in reducing"));
+    // (Other tests of this binary log too: keep the reports of this one, the one with 3 components.)
+    let logged: Vec<HealthReport> = report_events
+        .iter()
+        .filter_map(|e| e["fields"]["report"].as_str())
+        .map(|json| serde_json::from_str(json).unwrap_or_else(|e| panic!("report JSON: {e}: {json}")))
+        .filter(|report: &HealthReport| report.components_total == 3)
+        .collect();
+    assert!(logged.len() >= 3, "report events of this test: {}", logged.len());
+    assert!(logged.iter().all(|r| r.system_averages.as_ref().is_some_and(|a| a.samples >= 1)));
+    assert!(events.iter().any(|e| e["fields"]["message"] == "health holds trading in reducing"
+        && e["fields"]["reason"].as_str().is_some_and(|r| r.starts_with("component engine is critical"))));
 
     cancel.cancel();
     let stopped = tokio::time::timeout(Duration::from_secs(5), task).await;
@@ -205,16 +226,18 @@ async fn components_time_out_go_critical_hold_trading_and_release_it() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn a_nearly_full_data_directory_holds_trading_with_a_reason_naming_it() {
+async fn a_nearly_full_data_directory_holds_trading_and_a_reload_releases_it() {
     let data = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
     let logs = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
     // Any real disk is above 0.01% used: the thresholds make it count as nearly full.
     let config = HealthConfig { disk_warning_percent: dec!(0), disk_critical_percent: dec!(0.01), ..short_intervals() };
+    let (reload, config_updates) = watch::channel(config.clone());
     let monitor = HealthMonitor::new(
         config,
         vec![WatchedDirectory::new("data", data.path()), WatchedDirectory::new("logs", logs.path())],
         TokioClock::new(),
-    );
+    )
+    .with_config_updates(config_updates);
     let mut actions = monitor.actions();
     let reports = monitor.reports();
     let cancel = CancellationToken::new();
@@ -228,6 +251,13 @@ async fn a_nearly_full_data_directory_holds_trading_with_a_reason_naming_it() {
     let report = reports.borrow().clone();
     assert_eq!(report.overall_status, HealthStatus::Critical);
     assert_eq!(report.system.as_ref().map(|s| s.disk_status), Some(HealthStatus::Critical));
+
+    // A reloaded config whose thresholds this disk does not reach releases the hold.
+    assert!(reload.send(short_intervals()).is_ok());
+    let release = next_action(&mut actions, "the release after the reload").await;
+    assert!(!release.holds(), "{release:?}");
+    assert!(release.reason().contains("disk nearly full"), "{release:?}");
+    assert_eq!(reports.borrow().system.as_ref().map(|s| s.disk_status), Some(HealthStatus::Healthy));
 
     cancel.cancel();
     assert!(matches!(tokio::time::timeout(Duration::from_secs(5), task).await, Ok(Ok(()))));
