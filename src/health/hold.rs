@@ -9,6 +9,9 @@
 //! CPU and memory never hold trading: a slow machine still manages exits better than a held one, and
 //! they already make `/health` answer 503.
 //!
+//! While held, a change of causes (the disk clears but a component turns critical) is not announced
+//! again: the hold stays, and the report's `problems` show the current causes.
+//!
 //! The engine applies a hold as one of its `Reducing` rules, and returns to `Active` only when no
 //! other rule holds it. A release waits until the causes have been clear for `release_after` (the
 //! system interval in the daemon), so that a disk hovering at the threshold does not flap between

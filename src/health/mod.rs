@@ -24,7 +24,8 @@
 //! // The engine marks progress every loop turn; its check must see it advance within 60 s.
 //! let engine_progress = ProgressTracker::new(clock.now());
 //! let rule = FreshnessRule::within(Duration::from_secs(60), HealthStatus::Critical)?;
-//! monitor.registry().register("engine", progress_check(engine_progress.clone(), "engine loop progress", rule, clock.clone()))?;
+//! let engine_check = progress_check(engine_progress.clone(), "engine loop progress", rule, clock.clone());
+//! monitor.registry().register("engine", engine_check)?;
 //!
 //! let reports = monitor.reports(); // for GET /health and /metrics
 //! let mut actions = monitor.actions(); // for the engine: hold in Reducing / release

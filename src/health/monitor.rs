@@ -36,7 +36,9 @@ const FIRST_SAMPLE_DELAY: Duration = Duration::from_secs(1);
 /// The health monitor. Build it, hand out [`HealthMonitor::registry`], [`HealthMonitor::reports`]
 /// and [`HealthMonitor::actions`], then [`HealthMonitor::spawn`] it.
 pub struct HealthMonitor {
-    config: HealthConfig,
+    /// The cadence (intervals, timeout) is read once at start; thresholds are read at every use, so a
+    /// reloaded config (see [`HealthMonitor::with_config_updates`]) applies from the next sample.
+    config: watch::Receiver<HealthConfig>,
     directories: Vec<WatchedDirectory>,
     clock: Arc<dyn Clock>,
     started_at: Timestamp,
@@ -60,7 +62,16 @@ impl HealthMonitor {
         });
         let (reports, _) = watch::channel(Arc::new(first));
         let (actions, _) = watch::channel(None);
+        // Without updates the sender is dropped at once; the receiver keeps the value.
+        let (_, config) = watch::channel(config);
         Self { config, directories, clock, started_at, registry: ComponentRegistry::new(), reports, actions }
+    }
+
+    /// Follows a reloaded `[health]` section (SIGHUP): new thresholds apply from the next system sample
+    /// and report; new intervals and timeout apply only after a restart of the monitor.
+    pub fn with_config_updates(mut self, updates: watch::Receiver<HealthConfig>) -> Self {
+        self.config = updates;
+        self
     }
 
     /// Where parts register their checks; clone it freely, also after the monitor started.
@@ -94,11 +105,13 @@ impl HealthMonitor {
     }
 
     async fn run_with(self, sampler: SystemSampler, cancel: CancellationToken) {
-        let system_interval = secs(self.config.system_interval_secs);
+        let config = self.config.borrow().clone();
+        let system_interval = secs(config.system_interval_secs);
         let shared = Shared {
+            cadence: config.clone(),
             state: Mutex::new(MonitorState {
                 system: None,
-                history: SystemHistory::covering(self.config.report_interval_secs, self.config.system_interval_secs),
+                history: SystemHistory::covering(config.report_interval_secs, config.system_interval_secs),
                 components: BTreeMap::new(),
                 // A release needs the causes clear across at least one more system sample.
                 latch: HoldLatch::new(system_interval),
@@ -120,12 +133,15 @@ struct MonitorState {
 
 struct Shared {
     monitor: HealthMonitor,
+    /// The config at start: its intervals and timeout drive the loops.
+    cadence: HealthConfig,
     state: Mutex<MonitorState>,
 }
 
 impl Shared {
-    fn config(&self) -> &HealthConfig {
-        &self.monitor.config
+    /// The latest config, for its thresholds.
+    fn config(&self) -> HealthConfig {
+        self.monitor.config.borrow().clone()
     }
 
     fn lock(&self) -> MutexGuard<'_, MonitorState> {
@@ -134,7 +150,7 @@ impl Shared {
     }
 
     async fn system_loop(&self, mut sampler: SystemSampler, cancel: &CancellationToken) {
-        let period = secs(self.config().system_interval_secs);
+        let period = secs(self.cadence.system_interval_secs);
         let mut ticker = interval_at(Instant::now() + FIRST_SAMPLE_DELAY.min(period), period);
         ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
         loop {
@@ -143,7 +159,7 @@ impl Shared {
                 _ = ticker.tick() => {}
             }
             let metrics = sampler.sample(self.monitor.clock.now());
-            let system = assess_system(metrics, self.config());
+            let system = assess_system(metrics, &self.config());
             let mut state = self.lock();
             log_system_change(state.system.as_ref().map(|s| s.status), &system);
             state.history.record(&system.metrics);
@@ -153,8 +169,8 @@ impl Shared {
     }
 
     async fn component_loop(&self, cancel: &CancellationToken) {
-        let period = secs(self.config().component_interval_secs);
-        let timeout = secs(self.config().component_timeout_secs);
+        let period = secs(self.cadence.component_interval_secs);
+        let timeout = secs(self.cadence.component_timeout_secs);
         let mut ticker = interval_at(Instant::now(), period);
         ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
         loop {
@@ -175,7 +191,7 @@ impl Shared {
     }
 
     async fn report_loop(&self, cancel: &CancellationToken) {
-        let period = secs(self.config().report_interval_secs);
+        let period = secs(self.cadence.report_interval_secs);
         let mut ticker = interval_at(Instant::now() + period, period);
         ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
         loop {
@@ -204,7 +220,7 @@ impl Shared {
             averages: averages.as_ref(),
             components: &state.components,
         });
-        let reasons = hold_reasons(&report, self.config());
+        let reasons = hold_reasons(&report, &self.config());
         if let Some(action) = state.latch.update(&reasons, now) {
             match &action {
                 HealthAction::HoldReducing { reason, .. } => {
@@ -216,6 +232,7 @@ impl Shared {
             }
             self.monitor.actions.send_replace(Some(action));
         }
+        let report = HealthReport { trading_hold: state.latch.current().cloned(), ..report };
         self.monitor.reports.send_replace(Arc::new(report));
     }
 }

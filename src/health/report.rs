@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use super::classify::SystemHealth;
 use super::component::ComponentReport;
 use super::history::SystemAverages;
+use super::hold::HealthHold;
 use super::status::HealthStatus;
 use crate::clock::Timestamp;
 
@@ -34,6 +35,9 @@ pub struct HealthReport {
     pub components_total: usize,
     /// Why the overall status is not healthy: one sentence per cause.
     pub problems: Vec<String>,
+    /// Whether health holds trading in `Reducing`, and why (set by the monitor after each report).
+    #[serde(default)]
+    pub trading_hold: Option<HealthHold>,
 }
 
 /// What a report is built from.
@@ -80,6 +84,7 @@ pub fn build_report(inputs: ReportInputs<'_>) -> HealthReport {
         components_healthy: inputs.components.values().filter(|c| c.status == HealthStatus::Healthy).count(),
         components_total: inputs.components.len(),
         problems,
+        trading_hold: None,
     }
 }
 

@@ -83,7 +83,8 @@ impl SystemSampler {
         let mount_points: Vec<PathBuf> = self.disks.iter().map(|d| d.mount_point().to_path_buf()).collect();
         for tracked in &mut self.directories {
             let resolved = resolve_existing(&tracked.watched.path);
-            tracked.disk_index = containing_mount(&resolved, &mount_points);
+            tracked.disk_index = containing_mount(&resolved, &mount_points)
+                .filter(|&i| mount_points.get(i).is_some_and(|mount| same_file_system(&resolved, mount)));
         }
     }
 
@@ -125,6 +126,24 @@ fn resolve_existing(path: &Path) -> PathBuf {
         std::env::current_dir().map(|cwd| cwd.join(path)).unwrap_or_else(|_| path.to_path_buf())
     };
     absolute.ancestors().find_map(|ancestor| ancestor.canonicalize().ok()).unwrap_or(absolute)
+}
+
+/// sysinfo does not list some file systems (tmpfs, anything under `/run`), so the deepest *listed*
+/// mount above a path may not be the one it lives on: then its figures would be another disk's. The
+/// device ids tell. (A btrfs subvolume that is not mounted on its own has its own device id too, and
+/// reads as unknown rather than wrong.)
+#[cfg(unix)]
+fn same_file_system(path: &Path, mount_point: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (std::fs::metadata(path), std::fs::metadata(mount_point)) {
+        (Ok(a), Ok(b)) => a.dev() == b.dev(),
+        _ => false,
+    }
+}
+
+#[cfg(not(unix))]
+fn same_file_system(_path: &Path, _mount_point: &Path) -> bool {
+    true
 }
 
 /// The index of the mount point that contains `path`: the longest one that is a prefix of it
@@ -198,6 +217,21 @@ mod tests {
         let resolved = resolve_existing(&dir);
         assert!(resolved.exists());
         assert!(dir.starts_with(&resolved) || resolved.canonicalize().is_ok());
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_directory_on_an_unlisted_file_system_is_unknown_not_misread() {
+        // /dev/shm is a tmpfs, which sysinfo does not list; "/" is listed and is a prefix of it.
+        let shm = Path::new("/dev/shm");
+        let root_listed = sysinfo::Disks::new_with_refreshed_list()
+            .is_ok_and(|disks| disks.iter().any(|d| d.mount_point() == Path::new("/")));
+        if !shm.is_dir() || !root_listed || same_file_system(shm, Path::new("/")) {
+            return; // nothing to show on this machine
+        }
+        let sampler = SystemSampler::new(vec![WatchedDirectory::new("data", shm)]);
+        let disk = sampler.map(|mut s| s.sample(Timestamp::from_secs(1)).disks).ok().and_then(|d| d.first().cloned());
+        assert!(disk.as_ref().is_some_and(|d| d.mount_point.is_none() && d.usage.is_none()), "{disk:?}");
     }
 
     #[test]

@@ -28,6 +28,8 @@ pub struct HealthMetricsSnapshot {
     pub components: Vec<ComponentSnapshot>,
     pub components_healthy: usize,
     pub components_total: usize,
+    /// Whether health holds trading in `Reducing` (1) or not (0).
+    pub trading_held: bool,
 }
 
 /// The disk of one watched directory (label `directory="data"`).
@@ -95,6 +97,7 @@ impl HealthMetricsSnapshot {
                 .collect(),
             components_healthy: report.components_healthy,
             components_total: report.components_total,
+            trading_held: report.trading_hold.is_some(),
         }
     }
 }
@@ -142,5 +145,6 @@ mod tests {
             [ComponentSnapshot { name: "store".into(), severity: 2, latency_seconds: dec!(1.5) }]
         );
         assert_eq!((snapshot.components_healthy, snapshot.components_total), (0, 1));
+        assert!(!snapshot.trading_held);
     }
 }
