@@ -1,15 +1,409 @@
 //! Configuration of this module: `[polymarket]` in the TOML file.
+//!
+//! Hosts are config keys (real hosts by default) so that tests and staging can point them at
+//! 127.0.0.1. Intervals that tests need to shrink are in milliseconds; windows measured against
+//! trade timestamps (which the Data API gives in seconds) are in seconds.
+
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::Issues;
+use crate::config::{Issues, Secret, is_wallet_address, join};
+
+/// Which Data API generation the whale feed polls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DataApiVersion {
+    /// `GET /v1/activity`-style legacy routes: camelCase bare arrays, offset paging (≤ 5,000).
+    V1,
+    /// `GET /v2/activity`: snake_case `{data, pagination}`, keyset cursors. Recommended by the reference.
+    #[default]
+    V2,
+}
 
 /// Every key of `[polymarket]`, with the seeds' defaults.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PolymarketConfig {
+    /// Data API host (wallet activity).
+    pub data_api_url: String,
+    /// CLOB host (books, orders).
+    pub clob_url: String,
+    /// Gamma host (market metadata).
+    pub gamma_url: String,
+    pub whale_feed: WhaleFeedConfig,
+    pub price_feed: PriceFeedConfig,
+    pub http: HttpConfig,
+    pub market_ws: MarketWsConfig,
+    pub credentials: CredentialsConfig,
+}
+
+impl Default for PolymarketConfig {
+    fn default() -> Self {
+        Self {
+            data_api_url: "https://data-api.polymarket.com".into(),
+            clob_url: "https://clob.polymarket.com".into(),
+            gamma_url: "https://gamma-api.polymarket.com".into(),
+            whale_feed: WhaleFeedConfig::default(),
+            price_feed: PriceFeedConfig::default(),
+            http: HttpConfig::default(),
+            market_ws: MarketWsConfig::default(),
+            credentials: CredentialsConfig::default(),
+        }
+    }
+}
+
+/// `[polymarket.whale_feed]`: polling the Data API for each followed wallet.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WhaleFeedConfig {
+    pub api_version: DataApiVersion,
+    /// Time between two polls of the same wallet.
+    pub poll_interval_ms: u64,
+    /// Rows per page (v2 ≤ 1,000; v1 `/activity` ≤ 500).
+    pub page_size: u32,
+    /// Pages read per wallet per poll at most; the rest is read on the next poll (nothing is skipped).
+    pub max_pages_per_poll: u32,
+    /// Each poll re-reads this far below the watermark, because the indexer publishes fills late
+    /// (p50 ≈ 11 s, max seen 167 s) stamped with their block time.
+    pub overlap_secs: u64,
+    /// A wallet without saved state starts reading this far before start-up.
+    pub initial_lookback_secs: u64,
+    /// Wallets polled at the same time at most.
+    pub max_concurrency: usize,
+    /// Data API requests per second across all wallets (documented: `/trades` 200 per 10 s,
+    /// `/v2/activity` clean at ≥ 400 per 10 s).
+    pub requests_per_sec: u32,
+}
+
+impl Default for WhaleFeedConfig {
+    fn default() -> Self {
+        Self {
+            api_version: DataApiVersion::V2,
+            poll_interval_ms: 3_000,
+            page_size: 500,
+            max_pages_per_poll: 10,
+            overlap_secs: 300,
+            initial_lookback_secs: 300,
+            max_concurrency: 8,
+            requests_per_sec: 15,
+        }
+    }
+}
+
+/// `[polymarket.price_feed]`: polling CLOB books for the tokens the engine watches.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PriceFeedConfig {
+    pub poll_interval_ms: u64,
+    /// Tokens per `POST /books` request.
+    pub books_batch_size: usize,
+    /// A token without a fresh book for this long is stale: new entries on it are rejected.
+    pub stale_after_secs: u64,
+    /// CLOB book requests per second (documented: `/books` 500 per 10 s, `/book` 1,500 per 10 s).
+    pub requests_per_sec: u32,
+    /// Batches requested at the same time at most.
+    pub max_concurrency: usize,
+}
+
+impl Default for PriceFeedConfig {
+    fn default() -> Self {
+        Self {
+            poll_interval_ms: 1_000,
+            books_batch_size: 50,
+            stale_after_secs: 30,
+            requests_per_sec: 25,
+            max_concurrency: 4,
+        }
+    }
+}
+
+/// `[polymarket.http]`: timeouts and the retry policy shared by every client.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpConfig {
+    pub request_timeout_ms: u64,
+    /// Attempts per request, the first included (429, 5xx and timeouts are retried).
+    pub max_attempts: u32,
+    pub base_backoff_ms: u64,
+    pub max_backoff_ms: u64,
+    /// A server's `Retry-After` longer than this is capped (a feed must not stall for an hour).
+    pub max_retry_after_secs: u64,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            request_timeout_ms: 10_000,
+            max_attempts: 4,
+            base_backoff_ms: 250,
+            max_backoff_ms: 10_000,
+            max_retry_after_secs: 60,
+        }
+    }
+}
+
+/// `[polymarket.market_ws]`: the optional CLOB market websocket (not used by this build's price feed).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MarketWsConfig {
+    pub enabled: bool,
+    pub url: String,
+}
+
+impl Default for MarketWsConfig {
+    fn default() -> Self {
+        Self { enabled: false, url: "wss://ws-subscriptions-clob.polymarket.com/ws/market".into() }
+    }
+}
+
+/// `[polymarket.credentials]`: L2 API credentials and the wallet, only for `mode = "live"`.
+/// Left empty in TOML; filled from `WHALE_TRADER__POLYMARKET__CREDENTIALS__*`.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-pub struct PolymarketConfig {}
+pub struct CredentialsConfig {
+    pub api_key: Secret,
+    /// base64url, as returned by `POST /auth/api-key`.
+    pub api_secret: Secret,
+    pub api_passphrase: Secret,
+    /// Hex private key of the signer (EOA) for EIP-712 order signatures.
+    pub private_key: Secret,
+    /// The funder (proxy / Safe / deposit wallet) that holds the collateral: the order's `maker`.
+    pub funder_address: Secret,
+    /// 0 EOA, 1 POLY_PROXY, 2 POLY_GNOSIS_SAFE, 3 POLY_1271 (deposit wallet).
+    pub signature_type: u8,
+}
+
+impl CredentialsConfig {
+    /// True when every secret needed to place an order is present.
+    pub fn is_complete(&self) -> bool {
+        [&self.api_key, &self.api_secret, &self.api_passphrase, &self.private_key, &self.funder_address]
+            .iter()
+            .all(|s| s.is_set())
+    }
+
+    /// The names of the credentials still missing (for "refuse to start live" messages).
+    pub fn missing(&self) -> Vec<&'static str> {
+        [
+            ("api_key", &self.api_key),
+            ("api_secret", &self.api_secret),
+            ("api_passphrase", &self.api_passphrase),
+            ("private_key", &self.private_key),
+            ("funder_address", &self.funder_address),
+        ]
+        .into_iter()
+        .filter(|(_, s)| !s.is_set())
+        .map(|(name, _)| name)
+        .collect()
+    }
+}
+
+impl WhaleFeedConfig {
+    pub fn poll_interval(&self) -> Duration {
+        Duration::from_millis(self.poll_interval_ms)
+    }
+}
+
+impl PriceFeedConfig {
+    pub fn poll_interval(&self) -> Duration {
+        Duration::from_millis(self.poll_interval_ms)
+    }
+}
 
 impl PolymarketConfig {
     /// Adds every problem found under `prefix` to `issues`.
-    pub fn validate(&self, _prefix: &str, _issues: &mut Issues) {}
+    pub fn validate(&self, prefix: &str, issues: &mut Issues) {
+        for (key, url) in
+            [("data_api_url", &self.data_api_url), ("clob_url", &self.clob_url), ("gamma_url", &self.gamma_url)]
+        {
+            check_url(issues, &join(prefix, key), url, &["http", "https"]);
+        }
+        self.whale_feed.validate(&join(prefix, "whale_feed"), issues);
+        self.price_feed.validate(&join(prefix, "price_feed"), issues);
+        self.http.validate(&join(prefix, "http"), issues);
+        if self.market_ws.enabled {
+            check_url(issues, &join(&join(prefix, "market_ws"), "url"), &self.market_ws.url, &["ws", "wss"]);
+        }
+        self.credentials.validate(&join(prefix, "credentials"), issues);
+    }
+}
+
+impl WhaleFeedConfig {
+    fn validate(&self, prefix: &str, issues: &mut Issues) {
+        positive(issues, prefix, "poll_interval_ms", self.poll_interval_ms);
+        let page_cap = match self.api_version {
+            DataApiVersion::V1 => 500,
+            DataApiVersion::V2 => 1_000,
+        };
+        issues.check(
+            self.page_size == 0 || self.page_size > page_cap,
+            join(prefix, "page_size"),
+            self.page_size,
+            &format!("must be between 1 and {page_cap} for api_version {:?}", self.api_version),
+        );
+        positive(issues, prefix, "max_pages_per_poll", u64::from(self.max_pages_per_poll));
+        issues.check(
+            self.overlap_secs == 0 || self.overlap_secs > 86_400,
+            join(prefix, "overlap_secs"),
+            self.overlap_secs,
+            "must be between 1 and 86400 seconds (the indexer publishes fills late)",
+        );
+        issues.check(
+            self.initial_lookback_secs > 30 * 86_400,
+            join(prefix, "initial_lookback_secs"),
+            self.initial_lookback_secs,
+            "must be at most 2592000 seconds (30 days)",
+        );
+        positive(issues, prefix, "max_concurrency", self.max_concurrency as u64);
+        positive(issues, prefix, "requests_per_sec", u64::from(self.requests_per_sec));
+        issues.check(
+            self.requests_per_sec > 100,
+            join(prefix, "requests_per_sec"),
+            self.requests_per_sec,
+            "must be at most 100 (the Data API allows 1,000 requests per 10 s in total)",
+        );
+    }
+}
+
+impl PriceFeedConfig {
+    fn validate(&self, prefix: &str, issues: &mut Issues) {
+        positive(issues, prefix, "poll_interval_ms", self.poll_interval_ms);
+        issues.check(
+            self.books_batch_size == 0 || self.books_batch_size > 500,
+            join(prefix, "books_batch_size"),
+            self.books_batch_size,
+            "must be between 1 and 500",
+        );
+        positive(issues, prefix, "stale_after_secs", self.stale_after_secs);
+        issues.check(
+            self.stale_after_secs.saturating_mul(1000) < self.poll_interval_ms,
+            join(prefix, "stale_after_secs"),
+            self.stale_after_secs,
+            "must be at least one poll interval, or every token would always be stale",
+        );
+        positive(issues, prefix, "requests_per_sec", u64::from(self.requests_per_sec));
+        issues.check(
+            self.requests_per_sec > 50,
+            join(prefix, "requests_per_sec"),
+            self.requests_per_sec,
+            "must be at most 50 (POST /books allows 500 requests per 10 s)",
+        );
+        positive(issues, prefix, "max_concurrency", self.max_concurrency as u64);
+    }
+}
+
+impl HttpConfig {
+    fn validate(&self, prefix: &str, issues: &mut Issues) {
+        positive(issues, prefix, "request_timeout_ms", self.request_timeout_ms);
+        issues.check(
+            self.max_attempts == 0 || self.max_attempts > 20,
+            join(prefix, "max_attempts"),
+            self.max_attempts,
+            "must be between 1 and 20",
+        );
+        positive(issues, prefix, "base_backoff_ms", self.base_backoff_ms);
+        issues.check(
+            self.max_backoff_ms < self.base_backoff_ms,
+            join(prefix, "max_backoff_ms"),
+            self.max_backoff_ms,
+            "must be at least base_backoff_ms",
+        );
+    }
+
+    pub fn request_timeout(&self) -> Duration {
+        Duration::from_millis(self.request_timeout_ms)
+    }
+}
+
+impl CredentialsConfig {
+    fn validate(&self, prefix: &str, issues: &mut Issues) {
+        issues.check(
+            self.signature_type > 3,
+            join(prefix, "signature_type"),
+            self.signature_type,
+            "must be 0 (EOA), 1 (POLY_PROXY), 2 (POLY_GNOSIS_SAFE) or 3 (POLY_1271)",
+        );
+        // The funder address is public on-chain, but it lives beside the secrets; its value is
+        // still never echoed, only the rule.
+        if self.funder_address.is_set() && !is_wallet_address(self.funder_address.expose().trim()) {
+            issues.push(
+                join(prefix, "funder_address"),
+                crate::config::REDACTED,
+                "must be 0x followed by 40 hex digits",
+            );
+        }
+    }
+}
+
+fn positive(issues: &mut Issues, prefix: &str, key: &str, value: u64) {
+    issues.check(value == 0, join(prefix, key), value, "must be positive");
+}
+
+fn check_url(issues: &mut Issues, key: &str, url: &str, schemes: &[&str]) {
+    match reqwest::Url::parse(url) {
+        Ok(parsed) if schemes.contains(&parsed.scheme()) && parsed.host_str().is_some() => {}
+        Ok(_) => issues.push(key, format!("{url:?}"), format!("must be an absolute {} URL", schemes.join("/"))),
+        Err(e) => issues.push(key, format!("{url:?}"), format!("must be an absolute {} URL ({e})", schemes.join("/"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn issues_of(config: &PolymarketConfig) -> Vec<String> {
+        let mut issues = Issues::new();
+        config.validate("polymarket", &mut issues);
+        issues.into_vec().into_iter().map(|i| i.to_string()).collect()
+    }
+
+    #[test]
+    fn defaults_are_valid_and_point_at_the_real_hosts() {
+        let config = PolymarketConfig::default();
+        assert!(issues_of(&config).is_empty(), "{:?}", issues_of(&config));
+        assert_eq!(config.data_api_url, "https://data-api.polymarket.com");
+        assert_eq!(config.clob_url, "https://clob.polymarket.com");
+    }
+
+    #[test]
+    fn every_broken_rule_is_reported_with_key_value_and_rule() {
+        let mut config = PolymarketConfig {
+            data_api_url: "ftp://example.com".into(),
+            clob_url: "not a url".into(),
+            ..PolymarketConfig::default()
+        };
+        config.whale_feed.poll_interval_ms = 0;
+        config.whale_feed.page_size = 5_000;
+        config.whale_feed.overlap_secs = 0;
+        config.http.max_backoff_ms = 1;
+        config.credentials.signature_type = 9;
+        config.credentials.funder_address = Secret::new("0xnope");
+        let found = issues_of(&config);
+        let expect = [
+            "polymarket.data_api_url = \"ftp://example.com\": must be an absolute http/https URL",
+            "polymarket.whale_feed.poll_interval_ms = 0: must be positive",
+            "polymarket.whale_feed.page_size = 5000: must be between 1 and 1000 for api_version V2",
+            "polymarket.whale_feed.overlap_secs = 0: must be between 1 and 86400 seconds (the indexer publishes fills late)",
+            "polymarket.http.max_backoff_ms = 1: must be at least base_backoff_ms",
+            "polymarket.credentials.signature_type = 9: must be 0 (EOA), 1 (POLY_PROXY), 2 (POLY_GNOSIS_SAFE) or 3 (POLY_1271)",
+            "polymarket.credentials.funder_address = ***: must be 0x followed by 40 hex digits",
+        ];
+        for line in expect {
+            assert!(found.iter().any(|f| f == line), "missing {line:?} in {found:#?}");
+        }
+        assert!(found.iter().any(|f| f.starts_with("polymarket.clob_url = \"not a url\"")));
+        assert!(!found.iter().any(|f| f.contains("0xnope")), "a credential value leaked: {found:?}");
+    }
+
+    #[test]
+    fn toml_section_round_trips_and_rejects_unknown_keys() {
+        let text = "[whale_feed]\napi_version = \"v1\"\npage_size = 200\n[credentials]\napi_key = \"k\"\n";
+        let parsed: PolymarketConfig = toml::from_str(text).unwrap();
+        assert_eq!(parsed.whale_feed.api_version, DataApiVersion::V1);
+        assert_eq!(parsed.whale_feed.page_size, 200);
+        assert_eq!(parsed.credentials.missing(), vec!["api_secret", "api_passphrase", "private_key", "funder_address"]);
+        assert!(toml::from_str::<PolymarketConfig>("bogus = 1").is_err());
+        let rendered = toml::to_string(&parsed).unwrap();
+        assert!(rendered.contains("api_key = \"***\""));
+    }
 }

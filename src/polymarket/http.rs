@@ -1,0 +1,239 @@
+//! The one way this module talks HTTP: a shared rate limiter (governor), a per-request timeout, and
+//! retries with exponential backoff and jitter (backon) for the failures that are worth retrying —
+//! 429 (honouring `Retry-After`), 425/5xx and timeouts. Other 4xx are returned at once.
+
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::time::Duration;
+
+use backon::{ExponentialBuilder, Retryable};
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use reqwest::{RequestBuilder, StatusCode, Url};
+
+use super::config::HttpConfig;
+
+/// Longest error body kept for a log line or an error message.
+const MAX_ERROR_BODY_CHARS: usize = 500;
+
+/// Why a request failed (after its retries, when it was retryable).
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+pub enum HttpError {
+    #[error("{url}: timed out")]
+    Timeout { url: String },
+    #[error("{url}: transport error: {detail}")]
+    Transport { url: String, detail: String },
+    #[error("{url}: rate limited (429), retry after {retry_after:?}")]
+    RateLimited { url: String, retry_after: Option<Duration> },
+    #[error("{url}: server error {status}: {body}")]
+    Server { url: String, status: u16, body: String },
+    #[error("{url}: request refused {status}: {body}")]
+    Client { url: String, status: u16, body: String },
+    #[error("invalid URL {url:?}: {detail}")]
+    BadUrl { url: String, detail: String },
+}
+
+impl HttpError {
+    /// Worth another attempt: the server may answer differently in a moment.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, HttpError::Timeout { .. } | HttpError::Transport { .. } | HttpError::RateLimited { .. })
+            || matches!(self, HttpError::Server { .. })
+    }
+
+    /// The HTTP status, when the server answered.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            HttpError::RateLimited { .. } => Some(429),
+            HttpError::Server { status, .. } | HttpError::Client { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+}
+
+/// Retry settings, from `[polymarket.http]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    pub max_attempts: u32,
+    pub base_backoff: Duration,
+    pub max_backoff: Duration,
+    pub max_retry_after: Duration,
+}
+
+impl RetryPolicy {
+    pub fn from_config(config: &HttpConfig) -> Self {
+        Self {
+            max_attempts: config.max_attempts.max(1),
+            base_backoff: Duration::from_millis(config.base_backoff_ms),
+            max_backoff: Duration::from_millis(config.max_backoff_ms.max(config.base_backoff_ms)),
+            max_retry_after: Duration::from_secs(config.max_retry_after_secs),
+        }
+    }
+
+    fn backoff(&self) -> ExponentialBuilder {
+        ExponentialBuilder::default()
+            .with_min_delay(self.base_backoff)
+            .with_max_delay(self.max_backoff)
+            .with_max_times(self.max_attempts.saturating_sub(1) as usize)
+            .with_jitter()
+    }
+}
+
+/// A rate-limited, retrying HTTP client. Cheap to clone; clones share the limiter.
+#[derive(Clone)]
+pub struct HttpClient {
+    client: reqwest::Client,
+    limiter: Arc<DefaultDirectRateLimiter>,
+    policy: RetryPolicy,
+}
+
+impl std::fmt::Debug for HttpClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpClient").field("policy", &self.policy).finish_non_exhaustive()
+    }
+}
+
+impl HttpClient {
+    /// A client allowing `requests_per_sec` (at least 1) with bursts of the same size.
+    pub fn new(config: &HttpConfig, requests_per_sec: u32) -> Result<Self, HttpError> {
+        let client = reqwest::Client::builder()
+            .timeout(config.request_timeout())
+            .user_agent(concat!("whale-trader/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| HttpError::Transport { url: String::new(), detail: e.to_string() })?;
+        let rate = NonZeroU32::new(requests_per_sec).unwrap_or(NonZeroU32::MIN);
+        Ok(Self {
+            client,
+            limiter: Arc::new(RateLimiter::direct(Quota::per_second(rate))),
+            policy: RetryPolicy::from_config(config),
+        })
+    }
+
+    pub fn policy(&self) -> RetryPolicy {
+        self.policy
+    }
+
+    /// The underlying reqwest client, for building requests.
+    pub fn inner(&self) -> &reqwest::Client {
+        &self.client
+    }
+
+    /// `GET url`, retried per the policy; returns the body of a 2xx answer.
+    pub async fn get(&self, url: &Url) -> Result<Vec<u8>, HttpError> {
+        self.send_retried(|| self.client.get(url.clone())).await
+    }
+
+    /// Sends the request `build` makes, retrying retryable failures with a freshly built request
+    /// each time (so that a signed request gets a fresh timestamp).
+    pub async fn send_retried<F>(&self, build: F) -> Result<Vec<u8>, HttpError>
+    where
+        F: Fn() -> RequestBuilder,
+    {
+        let cap = self.policy.max_retry_after;
+        (|| async { self.send_once(build()).await })
+            .retry(self.policy.backoff())
+            .when(HttpError::is_retryable)
+            .adjust(move |error, backoff| match error {
+                // The server said how long to wait: wait that long (capped), unless attempts are used up.
+                HttpError::RateLimited { retry_after: Some(wait), .. } => backoff.map(|_| (*wait).min(cap)),
+                _ => backoff,
+            })
+            .notify(|error, wait| tracing::warn!(error = %error, wait_ms = wait.as_millis() as u64, "retrying request"))
+            .await
+    }
+
+    /// Sends once (after waiting for the rate limiter), without retries: for non-idempotent calls.
+    pub async fn send_once(&self, request: RequestBuilder) -> Result<Vec<u8>, HttpError> {
+        self.limiter.until_ready().await;
+        let request = request.build().map_err(|e| HttpError::BadUrl { url: String::new(), detail: e.to_string() })?;
+        let url = redact_query(request.url());
+        let started = std::time::Instant::now();
+        let response = self.client.execute(request).await.map_err(|e| classify_transport(&url, &e))?;
+        let status = response.status();
+        let retry_after = retry_after(response.headers());
+        let body = response.bytes().await.map_err(|e| classify_transport(&url, &e))?.to_vec();
+        tracing::debug!(target: "performance", url = %url, status = status.as_u16(), elapsed_ms = started.elapsed().as_millis() as u64, "http request");
+        classify_status(url, status, retry_after, body)
+    }
+}
+
+fn classify_status(
+    url: String,
+    status: StatusCode,
+    retry_after: Option<Duration>,
+    body: Vec<u8>,
+) -> Result<Vec<u8>, HttpError> {
+    if status.is_success() {
+        return Ok(body);
+    }
+    let text: String = String::from_utf8_lossy(&body).chars().take(MAX_ERROR_BODY_CHARS).collect();
+    Err(match status.as_u16() {
+        429 => HttpError::RateLimited { url, retry_after },
+        // 425: the matching engine is restarting (docs say retry with backoff).
+        425 | 500..=599 => HttpError::Server { url, status: status.as_u16(), body: text },
+        code => HttpError::Client { url, status: code, body: text },
+    })
+}
+
+fn classify_transport(url: &str, error: &reqwest::Error) -> HttpError {
+    if error.is_timeout() {
+        HttpError::Timeout { url: url.to_string() }
+    } else {
+        HttpError::Transport { url: url.to_string(), detail: error.to_string() }
+    }
+}
+
+/// `Retry-After` in seconds (the form the Data API and CLOB send); an HTTP date is ignored.
+fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+    let value = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?.trim();
+    value.parse::<u64>().ok().map(Duration::from_secs)
+}
+
+/// The URL without its query string, for logs (queries may carry wallet filters, never secrets,
+/// but keep lines short and stable).
+fn redact_query(url: &Url) -> String {
+    let mut shown = url.clone();
+    shown.set_query(None);
+    shown.to_string()
+}
+
+/// Joins a configured base URL and an API path, keeping any path prefix of the base.
+pub fn endpoint(base: &str, path: &str) -> Result<Url, HttpError> {
+    let joined = format!("{}/{}", base.trim_end_matches('/'), path.trim_start_matches('/'));
+    Url::parse(&joined).map_err(|e| HttpError::BadUrl { url: joined, detail: e.to_string() })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_are_classified() {
+        let ok = classify_status("u".into(), StatusCode::OK, None, b"x".to_vec());
+        assert_eq!(ok.unwrap(), b"x");
+        let limited = classify_status("u".into(), StatusCode::TOO_MANY_REQUESTS, Some(Duration::from_secs(3)), vec![]);
+        assert_eq!(
+            limited.unwrap_err(),
+            HttpError::RateLimited { url: "u".into(), retry_after: Some(Duration::from_secs(3)) }
+        );
+        let server = classify_status("u".into(), StatusCode::BAD_GATEWAY, None, b"oops".to_vec()).unwrap_err();
+        assert!(server.is_retryable());
+        let client = classify_status("u".into(), StatusCode::BAD_REQUEST, None, b"bad".to_vec()).unwrap_err();
+        assert!(!client.is_retryable());
+        assert_eq!(client.status(), Some(400));
+    }
+
+    #[test]
+    fn endpoint_keeps_base_prefix_and_avoids_double_slashes() {
+        assert_eq!(endpoint("http://127.0.0.1:9/", "/v2/activity").unwrap().as_str(), "http://127.0.0.1:9/v2/activity");
+        assert_eq!(endpoint("http://h/api", "book").unwrap().as_str(), "http://h/api/book");
+        assert!(endpoint("nope", "book").is_err());
+    }
+
+    #[test]
+    fn retry_after_reads_seconds_only() {
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert(reqwest::header::RETRY_AFTER, "7".parse().unwrap());
+        assert_eq!(retry_after(&headers), Some(Duration::from_secs(7)));
+        headers.insert(reqwest::header::RETRY_AFTER, "Wed, 21 Oct 2015 07:28:00 GMT".parse().unwrap());
+        assert_eq!(retry_after(&headers), None);
+    }
+}

@@ -1,0 +1,158 @@
+//! A whale's trade as the engine sees it, whichever Data API generation it came from, and the
+//! exact key that tells two rows apart.
+
+use std::fmt;
+
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use crate::clock::Timestamp;
+
+/// Which side of the book the wallet was on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Side {
+    Buy,
+    Sell,
+}
+
+impl Side {
+    /// Parses the wire form (`"BUY"` / `"SELL"`, any case).
+    pub fn parse(text: &str) -> Option<Side> {
+        if text.eq_ignore_ascii_case("BUY") {
+            Some(Side::Buy)
+        } else if text.eq_ignore_ascii_case("SELL") {
+            Some(Side::Sell)
+        } else {
+            None
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Side::Buy => "BUY",
+            Side::Sell => "SELL",
+        }
+    }
+}
+
+impl fmt::Display for Side {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One fill of a followed wallet, normalised from a v1 or v2 Data API row.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WhaleTrade {
+    /// The settling transaction. **Not unique**: one transaction settles several fills.
+    pub transaction_hash: String,
+    /// The proxy wallet that traded (lowercase), i.e. the followed address.
+    pub wallet: String,
+    /// The market: condition id, `0x` + 64 hex digits.
+    pub condition_id: String,
+    /// The outcome token (CLOB token id, a decimal uint256 kept as text).
+    pub asset: String,
+    /// Outcome label, e.g. `"Yes"`; may be empty on fresh rows.
+    pub outcome: String,
+    /// Index in the market's outcomes; `None` when the API says 999 ("could not be labeled").
+    pub outcome_index: Option<u32>,
+    pub side: Side,
+    /// Shares.
+    pub size: Decimal,
+    /// USDC per share, 0..1; often an average that is off the tick grid.
+    pub price: Decimal,
+    /// Cash that moved, fees included, when the row says so (activity rows do, `/trades` rows do not).
+    pub usdc_size: Option<Decimal>,
+    /// Block time of the fill (the API gives seconds; stored as milliseconds like every timestamp).
+    pub timestamp: Timestamp,
+    pub title: String,
+    pub slug: String,
+}
+
+impl WhaleTrade {
+    /// The identity used for dedupe across pages, polls and restarts.
+    pub fn key(&self) -> TradeKey {
+        TradeKey::new(&self.transaction_hash, &self.asset, self.side, self.size, self.price, self.timestamp)
+    }
+
+    /// `size × price`: the whale's notional in USDC, before fees.
+    pub fn notional(&self) -> Decimal {
+        self.size * self.price
+    }
+}
+
+/// (transaction hash, asset, side, size, price, timestamp), with size and price compared as
+/// decimals: `0.5` and `0.50` are the same row, `0.5699998232997013` and `0.5699998232997014` are not.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct TradeKey {
+    pub timestamp: Timestamp,
+    pub transaction_hash: String,
+    pub asset: String,
+    pub side: Side,
+    pub size: Decimal,
+    pub price: Decimal,
+}
+
+impl TradeKey {
+    pub fn new(
+        transaction_hash: &str,
+        asset: &str,
+        side: Side,
+        size: Decimal,
+        price: Decimal,
+        timestamp: Timestamp,
+    ) -> Self {
+        // Normalised so that the derived Eq/Ord/Hash and the Display form agree on "same number".
+        Self {
+            timestamp,
+            transaction_hash: transaction_hash.to_ascii_lowercase(),
+            asset: asset.to_string(),
+            side,
+            size: size.normalize(),
+            price: price.normalize(),
+        }
+    }
+}
+
+impl fmt::Display for TradeKey {
+    /// A stable text id for audit records: `tx:asset:side:size:price:ts_ms`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}:{}:{}:{}:{}:{}",
+            self.transaction_hash,
+            self.asset,
+            self.side,
+            self.size,
+            self.price,
+            self.timestamp.millis()
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rust_decimal_macros::dec;
+
+    use super::*;
+
+    #[test]
+    fn keys_compare_decimals_by_value_not_by_text() {
+        let a = TradeKey::new("0xAB", "1", Side::Buy, dec!(100.0), dec!(0.50), Timestamp::from_secs(1));
+        let b = TradeKey::new("0xab", "1", Side::Buy, dec!(100), dec!(0.5), Timestamp::from_secs(1));
+        assert_eq!(a, b);
+        assert_eq!(a.to_string(), "0xab:1:BUY:100:0.5:1000");
+        let c = TradeKey::new("0xab", "1", Side::Buy, dec!(100), dec!(0.5000000000000001), Timestamp::from_secs(1));
+        assert_ne!(a, c);
+        let d = TradeKey::new("0xab", "1", Side::Sell, dec!(100), dec!(0.5), Timestamp::from_secs(1));
+        assert_ne!(a, d);
+    }
+
+    #[test]
+    fn side_parses_wire_text() {
+        assert_eq!(Side::parse("BUY"), Some(Side::Buy));
+        assert_eq!(Side::parse("sell"), Some(Side::Sell));
+        assert_eq!(Side::parse(""), None);
+    }
+}
