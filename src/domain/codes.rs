@@ -1,0 +1,239 @@
+//! Stable names: sides, trading states, rejection / transition reasons and exit reasons.
+
+use serde::{Deserialize, Serialize};
+
+/// Buy or sell an outcome token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Side {
+    Buy,
+    Sell,
+}
+
+impl Side {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Side::Buy => "buy",
+            Side::Sell => "sell",
+        }
+    }
+
+    /// The side that closes a position opened on `self`.
+    pub const fn opposite(self) -> Side {
+        match self {
+            Side::Buy => Side::Sell,
+            Side::Sell => Side::Buy,
+        }
+    }
+}
+
+/// How much the daemon may trade (DESIGN.md, "Trading states"). Ordered by severity, so that an
+/// automatic transition can only escalate: `Active < Reducing < Halted < Killed`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TradingState {
+    /// Trades normally.
+    #[default]
+    Active,
+    /// No new entries; exits still run.
+    Reducing,
+    /// No new entries; only orders that reduce exposure pass.
+    Halted,
+    /// Emergency: every position is being flattened; only those flattening exits pass.
+    Killed,
+}
+
+impl TradingState {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            TradingState::Active => "active",
+            TradingState::Reducing => "reducing",
+            TradingState::Halted => "halted",
+            TradingState::Killed => "killed",
+        }
+    }
+}
+
+/// Why an order was rejected or why the trading state changed. The names are stable: they appear in
+/// the audit trail, metrics and reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReasonCode {
+    // Rejections.
+    MaxTotalPositions,
+    MaxPositionsPerWhale,
+    MaxPositionsPerMarket,
+    MaxPositionSize,
+    MaxTotalExposure,
+    DailyWhaleAllocation,
+    PerAssetExposure,
+    CircuitBreakerOpen,
+    TradingHalted,
+    DuplicateOrder,
+    DoubleFire,
+    OpposingPosition,
+    MaxLeverage,
+    InvalidOrder,
+    PriceMoved,
+    StalePrice,
+    BelowMinimumSize,
+    UnknownPosition,
+    // State transitions.
+    CircuitBreakerTripped,
+    DailyLossLimit,
+    MaxDrawdown,
+    EmergencyDrawdown,
+    ConsecutiveLosses,
+    ManualHalt,
+    ManualResume,
+    KillSwitch,
+    StaleFeed,
+    HealthDegraded,
+    CooldownElapsed,
+    NewTradingDay,
+}
+
+impl ReasonCode {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ReasonCode::MaxTotalPositions => "max_total_positions",
+            ReasonCode::MaxPositionsPerWhale => "max_positions_per_whale",
+            ReasonCode::MaxPositionsPerMarket => "max_positions_per_market",
+            ReasonCode::MaxPositionSize => "max_position_size",
+            ReasonCode::MaxTotalExposure => "max_total_exposure",
+            ReasonCode::DailyWhaleAllocation => "daily_whale_allocation",
+            ReasonCode::PerAssetExposure => "per_asset_exposure",
+            ReasonCode::CircuitBreakerOpen => "circuit_breaker_open",
+            ReasonCode::TradingHalted => "trading_halted",
+            ReasonCode::DuplicateOrder => "duplicate_order",
+            ReasonCode::DoubleFire => "double_fire",
+            ReasonCode::OpposingPosition => "opposing_position",
+            ReasonCode::MaxLeverage => "max_leverage",
+            ReasonCode::InvalidOrder => "invalid_order",
+            ReasonCode::PriceMoved => "price_moved",
+            ReasonCode::StalePrice => "stale_price",
+            ReasonCode::BelowMinimumSize => "below_minimum_size",
+            ReasonCode::UnknownPosition => "unknown_position",
+            ReasonCode::CircuitBreakerTripped => "circuit_breaker_tripped",
+            ReasonCode::DailyLossLimit => "daily_loss_limit",
+            ReasonCode::MaxDrawdown => "max_drawdown",
+            ReasonCode::EmergencyDrawdown => "emergency_drawdown",
+            ReasonCode::ConsecutiveLosses => "consecutive_losses",
+            ReasonCode::ManualHalt => "manual_halt",
+            ReasonCode::ManualResume => "manual_resume",
+            ReasonCode::KillSwitch => "kill_switch",
+            ReasonCode::StaleFeed => "stale_feed",
+            ReasonCode::HealthDegraded => "health_degraded",
+            ReasonCode::CooldownElapsed => "cooldown_elapsed",
+            ReasonCode::NewTradingDay => "new_trading_day",
+        }
+    }
+
+    /// Every code, for documentation and exhaustive tests.
+    pub const ALL: [ReasonCode; 30] = [
+        ReasonCode::MaxTotalPositions,
+        ReasonCode::MaxPositionsPerWhale,
+        ReasonCode::MaxPositionsPerMarket,
+        ReasonCode::MaxPositionSize,
+        ReasonCode::MaxTotalExposure,
+        ReasonCode::DailyWhaleAllocation,
+        ReasonCode::PerAssetExposure,
+        ReasonCode::CircuitBreakerOpen,
+        ReasonCode::TradingHalted,
+        ReasonCode::DuplicateOrder,
+        ReasonCode::DoubleFire,
+        ReasonCode::OpposingPosition,
+        ReasonCode::MaxLeverage,
+        ReasonCode::InvalidOrder,
+        ReasonCode::PriceMoved,
+        ReasonCode::StalePrice,
+        ReasonCode::BelowMinimumSize,
+        ReasonCode::UnknownPosition,
+        ReasonCode::CircuitBreakerTripped,
+        ReasonCode::DailyLossLimit,
+        ReasonCode::MaxDrawdown,
+        ReasonCode::EmergencyDrawdown,
+        ReasonCode::ConsecutiveLosses,
+        ReasonCode::ManualHalt,
+        ReasonCode::ManualResume,
+        ReasonCode::KillSwitch,
+        ReasonCode::StaleFeed,
+        ReasonCode::HealthDegraded,
+        ReasonCode::CooldownElapsed,
+        ReasonCode::NewTradingDay,
+    ];
+}
+
+/// Why a position is being closed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExitReason {
+    StopLoss,
+    TakeProfit,
+    TrailingStop,
+    WhaleExit,
+    MarketResolved,
+    Manual,
+    Kill,
+}
+
+impl ExitReason {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ExitReason::StopLoss => "stop_loss",
+            ExitReason::TakeProfit => "take_profit",
+            ExitReason::TrailingStop => "trailing_stop",
+            ExitReason::WhaleExit => "whale_exit",
+            ExitReason::MarketResolved => "market_resolved",
+            ExitReason::Manual => "manual",
+            ExitReason::Kill => "kill",
+        }
+    }
+}
+
+macro_rules! display_as_str {
+    ($($t:ty),*) => {$(
+        impl std::fmt::Display for $t {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    )*};
+}
+display_as_str!(Side, TradingState, ReasonCode, ExitReason);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serde_names_match_as_str() {
+        for code in ReasonCode::ALL {
+            let json = serde_json::to_string(&code).unwrap_or_default();
+            assert_eq!(json, format!("\"{}\"", code.as_str()));
+        }
+        for state in [TradingState::Active, TradingState::Reducing, TradingState::Halted, TradingState::Killed] {
+            assert_eq!(serde_json::to_string(&state).unwrap_or_default(), format!("\"{state}\""));
+        }
+        for exit in [
+            ExitReason::StopLoss,
+            ExitReason::TakeProfit,
+            ExitReason::TrailingStop,
+            ExitReason::WhaleExit,
+            ExitReason::MarketResolved,
+            ExitReason::Manual,
+            ExitReason::Kill,
+        ] {
+            assert_eq!(serde_json::to_string(&exit).unwrap_or_default(), format!("\"{exit}\""));
+        }
+        assert_eq!(serde_json::to_string(&Side::Buy).unwrap_or_default(), "\"buy\"");
+    }
+
+    #[test]
+    fn states_are_ordered_by_severity() {
+        assert!(TradingState::Active < TradingState::Reducing);
+        assert!(TradingState::Reducing < TradingState::Halted);
+        assert!(TradingState::Halted < TradingState::Killed);
+        assert_eq!(Side::Buy.opposite(), Side::Sell);
+    }
+}

@@ -1,0 +1,38 @@
+//! The one error type of the risk module: bad inputs named by field, value and rule.
+
+use crate::config::ConfigIssue;
+use crate::domain::ClientOrderId;
+
+use super::order::PositionId;
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum RiskError {
+    /// The configuration breaks one or more rules (every problem is listed).
+    #[error("invalid risk configuration: {}", join_issues(.0))]
+    InvalidConfig(Vec<ConfigIssue>),
+    /// An input outside its domain: zero balance, entry equal to stop, negative size, …
+    #[error("{field} = {value}: {rule}")]
+    InvalidInput { field: &'static str, value: String, rule: &'static str },
+    /// A trade plan lacks a field that every order needs.
+    #[error("incomplete trade plan: {field} is missing")]
+    IncompletePlan { field: &'static str },
+    /// A fill or order update names an order the risk manager never approved (or already forgot).
+    #[error("unknown order {0}")]
+    UnknownOrder(ClientOrderId),
+    /// A close names a position that is not open.
+    #[error("unknown position {0}")]
+    UnknownPosition(PositionId),
+    /// An exported state that cannot be restored as it is.
+    #[error("risk state cannot be restored: {0}")]
+    InvalidState(String),
+}
+
+impl RiskError {
+    pub(crate) fn input(field: &'static str, value: impl std::fmt::Display, rule: &'static str) -> Self {
+        RiskError::InvalidInput { field, value: value.to_string(), rule }
+    }
+}
+
+fn join_issues(issues: &[ConfigIssue]) -> String {
+    issues.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+}

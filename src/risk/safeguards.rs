@@ -1,0 +1,286 @@
+//! Safeguards on every order: sanity (price inside (0, 1) and on the tick grid, positive size,
+//! minimum size and notional), duplicate orders (same client order id or same source trade) and
+//! double fire (same market and side within a window). The kill switch is the `Killed` trading
+//! state (see [`super::state`]). Memory is bounded and preallocated, so the checks never allocate.
+
+use std::collections::VecDeque;
+
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use crate::clock::Timestamp;
+use crate::domain::{ClientOrderId, IdHashMap, IdHashSet, MarketId, Side, SourceTradeId};
+
+use super::config::SafeguardsConfig;
+
+/// The largest order or fill size accepted, in shares (and the largest USD amount accepted as a
+/// fee or a realised P&L). Far beyond any real order, and small enough that sums of many of them
+/// can never overflow a `Decimal`: bad input becomes a rejection, never a panic.
+pub const MAX_QUANTITY: Decimal = rust_decimal_macros::dec!(1_000_000_000_000);
+
+/// What is wrong with an order's numbers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SanityViolation {
+    PriceOutsideRange,
+    PriceOffTick,
+    SizeNotPositive,
+    SizeTooLarge,
+    BelowMinimumSize,
+    BelowMinimumNotional,
+}
+
+impl SanityViolation {
+    pub fn rule(self) -> &'static str {
+        match self {
+            SanityViolation::PriceOutsideRange => "price must be inside (0, 1)",
+            SanityViolation::PriceOffTick => "price must be a multiple of risk.safeguards.tick_size",
+            SanityViolation::SizeNotPositive => "size must be greater than 0",
+            SanityViolation::SizeTooLarge => "size must be at most 10^12 shares",
+            SanityViolation::BelowMinimumSize => "size is below risk.safeguards.min_order_size",
+            SanityViolation::BelowMinimumNotional => "notional is below risk.safeguards.min_order_notional_usd",
+        }
+    }
+}
+
+/// Checks price range, tick grid and size; `check_minimums` is off for exits, which must be able to
+/// close a small remainder.
+#[inline]
+pub fn check_order(
+    config: &SafeguardsConfig,
+    price: Decimal,
+    size: Decimal,
+    check_minimums: bool,
+) -> Result<(), SanityViolation> {
+    if price <= Decimal::ZERO || price >= Decimal::ONE {
+        return Err(SanityViolation::PriceOutsideRange);
+    }
+    if !(price % config.tick_size).is_zero() {
+        return Err(SanityViolation::PriceOffTick);
+    }
+    if size <= Decimal::ZERO {
+        return Err(SanityViolation::SizeNotPositive);
+    }
+    if size > MAX_QUANTITY {
+        return Err(SanityViolation::SizeTooLarge);
+    }
+    if check_minimums {
+        if size < config.min_order_size {
+            return Err(SanityViolation::BelowMinimumSize);
+        }
+        if size * price < config.min_order_notional_usd {
+            return Err(SanityViolation::BelowMinimumNotional);
+        }
+    }
+    Ok(())
+}
+
+/// Which identity an order repeats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Duplicate {
+    ClientOrderId,
+    SourceTrade,
+}
+
+/// Remembers the last `memory` client order ids and source trades (oldest forgotten first).
+#[derive(Debug, Clone, Default)]
+pub struct DuplicateGuard {
+    orders: IdHashSet<ClientOrderId>,
+    order_fifo: VecDeque<ClientOrderId>,
+    trades: IdHashSet<SourceTradeId>,
+    trade_fifo: VecDeque<SourceTradeId>,
+    memory: usize,
+}
+
+impl DuplicateGuard {
+    pub fn new(memory: u32) -> Self {
+        let memory = memory.max(1) as usize;
+        let mut orders = IdHashSet::default();
+        orders.reserve(memory + 1);
+        let mut trades = IdHashSet::default();
+        trades.reserve(memory + 1);
+        Self {
+            orders,
+            order_fifo: VecDeque::with_capacity(memory + 1),
+            trades,
+            trade_fifo: VecDeque::with_capacity(memory + 1),
+            memory,
+        }
+    }
+
+    #[inline]
+    pub fn find(&self, order: ClientOrderId, source: Option<SourceTradeId>) -> Option<Duplicate> {
+        if self.orders.contains(&order) {
+            return Some(Duplicate::ClientOrderId);
+        }
+        match source {
+            Some(trade) if self.trades.contains(&trade) => Some(Duplicate::SourceTrade),
+            _ => None,
+        }
+    }
+
+    pub fn remember(&mut self, order: ClientOrderId, source: Option<SourceTradeId>) {
+        self.remember_order(order);
+        if let Some(trade) = source {
+            self.remember_trade(trade);
+        }
+    }
+
+    fn remember_order(&mut self, order: ClientOrderId) {
+        if self.orders.insert(order) {
+            self.order_fifo.push_back(order);
+            if self.order_fifo.len() > self.memory
+                && let Some(old) = self.order_fifo.pop_front()
+            {
+                self.orders.remove(&old);
+            }
+        }
+    }
+
+    fn remember_trade(&mut self, trade: SourceTradeId) {
+        if self.trades.insert(trade) {
+            self.trade_fifo.push_back(trade);
+            if self.trade_fifo.len() > self.memory
+                && let Some(old) = self.trade_fifo.pop_front()
+            {
+                self.trades.remove(&old);
+            }
+        }
+    }
+
+    /// The remembered ids, oldest first (for export).
+    pub fn export(&self) -> (Vec<ClientOrderId>, Vec<SourceTradeId>) {
+        (self.order_fifo.iter().copied().collect(), self.trade_fifo.iter().copied().collect())
+    }
+
+    pub fn restore(memory: u32, orders: &[ClientOrderId], trades: &[SourceTradeId]) -> Self {
+        let mut guard = Self::new(memory);
+        orders.iter().for_each(|order| guard.remember_order(*order));
+        trades.iter().for_each(|trade| guard.remember_trade(*trade));
+        guard
+    }
+
+    /// A new memory size from a config reload (keeps the newest ids).
+    pub fn resize(&mut self, memory: u32) {
+        let (orders, trades) = self.export();
+        *self = Self::restore(memory, &orders, &trades);
+    }
+}
+
+/// The last time each (market, side) fired.
+#[derive(Debug, Clone, Default)]
+pub struct DoubleFireGuard {
+    last: IdHashMap<(MarketId, Side), Timestamp>,
+}
+
+/// One remembered firing, for export.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Firing {
+    pub market: MarketId,
+    pub side: Side,
+    pub at: Timestamp,
+}
+
+impl DoubleFireGuard {
+    pub fn with_capacity(capacity: usize) -> Self {
+        let mut last = IdHashMap::default();
+        last.reserve(capacity);
+        Self { last }
+    }
+
+    /// When the same market and side fired within `window_minutes` before `now`, that time.
+    #[inline]
+    pub fn find(&self, market: MarketId, side: Side, now: Timestamp, window_minutes: u32) -> Option<Timestamp> {
+        if window_minutes == 0 {
+            return None;
+        }
+        let window_ms = i64::from(window_minutes) * 60_000;
+        self.last.get(&(market, side)).copied().filter(|at| now.millis_since(*at) < window_ms)
+    }
+
+    pub fn record(&mut self, market: MarketId, side: Side, now: Timestamp) {
+        self.last.insert((market, side), now);
+    }
+
+    /// Forgets firings older than the window (called once per trading day).
+    pub fn prune(&mut self, now: Timestamp, window_minutes: u32) {
+        let window_ms = i64::from(window_minutes) * 60_000;
+        self.last.retain(|_, at| now.millis_since(*at) < window_ms);
+    }
+
+    pub fn export(&self) -> Vec<Firing> {
+        let mut all: Vec<Firing> =
+            self.last.iter().map(|((market, side), at)| Firing { market: *market, side: *side, at: *at }).collect();
+        all.sort_by_key(|f| (f.market, f.side));
+        all
+    }
+
+    pub fn restore(firings: &[Firing]) -> Self {
+        let mut guard = Self::with_capacity(firings.len().max(256));
+        for f in firings {
+            guard.record(f.market, f.side, f.at);
+        }
+        guard
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rust_decimal_macros::dec;
+
+    use super::*;
+
+    #[test]
+    fn sanity_table() {
+        let config = SafeguardsConfig::default();
+        let table = [
+            (dec!(0.50), dec!(10), Ok(())),
+            (dec!(0), dec!(10), Err(SanityViolation::PriceOutsideRange)),
+            (dec!(1), dec!(10), Err(SanityViolation::PriceOutsideRange)),
+            (dec!(-0.5), dec!(10), Err(SanityViolation::PriceOutsideRange)),
+            (dec!(0.505), dec!(10), Err(SanityViolation::PriceOffTick)),
+            (dec!(0.50), dec!(0), Err(SanityViolation::SizeNotPositive)),
+            (dec!(0.50), dec!(-3), Err(SanityViolation::SizeNotPositive)),
+            (dec!(0.50), dec!(1000000000000), Ok(())),
+            (dec!(0.50), dec!(1000000000000.01), Err(SanityViolation::SizeTooLarge)),
+            (dec!(0.50), dec!(4.99), Err(SanityViolation::BelowMinimumSize)),
+            (dec!(0.50), dec!(5), Ok(())),
+            (dec!(0.01), dec!(99), Err(SanityViolation::BelowMinimumNotional)),
+            (dec!(0.01), dec!(100), Ok(())),
+        ];
+        for (price, size, expected) in table {
+            assert_eq!(check_order(&config, price, size, true), expected, "{price} × {size}");
+        }
+        assert_eq!(check_order(&config, dec!(0.50), dec!(1), false), Ok(()), "exits may close a small remainder");
+    }
+
+    #[test]
+    fn duplicates_by_order_id_or_source_trade_with_bounded_memory() {
+        let mut guard = DuplicateGuard::new(2);
+        guard.remember(ClientOrderId(1), Some(SourceTradeId(10)));
+        assert_eq!(guard.find(ClientOrderId(1), None), Some(Duplicate::ClientOrderId));
+        assert_eq!(guard.find(ClientOrderId(2), Some(SourceTradeId(10))), Some(Duplicate::SourceTrade));
+        assert_eq!(guard.find(ClientOrderId(2), Some(SourceTradeId(11))), None);
+        guard.remember(ClientOrderId(2), None);
+        guard.remember(ClientOrderId(3), None);
+        assert_eq!(guard.find(ClientOrderId(1), None), None, "the oldest id is forgotten");
+        let (orders, trades) = guard.export();
+        let back = DuplicateGuard::restore(2, &orders, &trades);
+        assert_eq!(back.find(ClientOrderId(3), None), Some(Duplicate::ClientOrderId));
+        assert_eq!(back.find(ClientOrderId(9), Some(SourceTradeId(10))), Some(Duplicate::SourceTrade));
+        assert_eq!(back.export(), guard.export());
+    }
+
+    #[test]
+    fn double_fire_window_is_exclusive_at_its_end() {
+        let mut guard = DoubleFireGuard::with_capacity(4);
+        guard.record(MarketId(1), Side::Buy, Timestamp(0));
+        let window = 15;
+        assert_eq!(guard.find(MarketId(1), Side::Buy, Timestamp(899_999), window), Some(Timestamp(0)));
+        assert_eq!(guard.find(MarketId(1), Side::Buy, Timestamp(900_000), window), None);
+        assert_eq!(guard.find(MarketId(1), Side::Sell, Timestamp(1), window), None);
+        assert_eq!(guard.find(MarketId(2), Side::Buy, Timestamp(1), window), None);
+        assert_eq!(guard.find(MarketId(1), Side::Buy, Timestamp(1), 0), None, "0 turns it off");
+        guard.prune(Timestamp(900_000), window);
+        assert!(guard.export().is_empty());
+    }
+}

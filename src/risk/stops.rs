@@ -1,0 +1,205 @@
+//! Per-position stops: stop-loss, take-profit and a trailing stop that only ratchets in the
+//! favourable direction. Levels are prices computed once from the entry price (again when a partial
+//! fill moves the average entry), so that a price tick costs a few comparisons and, on a new best
+//! price, one multiplication.
+//!
+//! Why the trailing stop waits for a profit: armed at entry, a 5 % trail would always fire before a
+//! 10 % stop-loss and turn the stop-loss into dead configuration. It arms once the best price is
+//! more than `trailing_activation_percent` beyond the entry (default 0: any favourable move).
+
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use crate::domain::{ExitReason, Side};
+
+use super::config::StopsConfig;
+use super::order::StopOverrides;
+
+const HUNDRED: Decimal = Decimal::ONE_HUNDRED;
+
+/// The stop levels of one position.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct StopLevels {
+    pub stop_loss_percent: Decimal,
+    pub take_profit_percent: Decimal,
+    pub trailing_stop_percent: Decimal,
+    pub activation_percent: Decimal,
+    pub stop_loss_price: Decimal,
+    pub take_profit_price: Decimal,
+    /// The trailing stop arms once the best price is beyond this.
+    pub activation_price: Decimal,
+    /// The best price since entry: highest for a long, lowest for a short.
+    pub best_price: Decimal,
+    /// The trailing stop, once armed; it only ever tightens.
+    pub trailing_stop_price: Option<Decimal>,
+    /// best_price × this = the trailing stop candidate (precomputed: no division per tick).
+    trail_factor: Decimal,
+}
+
+impl StopLevels {
+    pub fn new(config: &StopsConfig, overrides: &StopOverrides, side: Side, entry_price: Decimal) -> Self {
+        let stop_loss_percent = overrides.stop_loss_percent.unwrap_or(config.stop_loss_percent);
+        let take_profit_percent = overrides.take_profit_percent.unwrap_or(config.take_profit_percent);
+        let trailing_stop_percent = overrides.trailing_stop_percent.unwrap_or(config.trailing_stop_percent);
+        let mut levels = Self {
+            stop_loss_percent,
+            take_profit_percent,
+            trailing_stop_percent,
+            activation_percent: config.trailing_activation_percent,
+            stop_loss_price: Decimal::ZERO,
+            take_profit_price: Decimal::ZERO,
+            activation_price: Decimal::ZERO,
+            best_price: entry_price,
+            trailing_stop_price: None,
+            trail_factor: Decimal::ONE,
+        };
+        levels.reprice(side, entry_price);
+        levels
+    }
+
+    /// Recomputes the fixed levels from a (new) average entry price. The best price and the trailing
+    /// stop are kept: a trailing stop never loosens.
+    pub fn reprice(&mut self, side: Side, entry_price: Decimal) {
+        let sign = direction(side);
+        self.stop_loss_price = entry_price * (HUNDRED - sign * self.stop_loss_percent) / HUNDRED;
+        self.take_profit_price = entry_price * (HUNDRED + sign * self.take_profit_percent) / HUNDRED;
+        self.activation_price = entry_price * (HUNDRED + sign * self.activation_percent) / HUNDRED;
+        self.trail_factor = (HUNDRED - sign * self.trailing_stop_percent) / HUNDRED;
+        if self.best_price.is_zero() {
+            self.best_price = entry_price;
+        }
+    }
+
+    /// Moves the best price and trailing stop with `price`; returns the exit the price triggers.
+    /// The stop-loss wins over the trailing stop when both are hit (it names the bigger loss).
+    #[inline]
+    pub fn on_price(&mut self, side: Side, price: Decimal) -> Option<ExitReason> {
+        match side {
+            Side::Buy => {
+                if price > self.best_price {
+                    self.best_price = price;
+                    if self.trailing_stop_percent > Decimal::ZERO && price > self.activation_price {
+                        let candidate = price * self.trail_factor;
+                        if self.trailing_stop_price.is_none_or(|current| candidate > current) {
+                            self.trailing_stop_price = Some(candidate);
+                        }
+                    }
+                }
+                if price <= self.stop_loss_price {
+                    Some(ExitReason::StopLoss)
+                } else if price >= self.take_profit_price {
+                    Some(ExitReason::TakeProfit)
+                } else if self.trailing_stop_price.is_some_and(|stop| price <= stop) {
+                    Some(ExitReason::TrailingStop)
+                } else {
+                    None
+                }
+            }
+            Side::Sell => {
+                if price < self.best_price {
+                    self.best_price = price;
+                    if self.trailing_stop_percent > Decimal::ZERO && price < self.activation_price {
+                        let candidate = price * self.trail_factor;
+                        if self.trailing_stop_price.is_none_or(|current| candidate < current) {
+                            self.trailing_stop_price = Some(candidate);
+                        }
+                    }
+                }
+                if price >= self.stop_loss_price {
+                    Some(ExitReason::StopLoss)
+                } else if price <= self.take_profit_price {
+                    Some(ExitReason::TakeProfit)
+                } else if self.trailing_stop_price.is_some_and(|stop| price >= stop) {
+                    Some(ExitReason::TrailingStop)
+                } else {
+                    None
+                }
+            }
+        }
+    }
+}
+
+/// +1 for a long (profits when the price rises), −1 for a short.
+pub fn direction(side: Side) -> Decimal {
+    match side {
+        Side::Buy => Decimal::ONE,
+        Side::Sell => Decimal::NEGATIVE_ONE,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rust_decimal_macros::dec;
+
+    use super::*;
+
+    fn long(entry: Decimal) -> StopLevels {
+        StopLevels::new(&StopsConfig::default(), &StopOverrides::default(), Side::Buy, entry)
+    }
+
+    #[test]
+    fn long_levels_from_the_seed_defaults() {
+        let s = long(dec!(0.50));
+        assert_eq!((s.stop_loss_price, s.take_profit_price), (dec!(0.45), dec!(0.625)));
+        assert_eq!(s.trailing_stop_price, None);
+    }
+
+    #[test]
+    fn long_triggers_at_exact_levels() {
+        let table = [
+            (dec!(0.4501), None),
+            (dec!(0.45), Some(ExitReason::StopLoss)),
+            (dec!(0.40), Some(ExitReason::StopLoss)),
+            (dec!(0.6249), None),
+            (dec!(0.625), Some(ExitReason::TakeProfit)),
+        ];
+        for (price, expected) in table {
+            assert_eq!(long(dec!(0.50)).on_price(Side::Buy, price), expected, "price {price}");
+        }
+    }
+
+    #[test]
+    fn trailing_arms_after_profit_and_never_loosens() {
+        let mut s = long(dec!(0.50));
+        assert_eq!(s.on_price(Side::Buy, dec!(0.49)), None, "not armed below the entry");
+        assert_eq!(s.on_price(Side::Buy, dec!(0.60)), None);
+        assert_eq!(s.trailing_stop_price, Some(dec!(0.57)));
+        assert_eq!(s.on_price(Side::Buy, dec!(0.58)), None);
+        assert_eq!(s.trailing_stop_price, Some(dec!(0.57)), "a lower price does not move the stop");
+        s.reprice(Side::Buy, dec!(0.48));
+        assert_eq!(s.trailing_stop_price, Some(dec!(0.57)), "repricing keeps the trail");
+        assert_eq!(s.on_price(Side::Buy, dec!(0.57)), Some(ExitReason::TrailingStop));
+    }
+
+    #[test]
+    fn stop_loss_wins_over_trailing() {
+        let mut s = long(dec!(0.50));
+        s.on_price(Side::Buy, dec!(0.52));
+        assert_eq!(s.on_price(Side::Buy, dec!(0.44)), Some(ExitReason::StopLoss));
+    }
+
+    #[test]
+    fn short_levels_mirror_the_long_ones() {
+        let mut s = StopLevels::new(&StopsConfig::default(), &StopOverrides::default(), Side::Sell, dec!(0.50));
+        assert_eq!((s.stop_loss_price, s.take_profit_price), (dec!(0.55), dec!(0.375)));
+        assert_eq!(s.on_price(Side::Sell, dec!(0.40)), None);
+        assert_eq!(s.trailing_stop_price, Some(dec!(0.42)));
+        assert_eq!(s.on_price(Side::Sell, dec!(0.41)), None);
+        assert_eq!(s.trailing_stop_price, Some(dec!(0.42)));
+        assert_eq!(s.on_price(Side::Sell, dec!(0.42)), Some(ExitReason::TrailingStop));
+        assert_eq!(s.on_price(Side::Sell, dec!(0.55)), Some(ExitReason::StopLoss));
+    }
+
+    #[test]
+    fn overrides_replace_defaults() {
+        let overrides = StopOverrides {
+            stop_loss_percent: Some(dec!(20)),
+            take_profit_percent: Some(dec!(50)),
+            trailing_stop_percent: Some(dec!(0)),
+        };
+        let mut s = StopLevels::new(&StopsConfig::default(), &overrides, Side::Buy, dec!(0.50));
+        assert_eq!((s.stop_loss_price, s.take_profit_price), (dec!(0.40), dec!(0.75)));
+        s.on_price(Side::Buy, dec!(0.70));
+        assert_eq!(s.trailing_stop_price, None, "trailing off");
+    }
+}
