@@ -1,1 +1,55 @@
-//! The copy-trading engine (issue 4). Placeholder until the engine lands.
+//! The copy-trading engine (issue 4): see a whale trade, decide, execute, manage the position until
+//! it exits.
+//!
+//! ```text
+//!  Input ──► Engine::process(input, now, &mut Outputs) ──► Outputs { intents, events }
+//!             │  copy_rules (pure) → RiskManager::check → order intent
+//!             │  prices → RiskManager::on_price (stops, breaker) → exit intents
+//!             │  fills → RiskManager::on_fill → trade opened / closed
+//!             └─ every trade opened / closed / rejected and state change → AuditSink
+//! ```
+//!
+//! | module | job |
+//! | --- | --- |
+//! | [`core`] | the [`Engine`]: the one synchronous step |
+//! | [`copy_rules`] | pure entry / exit rules for whale trades |
+//! | [`market_data`] | books, freshness, venue rules (tick, minimum size, fee curve) |
+//! | [`portfolio`] | the engine's trades and in-flight orders |
+//! | [`executor`] | dry-run, paper and the live start guard, behind [`Executor`] |
+//! | [`audit`] | the trade audit trail and its sinks |
+//! | [`replay`] | recorded sessions: the JSONL format, the plain-loop replay, the daemon's replay feed |
+//! | [`actor`] | the async engine task around the step |
+//! | [`io`] | [`Input`], [`Outputs`], [`EngineEvent`] |
+
+pub mod actor;
+pub mod audit;
+pub mod copy_rules;
+pub mod core;
+pub mod executor;
+pub mod io;
+pub mod market_data;
+pub mod portfolio;
+pub mod replay;
+
+pub use actor::{EngineHandle, EngineMsg, EngineRunSummary, spawn_engine_task};
+pub use audit::{AUDIT_TARGET, AuditRecord, AuditSink, DiscardAuditSink, MemoryAuditSink, TracingAuditSink};
+pub use core::{Engine, EngineSettings};
+pub use executor::{
+    DryRunExecutor, Executor, LIVE_CONFIRM_ENV, LiveRefusal, LiveStartError, MarketView, PaperExecutor,
+    check_live_start,
+};
+pub use io::{Control, EngineEvent, EngineStatus, ExecutionReport, Input, Outputs, Quote};
+pub use market_data::{BookSnapshot, FeeCurve, MarketInfo};
+pub use replay::{ReplayReport, SimulatedRun, parse_line, replay_session, run_replay_feed};
+
+/// The engine module's one error type.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// A field of an input (a replay line, a book, a market) breaks its rule.
+    #[error("{field} = {value}: must be {rule}")]
+    BadField { field: &'static str, value: String, rule: &'static str },
+    #[error("cannot read {path}: {reason}")]
+    Io { path: String, reason: String },
+    #[error("the risk manager cannot start: {0}")]
+    Risk(crate::risk::RiskError),
+}

@@ -1,0 +1,252 @@
+//! The trade audit trail (the seeds' `TradeAuditLogger`): every trade opened, closed or rejected and
+//! every trading-state change, as one flat JSON record each.
+//!
+//! The engine hands each record to an [`AuditSink`]. The daemon's sink writes it to `tracing` under
+//! [`AUDIT_TARGET`], which the logging module routes to `trade_audit.log`; tests collect records in
+//! memory and compare them exactly; benchmarks discard them.
+
+use std::sync::{Arc, Mutex, PoisonError};
+
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+/// Target of the trade audit trail. Mirrors `crate::logging::AUDIT_TARGET` so that `trade_audit.log`
+/// receives these records.
+pub const AUDIT_TARGET: &str = "whale_trader::audit";
+
+/// `trade_opened`: a copied entry filled (fully or partly) and a position exists.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TradeOpened {
+    pub trade_id: String,
+    pub whale_address: String,
+    pub market_id: String,
+    pub token_id: String,
+    /// The outcome label as the whale's trade named it (`Yes`, `Down`, a team name).
+    pub outcome: String,
+    pub side: String,
+    /// Shares held.
+    pub size: Decimal,
+    /// Average entry price, fees excluded.
+    pub price: Decimal,
+    /// Shares × price.
+    pub notional_usd: Decimal,
+    pub whale_price: Decimal,
+    pub whale_size: Decimal,
+    /// `dry-run`, `paper` or `live`.
+    pub mode: String,
+    /// RFC 3339 with milliseconds.
+    pub timestamp: String,
+}
+
+/// `trade_closed`: a position was closed (all of its shares are gone).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TradeClosed {
+    pub trade_id: String,
+    /// Average exit price over the position's exits.
+    pub exit_price: Decimal,
+    /// Realised P&L of the whole position, fees included.
+    pub pnl_usd: Decimal,
+    pub hold_time_seconds: i64,
+    /// `stop_loss`, `take_profit`, `trailing_stop`, `whale_exit`, `market_resolved`, `manual` or `kill`.
+    pub reason: String,
+    pub timestamp: String,
+}
+
+/// `trade_rejected`: a whale trade that was not copied, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TradeRejected {
+    pub whale_trade_id: String,
+    pub whale_address: String,
+    pub market_id: String,
+    pub token_id: String,
+    /// A stable snake_case reason code (`price_moved`, `max_positions_per_whale`, …).
+    pub reason: String,
+    /// The limit and the value that broke it, for a human.
+    pub detail: String,
+    pub timestamp: String,
+}
+
+/// `trading_state_changed`: every transition between `active`, `reducing`, `halted` and `killed`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TradingStateChanged {
+    pub from: String,
+    pub to: String,
+    pub reason: String,
+    pub detail: String,
+    pub timestamp: String,
+}
+
+/// One line of the audit trail.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum AuditRecord {
+    TradeOpened(TradeOpened),
+    TradeClosed(TradeClosed),
+    TradeRejected(TradeRejected),
+    TradingStateChanged(TradingStateChanged),
+}
+
+impl AuditRecord {
+    /// The `event` field: `trade_opened`, `trade_closed`, `trade_rejected` or `trading_state_changed`.
+    pub fn event_name(&self) -> &'static str {
+        match self {
+            AuditRecord::TradeOpened(_) => "trade_opened",
+            AuditRecord::TradeClosed(_) => "trade_closed",
+            AuditRecord::TradeRejected(_) => "trade_rejected",
+            AuditRecord::TradingStateChanged(_) => "trading_state_changed",
+        }
+    }
+
+    /// The reason carried by the record, if any (closing reason, rejection code, transition reason).
+    pub fn reason(&self) -> Option<&str> {
+        match self {
+            AuditRecord::TradeOpened(_) => None,
+            AuditRecord::TradeClosed(r) => Some(&r.reason),
+            AuditRecord::TradeRejected(r) => Some(&r.reason),
+            AuditRecord::TradingStateChanged(r) => Some(&r.reason),
+        }
+    }
+
+    /// The record as one JSON line (the golden-file format of the end-to-end test).
+    pub fn to_json_line(&self) -> String {
+        // Serializing plain strings and decimals cannot fail; fall back to the event name regardless.
+        serde_json::to_string(self).unwrap_or_else(|_| format!("{{\"event\":\"{}\"}}", self.event_name()))
+    }
+}
+
+/// Where audit records go.
+pub trait AuditSink: Send {
+    fn record(&mut self, record: &AuditRecord);
+}
+
+/// The daemon's sink: one `tracing` event per record under [`AUDIT_TARGET`], fields as in the seeds.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct TracingAuditSink;
+
+impl AuditSink for TracingAuditSink {
+    fn record(&mut self, record: &AuditRecord) {
+        match record {
+            AuditRecord::TradeOpened(r) => tracing::info!(
+                target: AUDIT_TARGET,
+                event = "trade_opened",
+                trade_id = %r.trade_id,
+                whale_address = %r.whale_address,
+                market_id = %r.market_id,
+                token_id = %r.token_id,
+                outcome = %r.outcome,
+                side = %r.side,
+                size = %r.size,
+                price = %r.price,
+                notional_usd = %r.notional_usd,
+                whale_price = %r.whale_price,
+                whale_size = %r.whale_size,
+                mode = %r.mode,
+                timestamp = %r.timestamp,
+                "trade opened"
+            ),
+            AuditRecord::TradeClosed(r) => tracing::info!(
+                target: AUDIT_TARGET,
+                event = "trade_closed",
+                trade_id = %r.trade_id,
+                exit_price = %r.exit_price,
+                pnl_usd = %r.pnl_usd,
+                hold_time_seconds = r.hold_time_seconds,
+                reason = %r.reason,
+                timestamp = %r.timestamp,
+                "trade closed"
+            ),
+            AuditRecord::TradeRejected(r) => tracing::info!(
+                target: AUDIT_TARGET,
+                event = "trade_rejected",
+                whale_trade_id = %r.whale_trade_id,
+                whale_address = %r.whale_address,
+                market_id = %r.market_id,
+                token_id = %r.token_id,
+                reason = %r.reason,
+                detail = %r.detail,
+                timestamp = %r.timestamp,
+                "trade rejected"
+            ),
+            AuditRecord::TradingStateChanged(r) => tracing::info!(
+                target: AUDIT_TARGET,
+                event = "trading_state_changed",
+                from = %r.from,
+                to = %r.to,
+                reason = %r.reason,
+                detail = %r.detail,
+                timestamp = %r.timestamp,
+                "trading state changed"
+            ),
+        }
+    }
+}
+
+/// Throws every record away (benchmarks).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct DiscardAuditSink;
+
+impl AuditSink for DiscardAuditSink {
+    fn record(&mut self, _record: &AuditRecord) {}
+}
+
+/// Keeps every record in memory; clones share one list, so a test keeps a handle while the engine
+/// owns the sink.
+#[derive(Debug, Default, Clone)]
+pub struct MemoryAuditSink {
+    records: Arc<Mutex<Vec<AuditRecord>>>,
+}
+
+impl MemoryAuditSink {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A copy of everything recorded so far, in order.
+    pub fn records(&self) -> Vec<AuditRecord> {
+        self.records.lock().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+}
+
+impl AuditSink for MemoryAuditSink {
+    fn record(&mut self, record: &AuditRecord) {
+        self.records.lock().unwrap_or_else(PoisonError::into_inner).push(record.clone());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rust_decimal_macros::dec;
+
+    use super::*;
+
+    fn closed() -> AuditRecord {
+        AuditRecord::TradeClosed(TradeClosed {
+            trade_id: "T000001".into(),
+            exit_price: dec!(0.58),
+            pnl_usd: dec!(15.50),
+            hold_time_seconds: 3600,
+            reason: "take_profit".into(),
+            timestamp: "2025-11-02T16:30:45.000Z".into(),
+        })
+    }
+
+    #[test]
+    fn records_serialize_flat_with_the_event_name_and_decimal_strings() {
+        let line = closed().to_json_line();
+        assert_eq!(
+            line,
+            r#"{"event":"trade_closed","trade_id":"T000001","exit_price":"0.58","pnl_usd":"15.50","hold_time_seconds":3600,"reason":"take_profit","timestamp":"2025-11-02T16:30:45.000Z"}"#
+        );
+        let back: AuditRecord = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(back, closed());
+        assert_eq!(back.reason(), Some("take_profit"));
+    }
+
+    #[test]
+    fn memory_sink_clones_share_the_list() {
+        let sink = MemoryAuditSink::new();
+        let mut owned = sink.clone();
+        owned.record(&closed());
+        assert_eq!(sink.records(), vec![closed()]);
+    }
+}

@@ -1,0 +1,706 @@
+//! The engine: one synchronous step, `process(input, now, out)`, that turns what happened into order
+//! intents and events. It owns the portfolio and the risk manager and does no I/O: the daemon wraps
+//! it in a task ([`super::spawn_engine_task`]), replay calls it in a plain loop ([`super::replay`]).
+
+use std::sync::Arc;
+
+use rust_decimal::Decimal;
+
+use crate::clock::Timestamp;
+use crate::config::{Config, Mode, WhaleConfig};
+use crate::domain::{
+    ClientOrderId, ExitReason, IdHashMap, Interner, MarketId, ReasonCode, Side, SourceTradeId, TokenId, TradingState,
+    WhaleId,
+};
+use crate::polymarket::WhaleTrade;
+use crate::risk::{Decision, ExitIntent, Fill, OrderIntent, PositionId, RiskEvent, RiskManager, Transition};
+
+use super::audit::{AuditRecord, AuditSink, TradeClosed, TradeOpened, TradeRejected, TradingStateChanged};
+use super::copy_rules::{self, CopyRejection, EntryInputs, RejectReason};
+use super::io::{Control, EngineEvent, EngineStatus, ExecutionReport, Input, Outputs, Quote};
+use super::market_data::{BookSnapshot, MarketData, MarketInfo, VenueRules};
+use super::portfolio::{OrderPurpose, PendingOrder, Portfolio, Trade, trade_id_of};
+use super::EngineError;
+
+/// Settings of one engine that do not come from the config file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EngineSettings {
+    /// The first client order id this engine hands out. Replay starts at 1; the daemon starts above
+    /// every id the store has seen, so that no id is ever reused.
+    pub first_order_id: u64,
+}
+
+impl Default for EngineSettings {
+    fn default() -> Self {
+        Self { first_order_id: 1 }
+    }
+}
+
+/// The copy-trading engine.
+pub struct Engine {
+    config: Arc<Config>,
+    mode: Mode,
+    risk: RiskManager,
+    interner: Interner,
+    whales: IdHashMap<WhaleId, WhaleConfig>,
+    market: MarketData,
+    portfolio: Portfolio,
+    next_order_id: u64,
+    audit: Box<dyn AuditSink>,
+    /// Reused buffers: the price path allocates nothing once warmed up.
+    exits: Vec<ExitIntent>,
+    risk_events: Vec<RiskEvent>,
+    status: EngineStatus,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine").field("mode", &self.mode).field("status", &self.status).finish_non_exhaustive()
+    }
+}
+
+impl Engine {
+    /// A fresh engine for `config` (already validated), sending audit records to `audit`.
+    pub fn new(
+        config: Arc<Config>,
+        settings: EngineSettings,
+        audit: Box<dyn AuditSink>,
+        now: Timestamp,
+    ) -> Result<Self, EngineError> {
+        let risk = RiskManager::new(config.risk.clone(), now).map_err(EngineError::Risk)?;
+        let mut engine = Self {
+            mode: config.daemon.mode,
+            config,
+            risk,
+            interner: Interner::new(),
+            whales: IdHashMap::default(),
+            market: MarketData::default(),
+            portfolio: Portfolio::default(),
+            next_order_id: settings.first_order_id.max(1),
+            audit,
+            exits: Vec::with_capacity(64),
+            risk_events: Vec::with_capacity(8),
+            status: EngineStatus::default(),
+        };
+        engine.load_whales();
+        Ok(engine)
+    }
+
+    fn load_whales(&mut self) {
+        self.whales.clear();
+        for whale in &self.config.copy.whales {
+            let id = self.interner.whale(&whale.address.to_ascii_lowercase());
+            self.risk.set_whale_allocation(id, whale.daily_allocation_usd);
+            self.whales.insert(id, whale.clone());
+        }
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    pub fn mode(&self) -> Mode {
+        self.mode
+    }
+
+    pub fn risk(&self) -> &RiskManager {
+        &self.risk
+    }
+
+    pub fn trading_state(&self) -> TradingState {
+        self.risk.trading_state()
+    }
+
+    pub fn portfolio(&self) -> &Portfolio {
+        &self.portfolio
+    }
+
+    pub fn market_data(&self) -> &MarketData {
+        &self.market
+    }
+
+    /// The interned id of a token (creating it), so that feeds can send [`Quote`]s.
+    pub fn token_id(&mut self, token: &str) -> TokenId {
+        self.interner.token(token)
+    }
+
+    pub fn interner(&self) -> &Interner {
+        &self.interner
+    }
+
+    pub fn status(&self) -> EngineStatus {
+        let mut status = self.status.clone();
+        status.trading_state = self.risk.trading_state();
+        status.open_positions = self.portfolio.open_count();
+        status.pending_orders = self.portfolio.pending.len();
+        status
+    }
+
+    /// The latest book of a token, unless a quote-only update made its depth out of date (the
+    /// paper executor walks it).
+    pub fn book(&self, token: TokenId) -> Option<&BookSnapshot> {
+        self.market.prices(token).and_then(|p| p.current_book())
+    }
+
+    /// The venue rules of the market a token belongs to.
+    pub fn venue_rules(&self, market: MarketId) -> VenueRules {
+        self.market.rules(market)
+    }
+
+    fn stale_after_ms(&self) -> i64 {
+        i64::try_from(self.config.polymarket.price_feed.stale_after_secs).unwrap_or(i64::MAX).saturating_mul(1000)
+    }
+
+    /// One step: reacts to `input` at `now`, appending order intents and events to `out` (which the
+    /// caller clears between steps when it wants only this step's outputs).
+    pub fn process(&mut self, input: Input, now: Timestamp, out: &mut Outputs) {
+        self.status.inputs_processed += 1;
+        self.status.last_input_at = Some(now);
+        match input {
+            Input::WhaleTrade(trade) => self.on_whale_trade(&trade, now, out),
+            Input::Book(book) => self.on_book(*book, now, out),
+            Input::Quote(quote) => self.on_quote(quote, now, out),
+            Input::MarketInfo(info) => self.on_market_info(&info),
+            Input::Resolution { condition_id, winning_token_id } => {
+                self.on_resolution(&condition_id, &winning_token_id, now, out)
+            }
+            Input::Execution(report) => self.on_execution(&report, now, out),
+            Input::Control(control) => self.on_control(control, now, out),
+            Input::Tick => self.on_tick(now, out),
+        }
+        self.drain_risk_events(out);
+    }
+
+    // --- prices and the position monitor -------------------------------------------------------
+
+    fn on_book(&mut self, book: BookSnapshot, now: Timestamp, out: &mut Outputs) {
+        let token = self.interner.token(&book.token_id);
+        let market = self.interner.market(&book.condition_id);
+        if let (Some(tick), Some(min)) = (book.tick_size, book.min_order_size) {
+            let mut rules = self.market.rules(market);
+            rules.tick_size = tick;
+            rules.min_order_size = min;
+            self.market.set_rules(market, rules);
+        }
+        self.market.update_book(token, book, now);
+        self.check_stops(token, now, out);
+    }
+
+    fn on_quote(&mut self, quote: Quote, now: Timestamp, out: &mut Outputs) {
+        self.market.update_quote(quote.token, quote.best_bid, quote.best_ask, now);
+        self.check_stops(quote.token, now, out);
+    }
+
+    fn on_market_info(&mut self, info: &MarketInfo) {
+        let market = self.interner.market(&info.condition_id);
+        self.market.set_rules(
+            market,
+            VenueRules { tick_size: info.tick_size, min_order_size: info.min_order_size, fee: info.fee },
+        );
+        for (token, label) in &info.tokens {
+            let id = self.interner.token(token);
+            self.market.set_outcome_label(id, label);
+        }
+    }
+
+    /// Every price update goes through the risk manager: its stops, and the breaker on realised plus
+    /// unrealised P&L. We hold outcome tokens long, so a position is worth the best bid.
+    fn check_stops(&mut self, token: TokenId, now: Timestamp, out: &mut Outputs) {
+        let Some(bid) = self.market.prices(token).and_then(|p| p.best_bid) else { return };
+        let signalled = self.risk.on_price(token, bid, now);
+        if signalled.is_empty() {
+            return;
+        }
+        let mut exits = std::mem::take(&mut self.exits);
+        exits.clear();
+        exits.extend_from_slice(signalled);
+        for exit in &exits {
+            self.send_exit(exit.position, exit.size, exit.reason, now, out);
+        }
+        self.exits = exits;
+    }
+
+    // --- whale trades ----------------------------------------------------------------------------
+
+    fn on_whale_trade(&mut self, trade: &WhaleTrade, now: Timestamp, out: &mut Outputs) {
+        let wallet = trade.wallet.to_ascii_lowercase();
+        let Some(whale) = self.interner.find_whale(&wallet).filter(|w| self.whales.contains_key(w)) else {
+            tracing::debug!(wallet = %trade.wallet, "trade of a wallet we do not follow, ignored");
+            return;
+        };
+        self.status.whale_trades_seen += 1;
+        let market = self.interner.market(&trade.condition_id);
+        let token = self.interner.token(&trade.asset);
+        if !trade.outcome.is_empty() && self.market.outcome_label(token).is_none() {
+            self.market.set_outcome_label(token, &trade.outcome);
+        }
+        let side = domain_side(trade.side);
+        out.events.push(EngineEvent::WhaleTradeSeen {
+            whale,
+            market,
+            token,
+            side,
+            lag_ms: now.millis_since(trade.timestamp),
+            at: now,
+        });
+        let holding = self.portfolio.whale_holdings.entry((whale, token)).or_default();
+        let held_before = *holding;
+        match side {
+            Side::Buy => *holding += trade.size,
+            Side::Sell => *holding = (*holding - trade.size).max(Decimal::ZERO),
+        }
+        match side {
+            Side::Buy => self.copy_entry(trade, whale, market, token, now, out),
+            Side::Sell => self.copy_exit(trade, whale, token, held_before, now, out),
+        }
+    }
+
+    fn copy_entry(
+        &mut self,
+        trade: &WhaleTrade,
+        whale: WhaleId,
+        market: MarketId,
+        token: TokenId,
+        now: Timestamp,
+        out: &mut Outputs,
+    ) {
+        let source = SourceTradeId::of(&whale_trade_key(trade));
+        let Some(whale_config) = self.whales.get(&whale) else { return };
+        let risk_config = &self.config.risk;
+        let plan = copy_rules::plan_entry(&EntryInputs {
+            copy: &self.config.copy,
+            whale: whale_config,
+            whale_price: trade.price,
+            whale_size: trade.size,
+            whale_traded_at: trade.timestamp,
+            prices: self.market.prices(token),
+            rules: self.market.rules(market),
+            stale_after_ms: self.stale_after_ms(),
+            equity: self.risk.equity(),
+            risk_per_trade_percent: risk_config.sizing.risk_per_trade_percent,
+            stop_loss_percent: risk_config.stops.stop_loss_percent,
+            now,
+        });
+        let plan = match plan {
+            Ok(plan) => plan,
+            Err(rejection) => return self.reject(trade, source, rejection, now, out),
+        };
+        let order_id = self.next_client_order_id();
+        let intent = OrderIntent::entry(order_id, market, token, Side::Buy, plan.limit_price, plan.size).copying(
+            whale,
+            source,
+            trade.price,
+        );
+        match self.risk.check(&intent, now) {
+            Decision::Rejected { reason, detail } => {
+                self.reject(trade, source, CopyRejection { reason: RejectReason::Code(reason), detail }, now, out)
+            }
+            Decision::Approved(approved) => {
+                let order = approved.into_order();
+                let position = PositionId::from(order_id);
+                let outcome = self.market.outcome_label(token).unwrap_or(&trade.outcome).to_owned();
+                self.portfolio.trades.insert(
+                    position,
+                    Trade {
+                        position,
+                        trade_id: trade_id_of(order_id),
+                        whale,
+                        market,
+                        token,
+                        outcome,
+                        side: Side::Buy,
+                        whale_price: trade.price,
+                        whale_size: trade.size,
+                        entry_size: Decimal::ZERO,
+                        entry_cost: Decimal::ZERO,
+                        exit_size: Decimal::ZERO,
+                        exit_proceeds: Decimal::ZERO,
+                        fees: Decimal::ZERO,
+                        opened_at: None,
+                        exiting: Decimal::ZERO,
+                        closed: false,
+                    },
+                );
+                self.send(order, position, OrderPurpose::Entry, now, out);
+            }
+        }
+    }
+
+    fn copy_exit(
+        &mut self,
+        trade: &WhaleTrade,
+        whale: WhaleId,
+        token: TokenId,
+        whale_held: Decimal,
+        now: Timestamp,
+        out: &mut Outputs,
+    ) {
+        let fraction = copy_rules::exit_fraction(self.config.copy.exit_mode, trade.size, whale_held);
+        let positions = self.portfolio.open_positions_sorted(|t| t.whale == whale && t.token == token);
+        if positions.is_empty() {
+            tracing::debug!(wallet = %trade.wallet, asset = %trade.asset, "whale sold a token we do not hold via it");
+        }
+        for position in positions {
+            let Some(t) = self.portfolio.trades.get(&position) else { continue };
+            let free = t.open_size() - t.exiting;
+            if free <= Decimal::ZERO {
+                continue;
+            }
+            let min = self.market.rules(t.market).min_order_size;
+            let size = copy_rules::exit_size(free, fraction, min);
+            self.send_exit(position, size, ExitReason::WhaleExit, now, out);
+        }
+    }
+
+    fn reject(
+        &mut self,
+        trade: &WhaleTrade,
+        source: SourceTradeId,
+        rejection: CopyRejection,
+        now: Timestamp,
+        out: &mut Outputs,
+    ) {
+        self.status.trades_rejected += 1;
+        if let RejectReason::Code(code) = rejection.reason {
+            self.status.last_rejection = Some(code);
+        }
+        self.emit_audit(
+            AuditRecord::TradeRejected(TradeRejected {
+                whale_trade_id: source.to_string(),
+                whale_address: trade.wallet.to_ascii_lowercase(),
+                market_id: trade.condition_id.clone(),
+                token_id: trade.asset.clone(),
+                reason: rejection.reason.as_str().to_owned(),
+                detail: rejection.detail,
+                timestamp: now.to_rfc3339(),
+            }),
+            out,
+        );
+    }
+
+    // --- orders out ------------------------------------------------------------------------------
+
+    fn next_client_order_id(&mut self) -> ClientOrderId {
+        let id = ClientOrderId(self.next_order_id);
+        self.next_order_id += 1;
+        id
+    }
+
+    /// Sends an exit of `size` shares of `position`, as a marketable sell limited at the lowest tick
+    /// (a stop must get out), after the risk manager has seen it.
+    fn send_exit(&mut self, position: PositionId, size: Decimal, reason: ExitReason, now: Timestamp, out: &mut Outputs) {
+        let Some(trade) = self.portfolio.trades.get(&position) else {
+            tracing::warn!(%position, "exit for a position the engine does not know");
+            return;
+        };
+        let size = size.min(trade.open_size() - trade.exiting);
+        if size <= Decimal::ZERO {
+            return;
+        }
+        let exit = ExitIntent {
+            position,
+            whale: Some(trade.whale),
+            market: trade.market,
+            token: trade.token,
+            side: trade.side.opposite(),
+            size,
+            trigger_price: Decimal::ZERO,
+            reason,
+            at: now,
+        };
+        let rules = self.market.rules(trade.market);
+        let order_id = self.next_client_order_id();
+        let order = exit.to_order(order_id, rules.tick_size);
+        match self.risk.check(&order, now) {
+            Decision::Approved(approved) => {
+                if let Some(trade) = self.portfolio.trades.get_mut(&position) {
+                    trade.exiting += approved.order().size;
+                }
+                self.send(approved.into_order(), position, OrderPurpose::Exit(reason), now, out);
+            }
+            Decision::Rejected { reason: code, detail } => {
+                tracing::warn!(%position, reason = %code, %detail, "the risk manager refused an exit");
+            }
+        }
+    }
+
+    fn send(&mut self, order: OrderIntent, position: PositionId, purpose: OrderPurpose, now: Timestamp, out: &mut Outputs) {
+        let trade_id = self.portfolio.trades.get(&position).map(|t| t.trade_id.clone()).unwrap_or_default();
+        self.portfolio
+            .pending
+            .insert(order.client_order_id, PendingOrder { intent: order, position, purpose, sent_at: now, filled: Decimal::ZERO });
+        out.events.push(EngineEvent::OrderIntentRecorded { intent: order, trade_id, at: now });
+        out.intents.push(order);
+    }
+
+    // --- fills -----------------------------------------------------------------------------------
+
+    fn on_execution(&mut self, report: &ExecutionReport, now: Timestamp, out: &mut Outputs) {
+        let Some(pending) = self.portfolio.pending.get_mut(&report.client_order_id) else {
+            tracing::warn!(order = %report.client_order_id, "execution report for an order not in flight, ignored");
+            return;
+        };
+        let position = pending.position;
+        let purpose = pending.purpose;
+        let ordered = pending.intent.size;
+        if report.filled_size > Decimal::ZERO {
+            pending.filled += report.filled_size;
+            let fill = Fill {
+                client_order_id: report.client_order_id,
+                price: report.avg_price,
+                size: report.filled_size,
+                fee: report.fee,
+            };
+            let outcome = self.risk.on_fill(&fill, now);
+            if let Err(e) = &outcome {
+                tracing::error!(order = %report.client_order_id, error = %e, "the risk manager refused a fill");
+            }
+            let realised = outcome.as_ref().map(|o| o.realised_pnl).unwrap_or_default();
+            let Some(trade) = self.portfolio.trades.get_mut(&position) else { return };
+            let notional = report.avg_price * report.filled_size;
+            trade.fees += report.fee;
+            match purpose {
+                OrderPurpose::Entry => {
+                    trade.entry_size += report.filled_size;
+                    trade.entry_cost += notional;
+                    trade.opened_at.get_or_insert(now);
+                }
+                OrderPurpose::Exit(_) => {
+                    trade.exit_size += report.filled_size;
+                    trade.exit_proceeds += notional;
+                    trade.exiting = (trade.exiting - report.filled_size).max(Decimal::ZERO);
+                }
+            }
+            let closed = matches!(purpose, OrderPurpose::Exit(_)) && trade.open_size() <= Decimal::ZERO;
+            out.events.push(EngineEvent::FillApplied {
+                report: report.clone(),
+                trade_id: trade.trade_id.clone(),
+                realised_pnl: realised,
+                position_closed: closed,
+            });
+            if let (true, OrderPurpose::Exit(reason)) = (closed, purpose) {
+                self.close_trade(position, reason, now, out);
+            }
+        }
+        if report.done {
+            let filled = self.portfolio.pending.remove(&report.client_order_id).map(|p| p.filled).unwrap_or_default();
+            if let Err(e) = self.risk.on_order_done(report.client_order_id) {
+                tracing::warn!(order = %report.client_order_id, error = %e, "the risk manager did not know the finished order");
+            }
+            match purpose {
+                OrderPurpose::Entry => self.finish_entry(position, now, out),
+                OrderPurpose::Exit(_) => {
+                    if let Some(trade) = self.portfolio.trades.get_mut(&position) {
+                        trade.exiting = (trade.exiting - (ordered - filled)).max(Decimal::ZERO);
+                    }
+                }
+            }
+        }
+    }
+
+    fn finish_entry(&mut self, position: PositionId, now: Timestamp, out: &mut Outputs) {
+        let Some(trade) = self.portfolio.trades.get(&position) else { return };
+        if trade.entry_size.is_zero() {
+            tracing::info!(trade_id = %trade.trade_id, "entry finished without a fill; no position opened");
+            self.portfolio.trades.remove(&position);
+            return;
+        }
+        self.status.trades_opened += 1;
+        let record = AuditRecord::TradeOpened(TradeOpened {
+            trade_id: trade.trade_id.clone(),
+            whale_address: self.interner.whale_name(trade.whale).unwrap_or_default().to_owned(),
+            market_id: self.interner.market_name(trade.market).unwrap_or_default().to_owned(),
+            token_id: self.interner.token_name(trade.token).unwrap_or_default().to_owned(),
+            outcome: trade.outcome.clone(),
+            side: trade.side.as_str().to_ascii_uppercase(),
+            size: trade.entry_size,
+            price: trade.avg_entry_price().round_dp(6),
+            notional_usd: trade.entry_cost.round_dp(6),
+            whale_price: trade.whale_price,
+            whale_size: trade.whale_size,
+            mode: self.mode.as_str().to_owned(),
+            timestamp: now.to_rfc3339(),
+        });
+        self.emit_audit(record, out);
+    }
+
+    fn close_trade(&mut self, position: PositionId, reason: ExitReason, now: Timestamp, out: &mut Outputs) {
+        let Some(trade) = self.portfolio.trades.get_mut(&position) else { return };
+        trade.closed = true;
+        let pnl = trade.realised_pnl();
+        let hold_ms = trade.opened_at.map_or(0, |at| now.millis_since(at));
+        let record = AuditRecord::TradeClosed(TradeClosed {
+            trade_id: trade.trade_id.clone(),
+            exit_price: trade.avg_exit_price().round_dp(6),
+            pnl_usd: pnl.round_dp(6),
+            hold_time_seconds: hold_ms / 1000,
+            reason: reason.as_str().to_owned(),
+            timestamp: now.to_rfc3339(),
+        });
+        self.status.trades_closed += 1;
+        self.status.realised_pnl_usd += pnl;
+        // Closed trades are dropped: the store keeps their history; the engine only needs the open ones.
+        self.portfolio.trades.remove(&position);
+        self.emit_audit(record, out);
+    }
+
+    // --- resolution ------------------------------------------------------------------------------
+
+    /// A resolved market pays 1 per winning share and 0 per losing share: every open position in it
+    /// is settled at that price without an order (there is no book any more).
+    fn on_resolution(&mut self, condition_id: &str, winning_token: &str, now: Timestamp, out: &mut Outputs) {
+        let Some(market) = self.interner.find_market(condition_id) else { return };
+        let winner = self.interner.find_token(winning_token);
+        let positions = self.portfolio.open_positions_sorted(|t| t.market == market);
+        for position in positions {
+            let Some(trade) = self.portfolio.trades.get(&position) else { continue };
+            let price = if Some(trade.token) == winner { Decimal::ONE } else { Decimal::ZERO };
+            let size = trade.open_size();
+            // Fees were booked with each fill; the settlement books only the price difference.
+            let realised = (price - trade.avg_entry_price()) * size;
+            if let Err(e) = self.risk.on_close(position, realised, now) {
+                tracing::error!(%position, error = %e, "the risk manager refused a settlement");
+            }
+            // Orders still working on a settled position are moot.
+            self.portfolio.pending.retain(|_, p| p.position != position);
+            if let Some(trade) = self.portfolio.trades.get_mut(&position) {
+                trade.exit_size += size;
+                trade.exit_proceeds += price * size;
+                trade.exiting = Decimal::ZERO;
+            }
+            self.close_trade(position, ExitReason::MarketResolved, now, out);
+        }
+    }
+
+    // --- control and time ------------------------------------------------------------------------
+
+    fn on_control(&mut self, control: Control, now: Timestamp, out: &mut Outputs) {
+        let transition = match control {
+            Control::Halt { detail } => self.risk.halt(&detail, now),
+            Control::Resume { detail } => {
+                tracing::info!(%detail, "resume requested");
+                self.risk.resume(now)
+            }
+            Control::Kill { detail } => {
+                let kill = self.risk.kill(&detail, now);
+                if let Some(t) = kill.transition {
+                    self.record_transition(&t, out);
+                }
+                out.cancels.extend_from_slice(&kill.cancel_entries);
+                for exit in &kill.exits {
+                    self.send_exit(exit.position, exit.size, ExitReason::Kill, now, out);
+                }
+                None
+            }
+            Control::ClosePosition { trade_id } => {
+                match self.portfolio.trade_by_id(&trade_id) {
+                    Some(trade) => {
+                        let (position, size) = (trade.position, trade.open_size() - trade.exiting);
+                        self.send_exit(position, size, ExitReason::Manual, now, out);
+                    }
+                    None => tracing::warn!(%trade_id, "close requested for a trade that is not open"),
+                }
+                None
+            }
+            Control::SetConfig(config) => {
+                if let Err(e) = self.risk.set_config(config.risk.clone()) {
+                    tracing::error!(error = %e, "new risk configuration refused; keeping the old one");
+                    return;
+                }
+                self.mode = config.daemon.mode;
+                self.config = config;
+                self.load_whales();
+                tracing::info!(whales = self.whales.len(), "engine configuration reloaded");
+                None
+            }
+            Control::HoldReducing { detail } => self.risk.reduce(ReasonCode::HealthDegraded, &detail, now),
+            Control::ReleaseHold { detail } => {
+                tracing::info!(%detail, "health hold released");
+                self.risk.clear_reduce(ReasonCode::HealthDegraded, now)
+            }
+            Control::FeedStale { detail } => self.risk.reduce(ReasonCode::StaleFeed, &detail, now),
+        };
+        if let Some(t) = transition {
+            self.record_transition(&t, out);
+        }
+    }
+
+    /// Timers: the risk manager's clock-driven rules (breaker cooldown, new trading day) and the
+    /// whole-feed staleness check: no price at all for `stale_after_secs` while we hold positions
+    /// or orders moves trading to `reducing` until prices flow again.
+    fn on_tick(&mut self, now: Timestamp, out: &mut Outputs) {
+        self.risk.roll_over(now);
+        let watching = self.portfolio.open_count() > 0 || !self.portfolio.pending.is_empty();
+        let stale = self.market.last_price_at.is_none_or(|at| now.millis_since(at) > self.stale_after_ms());
+        let transition = if watching && stale {
+            let age = self
+                .market
+                .last_price_at
+                .map_or_else(|| "ever".to_owned(), |at| format!("{}s", now.millis_since(at) / 1000));
+            self.risk.reduce(ReasonCode::StaleFeed, &format!("no price update for {age} while holding positions"), now)
+        } else if !stale {
+            self.risk.clear_reduce(ReasonCode::StaleFeed, now)
+        } else {
+            None
+        };
+        if let Some(t) = transition {
+            self.record_transition(&t, out);
+        }
+    }
+
+    fn drain_risk_events(&mut self, out: &mut Outputs) {
+        // Collect first: recording needs `&mut self` while the drain borrows the risk manager.
+        let mut pending = std::mem::take(&mut self.risk_events);
+        pending.extend(self.risk.drain_events());
+        for event in pending.drain(..) {
+            match event {
+                RiskEvent::Transition(t) => self.record_transition(&t, out),
+                RiskEvent::BreakerWarning { daily_pnl, threshold_usd, at } => {
+                    tracing::warn!(%daily_pnl, threshold = %threshold_usd, "circuit breaker warning");
+                    out.events.push(EngineEvent::BreakerWarning { daily_pnl, threshold: threshold_usd, at });
+                }
+            }
+        }
+        self.risk_events = pending;
+    }
+
+    fn record_transition(&mut self, t: &Transition, out: &mut Outputs) {
+        self.emit_audit(
+            AuditRecord::TradingStateChanged(TradingStateChanged {
+                from: t.from.as_str().to_owned(),
+                to: t.to.as_str().to_owned(),
+                reason: t.reason.as_str().to_owned(),
+                detail: t.detail.clone(),
+                timestamp: t.at.to_rfc3339(),
+            }),
+            out,
+        );
+        out.events.push(EngineEvent::StateChanged(t.clone()));
+    }
+
+    fn emit_audit(&mut self, record: AuditRecord, out: &mut Outputs) {
+        self.audit.record(&record);
+        out.events.push(EngineEvent::Audit(record));
+    }
+}
+
+fn domain_side(side: crate::polymarket::Side) -> Side {
+    match side {
+        crate::polymarket::Side::Buy => Side::Buy,
+        crate::polymarket::Side::Sell => Side::Sell,
+    }
+}
+
+/// The dedupe identity of a whale trade as text (transaction hash, asset, side, size, price,
+/// timestamp; decimals normalised so that `0.5` and `0.50` agree).
+pub fn whale_trade_key(trade: &WhaleTrade) -> String {
+    format!(
+        "{}:{}:{}:{}:{}:{}",
+        trade.transaction_hash,
+        trade.asset,
+        trade.side.as_str(),
+        trade.size.normalize(),
+        trade.price.normalize(),
+        trade.timestamp.millis()
+    )
+}

@@ -1,0 +1,151 @@
+//! What goes into the engine ([`Input`]) and what comes out of one step ([`Outputs`]).
+
+use std::sync::Arc;
+
+use rust_decimal::Decimal;
+use serde::Serialize;
+
+use crate::clock::Timestamp;
+use crate::config::Config;
+use crate::domain::{ClientOrderId, MarketId, ReasonCode, Side, TokenId, TradingState, WhaleId};
+use crate::polymarket::WhaleTrade;
+use crate::risk::{OrderIntent, Transition};
+
+use super::audit::AuditRecord;
+use super::market_data::{BookSnapshot, MarketInfo};
+
+/// One thing that happened, for the engine to react to.
+#[derive(Debug, Clone)]
+pub enum Input {
+    /// A followed wallet traded (from the whale feed or a replayed session).
+    WhaleTrade(Box<WhaleTrade>),
+    /// A full order book for one token (from the price feed or a replayed session).
+    Book(Box<BookSnapshot>),
+    /// Best bid and ask only: the cheap price update (market websocket `best_bid_ask`, benchmarks).
+    Quote(Quote),
+    /// Tick size, minimum order size, fee curve and outcome labels of one market.
+    MarketInfo(Box<MarketInfo>),
+    /// The market resolved: `winning_token` pays 1, every other outcome 0.
+    Resolution { condition_id: String, winning_token_id: String },
+    /// What the executor did with an order.
+    Execution(ExecutionReport),
+    /// A human or another component wants something.
+    Control(Control),
+    /// Time passed: staleness checks, breaker cooldown, day roll-over.
+    Tick,
+}
+
+/// Best bid and ask of one token, already interned.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Quote {
+    pub token: TokenId,
+    pub best_bid: Option<Decimal>,
+    pub best_ask: Option<Decimal>,
+}
+
+/// Commands from the control API, signals and the health monitor.
+#[derive(Debug, Clone)]
+pub enum Control {
+    /// Manual halt: nothing new is sent until a resume.
+    Halt { detail: String },
+    /// A human's resume (from any state, including `killed`).
+    Resume { detail: String },
+    /// Emergency: flatten every position, then stay killed until a resume.
+    Kill { detail: String },
+    /// Close one position now (reason `manual`), by its trade id.
+    ClosePosition { trade_id: String },
+    /// SIGHUP reload: a new, already validated configuration.
+    SetConfig(Arc<Config>),
+    /// The health monitor saw a degraded component: hold trading in `reducing` until released.
+    HoldReducing { detail: String },
+    /// The health hold is over.
+    ReleaseHold { detail: String },
+    /// A feed noticed that it has been unable to deliver fresh data.
+    FeedStale { detail: String },
+}
+
+/// What happened to one order, as reported by the executor.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ExecutionReport {
+    pub client_order_id: ClientOrderId,
+    /// Shares filled by this report (not cumulative); zero when nothing filled.
+    pub filled_size: Decimal,
+    /// Average price of the shares filled by this report.
+    pub avg_price: Decimal,
+    /// Fees paid in USD.
+    pub fee: Decimal,
+    /// True when the order is finished (filled, cancelled, killed unfilled remainder, rejected).
+    pub done: bool,
+    /// Why the order finished without filling, if it did (venue rejection, no liquidity, dry run).
+    pub note: Option<String>,
+    pub at: Timestamp,
+}
+
+/// Something the engine decided or observed, for the store, the audit trail and alerts.
+#[derive(Debug, Clone, PartialEq)]
+pub enum EngineEvent {
+    /// A trade opened, closed or rejected, or a trading-state change (also sent to the audit sink).
+    Audit(AuditRecord),
+    /// The risk manager's transition record (the store persists it before it matters).
+    StateChanged(Transition),
+    /// An order intent the engine hands to the executor (persist before sending: write-ahead).
+    OrderIntentRecorded { intent: OrderIntent, trade_id: String, at: Timestamp },
+    /// An execution report that changed a position.
+    FillApplied { report: ExecutionReport, trade_id: String, realised_pnl: Decimal, position_closed: bool },
+    /// A whale trade reached the engine (the store remembers seen trades; lag is measured here).
+    WhaleTradeSeen { whale: WhaleId, market: MarketId, token: TokenId, side: Side, lag_ms: i64, at: Timestamp },
+    /// The breaker's early warning: today's loss reached the warning share of the threshold.
+    BreakerWarning { daily_pnl: Decimal, threshold: Decimal, at: Timestamp },
+}
+
+impl EngineEvent {
+    /// Whether an alert should go out for this event.
+    pub fn is_alertable(&self) -> bool {
+        matches!(self, EngineEvent::StateChanged(_) | EngineEvent::BreakerWarning { .. })
+            || matches!(self, EngineEvent::Audit(AuditRecord::TradeClosed(_) | AuditRecord::TradeOpened(_)))
+    }
+}
+
+/// The outputs of one step. The buffers are reused from step to step (call [`Outputs::clear`]), so a
+/// price update that triggers nothing allocates nothing.
+#[derive(Debug, Default)]
+pub struct Outputs {
+    /// Orders for the executor, in the order they must be sent.
+    pub intents: Vec<OrderIntent>,
+    /// Working orders to cancel (entries still working when the kill switch flips).
+    pub cancels: Vec<ClientOrderId>,
+    /// Events for the store, the audit trail and alerts.
+    pub events: Vec<EngineEvent>,
+}
+
+impl Outputs {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn clear(&mut self) {
+        self.intents.clear();
+        self.cancels.clear();
+        self.events.clear();
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.intents.is_empty() && self.cancels.is_empty() && self.events.is_empty()
+    }
+}
+
+/// A cheap copy of the engine's state for observers (`whale-trader status`, `/status`, metrics).
+#[derive(Debug, Clone, PartialEq, Serialize, Default)]
+pub struct EngineStatus {
+    pub trading_state: TradingState,
+    pub open_positions: usize,
+    pub pending_orders: usize,
+    pub inputs_processed: u64,
+    pub whale_trades_seen: u64,
+    pub trades_opened: u64,
+    pub trades_closed: u64,
+    pub trades_rejected: u64,
+    pub realised_pnl_usd: Decimal,
+    pub last_input_at: Option<Timestamp>,
+    pub last_rejection: Option<ReasonCode>,
+}

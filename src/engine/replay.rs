@@ -1,0 +1,349 @@
+//! Replay: a recorded session (JSON lines) driven through the very same engine with a simulated
+//! clock.
+//!
+//! Format: one event per line, in time order, each `{"ts": <ms since epoch>, "type": …, …}`:
+//!
+//! | `type` | payload | shape |
+//! | --- | --- | --- |
+//! | `whale_trade` | `trade` | a Data API v1 `/trades` row (camelCase, numbers, `timestamp` in seconds) |
+//! | `book` | `book` | a CLOB `GET /book` object (decimal strings, best level last) |
+//! | `market` | `market` | a CLOB `/clob-markets/{condition_id}` object (tick, min size, fee curve) |
+//! | `resolution` | `condition_id`, `winning_token_id` | the market resolved |
+//!
+//! A malformed line is logged with its line number and skipped; the session goes on.
+//!
+//! Two ways to run a session: [`replay_session`] (a plain loop: parse, step, execute, as fast as
+//! the CPU allows — `whale-trader replay`, tests, benchmarks) and [`run_replay_feed`] (the daemon's
+//! `[feed] source = "replay"`: an async task that paces the events by `replay_speed` into the
+//! engine task's queue and then idles until cancelled).
+
+use std::io::BufRead;
+use std::path::Path;
+use std::sync::Arc;
+
+use rust_decimal::Decimal;
+use rust_decimal::prelude::ToPrimitive;
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::clock::{SimClock, Timestamp};
+use crate::config::Config;
+use crate::domain::TradingState;
+use crate::polymarket::{ActivityRow, parse_v1_row};
+
+use super::EngineError;
+use super::actor::EngineMsg;
+use super::audit::{AuditSink, DiscardAuditSink};
+use super::core::{Engine, EngineSettings};
+use super::executor::{Executor, MarketView, PaperExecutor};
+use super::io::{EngineEvent, ExecutionReport, Input, Outputs};
+use super::market_data::{BookSnapshot, MarketInfo};
+
+/// Simulated time between two timer ticks (breaker cooldown, staleness, day roll-over).
+pub const TICK_EVERY_MS: i64 = 1_000;
+
+#[derive(Deserialize)]
+struct RawLine<'a> {
+    ts: i64,
+    #[serde(rename = "type")]
+    kind: &'a str,
+    #[serde(borrow, default)]
+    trade: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    book: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    market: Option<&'a RawValue>,
+    #[serde(default)]
+    condition_id: Option<String>,
+    #[serde(default)]
+    winning_token_id: Option<String>,
+}
+
+/// One parsed line: when it happened and what it is.
+#[derive(Debug, Clone)]
+pub struct ReplayEvent {
+    pub at: Timestamp,
+    pub input: Input,
+}
+
+fn missing(field: &'static str) -> EngineError {
+    EngineError::BadField { field, value: "absent".to_owned(), rule: "required for this event type" }
+}
+
+/// Parses one line of a session file. `Ok(None)` for a blank line or a non-trade activity row.
+pub fn parse_line(line: &str) -> Result<Option<ReplayEvent>, EngineError> {
+    if line.trim().is_empty() {
+        return Ok(None);
+    }
+    let raw: RawLine<'_> = serde_json::from_str(line)
+        .map_err(|e| EngineError::BadField { field: "line", value: e.to_string(), rule: "a JSON object with ts and type" })?;
+    let at = Timestamp::from_millis(raw.ts);
+    let input = match raw.kind {
+        "whale_trade" => {
+            let row = raw.trade.ok_or_else(|| missing("trade"))?;
+            match parse_v1_row(row.get()).map_err(|e| EngineError::BadField {
+                field: "trade",
+                value: e,
+                rule: "a Data API v1 trade row",
+            })? {
+                ActivityRow::Trade(trade) => Input::WhaleTrade(Box::new(trade)),
+                _ => return Ok(None),
+            }
+        }
+        "book" => Input::Book(Box::new(BookSnapshot::from_clob_json(raw.book.ok_or_else(|| missing("book"))?.get())?)),
+        "market" => {
+            Input::MarketInfo(Box::new(MarketInfo::from_clob_json(raw.market.ok_or_else(|| missing("market"))?.get())?))
+        }
+        "resolution" => Input::Resolution {
+            condition_id: raw.condition_id.ok_or_else(|| missing("condition_id"))?,
+            winning_token_id: raw.winning_token_id.ok_or_else(|| missing("winning_token_id"))?,
+        },
+        other => {
+            return Err(EngineError::BadField {
+                field: "type",
+                value: other.to_owned(),
+                rule: "one of whale_trade, book, market, resolution",
+            });
+        }
+    };
+    Ok(Some(ReplayEvent { at, input }))
+}
+
+/// What a replayed session did.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ReplayReport {
+    pub lines: u64,
+    pub malformed_lines: u64,
+    pub inputs: u64,
+    pub order_intents: u64,
+    pub whale_trades_seen: u64,
+    pub trades_opened: u64,
+    pub trades_closed: u64,
+    pub trades_rejected: u64,
+    pub realised_pnl_usd: Decimal,
+    pub open_positions: usize,
+    pub final_state: TradingState,
+    pub last_event_at: Option<Timestamp>,
+}
+
+/// The engine and a simulated executor, stepped in a plain loop: each input, then every order it
+/// produced is executed at once and the reports go straight back in. No channel, no task.
+pub struct SimulatedRun<E: Executor> {
+    pub engine: Engine,
+    pub executor: E,
+    pub clock: SimClock,
+    out: Outputs,
+    pending_intents: Vec<crate::risk::OrderIntent>,
+    reports: Vec<ExecutionReport>,
+    next_tick: Option<Timestamp>,
+    pub order_intents: u64,
+    /// Also keep every event of every step (tests); off for throughput.
+    pub keep_events: bool,
+    pub events: Vec<EngineEvent>,
+}
+
+impl<E: Executor> SimulatedRun<E> {
+    pub fn new(engine: Engine, executor: E, start: Timestamp) -> Self {
+        Self {
+            engine,
+            executor,
+            clock: SimClock::starting_at(start),
+            out: Outputs::new(),
+            pending_intents: Vec::new(),
+            reports: Vec::new(),
+            next_tick: None,
+            order_intents: 0,
+            keep_events: false,
+            events: Vec::new(),
+        }
+    }
+
+    /// Timer ticks for every whole second of simulated time up to `at`.
+    fn tick_until(&mut self, at: Timestamp) {
+        let mut next = self.next_tick.unwrap_or(at);
+        while next <= at {
+            self.clock.set(next);
+            self.step(Input::Tick, next);
+            next = next.plus_millis(TICK_EVERY_MS);
+        }
+        self.next_tick = Some(next);
+    }
+
+    /// Feeds one input at `at` (ticks first), executes what it produced, and returns the step's outputs.
+    pub fn feed(&mut self, at: Timestamp, input: Input) -> &Outputs {
+        self.tick_until(at);
+        self.clock.set(at);
+        self.step(input, at);
+        &self.out
+    }
+
+    /// Feeds one input without timer ticks (benchmarks drive the price path alone).
+    pub fn feed_untimed(&mut self, at: Timestamp, input: Input) {
+        self.clock.set(at);
+        self.step(input, at);
+    }
+
+    fn step(&mut self, input: Input, now: Timestamp) {
+        self.out.clear();
+        self.engine.process(input, now, &mut self.out);
+        self.collect();
+        // Execute every order at once; fills can trigger more orders (a fill that trips a limit).
+        while !self.pending_intents.is_empty() {
+            let intents = std::mem::take(&mut self.pending_intents);
+            for intent in &intents {
+                let market = MarketView { book: self.engine.book(intent.token), rules: self.engine.venue_rules(intent.market) };
+                self.executor.submit(intent, market, now, &mut self.reports);
+            }
+            self.pending_intents = intents;
+            self.pending_intents.clear();
+            let reports = std::mem::take(&mut self.reports);
+            for report in &reports {
+                self.engine.process(Input::Execution(report.clone()), now, &mut self.out);
+            }
+            self.reports = reports;
+            self.reports.clear();
+            self.collect();
+        }
+    }
+
+    fn collect(&mut self) {
+        if self.out.intents.is_empty() && !self.keep_events {
+            self.out.events.clear();
+            return;
+        }
+        self.order_intents += self.out.intents.len() as u64;
+        self.pending_intents.extend(self.out.intents.drain(..));
+        if self.keep_events {
+            self.events.extend(self.out.events.drain(..));
+        } else {
+            self.out.events.clear();
+        }
+    }
+
+    pub fn report(&self, lines: u64, malformed_lines: u64) -> ReplayReport {
+        let status = self.engine.status();
+        ReplayReport {
+            lines,
+            malformed_lines,
+            inputs: status.inputs_processed,
+            order_intents: self.order_intents,
+            whale_trades_seen: status.whale_trades_seen,
+            trades_opened: status.trades_opened,
+            trades_closed: status.trades_closed,
+            trades_rejected: status.trades_rejected,
+            realised_pnl_usd: status.realised_pnl_usd,
+            open_positions: status.open_positions,
+            final_state: status.trading_state,
+            last_event_at: status.last_input_at,
+        }
+    }
+}
+
+/// Replays the session at `path` through a paper-trading engine built from `config`, as fast as
+/// possible, sending audit records to `audit`.
+pub fn replay_session(path: &Path, config: Arc<Config>, audit: Box<dyn AuditSink>) -> Result<ReplayReport, EngineError> {
+    let file = std::fs::File::open(path)
+        .map_err(|e| EngineError::Io { path: path.display().to_string(), reason: e.to_string() })?;
+    let reader = std::io::BufReader::new(file);
+    let mut audit = Some(audit);
+    let mut run: Option<SimulatedRun<PaperExecutor>> = None;
+    let (mut lines, mut malformed) = (0u64, 0u64);
+    for (index, line) in reader.lines().enumerate() {
+        let line_number = index + 1;
+        let line = line.map_err(|e| EngineError::Io { path: path.display().to_string(), reason: e.to_string() })?;
+        lines += 1;
+        let event = match parse_line(&line) {
+            Ok(Some(event)) => event,
+            Ok(None) => continue,
+            Err(e) => {
+                malformed += 1;
+                tracing::warn!(path = %path.display(), line = line_number, error = %e, "malformed replay line skipped");
+                continue;
+            }
+        };
+        let run = match run.as_mut() {
+            Some(run) => run,
+            None => {
+                // The engine starts at the first event's time: the session's trading day, not today's.
+                let sink = audit.take().unwrap_or_else(|| Box::new(DiscardAuditSink));
+                let engine = Engine::new(config.clone(), EngineSettings::default(), sink, event.at)?;
+                run.insert(SimulatedRun::new(engine, PaperExecutor::default(), event.at))
+            }
+        };
+        run.feed(event.at, event.input);
+    }
+    Ok(run.map(|r| r.report(lines, malformed)).unwrap_or(ReplayReport { lines, malformed_lines: malformed, ..Default::default() }))
+}
+
+/// Replays `path` into the engine task's queue for the daemon (`[feed] source = "replay"`):
+/// `speed` 0 sends as fast as the queue takes them, 1 in real time, 60 a minute per second. The
+/// simulated clock follows the events; after the last line the task idles until `cancel`.
+pub async fn run_replay_feed(
+    path: &Path,
+    speed: Decimal,
+    clock: SimClock,
+    tx: mpsc::Sender<EngineMsg>,
+    cancel: CancellationToken,
+) -> Result<ReplayReport, EngineError> {
+    let text = tokio::fs::read_to_string(path)
+        .await
+        .map_err(|e| EngineError::Io { path: path.display().to_string(), reason: e.to_string() })?;
+    let speed = speed.to_f64().filter(|s| s.is_finite() && *s > 0.0);
+    let started = tokio::time::Instant::now();
+    let mut first_at: Option<Timestamp> = None;
+    let mut next_tick: Option<Timestamp> = None;
+    let mut report = ReplayReport::default();
+    for (index, line) in text.lines().enumerate() {
+        report.lines += 1;
+        let event = match parse_line(line) {
+            Ok(Some(event)) => event,
+            Ok(None) => continue,
+            Err(e) => {
+                report.malformed_lines += 1;
+                tracing::warn!(path = %path.display(), line = index + 1, error = %e, "malformed replay line skipped");
+                continue;
+            }
+        };
+        let first = *first_at.get_or_insert(event.at);
+        if let Some(speed) = speed {
+            let offset_ms = event.at.millis_since(first).max(0) as f64 / speed;
+            let due = started + std::time::Duration::from_millis(offset_ms as u64);
+            tokio::select! {
+                () = cancel.cancelled() => return Ok(report),
+                () = tokio::time::sleep_until(due) => {}
+            }
+        }
+        let mut tick = next_tick.unwrap_or(event.at);
+        while tick <= event.at {
+            clock.set(tick);
+            if send(&tx, EngineMsg::at(Input::Tick, tick), &cancel).await.is_err() {
+                return Ok(report);
+            }
+            tick = tick.plus_millis(TICK_EVERY_MS);
+        }
+        next_tick = Some(tick);
+        clock.set(event.at);
+        report.inputs += 1;
+        report.last_event_at = Some(event.at);
+        if send(&tx, EngineMsg::at(event.input, event.at), &cancel).await.is_err() {
+            return Ok(report);
+        }
+    }
+    tracing::info!(
+        path = %path.display(),
+        lines = report.lines,
+        malformed = report.malformed_lines,
+        "replay finished; the feed stays idle until the daemon stops"
+    );
+    cancel.cancelled().await;
+    Ok(report)
+}
+
+async fn send(tx: &mpsc::Sender<EngineMsg>, msg: EngineMsg, cancel: &CancellationToken) -> Result<(), ()> {
+    tokio::select! {
+        () = cancel.cancelled() => Err(()),
+        sent = tx.send(msg) => sent.map_err(|_| ()),
+    }
+}

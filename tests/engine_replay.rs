@@ -1,0 +1,376 @@
+//! End-to-end scenarios of the engine: the bundled sample session replayed in paper mode must
+//! produce exactly the reviewed audit trail, plus targeted scenarios (paper fill against a captured
+//! book, stops, whale exit, resolution, kill, halt).
+//!
+//! The golden file `tests/data/sample_session.audit.jsonl` holds the expected audit records of the
+//! sample session, one JSON object per line. After an intended change of the engine, the risk
+//! defaults or the generator, regenerate it with
+//!
+//! ```text
+//! UPDATE_GOLDEN=1 cargo test --test engine_replay sample_session
+//! ```
+//!
+//! and review the diff by hand: every number in it is re-derived independently below for the key
+//! records (entry sizes and prices from the book, P&L from the fills).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use rust_decimal::Decimal;
+use rust_decimal_macros::dec;
+use whale_trader::clock::Timestamp;
+use whale_trader::config::{Config, Mode};
+use whale_trader::domain::TradingState;
+use whale_trader::engine::audit::AuditRecord;
+use whale_trader::engine::{
+    BookSnapshot, Control, DryRunExecutor, Engine, EngineSettings, Input, MemoryAuditSink, PaperExecutor,
+    SimulatedRun, replay_session,
+};
+use whale_trader::polymarket::{ActivityRow, parse_v1_row};
+
+fn repo_path(relative: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(relative)
+}
+
+fn sample_config() -> Config {
+    let text = std::fs::read_to_string(repo_path("config/fragments/engine.toml")).unwrap_or_else(|e| panic!("{e}"));
+    let config: Config = toml::from_str(&text).unwrap_or_else(|e| panic!("fragment does not parse: {e}"));
+    assert_eq!(config.validate(), vec![], "the fragment must be a valid config");
+    config
+}
+
+fn replay_sample() -> (Vec<AuditRecord>, whale_trader::engine::ReplayReport) {
+    let sink = MemoryAuditSink::new();
+    let report = replay_session(&repo_path("data/sample_session.jsonl"), Arc::new(sample_config()), Box::new(sink.clone()))
+        .unwrap_or_else(|e| panic!("{e}"));
+    (sink.records(), report)
+}
+
+#[test]
+fn sample_session_matches_the_golden_audit_trail() {
+    let (records, report) = replay_sample();
+    let lines: Vec<String> = records.iter().map(AuditRecord::to_json_line).collect();
+    let golden_path = repo_path("tests/data/sample_session.audit.jsonl");
+    if std::env::var("UPDATE_GOLDEN").as_deref() == Ok("1") {
+        std::fs::write(&golden_path, lines.join("\n") + "\n").unwrap_or_else(|e| panic!("{e}"));
+    }
+    let golden = std::fs::read_to_string(&golden_path).unwrap_or_else(|e| panic!("{e}"));
+    let expected: Vec<&str> = golden.lines().collect();
+    for (i, (got, want)) in lines.iter().zip(expected.iter()).enumerate() {
+        assert_eq!(got, want, "audit record {} differs", i + 1);
+    }
+    assert_eq!(lines.len(), expected.len(), "number of audit records");
+    assert_eq!(report.malformed_lines, 0);
+    println!("{report:#?}");
+}
+
+#[test]
+fn sample_session_shows_every_behaviour_in_order() {
+    let (records, report) = replay_sample();
+    let pairs: Vec<(&str, Option<&str>)> = records.iter().map(|r| (r.event_name(), r.reason())).collect();
+    let expected: Vec<(&str, Option<&str>)> = vec![
+        ("trade_opened", None),
+        ("trade_rejected", Some("below_minimum_size")),
+        ("trade_rejected", Some("price_moved")),
+        ("trade_opened", None),
+        ("trade_opened", None),
+        ("trade_opened", None),
+        ("trade_rejected", Some("max_positions_per_whale")),
+        ("trade_rejected", Some("double_fire")),
+        ("trade_rejected", Some("stale_price")),
+        ("trade_opened", None),
+        ("trade_closed", Some("stop_loss")),
+        ("trade_closed", Some("take_profit")),
+        ("trade_closed", Some("trailing_stop")),
+        ("trade_closed", Some("whale_exit")),
+        ("trade_closed", Some("market_resolved")),
+        ("trade_opened", None),
+        ("trade_opened", None),
+        ("trade_opened", None),
+        ("trade_closed", Some("stop_loss")),
+        ("trade_closed", Some("stop_loss")),
+        ("trading_state_changed", Some("circuit_breaker_tripped")),
+        ("trade_closed", Some("stop_loss")),
+        ("trade_rejected", Some("circuit_breaker_open")),
+    ];
+    assert_eq!(pairs, expected);
+    assert_eq!(report.final_state, TradingState::Reducing);
+    assert_eq!(report.open_positions, 0);
+    assert_eq!((report.trades_opened, report.trades_closed, report.trades_rejected), (8, 8, 6));
+
+    // Key numbers, derived by hand from the session's books (fee curve r = 0.05, e = 1):
+    // alpha's first copy: $50 at the limit 0.53 (0.505 × 1.05, down to the tick) = 94.33 shares,
+    // filled at the best ask 0.51; stopped out at the bid 0.44.
+    let Some(AuditRecord::TradeOpened(first)) = records.first() else { panic!("first record is not an entry") };
+    assert_eq!((first.size, first.price, first.notional_usd), (dec!(94.33), dec!(0.51), dec!(48.1083)));
+    let entry_fee = dec!(94.33) * dec!(0.05) * dec!(0.51) * dec!(0.49);
+    let exit_fee = dec!(94.33) * dec!(0.05) * dec!(0.44) * dec!(0.56);
+    let stop_pnl = (dec!(94.33) * (dec!(0.44) - dec!(0.51)) - entry_fee - exit_fee).round_dp(6);
+    let stop = records.iter().find_map(|r| match r {
+        AuditRecord::TradeClosed(c) if c.trade_id == first.trade_id => Some(c.clone()),
+        _ => None,
+    });
+    assert_eq!(stop.map(|c| (c.reason, c.exit_price, c.pnl_usd)), Some(("stop_loss".to_owned(), dec!(0.44), stop_pnl)));
+    // The realised losses of the day, summed from the audit trail, are what tripped the breaker.
+    let realised: Decimal = records
+        .iter()
+        .filter_map(|r| match r {
+            AuditRecord::TradeClosed(c) => Some(c.pnl_usd),
+            _ => None,
+        })
+        .sum();
+    assert!(realised < dec!(-300), "the day's realised P&L {realised} must be below the -$300 breaker threshold");
+    // Each record is rounded to 6 places; the engine's running total is not.
+    assert!((report.realised_pnl_usd - realised).abs() < dec!(0.00001), "{} vs {realised}", report.realised_pnl_usd);
+}
+
+// --- targeted scenarios ------------------------------------------------------------------------
+
+const WHALE: &str = "0x1111111111111111111111111111111111111111";
+const MARKET_A: &str = "0xaaaa000000000000000000000000000000000000000000000000000000000001";
+const MARKET_B: &str = "0xbbbb000000000000000000000000000000000000000000000000000000000002";
+const TOKEN_A: &str = "1001";
+const TOKEN_A_NO: &str = "1002";
+const TOKEN_B: &str = "2001";
+const START: Timestamp = Timestamp::from_secs(1_767_607_200);
+
+struct Harness {
+    run: SimulatedRun<PaperExecutor>,
+    sink: MemoryAuditSink,
+    now: Timestamp,
+}
+
+fn config_with_whale(exit_mode: &str) -> Config {
+    let text = format!(
+        "[copy]\nexit_mode = \"{exit_mode}\"\n[[copy.whales]]\naddress = \"{WHALE}\"\nmultiplier = 2\n"
+    );
+    let config: Config = toml::from_str(&text).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(config.validate(), vec![]);
+    config
+}
+
+fn harness(config: Config) -> Harness {
+    let sink = MemoryAuditSink::new();
+    let engine = Engine::new(Arc::new(config), EngineSettings::default(), Box::new(sink.clone()), START)
+        .unwrap_or_else(|e| panic!("{e}"));
+    Harness { run: SimulatedRun::new(engine, PaperExecutor::default(), START), sink, now: START }
+}
+
+/// A CLOB /book with four levels of 1,000 shares a side around `bid` / `bid + 0.01`.
+fn book(market: &str, token: &str, bid: Decimal, at: Timestamp) -> Input {
+    let level = |p: Decimal| format!(r#"{{"price":"{p}","size":"1000"}}"#);
+    let bids: Vec<String> = (0..4).rev().map(|k| level(bid - Decimal::from(k) * dec!(0.01))).collect();
+    let asks: Vec<String> = (0..4).rev().map(|k| level(bid + dec!(0.01) + Decimal::from(k) * dec!(0.01))).collect();
+    let json = format!(
+        r#"{{"market":"{market}","asset_id":"{token}","timestamp":"{}","hash":"00","bids":[{}],"asks":[{}],"min_order_size":"5","tick_size":"0.01","neg_risk":false,"last_trade_price":"{bid}"}}"#,
+        at.millis(),
+        bids.join(","),
+        asks.join(",")
+    );
+    Input::Book(Box::new(BookSnapshot::from_clob_json(&json).unwrap_or_else(|e| panic!("{e}"))))
+}
+
+/// A Data API v1 trade row of the followed whale, parsed by the polymarket module.
+fn whale_trade(market: &str, token: &str, side: &str, size: &str, price: &str, at: Timestamp) -> Input {
+    let json = format!(
+        r#"{{"proxyWallet":"{WHALE}","side":"{side}","asset":"{token}","conditionId":"{market}","size":{size},"price":{price},"timestamp":{},"title":"t","slug":"s","icon":"","eventSlug":"e","outcome":"Yes","outcomeIndex":0,"name":"","pseudonym":"","bio":"","profileImage":"","profileImageOptimized":"","transactionHash":"0x{:064x}"}}"#,
+        at.millis() / 1000,
+        at.millis()
+    );
+    match parse_v1_row(&json) {
+        Ok(ActivityRow::Trade(trade)) => Input::WhaleTrade(Box::new(trade)),
+        other => panic!("not a trade row: {other:?}"),
+    }
+}
+
+impl Harness {
+    fn at(&mut self, secs: i64, input: Input) {
+        self.now = START.plus_secs(secs);
+        self.run.feed(self.now, input);
+    }
+
+    fn pairs(&self) -> Vec<(String, Option<String>)> {
+        self.sink.records().iter().map(|r| (r.event_name().to_owned(), r.reason().map(str::to_owned))).collect()
+    }
+
+    fn last(&self) -> (String, Option<String>) {
+        self.pairs().pop().unwrap_or_default()
+    }
+
+    /// Opens a position on `market`/`token` at bid 0.50 / ask 0.51.
+    fn open(&mut self, secs: i64, market: &str, token: &str) {
+        self.at(secs, book(market, token, dec!(0.50), START.plus_secs(secs)));
+        self.at(secs, whale_trade(market, token, "BUY", "1000", "0.51", START.plus_secs(secs)));
+        assert_eq!(self.last(), ("trade_opened".to_owned(), None), "{:?}", self.pairs());
+    }
+}
+
+fn pair(event: &str, reason: &str) -> (String, Option<String>) {
+    (event.to_owned(), Some(reason.to_owned()))
+}
+
+#[test]
+fn paper_entry_against_the_captured_book_fills_partially_with_the_fee_curve() {
+    // The real book in tests/data/clob_book.json: best ask 0.43 × 8.37, then 0.53, 0.54, ...
+    let text = std::fs::read_to_string(repo_path("tests/data/clob_book.json")).unwrap_or_else(|e| panic!("{e}"));
+    let captured = BookSnapshot::from_clob_json(&text).unwrap_or_else(|e| panic!("{e}"));
+    let (market, token, at) = (captured.condition_id.clone(), captured.token_id.clone(), captured.timestamp);
+    let config = config_with_whale("full");
+    let sink = MemoryAuditSink::new();
+    let engine = Engine::new(Arc::new(config), EngineSettings::default(), Box::new(sink.clone()), at)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut run = SimulatedRun::new(engine, PaperExecutor::default(), at);
+    run.keep_events = true;
+    run.feed(at, Input::Book(Box::new(captured)));
+    let outputs = run.feed(at, whale_trade(&market, &token, "BUY", "1000", "0.43", at));
+    let _ = outputs;
+    // Limit 0.43 × 1.05 = 0.4515 → 0.45; $50 × 2 (multiplier) / 0.45 = 222.22 shares ordered.
+    let intent = run.events.iter().find_map(|e| match e {
+        whale_trader::engine::EngineEvent::OrderIntentRecorded { intent, .. } => Some(*intent),
+        _ => None,
+    });
+    assert_eq!(intent.map(|i| (i.price, i.size)), Some((dec!(0.45), dec!(222.22))));
+    // Only the 0.43 level is within the limit: 8.37 shares fill, the rest is killed (FAK).
+    let fill = run.events.iter().find_map(|e| match e {
+        whale_trader::engine::EngineEvent::FillApplied { report, .. } => Some(report.clone()),
+        _ => None,
+    });
+    let fee = dec!(8.37) * dec!(0.05) * dec!(0.43) * dec!(0.57);
+    assert_eq!(fill.map(|f| (f.filled_size, f.avg_price, f.fee)), Some((dec!(8.37), dec!(0.43), fee)));
+    let opened = sink.records().into_iter().find_map(|r| match r {
+        AuditRecord::TradeOpened(o) => Some(o),
+        _ => None,
+    });
+    let opened = opened.unwrap_or_else(|| panic!("no trade opened"));
+    assert_eq!((opened.size, opened.price, opened.notional_usd), (dec!(8.37), dec!(0.43), dec!(3.5991)));
+    assert_eq!((opened.mode.as_str(), opened.side.as_str(), opened.token_id.as_str()), ("paper", "BUY", token.as_str()));
+}
+
+#[test]
+fn stops_fire_on_price_updates() {
+    let mut h = harness(config_with_whale("full"));
+    h.open(0, MARKET_A, TOKEN_A);
+    h.open(1, MARKET_B, TOKEN_B);
+    // A: bid 0.50 → 0.45 is −11.8 % from the 0.51 entry: stop-loss. B: 0.64 is +25.5 %: take-profit.
+    h.at(10, book(MARKET_A, TOKEN_A, dec!(0.45), START.plus_secs(10)));
+    assert_eq!(h.last(), pair("trade_closed", "stop_loss"));
+    h.at(11, book(MARKET_B, TOKEN_B, dec!(0.64), START.plus_secs(11)));
+    assert_eq!(h.last(), pair("trade_closed", "take_profit"));
+    assert_eq!(h.run.engine.portfolio().open_count(), 0);
+}
+
+#[test]
+fn whale_exit_sells_the_same_fraction_in_proportional_mode() {
+    let mut h = harness(config_with_whale("proportional"));
+    h.run.keep_events = true;
+    h.open(0, MARKET_A, TOKEN_A);
+    // We hold $100 / 0.53 = 188.67 shares; the whale sells 250 of its 1,000: we sell 25 % = 47.16.
+    h.at(5, whale_trade(MARKET_A, TOKEN_A, "SELL", "250", "0.50", START.plus_secs(5)));
+    let exit_sizes: Vec<Decimal> = h
+        .run
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            whale_trader::engine::EngineEvent::OrderIntentRecorded { intent, .. } if !intent.is_entry() => Some(intent.size),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(exit_sizes, vec![dec!(47.16)]);
+    assert_eq!(h.run.engine.portfolio().open_count(), 1, "a partial exit keeps the position open");
+    // Then the whale sells the rest: we close.
+    h.at(6, whale_trade(MARKET_A, TOKEN_A, "SELL", "750", "0.50", START.plus_secs(6)));
+    assert_eq!(h.last(), pair("trade_closed", "whale_exit"));
+}
+
+#[test]
+fn resolution_settles_winners_at_one_and_losers_at_zero() {
+    let mut h = harness(config_with_whale("full"));
+    h.open(0, MARKET_A, TOKEN_A);
+    h.at(5, Input::Resolution { condition_id: MARKET_A.to_owned(), winning_token_id: TOKEN_A_NO.to_owned() });
+    let closed = h.sink.records().into_iter().find_map(|r| match r {
+        AuditRecord::TradeClosed(c) => Some(c),
+        _ => None,
+    });
+    let closed = closed.unwrap_or_else(|| panic!("not closed"));
+    // Lost everything: 188.67 shares × 0.51 plus the entry fee.
+    let entry_fee = dec!(188.67) * dec!(0.05) * dec!(0.51) * dec!(0.49);
+    assert_eq!((closed.reason.as_str(), closed.exit_price), ("market_resolved", dec!(0)));
+    assert_eq!(closed.pnl_usd, (-(dec!(188.67) * dec!(0.51)) - entry_fee).round_dp(6));
+}
+
+#[test]
+fn kill_flattens_everything_and_blocks_entries() {
+    let mut h = harness(config_with_whale("full"));
+    h.open(0, MARKET_A, TOKEN_A);
+    h.open(1, MARKET_B, TOKEN_B);
+    h.at(2, Input::Control(Control::Kill { detail: "operator pressed kill".to_owned() }));
+    let pairs = h.pairs();
+    let tail: Vec<_> = pairs.iter().skip(2).cloned().collect();
+    assert_eq!(
+        tail,
+        vec![pair("trading_state_changed", "kill_switch"), pair("trade_closed", "kill"), pair("trade_closed", "kill")]
+    );
+    assert_eq!(h.run.engine.trading_state(), TradingState::Killed);
+    assert_eq!(h.run.engine.portfolio().open_count(), 0);
+    h.at(3, book(MARKET_A, TOKEN_A, dec!(0.50), START.plus_secs(3)));
+    h.at(3, whale_trade(MARKET_A, TOKEN_A, "BUY", "1000", "0.51", START.plus_secs(3)));
+    assert_eq!(h.last(), pair("trade_rejected", "trading_halted"));
+}
+
+#[test]
+fn halt_blocks_entries_but_exits_still_run() {
+    let mut h = harness(config_with_whale("full"));
+    h.open(0, MARKET_A, TOKEN_A);
+    h.at(1, Input::Control(Control::Halt { detail: "manual".to_owned() }));
+    assert_eq!(h.last(), pair("trading_state_changed", "manual_halt"));
+    h.at(2, book(MARKET_B, TOKEN_B, dec!(0.50), START.plus_secs(2)));
+    h.at(2, whale_trade(MARKET_B, TOKEN_B, "BUY", "1000", "0.51", START.plus_secs(2)));
+    assert_eq!(h.last(), pair("trade_rejected", "trading_halted"));
+    h.at(3, book(MARKET_A, TOKEN_A, dec!(0.40), START.plus_secs(3)));
+    assert_eq!(h.last(), pair("trade_closed", "stop_loss"));
+    h.at(4, Input::Control(Control::Resume { detail: "ok".to_owned() }));
+    assert_eq!(h.last(), pair("trading_state_changed", "manual_resume"));
+}
+
+#[test]
+fn dry_run_records_intents_without_opening_positions() {
+    let mut config = config_with_whale("full");
+    config.daemon.mode = Mode::DryRun;
+    let engine = Engine::new(Arc::new(config), EngineSettings::default(), Box::new(MemoryAuditSink::new()), START)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut run = SimulatedRun::new(engine, DryRunExecutor, START);
+    run.feed(START, book(MARKET_A, TOKEN_A, dec!(0.50), START));
+    run.feed(START, whale_trade(MARKET_A, TOKEN_A, "BUY", "1000", "0.51", START));
+    assert_eq!(run.order_intents, 1);
+    assert_eq!(run.engine.portfolio().open_count(), 0);
+    assert_eq!(run.engine.portfolio().pending.len(), 0);
+}
+
+#[test]
+fn stale_feed_moves_trading_to_reducing_and_back() {
+    let mut h = harness(config_with_whale("full"));
+    h.open(0, MARKET_A, TOKEN_A);
+    // No price for more than stale_after_secs (30) while holding a position.
+    h.at(40, Input::Tick);
+    assert_eq!(h.last(), pair("trading_state_changed", "stale_feed"));
+    assert_eq!(h.run.engine.trading_state(), TradingState::Reducing);
+    h.at(41, book(MARKET_A, TOKEN_A, dec!(0.50), START.plus_secs(41)));
+    h.at(42, Input::Tick);
+    assert_eq!(h.last(), pair("trading_state_changed", "stale_feed"));
+    assert_eq!(h.run.engine.trading_state(), TradingState::Active);
+}
+
+#[test]
+fn malformed_replay_lines_are_skipped_and_counted() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let path = dir.path().join("session.jsonl");
+    let good = std::fs::read_to_string(repo_path("data/sample_session.jsonl")).unwrap_or_else(|e| panic!("{e}"));
+    let mut lines: Vec<&str> = good.lines().take(50).collect();
+    lines.insert(3, "{not json");
+    lines.insert(7, r#"{"ts":1,"type":"teleport"}"#);
+    lines.insert(9, r#"{"ts":1,"type":"book"}"#);
+    std::fs::write(&path, lines.join("\n")).unwrap_or_else(|e| panic!("{e}"));
+    let report = replay_session(&path, Arc::new(sample_config()), Box::new(MemoryAuditSink::new()))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!((report.lines, report.malformed_lines), (53, 3));
+}
