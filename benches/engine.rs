@@ -121,7 +121,13 @@ fn whale_trade_to_intent(c: &mut Criterion) {
     // reported finished unfilled so that positions and working orders stay at 1,000.
     let mut step = |engine: &mut Engine, out: &mut Outputs, serial: &mut usize| -> Duration {
         *serial += 1;
-        let input = Input::WhaleTrade(Box::new(whale_buy(*serial % WHALES, *serial % MARKETS, *serial % MARKETS, *serial, now)));
+        let input = Input::WhaleTrade(Box::new(whale_buy(
+            *serial % WHALES,
+            *serial % MARKETS,
+            *serial % MARKETS,
+            *serial,
+            now,
+        )));
         out.clear();
         let started = Instant::now();
         engine.process(input, now, out);

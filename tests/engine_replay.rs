@@ -23,8 +23,8 @@ use whale_trader::config::{Config, Mode};
 use whale_trader::domain::TradingState;
 use whale_trader::engine::audit::AuditRecord;
 use whale_trader::engine::{
-    BookSnapshot, Control, DryRunExecutor, Engine, EngineSettings, Input, MemoryAuditSink, PaperExecutor,
-    SimulatedRun, replay_session,
+    BookSnapshot, Control, DryRunExecutor, Engine, EngineSettings, Input, MemoryAuditSink, PaperExecutor, SimulatedRun,
+    replay_session,
 };
 use whale_trader::polymarket::{ActivityRow, parse_v1_row};
 
@@ -41,8 +41,9 @@ fn sample_config() -> Config {
 
 fn replay_sample() -> (Vec<AuditRecord>, whale_trader::engine::ReplayReport) {
     let sink = MemoryAuditSink::new();
-    let report = replay_session(&repo_path("data/sample_session.jsonl"), Arc::new(sample_config()), Box::new(sink.clone()))
-        .unwrap_or_else(|e| panic!("{e}"));
+    let report =
+        replay_session(&repo_path("data/sample_session.jsonl"), Arc::new(sample_config()), Box::new(sink.clone()))
+            .unwrap_or_else(|e| panic!("{e}"));
     (sink.records(), report)
 }
 
@@ -141,9 +142,7 @@ struct Harness {
 }
 
 fn config_with_whale(exit_mode: &str) -> Config {
-    let text = format!(
-        "[copy]\nexit_mode = \"{exit_mode}\"\n[[copy.whales]]\naddress = \"{WHALE}\"\nmultiplier = 2\n"
-    );
+    let text = format!("[copy]\nexit_mode = \"{exit_mode}\"\n[[copy.whales]]\naddress = \"{WHALE}\"\nmultiplier = 2\n");
     let config: Config = toml::from_str(&text).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(config.validate(), vec![]);
     config
@@ -243,7 +242,10 @@ fn paper_entry_against_the_captured_book_fills_partially_with_the_fee_curve() {
     });
     let opened = opened.unwrap_or_else(|| panic!("no trade opened"));
     assert_eq!((opened.size, opened.price, opened.notional_usd), (dec!(8.37), dec!(0.43), dec!(3.5991)));
-    assert_eq!((opened.mode.as_str(), opened.side.as_str(), opened.token_id.as_str()), ("paper", "BUY", token.as_str()));
+    assert_eq!(
+        (opened.mode.as_str(), opened.side.as_str(), opened.token_id.as_str()),
+        ("paper", "BUY", token.as_str())
+    );
 }
 
 #[test]
@@ -271,7 +273,9 @@ fn whale_exit_sells_the_same_fraction_in_proportional_mode() {
         .events
         .iter()
         .filter_map(|e| match e {
-            whale_trader::engine::EngineEvent::OrderIntentRecorded { intent, .. } if !intent.is_entry() => Some(intent.size),
+            whale_trader::engine::EngineEvent::OrderIntentRecorded { intent, .. } if !intent.is_entry() => {
+                Some(intent.size)
+            }
             _ => None,
         })
         .collect();

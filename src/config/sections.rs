@@ -48,6 +48,8 @@ pub struct DaemonConfig {
     pub shutdown_grace_secs: u64,
     /// Capacity of the engine's input queue (back-pressure beyond it, never drops).
     pub engine_queue_capacity: usize,
+    /// Paper mode: extra adverse slippage on every simulated fill, in basis points.
+    pub paper_extra_slippage_bps: Decimal,
 }
 
 impl Default for DaemonConfig {
@@ -57,6 +59,7 @@ impl Default for DaemonConfig {
             data_dir: PathBuf::from("data"),
             shutdown_grace_secs: 10,
             engine_queue_capacity: 4096,
+            paper_extra_slippage_bps: Decimal::ZERO,
         }
     }
 }

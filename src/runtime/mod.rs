@@ -8,6 +8,8 @@
 //! alerted as critical, and the daemon stops with exit code 1 so that systemd restarts it.
 
 mod daemon;
+mod observe;
+mod recorder;
 mod reload;
 mod signals;
 mod supervisor;

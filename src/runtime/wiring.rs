@@ -1,82 +1,489 @@
-//! Builds the daemon's tasks from the configuration and connects them.
+//! Builds the daemon's tasks from the configuration and connects them (DESIGN.md's data flow).
+//!
+//! ```text
+//!  replay / polymarket feed ─┐                                   ┌─► executor (inside the engine task)
+//!  control API  ─────────────┼─ mpsc<EngineMsg> ─► engine task ──┤
+//!  health hold / release ────┤                                   └─ mpsc<EngineEvent> ─► recorder ─┬─► store writer
+//!  timer ticks, SIGHUP ──────┘                                                                     └─► alerts
+//!  health monitor ── watch<HealthReport> ──► /health, /metrics      watchdog ── systemd, heartbeat
+//! ```
+//!
+//! Stop order: the `intake` token stops the sources, the API and the engine (which drains its
+//! queue); when the engine's event stream ends, the recorder drains it and cancels `sinks`, so the
+//! store writer, the alert dispatcher and the health monitor finish last.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use tokio::sync::watch;
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 
+use super::observe::{self, Observed};
+use super::recorder::Recorder;
 use super::supervisor::{Supervisor, TaskError, TaskResult};
 use super::systemd::Systemd;
-use crate::config::Config;
+use crate::alerts::{Alert, AlertSender, AlertsBuilder, AlertsHandle};
+use crate::api::{self, ApiState, ControlReply, ControlRequest};
+use crate::clock::{Clock, SimClock, SystemClock};
+use crate::config::{Config, FeedSource, Mode};
+use crate::engine::{
+    Control, DryRunExecutor, Engine, EngineHandle, EngineMsg, EngineSettings, Executor, Input, LIVE_CONFIRM_ENV,
+    PaperExecutor, TracingAuditSink, check_live_start, run_replay_feed, spawn_engine_task,
+};
+use crate::health::{
+    FreshnessRule, HealthAction, HealthMonitor, HealthStatus, ProgressTracker, WatchedDirectory, progress_check,
+};
+use crate::store::{SqliteStore, Store, StoreHandle, spawn_writer};
 
 /// Environment variable that makes a named task fail on purpose, for tests of the supervisor:
 /// `WHALE_TRADER_FAILPOINT=panic:<task>` or `error:<task>`.
 pub const FAILPOINT_ENV: &str = "WHALE_TRADER_FAILPOINT";
 
+/// How often the engine gets a timer tick (day roll-over, staleness, breaker cooldown).
+const TICK_EVERY: Duration = Duration::from_secs(1);
+
+/// Capacity of the engine → recorder event queue (back-pressure beyond it, never drops).
+const EVENT_QUEUE: usize = 4096;
+
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
-    #[error("{0}")]
-    Component(String),
+    #[error("the store cannot be used: {0}")]
+    Store(String),
+    #[error("live trading refused: {0}")]
+    Live(String),
+    #[error("the engine cannot start: {0}")]
+    Engine(String),
+    #[error("the alert dispatcher cannot start: {0}")]
+    Alerts(String),
+    #[error("the health monitor cannot start: {0}")]
+    Health(String),
+    #[error("the control API cannot start: {0}")]
+    Api(String),
+    #[error("feed.source = \"polymarket\": {0}")]
+    Feed(String),
 }
 
 /// Handles the daemon keeps after start-up.
 pub struct Wired {
-    /// Cancelled first on stop: sources stop taking new work.
     intake: CancellationToken,
-    /// Cancelled once the engine has drained, so that sinks drain and finish.
-    sinks: CancellationToken,
+    alerts: AlertSender,
 }
 
 impl Wired {
-    /// Stop order: sources first; sinks follow when the engine has stopped.
+    /// Stop order: sources and engine first; sinks follow once the engine's events are recorded.
     pub fn begin_shutdown(&self) {
         self.intake.cancel();
-        self.sinks.cancel();
     }
 
     /// A critical alert raised by the daemon itself (a task died).
     pub fn raise_critical(&self, title: &str, message: &str) {
         tracing::error!(alert = "critical", title, "{message}");
+        let alert = Alert::new(crate::alerts::Priority::Critical, title, message, SystemClock.now());
+        self.alerts.raise(alert);
     }
 }
 
 /// Starts every task under `supervisor`.
 pub async fn start(
     config_tx: &watch::Sender<Arc<Config>>,
-    _live: bool,
+    live: bool,
     supervisor: &mut Supervisor,
     systemd: Systemd,
 ) -> Result<Wired, StartError> {
-    let _config = config_tx.borrow().clone();
+    let config = config_tx.borrow().clone();
+    let mode = config.daemon.mode;
+    if mode == Mode::Live || live {
+        check_live_start(
+            &config.polymarket.credentials.missing(),
+            mode,
+            live,
+            std::env::var(LIVE_CONFIRM_ENV).ok().as_deref(),
+        )
+        .map_err(|e| StartError::Live(e.to_string()))?;
+        return Err(StartError::Live(
+            "every live precondition holds, but this build has no live executor wired into the daemon yet".into(),
+        ));
+    }
+    if config.feed.source == FeedSource::Polymarket {
+        return Err(StartError::Feed(
+            "the live Polymarket feeds are not wired into the daemon yet; use \"replay\"".into(),
+        ));
+    }
+
     let intake = CancellationToken::new();
     let sinks = CancellationToken::new();
-    let progress = Arc::new(AtomicU64::new(0));
 
-    supervisor.spawn("watchdog", with_failpoint("watchdog", watchdog(systemd, progress, sinks.clone())));
-    Ok(Wired { intake, sinks })
+    // The store: refuse a damaged database before anything else starts.
+    let mut store =
+        SqliteStore::open_for_mode(&config.store, mode.as_str()).map_err(|e| StartError::Store(e.to_string()))?;
+    let recovered = store.load_recovery().map_err(|e| StartError::Store(e.to_string()))?;
+    tracing::info!(target: crate::logging::AUDIT_TARGET, event = "recovery", summary = %recovered.summary(), "store recovered");
+    let (store_handle, store_writer) =
+        spawn_writer(store, (&config.store).into(), sinks.clone()).map_err(|e| StartError::Store(e.to_string()))?;
+    supervisor.spawn(
+        "store-writer",
+        with_failpoint("store-writer", async move {
+            let stats = store_writer.join().await.map_err(TaskError::new)?;
+            tracing::info!(?stats, "store writer stopped; queued writes committed");
+            Ok(())
+        }),
+    );
+
+    // Alerts, with the heartbeat driven by engine progress.
+    let (progress_tx, progress_rx) = watch::channel(0u64);
+    let alerts = AlertsBuilder::new(config.alerts.clone(), config.logging.dir.clone())
+        .engine_progress(progress_rx)
+        .spawn(sinks.clone())
+        .map_err(|e| StartError::Alerts(e.to_string()))?;
+    let alert_sender = alerts.sender();
+    let (alert_counters_tx, alert_counters) = watch::channel(alerts.counters());
+
+    // The engine and its executor.
+    let sim_clock = SimClock::default();
+    let clock: Arc<dyn Clock> = match config.feed.source {
+        FeedSource::Replay => Arc::new(sim_clock.clone()),
+        FeedSource::Polymarket => Arc::new(SystemClock),
+    };
+    let engine = Engine::new(config.clone(), EngineSettings::default(), Box::new(TracingAuditSink), clock.now())
+        .map_err(|e| StartError::Engine(e.to_string()))?;
+    let executor: Box<dyn Executor> = match mode {
+        Mode::DryRun => Box::new(DryRunExecutor),
+        Mode::Paper | Mode::Live => Box::new(PaperExecutor::new(config.daemon.paper_extra_slippage_bps)),
+    };
+    let (events_tx, events_rx) = mpsc::channel(EVENT_QUEUE);
+    let EngineHandle { inputs, status, progress, task: engine_task } = spawn_engine_task(
+        engine,
+        executor,
+        clock.clone(),
+        config.daemon.engine_queue_capacity,
+        events_tx,
+        intake.clone(),
+    );
+    supervisor.spawn(
+        "engine",
+        with_failpoint("engine", async move {
+            let summary = engine_task.await.map_err(|e| TaskError::new(format!("engine task: {e}")))?;
+            tracing::info!(
+                processed = summary.inputs_processed,
+                drained = summary.drained_on_stop,
+                "engine task ended"
+            );
+            Ok(())
+        }),
+    );
+
+    // The recorder: engine events → store and alerts; its end lets the sinks finish.
+    let recorder = Recorder::new(store_handle.clone(), alert_sender.clone(), config.daemon.mode);
+    let sinks_after_recorder = sinks.clone();
+    supervisor.spawn(
+        "recorder",
+        with_failpoint("recorder", async move {
+            let result = recorder.run(events_rx).await;
+            sinks_after_recorder.cancel();
+            result
+        }),
+    );
+    supervisor.spawn(
+        "alerts",
+        with_failpoint("alerts", run_alerts(alerts, config_tx.subscribe(), alert_counters_tx, sinks.clone())),
+    );
+
+    // The feed.
+    let replay_path = config.feed.replay_path.clone();
+    let replay_speed = config.feed.replay_speed;
+    let feed_inputs = inputs.clone();
+    let feed_stop = intake.clone();
+    supervisor.spawn(
+        "feed",
+        with_failpoint("feed", async move {
+            let report = run_replay_feed(&replay_path, replay_speed, sim_clock, feed_inputs, feed_stop)
+                .await
+                .map_err(TaskError::new)?;
+            tracing::info!(?report, "replay feed stopped");
+            Ok(())
+        }),
+    );
+    supervisor.spawn("ticker", with_failpoint("ticker", ticker(inputs.clone(), intake.clone())));
+
+    // Health: system figures and component checks; a hold moves trading to Reducing.
+    let engine_progress = ProgressTracker::new(SystemClock.now());
+    let health_clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let (health_config_tx, health_config_rx) = watch::channel(config.health.clone());
+    let monitor = HealthMonitor::new(
+        config.health.clone(),
+        vec![
+            WatchedDirectory::new("data", &config.daemon.data_dir),
+            WatchedDirectory::new("logs", &config.logging.dir),
+        ],
+        health_clock.clone(),
+    )
+    .with_config_updates(health_config_rx);
+    register_checks(&monitor, &engine_progress, &store_handle, health_clock)?;
+    let reports = monitor.reports();
+    let actions = monitor.actions();
+    let monitor_stop = sinks.clone();
+    supervisor.spawn(
+        "health",
+        with_failpoint("health", async move { monitor.run(monitor_stop).await.map_err(TaskError::new) }),
+    );
+    supervisor.spawn(
+        "health-actions",
+        with_failpoint("health-actions", apply_health(actions, inputs.clone(), intake.clone())),
+    );
+
+    // Observers: /status and /metrics read these.
+    let observed = Observed { config: config_tx.subscribe(), engine: status, health: reports, alerts: alert_counters };
+
+    // The control API.
+    if config.api.enabled {
+        let listener = api::bind(&config.api).await.map_err(|e| StartError::Api(e.to_string()))?;
+        let (control_tx, control_rx) = mpsc::channel(16);
+        let state = ApiState {
+            token: config.api.token.clone(),
+            status: Arc::new({
+                let observed = observed.clone();
+                move || observe::status_json(&observed)
+            }),
+            health: Arc::new({
+                let observed = observed.clone();
+                move || observe::health_json(&observed)
+            }),
+            metrics: Arc::new({
+                let observed = observed.clone();
+                move || observe::metrics_text(&observed)
+            }),
+            control: control_tx,
+        };
+        let api_stop = intake.clone();
+        supervisor.spawn(
+            "api",
+            with_failpoint("api", async move { api::serve(listener, state, api_stop).await.map_err(TaskError::new) }),
+        );
+        supervisor.spawn(
+            "control",
+            with_failpoint(
+                "control",
+                forward_control(control_rx, inputs.clone(), observed.engine.clone(), intake.clone()),
+            ),
+        );
+    }
+
+    // systemd watchdog, alert heartbeat and the health check of the engine loop all follow progress.
+    supervisor.spawn(
+        "watchdog",
+        with_failpoint("watchdog", watchdog(systemd, progress, progress_tx, engine_progress, sinks.clone())),
+    );
+    supervisor.spawn(
+        "config-reload",
+        with_failpoint("config-reload", apply_reloads(config_tx.subscribe(), inputs, health_config_tx, intake.clone())),
+    );
+
+    Ok(Wired { intake, alerts: alert_sender })
 }
 
-/// Pings the systemd watchdog only while the engine's progress counter advances, so a wedged
-/// engine stops the pings and systemd restarts the daemon.
-async fn watchdog(systemd: Systemd, progress: Arc<AtomicU64>, stop: CancellationToken) -> TaskResult {
-    let Some(interval) = systemd.watchdog_interval() else {
-        stop.cancelled().await;
-        return Ok(());
-    };
-    let mut ticker = tokio::time::interval(interval / 2);
+/// The alert dispatcher lives until `sinks` is cancelled, then drains. Meanwhile SIGHUP reloads its
+/// settings and its counters are published for `/metrics`.
+async fn run_alerts(
+    alerts: AlertsHandle,
+    mut config: watch::Receiver<Arc<Config>>,
+    counters: watch::Sender<crate::alerts::AlertCountersSnapshot>,
+    sinks: CancellationToken,
+) -> TaskResult {
+    let mut current = config.borrow().alerts.clone();
+    let mut publish = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        tokio::select! {
+            () = sinks.cancelled() => {
+                alerts.join().await;
+                tracing::info!("alert dispatcher stopped; queued alerts delivered or dead-lettered");
+                return Ok(());
+            }
+            _ = publish.tick() => {
+                counters.send_replace(alerts.counters());
+            }
+            changed = config.changed(), if !config.has_changed().is_err() => {
+                if changed.is_err() {
+                    continue;
+                }
+                let new = config.borrow_and_update().alerts.clone();
+                if new != current {
+                    alerts.update_config(new.clone());
+                    current = new;
+                }
+            }
+        }
+    }
+}
+
+/// Timer ticks for the engine: day roll-over, staleness, breaker cooldown. A tick is only a
+/// reminder, so a full queue skips it rather than waiting.
+async fn ticker(inputs: mpsc::Sender<EngineMsg>, stop: CancellationToken) -> TaskResult {
+    let mut interval = tokio::time::interval(TICK_EVERY);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => return Ok(()),
+            _ = interval.tick() => {
+                let _ = inputs.try_send(EngineMsg::now(Input::Tick));
+            }
+        }
+    }
+}
+
+fn register_checks(
+    monitor: &HealthMonitor,
+    engine_progress: &ProgressTracker,
+    store: &StoreHandle,
+    clock: Arc<dyn Clock>,
+) -> Result<(), StartError> {
+    let health = |e: crate::health::HealthError| StartError::Health(e.to_string());
+    let rule = FreshnessRule::within(Duration::from_secs(60), HealthStatus::Critical).map_err(health)?;
+    monitor
+        .registry()
+        .register("engine", progress_check(engine_progress.clone(), "engine loop progress", rule, clock))
+        .map_err(health)?;
+    let store = store.clone();
+    monitor
+        .registry()
+        .register("store", move || {
+            let store = store.clone();
+            async move {
+                // A round trip through the writer: an empty atomic group resolves once committed.
+                match store.flush().await {
+                    Ok(()) => crate::health::ComponentHealth::healthy("store writer commits"),
+                    Err(e) => crate::health::ComponentHealth::critical(format!("store: {e}")),
+                }
+            }
+        })
+        .map_err(health)?;
+    Ok(())
+}
+
+/// Health holds and releases become engine control inputs.
+async fn apply_health(
+    mut actions: watch::Receiver<Option<HealthAction>>,
+    inputs: mpsc::Sender<EngineMsg>,
+    stop: CancellationToken,
+) -> TaskResult {
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => return Ok(()),
+            changed = actions.changed() => {
+                if changed.is_err() {
+                    stop.cancelled().await;
+                    return Ok(());
+                }
+                let action = actions.borrow_and_update().clone();
+                let control = match action {
+                    Some(action) if action.holds() => Control::HoldReducing { detail: action.reason().to_string() },
+                    Some(action) => Control::ReleaseHold { detail: action.reason().to_string() },
+                    None => continue,
+                };
+                if inputs.send(EngineMsg::now(Input::Control(control))).await.is_err() {
+                    return Ok(());
+                }
+            }
+        }
+    }
+}
+
+/// Control API requests become engine inputs; the reply is sent once the engine has processed it.
+async fn forward_control(
+    mut requests: mpsc::Receiver<(ControlRequest, oneshot::Sender<ControlReply>)>,
+    inputs: mpsc::Sender<EngineMsg>,
+    mut status: watch::Receiver<crate::engine::EngineStatus>,
+    stop: CancellationToken,
+) -> TaskResult {
+    loop {
+        let (request, reply) = tokio::select! {
+            () = stop.cancelled() => return Ok(()),
+            next = requests.recv() => match next {
+                Some(next) => next,
+                None => { stop.cancelled().await; return Ok(()); }
+            },
+        };
+        let (control, message) = match request {
+            ControlRequest::Halt { reason } => (Control::Halt { detail: reason }, "trading halted"),
+            ControlRequest::Resume => {
+                (Control::Resume { detail: "resumed via the control API".into() }, "resume requested")
+            }
+            ControlRequest::Kill { reason } => {
+                (Control::Kill { detail: reason }, "kill switch engaged: closing every position")
+            }
+            ControlRequest::Close { position } => (Control::ClosePosition { trade_id: position }, "close requested"),
+        };
+        // The engine handles inputs in order: once it has processed as many inputs as were queued
+        // ahead of ours plus ours, our request has been applied.
+        let target = status.borrow().inputs_processed + (inputs.max_capacity() - inputs.capacity()) as u64 + 1;
+        if inputs.send(EngineMsg::now(Input::Control(control))).await.is_err() {
+            return Ok(());
+        }
+        let applied = tokio::time::timeout(Duration::from_secs(10), status.wait_for(|s| s.inputs_processed >= target))
+            .await
+            .is_ok_and(|r| r.is_ok());
+        let state = status.borrow().trading_state.as_str().to_string();
+        let reply_body = match applied {
+            true => ControlReply { ok: true, message: message.to_string(), trading_state: state },
+            false => ControlReply {
+                ok: false,
+                message: "the engine did not apply the request in time".into(),
+                trading_state: state,
+            },
+        };
+        let _ = reply.send(reply_body);
+    }
+}
+
+/// Pings the systemd watchdog, the alert heartbeat and the engine's health check only while the
+/// engine's progress counter advances, so a wedged engine stops them all.
+async fn watchdog(
+    systemd: Systemd,
+    progress: Arc<AtomicU64>,
+    progress_tx: watch::Sender<u64>,
+    tracker: ProgressTracker,
+    stop: CancellationToken,
+) -> TaskResult {
+    let period =
+        systemd.watchdog_interval().map(|i| i / 2).unwrap_or(Duration::from_secs(1)).min(Duration::from_secs(1));
+    let mut ticker = tokio::time::interval(period);
     let mut last_seen = progress.load(Ordering::Relaxed);
     loop {
         tokio::select! {
-            _ = stop.cancelled() => return Ok(()),
+            () = stop.cancelled() => return Ok(()),
             _ = ticker.tick() => {
                 let now = progress.load(Ordering::Relaxed);
                 if now != last_seen {
-                    systemd.watchdog();
                     last_seen = now;
-                } else {
-                    tracing::warn!(progress = now, "engine made no progress since the last watchdog check");
+                    systemd.watchdog();
+                    progress_tx.send_replace(now);
+                    tracker.mark(SystemClock.now());
+                }
+            }
+        }
+    }
+}
+
+/// SIGHUP: a new valid config reaches the engine (risk limits, copy rules) and the health monitor
+/// (thresholds); the alert task applies its own section.
+async fn apply_reloads(
+    mut config: watch::Receiver<Arc<Config>>,
+    inputs: mpsc::Sender<EngineMsg>,
+    health: watch::Sender<crate::config::HealthConfig>,
+    stop: CancellationToken,
+) -> TaskResult {
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => return Ok(()),
+            changed = config.changed() => {
+                if changed.is_err() {
+                    stop.cancelled().await;
+                    return Ok(());
+                }
+                let new = config.borrow_and_update().clone();
+                health.send_replace(new.health.clone());
+                if inputs.send(EngineMsg::now(Input::Control(Control::SetConfig(new)))).await.is_err() {
+                    return Ok(());
                 }
             }
         }

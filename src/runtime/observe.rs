@@ -1,0 +1,177 @@
+//! What observers see: `/status` JSON, the `/health` report and the `/metrics` text, built on
+//! demand from the `watch` channels the engine, the health monitor and the alerts publish.
+
+use std::sync::Arc;
+
+use tokio::sync::watch;
+
+use crate::alerts::AlertCountersSnapshot;
+use crate::api::{MetricKind, PromText};
+use crate::config::Config;
+use crate::engine::EngineStatus;
+use crate::health::HealthReport;
+
+/// The receivers observers read; cheap to clone.
+#[derive(Clone)]
+pub struct Observed {
+    pub config: watch::Receiver<Arc<Config>>,
+    pub engine: watch::Receiver<EngineStatus>,
+    pub health: watch::Receiver<Arc<HealthReport>>,
+    pub alerts: watch::Receiver<AlertCountersSnapshot>,
+}
+
+pub fn status_json(observed: &Observed) -> serde_json::Value {
+    let config = observed.config.borrow().clone();
+    let engine = observed.engine.borrow().clone();
+    serde_json::json!({
+        "source": "daemon",
+        "mode": config.daemon.mode.as_str(),
+        "trading_state": engine.trading_state.as_str(),
+        "engine": engine,
+        "limits": config.risk,
+    })
+}
+
+pub fn health_json(observed: &Observed) -> (bool, serde_json::Value) {
+    let report = observed.health.borrow().clone();
+    let json = serde_json::to_value(report.as_ref()).unwrap_or(serde_json::Value::Null);
+    (report.overall_status.is_operational(), json)
+}
+
+pub fn metrics_text(observed: &Observed) -> String {
+    let engine = observed.engine.borrow().clone();
+    let config = observed.config.borrow().clone();
+    let mut text = PromText::new();
+    text.family("whale_trader_build_info", MetricKind::Gauge, "Build information.").sample(
+        "whale_trader_build_info",
+        &[("version", env!("CARGO_PKG_VERSION")), ("mode", config.daemon.mode.as_str())],
+        1,
+    );
+    text.family("whale_trader_trading_state", MetricKind::Gauge, "1 for the current trading state.");
+    for state in ["active", "reducing", "halted", "killed"] {
+        let value = u8::from(engine.trading_state.as_str() == state);
+        text.sample("whale_trader_trading_state", &[("state", state)], value);
+    }
+    text.single("whale_trader_open_positions", MetricKind::Gauge, "Open positions.", engine.open_positions);
+    text.single("whale_trader_pending_orders", MetricKind::Gauge, "Orders in flight.", engine.pending_orders);
+    text.single(
+        "whale_trader_inputs_processed_total",
+        MetricKind::Counter,
+        "Engine inputs processed.",
+        engine.inputs_processed,
+    );
+    text.single(
+        "whale_trader_whale_trades_seen_total",
+        MetricKind::Counter,
+        "Whale trades seen.",
+        engine.whale_trades_seen,
+    );
+    text.single("whale_trader_trades_opened_total", MetricKind::Counter, "Trades opened.", engine.trades_opened);
+    text.single("whale_trader_trades_closed_total", MetricKind::Counter, "Trades closed.", engine.trades_closed);
+    text.single("whale_trader_trades_rejected_total", MetricKind::Counter, "Trades rejected.", engine.trades_rejected);
+    text.single("whale_trader_realised_pnl_usd", MetricKind::Gauge, "Realised P&L in USD.", engine.realised_pnl_usd);
+    alert_metrics(&mut text, &observed.alerts.borrow());
+    health_metrics(&mut text, &observed.health.borrow());
+    text.finish()
+}
+
+fn alert_metrics(text: &mut PromText, counters: &AlertCountersSnapshot) {
+    let families: [(&str, &str, fn(&crate::alerts::ChannelCountersSnapshot) -> u64); 4] = [
+        ("whale_trader_alerts_delivered_total", "Alerts delivered, per channel.", |c| c.delivered),
+        ("whale_trader_alerts_suppressed_total", "Alerts suppressed by throttling or grouping.", |c| c.suppressed),
+        ("whale_trader_alerts_dropped_total", "Alerts dropped from a full queue.", |c| c.dropped),
+        ("whale_trader_alerts_dead_lettered_total", "Deliveries that finally failed.", |c| c.dead_lettered),
+    ];
+    for (name, help, read) in families {
+        text.family(name, MetricKind::Counter, help);
+        for (channel, c) in &counters.channels {
+            text.sample(name, &[("channel", channel)], read(c));
+        }
+    }
+}
+
+fn health_metrics(text: &mut PromText, report: &HealthReport) {
+    let h = crate::health::HealthMetricsSnapshot::from_report(report);
+    text.single(
+        "whale_trader_health_severity",
+        MetricKind::Gauge,
+        "Overall health: 0 healthy … 3 critical.",
+        h.overall_severity,
+    );
+    text.single(
+        "whale_trader_uptime_seconds",
+        MetricKind::Gauge,
+        "Seconds since the daemon started.",
+        h.uptime_seconds,
+    );
+    text.single(
+        "whale_trader_trading_held_by_health",
+        MetricKind::Gauge,
+        "1 while health holds trading in Reducing.",
+        u8::from(h.trading_held),
+    );
+    let optional_gauges = [
+        ("whale_trader_system_cpu_percent", "CPU use, percent.", h.cpu_percent),
+        ("whale_trader_system_load_average_1m", "Load average over 1 minute.", h.load_average_1m),
+        ("whale_trader_system_memory_percent", "Memory use, percent.", h.memory_percent),
+    ];
+    for (name, help, value) in optional_gauges {
+        if let Some(value) = value {
+            text.single(name, MetricKind::Gauge, help, value);
+        }
+    }
+    let optional_bytes = [
+        ("whale_trader_system_memory_used_bytes", "Memory used.", MetricKind::Gauge, h.memory_used_bytes),
+        ("whale_trader_system_memory_total_bytes", "Memory installed.", MetricKind::Gauge, h.memory_total_bytes),
+        (
+            "whale_trader_network_received_bytes_total",
+            "Bytes received on all interfaces.",
+            MetricKind::Counter,
+            h.network_received_bytes,
+        ),
+        (
+            "whale_trader_network_sent_bytes_total",
+            "Bytes sent on all interfaces.",
+            MetricKind::Counter,
+            h.network_sent_bytes,
+        ),
+        (
+            "whale_trader_process_resident_memory_bytes",
+            "The daemon's resident memory.",
+            MetricKind::Gauge,
+            h.process_rss_bytes,
+        ),
+        ("whale_trader_process_threads", "The daemon's threads.", MetricKind::Gauge, h.process_threads),
+        (
+            "whale_trader_process_open_files",
+            "The daemon's open file descriptors.",
+            MetricKind::Gauge,
+            h.process_open_files,
+        ),
+    ];
+    for (name, help, kind, value) in optional_bytes {
+        if let Some(value) = value {
+            text.single(name, kind, help, value);
+        }
+    }
+    text.family(
+        "whale_trader_disk_used_percent",
+        MetricKind::Gauge,
+        "Disk use of the data and log directories, percent.",
+    );
+    for disk in &h.disks {
+        text.sample("whale_trader_disk_used_percent", &[("directory", &disk.label)], disk.percent);
+    }
+    text.family("whale_trader_component_severity", MetricKind::Gauge, "Component health: 0 healthy … 3 critical.");
+    for component in &h.components {
+        text.sample("whale_trader_component_severity", &[("component", &component.name)], component.severity);
+    }
+    text.family("whale_trader_component_check_seconds", MetricKind::Gauge, "Latency of the last component check.");
+    for component in &h.components {
+        text.sample(
+            "whale_trader_component_check_seconds",
+            &[("component", &component.name)],
+            component.latency_seconds,
+        );
+    }
+}
