@@ -12,12 +12,14 @@ const SECRET: &str = "s3cr3t-token-that-must-never-leak-7f2c";
 fn check_config_names_every_problem_and_exits_2() {
     let ws = Workspace::with_default_config("");
     let config = ws.read("config/default.toml").replace("[daemon]\n", "[daemon]\nturbo = true\n");
+    let config = config.replace("max_drawdown_percent = 15", "max_drawdown_percent = 150");
     let config = config.replace("shutdown_grace_secs = 10", "shutdown_grace_secs = 0");
     ws.write("config/default.toml", &config);
     let out = ws.output(&["check-config"]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "stderr: {stderr}");
     assert!(stderr.contains("daemon.turbo = true: unknown key"), "{stderr}");
+    assert!(stderr.contains("risk.drawdown.max_drawdown_percent = 150"), "{stderr}");
     assert!(stderr.contains("daemon.shutdown_grace_secs = 0: must be between 1 and 600 seconds"), "{stderr}");
 }
 
@@ -65,6 +67,10 @@ fn sigterm_drains_and_exits_0_within_the_grace_period_without_leaking_secrets() 
     let main = json_lines(&ws.read("logs/main.log"));
     let messages: Vec<&str> = main.iter().filter_map(|l| l["message"].as_str()).collect();
     assert!(messages.iter().any(|m| m.contains("stop requested")), "{messages:?}");
+    // What was drained is said, task by task.
+    for said in ["engine stopped; drained", "recorder stopped", "store writer stopped", "alert dispatcher stopped"] {
+        assert!(messages.iter().any(|m| m.contains(said)), "no {said:?} in {messages:?}");
+    }
     assert!(messages.iter().any(|m| m.contains("whale-trader stopped")), "{messages:?}");
     for line in &main {
         let ts = line["timestamp"].as_str().expect("timestamp");
@@ -85,7 +91,7 @@ fn sigterm_drains_and_exits_0_within_the_grace_period_without_leaking_secrets() 
 #[test]
 fn a_task_that_dies_is_logged_alerted_and_exits_1() {
     let ws = Workspace::with_default_config("");
-    let mut child = ws.spawn_daemon(&[("WHALE_TRADER_FAILPOINT", "panic:watchdog")]);
+    let mut child = ws.spawn_daemon(&[("WHALE_TRADER_FAILPOINT", "panic:health")]);
     let (status, _) = wait_with_limit(&mut child, Duration::from_secs(20));
     let status = status.expect("daemon did not exit after its task died");
     assert_eq!(status.code(), Some(1), "logs:\n{}", ws.all_logs());
@@ -95,10 +101,14 @@ fn a_task_that_dies_is_logged_alerted_and_exits_1() {
         .iter()
         .find(|l| l["message"].as_str().is_some_and(|m| m.contains("a task ended while the daemon was running")))
         .unwrap_or_else(|| panic!("no task-failure line in error.log: {errors:?}"));
-    assert_eq!(died["task"], "watchdog");
+    assert_eq!(died["task"], "health");
     assert!(died["exit"].as_str().unwrap_or_default().contains("panicked"), "{died}");
-    assert!(
-        errors.iter().any(|l| l["title"] == "Task failure"),
-        "no critical alert for the dead task in error.log: {errors:?}"
-    );
+    // The alert went through the dispatcher to the JSON file channel.
+    let alerts = json_lines(&ws.read("logs/alerts.log"));
+    let alert = alerts
+        .iter()
+        .find(|a| a["title"] == "Task failure")
+        .unwrap_or_else(|| panic!("no task-failure alert in alerts.log: {alerts:?}"));
+    assert_eq!(alert["priority"], "critical", "{alert}");
+    assert!(alert["message"].as_str().unwrap_or_default().contains("task health panicked"), "{alert}");
 }

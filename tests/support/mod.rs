@@ -9,6 +9,8 @@ use std::time::{Duration, Instant};
 /// A temporary directory laid out like an install: `config/default.toml`, `logs/`, `data/`.
 pub struct Workspace {
     pub dir: tempfile::TempDir,
+    /// A free loopback port for this workspace's control API.
+    pub api_port: u16,
 }
 
 impl Workspace {
@@ -18,7 +20,7 @@ impl Workspace {
         std::fs::create_dir_all(dir.path().join("config")).expect("config dir");
         let default = std::fs::read_to_string(repo_path("config/default.toml")).expect("default config");
         std::fs::write(dir.path().join("config/default.toml"), format!("{default}\n{extra}")).expect("write config");
-        Self { dir }
+        Self { dir, api_port: free_port() }
     }
 
     /// A workspace whose config is exactly `text`.
@@ -26,7 +28,7 @@ impl Workspace {
         let dir = tempfile::tempdir().expect("temp dir");
         std::fs::create_dir_all(dir.path().join("config")).expect("config dir");
         std::fs::write(dir.path().join("config/default.toml"), text).expect("write config");
-        Self { dir }
+        Self { dir, api_port: free_port() }
     }
 
     pub fn path(&self) -> &Path {
@@ -45,7 +47,8 @@ impl Workspace {
         std::fs::read_to_string(self.path().join(relative)).unwrap_or_default()
     }
 
-    /// The binary, with the workspace as working directory and a clean `WHALE_TRADER__*` env.
+    /// The binary, with the workspace as working directory, a clean `WHALE_TRADER__*` env, this
+    /// workspace's API port and the repository's sample session.
     pub fn command(&self, args: &[&str]) -> Command {
         let mut command = Command::new(env!("CARGO_BIN_EXE_whale-trader"));
         command.current_dir(self.path()).args(args);
@@ -54,6 +57,8 @@ impl Workspace {
                 command.env_remove(key);
             }
         }
+        command.env("WHALE_TRADER__API__PORT", self.api_port.to_string());
+        command.env("WHALE_TRADER__FEED__REPLAY_PATH", repo_path("data/sample_session.jsonl"));
         command
     }
 
@@ -78,6 +83,12 @@ impl Workspace {
         }
         text
     }
+}
+
+/// A loopback port nobody listens on right now.
+pub fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a free port");
+    listener.local_addr().expect("local addr").port()
 }
 
 /// A path inside the repository.
