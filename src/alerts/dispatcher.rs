@@ -22,12 +22,16 @@ use super::counters::{AlertCountersSnapshot, ChannelCounters, Counters, bump};
 use super::dead_letter::DeadLetter;
 use super::error::AlertError;
 use super::heartbeat::spawn_heartbeat;
-use super::lane::{Lane, Pushed};
+use super::lane::{Lane, Pushed, Wake};
 use super::notification::{Notice, Notification};
 use super::policy::{Decision, Held, Policy, PolicySettings, Throttle};
 use super::sender::{AlertSender, Inbox};
 use super::worker::Worker;
 use crate::clock::{Clock, SystemClock, Timestamp};
+
+/// How often the dispatcher collects non-critical alerts that did not wake it. Critical alerts
+/// and a half-full queue wake it at once.
+const HANDOFF_TICK: Duration = Duration::from_millis(50);
 
 /// Builds and starts the alert system.
 ///
@@ -83,7 +87,7 @@ impl AlertsBuilder {
     pub fn spawn(self, shutdown: CancellationToken) -> Result<AlertsHandle, AlertError> {
         let counters = Arc::new(Counters::default());
         let inbox = Arc::new(Inbox {
-            lane: Lane::new(self.config.queue_capacity),
+            lane: Lane::new(self.config.queue_capacity, Wake::Batched),
             counters: Arc::clone(&counters),
             batch_top_n: AtomicUsize::new(self.config.telegram.batch_top_n),
         });
@@ -281,7 +285,7 @@ struct Dispatcher {
 impl Dispatcher {
     fn add_slot(&mut self, spec: ChannelSpec, throttle: Throttle) {
         let name = spec.channel.name().to_string();
-        let lane = Arc::new(Lane::new(self.config.delivery.channel_queue_capacity));
+        let lane = Arc::new(Lane::new(self.config.delivery.channel_queue_capacity, Wake::EveryPush));
         let counters = self.counters.channel(&name);
         let worker = Worker {
             channel: spec.channel,
@@ -322,6 +326,8 @@ impl Dispatcher {
                 biased;
                 _ = shutdown.cancelled() => break,
                 _ = self.inbox.lane.wait() => {}
+                // Non-critical alerts do not wake the dispatcher (see `lane`): it collects them here.
+                _ = tokio::time::sleep(HANDOFF_TICK) => {}
                 changed = config.changed(), if config_open => match changed {
                     Ok(()) => {
                         let new = config.borrow_and_update().clone();

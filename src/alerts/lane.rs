@@ -6,7 +6,12 @@
 //! `std::sync::Mutex` that is held only for a push or a pop (tens of nanoseconds, never across an
 //! `.await`), plus a `Notify` that wakes the single consumer. Non-critical items are bounded by
 //! `capacity`; critical items are not bounded (they are rare: halts, kills, breaker trips).
-//! The engine thus pays one uncontended lock, one push and one `notify_one`.
+//!
+//! Waking the consumer is the expensive part of a hand-off: when the consumer task is parked,
+//! `notify_one` makes the scheduler unpark a worker thread (a futex syscall, several µs on this
+//! machine and worse at the tail). So a lane can be [`Wake::Batched`]: a push wakes the consumer
+//! only for a critical item or when half the capacity is used, and otherwise the consumer picks
+//! items up on its own short tick. The engine then pays one uncontended lock and one push.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -36,15 +41,25 @@ struct State<T> {
     closed: bool,
 }
 
+/// When a push wakes the consumer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wake {
+    /// Every push: for consumers that only ever wait on the lane (channel workers).
+    EveryPush,
+    /// Critical items and a half-full lane only; the consumer also polls on a tick (the dispatcher).
+    Batched,
+}
+
 /// A multi-producer, single-consumer lane. See the module documentation.
 pub struct Lane<T> {
     state: Mutex<State<T>>,
     ready: Notify,
     capacity: AtomicUsize,
+    wake: Wake,
 }
 
 impl<T: Urgency> Lane<T> {
-    pub fn new(capacity: usize) -> Self {
+    pub fn new(capacity: usize, wake: Wake) -> Self {
         Self {
             state: Mutex::new(State {
                 items: VecDeque::with_capacity(capacity.min(4096)),
@@ -53,6 +68,7 @@ impl<T: Urgency> Lane<T> {
             }),
             ready: Notify::new(),
             capacity: AtomicUsize::new(capacity.max(1)),
+            wake,
         }
     }
 
@@ -69,14 +85,15 @@ impl<T: Urgency> Lane<T> {
     /// Never blocks beyond the short lock and never awaits.
     pub fn push(&self, item: T) -> Pushed<T> {
         let critical = item.is_critical();
-        let dropped = {
+        let capacity = self.capacity.load(Ordering::Relaxed);
+        let (dropped, wake) = {
             let mut state = self.lock();
             if state.closed {
                 return Pushed::Closed(item);
             }
             let mut dropped = None;
             if !critical {
-                if state.non_critical >= self.capacity.load(Ordering::Relaxed) {
+                if state.non_critical >= capacity {
                     let oldest = state.items.iter().position(|queued| !queued.is_critical());
                     dropped = oldest.and_then(|i| state.items.remove(i));
                     if dropped.is_some() {
@@ -86,9 +103,15 @@ impl<T: Urgency> Lane<T> {
                 state.non_critical += 1;
             }
             state.items.push_back(item);
-            dropped
+            let wake = match self.wake {
+                Wake::EveryPush => true,
+                Wake::Batched => critical || state.non_critical.saturating_mul(2) >= capacity,
+            };
+            (dropped, wake)
         };
-        self.ready.notify_one();
+        if wake {
+            self.ready.notify_one();
+        }
         match dropped {
             Some(old) => Pushed::DroppedOldest(old),
             None => Pushed::Queued,
@@ -162,7 +185,7 @@ mod tests {
 
     #[test]
     fn overflow_drops_the_oldest_non_critical_and_keeps_every_critical() {
-        let lane = Lane::new(2);
+        let lane = Lane::new(2, Wake::EveryPush);
         assert!(matches!(lane.push(Item(1, true)), Pushed::Queued));
         assert!(matches!(lane.push(Item(2, false)), Pushed::Queued));
         assert!(matches!(lane.push(Item(3, false)), Pushed::Queued));
@@ -178,16 +201,28 @@ mod tests {
 
     #[test]
     fn only_critical_items_never_drop() {
-        let lane = Lane::new(1);
+        let lane = Lane::new(1, Wake::EveryPush);
         for i in 0..100 {
             assert!(matches!(lane.push(Item(i, true)), Pushed::Queued));
         }
         assert_eq!(lane.len(), 100);
     }
 
+    #[test]
+    fn batched_lane_wakes_only_for_critical_items_or_when_half_full() {
+        let lane = Lane::new(4, Wake::Batched);
+        let woken = |lane: &Lane<Item>| futures::FutureExt::now_or_never(lane.wait()).is_some();
+        lane.push(Item(1, false));
+        assert!(!woken(&lane), "one of four: no wake-up");
+        lane.push(Item(2, false));
+        assert!(woken(&lane), "half full: wake");
+        lane.push(Item(3, true));
+        assert!(woken(&lane), "critical: wake");
+    }
+
     #[tokio::test]
     async fn closed_lane_refuses_pushes_but_drains() {
-        let lane = Lane::new(4);
+        let lane = Lane::new(4, Wake::EveryPush);
         lane.push(Item(1, false));
         lane.close();
         assert!(matches!(lane.push(Item(2, false)), Pushed::Closed(Item(2, false))));
