@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 use whale_trader::clock::Timestamp;
 use whale_trader::store::{
     Decision, DecisionRecord, OrderKind, OrderRecord, OrderStatus, PositionRecord, PositionStatus, RiskStateRecord,
-    Side, SqliteStore, StoreCommand, StoreConfig, StoreHandle, StoreWriter, WriterSettings, spawn_writer,
+    Side, SqliteStore, Store, StoreCommand, StoreConfig, StoreHandle, StoreWriter, WriterSettings, spawn_writer,
 };
 
 const POSITIONS: usize = 100;
@@ -187,13 +187,67 @@ fn memory_under_burst() {
     );
 }
 
+fn percentiles(mut samples: Vec<Duration>) -> String {
+    samples.sort();
+    let pick = |q: f64| {
+        let index = ((samples.len() as f64 * q).ceil() as usize).saturating_sub(1).min(samples.len() - 1);
+        samples[index].as_secs_f64() * 1e6
+    };
+    format!(
+        "samples {}: p50 {:.0} µs, p90 {:.0} µs, p99 {:.0} µs, p99.9 {:.0} µs, max {:.0} µs",
+        samples.len(),
+        pick(0.50),
+        pick(0.90),
+        pick(0.99),
+        pick(0.999),
+        pick(1.0)
+    )
+}
+
+/// The floor under any durable commit: one 4 KiB overwrite + fsync on the same file system, now.
+fn raw_fsync(dir: &Path) -> String {
+    use std::io::{Seek, SeekFrom, Write};
+    let mut file = std::fs::File::create(dir.join("fsync-probe")).expect("probe file");
+    file.write_all(&[7u8; 4096 * 16]).and_then(|()| file.sync_all()).expect("probe");
+    let samples = (0..500u64)
+        .map(|i| {
+            file.seek(SeekFrom::Start((i % 16) * 4096)).and_then(|_| file.write_all(&[i as u8; 4096])).expect("write");
+            let started = Instant::now();
+            file.sync_all().expect("fsync");
+            started.elapsed()
+        })
+        .collect();
+    percentiles(samples)
+}
+
+/// The SQLite backend alone (no queue, no threads): 1,024-command batches of decision inserts.
+fn backend_only() {
+    const BATCHES: u64 = 200;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut store =
+        SqliteStore::open(&dir.path().join("direct.paper.db"), "paper", Duration::from_secs(5)).expect("open");
+    let started = Instant::now();
+    for b in 0..BATCHES {
+        let commands: Vec<StoreCommand> = (0..1024).map(|i| decision(b * 1024 + i)).collect();
+        let refs: Vec<&StoreCommand> = commands.iter().collect();
+        store.write_batch(&refs).expect("batch");
+    }
+    let elapsed = started.elapsed();
+    println!(
+        "== SQLite backend alone: {} decision inserts in 1,024-command transactions: {:.0} commands/s ==",
+        BATCHES * 1024,
+        (BATCHES * 1024) as f64 / elapsed.as_secs_f64()
+    );
+}
+
 /// Order intents paced at 1,000 per second, each timed from submission to its durable acknowledgement.
 fn durability_latency_at_1000_per_second() {
     const SECONDS: u64 = 5;
     const RATE: u64 = 1_000;
     let dir = tempfile::tempdir().expect("tempdir");
     let rt = runtime();
-    let mut latencies: Vec<Duration> = rt.block_on(async {
+    println!("raw fsync on the same file system right before: {}", raw_fsync(dir.path()));
+    let latencies: Vec<Duration> = rt.block_on(async {
         let (handle, writer, cancel) = start(dir.path(), default_settings());
         // Warm the file and the statement cache.
         for i in 0..200 {
@@ -227,24 +281,10 @@ fn durability_latency_at_1000_per_second() {
         );
         out
     });
-    latencies.sort();
-    let pick = |q: f64| {
-        let index = ((latencies.len() as f64 * q).ceil() as usize).saturating_sub(1).min(latencies.len() - 1);
-        latencies[index].as_secs_f64() * 1e6
-    };
-    println!(
-        "samples {}: p50 {:.0} µs, p90 {:.0} µs, p99 {:.0} µs, p99.9 {:.0} µs, max {:.0} µs",
-        latencies.len(),
-        pick(0.50),
-        pick(0.90),
-        pick(0.99),
-        pick(0.999),
-        pick(1.0)
-    );
+    println!("{}", percentiles(latencies));
+    println!("raw fsync on the same file system right after: {}", raw_fsync(dir.path()));
 }
 
-/// Throughput of fire-and-forget state changes through the writer, committed (flush) at the end of
-/// each measured run.
 fn throughput(c: &mut Criterion) {
     let rt = runtime();
     let mut group = c.benchmark_group("store_writer");
@@ -285,6 +325,7 @@ fn throughput(c: &mut Criterion) {
 }
 
 fn main() {
+    backend_only();
     memory_under_burst();
     durability_latency_at_1000_per_second();
     let mut criterion = Criterion::default().configure_from_args();

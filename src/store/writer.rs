@@ -283,31 +283,40 @@ fn commit<S: Store>(store: &mut S, batch: &mut Vec<WriteRequest>, stats: &Writer
     match result {
         Ok(outcomes) => {
             stats.transactions.fetch_add(1, Ordering::Relaxed);
+            let (mut written, mut coalesced, mut refused) = (0, 0, 0);
             let mut outcomes = outcomes.into_iter();
-            for (request, skipped) in batch.drain(..).zip(skip) {
-                let outcome = if skipped {
-                    stats.commands_coalesced.fetch_add(1, Ordering::Relaxed);
-                    Ok(())
-                } else {
-                    outcomes.next().unwrap_or_else(|| {
-                        Err(StoreError::Sqlite {
-                            context: "matching outcomes to commands",
-                            message: "the backend returned fewer outcomes than commands".into(),
+            let answers: Vec<(Option<Ack>, Result<(), StoreError>)> = batch
+                .drain(..)
+                .zip(skip)
+                .map(|(request, skipped)| {
+                    let outcome = if skipped {
+                        coalesced += 1;
+                        Ok(())
+                    } else {
+                        outcomes.next().unwrap_or_else(|| {
+                            Err(StoreError::Sqlite {
+                                context: "matching outcomes to commands",
+                                message: "the backend returned fewer outcomes than commands".into(),
+                            })
                         })
-                    })
-                };
-                match &outcome {
-                    Ok(()) => {
-                        if !skipped {
-                            stats.commands_written.fetch_add(1, Ordering::Relaxed);
+                    };
+                    match &outcome {
+                        Ok(()) if !skipped => written += 1,
+                        Ok(()) => {}
+                        Err(e) => {
+                            refused += 1;
+                            tracing::warn!(command = request.command.kind(), error = %e, "store refused a command");
                         }
                     }
-                    Err(e) => {
-                        stats.commands_refused.fetch_add(1, Ordering::Relaxed);
-                        tracing::warn!(command = request.command.kind(), error = %e, "store refused a command");
-                    }
-                }
-                if let Some(ack) = request.ack {
+                    (request.ack, outcome)
+                })
+                .collect();
+            // Counters first, so a caller that reads them after its acknowledgement sees its batch.
+            stats.commands_written.fetch_add(written, Ordering::Relaxed);
+            stats.commands_coalesced.fetch_add(coalesced, Ordering::Relaxed);
+            stats.commands_refused.fetch_add(refused, Ordering::Relaxed);
+            for (ack, outcome) in answers {
+                if let Some(ack) = ack {
                     // The caller may have stopped waiting; the command is written either way.
                     let _ = ack.send(outcome);
                 }
@@ -316,8 +325,8 @@ fn commit<S: Store>(store: &mut S, batch: &mut Vec<WriteRequest>, stats: &Writer
         Err(e) => {
             stats.failed_transactions.fetch_add(1, Ordering::Relaxed);
             tracing::error!(commands = batch.len(), error = %e, "store batch failed; nothing in it was written");
+            stats.commands_refused.fetch_add(batch.len() as u64, Ordering::Relaxed);
             for request in batch.drain(..) {
-                stats.commands_refused.fetch_add(1, Ordering::Relaxed);
                 if let Some(ack) = request.ack {
                     let _ = ack.send(Err(e.clone()));
                 }
