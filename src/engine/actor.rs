@@ -139,7 +139,8 @@ impl EngineActor {
         while sent < out.intents.len() {
             let Some(intent) = out.intents.get(sent).copied() else { break };
             sent += 1;
-            let market = MarketView { book: self.engine.book(intent.token), rules: self.engine.venue_rules(intent.market) };
+            let market =
+                MarketView { book: self.engine.book(intent.token), rules: self.engine.venue_rules(intent.market) };
             reports.clear();
             self.executor.submit(&intent, market, now, reports);
             for report in reports.drain(..) {

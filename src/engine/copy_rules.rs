@@ -120,10 +120,10 @@ pub fn plan_entry(inputs: &EntryInputs<'_>) -> Result<EntryPlan, CopyRejection> 
         });
     }
     let Some(prices) = inputs.prices.filter(|p| p.is_fresh(inputs.now, inputs.stale_after_ms)) else {
-        let age = inputs
-            .prices
-            .and_then(|p| p.updated_at)
-            .map_or_else(|| "no price yet".to_owned(), |at| format!("last price {}s ago", inputs.now.millis_since(at) / 1000));
+        let age = inputs.prices.and_then(|p| p.updated_at).map_or_else(
+            || "no price yet".to_owned(),
+            |at| format!("last price {}s ago", inputs.now.millis_since(at) / 1000),
+        );
         return Err(CopyRejection::code(
             ReasonCode::StalePrice,
             format!("{age}, stale after {}s", inputs.stale_after_ms / 1000),

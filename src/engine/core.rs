@@ -15,12 +15,12 @@ use crate::domain::{
 use crate::polymarket::WhaleTrade;
 use crate::risk::{Decision, ExitIntent, Fill, OrderIntent, PositionId, RiskEvent, RiskManager, Transition};
 
+use super::EngineError;
 use super::audit::{AuditRecord, AuditSink, TradeClosed, TradeOpened, TradeRejected, TradingStateChanged};
 use super::copy_rules::{self, CopyRejection, EntryInputs, RejectReason};
 use super::io::{Control, EngineEvent, EngineStatus, ExecutionReport, Input, Outputs, Quote};
 use super::market_data::{BookSnapshot, MarketData, MarketInfo, VenueRules};
 use super::portfolio::{OrderPurpose, PendingOrder, Portfolio, Trade, trade_id_of};
-use super::EngineError;
 
 /// Settings of one engine that do not come from the config file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -388,7 +388,14 @@ impl Engine {
 
     /// Sends an exit of `size` shares of `position`, as a marketable sell limited at the lowest tick
     /// (a stop must get out), after the risk manager has seen it.
-    fn send_exit(&mut self, position: PositionId, size: Decimal, reason: ExitReason, now: Timestamp, out: &mut Outputs) {
+    fn send_exit(
+        &mut self,
+        position: PositionId,
+        size: Decimal,
+        reason: ExitReason,
+        now: Timestamp,
+        out: &mut Outputs,
+    ) {
         let Some(trade) = self.portfolio.trades.get(&position) else {
             tracing::warn!(%position, "exit for a position the engine does not know");
             return;
@@ -424,11 +431,19 @@ impl Engine {
         }
     }
 
-    fn send(&mut self, order: OrderIntent, position: PositionId, purpose: OrderPurpose, now: Timestamp, out: &mut Outputs) {
+    fn send(
+        &mut self,
+        order: OrderIntent,
+        position: PositionId,
+        purpose: OrderPurpose,
+        now: Timestamp,
+        out: &mut Outputs,
+    ) {
         let trade_id = self.portfolio.trades.get(&position).map(|t| t.trade_id.clone()).unwrap_or_default();
-        self.portfolio
-            .pending
-            .insert(order.client_order_id, PendingOrder { intent: order, position, purpose, sent_at: now, filled: Decimal::ZERO });
+        self.portfolio.pending.insert(
+            order.client_order_id,
+            PendingOrder { intent: order, position, purpose, sent_at: now, filled: Decimal::ZERO },
+        );
         out.events.push(EngineEvent::OrderIntentRecorded { intent: order, trade_id, at: now });
         out.intents.push(order);
     }

@@ -35,7 +35,13 @@ pub trait Executor: Send {
 
     /// Handles one approved intent at `now`. Simulated executors push their report(s) into `reports`
     /// right away; the engine applies them before the next input.
-    fn submit(&mut self, intent: &OrderIntent, market: MarketView<'_>, now: Timestamp, reports: &mut Vec<ExecutionReport>);
+    fn submit(
+        &mut self,
+        intent: &OrderIntent,
+        market: MarketView<'_>,
+        now: Timestamp,
+        reports: &mut Vec<ExecutionReport>,
+    );
 }
 
 /// Records intents, never fills.
@@ -47,7 +53,13 @@ impl Executor for DryRunExecutor {
         Mode::DryRun
     }
 
-    fn submit(&mut self, intent: &OrderIntent, _market: MarketView<'_>, now: Timestamp, reports: &mut Vec<ExecutionReport>) {
+    fn submit(
+        &mut self,
+        intent: &OrderIntent,
+        _market: MarketView<'_>,
+        now: Timestamp,
+        reports: &mut Vec<ExecutionReport>,
+    ) {
         tracing::info!(
             order = %intent.client_order_id,
             side = %intent.side,
@@ -137,7 +149,13 @@ impl Executor for PaperExecutor {
         Mode::Paper
     }
 
-    fn submit(&mut self, intent: &OrderIntent, market: MarketView<'_>, now: Timestamp, reports: &mut Vec<ExecutionReport>) {
+    fn submit(
+        &mut self,
+        intent: &OrderIntent,
+        market: MarketView<'_>,
+        now: Timestamp,
+        reports: &mut Vec<ExecutionReport>,
+    ) {
         let levels: &[Level] = match (market.book, intent.side) {
             (Some(book), Side::Buy) => &book.asks,
             (Some(book), Side::Sell) => &book.bids,
@@ -227,7 +245,8 @@ mod tests {
         assert_eq!(fill.filled_size, dec!(21.86));
         let notional = dec!(8.37) * dec!(0.43) + dec!(13.49) * dec!(0.53);
         assert_eq!(fill.avg_price, (notional / dec!(21.86)).round_dp(8));
-        let fee = dec!(8.37) * dec!(0.05) * dec!(0.43) * dec!(0.57) + dec!(13.49) * dec!(0.05) * dec!(0.53) * dec!(0.47);
+        let fee =
+            dec!(8.37) * dec!(0.05) * dec!(0.43) * dec!(0.57) + dec!(13.49) * dec!(0.05) * dec!(0.53) * dec!(0.47);
         assert_eq!(fill.fee, fee.round_dp(8));
     }
 
@@ -249,7 +268,10 @@ mod tests {
         assert_eq!(refusals.len(), 4);
         assert!(matches!(refusals.first(), Some(LiveRefusal::MissingCredentials { .. })));
         assert_eq!(check_live_start(&[], Mode::Live, true, None).err().map(|e| e.0.len()), Some(1));
-        assert_eq!(check_live_start(&[], Mode::Live, false, Some("yes")).err().map(|e| e.0), Some(vec![LiveRefusal::NoLiveFlag]));
+        assert_eq!(
+            check_live_start(&[], Mode::Live, false, Some("yes")).err().map(|e| e.0),
+            Some(vec![LiveRefusal::NoLiveFlag])
+        );
         assert!(check_live_start(&[], Mode::Live, true, Some("yes")).is_ok());
     }
 }

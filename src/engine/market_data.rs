@@ -57,19 +57,30 @@ struct ClobLevel {
 }
 
 fn parse_decimal(field: &'static str, text: &str) -> Result<Decimal, EngineError> {
-    text.trim().parse::<Decimal>().map_err(|_| EngineError::BadField { field, value: text.to_owned(), rule: "a decimal" })
+    text.trim().parse::<Decimal>().map_err(|_| EngineError::BadField {
+        field,
+        value: text.to_owned(),
+        rule: "a decimal",
+    })
 }
 
 impl BookSnapshot {
     /// Parses a CLOB `/book` object (`serde_json::Value` or raw text already split out of a line).
     pub fn from_clob_json(json: &str) -> Result<Self, EngineError> {
-        let raw: ClobBook = serde_json::from_str(json)
-            .map_err(|e| EngineError::BadField { field: "book", value: e.to_string(), rule: "a CLOB /book object" })?;
+        let raw: ClobBook = serde_json::from_str(json).map_err(|e| EngineError::BadField {
+            field: "book",
+            value: e.to_string(),
+            rule: "a CLOB /book object",
+        })?;
         let level = |l: &ClobLevel| -> Result<Level, EngineError> {
             let price = parse_decimal("book.price", &l.price)?;
             let size = parse_decimal("book.size", &l.size)?;
             if price <= Decimal::ZERO || price >= Decimal::ONE {
-                return Err(EngineError::BadField { field: "book.price", value: l.price.clone(), rule: "inside (0, 1)" });
+                return Err(EngineError::BadField {
+                    field: "book.price",
+                    value: l.price.clone(),
+                    rule: "inside (0, 1)",
+                });
             }
             if size < Decimal::ZERO {
                 return Err(EngineError::BadField { field: "book.size", value: l.size.clone(), rule: "not negative" });
@@ -78,8 +89,8 @@ impl BookSnapshot {
         };
         let mut bids = raw.bids.iter().map(level).collect::<Result<Vec<_>, _>>()?;
         let mut asks = raw.asks.iter().map(level).collect::<Result<Vec<_>, _>>()?;
-        bids.sort_by(|a, b| b.price.cmp(&a.price));
-        asks.sort_by(|a, b| a.price.cmp(&b.price));
+        bids.sort_by_key(|l| std::cmp::Reverse(l.price));
+        asks.sort_by_key(|l| l.price);
         let timestamp_ms = raw.timestamp.trim().parse::<i64>().map_err(|_| EngineError::BadField {
             field: "book.timestamp",
             value: raw.timestamp.clone(),
@@ -91,7 +102,11 @@ impl BookSnapshot {
             bids,
             asks,
             tick_size: raw.tick_size.as_deref().map(|t| parse_decimal("book.tick_size", t)).transpose()?,
-            min_order_size: raw.min_order_size.as_deref().map(|t| parse_decimal("book.min_order_size", t)).transpose()?,
+            min_order_size: raw
+                .min_order_size
+                .as_deref()
+                .map(|t| parse_decimal("book.min_order_size", t))
+                .transpose()?,
             timestamp: Timestamp::from_millis(timestamp_ms),
         })
     }
@@ -278,7 +293,13 @@ impl MarketData {
     }
 
     /// Records a best bid / ask; no allocation once the token is known.
-    pub fn update_quote(&mut self, token: TokenId, best_bid: Option<Decimal>, best_ask: Option<Decimal>, now: Timestamp) {
+    pub fn update_quote(
+        &mut self,
+        token: TokenId,
+        best_bid: Option<Decimal>,
+        best_ask: Option<Decimal>,
+        now: Timestamp,
+    ) {
         let entry = self.prices.entry(token).or_default();
         entry.best_bid = best_bid;
         entry.best_ask = best_ask;

@@ -77,8 +77,11 @@ pub fn parse_line(line: &str) -> Result<Option<ReplayEvent>, EngineError> {
     if line.trim().is_empty() {
         return Ok(None);
     }
-    let raw: RawLine<'_> = serde_json::from_str(line)
-        .map_err(|e| EngineError::BadField { field: "line", value: e.to_string(), rule: "a JSON object with ts and type" })?;
+    let raw: RawLine<'_> = serde_json::from_str(line).map_err(|e| EngineError::BadField {
+        field: "line",
+        value: e.to_string(),
+        rule: "a JSON object with ts and type",
+    })?;
     let at = Timestamp::from_millis(raw.ts);
     let input = match raw.kind {
         "whale_trade" => {
@@ -193,7 +196,8 @@ impl<E: Executor> SimulatedRun<E> {
         while !self.pending_intents.is_empty() {
             let intents = std::mem::take(&mut self.pending_intents);
             for intent in &intents {
-                let market = MarketView { book: self.engine.book(intent.token), rules: self.engine.venue_rules(intent.market) };
+                let market =
+                    MarketView { book: self.engine.book(intent.token), rules: self.engine.venue_rules(intent.market) };
                 self.executor.submit(intent, market, now, &mut self.reports);
             }
             self.pending_intents = intents;
@@ -214,9 +218,9 @@ impl<E: Executor> SimulatedRun<E> {
             return;
         }
         self.order_intents += self.out.intents.len() as u64;
-        self.pending_intents.extend(self.out.intents.drain(..));
+        self.pending_intents.append(&mut self.out.intents);
         if self.keep_events {
-            self.events.extend(self.out.events.drain(..));
+            self.events.append(&mut self.out.events);
         } else {
             self.out.events.clear();
         }
@@ -243,7 +247,11 @@ impl<E: Executor> SimulatedRun<E> {
 
 /// Replays the session at `path` through a paper-trading engine built from `config`, as fast as
 /// possible, sending audit records to `audit`.
-pub fn replay_session(path: &Path, config: Arc<Config>, audit: Box<dyn AuditSink>) -> Result<ReplayReport, EngineError> {
+pub fn replay_session(
+    path: &Path,
+    config: Arc<Config>,
+    audit: Box<dyn AuditSink>,
+) -> Result<ReplayReport, EngineError> {
     let file = std::fs::File::open(path)
         .map_err(|e| EngineError::Io { path: path.display().to_string(), reason: e.to_string() })?;
     let reader = std::io::BufReader::new(file);
@@ -274,7 +282,11 @@ pub fn replay_session(path: &Path, config: Arc<Config>, audit: Box<dyn AuditSink
         };
         run.feed(event.at, event.input);
     }
-    Ok(run.map(|r| r.report(lines, malformed)).unwrap_or(ReplayReport { lines, malformed_lines: malformed, ..Default::default() }))
+    Ok(run.map(|r| r.report(lines, malformed)).unwrap_or(ReplayReport {
+        lines,
+        malformed_lines: malformed,
+        ..Default::default()
+    }))
 }
 
 /// Replays `path` into the engine task's queue for the daemon (`[feed] source = "replay"`):
