@@ -479,3 +479,25 @@ fn manual_halt_and_resume() {
     assert!(rm.resume(at(1)).is_some());
     assert!(rm.check(&entry(2, 1, 1, 1, dec!(0.50), dec!(10)), at(1)).is_approved());
 }
+
+#[test]
+fn copy_sizing_modes_through_the_manager() {
+    use whale_trader::config::CopySizing;
+    let rm = manager();
+    // Fixed $50 at 0.50 = 100 shares; proportional 10 % of a $2,000 whale trade = $200 = 400 shares.
+    assert_eq!(rm.copy_size(CopySizing::FixedUsd, dec!(2000), dec!(50), dec!(0.1), dec!(0.50), None), Ok(dec!(100)));
+    assert_eq!(
+        rm.copy_size(CopySizing::Proportional, dec!(2000), dec!(50), dec!(0.1), dec!(0.50), None),
+        Ok(dec!(400))
+    );
+    // Risk-based: 1 % of 10,000 over a 10 % stop distance (0.05) = 2,000 shares = $1,000, capped at $500.
+    assert_eq!(rm.copy_size(CopySizing::RiskBased, dec!(0), dec!(0), dec!(0), dec!(0.50), None), Ok(dec!(1000)));
+    // Twice the usual volatility halves a size; a calmer market never raises it.
+    let atr = Some((dec!(0.02), dec!(0.04)));
+    assert_eq!(rm.copy_size(CopySizing::FixedUsd, dec!(0), dec!(50), dec!(0), dec!(0.50), atr), Ok(dec!(50)));
+    let calm = Some((dec!(0.04), dec!(0.02)));
+    assert_eq!(rm.copy_size(CopySizing::FixedUsd, dec!(0), dec!(50), dec!(0), dec!(0.50), calm), Ok(dec!(100)));
+    // Below the $1 minimum: an error, never raised to it.
+    assert!(rm.copy_size(CopySizing::FixedUsd, dec!(0), dec!(0.99), dec!(0), dec!(0.50), None).is_err());
+    assert!(rm.copy_size(CopySizing::FixedUsd, dec!(0), dec!(50), dec!(0), dec!(1.2), None).is_err());
+}

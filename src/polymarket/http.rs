@@ -25,11 +25,13 @@ pub enum HttpError {
     #[error("{url}: rate limited (429), retry after {retry_after:?}")]
     RateLimited { url: String, retry_after: Option<Duration> },
     #[error("{url}: server error {status}: {body}")]
-    Server { url: String, status: u16, body: String },
+    Server { url: String, status: u16, body: String, retry_after: Option<Duration> },
     #[error("{url}: request refused {status}: {body}")]
     Client { url: String, status: u16, body: String },
     #[error("invalid URL {url:?}: {detail}")]
     BadUrl { url: String, detail: String },
+    #[error("the request could not be built: {detail}")]
+    Request { detail: String },
 }
 
 impl HttpError {
@@ -98,7 +100,7 @@ impl HttpClient {
             .timeout(config.request_timeout())
             .user_agent(concat!("whale-trader/", env!("CARGO_PKG_VERSION")))
             .build()
-            .map_err(|e| HttpError::Transport { url: String::new(), detail: e.to_string() })?;
+            .map_err(|e| HttpError::Request { detail: format!("the HTTP client could not be built: {e}") })?;
         let rate = NonZeroU32::new(requests_per_sec).unwrap_or(NonZeroU32::MIN);
         Ok(Self {
             client,
@@ -118,22 +120,23 @@ impl HttpClient {
 
     /// `GET url`, retried per the policy; returns the body of a 2xx answer.
     pub async fn get(&self, url: &Url) -> Result<Vec<u8>, HttpError> {
-        self.send_retried(|| self.client.get(url.clone())).await
+        self.send_retried(|| Ok(self.client.get(url.clone()))).await
     }
 
     /// Sends the request `build` makes, retrying retryable failures with a freshly built request
     /// each time (so that a signed request gets a fresh timestamp).
     pub async fn send_retried<F>(&self, build: F) -> Result<Vec<u8>, HttpError>
     where
-        F: Fn() -> RequestBuilder,
+        F: Fn() -> Result<RequestBuilder, HttpError>,
     {
         let cap = self.policy.max_retry_after;
-        (|| async { self.send_once(build()).await })
+        (|| async { self.send_once(build()?).await })
             .retry(self.policy.backoff())
             .when(HttpError::is_retryable)
             .adjust(move |error, backoff| match error {
-                // The server said how long to wait: wait that long (capped), unless attempts are used up.
-                HttpError::RateLimited { retry_after: Some(wait), .. } => backoff.map(|_| (*wait).min(cap)),
+                // The server said how long to wait (429, 503): wait that long (capped), unless attempts are used up.
+                HttpError::RateLimited { retry_after: Some(wait), .. }
+                | HttpError::Server { retry_after: Some(wait), .. } => backoff.map(|_| (*wait).min(cap)),
                 _ => backoff,
             })
             .notify(|error, wait| tracing::warn!(error = %error, wait_ms = wait.as_millis() as u64, "retrying request"))
@@ -143,7 +146,7 @@ impl HttpClient {
     /// Sends once (after waiting for the rate limiter), without retries: for non-idempotent calls.
     pub async fn send_once(&self, request: RequestBuilder) -> Result<Vec<u8>, HttpError> {
         self.limiter.until_ready().await;
-        let request = request.build().map_err(|e| HttpError::BadUrl { url: String::new(), detail: e.to_string() })?;
+        let request = request.build().map_err(|e| HttpError::Request { detail: e.to_string() })?;
         let url = redact_query(request.url());
         let started = std::time::Instant::now();
         let response = self.client.execute(request).await.map_err(|e| classify_transport(&url, &e))?;
@@ -168,7 +171,7 @@ fn classify_status(
     Err(match status.as_u16() {
         429 => HttpError::RateLimited { url, retry_after },
         // 425: the matching engine is restarting (docs say retry with backoff).
-        425 | 500..=599 => HttpError::Server { url, status: status.as_u16(), body: text },
+        425 | 500..=599 => HttpError::Server { url, status: status.as_u16(), body: text, retry_after },
         code => HttpError::Client { url, status: code, body: text },
     })
 }

@@ -10,15 +10,38 @@
 //! | `http` | rate limit, timeout, retries with backoff and jitter, `Retry-After` |
 //! | `cursor` | a wallet's watermark and bounded dedupe memory (pure) |
 //! | `whale_feed` | the per-wallet pollers that feed the engine |
+//! | `book` | CLOB order books (best first) and `/clob-markets` parameters |
+//! | `market_data` | public CLOB reads: `/book`, `/books`, `/clob-markets` |
+//! | `staleness` | which watched tokens have a fresh price (pure) |
+//! | `price_feed` | the book poller for the tokens the engine watches |
+//! | `fees` | the V2 taker fee curve |
+//! | `paper_fill` | the paper fill model: walk the book, fees, slippage, partial fills (pure) |
+//! | `auth` | L2 HMAC request signing (`POLY_*` headers) |
+//! | `order` | V2 order amounts (6-decimal fixed point) and the `POST /order` body |
+//! | `signer` | EIP-712 V2 order signatures via the official SDK (cargo feature `live`) |
+//! | `trading` | the L2-authenticated trading client: post, cancel, status, open orders, trades |
 
+mod auth;
+mod book;
 mod config;
 mod cursor;
 mod data_api;
 mod exact_decimal;
+mod fees;
 mod http;
+mod market_data;
+mod order;
+mod paper_fill;
+mod price_feed;
+#[cfg(feature = "live")]
+mod signer;
+mod staleness;
 mod trade;
+mod trading;
 mod whale_feed;
 
+pub use auth::{AuthError, L2Credentials, l2_headers, l2_signature};
+pub use book::{BookError, ClobMarketInfo, OrderBook, PriceLevel, parse_books};
 pub use config::{
     CredentialsConfig, DataApiVersion, HttpConfig, MarketWsConfig, PolymarketConfig, PriceFeedConfig, WhaleFeedConfig,
 };
@@ -27,8 +50,22 @@ pub use data_api::{
     ActivityPage, ActivityRow, DataApiError, Redemption, parse_v1_page, parse_v1_row, parse_v2_page, parse_v2_row,
 };
 pub use exact_decimal::decimal_from_json_text;
+pub use fees::{FeeCurve, FeeError};
 pub use http::{HttpClient, HttpError, RetryPolicy, endpoint};
+pub use market_data::{ClobMarketData, MarketDataError};
+pub use order::{
+    OrderAmounts, OrderError, OrderType, OrderWire, PostOrderRequest, UnsignedOrder, ZERO_BYTES32, limit_order_amounts,
+    salt_for_client_order_id,
+};
+pub use paper_fill::{FillError, FillRequest, LevelFill, PaperFill, simulate_fill};
+pub use price_feed::{BookUpdate, PriceEvent, PriceFeedHandle, PriceFeedSnapshot, spawn_price_feed};
+#[cfg(feature = "live")]
+pub use signer::{OrderSigner, SignError};
+pub use staleness::{StalenessTracker, TokenFreshness};
 pub use trade::{Side, TradeKey, WhaleTrade};
+pub use trading::{
+    CancelResponse, ClobTrade, ClobTradingClient, ListFilter, OpenOrder, PostOrderResponse, TradingError,
+};
 pub use whale_feed::{
     FeedStart, FollowedWallet, WalletFeedStatus, WhaleFeedError, WhaleFeedHandle, WhaleFeedSnapshot, spawn_whale_feed,
 };

@@ -49,6 +49,12 @@ pub struct FollowedWallet {
     pub label: Option<String>,
 }
 
+impl From<&crate::config::WhaleConfig> for FollowedWallet {
+    fn from(whale: &crate::config::WhaleConfig) -> Self {
+        Self { address: whale.address.clone(), label: whale.label.clone() }
+    }
+}
+
 /// How the feed treats history when it starts.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct FeedStart {
@@ -64,6 +70,8 @@ pub struct WalletFeedStatus {
     pub label: Option<String>,
     /// Everything up to here has been read.
     pub watermark: Timestamp,
+    /// Polls finished (successful or not).
+    pub polls: u64,
     pub last_poll_at: Option<Timestamp>,
     pub last_success_at: Option<Timestamp>,
     /// Feed lag of the last emitted trade: when we emitted it minus its block time.
@@ -168,6 +176,7 @@ pub fn spawn_whale_feed(
 async fn follow_wallet(ctx: Arc<FeedContext>, address: String, mut cursor: WalletCursor) -> (String, CursorState) {
     let mut ticker = tokio::time::interval(ctx.settings.poll_interval());
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut resume = None;
     loop {
         tokio::select! {
             _ = ctx.cancel.cancelled() => break,
@@ -175,7 +184,7 @@ async fn follow_wallet(ctx: Arc<FeedContext>, address: String, mut cursor: Walle
         }
         let outcome = {
             let Ok(_permit) = ctx.permits.acquire().await else { break };
-            poll_wallet(&ctx, &address, &mut cursor).await
+            poll_wallet(&ctx, &address, &mut cursor, &mut resume).await
         };
         let stop = matches!(outcome.result, Err(WhaleFeedError::Cancelled | WhaleFeedError::QueueClosed));
         publish(&ctx, &address, &cursor, outcome);
@@ -199,9 +208,13 @@ struct PollOutcome {
     result: Result<(), WhaleFeedError>,
 }
 
+/// Where a walk that hit `max_pages_per_poll` stopped: the next poll continues it with the same
+/// filters, so that a backlog larger than one poll (a market-making whale) still makes progress.
+type Resume = Option<(i64, PageRef)>;
+
 /// Reads every page of the current window, emits new trades oldest first, and advances the
 /// watermark only over what was read in full.
-async fn poll_wallet(ctx: &FeedContext, address: &str, cursor: &mut WalletCursor) -> PollOutcome {
+async fn poll_wallet(ctx: &FeedContext, address: &str, cursor: &mut WalletCursor, resume: &mut Resume) -> PollOutcome {
     let mut outcome = PollOutcome {
         started_at: ctx.clock.now(),
         emitted: 0,
@@ -212,13 +225,12 @@ async fn poll_wallet(ctx: &FeedContext, address: &str, cursor: &mut WalletCursor
         max_lag_ms: None,
         result: Ok(()),
     };
-    let window_start = cursor.window_start_secs();
+    let (window_start, mut page_ref) = resume.take().unwrap_or((cursor.window_start_secs(), PageRef::First));
     let mut newest_read: Option<Timestamp> = None;
     // True while every row so far came oldest first: only then may a poll that stopped early
     // advance the watermark (a newest-first walk cut short would leave a gap below it).
     let mut ascending = true;
     let mut complete = false;
-    let mut page_ref = PageRef::First;
 
     for _ in 0..ctx.settings.max_pages_per_poll {
         let page = match fetch_page(ctx, address, window_start, &page_ref).await {
@@ -236,6 +248,12 @@ async fn poll_wallet(ctx: &FeedContext, address: &str, cursor: &mut WalletCursor
             }
             newest_read = newest_read.max(Some(at));
             let ActivityRow::Trade(trade) = row else { continue };
+            if trade.wallet != address {
+                // The API answered for someone else (a filter it ignored): never copy that.
+                tracing::warn!(wallet = %address, row_wallet = %trade.wallet, "skipping a row of another wallet");
+                outcome.malformed += 1;
+                continue;
+            }
             match cursor.admit(trade) {
                 Admission::New => {
                     if let Err(e) = hand_to_engine(ctx, trade, &mut outcome).await {
@@ -258,6 +276,9 @@ async fn poll_wallet(ctx: &FeedContext, address: &str, cursor: &mut WalletCursor
                 break;
             }
         }
+    }
+    if !complete && outcome.result.is_ok() {
+        *resume = Some((window_start, page_ref));
     }
     if let Some(newest) = newest_read
         && (complete || ascending)
@@ -377,6 +398,7 @@ fn publish(ctx: &FeedContext, address: &str, cursor: &WalletCursor, outcome: Pol
     ctx.snapshot.send_modify(|snapshot| {
         let status = snapshot.wallets.entry(address.to_string()).or_default();
         status.watermark = cursor.watermark();
+        status.polls += 1;
         status.last_poll_at = Some(outcome.started_at);
         status.trades_emitted += outcome.emitted;
         status.duplicates_skipped += outcome.duplicates;

@@ -6,6 +6,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use crate::clock::Timestamp;
+use crate::config::CopySizing;
 use crate::domain::{ClientOrderId, ExitReason, IdHashMap, MarketId, ReasonCode, TokenId, TradingState, WhaleId};
 
 use super::breaker::{self, BreakerSignal, CircuitBreaker};
@@ -18,7 +19,7 @@ use super::limits::{CapFractions, Capacity, ExposureBook};
 use super::order::{Approved, Decision, ExitIntent, Fill, FillOutcome, OrderIntent, OrderKind, PositionId};
 use super::positions::{Position, TokenBook};
 use super::safeguards::{DoubleFireGuard, Duplicate, DuplicateGuard, MAX_QUANTITY, SanityViolation, check_order};
-use super::sizing::{Fit, fit_to_capacity};
+use super::sizing::{CopySizeInputs, Fit, constrain_notional, copy_size, fit_to_capacity};
 use super::snapshot::{Mark, MarketExposure, RiskSnapshot, RiskState, WhaleExposure, WorkingOrderRecord};
 use super::state::{StateMachine, Transition};
 use super::stops::{StopLevels, direction};
@@ -537,6 +538,48 @@ impl RiskManager {
             market,
             self.whale_allocation(whale),
         )
+    }
+
+    /// Shares to buy for a copied whale trade at `price`, before capacity limits: the copy mode's
+    /// size (risk-based uses current equity, `risk_per_trade_percent` and the default stop-loss
+    /// distance), volatility-adjusted when `atr` = (baseline, current) is given and enabled, capped
+    /// at `max_position_size_usd`, rounded down to the size grid; below `min_position_usd` it is an
+    /// error, never upsized.
+    pub fn copy_size(
+        &self,
+        mode: CopySizing,
+        whale_notional: Decimal,
+        fixed_usd: Decimal,
+        ratio: Decimal,
+        price: Decimal,
+        atr: Option<(Decimal, Decimal)>,
+    ) -> Result<Decimal, RiskError> {
+        let stops = &self.config.stops;
+        // An out-of-range price is rejected by `copy_size`; only avoid overflowing before that.
+        let stop = (price.checked_mul(Decimal::ONE_HUNDRED - stops.stop_loss_percent))
+            .map_or(Decimal::ZERO, |x| x / Decimal::ONE_HUNDRED);
+        let shares = copy_size(&CopySizeInputs {
+            mode,
+            whale_notional,
+            fixed_usd,
+            ratio,
+            price,
+            stop,
+            balance: self.equity(),
+            risk_percent: self.config.sizing.risk_per_trade_percent,
+            leverage: Decimal::ONE,
+            max_leverage: self.config.compliance.max_leverage,
+            atr: atr.filter(|_| self.config.sizing.volatility_adjustment),
+        })?;
+        let notional = shares.checked_mul(price).ok_or_else(|| RiskError::input("size", shares, "is too large"))?;
+        let notional = constrain_notional(
+            notional,
+            self.config.sizing.min_position_usd,
+            self.config.limits.max_position_size_usd,
+        )?;
+        let step = self.config.safeguards.size_step;
+        let steps = notional.checked_div(price).and_then(|s| s.checked_div(step)).map(|s| s.floor());
+        steps.and_then(|s| s.checked_mul(step)).ok_or_else(|| RiskError::input("size", notional, "is too large"))
     }
 
     // ----- market data ------------------------------------------------------------------------

@@ -1,0 +1,60 @@
+//! Public CLOB reads: one book, a batch of books, a market's trading parameters.
+
+use super::book::{BookError, ClobMarketInfo, OrderBook, parse_books};
+use super::config::PolymarketConfig;
+use super::http::{HttpClient, HttpError, endpoint};
+
+/// A CLOB read that failed.
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+pub enum MarketDataError {
+    #[error(transparent)]
+    Http(#[from] HttpError),
+    #[error(transparent)]
+    Book(#[from] BookError),
+    #[error("condition id {0:?} must be 0x followed by hex digits")]
+    BadConditionId(String),
+}
+
+/// Reads books and market parameters from the configured CLOB host.
+#[derive(Debug, Clone)]
+pub struct ClobMarketData {
+    base_url: String,
+    http: HttpClient,
+}
+
+impl ClobMarketData {
+    pub fn new(config: &PolymarketConfig) -> Result<Self, MarketDataError> {
+        Ok(Self::with_http(&config.clob_url, HttpClient::new(&config.http, config.price_feed.requests_per_sec)?))
+    }
+
+    pub fn with_http(base_url: &str, http: HttpClient) -> Self {
+        Self { base_url: base_url.to_string(), http }
+    }
+
+    /// `GET /book?token_id=…`
+    pub async fn book(&self, token_id: &str) -> Result<OrderBook, MarketDataError> {
+        let mut url = endpoint(&self.base_url, "book")?;
+        url.query_pairs_mut().append_pair("token_id", token_id);
+        let body = self.http.get(&url).await?;
+        Ok(OrderBook::from_json(&String::from_utf8_lossy(&body))?)
+    }
+
+    /// `POST /books` with `[{"token_id": …}, …]`; tokens without a book are simply absent.
+    pub async fn books(&self, token_ids: &[String]) -> Result<Vec<OrderBook>, MarketDataError> {
+        let url = endpoint(&self.base_url, "books")?;
+        let request: Vec<serde_json::Value> = token_ids.iter().map(|t| serde_json::json!({ "token_id": t })).collect();
+        let body = self.http.send_retried(|| Ok(self.http.inner().post(url.clone()).json(&request))).await?;
+        Ok(parse_books(&body)?)
+    }
+
+    /// `GET /clob-markets/{condition_id}`: tick size, minimum size, neg-risk and the fee curve.
+    pub async fn market_info(&self, condition_id: &str) -> Result<ClobMarketInfo, MarketDataError> {
+        let hex = condition_id.strip_prefix("0x").unwrap_or_default();
+        if hex.is_empty() || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(MarketDataError::BadConditionId(condition_id.to_string()));
+        }
+        let url = endpoint(&self.base_url, &format!("clob-markets/{condition_id}"))?;
+        let body = self.http.get(&url).await?;
+        Ok(ClobMarketInfo::from_json(&String::from_utf8_lossy(&body))?)
+    }
+}
