@@ -378,3 +378,78 @@ fn malformed_replay_lines_are_skipped_and_counted() {
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!((report.lines, report.malformed_lines), (53, 3));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn daemon_replay_feed_through_the_engine_task_gives_the_same_audit_trail() {
+    use whale_trader::clock::SimClock;
+    use whale_trader::engine::{EngineEvent, run_replay_feed, spawn_engine_task};
+
+    let session = repo_path("data/sample_session.jsonl");
+    let text = std::fs::read_to_string(&session).unwrap_or_else(|e| panic!("{e}"));
+    let first_at = whale_trader::engine::parse_line(text.lines().next().unwrap_or_default())
+        .ok()
+        .flatten()
+        .map(|e| e.at)
+        .unwrap_or_else(|| panic!("no first event"));
+    let last_at = whale_trader::engine::parse_line(text.lines().last().unwrap_or_default())
+        .ok()
+        .flatten()
+        .map(|e| e.at)
+        .unwrap_or_else(|| panic!("no last event"));
+
+    let sink = MemoryAuditSink::new();
+    let engine = Engine::new(Arc::new(sample_config()), EngineSettings::default(), Box::new(sink.clone()), first_at)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let clock = SimClock::starting_at(first_at);
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let (events_tx, mut events_rx) = tokio::sync::mpsc::channel::<EngineEvent>(64);
+    let collector = tokio::spawn(async move {
+        let mut count = 0usize;
+        while events_rx.recv().await.is_some() {
+            count += 1;
+        }
+        count
+    });
+    let handle = spawn_engine_task(
+        engine,
+        Box::new(PaperExecutor::default()),
+        Arc::new(clock.clone()),
+        16,
+        events_tx,
+        cancel.clone(),
+    );
+    let feed = tokio::spawn({
+        let (tx, cancel, clock) = (handle.inputs.clone(), cancel.clone(), clock.clone());
+        async move { run_replay_feed(&session, Decimal::ZERO, clock, tx, cancel).await }
+    });
+    // The feed sends everything, then idles; wait (bounded) until the engine has seen the last event.
+    let mut status = handle.status.clone();
+    let mut reached = false;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while std::time::Instant::now() < deadline {
+        if status.borrow_and_update().last_input_at == Some(last_at) {
+            reached = true;
+            break;
+        }
+        let _ = tokio::time::timeout(std::time::Duration::from_millis(20), status.changed()).await;
+    }
+    if !reached {
+        cancel.cancel();
+        panic!("the engine never reached the session's last event: {:?} / {:?}", handle.task.await, feed.await);
+    }
+    // The tick at the last timestamp precedes the last event: give the feed a moment to send it.
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert!(!feed.is_finished(), "the replay feed must stay idle until cancelled");
+    cancel.cancel();
+    let report = feed.await.unwrap_or_else(|e| panic!("{e}")).unwrap_or_else(|e| panic!("{e}"));
+    let summary = handle.task.await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!((report.inputs, report.malformed_lines), (text.lines().count() as u64, 0));
+    assert!(summary.inputs_processed >= report.inputs);
+    assert!(handle.progress.load(std::sync::atomic::Ordering::Relaxed) >= report.inputs);
+    assert!(collector.await.unwrap_or_default() > 0, "events reach the event consumer");
+
+    let golden =
+        std::fs::read_to_string(repo_path("tests/data/sample_session.audit.jsonl")).unwrap_or_else(|e| panic!("{e}"));
+    let lines: Vec<String> = sink.records().iter().map(AuditRecord::to_json_line).collect();
+    assert_eq!(lines, golden.lines().map(str::to_owned).collect::<Vec<_>>());
+}

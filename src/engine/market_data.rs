@@ -89,8 +89,8 @@ impl BookSnapshot {
         };
         let mut bids = raw.bids.iter().map(level).collect::<Result<Vec<_>, _>>()?;
         let mut asks = raw.asks.iter().map(level).collect::<Result<Vec<_>, _>>()?;
-        bids.sort_by(|a, b| b.price.cmp(&a.price));
-        asks.sort_by(|a, b| a.price.cmp(&b.price));
+        bids.sort_by_key(|l| std::cmp::Reverse(l.price));
+        asks.sort_by_key(|l| l.price);
         let timestamp_ms = raw.timestamp.trim().parse::<i64>().map_err(|_| EngineError::BadField {
             field: "book.timestamp",
             value: raw.timestamp.clone(),

@@ -218,9 +218,9 @@ impl<E: Executor> SimulatedRun<E> {
             return;
         }
         self.order_intents += self.out.intents.len() as u64;
-        self.pending_intents.extend(self.out.intents.drain(..));
+        self.pending_intents.append(&mut self.out.intents);
         if self.keep_events {
-            self.events.extend(self.out.events.drain(..));
+            self.events.append(&mut self.out.events);
         } else {
             self.out.events.clear();
         }
