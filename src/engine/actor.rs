@@ -22,6 +22,7 @@ use crate::clock::{Clock, Timestamp};
 use super::core::Engine;
 use super::executor::{Executor, MarketView};
 use super::io::{EngineEvent, EngineStatus, ExecutionReport, Input, Outputs};
+use super::view::EngineView;
 
 /// One input for the engine task, optionally stamped with the time it happened (replay stamps every
 /// event; live sources leave it to the task's clock).
@@ -62,8 +63,11 @@ pub struct EngineRunSummary {
 pub struct EngineHandle {
     /// The engine's one input queue (bounded: senders wait when it is full).
     pub inputs: mpsc::Sender<EngineMsg>,
-    /// The latest status, for `/status`, metrics and the CLI.
+    /// The latest status (counters and trading state), updated after every input.
     pub status: watch::Receiver<EngineStatus>,
+    /// The risk snapshot and open positions for `/status` and `/metrics`, refreshed at most every
+    /// [`VIEW_EVERY`] and on every trading-state change (building it allocates, so not per event).
+    pub view: watch::Receiver<Arc<EngineView>>,
     /// Inputs processed so far; the watchdog checks that it moves.
     pub progress: Arc<AtomicU64>,
     pub task: JoinHandle<EngineRunSummary>,
@@ -81,10 +85,20 @@ pub fn spawn_engine_task(
 ) -> EngineHandle {
     let (tx, rx) = mpsc::channel(capacity.max(1));
     let (status_tx, status_rx) = watch::channel(engine.status());
+    let (view_tx, view_rx) = watch::channel(Arc::new(engine.view()));
     let progress = Arc::new(AtomicU64::new(0));
-    let actor = EngineActor { engine, executor, clock, events, status: status_tx, progress: progress.clone() };
+    let actor = EngineActor {
+        engine,
+        executor,
+        clock,
+        events,
+        status: status_tx,
+        view: view_tx,
+        view_published: std::time::Instant::now(),
+        progress: progress.clone(),
+    };
     let task = tokio::spawn(actor.run(rx, cancel));
-    EngineHandle { inputs: tx, status: status_rx, progress, task }
+    EngineHandle { inputs: tx, status: status_rx, view: view_rx, progress, task }
 }
 
 struct EngineActor {
@@ -93,8 +107,13 @@ struct EngineActor {
     clock: Arc<dyn Clock>,
     events: mpsc::Sender<EngineEvent>,
     status: watch::Sender<EngineStatus>,
+    view: watch::Sender<Arc<EngineView>>,
+    view_published: std::time::Instant,
     progress: Arc<AtomicU64>,
 }
+
+/// How often, at most, the observers' [`EngineView`] is rebuilt.
+pub const VIEW_EVERY: std::time::Duration = std::time::Duration::from_millis(250);
 
 impl EngineActor {
     async fn run(mut self, mut rx: mpsc::Receiver<EngineMsg>, cancel: CancellationToken) -> EngineRunSummary {
@@ -121,6 +140,7 @@ impl EngineActor {
             summary.drained_on_stop += 1;
         }
         self.status.send_replace(self.engine.status());
+        self.view.send_replace(Arc::new(self.engine.view()));
         tracing::info!(
             drained = summary.drained_on_stop,
             processed = summary.inputs_processed,
@@ -155,6 +175,7 @@ impl EngineActor {
         }
         self.progress.fetch_add(1, Ordering::Relaxed);
         let status = self.engine.status();
+        let state_changed = self.status.borrow().trading_state != status.trading_state;
         self.status.send_if_modified(|current| {
             let changed = *current != status;
             if changed {
@@ -162,5 +183,9 @@ impl EngineActor {
             }
             changed
         });
+        if state_changed || self.view_published.elapsed() >= VIEW_EVERY {
+            self.view.send_replace(Arc::new(self.engine.view()));
+            self.view_published = std::time::Instant::now();
+        }
     }
 }

@@ -30,6 +30,7 @@ pub mod io;
 pub mod market_data;
 pub mod portfolio;
 pub mod replay;
+pub mod view;
 
 pub use actor::{EngineHandle, EngineMsg, EngineRunSummary, spawn_engine_task};
 pub use audit::{AUDIT_TARGET, AuditRecord, AuditSink, DiscardAuditSink, MemoryAuditSink, TracingAuditSink};
@@ -41,6 +42,7 @@ pub use executor::{
 pub use io::{Control, EngineEvent, EngineStatus, ExecutionReport, Input, Outputs, Quote};
 pub use market_data::{BookSnapshot, FeeCurve, MarketInfo};
 pub use replay::{ReplayReport, SimulatedRun, parse_line, replay_session, run_replay_feed};
+pub use view::EngineView;
 
 /// The engine module's one error type.
 #[derive(Debug, thiserror::Error)]

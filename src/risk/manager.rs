@@ -205,6 +205,11 @@ impl RiskManager {
         self.events.drain(..)
     }
 
+    /// The last price seen for `token`, if any.
+    pub fn mark(&self, token: TokenId) -> Option<Decimal> {
+        self.tokens.get(&token).and_then(|book| book.mark)
+    }
+
     pub fn position(&self, id: PositionId) -> Option<&Position> {
         let token = self.position_tokens.get(&id)?;
         self.tokens.get(token)?.find(id)

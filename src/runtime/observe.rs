@@ -5,10 +5,12 @@ use std::sync::Arc;
 
 use tokio::sync::watch;
 
+use super::recorder::SharedStats;
 use crate::alerts::AlertCountersSnapshot;
+use crate::api::StatusView;
 use crate::api::{MetricKind, PromText};
 use crate::config::Config;
-use crate::engine::EngineStatus;
+use crate::engine::{EngineStatus, EngineView};
 use crate::health::HealthReport;
 
 /// The receivers observers read; cheap to clone.
@@ -16,20 +18,34 @@ use crate::health::HealthReport;
 pub struct Observed {
     pub config: watch::Receiver<Arc<Config>>,
     pub engine: watch::Receiver<EngineStatus>,
+    pub view: watch::Receiver<Arc<EngineView>>,
+    pub recorded: SharedStats,
     pub health: watch::Receiver<Arc<HealthReport>>,
     pub alerts: watch::Receiver<AlertCountersSnapshot>,
 }
 
-pub fn status_json(observed: &Observed) -> serde_json::Value {
+/// The daemon's side of `whale-trader status`.
+pub fn status_view(observed: &Observed) -> StatusView {
     let config = observed.config.borrow().clone();
-    let engine = observed.engine.borrow().clone();
-    serde_json::json!({
-        "source": "daemon",
-        "mode": config.daemon.mode.as_str(),
-        "trading_state": engine.trading_state.as_str(),
-        "engine": engine,
-        "limits": config.risk,
-    })
+    let view = observed.view.borrow().clone();
+    let state = observed.engine.borrow().trading_state;
+    StatusView {
+        source: "daemon".into(),
+        mode: config.daemon.mode.as_str().into(),
+        trading_state: state.as_str().into(),
+        state_reason: view.risk.state_cause.map(|c| c.as_str().to_string()),
+        equity: view.risk.equity,
+        daily_pnl: view.risk.daily_pnl,
+        realised_pnl: view.risk.realised_total,
+        drawdown_percent: view.risk.drawdown_percent,
+        breaker_trips_today: view.risk.breaker_trips_today,
+        open_positions: view.positions.clone(),
+        limits: serde_json::to_value(&config.risk).unwrap_or_default(),
+    }
+}
+
+pub fn status_json(observed: &Observed) -> serde_json::Value {
+    serde_json::to_value(status_view(observed)).unwrap_or_default()
 }
 
 pub fn health_json(observed: &Observed) -> (bool, serde_json::Value) {
@@ -70,12 +86,112 @@ pub fn metrics_text(observed: &Observed) -> String {
     text.single("whale_trader_trades_closed_total", MetricKind::Counter, "Trades closed.", engine.trades_closed);
     text.single("whale_trader_trades_rejected_total", MetricKind::Counter, "Trades rejected.", engine.trades_rejected);
     text.single("whale_trader_realised_pnl_usd", MetricKind::Gauge, "Realised P&L in USD.", engine.realised_pnl_usd);
+    risk_metrics(&mut text, &observed.view.borrow());
+    recorder_metrics(&mut text, &observed.recorded);
     alert_metrics(&mut text, &observed.alerts.borrow());
     health_metrics(&mut text, &observed.health.borrow());
     text.finish()
 }
 
+fn risk_metrics(text: &mut PromText, view: &EngineView) {
+    let r = &view.risk;
+    text.single(
+        "whale_trader_equity_usd",
+        MetricKind::Gauge,
+        "Equity: balance plus realised and unrealised P&L.",
+        r.equity,
+    );
+    text.single("whale_trader_daily_pnl_usd", MetricKind::Gauge, "Today's realised plus unrealised P&L.", r.daily_pnl);
+    text.single(
+        "whale_trader_unrealised_pnl_usd",
+        MetricKind::Gauge,
+        "Unrealised P&L of open positions.",
+        r.unrealised,
+    );
+    text.single("whale_trader_peak_equity_usd", MetricKind::Gauge, "Highest equity seen.", r.peak_equity);
+    text.single(
+        "whale_trader_drawdown_percent",
+        MetricKind::Gauge,
+        "Drawdown from peak equity, percent.",
+        r.drawdown_percent,
+    );
+    text.single("whale_trader_total_exposure_usd", MetricKind::Gauge, "Open exposure in USD.", r.total_exposure_usd);
+    text.single("whale_trader_consecutive_losses", MetricKind::Gauge, "Losing trades in a row.", r.consecutive_losses);
+    text.single(
+        "whale_trader_breaker_trips_total",
+        MetricKind::Counter,
+        "Circuit-breaker trips.",
+        r.breaker_trips_total,
+    );
+    text.single(
+        "whale_trader_risk_approved_total",
+        MetricKind::Counter,
+        "Orders the risk manager approved.",
+        r.approved_total,
+    );
+    text.single(
+        "whale_trader_risk_rejected_total",
+        MetricKind::Counter,
+        "Orders the risk manager rejected.",
+        r.rejected_total,
+    );
+    text.family("whale_trader_exposure_per_whale_usd", MetricKind::Gauge, "Open exposure per followed whale, USD.");
+    let mut per_whale: std::collections::BTreeMap<&str, rust_decimal::Decimal> = std::collections::BTreeMap::new();
+    for position in &view.positions {
+        *per_whale.entry(position.whale.as_str()).or_default() += position.size * position.entry_price;
+    }
+    for (whale, exposure) in per_whale {
+        text.sample("whale_trader_exposure_per_whale_usd", &[("whale", whale)], exposure.round_dp(6));
+    }
+}
+
+fn recorder_metrics(text: &mut PromText, stats: &SharedStats) {
+    let stats = stats.lock().map(|s| s.clone()).unwrap_or_default();
+    text.family("whale_trader_decisions_total", MetricKind::Counter, "Decisions on whale trades by reason code.");
+    for (reason, count) in &stats.decisions {
+        text.sample("whale_trader_decisions_total", &[("reason", reason)], count);
+    }
+    text.single(
+        "whale_trader_orders_total",
+        MetricKind::Counter,
+        "Order intents sent to the executor.",
+        stats.order_intents,
+    );
+    text.single("whale_trader_fills_total", MetricKind::Counter, "Fills applied to positions.", stats.fills);
+    let lag = rust_decimal::Decimal::new(stats.last_feed_lag_ms, 3);
+    let max_lag = rust_decimal::Decimal::new(stats.max_feed_lag_ms, 3);
+    text.single(
+        "whale_trader_feed_lag_seconds",
+        MetricKind::Gauge,
+        "Lag of the last whale trade: now minus its timestamp.",
+        lag,
+    );
+    text.single("whale_trader_feed_lag_max_seconds", MetricKind::Gauge, "Largest whale-trade lag seen.", max_lag);
+}
+
 fn alert_metrics(text: &mut PromText, counters: &AlertCountersSnapshot) {
+    let overall = [
+        ("whale_trader_alerts_raised_total", "Alerts handed to the dispatcher.", counters.raised),
+        (
+            "whale_trader_alerts_dropped_at_handoff_total",
+            "Non-critical alerts dropped from the dispatcher's full queue.",
+            counters.dropped_at_handoff,
+        ),
+        ("whale_trader_alerts_grouped_total", "Occurrences merged into a grouped message.", counters.grouped),
+        (
+            "whale_trader_alerts_repeat_suppressed_total",
+            "Repeats of an active condition held back.",
+            counters.repeat_suppressed,
+        ),
+        (
+            "whale_trader_alerts_halt_suppressed_total",
+            "Trade rejections suppressed while halted.",
+            counters.halt_suppressed,
+        ),
+    ];
+    for (name, help, value) in overall {
+        text.single(name, MetricKind::Counter, help, value);
+    }
     let families: [(&str, &str, fn(&crate::alerts::ChannelCountersSnapshot) -> u64); 4] = [
         ("whale_trader_alerts_delivered_total", "Alerts delivered, per channel.", |c| c.delivered),
         ("whale_trader_alerts_suppressed_total", "Alerts suppressed by throttling or grouping.", |c| c.suppressed),

@@ -1,25 +1,60 @@
 //! The recorder: the one consumer of the engine's events. It persists decisions and trading-state
-//! changes through the store writer (waiting for queue space, never dropping) and turns trades and
-//! state changes into alerts (a non-blocking hand-off to the dispatcher).
+//! changes through the store writer (waiting for queue space, never dropping), turns trades and
+//! state changes into alerts (a non-blocking hand-off to the dispatcher), and keeps the counters
+//! that `/metrics` shows (decisions by reason code, orders, fills, feed lag).
 
-use tokio::sync::mpsc;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use tokio::sync::{mpsc, watch};
 
 use super::supervisor::TaskResult;
-use crate::alerts::{Alert, AlertSender, Priority};
+use crate::alerts::{self, Alert, AlertSender, Priority};
 use crate::clock::Timestamp;
-use crate::config::Mode;
-use crate::engine::{AuditRecord, EngineEvent};
+use crate::config::{Config, Mode};
+use crate::domain::{ReasonCode, TradingState};
+use crate::engine::{AuditRecord, EngineEvent, EngineView};
+use crate::risk::Transition;
 use crate::store::{Decision, DecisionRecord, StoreCommand, StoreHandle, TradingStateChange};
+
+/// Counters for `/metrics`, kept by the recorder.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RecorderStats {
+    /// Decisions on whale trades by reason code (`copied` for approvals).
+    pub decisions: BTreeMap<String, u64>,
+    pub order_intents: u64,
+    pub fills: u64,
+    pub whale_trades_seen: u64,
+    /// Feed lag of the last whale trade and the largest seen, in milliseconds.
+    pub last_feed_lag_ms: i64,
+    pub max_feed_lag_ms: i64,
+}
+
+/// Shared read access to the recorder's counters.
+pub type SharedStats = Arc<Mutex<RecorderStats>>;
 
 pub struct Recorder {
     store: StoreHandle,
     alerts: AlertSender,
     mode: Mode,
+    config: watch::Receiver<Arc<Config>>,
+    view: watch::Receiver<Arc<EngineView>>,
+    stats: SharedStats,
 }
 
 impl Recorder {
-    pub fn new(store: StoreHandle, alerts: AlertSender, mode: Mode) -> Self {
-        Self { store, alerts, mode }
+    pub fn new(
+        store: StoreHandle,
+        alerts: AlertSender,
+        config: watch::Receiver<Arc<Config>>,
+        view: watch::Receiver<Arc<EngineView>>,
+    ) -> Self {
+        let mode = config.borrow().daemon.mode;
+        Self { store, alerts, mode, config, view, stats: SharedStats::default() }
+    }
+
+    pub fn stats(&self) -> SharedStats {
+        Arc::clone(&self.stats)
     }
 
     /// Runs until the engine's event stream ends (the engine has stopped), recording every event.
@@ -36,15 +71,20 @@ impl Recorder {
         Ok(())
     }
 
+    fn count(&self, update: impl FnOnce(&mut RecorderStats)) {
+        update(&mut self.stats.lock().unwrap_or_else(PoisonError::into_inner));
+    }
+
     async fn record(&self, event: EngineEvent) {
         match event {
             EngineEvent::Audit(record) => self.record_audit(record).await,
             EngineEvent::StateChanged(transition) => {
+                self.alert_state_change(&transition);
                 let change = TradingStateChange {
                     from_state: transition.from.as_str().to_string(),
                     to_state: transition.to.as_str().to_string(),
                     reason: transition.reason.as_str().to_string(),
-                    detail: Some(transition.detail.clone()).filter(|d| !d.is_empty()),
+                    detail: Some(transition.detail).filter(|d| !d.is_empty()),
                     changed_at: transition.at,
                 };
                 self.persist(StoreCommand::RecordTradingStateChange(change)).await;
@@ -53,15 +93,55 @@ impl Recorder {
                 let alert = Alert::new(
                     Priority::Warning,
                     "Circuit Breaker Warning",
-                    format!("Today's P&L {} is at 80% of the breaker threshold -{}", daily_pnl.round_dp(2), threshold),
+                    format!(
+                        "Today's P&L {} has reached 80% of the breaker threshold -{threshold}",
+                        alerts::usd(daily_pnl)
+                    ),
                     at,
                 )
                 .with_dedup_key("circuit_breaker_warning");
                 self.alerts.raise(alert);
             }
-            EngineEvent::OrderIntentRecorded { .. }
-            | EngineEvent::FillApplied { .. }
-            | EngineEvent::WhaleTradeSeen { .. } => {}
+            EngineEvent::OrderIntentRecorded { .. } => self.count(|s| s.order_intents += 1),
+            EngineEvent::FillApplied { .. } => self.count(|s| s.fills += 1),
+            EngineEvent::WhaleTradeSeen { lag_ms, .. } => self.count(|s| {
+                s.whale_trades_seen += 1;
+                s.last_feed_lag_ms = lag_ms;
+                s.max_feed_lag_ms = s.max_feed_lag_ms.max(lag_ms);
+            }),
+        }
+    }
+
+    /// Breaker trips, halts, kills and resumes as the dispatcher's own kinds, so that a halt
+    /// suppresses the per-trade rejections it causes and a resume resolves it.
+    fn alert_state_change(&self, t: &Transition) {
+        let detail = format!("{}: {}", t.reason.as_str(), t.detail);
+        let alert = match (t.to, t.reason) {
+            (TradingState::Reducing, ReasonCode::CircuitBreakerTripped) => {
+                Alert::circuit_breaker_tripped(&detail, self.risk_metrics(), t.at)
+            }
+            (TradingState::Halted, _) => Alert::trading_halted(&detail, self.risk_metrics(), t.at),
+            (TradingState::Killed, _) => Alert::trading_killed(&detail, self.risk_metrics(), t.at),
+            (TradingState::Active, ReasonCode::CooldownElapsed) => Alert::circuit_breaker_reset(t.at),
+            (TradingState::Active, _) => Alert::trading_resumed(&detail, t.at),
+            (TradingState::Reducing, _) => Alert::new(
+                Priority::Warning,
+                "Trading Reducing",
+                format!("No new entries, exits still run: {detail}"),
+                t.at,
+            )
+            .with_dedup_key(format!("reducing:{}", t.reason.as_str())),
+        };
+        self.alerts.raise(alert.with_context("From", t.from.as_str()));
+    }
+
+    fn risk_metrics(&self) -> alerts::RiskSnapshot {
+        let view = self.view.borrow().clone();
+        alerts::RiskSnapshot {
+            daily_pnl_usd: view.risk.daily_pnl,
+            drawdown_percent: view.risk.drawdown_percent,
+            open_positions: view.status.open_positions,
+            max_positions: self.config.borrow().risk.limits.max_total_positions as usize,
         }
     }
 
@@ -69,6 +149,7 @@ impl Recorder {
         match record {
             AuditRecord::TradeOpened(t) => {
                 let at = parse_timestamp(&t.timestamp);
+                self.count(|s| *s.decisions.entry("copied".into()).or_default() += 1);
                 self.alerts.raise(Alert::trade_opened(
                     &t.whale_address,
                     &t.market_id,
@@ -78,7 +159,7 @@ impl Recorder {
                     at,
                 ));
                 let decision = DecisionRecord {
-                    whale_trade_key: t.trade_id.clone(),
+                    whale_trade_key: t.trade_id,
                     wallet: t.whale_address,
                     market_id: t.market_id,
                     token_id: t.token_id,
@@ -91,10 +172,14 @@ impl Recorder {
             }
             AuditRecord::TradeClosed(t) => {
                 let at = parse_timestamp(&t.timestamp);
-                self.alerts.raise(Alert::trade_closed("-", &t.trade_id, t.pnl_usd, &t.reason, at));
+                let position = self.view.borrow().positions.iter().find(|p| p.id == t.trade_id).cloned();
+                let (whale, market) = position.map(|p| (p.whale, p.market)).unwrap_or_default();
+                let market = if market.is_empty() { t.trade_id.clone() } else { market };
+                self.alerts.raise(Alert::trade_closed(&whale, &market, t.pnl_usd, &t.reason, at));
             }
             AuditRecord::TradeRejected(t) => {
                 let at = parse_timestamp(&t.timestamp);
+                self.count(|s| *s.decisions.entry(t.reason.clone()).or_default() += 1);
                 self.alerts.raise(Alert::trade_rejected(&t.whale_address, &t.market_id, &t.reason, at));
                 let decision = DecisionRecord {
                     whale_trade_key: t.whale_trade_id,
@@ -108,15 +193,8 @@ impl Recorder {
                 };
                 self.persist(StoreCommand::RecordDecision(decision)).await;
             }
-            AuditRecord::TradingStateChanged(change) => {
-                let at = parse_timestamp(&change.timestamp);
-                let text = format!("{} → {}: {} ({})", change.from, change.to, change.reason, change.detail);
-                let priority = if change.to == "active" { Priority::Warning } else { Priority::Critical };
-                let alert = Alert::new(priority, format!("Trading {}", change.to), text, at)
-                    .with_context("From", change.from)
-                    .with_context("Reason", change.reason);
-                self.alerts.raise(alert);
-            }
+            // State changes are alerted from the risk manager's own transition record.
+            AuditRecord::TradingStateChanged(_) => {}
         }
     }
 

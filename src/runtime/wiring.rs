@@ -152,7 +152,7 @@ pub async fn start(
         Mode::Paper | Mode::Live => Box::new(PaperExecutor::new(config.daemon.paper_extra_slippage_bps)),
     };
     let (events_tx, events_rx) = mpsc::channel(EVENT_QUEUE);
-    let EngineHandle { inputs, status, progress, task: engine_task } = spawn_engine_task(
+    let EngineHandle { inputs, status, view, progress, task: engine_task } = spawn_engine_task(
         engine,
         executor,
         clock.clone(),
@@ -174,7 +174,8 @@ pub async fn start(
     );
 
     // The recorder: engine events → store and alerts; its end lets the sinks finish.
-    let recorder = Recorder::new(store_handle.clone(), alert_sender.clone(), config.daemon.mode);
+    let recorder = Recorder::new(store_handle.clone(), alert_sender.clone(), config_tx.subscribe(), view.clone());
+    let recorded = recorder.stats();
     let sinks_after_recorder = sinks.clone();
     supervisor.spawn(
         "recorder",
@@ -233,7 +234,14 @@ pub async fn start(
     );
 
     // Observers: /status and /metrics read these.
-    let observed = Observed { config: config_tx.subscribe(), engine: status, health: reports, alerts: alert_counters };
+    let observed = Observed {
+        config: config_tx.subscribe(),
+        engine: status,
+        view,
+        recorded,
+        health: reports,
+        alerts: alert_counters,
+    };
 
     // The control API.
     if config.api.enabled {

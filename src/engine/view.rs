@@ -1,0 +1,45 @@
+//! What observers see of the engine: the risk manager's snapshot and the open trades by name. Built
+//! off the per-event path (the engine task publishes it at a bounded rate), since it allocates.
+
+use crate::api::PositionView;
+use crate::risk::RiskSnapshot;
+
+use super::core::Engine;
+use super::io::EngineStatus;
+
+/// A point-in-time picture of the engine for `/status`, `/metrics` and alerts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EngineView {
+    pub status: EngineStatus,
+    pub risk: RiskSnapshot,
+    pub positions: Vec<PositionView>,
+}
+
+impl Engine {
+    /// The engine's view for observers.
+    pub fn view(&self) -> EngineView {
+        let names = self.interner();
+        let positions = self
+            .portfolio()
+            .open_trades()
+            .map(|trade| {
+                let size = trade.open_size();
+                let entry = trade.avg_entry_price();
+                let last = self.risk().mark(trade.token);
+                PositionView {
+                    id: trade.trade_id.clone(),
+                    whale: names.whale_name(trade.whale).unwrap_or("?").to_string(),
+                    market: names.market_name(trade.market).unwrap_or("?").to_string(),
+                    token: names.token_name(trade.token).unwrap_or("?").to_string(),
+                    outcome: trade.outcome.clone(),
+                    size,
+                    entry_price: entry,
+                    last_price: last,
+                    unrealised_pnl: last.map(|price| (price - entry) * size),
+                    opened_at: trade.opened_at.map(|t| t.to_rfc3339()).unwrap_or_default(),
+                }
+            })
+            .collect();
+        EngineView { status: self.status(), risk: self.risk().snapshot(), positions }
+    }
+}
