@@ -78,13 +78,9 @@ fn sigterm_drains_and_exits_0_within_the_grace_period_without_leaking_secrets() 
         assert!(line["level"].is_string() && line["target"].is_string());
     }
 
-    let output = child.wait_with_output().expect("output");
-    let everything = format!(
-        "{}{}{}",
-        ws.all_logs(),
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let console = ws.read("console.out");
+    assert!(console.contains("whale-trader stopped"), "the console shows the daemon's log: {console}");
+    let everything = format!("{}{console}{}", ws.all_logs(), ws.read("console.err"));
     assert!(!everything.contains(SECRET), "the secret leaked");
 }
 

@@ -117,6 +117,10 @@ impl Recorder {
     fn alert_state_change(&self, t: &Transition) {
         let detail = format!("{}: {}", t.reason.as_str(), t.detail);
         let alert = match (t.to, t.reason) {
+            // A human's resume resolves the halt even when another rule still holds `Reducing`.
+            (_, ReasonCode::ManualResume) => {
+                Alert::trading_resumed(&format!("an operator (now {})", t.to.as_str()), t.at)
+            }
             (TradingState::Reducing, ReasonCode::CircuitBreakerTripped) => {
                 Alert::circuit_breaker_tripped(&detail, self.risk_metrics(), t.at)
             }

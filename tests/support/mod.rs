@@ -66,10 +66,13 @@ impl Workspace {
         self.command(args).output().expect("run whale-trader")
     }
 
-    /// Starts the daemon in the background (`run`), output captured.
+    /// Starts the daemon in the background (`run`); its console output goes to `console.out` and
+    /// `console.err` in the workspace (files, so a chatty daemon never blocks on a full pipe).
     pub fn spawn_daemon(&self, envs: &[(&str, &str)]) -> Child {
+        let stdout = std::fs::File::create(self.path().join("console.out")).expect("console.out");
+        let stderr = std::fs::File::create(self.path().join("console.err")).expect("console.err");
         let mut command = self.command(&["run"]);
-        command.envs(envs.iter().copied()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        command.envs(envs.iter().copied()).stdout(Stdio::from(stdout)).stderr(Stdio::from(stderr));
         command.spawn().expect("spawn daemon")
     }
 
