@@ -6,7 +6,7 @@ use std::sync::Arc;
 use tokio::sync::watch;
 
 use super::recorder::SharedStats;
-use crate::alerts::AlertCountersSnapshot;
+use crate::alerts::{AlertCountersSnapshot, ChannelCountersSnapshot};
 use crate::api::StatusView;
 use crate::api::{MetricKind, PromText};
 use crate::config::Config;
@@ -192,7 +192,8 @@ fn alert_metrics(text: &mut PromText, counters: &AlertCountersSnapshot) {
     for (name, help, value) in overall {
         text.single(name, MetricKind::Counter, help, value);
     }
-    let families: [(&str, &str, fn(&crate::alerts::ChannelCountersSnapshot) -> u64); 4] = [
+    type Read = fn(&ChannelCountersSnapshot) -> u64;
+    let families: [(&str, &str, Read); 4] = [
         ("whale_trader_alerts_delivered_total", "Alerts delivered, per channel.", |c| c.delivered),
         ("whale_trader_alerts_suppressed_total", "Alerts suppressed by throttling or grouping.", |c| c.suppressed),
         ("whale_trader_alerts_dropped_total", "Alerts dropped from a full queue.", |c| c.dropped),

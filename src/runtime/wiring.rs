@@ -300,6 +300,7 @@ async fn run_alerts(
 ) -> TaskResult {
     let mut current = config.borrow().alerts.clone();
     let mut publish = tokio::time::interval(Duration::from_secs(1));
+    let mut config_open = true;
     loop {
         tokio::select! {
             () = sinks.cancelled() => {
@@ -310,8 +311,9 @@ async fn run_alerts(
             _ = publish.tick() => {
                 counters.send_replace(alerts.counters());
             }
-            changed = config.changed(), if !config.has_changed().is_err() => {
+            changed = config.changed(), if config_open => {
                 if changed.is_err() {
+                    config_open = false;
                     continue;
                 }
                 let new = config.borrow_and_update().alerts.clone();
