@@ -896,7 +896,8 @@ impl RiskManager {
         let mut cancel_entries: Vec<ClientOrderId> =
             self.orders.iter().filter(|(_, o)| o.kind == WorkingKind::Entry).map(|(id, _)| *id).collect();
         cancel_entries.sort();
-        KillOutcome { transition, exits: std::mem::take(&mut self.exits), cancel_entries }
+        // Drained, not taken: the buffer keeps its capacity for the next tick.
+        KillOutcome { transition, exits: self.exits.drain(..).collect(), cancel_entries }
     }
 
     /// Moves to `Reducing` for an outside cause (`stale_feed`, `health_degraded`).
