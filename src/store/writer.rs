@@ -280,59 +280,67 @@ fn commit<S: Store>(store: &mut S, batch: &mut Vec<WriteRequest>, stats: &Writer
         store.write_batch(&live)
     };
     stats.largest_batch.fetch_max(batch.len() as u64, Ordering::Relaxed);
-    match result {
+    let answers = match result {
         Ok(outcomes) => {
             stats.transactions.fetch_add(1, Ordering::Relaxed);
-            let (mut written, mut coalesced, mut refused) = (0, 0, 0);
-            let mut outcomes = outcomes.into_iter();
-            let answers: Vec<(Option<Ack>, Result<(), StoreError>)> = batch
-                .drain(..)
-                .zip(skip)
-                .map(|(request, skipped)| {
-                    let outcome = if skipped {
-                        coalesced += 1;
-                        Ok(())
-                    } else {
-                        outcomes.next().unwrap_or_else(|| {
-                            Err(StoreError::Sqlite {
-                                context: "matching outcomes to commands",
-                                message: "the backend returned fewer outcomes than commands".into(),
-                            })
-                        })
-                    };
-                    match &outcome {
-                        Ok(()) if !skipped => written += 1,
-                        Ok(()) => {}
-                        Err(e) => {
-                            refused += 1;
-                            tracing::warn!(command = request.command.kind(), error = %e, "store refused a command");
-                        }
-                    }
-                    (request.ack, outcome)
-                })
-                .collect();
-            // Counters first, so a caller that reads them after its acknowledgement sees its batch.
-            stats.commands_written.fetch_add(written, Ordering::Relaxed);
-            stats.commands_coalesced.fetch_add(coalesced, Ordering::Relaxed);
-            stats.commands_refused.fetch_add(refused, Ordering::Relaxed);
-            for (ack, outcome) in answers {
-                if let Some(ack) = ack {
-                    // The caller may have stopped waiting; the command is written either way.
-                    let _ = ack.send(outcome);
-                }
-            }
+            settle(batch, skip, outcomes, stats)
         }
         Err(e) => {
             stats.failed_transactions.fetch_add(1, Ordering::Relaxed);
-            tracing::error!(commands = batch.len(), error = %e, "store batch failed; nothing in it was written");
             stats.commands_refused.fetch_add(batch.len() as u64, Ordering::Relaxed);
-            for request in batch.drain(..) {
-                if let Some(ack) = request.ack {
-                    let _ = ack.send(Err(e.clone()));
-                }
-            }
+            tracing::error!(commands = batch.len(), error = %e, "store batch failed; nothing in it was written");
+            batch.drain(..).map(|request| (request.ack, Err(e.clone()))).collect()
+        }
+    };
+    // Counters are updated above, before any caller wakes up and might read them.
+    for (ack, outcome) in answers {
+        if let Some(ack) = ack {
+            // The caller may have stopped waiting; the command is written either way.
+            let _ = ack.send(outcome);
         }
     }
+}
+
+/// Pairs each request of a committed batch with its outcome (a superseded snapshot counts as
+/// written: the newer one replaced it in the same transaction), counting and logging refusals.
+fn settle(
+    batch: &mut Vec<WriteRequest>,
+    skip: Vec<bool>,
+    outcomes: Vec<Result<(), StoreError>>,
+    stats: &WriterStats,
+) -> Vec<(Option<Ack>, Result<(), StoreError>)> {
+    let (mut written, mut coalesced, mut refused) = (0, 0, 0);
+    let mut outcomes = outcomes.into_iter();
+    let answers = batch
+        .drain(..)
+        .zip(skip)
+        .map(|(request, skipped)| {
+            let outcome = if skipped {
+                coalesced += 1;
+                Ok(())
+            } else {
+                let outcome = outcomes.next().unwrap_or_else(|| {
+                    Err(StoreError::Sqlite {
+                        context: "matching outcomes to commands",
+                        message: "the backend returned fewer outcomes than commands".into(),
+                    })
+                });
+                match &outcome {
+                    Ok(()) => written += 1,
+                    Err(e) => {
+                        refused += 1;
+                        tracing::warn!(command = request.command.kind(), error = %e, "store refused a command");
+                    }
+                }
+                outcome
+            };
+            (request.ack, outcome)
+        })
+        .collect();
+    stats.commands_written.fetch_add(written, Ordering::Relaxed);
+    stats.commands_coalesced.fetch_add(coalesced, Ordering::Relaxed);
+    stats.commands_refused.fetch_add(refused, Ordering::Relaxed);
+    answers
 }
 
 #[cfg(test)]
