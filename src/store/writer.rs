@@ -16,7 +16,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use tokio::sync::mpsc::error::TryRecvError;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
@@ -224,49 +223,43 @@ async fn run<S: Store>(
 ) -> Result<(), StoreError> {
     let mut batch = Vec::with_capacity(settings.max_batch_size);
     loop {
-        let first = tokio::select! {
+        // `recv_many` takes everything queued (up to the limit) and frees that many queue slots at
+        // once, so a producer waiting for space is woken once per batch, not once per command.
+        let received = tokio::select! {
             biased;
             () = cancel.cancelled() => break,
-            request = requests.recv() => match request {
-                Some(request) => request,
-                None => break,
-            },
+            received = requests.recv_many(&mut batch, settings.max_batch_size) => received,
         };
-        batch.push(first);
-        gather(&mut requests, &mut batch, settings, &stats).await;
+        if received == 0 {
+            break; // every handle dropped and the queue is empty
+        }
+        stats.deepest_queue.fetch_max(requests.len() as u64 + batch.len() as u64, Ordering::Relaxed);
+        wait_for_stragglers(&mut requests, &mut batch, settings).await;
         commit(&mut store, &mut batch, &stats);
     }
     // Shutdown: refuse new commands, then write every command that was already accepted.
     requests.close();
-    let drain_settings = WriterSettings { max_batch_delay: Duration::ZERO, ..settings };
-    while let Some(first) = requests.recv().await {
-        batch.push(first);
-        gather(&mut requests, &mut batch, drain_settings, &stats).await;
+    while requests.recv_many(&mut batch, settings.max_batch_size).await > 0 {
         commit(&mut store, &mut batch, &stats);
     }
     store.checkpoint()
 }
 
-/// Adds to `batch` whatever is already queued, up to the batch limit, waiting at most
-/// `max_batch_delay` for stragglers.
-async fn gather(
+/// With a batch delay configured, keeps adding to a part-full batch until the delay has passed.
+async fn wait_for_stragglers(
     requests: &mut mpsc::Receiver<WriteRequest>,
     batch: &mut Vec<WriteRequest>,
     settings: WriterSettings,
-    stats: &WriterStats,
 ) {
-    stats.deepest_queue.fetch_max(requests.len() as u64 + batch.len() as u64, Ordering::Relaxed);
+    if settings.max_batch_delay.is_zero() {
+        return;
+    }
     let deadline = tokio::time::Instant::now() + settings.max_batch_delay;
     while batch.len() < settings.max_batch_size {
-        match requests.try_recv() {
-            Ok(request) => batch.push(request),
-            Err(TryRecvError::Empty) if !settings.max_batch_delay.is_zero() => {
-                match tokio::time::timeout_at(deadline, requests.recv()).await {
-                    Ok(Some(request)) => batch.push(request),
-                    Ok(None) | Err(_) => break,
-                }
-            }
-            Err(_) => break,
+        let room = settings.max_batch_size - batch.len();
+        match tokio::time::timeout_at(deadline, requests.recv_many(batch, room)).await {
+            Ok(received) if received > 0 => {}
+            _ => break, // the delay is over, or the queue is closed
         }
     }
 }
