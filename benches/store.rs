@@ -356,7 +356,13 @@ fn throughput(c: &mut Criterion) {
     group.finish();
 }
 
+/// `STORE_BENCH_ONLY=latency` runs only the latency experiment (handy when the disk is noisy and it
+/// needs repeating); anything else, or nothing, runs everything.
 fn main() {
+    if std::env::var("STORE_BENCH_ONLY").as_deref() == Ok("latency") {
+        durability_latency_at_1000_per_second();
+        return;
+    }
     backend_only();
     memory_under_burst();
     durability_latency_at_1000_per_second();
