@@ -77,7 +77,8 @@ pub struct WriterStatsSnapshot {
     pub commands_refused: u64,
     /// The most commands ever taken into one batch.
     pub largest_batch: u64,
-    /// The most commands ever waiting in the queue when the writer looked.
+    /// The most commands ever waiting when the writer looked: the queue plus the batch just taken from it
+    /// (so at most `queue_capacity + max_batch_size`).
     pub deepest_queue: u64,
 }
 

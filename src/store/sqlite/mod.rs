@@ -94,6 +94,11 @@ impl SqliteStore {
         Ok(Self { conn, path: path.to_path_buf(), read_only: false })
     }
 
+    /// Opens the database of `mode` named by `config` for reading only (`whale-trader status`).
+    pub fn open_read_only_for_mode(config: &StoreConfig, mode: &str) -> Result<Self, StoreError> {
+        Self::open_read_only(&config.path_for_mode(mode), config.busy_timeout())
+    }
+
     /// Opens an existing database for reading only (status, reports); never creates or migrates it.
     pub fn open_read_only(path: &Path, busy_timeout: Duration) -> Result<Self, StoreError> {
         match fs::metadata(path) {
