@@ -123,6 +123,27 @@ async fn open_positions(handle: &StoreHandle) {
     handle.flush().await.expect("flush");
 }
 
+/// CPU seconds (user + system) used by the thread whose `/proc/self/task/<tid>` is `task`, from its
+/// stat line (clock ticks of 10 ms). On a machine shared with other builds, wall-clock rates drop
+/// with the share of the CPU we get; CPU time per command does not.
+fn cpu_secs(task: &Path) -> f64 {
+    let stat = std::fs::read_to_string(task.join("stat")).unwrap_or_default();
+    // Fields after the ")" that closes the command name: state is field 3, utime 14, stime 15.
+    let after_name = stat.rsplit_once(')').map(|(_, rest)| rest).unwrap_or("");
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+/// The `/proc` directory of the running store-writer thread.
+fn writer_task() -> Option<std::path::PathBuf> {
+    std::fs::read_dir("/proc/self/task")
+        .ok()?
+        .flatten()
+        .map(|e| e.path())
+        .find(|task| std::fs::read_to_string(task.join("comm")).map(|c| c.trim() == "store-writer").unwrap_or(false))
+}
+
 /// Peak and current resident set size of this process, from /proc (kB).
 fn rss_kb() -> (u64, u64) {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
@@ -226,6 +247,7 @@ fn backend_only() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut store =
         SqliteStore::open(&dir.path().join("direct.paper.db"), "paper", Duration::from_secs(5)).expect("open");
+    let cpu_before = cpu_secs(Path::new("/proc/thread-self"));
     let started = Instant::now();
     for b in 0..BATCHES {
         let commands: Vec<StoreCommand> = (0..1024).map(|i| decision(b * 1024 + i)).collect();
@@ -233,10 +255,14 @@ fn backend_only() {
         store.write_batch(&refs).expect("batch");
     }
     let elapsed = started.elapsed();
+    let cpu = cpu_secs(Path::new("/proc/thread-self")) - cpu_before;
+    let commands = (BATCHES * 1024) as f64;
     println!(
-        "== SQLite backend alone: {} decision inserts in 1,024-command transactions: {:.0} commands/s ==",
-        BATCHES * 1024,
-        (BATCHES * 1024) as f64 / elapsed.as_secs_f64()
+        "== SQLite backend alone (commands built and written on one thread, 1,024 per transaction) ==\n\
+         {commands} decision inserts: {:.0} commands/s wall clock; {:.2} µs CPU per command = {:.0} commands per CPU-second",
+        commands / elapsed.as_secs_f64(),
+        cpu / commands * 1e6,
+        commands / cpu.max(1e-9)
     );
 }
 
@@ -295,6 +321,8 @@ fn throughput(c: &mut Criterion) {
         let (handle, writer, cancel) = start(dir.path(), default_settings());
         rt.block_on(open_positions(&handle));
         let mut next = 0u64;
+        let task = writer_task();
+        let writer_cpu_before = task.as_deref().map_or(0.0, cpu_secs);
         group.throughput(Throughput::Elements(1));
         group.bench_function(name, |b| {
             b.iter_custom(|iters| {
@@ -310,12 +338,16 @@ fn throughput(c: &mut Criterion) {
             })
         });
         let stats = handle.stats();
+        let writer_cpu = task.as_deref().map_or(0.0, cpu_secs) - writer_cpu_before;
+        let commands = (stats.commands_written + stats.commands_coalesced) as f64;
         println!(
-            "{name}: {} commands in {} transactions ({} coalesced, largest batch {})",
-            stats.commands_written + stats.commands_coalesced,
+            "{name}: {commands} commands in {} transactions ({} coalesced, largest batch {}); writer thread \
+             {:.2} µs CPU per command = {:.0} commands per writer CPU-second",
             stats.transactions,
             stats.commands_coalesced,
-            stats.largest_batch
+            stats.largest_batch,
+            writer_cpu / commands * 1e6,
+            commands / writer_cpu.max(1e-9)
         );
         drop(handle);
         cancel.cancel();
@@ -324,7 +356,13 @@ fn throughput(c: &mut Criterion) {
     group.finish();
 }
 
+/// `STORE_BENCH_ONLY=latency` runs only the latency experiment (handy when the disk is noisy and it
+/// needs repeating); anything else, or nothing, runs everything.
 fn main() {
+    if std::env::var("STORE_BENCH_ONLY").as_deref() == Ok("latency") {
+        durability_latency_at_1000_per_second();
+        return;
+    }
     backend_only();
     memory_under_burst();
     durability_latency_at_1000_per_second();

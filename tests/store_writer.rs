@@ -591,6 +591,8 @@ async fn status_reads_offline_and_while_the_writer_runs() {
     stop(handle, writer, cancel).await;
 
     let mut offline = SqliteStore::open_read_only(&path, TIMEOUT).unwrap();
+    let config = StoreConfig { path: dir.path().join("wt.db"), ..Default::default() };
+    assert_eq!(SqliteStore::open_read_only_for_mode(&config, "paper").unwrap().path(), path);
     let status = offline.status().unwrap();
     assert!(status.open_positions.is_empty());
     assert_eq!((status.realised_pnl, status.losing_positions), (dec!(-29.0), 1));

@@ -10,7 +10,7 @@ use crate::clock::Timestamp;
 
 use super::records::{
     AlertRecord, DecisionRecord, FillRecord, OrderRecord, OrderStatus, PositionRecord, RiskStateRecord, SeenWhaleTrade,
-    TradingStateChange, WhaleWatermark,
+    TradingStateChange, WhaleWatermark, require_id, require_non_negative,
 };
 
 /// One state change to persist.
@@ -67,11 +67,17 @@ pub(crate) enum CoalesceKey<'a> {
 }
 
 impl StoreCommand {
-    /// `Some` for high-rate state where only the latest value in a batch needs writing.
+    /// `Some` for high-rate state where only the latest value in a batch needs writing. An invalid
+    /// snapshot has no key: it will be refused, so it must not stand in for the valid one before it.
     pub(crate) fn coalesce_key(&self) -> Option<CoalesceKey<'_>> {
         match self {
-            StoreCommand::SaveRiskState(_) => Some(CoalesceKey::RiskState),
-            StoreCommand::SetPositionHighWater { position_id, .. } => Some(CoalesceKey::HighWater(position_id)),
+            StoreCommand::SaveRiskState(risk) if risk.validate().is_ok() => Some(CoalesceKey::RiskState),
+            StoreCommand::SetPositionHighWater { position_id, price }
+                if require_id("high_water.position_id", position_id).is_ok()
+                    && require_non_negative("high_water.price", *price).is_ok() =>
+            {
+                Some(CoalesceKey::HighWater(position_id))
+            }
             _ => None,
         }
     }
@@ -142,6 +148,19 @@ mod tests {
             risk(dec!(2)),
         ];
         assert_eq!(superseded(batch.iter()), [true, true, false, false, false, false]);
+    }
+
+    #[test]
+    fn an_invalid_snapshot_does_not_replace_the_valid_one_before_it() {
+        let broken = StoreCommand::SaveRiskState(RiskStateRecord {
+            state_json: "{not json".into(),
+            ..match risk(dec!(1)) {
+                StoreCommand::SaveRiskState(r) => r,
+                _ => unreachable!(),
+            }
+        });
+        let batch = [risk(dec!(1)), broken, high_water("p1", dec!(0.5)), high_water("p1", dec!(-1))];
+        assert_eq!(superseded(batch.iter()), [false, false, false, false]);
     }
 
     #[test]

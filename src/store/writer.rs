@@ -16,7 +16,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use tokio::sync::mpsc::error::TryRecvError;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
@@ -78,7 +77,8 @@ pub struct WriterStatsSnapshot {
     pub commands_refused: u64,
     /// The most commands ever taken into one batch.
     pub largest_batch: u64,
-    /// The most commands ever waiting in the queue when the writer looked.
+    /// The most commands ever waiting when the writer looked: the queue plus the batch just taken from it
+    /// (so at most `queue_capacity + max_batch_size`).
     pub deepest_queue: u64,
 }
 
@@ -224,49 +224,43 @@ async fn run<S: Store>(
 ) -> Result<(), StoreError> {
     let mut batch = Vec::with_capacity(settings.max_batch_size);
     loop {
-        let first = tokio::select! {
+        // `recv_many` takes everything queued (up to the limit) and frees that many queue slots at
+        // once, so a producer waiting for space is woken once per batch, not once per command.
+        let received = tokio::select! {
             biased;
             () = cancel.cancelled() => break,
-            request = requests.recv() => match request {
-                Some(request) => request,
-                None => break,
-            },
+            received = requests.recv_many(&mut batch, settings.max_batch_size) => received,
         };
-        batch.push(first);
-        gather(&mut requests, &mut batch, settings, &stats).await;
+        if received == 0 {
+            break; // every handle dropped and the queue is empty
+        }
+        stats.deepest_queue.fetch_max(requests.len() as u64 + batch.len() as u64, Ordering::Relaxed);
+        wait_for_stragglers(&mut requests, &mut batch, settings).await;
         commit(&mut store, &mut batch, &stats);
     }
     // Shutdown: refuse new commands, then write every command that was already accepted.
     requests.close();
-    let drain_settings = WriterSettings { max_batch_delay: Duration::ZERO, ..settings };
-    while let Some(first) = requests.recv().await {
-        batch.push(first);
-        gather(&mut requests, &mut batch, drain_settings, &stats).await;
+    while requests.recv_many(&mut batch, settings.max_batch_size).await > 0 {
         commit(&mut store, &mut batch, &stats);
     }
     store.checkpoint()
 }
 
-/// Adds to `batch` whatever is already queued, up to the batch limit, waiting at most
-/// `max_batch_delay` for stragglers.
-async fn gather(
+/// With a batch delay configured, keeps adding to a part-full batch until the delay has passed.
+async fn wait_for_stragglers(
     requests: &mut mpsc::Receiver<WriteRequest>,
     batch: &mut Vec<WriteRequest>,
     settings: WriterSettings,
-    stats: &WriterStats,
 ) {
-    stats.deepest_queue.fetch_max(requests.len() as u64 + batch.len() as u64, Ordering::Relaxed);
+    if settings.max_batch_delay.is_zero() {
+        return;
+    }
     let deadline = tokio::time::Instant::now() + settings.max_batch_delay;
     while batch.len() < settings.max_batch_size {
-        match requests.try_recv() {
-            Ok(request) => batch.push(request),
-            Err(TryRecvError::Empty) if !settings.max_batch_delay.is_zero() => {
-                match tokio::time::timeout_at(deadline, requests.recv()).await {
-                    Ok(Some(request)) => batch.push(request),
-                    Ok(None) | Err(_) => break,
-                }
-            }
-            Err(_) => break,
+        let room = settings.max_batch_size - batch.len();
+        match tokio::time::timeout_at(deadline, requests.recv_many(batch, room)).await {
+            Ok(received) if received > 0 => {}
+            _ => break, // the delay is over, or the queue is closed
         }
     }
 }
@@ -280,59 +274,67 @@ fn commit<S: Store>(store: &mut S, batch: &mut Vec<WriteRequest>, stats: &Writer
         store.write_batch(&live)
     };
     stats.largest_batch.fetch_max(batch.len() as u64, Ordering::Relaxed);
-    match result {
+    let answers = match result {
         Ok(outcomes) => {
             stats.transactions.fetch_add(1, Ordering::Relaxed);
-            let (mut written, mut coalesced, mut refused) = (0, 0, 0);
-            let mut outcomes = outcomes.into_iter();
-            let answers: Vec<(Option<Ack>, Result<(), StoreError>)> = batch
-                .drain(..)
-                .zip(skip)
-                .map(|(request, skipped)| {
-                    let outcome = if skipped {
-                        coalesced += 1;
-                        Ok(())
-                    } else {
-                        outcomes.next().unwrap_or_else(|| {
-                            Err(StoreError::Sqlite {
-                                context: "matching outcomes to commands",
-                                message: "the backend returned fewer outcomes than commands".into(),
-                            })
-                        })
-                    };
-                    match &outcome {
-                        Ok(()) if !skipped => written += 1,
-                        Ok(()) => {}
-                        Err(e) => {
-                            refused += 1;
-                            tracing::warn!(command = request.command.kind(), error = %e, "store refused a command");
-                        }
-                    }
-                    (request.ack, outcome)
-                })
-                .collect();
-            // Counters first, so a caller that reads them after its acknowledgement sees its batch.
-            stats.commands_written.fetch_add(written, Ordering::Relaxed);
-            stats.commands_coalesced.fetch_add(coalesced, Ordering::Relaxed);
-            stats.commands_refused.fetch_add(refused, Ordering::Relaxed);
-            for (ack, outcome) in answers {
-                if let Some(ack) = ack {
-                    // The caller may have stopped waiting; the command is written either way.
-                    let _ = ack.send(outcome);
-                }
-            }
+            settle(batch, skip, outcomes, stats)
         }
         Err(e) => {
             stats.failed_transactions.fetch_add(1, Ordering::Relaxed);
-            tracing::error!(commands = batch.len(), error = %e, "store batch failed; nothing in it was written");
             stats.commands_refused.fetch_add(batch.len() as u64, Ordering::Relaxed);
-            for request in batch.drain(..) {
-                if let Some(ack) = request.ack {
-                    let _ = ack.send(Err(e.clone()));
-                }
-            }
+            tracing::error!(commands = batch.len(), error = %e, "store batch failed; nothing in it was written");
+            batch.drain(..).map(|request| (request.ack, Err(e.clone()))).collect()
+        }
+    };
+    // Counters are updated above, before any caller wakes up and might read them.
+    for (ack, outcome) in answers {
+        if let Some(ack) = ack {
+            // The caller may have stopped waiting; the command is written either way.
+            let _ = ack.send(outcome);
         }
     }
+}
+
+/// Pairs each request of a committed batch with its outcome (a superseded snapshot counts as
+/// written: the newer one replaced it in the same transaction), counting and logging refusals.
+fn settle(
+    batch: &mut Vec<WriteRequest>,
+    skip: Vec<bool>,
+    outcomes: Vec<Result<(), StoreError>>,
+    stats: &WriterStats,
+) -> Vec<(Option<Ack>, Result<(), StoreError>)> {
+    let (mut written, mut coalesced, mut refused) = (0, 0, 0);
+    let mut outcomes = outcomes.into_iter();
+    let answers = batch
+        .drain(..)
+        .zip(skip)
+        .map(|(request, skipped)| {
+            let outcome = if skipped {
+                coalesced += 1;
+                Ok(())
+            } else {
+                let outcome = outcomes.next().unwrap_or_else(|| {
+                    Err(StoreError::Sqlite {
+                        context: "matching outcomes to commands",
+                        message: "the backend returned fewer outcomes than commands".into(),
+                    })
+                });
+                match &outcome {
+                    Ok(()) => written += 1,
+                    Err(e) => {
+                        refused += 1;
+                        tracing::warn!(command = request.command.kind(), error = %e, "store refused a command");
+                    }
+                }
+                outcome
+            };
+            (request.ack, outcome)
+        })
+        .collect();
+    stats.commands_written.fetch_add(written, Ordering::Relaxed);
+    stats.commands_coalesced.fetch_add(coalesced, Ordering::Relaxed);
+    stats.commands_refused.fetch_add(refused, Ordering::Relaxed);
+    answers
 }
 
 #[cfg(test)]

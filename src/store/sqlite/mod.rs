@@ -7,8 +7,9 @@
 //!   so order intents, fills and state changes survive power loss, not only a crash; group commit makes
 //!   that one fsync per batch, not per event, and high-rate state is coalesced before it gets here),
 //!   `foreign_keys=ON` (a fill must name a known order), `busy_timeout` from the config,
-//!   `temp_store=MEMORY`, `wal_autocheckpoint=10000` pages (checkpoints, which run inside a commit and
-//!   cost extra fsyncs, come ten times less often than by default) and `journal_size_limit` = 64 MiB.
+//!   `temp_store=MEMORY`, `wal_autocheckpoint=10000` pages (see `WAL_AUTOCHECKPOINT_PAGES`: checkpoints
+//!   run inside a commit and cost extra fsyncs, so they come ten times less often than by default) and
+//!   `journal_size_limit` = 64 MiB (the WAL file never stays larger than that on disk).
 //! * **Reader** ([`SqliteStore::open_read_only`]), for offline status: opened read-only with
 //!   `query_only=ON` and the same busy timeout; it never creates a file.
 //!
@@ -41,10 +42,11 @@ const SQLITE_MAGIC: &[u8; 16] = b"SQLite format 3\0";
 const HEADER_LEN: usize = 100;
 const STATEMENT_CACHE: usize = 64;
 const MODE_KEY: &str = "mode";
-/// Checkpoint every ~40 MB of WAL instead of SQLite's 4 MB: a checkpoint runs inside a commit and
-/// costs extra fsyncs, so doing it ten times less often keeps it out of all but the rarest order
-/// acknowledgements, and repeated writes to the same hot pages are folded into one page write.
-/// Crash recovery replays at most this much WAL, which takes tens of milliseconds.
+/// Checkpoint every ~40 MB of WAL instead of SQLite's 4 MB. A checkpoint runs inside a commit and adds
+/// an fsync of the main file (which grows, so that fsync also flushes metadata): on this shared disk it
+/// stalls the order acknowledgements queued behind it, so it should come ten times less often. Repeated
+/// writes to the same hot pages are also folded into one page write. The price: the WAL grows once to
+/// ~40 MB after each start, and crash recovery replays at most that much (tens of milliseconds).
 const WAL_AUTOCHECKPOINT_PAGES: i64 = 10_000;
 /// After a checkpoint the WAL file is cut back to this size, so disk use stays bounded.
 const WAL_SIZE_LIMIT_BYTES: i64 = 64 * 1024 * 1024;
@@ -90,6 +92,11 @@ impl SqliteStore {
         stamp_mode(&conn, path, mode)?;
         conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         Ok(Self { conn, path: path.to_path_buf(), read_only: false })
+    }
+
+    /// Opens the database of `mode` named by `config` for reading only (`whale-trader status`).
+    pub fn open_read_only_for_mode(config: &StoreConfig, mode: &str) -> Result<Self, StoreError> {
+        Self::open_read_only(&config.path_for_mode(mode), config.busy_timeout())
     }
 
     /// Opens an existing database for reading only (status, reports); never creates or migrates it.
