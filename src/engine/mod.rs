@@ -39,7 +39,7 @@ pub use executor::{
     check_live_start,
 };
 pub use io::{Control, EngineEvent, EngineStatus, ExecutionReport, Input, Outputs, Quote};
-pub use market_data::{BookSnapshot, FeeCurve, MarketInfo};
+pub use market_data::{TYPICAL_FEE, TokenPrices, VenueRules};
 pub use replay::{ReplayReport, SimulatedRun, parse_line, replay_session, run_replay_feed};
 
 /// The engine module's one error type.
