@@ -31,7 +31,7 @@ pub mod market_data;
 pub mod portfolio;
 pub mod replay;
 
-pub use actor::{EngineHandle, EngineMsg, EngineRunSummary, spawn_engine_task};
+pub use actor::{EngineHandle, EngineMsg, EngineRunSummary, price_event_msg, spawn_engine_task, whale_trade_msg};
 pub use audit::{AUDIT_TARGET, AuditRecord, AuditSink, DiscardAuditSink, MemoryAuditSink, TracingAuditSink};
 pub use core::{Engine, EngineSettings};
 pub use executor::{
