@@ -14,6 +14,7 @@ use crate::domain::{IdHashMap, MarketId, ReasonCode, Side, TokenId, WhaleId};
 
 use super::compliance::MarketLegs;
 use super::config::LimitsConfig;
+use super::stops::fraction;
 
 /// Open positions and exposure of one whale.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
@@ -52,8 +53,8 @@ pub struct CapFractions {
 impl CapFractions {
     pub fn new(config: &LimitsConfig) -> Self {
         Self {
-            total: config.max_total_exposure_percent / Decimal::ONE_HUNDRED,
-            per_asset: config.max_per_asset_exposure_percent / Decimal::ONE_HUNDRED,
+            total: fraction(config.max_total_exposure_percent),
+            per_asset: fraction(config.max_per_asset_exposure_percent),
         }
     }
 }

@@ -332,7 +332,15 @@ impl RiskManager {
                 format!("{} open of {} allowed ({})", limit.open, limit.limit, limit.reason.as_str()),
             );
         }
-        let capacity = self.capacity(intent.whale, intent.market);
+        // The count limits were just checked: go straight to the notional caps.
+        let capacity = self.book.notional_capacity(
+            &self.config.limits,
+            self.derived.caps,
+            self.equity(),
+            intent.whale,
+            intent.market,
+            self.whale_allocation(intent.whale),
+        );
         let sg = &self.config.safeguards;
         let size = match fit_to_capacity(
             intent.size,

@@ -54,7 +54,7 @@ pub fn check_order(
     if price <= Decimal::ZERO || price >= Decimal::ONE {
         return Err(SanityViolation::PriceOutsideRange);
     }
-    if !(price % config.tick_size).is_zero() {
+    if !on_tick(price, config.tick_size) {
         return Err(SanityViolation::PriceOffTick);
     }
     if size <= Decimal::ZERO {
@@ -72,6 +72,17 @@ pub fn check_order(
         }
     }
     Ok(())
+}
+
+/// True when `price` is a multiple of `tick`. A price written with no more decimals than a
+/// power-of-ten tick (0.50 on a 0.01 grid) is on the grid without any arithmetic; otherwise the
+/// remainder decides.
+#[inline]
+fn on_tick(price: Decimal, tick: Decimal) -> bool {
+    if tick.mantissa() == 1 && price.scale() <= tick.scale() {
+        return true;
+    }
+    (price % tick).is_zero()
 }
 
 /// Which identity an order repeats.
@@ -238,6 +249,8 @@ mod tests {
             (dec!(1), dec!(10), Err(SanityViolation::PriceOutsideRange)),
             (dec!(-0.5), dec!(10), Err(SanityViolation::PriceOutsideRange)),
             (dec!(0.505), dec!(10), Err(SanityViolation::PriceOffTick)),
+            (dec!(0.5000), dec!(10), Ok(())),
+            (dec!(0.5010), dec!(10), Err(SanityViolation::PriceOffTick)),
             (dec!(0.50), dec!(0), Err(SanityViolation::SizeNotPositive)),
             (dec!(0.50), dec!(-3), Err(SanityViolation::SizeNotPositive)),
             (dec!(0.50), dec!(1000000000000), Ok(())),
@@ -251,6 +264,15 @@ mod tests {
             assert_eq!(check_order(&config, price, size, true), expected, "{price} × {size}");
         }
         assert_eq!(check_order(&config, dec!(0.50), dec!(1), false), Ok(()), "exits may close a small remainder");
+    }
+
+    #[test]
+    fn tick_grid_other_than_powers_of_ten() {
+        let config = SafeguardsConfig { tick_size: dec!(0.05), ..Default::default() };
+        assert_eq!(check_order(&config, dec!(0.55), dec!(10), true), Ok(()));
+        assert_eq!(check_order(&config, dec!(0.56), dec!(10), true), Err(SanityViolation::PriceOffTick));
+        let config = SafeguardsConfig { tick_size: dec!(0.001), ..Default::default() };
+        assert_eq!(check_order(&config, dec!(0.505), dec!(10), true), Ok(()));
     }
 
     #[test]

@@ -60,11 +60,23 @@ impl StopLevels {
     /// Recomputes the fixed levels from a (new) average entry price. The best price and the trailing
     /// stop are kept: a trailing stop never loosens.
     pub fn reprice(&mut self, side: Side, entry_price: Decimal) {
-        let sign = direction(side);
-        self.stop_loss_price = entry_price * (HUNDRED - sign * self.stop_loss_percent) / HUNDRED;
-        self.take_profit_price = entry_price * (HUNDRED + sign * self.take_profit_percent) / HUNDRED;
-        self.activation_price = entry_price * (HUNDRED + sign * self.activation_percent) / HUNDRED;
-        self.trail_factor = (HUNDRED - sign * self.trailing_stop_percent) / HUNDRED;
+        let stop_loss = fraction(self.stop_loss_percent);
+        let take_profit = fraction(self.take_profit_percent);
+        let activation = fraction(self.activation_percent);
+        let trail = fraction(self.trailing_stop_percent);
+        // Multipliers of the entry price: losses are below it for a long, above it for a short.
+        let (stop_loss, take_profit, activation, trail) = match side {
+            Side::Buy => {
+                (Decimal::ONE - stop_loss, Decimal::ONE + take_profit, Decimal::ONE + activation, Decimal::ONE - trail)
+            }
+            Side::Sell => {
+                (Decimal::ONE + stop_loss, Decimal::ONE - take_profit, Decimal::ONE - activation, Decimal::ONE + trail)
+            }
+        };
+        self.stop_loss_price = entry_price * stop_loss;
+        self.take_profit_price = entry_price * take_profit;
+        self.activation_price = entry_price * activation;
+        self.trail_factor = trail;
         if self.best_price.is_zero() {
             self.best_price = entry_price;
         }
@@ -116,6 +128,16 @@ impl StopLevels {
                 }
             }
         }
+    }
+}
+
+/// `percent / 100`, exactly and without a division (which costs several multiplications on the
+/// approve path): the decimal point moves two places.
+pub fn fraction(percent: Decimal) -> Decimal {
+    let mut shifted = percent;
+    match shifted.set_scale(percent.scale() + 2) {
+        Ok(()) => shifted,
+        Err(_) => percent / HUNDRED,
     }
 }
 
@@ -188,6 +210,14 @@ mod tests {
         assert_eq!(s.trailing_stop_price, Some(dec!(0.42)));
         assert_eq!(s.on_price(Side::Sell, dec!(0.42)), Some(ExitReason::TrailingStop));
         assert_eq!(s.on_price(Side::Sell, dec!(0.55)), Some(ExitReason::StopLoss));
+    }
+
+    #[test]
+    fn fraction_shifts_the_decimal_point() {
+        assert_eq!(fraction(dec!(10)), dec!(0.1));
+        assert_eq!(fraction(dec!(2.5)), dec!(0.025));
+        assert_eq!(fraction(dec!(0)), dec!(0));
+        assert_eq!(fraction(dec!(0.0000000000000000000000000001)), dec!(0));
     }
 
     #[test]
