@@ -221,8 +221,12 @@ impl Engine {
     // --- whale trades ----------------------------------------------------------------------------
 
     fn on_whale_trade(&mut self, trade: &WhaleTrade, now: Timestamp, out: &mut Outputs) {
-        let wallet = trade.wallet.to_ascii_lowercase();
-        let Some(whale) = self.interner.find_whale(&wallet).filter(|w| self.whales.contains_key(w)) else {
+        // The feed lowercases wallets; look up as given first so that the common case allocates nothing.
+        let whale = self
+            .interner
+            .find_whale(&trade.wallet)
+            .or_else(|| self.interner.find_whale(&trade.wallet.to_ascii_lowercase()));
+        let Some(whale) = whale.filter(|w| self.whales.contains_key(w)) else {
             tracing::debug!(wallet = %trade.wallet, "trade of a wallet we do not follow, ignored");
             return;
         };
@@ -620,7 +624,10 @@ impl Engine {
                     tracing::error!(error = %e, "new risk configuration refused; keeping the old one");
                     return;
                 }
-                self.mode = config.daemon.mode;
+                if config.daemon.mode != self.mode {
+                    // The executor was chosen at start; switching paper ↔ live needs a restart.
+                    tracing::warn!(running = %self.mode, configured = %config.daemon.mode, "daemon.mode changes need a restart");
+                }
                 self.config = config;
                 self.load_whales();
                 tracing::info!(whales = self.whales.len(), "engine configuration reloaded");
