@@ -19,10 +19,9 @@ use rust_decimal_macros::dec;
 use whale_trader::clock::Timestamp;
 use whale_trader::config::{Config, WhaleConfig};
 use whale_trader::engine::{
-    BookSnapshot, DiscardAuditSink, Engine, EngineSettings, ExecutionReport, Input, Outputs, PaperExecutor, Quote,
-    SimulatedRun,
+    DiscardAuditSink, Engine, EngineSettings, ExecutionReport, Input, Outputs, PaperExecutor, Quote, SimulatedRun,
 };
-use whale_trader::polymarket::{Side as WireSide, WhaleTrade};
+use whale_trader::polymarket::{OrderBook, Side as WireSide, WhaleTrade};
 use whale_trader::risk::OrderIntent;
 
 const START: Timestamp = Timestamp::from_secs(1_767_607_200);
@@ -67,7 +66,7 @@ fn bench_config(whales: usize) -> Config {
     config
 }
 
-fn book(market_id: &str, token_id: &str, bid: Decimal, at: Timestamp) -> BookSnapshot {
+fn book(market_id: &str, token_id: &str, bid: Decimal, at: Timestamp) -> OrderBook {
     let json = format!(
         r#"{{"market":"{market_id}","asset_id":"{token_id}","timestamp":"{}","hash":"0","bids":[{{"price":"{}","size":"100000"}},{{"price":"{bid}","size":"100000"}}],"asks":[{{"price":"{}","size":"100000"}},{{"price":"{}","size":"100000"}}],"min_order_size":"5","tick_size":"0.01"}}"#,
         at.millis(),
@@ -75,7 +74,7 @@ fn book(market_id: &str, token_id: &str, bid: Decimal, at: Timestamp) -> BookSna
         bid + dec!(0.02),
         bid + dec!(0.01)
     );
-    BookSnapshot::from_clob_json(&json).unwrap_or_else(|e| panic!("{e}"))
+    OrderBook::from_json(&json).unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn whale_buy(whale: usize, market_i: usize, token_i: usize, n: usize, at: Timestamp) -> WhaleTrade {

@@ -23,10 +23,10 @@ use whale_trader::config::{Config, Mode};
 use whale_trader::domain::TradingState;
 use whale_trader::engine::audit::AuditRecord;
 use whale_trader::engine::{
-    BookSnapshot, Control, DryRunExecutor, Engine, EngineSettings, Input, MemoryAuditSink, PaperExecutor, SimulatedRun,
+    Control, DryRunExecutor, Engine, EngineSettings, Input, MemoryAuditSink, PaperExecutor, SimulatedRun,
     replay_session,
 };
-use whale_trader::polymarket::{ActivityRow, parse_v1_row};
+use whale_trader::polymarket::{ActivityRow, OrderBook, parse_v1_row};
 
 fn repo_path(relative: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(relative)
@@ -166,7 +166,7 @@ fn book(market: &str, token: &str, bid: Decimal, at: Timestamp) -> Input {
         bids.join(","),
         asks.join(",")
     );
-    Input::Book(Box::new(BookSnapshot::from_clob_json(&json).unwrap_or_else(|e| panic!("{e}"))))
+    Input::Book(Box::new(OrderBook::from_json(&json).unwrap_or_else(|e| panic!("{e}"))))
 }
 
 /// A Data API v1 trade row of the followed whale, parsed by the polymarket module.
@@ -212,8 +212,8 @@ fn pair(event: &str, reason: &str) -> (String, Option<String>) {
 fn paper_entry_against_the_captured_book_fills_partially_with_the_fee_curve() {
     // The real book in tests/data/clob_book.json: best ask 0.43 × 8.37, then 0.53, 0.54, ...
     let text = std::fs::read_to_string(repo_path("tests/data/clob_book.json")).unwrap_or_else(|e| panic!("{e}"));
-    let captured = BookSnapshot::from_clob_json(&text).unwrap_or_else(|e| panic!("{e}"));
-    let (market, token, at) = (captured.condition_id.clone(), captured.token_id.clone(), captured.timestamp);
+    let captured = OrderBook::from_json(&text).unwrap_or_else(|e| panic!("{e}"));
+    let (market, token, at) = (captured.market.clone(), captured.asset_id.clone(), captured.timestamp);
     let config = config_with_whale("full");
     let sink = MemoryAuditSink::new();
     let engine = Engine::new(Arc::new(config), EngineSettings::default(), Box::new(sink.clone()), at)

@@ -18,6 +18,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::clock::{Clock, Timestamp};
+use crate::polymarket::{PriceEvent, WhaleTrade};
 
 use super::core::Engine;
 use super::executor::{Executor, MarketView};
@@ -41,6 +42,21 @@ impl EngineMsg {
     /// An input that happened at `at`.
     pub fn at(input: Input, at: Timestamp) -> Self {
         Self { input, at: Some(at) }
+    }
+}
+
+/// A whale feed trade as an engine input (stamped on arrival by the engine task's clock).
+pub fn whale_trade_msg(trade: WhaleTrade) -> EngineMsg {
+    EngineMsg::now(Input::WhaleTrade(Box::new(trade)))
+}
+
+/// A price feed event as an engine input: a book goes in stamped with the time the feed received
+/// it. Staleness notices need no input: the engine checks each token's freshness before copying
+/// (`stale_price`) and the feed as a whole on every tick (`stale_feed` → reducing).
+pub fn price_event_msg(event: PriceEvent) -> Option<EngineMsg> {
+    match event {
+        PriceEvent::Book(update) => Some(EngineMsg::at(Input::Book(Box::new(update.book)), update.received_at)),
+        PriceEvent::Stale { .. } | PriceEvent::Recovered { .. } => None,
     }
 }
 
@@ -154,6 +170,9 @@ impl EngineActor {
         let now = msg.at.unwrap_or_else(|| self.clock.now());
         out.clear();
         self.engine.process(msg.input, now, out);
+        // Write-ahead: the events recorded so far (among them every order intent with its client
+        // order id) are handed to the store writer before any order reaches the executor.
+        self.flush_events(out).await;
         // Orders produced by this input (and by fills of those orders) go out now.
         let mut sent = 0;
         while sent < out.intents.len() {
@@ -166,12 +185,10 @@ impl EngineActor {
             for report in reports.drain(..) {
                 self.engine.process(Input::Execution(report), now, out);
             }
+            self.flush_events(out).await;
         }
-        for event in out.events.drain(..) {
-            if self.events.send(event).await.is_err() {
-                tracing::error!("the engine's event consumer is gone; events are no longer persisted");
-                break;
-            }
+        for order in out.cancels.drain(..) {
+            tracing::warn!(%order, "entry still working at kill: the executor must cancel it");
         }
         self.progress.fetch_add(1, Ordering::Relaxed);
         let status = self.engine.status();
@@ -187,5 +204,33 @@ impl EngineActor {
             self.view.send_replace(Arc::new(self.engine.view()));
             self.view_published = std::time::Instant::now();
         }
+    }
+
+    /// Sends the step's events to the consumer, in order, waiting when its queue is full.
+    async fn flush_events(&mut self, out: &mut Outputs) {
+        let mut consumer_gone = false;
+        for event in out.events.drain(..) {
+            if !consumer_gone && self.events.send(event).await.is_err() {
+                consumer_gone = true;
+                tracing::error!("the engine's event consumer is gone; events are no longer persisted");
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::polymarket::{BookUpdate, OrderBook};
+
+    #[test]
+    fn price_feed_books_become_stamped_inputs_and_staleness_notices_do_not() {
+        let json = r#"{"market":"m","asset_id":"t","timestamp":"1000","bids":[],"asks":[],"min_order_size":"5","tick_size":"0.01"}"#;
+        let book = OrderBook::from_json(json).unwrap_or_else(|e| panic!("{e}"));
+        let at = Timestamp::from_secs(42);
+        let msg = price_event_msg(PriceEvent::Book(BookUpdate { token_id: "t".into(), book, received_at: at }));
+        assert!(matches!(msg, Some(EngineMsg { input: Input::Book(_), at: Some(stamp) }) if stamp == at));
+        assert!(price_event_msg(PriceEvent::Stale { token_id: "t".into(), last_update: None }).is_none());
+        assert!(price_event_msg(PriceEvent::Recovered { token_id: "t".into() }).is_none());
     }
 }

@@ -12,14 +12,14 @@ use crate::domain::{
     ClientOrderId, ExitReason, IdHashMap, Interner, MarketId, ReasonCode, Side, SourceTradeId, TokenId, TradingState,
     WhaleId,
 };
-use crate::polymarket::WhaleTrade;
+use crate::polymarket::{ClobMarketInfo, OrderBook, WhaleTrade};
 use crate::risk::{Decision, ExitIntent, Fill, OrderIntent, PositionId, RiskEvent, RiskManager, Transition};
 
 use super::EngineError;
 use super::audit::{AuditRecord, AuditSink, TradeClosed, TradeOpened, TradeRejected, TradingStateChanged};
 use super::copy_rules::{self, CopyRejection, EntryInputs, RejectReason};
 use super::io::{Control, EngineEvent, EngineStatus, ExecutionReport, Input, Outputs, Quote};
-use super::market_data::{BookSnapshot, MarketData, MarketInfo, VenueRules};
+use super::market_data::{MarketData, VenueRules};
 use super::portfolio::{OrderPurpose, PendingOrder, Portfolio, Trade, trade_id_of};
 
 /// Settings of one engine that do not come from the config file.
@@ -138,7 +138,7 @@ impl Engine {
 
     /// The latest book of a token, unless a quote-only update made its depth out of date (the
     /// paper executor walks it).
-    pub fn book(&self, token: TokenId) -> Option<&BookSnapshot> {
+    pub fn book(&self, token: TokenId) -> Option<&OrderBook> {
         self.market.prices(token).and_then(|p| p.current_book())
     }
 
@@ -173,15 +173,13 @@ impl Engine {
 
     // --- prices and the position monitor -------------------------------------------------------
 
-    fn on_book(&mut self, book: BookSnapshot, now: Timestamp, out: &mut Outputs) {
-        let token = self.interner.token(&book.token_id);
-        let market = self.interner.market(&book.condition_id);
-        if let (Some(tick), Some(min)) = (book.tick_size, book.min_order_size) {
-            let mut rules = self.market.rules(market);
-            rules.tick_size = tick;
-            rules.min_order_size = min;
-            self.market.set_rules(market, rules);
-        }
+    fn on_book(&mut self, book: OrderBook, now: Timestamp, out: &mut Outputs) {
+        let token = self.interner.token(&book.asset_id);
+        let market = self.interner.market(&book.market);
+        let mut rules = self.market.rules(market);
+        rules.tick_size = book.tick_size;
+        rules.min_order_size = book.min_order_size;
+        self.market.set_rules(market, rules);
         self.market.update_book(token, book, now);
         self.check_stops(token, now, out);
     }
@@ -191,11 +189,11 @@ impl Engine {
         self.check_stops(quote.token, now, out);
     }
 
-    fn on_market_info(&mut self, info: &MarketInfo) {
+    fn on_market_info(&mut self, info: &ClobMarketInfo) {
         let market = self.interner.market(&info.condition_id);
         self.market.set_rules(
             market,
-            VenueRules { tick_size: info.tick_size, min_order_size: info.min_order_size, fee: info.fee },
+            VenueRules { tick_size: info.tick_size, min_order_size: info.min_order_size, fee: info.fees },
         );
         for (token, label) in &info.tokens {
             let id = self.interner.token(token);
@@ -223,8 +221,12 @@ impl Engine {
     // --- whale trades ----------------------------------------------------------------------------
 
     fn on_whale_trade(&mut self, trade: &WhaleTrade, now: Timestamp, out: &mut Outputs) {
-        let wallet = trade.wallet.to_ascii_lowercase();
-        let Some(whale) = self.interner.find_whale(&wallet).filter(|w| self.whales.contains_key(w)) else {
+        // The feed lowercases wallets; look up as given first so that the common case allocates nothing.
+        let whale = self
+            .interner
+            .find_whale(&trade.wallet)
+            .or_else(|| self.interner.find_whale(&trade.wallet.to_ascii_lowercase()));
+        let Some(whale) = whale.filter(|w| self.whales.contains_key(w)) else {
             tracing::debug!(wallet = %trade.wallet, "trade of a wallet we do not follow, ignored");
             return;
         };
@@ -622,7 +624,10 @@ impl Engine {
                     tracing::error!(error = %e, "new risk configuration refused; keeping the old one");
                     return;
                 }
-                self.mode = config.daemon.mode;
+                if config.daemon.mode != self.mode {
+                    // The executor was chosen at start; switching paper ↔ live needs a restart.
+                    tracing::warn!(running = %self.mode, configured = %config.daemon.mode, "daemon.mode changes need a restart");
+                }
                 self.config = config;
                 self.load_whales();
                 tracing::info!(whales = self.whales.len(), "engine configuration reloaded");

@@ -18,14 +18,16 @@ use crate::config::Mode;
 use crate::domain::Side;
 use crate::risk::OrderIntent;
 
+use crate::polymarket::{FillRequest, OrderBook, simulate_fill};
+
 use super::io::ExecutionReport;
-use super::market_data::{BookSnapshot, Level, VenueRules};
+use super::market_data::VenueRules;
 
 /// The market as an executor may see it when an order is submitted.
 #[derive(Debug, Clone, Copy)]
 pub struct MarketView<'a> {
     /// The latest book of the order's token, if any arrived.
-    pub book: Option<&'a BookSnapshot>,
+    pub book: Option<&'a OrderBook>,
     pub rules: VenueRules,
 }
 
@@ -79,58 +81,6 @@ impl Executor for DryRunExecutor {
     }
 }
 
-/// The result of walking a book for one order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PaperFill {
-    pub filled_size: Decimal,
-    /// Average price paid (buy) or received (sell), slippage included, fees excluded.
-    pub avg_price: Decimal,
-    pub fee: Decimal,
-}
-
-/// Walks `levels` (best first) for `size` shares at prices no worse than `limit`, with an extra
-/// adverse slippage of `slippage_bps` basis points on every level's price. Pure.
-pub fn walk_book(
-    side: Side,
-    levels: &[Level],
-    size: Decimal,
-    limit: Decimal,
-    slippage_bps: Decimal,
-    rules: &VenueRules,
-) -> PaperFill {
-    let slip = slippage_bps / Decimal::from(10_000);
-    let mut remaining = size;
-    let mut filled = Decimal::ZERO;
-    let mut notional = Decimal::ZERO;
-    let mut fee = Decimal::ZERO;
-    for level in levels {
-        if remaining <= Decimal::ZERO {
-            break;
-        }
-        let acceptable = match side {
-            Side::Buy => level.price <= limit,
-            Side::Sell => level.price >= limit,
-        };
-        if !acceptable {
-            break;
-        }
-        let take = remaining.min(level.size);
-        if take <= Decimal::ZERO {
-            continue;
-        }
-        let price = match side {
-            Side::Buy => (level.price * (Decimal::ONE + slip)).min(Decimal::ONE),
-            Side::Sell => (level.price * (Decimal::ONE - slip)).max(Decimal::ZERO),
-        };
-        notional += take * price;
-        fee += rules.fee.taker_fee(take, price);
-        filled += take;
-        remaining -= take;
-    }
-    let avg_price = if filled.is_zero() { Decimal::ZERO } else { (notional / filled).round_dp(8) };
-    PaperFill { filled_size: filled, avg_price, fee: fee.round_dp(8) }
-}
-
 /// Fills against the latest real book, in simulation.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct PaperExecutor {
@@ -156,28 +106,47 @@ impl Executor for PaperExecutor {
         now: Timestamp,
         reports: &mut Vec<ExecutionReport>,
     ) {
-        let levels: &[Level] = match (market.book, intent.side) {
-            (Some(book), Side::Buy) => &book.asks,
-            (Some(book), Side::Sell) => &book.bids,
-            (None, _) => &[],
-        };
-        let fill = walk_book(intent.side, levels, intent.size, intent.price, self.extra_slippage_bps, &market.rules);
-        let note = if market.book.is_none() {
-            Some("no book for this token".to_owned())
-        } else if fill.filled_size < intent.size {
-            Some(format!("book too thin: {} of {} shares filled", fill.filled_size, intent.size))
-        } else {
-            None
-        };
-        reports.push(ExecutionReport {
+        let unfilled = |note: String| ExecutionReport {
             client_order_id: intent.client_order_id,
-            filled_size: fill.filled_size,
-            avg_price: fill.avg_price,
-            fee: fill.fee,
+            filled_size: Decimal::ZERO,
+            avg_price: Decimal::ZERO,
+            fee: Decimal::ZERO,
             done: true,
-            note,
+            note: Some(note),
             at: now,
-        });
+        };
+        let Some(book) = market.book else {
+            reports.push(unfilled("no current book for this token".to_owned()));
+            return;
+        };
+        let request = FillRequest {
+            side: wire_side(intent.side),
+            limit_price: intent.price,
+            size: intent.size,
+            extra_slippage_bps: self.extra_slippage_bps,
+        };
+        // The polymarket module's fill model: walks the book within the limit, taker fee per level.
+        let report = match simulate_fill(book, &request, &market.rules.fee) {
+            Ok(fill) => ExecutionReport {
+                client_order_id: intent.client_order_id,
+                filled_size: fill.filled_size,
+                avg_price: fill.average_price.unwrap_or_default(),
+                fee: fill.fee,
+                done: true,
+                note: (!fill.is_complete())
+                    .then(|| format!("book too thin: {} of {} shares filled", fill.filled_size, intent.size)),
+                at: now,
+            },
+            Err(e) => unfilled(format!("paper fill refused: {e}")),
+        };
+        reports.push(report);
+    }
+}
+
+fn wire_side(side: Side) -> crate::polymarket::Side {
+    match side {
+        Side::Buy => crate::polymarket::Side::Buy,
+        Side::Sell => crate::polymarket::Side::Sell,
     }
 }
 
@@ -231,34 +200,51 @@ mod tests {
     use rust_decimal_macros::dec;
 
     use super::*;
+    use crate::domain::{ClientOrderId, MarketId, TokenId};
 
-    fn levels(pairs: &[(Decimal, Decimal)]) -> Vec<Level> {
-        pairs.iter().map(|&(price, size)| Level { price, size }).collect()
+    const BOOK: &str = r#"{"market":"m","asset_id":"t","timestamp":"1000","bids":[{"price":"0.29","size":"100"},{"price":"0.30","size":"10"}],"asks":[{"price":"0.54","size":"26.99"},{"price":"0.53","size":"13.49"},{"price":"0.43","size":"8.37"}],"min_order_size":"5","tick_size":"0.01"}"#;
+
+    fn order(side: Side, price: Decimal, size: Decimal) -> OrderIntent {
+        OrderIntent::entry(ClientOrderId(9), MarketId(0), TokenId(0), side, price, size)
+    }
+
+    fn submit(executor: &mut dyn Executor, intent: &OrderIntent, book: Option<&OrderBook>) -> ExecutionReport {
+        let mut reports = Vec::new();
+        executor.submit(intent, MarketView { book, rules: VenueRules::default() }, Timestamp(5), &mut reports);
+        assert_eq!(reports.len(), 1);
+        reports.pop().unwrap_or_else(|| panic!("no report"))
+    }
+
+    fn book() -> OrderBook {
+        OrderBook::from_json(BOOK).unwrap_or_else(|e| panic!("{e}"))
     }
 
     #[test]
-    fn buy_walks_asks_up_to_the_limit_with_fees() {
-        let asks = levels(&[(dec!(0.43), dec!(8.37)), (dec!(0.53), dec!(13.49)), (dec!(0.54), dec!(26.99))]);
-        let rules = VenueRules::default();
-        let fill = walk_book(Side::Buy, &asks, dec!(30), dec!(0.53), Decimal::ZERO, &rules);
+    fn paper_buy_walks_the_asks_up_to_the_limit_with_fees() {
+        let report = submit(&mut PaperExecutor::default(), &order(Side::Buy, dec!(0.53), dec!(30)), Some(&book()));
         // 8.37 at 0.43 and 13.49 at 0.53; 0.54 is above the limit: a partial fill of 21.86.
-        assert_eq!(fill.filled_size, dec!(21.86));
         let notional = dec!(8.37) * dec!(0.43) + dec!(13.49) * dec!(0.53);
-        assert_eq!(fill.avg_price, (notional / dec!(21.86)).round_dp(8));
         let fee =
             dec!(8.37) * dec!(0.05) * dec!(0.43) * dec!(0.57) + dec!(13.49) * dec!(0.05) * dec!(0.53) * dec!(0.47);
-        assert_eq!(fill.fee, fee.round_dp(8));
+        assert_eq!((report.filled_size, report.avg_price, report.fee), (dec!(21.86), notional / dec!(21.86), fee));
+        assert!(report.done);
+        assert!(report.note.is_some_and(|n| n.contains("too thin")));
     }
 
     #[test]
-    fn sell_walks_bids_down_with_slippage() {
-        let bids = levels(&[(dec!(0.30), dec!(10)), (dec!(0.29), dec!(100))]);
-        let rules = VenueRules { fee: super::super::market_data::FeeCurve::FREE, ..VenueRules::default() };
-        let fill = walk_book(Side::Sell, &bids, dec!(20), dec!(0.01), dec!(100), &rules);
+    fn paper_sell_with_slippage_and_without_a_book() {
+        let mut paper = PaperExecutor::new(dec!(100));
+        let report = submit(&mut paper, &order(Side::Sell, dec!(0.01), dec!(20)), Some(&book()));
         // 1 % slippage: 10 at 0.297 and 10 at 0.2871.
-        assert_eq!(fill.filled_size, dec!(20));
-        assert_eq!(fill.avg_price, dec!(0.29205));
-        assert_eq!(fill.fee, dec!(0));
+        assert_eq!((report.filled_size, report.avg_price), (dec!(20), dec!(0.29205)));
+        let report = submit(&mut paper, &order(Side::Sell, dec!(0.01), dec!(20)), None);
+        assert_eq!((report.filled_size, report.done), (dec!(0), true));
+    }
+
+    #[test]
+    fn dry_run_never_fills() {
+        let report = submit(&mut DryRunExecutor, &order(Side::Buy, dec!(0.53), dec!(10)), Some(&book()));
+        assert_eq!((report.filled_size, report.done, report.note.as_deref()), (dec!(0), true, Some("dry run")));
     }
 
     #[test]

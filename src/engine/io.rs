@@ -8,11 +8,10 @@ use serde::Serialize;
 use crate::clock::Timestamp;
 use crate::config::Config;
 use crate::domain::{ClientOrderId, MarketId, ReasonCode, Side, TokenId, TradingState, WhaleId};
-use crate::polymarket::WhaleTrade;
+use crate::polymarket::{ClobMarketInfo, OrderBook, WhaleTrade};
 use crate::risk::{OrderIntent, Transition};
 
 use super::audit::AuditRecord;
-use super::market_data::{BookSnapshot, MarketInfo};
 
 /// One thing that happened, for the engine to react to.
 #[derive(Debug, Clone)]
@@ -20,11 +19,11 @@ pub enum Input {
     /// A followed wallet traded (from the whale feed or a replayed session).
     WhaleTrade(Box<WhaleTrade>),
     /// A full order book for one token (from the price feed or a replayed session).
-    Book(Box<BookSnapshot>),
+    Book(Box<OrderBook>),
     /// Best bid and ask only: the cheap price update (market websocket `best_bid_ask`, benchmarks).
     Quote(Quote),
     /// Tick size, minimum order size, fee curve and outcome labels of one market.
-    MarketInfo(Box<MarketInfo>),
+    MarketInfo(Box<ClobMarketInfo>),
     /// The market resolved: `winning_token` pays 1, every other outcome 0.
     Resolution { condition_id: String, winning_token_id: String },
     /// What the executor did with an order.

@@ -1,225 +1,19 @@
 //! The engine's view of the market: the latest book of every token it has heard about, when it was
 //! last refreshed, and each market's venue rules (tick, minimum size, fee curve).
 //!
-//! Books are kept best-first on both sides (the CLOB sends bids ascending and asks descending, with
-//! the best level LAST; [`BookSnapshot::from_clob`] sorts defensively so the order on the wire never
-//! matters).
+//! Books and market info are the polymarket module's types ([`OrderBook`], best level first on
+//! both sides; [`ClobMarketInfo`]); this module only remembers them per interned id.
 
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
-use serde::Deserialize;
 
 use crate::clock::Timestamp;
 use crate::domain::{IdHashMap, MarketId, TokenId};
+use crate::polymarket::{FeeCurve, OrderBook};
 
-use super::EngineError;
-
-/// One price level.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Level {
-    pub price: Decimal,
-    pub size: Decimal,
-}
-
-/// An order book of one outcome token, best level first on each side.
-#[derive(Debug, Clone, PartialEq)]
-pub struct BookSnapshot {
-    pub condition_id: String,
-    pub token_id: String,
-    /// Highest price first.
-    pub bids: Vec<Level>,
-    /// Lowest price first.
-    pub asks: Vec<Level>,
-    pub tick_size: Option<Decimal>,
-    pub min_order_size: Option<Decimal>,
-    /// The venue's own timestamp of the book.
-    pub timestamp: Timestamp,
-}
-
-/// The CLOB `GET /book` object, as it is on the wire (decimal strings, millisecond string timestamp).
-#[derive(Debug, Deserialize)]
-struct ClobBook {
-    market: String,
-    asset_id: String,
-    timestamp: String,
-    bids: Vec<ClobLevel>,
-    asks: Vec<ClobLevel>,
-    #[serde(default)]
-    min_order_size: Option<String>,
-    #[serde(default)]
-    tick_size: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
-struct ClobLevel {
-    price: String,
-    size: String,
-}
-
-fn parse_decimal(field: &'static str, text: &str) -> Result<Decimal, EngineError> {
-    text.trim().parse::<Decimal>().map_err(|_| EngineError::BadField {
-        field,
-        value: text.to_owned(),
-        rule: "a decimal",
-    })
-}
-
-impl BookSnapshot {
-    /// Parses a CLOB `/book` object (`serde_json::Value` or raw text already split out of a line).
-    pub fn from_clob_json(json: &str) -> Result<Self, EngineError> {
-        let raw: ClobBook = serde_json::from_str(json).map_err(|e| EngineError::BadField {
-            field: "book",
-            value: e.to_string(),
-            rule: "a CLOB /book object",
-        })?;
-        let level = |l: &ClobLevel| -> Result<Level, EngineError> {
-            let price = parse_decimal("book.price", &l.price)?;
-            let size = parse_decimal("book.size", &l.size)?;
-            if price <= Decimal::ZERO || price >= Decimal::ONE {
-                return Err(EngineError::BadField {
-                    field: "book.price",
-                    value: l.price.clone(),
-                    rule: "inside (0, 1)",
-                });
-            }
-            if size < Decimal::ZERO {
-                return Err(EngineError::BadField { field: "book.size", value: l.size.clone(), rule: "not negative" });
-            }
-            Ok(Level { price, size })
-        };
-        let mut bids = raw.bids.iter().map(level).collect::<Result<Vec<_>, _>>()?;
-        let mut asks = raw.asks.iter().map(level).collect::<Result<Vec<_>, _>>()?;
-        bids.sort_by_key(|l| std::cmp::Reverse(l.price));
-        asks.sort_by_key(|l| l.price);
-        let timestamp_ms = raw.timestamp.trim().parse::<i64>().map_err(|_| EngineError::BadField {
-            field: "book.timestamp",
-            value: raw.timestamp.clone(),
-            rule: "milliseconds since the epoch",
-        })?;
-        Ok(Self {
-            condition_id: raw.market,
-            token_id: raw.asset_id,
-            bids,
-            asks,
-            tick_size: raw.tick_size.as_deref().map(|t| parse_decimal("book.tick_size", t)).transpose()?,
-            min_order_size: raw
-                .min_order_size
-                .as_deref()
-                .map(|t| parse_decimal("book.min_order_size", t))
-                .transpose()?,
-            timestamp: Timestamp::from_millis(timestamp_ms),
-        })
-    }
-
-    pub fn best_bid(&self) -> Option<Decimal> {
-        self.bids.first().map(|l| l.price)
-    }
-
-    pub fn best_ask(&self) -> Option<Decimal> {
-        self.asks.first().map(|l| l.price)
-    }
-}
-
-/// A market's taker fee curve: fee per fill = shares × rate × (p × (1 − p))^exponent.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct FeeCurve {
-    pub rate: Decimal,
-    pub exponent: u32,
-    pub taker_only: bool,
-}
-
-impl Default for FeeCurve {
-    /// Observed on most Polymarket markets (`fd {r: 0.05, e: 1, to: true}`).
-    fn default() -> Self {
-        Self { rate: dec!(0.05), exponent: 1, taker_only: true }
-    }
-}
-
-impl FeeCurve {
-    pub const FREE: FeeCurve = FeeCurve { rate: Decimal::ZERO, exponent: 1, taker_only: true };
-
-    /// The taker fee for `shares` filled at `price`, in USD.
-    pub fn taker_fee(&self, shares: Decimal, price: Decimal) -> Decimal {
-        let base = price * (Decimal::ONE - price);
-        let mut factor = Decimal::ONE;
-        for _ in 0..self.exponent {
-            factor *= base;
-        }
-        shares * self.rate * factor
-    }
-}
-
-/// Venue rules of one market (`GET /clob-markets/{condition_id}`).
-#[derive(Debug, Clone, PartialEq)]
-pub struct MarketInfo {
-    pub condition_id: String,
-    /// `(token id, outcome label)` for each outcome.
-    pub tokens: Vec<(String, String)>,
-    pub tick_size: Decimal,
-    pub min_order_size: Decimal,
-    pub fee: FeeCurve,
-}
-
-#[derive(Debug, Deserialize)]
-struct ClobMarketInfo {
-    c: String,
-    #[serde(default)]
-    t: Vec<ClobMarketToken>,
-    #[serde(default)]
-    mts: Option<serde_json::Number>,
-    #[serde(default)]
-    mos: Option<serde_json::Number>,
-    #[serde(default)]
-    fd: Option<ClobFee>,
-}
-
-#[derive(Debug, Deserialize)]
-struct ClobMarketToken {
-    t: String,
-    #[serde(default)]
-    o: String,
-}
-
-#[derive(Debug, Deserialize)]
-struct ClobFee {
-    r: serde_json::Number,
-    e: u32,
-    #[serde(default = "yes")]
-    to: bool,
-}
-
-fn yes() -> bool {
-    true
-}
-
-fn number(field: &'static str, n: &serde_json::Number) -> Result<Decimal, EngineError> {
-    // The JSON text of the number, parsed as a decimal: no float round trip.
-    let text = n.to_string();
-    let parsed = if text.contains(['e', 'E']) { Decimal::from_scientific(&text).ok() } else { text.parse().ok() };
-    parsed.ok_or(EngineError::BadField { field, value: text, rule: "a decimal number" })
-}
-
-impl MarketInfo {
-    /// Parses a CLOB `/clob-markets/{condition_id}` object (short keys).
-    pub fn from_clob_json(json: &str) -> Result<Self, EngineError> {
-        let raw: ClobMarketInfo = serde_json::from_str(json).map_err(|e| EngineError::BadField {
-            field: "market",
-            value: e.to_string(),
-            rule: "a CLOB /clob-markets object",
-        })?;
-        let fee = match raw.fd {
-            Some(fd) => FeeCurve { rate: number("market.fd.r", &fd.r)?, exponent: fd.e, taker_only: fd.to },
-            None => FeeCurve::FREE,
-        };
-        Ok(Self {
-            condition_id: raw.c,
-            tokens: raw.t.into_iter().map(|t| (t.t, t.o)).collect(),
-            tick_size: raw.mts.as_ref().map(|n| number("market.mts", n)).transpose()?.unwrap_or(dec!(0.01)),
-            min_order_size: raw.mos.as_ref().map(|n| number("market.mos", n)).transpose()?.unwrap_or(dec!(5)),
-            fee,
-        })
-    }
-}
+/// The fee curve observed on most Polymarket markets (`fd {r: 0.05, e: 1, to: true}`), used until a
+/// market's own info arrives.
+pub const TYPICAL_FEE: FeeCurve = FeeCurve { rate: dec!(0.05), exponent: 1, taker_only: true };
 
 /// What the engine knows about one token's prices.
 #[derive(Debug, Clone, Default)]
@@ -229,14 +23,14 @@ pub struct TokenPrices {
     /// When the engine last received a price for this token (its own clock, not the venue's).
     pub updated_at: Option<Timestamp>,
     /// The latest full book, for the paper executor.
-    pub book: Option<BookSnapshot>,
+    pub book: Option<OrderBook>,
     /// When that book arrived; a later quote-only update makes it out of date.
     pub book_at: Option<Timestamp>,
 }
 
 impl TokenPrices {
     /// The book, if no quote-only update arrived after it (its depth would be out of date).
-    pub fn current_book(&self) -> Option<&BookSnapshot> {
+    pub fn current_book(&self) -> Option<&OrderBook> {
         self.book.as_ref().filter(|_| self.book_at.is_some() && self.book_at == self.updated_at)
     }
 
@@ -257,7 +51,7 @@ pub struct VenueRules {
 
 impl Default for VenueRules {
     fn default() -> Self {
-        Self { tick_size: dec!(0.01), min_order_size: dec!(5), fee: FeeCurve::default() }
+        Self { tick_size: dec!(0.01), min_order_size: dec!(5), fee: TYPICAL_FEE }
     }
 }
 
@@ -308,8 +102,8 @@ impl MarketData {
     }
 
     /// Records a full book (and its best levels).
-    pub fn update_book(&mut self, token: TokenId, book: BookSnapshot, now: Timestamp) {
-        self.update_quote(token, book.best_bid(), book.best_ask(), now);
+    pub fn update_book(&mut self, token: TokenId, book: OrderBook, now: Timestamp) {
+        self.update_quote(token, book.best_bid().map(|l| l.price), book.best_ask().map(|l| l.price), now);
         if let Some(entry) = self.prices.get_mut(&token) {
             entry.book = Some(book);
             entry.book_at = Some(now);
@@ -324,38 +118,25 @@ mod tests {
     const FIXTURE_BOOK: &str = include_str!("../../tests/data/clob_book.json");
 
     #[test]
-    fn real_book_is_sorted_best_first() {
-        let book = BookSnapshot::from_clob_json(FIXTURE_BOOK).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(book.best_bid(), Some(dec!(0.3)));
-        assert_eq!(book.best_ask(), Some(dec!(0.43)));
-        assert_eq!(book.asks.get(1).map(|l| l.price), Some(dec!(0.53)));
-        assert_eq!(book.timestamp, Timestamp::from_millis(1_788_636_850_933));
-        assert_eq!(book.tick_size, Some(dec!(0.01)));
+    fn a_quote_after_a_book_makes_the_book_out_of_date() {
+        let book = OrderBook::from_json(FIXTURE_BOOK).unwrap_or_else(|e| panic!("{e}"));
+        let mut data = MarketData::default();
+        let token = TokenId(7);
+        data.update_book(token, book, Timestamp::from_secs(10));
+        let prices = data.prices(token).cloned().unwrap_or_default();
+        assert_eq!((prices.best_bid, prices.best_ask), (Some(dec!(0.3)), Some(dec!(0.43))));
+        assert!(prices.current_book().is_some());
+        assert!(prices.is_fresh(Timestamp::from_secs(40), 30_000));
+        assert!(!prices.is_fresh(Timestamp::from_secs(41), 30_000));
+        data.update_quote(token, Some(dec!(0.31)), Some(dec!(0.42)), Timestamp::from_secs(11));
+        assert!(data.prices(token).and_then(TokenPrices::current_book).is_none());
+        assert_eq!(data.last_price_at, Some(Timestamp::from_secs(11)));
     }
 
     #[test]
-    fn bad_prices_are_named() {
-        let json = r#"{"market":"m","asset_id":"a","timestamp":"1","bids":[{"price":"1.5","size":"1"}],"asks":[]}"#;
-        let err = BookSnapshot::from_clob_json(json).err().map(|e| e.to_string()).unwrap_or_default();
-        assert!(err.contains("book.price") && err.contains("1.5"), "{err}");
-    }
-
-    #[test]
-    fn fee_curve_matches_the_sdk_examples() {
-        // r = 0.25, e = 2: 100 shares at 0.5 pay 1.5625 (SDK test platform_fee_0_25_exp_2_at_midprice).
-        let curve = FeeCurve { rate: dec!(0.25), exponent: 2, taker_only: true };
-        assert_eq!(curve.taker_fee(dec!(100), dec!(0.5)), dec!(1.5625));
-        // r = 0.05, e = 1: 100 shares at 0.4 pay 100 × 0.05 × 0.24 = 1.2.
-        assert_eq!(FeeCurve::default().taker_fee(dec!(100), dec!(0.4)), dec!(1.2));
-    }
-
-    #[test]
-    fn market_info_parses_the_short_keys() {
-        let json = r#"{"c":"0xabc","t":[{"t":"1","o":"Yes"},{"t":"2","o":"No"}],"mts":0.001,"mos":5,"fd":{"r":0.05,"e":1,"to":true}}"#;
-        let info = MarketInfo::from_clob_json(json).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(info.tick_size, dec!(0.001));
-        assert_eq!(info.min_order_size, dec!(5));
-        assert_eq!(info.fee, FeeCurve::default());
-        assert_eq!(info.tokens, vec![("1".to_owned(), "Yes".to_owned()), ("2".to_owned(), "No".to_owned())]);
+    fn unknown_markets_get_typical_venue_rules() {
+        let data = MarketData::default();
+        assert_eq!(data.rules(MarketId(3)), VenueRules::default());
+        assert_eq!(TYPICAL_FEE.taker_fee(dec!(100), dec!(0.4)), dec!(1.2));
     }
 }

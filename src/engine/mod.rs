@@ -32,7 +32,7 @@ pub mod portfolio;
 pub mod replay;
 pub mod view;
 
-pub use actor::{EngineHandle, EngineMsg, EngineRunSummary, spawn_engine_task};
+pub use actor::{EngineHandle, EngineMsg, EngineRunSummary, price_event_msg, spawn_engine_task, whale_trade_msg};
 pub use audit::{AUDIT_TARGET, AuditRecord, AuditSink, DiscardAuditSink, MemoryAuditSink, TracingAuditSink};
 pub use core::{Engine, EngineSettings};
 pub use executor::{
@@ -40,7 +40,7 @@ pub use executor::{
     check_live_start,
 };
 pub use io::{Control, EngineEvent, EngineStatus, ExecutionReport, Input, Outputs, Quote};
-pub use market_data::{BookSnapshot, FeeCurve, MarketInfo};
+pub use market_data::{TYPICAL_FEE, TokenPrices, VenueRules};
 pub use replay::{ReplayReport, SimulatedRun, parse_line, replay_session, run_replay_feed};
 pub use view::EngineView;
 

@@ -31,7 +31,7 @@ use tokio_util::sync::CancellationToken;
 use crate::clock::{SimClock, Timestamp};
 use crate::config::Config;
 use crate::domain::TradingState;
-use crate::polymarket::{ActivityRow, parse_v1_row};
+use crate::polymarket::{ActivityRow, ClobMarketInfo, OrderBook, parse_v1_row};
 
 use super::EngineError;
 use super::actor::EngineMsg;
@@ -39,7 +39,6 @@ use super::audit::{AuditSink, DiscardAuditSink};
 use super::core::{Engine, EngineSettings};
 use super::executor::{Executor, MarketView, PaperExecutor};
 use super::io::{EngineEvent, ExecutionReport, Input, Outputs};
-use super::market_data::{BookSnapshot, MarketInfo};
 
 /// Simulated time between two timer ticks (breaker cooldown, staleness, day roll-over).
 pub const TICK_EVERY_MS: i64 = 1_000;
@@ -95,9 +94,23 @@ pub fn parse_line(line: &str) -> Result<Option<ReplayEvent>, EngineError> {
                 _ => return Ok(None),
             }
         }
-        "book" => Input::Book(Box::new(BookSnapshot::from_clob_json(raw.book.ok_or_else(|| missing("book"))?.get())?)),
+        "book" => {
+            let json = raw.book.ok_or_else(|| missing("book"))?;
+            let book = OrderBook::from_json(json.get()).map_err(|e| EngineError::BadField {
+                field: "book",
+                value: e.to_string(),
+                rule: "a CLOB /book object",
+            })?;
+            Input::Book(Box::new(book))
+        }
         "market" => {
-            Input::MarketInfo(Box::new(MarketInfo::from_clob_json(raw.market.ok_or_else(|| missing("market"))?.get())?))
+            let json = raw.market.ok_or_else(|| missing("market"))?;
+            let info = ClobMarketInfo::from_json(json.get()).map_err(|e| EngineError::BadField {
+                field: "market",
+                value: e.to_string(),
+                rule: "a CLOB /clob-markets object",
+            })?;
+            Input::MarketInfo(Box::new(info))
         }
         "resolution" => Input::Resolution {
             condition_id: raw.condition_id.ok_or_else(|| missing("condition_id"))?,
