@@ -26,11 +26,12 @@ pub struct StatusView {
     pub mode: String,
     pub trading_state: String,
     pub state_reason: Option<String>,
-    pub equity: Decimal,
-    pub daily_pnl: Decimal,
-    pub realised_pnl: Decimal,
-    pub drawdown_percent: Decimal,
-    pub breaker_trips_today: u32,
+    /// Figures the source may not know (the store before the first risk snapshot) are `None`.
+    pub equity: Option<Decimal>,
+    pub daily_pnl: Option<Decimal>,
+    pub realised_pnl: Option<Decimal>,
+    pub drawdown_percent: Option<Decimal>,
+    pub breaker_trips_today: Option<u32>,
     pub open_positions: Vec<PositionView>,
     /// The risk limits in use, as configured.
     pub limits: serde_json::Value,
@@ -43,11 +44,13 @@ impl StatusView {
         let reason = self.state_reason.as_deref().map(|r| format!(" ({r})")).unwrap_or_default();
         out.push_str(&format!("whale-trader [{} mode, from the {}]\n", self.mode, self.source));
         out.push_str(&format!("trading state : {}{reason}\n", self.trading_state));
-        out.push_str(&format!("equity        : ${}\n", self.equity.round_dp(2)));
-        out.push_str(&format!("daily P&L     : ${}\n", self.daily_pnl.round_dp(2)));
-        out.push_str(&format!("realised P&L  : ${}\n", self.realised_pnl.round_dp(2)));
-        out.push_str(&format!("drawdown      : {}%\n", self.drawdown_percent.round_dp(2)));
-        out.push_str(&format!("breaker trips : {} today\n", self.breaker_trips_today));
+        out.push_str(&format!("equity        : {}\n", usd_or_unknown(self.equity)));
+        out.push_str(&format!("daily P&L     : {}\n", usd_or_unknown(self.daily_pnl)));
+        out.push_str(&format!("realised P&L  : {}\n", usd_or_unknown(self.realised_pnl)));
+        let drawdown = self.drawdown_percent.map(|d| format!("{}%", d.round_dp(2))).unwrap_or_else(|| "unknown".into());
+        out.push_str(&format!("drawdown      : {drawdown}\n"));
+        let trips = self.breaker_trips_today.map(|t| t.to_string()).unwrap_or_else(|| "unknown".into());
+        out.push_str(&format!("breaker trips : {trips} today\n"));
         out.push_str(&format!("open positions: {}\n", self.open_positions.len()));
         for p in &self.open_positions {
             let pnl = p.unrealised_pnl.map(|v| format!(" P&L ${}", v.round_dp(2))).unwrap_or_default();
@@ -64,6 +67,10 @@ impl StatusView {
         }
         out
     }
+}
+
+fn usd_or_unknown(value: Option<Decimal>) -> String {
+    value.map(|v| format!("${}", v.round_dp(2))).unwrap_or_else(|| "unknown".into())
 }
 
 fn short(id: &str) -> String {
@@ -83,11 +90,11 @@ mod tests {
             mode: "paper".into(),
             trading_state: "halted".into(),
             state_reason: Some("manual_halt".into()),
-            equity: dec!(10012.345),
-            daily_pnl: dec!(-12.5),
-            realised_pnl: dec!(3),
-            drawdown_percent: dec!(1.234),
-            breaker_trips_today: 1,
+            equity: Some(dec!(10012.345)),
+            daily_pnl: Some(dec!(-12.5)),
+            realised_pnl: None,
+            drawdown_percent: Some(dec!(1.234)),
+            breaker_trips_today: Some(1),
             open_positions: vec![PositionView {
                 id: "pos-1".into(),
                 whale: "0x6a72f61820b26b1fe4d956e17b6dc2a1ea3033ee".into(),
@@ -104,6 +111,7 @@ mod tests {
         };
         let text = view.render();
         assert!(text.contains("trading state : halted (manual_halt)"), "{text}");
+        assert!(text.contains("realised P&L  : unknown"), "{text}");
         assert!(text.contains("equity        : $10012.34") || text.contains("equity        : $10012.35"), "{text}");
         assert!(text.contains("pos-1 100 Yes @ 0.52 now 0.55 P&L $3 (whale 0x6a72…33ee"), "{text}");
     }

@@ -3,8 +3,9 @@
 use std::process::ExitCode;
 
 use super::exit;
-use crate::api::{ApiClient, ClientError, StatusView};
+use crate::api::{ApiClient, ClientError, PositionView, StatusView};
 use crate::config::Config;
+use crate::store::{SqliteStore, Store};
 
 /// Runs one async client call on a small runtime.
 fn block_on<T>(future: impl std::future::Future<Output = T>) -> Result<T, String> {
@@ -15,18 +16,60 @@ fn block_on<T>(future: impl std::future::Future<Output = T>) -> Result<T, String
         .map_err(|e| format!("cannot start the async runtime: {e}"))
 }
 
-/// `whale-trader status`: the running daemon's view.
+/// `whale-trader status`: the running daemon's view, or, when no daemon answers, what the store
+/// recorded (works offline).
 pub fn status(config: &Config, json: bool) -> ExitCode {
     let client = ApiClient::new(&config.api);
     match block_on(client.get("/status")) {
-        Ok(Ok((200, body))) => match serde_json::from_value::<StatusView>(body.clone()) {
+        Ok(Ok((200, body))) => match serde_json::from_value::<StatusView>(body) {
             Ok(view) => print_view(&view, json),
             Err(e) => fail(&format!("the daemon's status could not be read: {e}")),
         },
         Ok(Ok((code, body))) => fail(&format!("the daemon answered {code}: {body}")),
+        Ok(Err(ClientError::Unreachable { .. })) => match offline_status(config) {
+            Ok(view) => print_view(&view, json),
+            Err(e) => fail(&format!("no daemon is running and the store cannot be read: {e}")),
+        },
         Ok(Err(e)) => fail(&e.to_string()),
         Err(e) => fail(&e),
     }
+}
+
+/// The status as the store last recorded it.
+fn offline_status(config: &Config) -> Result<StatusView, crate::store::StoreError> {
+    let mode = config.daemon.mode.as_str();
+    let mut store = SqliteStore::open_read_only_for_mode(&config.store, mode)?;
+    let report = store.status()?;
+    let risk = report.risk_state.as_ref();
+    let open_positions = report
+        .open_positions
+        .iter()
+        .map(|p| PositionView {
+            id: p.position_id.clone(),
+            whale: p.whale_wallet.clone(),
+            market: p.market_id.clone(),
+            token: p.token_id.clone(),
+            outcome: p.outcome.clone(),
+            size: p.size,
+            entry_price: p.entry_price,
+            last_price: p.high_water_price,
+            unrealised_pnl: None,
+            opened_at: p.opened_at.to_rfc3339(),
+        })
+        .collect();
+    Ok(StatusView {
+        source: "store".into(),
+        mode: mode.into(),
+        trading_state: report.trading_state.clone().unwrap_or_else(|| "active".into()),
+        state_reason: report.trading_reason.clone(),
+        equity: risk.map(|r| r.start_of_day_equity + r.daily_pnl),
+        daily_pnl: risk.map(|r| r.daily_pnl),
+        realised_pnl: Some(report.realised_pnl),
+        drawdown_percent: None,
+        breaker_trips_today: risk.map(|r| r.breaker_trips),
+        open_positions,
+        limits: serde_json::to_value(&config.risk).unwrap_or_default(),
+    })
 }
 
 fn print_view(view: &StatusView, json: bool) -> ExitCode {
