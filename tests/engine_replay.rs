@@ -221,8 +221,7 @@ fn paper_entry_against_the_captured_book_fills_partially_with_the_fee_curve() {
     let mut run = SimulatedRun::new(engine, PaperExecutor::default(), at);
     run.keep_events = true;
     run.feed(at, Input::Book(Box::new(captured)));
-    let outputs = run.feed(at, whale_trade(&market, &token, "BUY", "1000", "0.43", at));
-    let _ = outputs;
+    run.feed(at, whale_trade(&market, &token, "BUY", "1000", "0.43", at));
     // Limit 0.43 × 1.05 = 0.4515 → 0.45; $50 × 2 (multiplier) / 0.45 = 222.22 shares ordered.
     let intent = run.events.iter().find_map(|e| match e {
         whale_trader::engine::EngineEvent::OrderIntentRecorded { intent, .. } => Some(*intent),
