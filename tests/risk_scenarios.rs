@@ -222,7 +222,10 @@ fn killed_accepts_only_flattening_exits() {
     assert_eq!((t.from, t.to, t.reason), (TradingState::Active, TradingState::Killed, ReasonCode::KillSwitch));
     assert_eq!(outcome.exits.len(), 1);
     assert_eq!((outcome.exits[0].reason, outcome.exits[0].size), (ExitReason::Kill, dec!(100)));
-    assert!(rm.kill("again", at(2)).transition.is_none(), "killing twice records nothing");
+    let again = rm.kill("again", at(2));
+    assert!(again.transition.is_none(), "killing twice records nothing");
+    let again: Vec<(PositionId, Decimal)> = again.exits.iter().map(|e| (e.position, e.size)).collect();
+    assert_eq!(again, vec![(p, dec!(100))], "no exit order was sent yet, so the flattening exits are offered again");
 
     assert_eq!(reason(&rm.check(&entry(5, 2, 2, 2, dec!(0.50), dec!(10)), at(2))), Some(ReasonCode::TradingHalted));
     let partial = outcome.exits[0].to_order(ClientOrderId(6), dec!(0.49));

@@ -32,7 +32,8 @@ const INITIAL_CAPACITY: usize = 1024;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "event")]
 pub enum RiskEvent {
-    /// The trading state changed (automatically).
+    /// The trading state changed (automatically). On a change to `Killed` that did not come from
+    /// `on_price` (which returns the exits itself), call [`RiskManager::flatten`].
     Transition(Transition),
     /// Today's loss reached the breaker's warning level.
     BreakerWarning { daily_pnl: Decimal, threshold_usd: Decimal, at: Timestamp },
@@ -891,12 +892,21 @@ impl RiskManager {
     /// The kill switch: `Killed`, exits for every open position and the entries to cancel.
     pub fn kill(&mut self, detail: &str, now: Timestamp) -> KillOutcome {
         let transition = self.state.escalate(TradingState::Killed, ReasonCode::KillSwitch, || detail.to_string(), now);
-        self.exits.clear();
-        self.push_kill_exits(now);
+        let exits = self.flatten(now);
         let mut cancel_entries: Vec<ClientOrderId> =
             self.orders.iter().filter(|(_, o)| o.kind == WorkingKind::Entry).map(|(id, _)| *id).collect();
         cancel_entries.sort();
-        KillOutcome { transition, exits: std::mem::take(&mut self.exits), cancel_entries }
+        KillOutcome { transition, exits, cancel_entries }
+    }
+
+    /// Exits (reason `kill`) for every share not already being exited. `on_price` returns these by
+    /// itself when an emergency drawdown kills; when the kill comes from `on_fill` or `on_close`
+    /// (a [`RiskEvent::Transition`] to `Killed`), the engine calls this to get them.
+    pub fn flatten(&mut self, now: Timestamp) -> Vec<ExitIntent> {
+        self.exits.clear();
+        self.push_kill_exits(now);
+        // Drained, not taken: the buffer keeps its capacity for the next tick.
+        self.exits.drain(..).collect()
     }
 
     /// Moves to `Reducing` for an outside cause (`stale_feed`, `health_degraded`).
