@@ -221,8 +221,7 @@ fn paper_entry_against_the_captured_book_fills_partially_with_the_fee_curve() {
     let mut run = SimulatedRun::new(engine, PaperExecutor::default(), at);
     run.keep_events = true;
     run.feed(at, Input::Book(Box::new(captured)));
-    let outputs = run.feed(at, whale_trade(&market, &token, "BUY", "1000", "0.43", at));
-    let _ = outputs;
+    run.feed(at, whale_trade(&market, &token, "BUY", "1000", "0.43", at));
     // Limit 0.43 × 1.05 = 0.4515 → 0.45; $50 × 2 (multiplier) / 0.45 = 222.22 shares ordered.
     let intent = run.events.iter().find_map(|e| match e {
         whale_trader::engine::EngineEvent::OrderIntentRecorded { intent, .. } => Some(*intent),
@@ -452,4 +451,25 @@ async fn daemon_replay_feed_through_the_engine_task_gives_the_same_audit_trail()
         std::fs::read_to_string(repo_path("tests/data/sample_session.audit.jsonl")).unwrap_or_else(|e| panic!("{e}"));
     let lines: Vec<String> = sink.records().iter().map(AuditRecord::to_json_line).collect();
     assert_eq!(lines, golden.lines().map(str::to_owned).collect::<Vec<_>>());
+}
+
+#[test]
+fn an_emergency_kill_from_a_settlement_flattens_the_other_positions() {
+    // A small account: two $400 positions, then one market resolves against us (−$400 = −40 %),
+    // beyond the 20 % emergency drawdown: the kill comes from the close, not from a price.
+    let text = format!(
+        "[copy]\n[[copy.whales]]\naddress = \"{WHALE}\"\nmultiplier = 8\n[risk]\nstarting_balance_usd = 1000\n[risk.limits]\nmax_total_exposure_percent = 100\nmax_per_asset_exposure_percent = 100\n[risk.circuit_breaker]\nenabled = false\n"
+    );
+    let config: Config = toml::from_str(&text).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(config.validate(), vec![]);
+    let mut h = harness(config);
+    h.open(0, MARKET_A, TOKEN_A);
+    h.open(1, MARKET_B, TOKEN_B);
+    h.at(5, Input::Resolution { condition_id: MARKET_A.to_owned(), winning_token_id: TOKEN_A_NO.to_owned() });
+    let pairs = h.pairs();
+    assert!(pairs.contains(&pair("trade_closed", "market_resolved")), "{pairs:?}");
+    assert!(pairs.contains(&pair("trading_state_changed", "emergency_drawdown")), "{pairs:?}");
+    assert_eq!(h.last(), pair("trade_closed", "kill"));
+    assert_eq!(h.run.engine.trading_state(), TradingState::Killed);
+    assert_eq!(h.run.engine.portfolio().open_count(), 0);
 }

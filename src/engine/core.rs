@@ -168,7 +168,7 @@ impl Engine {
             Input::Control(control) => self.on_control(control, now, out),
             Input::Tick => self.on_tick(now, out),
         }
-        self.drain_risk_events(out);
+        self.drain_risk_events(now, out);
     }
 
     // --- prices and the position monitor -------------------------------------------------------
@@ -668,13 +668,22 @@ impl Engine {
         }
     }
 
-    fn drain_risk_events(&mut self, out: &mut Outputs) {
+    fn drain_risk_events(&mut self, now: Timestamp, out: &mut Outputs) {
         // Collect first: recording needs `&mut self` while the drain borrows the risk manager.
         let mut pending = std::mem::take(&mut self.risk_events);
         pending.extend(self.risk.drain_events());
         for event in pending.drain(..) {
             match event {
-                RiskEvent::Transition(t) => self.record_transition(&t, out),
+                RiskEvent::Transition(t) => {
+                    self.record_transition(&t, out);
+                    if t.to == TradingState::Killed {
+                        // A kill from a fill or a close (emergency drawdown) brings no exits with it:
+                        // flatten asks for every share not already being exited.
+                        for exit in self.risk.flatten(now) {
+                            self.send_exit(exit.position, exit.size, ExitReason::Kill, now, out);
+                        }
+                    }
+                }
                 RiskEvent::BreakerWarning { daily_pnl, threshold_usd, at } => {
                     tracing::warn!(%daily_pnl, threshold = %threshold_usd, "circuit breaker warning");
                     out.events.push(EngineEvent::BreakerWarning { daily_pnl, threshold: threshold_usd, at });

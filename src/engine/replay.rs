@@ -187,12 +187,12 @@ impl<E: Executor> SimulatedRun<E> {
         self.next_tick = Some(next);
     }
 
-    /// Feeds one input at `at` (ticks first), executes what it produced, and returns the step's outputs.
-    pub fn feed(&mut self, at: Timestamp, input: Input) -> &Outputs {
+    /// Feeds one input at `at` (timer ticks first) and executes every order it produced; the events
+    /// are kept in [`SimulatedRun::events`] when `keep_events` is set.
+    pub fn feed(&mut self, at: Timestamp, input: Input) {
         self.tick_until(at);
         self.clock.set(at);
         self.step(input, at);
-        &self.out
     }
 
     /// Feeds one input without timer ticks (benchmarks drive the price path alone).
