@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 /// Target of the trade audit trail. Mirrors `crate::logging::AUDIT_TARGET` so that `trade_audit.log`
 /// receives these records.
-pub const AUDIT_TARGET: &str = "whale_trader::audit";
+pub use crate::logging::AUDIT_TARGET;
 
 /// `trade_opened`: a copied entry filled (fully or partly) and a position exists.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
