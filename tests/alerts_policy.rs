@@ -257,20 +257,3 @@ async fn batch_summary_lists_the_configured_top_n() {
     h.shutdown.cancel();
     h.alerts.join().await;
 }
-
-#[test]
-fn the_config_fragment_lists_every_key_with_its_default() {
-    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config/fragments/alerts.toml"))
-        .expect("config/fragments/alerts.toml");
-    #[derive(serde::Deserialize)]
-    #[serde(deny_unknown_fields)]
-    struct Fragment {
-        alerts: AlertsConfig,
-    }
-    let fragment: Fragment = toml::from_str(&text).expect("the fragment parses");
-    assert_eq!(fragment.alerts, AlertsConfig::default());
-    // Every key is spelled out: the defaults serialize to exactly the fragment's keys.
-    let defaults: toml::Value = toml::Value::try_from(AlertsConfig::default()).expect("serialize");
-    let written: toml::Value = toml::from_str::<toml::Value>(&text).expect("toml")["alerts"].clone();
-    assert_eq!(written, defaults);
-}

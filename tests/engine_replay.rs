@@ -33,9 +33,9 @@ fn repo_path(relative: &str) -> PathBuf {
 }
 
 fn sample_config() -> Config {
-    let text = std::fs::read_to_string(repo_path("config/fragments/engine.toml")).unwrap_or_else(|e| panic!("{e}"));
-    let config: Config = toml::from_str(&text).unwrap_or_else(|e| panic!("fragment does not parse: {e}"));
-    assert_eq!(config.validate(), vec![], "the fragment must be a valid config");
+    let text = std::fs::read_to_string(repo_path("config/default.toml")).unwrap_or_else(|e| panic!("{e}"));
+    let config: Config = toml::from_str(&text).unwrap_or_else(|e| panic!("config/default.toml does not parse: {e}"));
+    assert_eq!(config.validate(), vec![], "the default config must be valid");
     config
 }
 

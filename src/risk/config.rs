@@ -553,38 +553,6 @@ mod tests {
         assert_eq!(keys_of(&config), vec!["risk.limits.max_total_exposure_percent".to_string()]);
     }
 
-    /// `config/fragments/risk.toml` lists every key with its default and nothing else.
-    #[test]
-    fn fragment_matches_the_defaults_key_for_key() {
-        #[derive(Deserialize)]
-        struct Fragment {
-            risk: RiskConfig,
-        }
-        let text = include_str!("../../config/fragments/risk.toml");
-        let parsed: Result<Fragment, _> = toml::from_str(text);
-        assert_eq!(parsed.map(|f| f.risk).ok(), Some(RiskConfig::default()));
-        let written: toml::Table = toml::from_str(text).unwrap_or_default();
-        let defaults = toml::Table::try_from(RiskConfig::default()).unwrap_or_default();
-        fn keys(table: &toml::Table, prefix: &str, out: &mut Vec<String>) {
-            for (key, value) in table {
-                let path = join(prefix, key);
-                match value {
-                    toml::Value::Table(inner) => keys(inner, &path, out),
-                    _ => out.push(path),
-                }
-            }
-        }
-        let (mut a, mut b) = (Vec::new(), Vec::new());
-        if let Some(toml::Value::Table(risk)) = written.get("risk") {
-            keys(risk, "", &mut a);
-        }
-        keys(&defaults, "", &mut b);
-        a.sort();
-        b.sort();
-        assert!(!b.is_empty());
-        assert_eq!(a, b);
-    }
-
     #[test]
     fn toml_round_trip_and_unknown_keys_rejected() {
         let text = toml::to_string(&RiskConfig::default()).unwrap_or_default();

@@ -197,18 +197,6 @@ mod tests {
     }
 
     #[test]
-    fn the_config_fragment_lists_every_key_with_its_default() {
-        #[derive(Deserialize)]
-        #[serde(deny_unknown_fields)]
-        struct Fragment {
-            store: toml::Table,
-        }
-        let fragment: Fragment = toml::from_str(include_str!("../../config/fragments/store.toml")).unwrap();
-        let defaults = toml::Table::try_from(StoreConfig::default()).unwrap();
-        assert_eq!(fragment.store, defaults);
-    }
-
-    #[test]
     fn toml_section_round_trips_and_rejects_unknown_keys() {
         let parsed: StoreConfig = toml::from_str("max_batch_size = 64\nseparate_per_mode = false").unwrap();
         assert_eq!(parsed.max_batch_size, 64);
