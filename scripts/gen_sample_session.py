@@ -21,7 +21,7 @@ epoch, when the event reaches the daemon) and `type`:
                   trade's own `timestamp` in seconds (a few seconds before `ts`: the feed lag).
 * `resolution`  - `{"condition_id": "0x..", "winning_token_id": "..."}`: the market resolved.
 
-What the session shows in paper mode with the default config plus `config/fragments/engine.toml`
+What the session shows in paper mode with `config/default.toml`
 (three followed whales, ten markets; every quiet market gets a fresh book every 15 s):
 
     copies opened ............ alpha, bravo and crash whales' BUYs within the rules
