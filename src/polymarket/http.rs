@@ -6,6 +6,7 @@ use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::logging::record_http_call;
 use backon::{ExponentialBuilder, Retryable};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use reqwest::{RequestBuilder, StatusCode, Url};
@@ -148,13 +149,22 @@ impl HttpClient {
         self.limiter.until_ready().await;
         let request = request.build().map_err(|e| HttpError::Request { detail: e.to_string() })?;
         let url = redact_query(request.url());
+        let method = request.method().to_string();
+        let endpoint = request.url().path().to_string();
         let started = std::time::Instant::now();
-        let response = self.client.execute(request).await.map_err(|e| classify_transport(&url, &e))?;
+        // Every call, failed or not, is timed into performance.log (endpoint without the query).
+        let response = match self.client.execute(request).await {
+            Ok(response) => response,
+            Err(e) => {
+                record_http_call(&method, &endpoint, None, started.elapsed());
+                return Err(classify_transport(&url, &e));
+            }
+        };
         let status = response.status();
         let retry_after = retry_after(response.headers());
-        let body = response.bytes().await.map_err(|e| classify_transport(&url, &e))?.to_vec();
-        tracing::debug!(target: "performance", url = %url, status = status.as_u16(), elapsed_ms = started.elapsed().as_millis() as u64, "http request");
-        classify_status(url, status, retry_after, body)
+        let body = response.bytes().await.map_err(|e| classify_transport(&url, &e));
+        record_http_call(&method, &endpoint, Some(status.as_u16()), started.elapsed());
+        classify_status(url, status, retry_after, body?.to_vec())
     }
 }
 

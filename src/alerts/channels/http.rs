@@ -9,16 +9,24 @@ use reqwest::header::{HeaderMap, RETRY_AFTER};
 
 use crate::alerts::error::AlertError;
 use crate::alerts::format::truncate_chars;
+use crate::logging::record_http_call;
 
 /// Sends a built request and classifies the answer.
+/// Its latency goes to performance.log under the channel's name, never the (secret) URL.
 pub async fn execute(channel: &str, request: reqwest::RequestBuilder) -> Result<(), AlertError> {
-    let response = request.send().await.map_err(|e| AlertError::Temporary {
-        channel: channel.to_string(),
-        // `without_url`: the URL may carry a token.
-        reason: e.without_url().to_string(),
-        retry_after: None,
+    let endpoint = format!("alerts:{channel}");
+    let started = std::time::Instant::now();
+    let response = request.send().await.map_err(|e| {
+        record_http_call("POST", &endpoint, None, started.elapsed());
+        AlertError::Temporary {
+            channel: channel.to_string(),
+            // `without_url`: the URL may carry a token.
+            reason: e.without_url().to_string(),
+            retry_after: None,
+        }
     })?;
     let status = response.status();
+    record_http_call("POST", &endpoint, Some(status.as_u16()), started.elapsed());
     let headers = response.headers().clone();
     if status.is_success() {
         return Ok(());
