@@ -122,11 +122,21 @@ pub struct FileChannelConfig {
     pub min_priority: Priority,
     /// Relative to the log directory unless absolute.
     pub path: PathBuf,
+    /// Size at which the file is rotated (`alerts.log.1` is the newest old file), in bytes.
+    pub max_size_bytes: u64,
+    /// How many rotated files are kept.
+    pub keep: usize,
 }
 
 impl Default for FileChannelConfig {
     fn default() -> Self {
-        Self { enabled: true, min_priority: Priority::Info, path: PathBuf::from("alerts.log") }
+        Self {
+            enabled: true,
+            min_priority: Priority::Info,
+            path: PathBuf::from("alerts.log"),
+            max_size_bytes: 50 * 1024 * 1024,
+            keep: 5,
+        }
     }
 }
 
@@ -327,6 +337,18 @@ impl AlertsConfig {
         issues.check(self.dead_letter_file.as_os_str().is_empty(), key("dead_letter_file"), "\"\"", "must name a file");
         self.throttle.validate(&key("throttle"), issues);
         self.delivery.validate(&key("delivery"), issues);
+        issues.check(
+            self.file.max_size_bytes < 1024,
+            key("file.max_size_bytes"),
+            self.file.max_size_bytes,
+            "must be at least 1024 bytes",
+        );
+        issues.check(
+            self.file.keep == 0 || self.file.keep > 1000,
+            key("file.keep"),
+            self.file.keep,
+            "must be between 1 and 1000",
+        );
         if self.file.enabled && self.file.path.as_os_str().is_empty() {
             issues.push(key("file.path"), "\"\"", "must name a file when the file channel is enabled");
         }

@@ -192,7 +192,15 @@ fn build_channels(
         add(Arc::new(ConsoleChannel), config.console.min_priority, false);
     }
     if config.file.enabled {
-        add(Arc::new(FileChannel::new(resolve(log_dir, &config.file.path))), config.file.min_priority, true);
+        add(
+            Arc::new(FileChannel::rotating(
+                resolve(log_dir, &config.file.path),
+                config.file.max_size_bytes,
+                config.file.keep,
+            )),
+            config.file.min_priority,
+            true,
+        );
     }
     if config.slack.enabled {
         add(Arc::new(SlackChannel::new(client.clone(), &config.slack)), config.slack.min_priority, false);
