@@ -44,6 +44,19 @@ pub trait Executor: Send {
         now: Timestamp,
         reports: &mut Vec<ExecutionReport>,
     );
+
+    /// Finds out what became of an order that was written ahead (durable in the store) but whose
+    /// outcome was lost in a crash or restart. It must never send the order again: a live venue is
+    /// asked about it (by its client or venue order id); a simulated venue, whose only memory is the
+    /// deterministic fill model, answers with what that model gives for the order. Reports go into
+    /// `reports` (simulated) or back through the engine's queue (live), like [`Executor::submit`].
+    fn reconcile(
+        &mut self,
+        intent: &OrderIntent,
+        market: MarketView<'_>,
+        now: Timestamp,
+        reports: &mut Vec<ExecutionReport>,
+    );
 }
 
 /// Records intents, never fills.
@@ -78,6 +91,17 @@ impl Executor for DryRunExecutor {
             note: Some("dry run".to_owned()),
             at: now,
         });
+    }
+
+    /// A dry-run order never reached any venue: it finished unfilled.
+    fn reconcile(
+        &mut self,
+        intent: &OrderIntent,
+        market: MarketView<'_>,
+        now: Timestamp,
+        reports: &mut Vec<ExecutionReport>,
+    ) {
+        self.submit(intent, market, now, reports);
     }
 }
 
@@ -140,6 +164,19 @@ impl Executor for PaperExecutor {
             Err(e) => unfilled(format!("paper fill refused: {e}")),
         };
         reports.push(report);
+    }
+
+    /// The paper venue keeps no order book of its own: what it did with an order is what the fill
+    /// model gives for that order against the book the engine holds, so reconciling asks the model
+    /// again. Nothing is sent anywhere, and the order keeps its one row in the store.
+    fn reconcile(
+        &mut self,
+        intent: &OrderIntent,
+        market: MarketView<'_>,
+        now: Timestamp,
+        reports: &mut Vec<ExecutionReport>,
+    ) {
+        self.submit(intent, market, now, reports);
     }
 }
 

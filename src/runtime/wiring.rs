@@ -221,6 +221,7 @@ pub async fn start(
     )
     .with_config_updates(health_config_rx);
     register_checks(&monitor, &engine_progress, &store_handle, health_clock)?;
+    register_alert_channel_checks(&monitor, &config, &alert_counters)?;
     let reports = monitor.reports();
     let actions = monitor.actions();
     let monitor_stop = sinks.clone();
@@ -367,6 +368,51 @@ fn register_checks(
             }
         })
         .map_err(health)?;
+    Ok(())
+}
+
+/// One check per enabled alert channel: unhealthy when deliveries ended in the dead-letter file
+/// since the previous check (a channel that fails for good is worth knowing about), healthy
+/// otherwise, with the delivery count.
+fn register_alert_channel_checks(
+    monitor: &HealthMonitor,
+    config: &Config,
+    counters: &watch::Receiver<crate::alerts::AlertCountersSnapshot>,
+) -> Result<(), StartError> {
+    let a = &config.alerts;
+    let enabled = [
+        ("console", a.console.enabled),
+        ("file", a.file.enabled),
+        ("slack", a.slack.enabled),
+        ("discord", a.discord.enabled),
+        ("webhook", a.webhook.enabled),
+        ("email", a.email.enabled),
+        ("sms", a.sms.enabled),
+        ("telegram", a.telegram.enabled),
+    ];
+    for (channel, on) in enabled {
+        if !on {
+            continue;
+        }
+        let counters = counters.clone();
+        let seen_failures = Arc::new(AtomicU64::new(0));
+        monitor
+            .registry()
+            .register(format!("alerts.{channel}"), move || {
+                let snapshot = counters.borrow().channels.get(channel).cloned().unwrap_or_default();
+                let before = seen_failures.swap(snapshot.dead_lettered, Ordering::Relaxed);
+                let health = if snapshot.dead_lettered > before {
+                    crate::health::ComponentHealth::unhealthy(format!(
+                        "{} alert deliveries failed for good since the last check",
+                        snapshot.dead_lettered - before
+                    ))
+                } else {
+                    crate::health::ComponentHealth::healthy(format!("{} delivered", snapshot.delivered))
+                };
+                std::future::ready(health)
+            })
+            .map_err(|e| StartError::Health(e.to_string()))?;
+    }
     Ok(())
 }
 
