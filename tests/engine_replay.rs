@@ -415,11 +415,12 @@ async fn daemon_replay_feed_through_the_engine_task_gives_the_same_audit_trail()
         Arc::new(clock.clone()),
         16,
         events_tx,
+        None,
         cancel.clone(),
     );
     let feed = tokio::spawn({
         let (tx, cancel, clock) = (handle.inputs.clone(), cancel.clone(), clock.clone());
-        async move { run_replay_feed(&session, Decimal::ZERO, clock, tx, cancel).await }
+        async move { run_replay_feed(&session, Decimal::ZERO, clock, tx, cancel, None).await }
     });
     // The feed sends everything, then idles; wait (bounded) until the engine has seen the last event.
     let mut status = handle.status.clone();
@@ -441,7 +442,7 @@ async fn daemon_replay_feed_through_the_engine_task_gives_the_same_audit_trail()
     assert!(!feed.is_finished(), "the replay feed must stay idle until cancelled");
     cancel.cancel();
     let report = feed.await.unwrap_or_else(|e| panic!("{e}")).unwrap_or_else(|e| panic!("{e}"));
-    let summary = handle.task.await.unwrap_or_else(|e| panic!("{e}"));
+    let summary = handle.task.await.unwrap_or_else(|e| panic!("{e}")).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!((report.inputs, report.malformed_lines), (text.lines().count() as u64, 0));
     assert!(summary.inputs_processed >= report.inputs);
     assert!(handle.progress.load(std::sync::atomic::Ordering::Relaxed) >= report.inputs);

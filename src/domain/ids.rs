@@ -136,7 +136,7 @@ pub type IdHashMap<K, V> = HashMap<K, V, BuildHasherDefault<IdHasher>>;
 pub type IdHashSet<K> = HashSet<K, BuildHasherDefault<IdHasher>>;
 
 /// One table of interned names: name → index and index → name.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 struct Table {
     by_name: HashMap<String, u32>,
     names: Vec<String>,
@@ -171,7 +171,7 @@ impl Table {
 /// Maps wallet, market and token strings to small ids at the edge (feeds, config, store). Ids are
 /// dense and stable for the life of the interner; persist it (it serializes as its name lists)
 /// next to anything that stores ids, such as the risk manager's exported state.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Interner {
     whales: Table,
     markets: Table,

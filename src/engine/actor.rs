@@ -2,16 +2,27 @@
 //! locks around trading state.
 //!
 //! - inputs arrive on an `mpsc` of [`EngineMsg`] (feeds, control API, timers, live fills);
-//! - after each input the orders it produced go to the executor at once (a simulated executor
-//!   answers immediately and its reports are applied in the same iteration);
-//! - events go out on a bounded `mpsc` (`send().await`: back-pressure, never dropped) to the store
-//!   writer, which fans out to the audit log, analytics and alerts;
+//! - after each input, its events and a checkpoint of the engine go to the store writer as one
+//!   atomic group ([`super::journal`]); when the input produced orders, the task waits until that
+//!   group is durable (write-ahead) and only then hands the orders to the executor; the outcome of
+//!   each order (fills, positions) is written durably the same way before anything else happens;
+//! - steps that record nothing (most price updates) write nothing, apart from a checkpoint every
+//!   [`Persistence::checkpoint_every`], so that marks and trailing stops survive a restart too;
+//! - the events then go out on a bounded `mpsc` (`send().await`: back-pressure, never dropped) to
+//!   the recorder (metrics and alerts);
 //! - observers read a `watch` of [`EngineStatus`] and the systemd watchdog a progress counter;
-//! - on cancellation the task stops taking new work, drains what is already queued, logs how many
-//!   inputs it drained and returns.
+//! - after a restart, market data from before the checkpoint comes back as [`EngineMsg::WarmUp`],
+//!   then [`EngineMsg::Reconcile`] asks the executor about the orders whose outcome was lost
+//!   (never sending them again);
+//! - a store failure stops the task with an error (fail-stop: the daemon exits 1 and restarts
+//!   from its last durable checkpoint rather than trade on state it cannot persist);
+//! - on cancellation the task stops taking new work, drains what is already queued, writes a final
+//!   checkpoint, logs how many inputs it drained and returns.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
@@ -19,29 +30,48 @@ use tokio_util::sync::CancellationToken;
 
 use crate::clock::{Clock, Timestamp};
 use crate::polymarket::{PriceEvent, WhaleTrade};
+use crate::store::{DurableReceipt, StoreCommand, StoreHandle};
 
+use super::EngineError;
 use super::core::Engine;
 use super::executor::{Executor, MarketView};
 use super::io::{EngineEvent, EngineStatus, ExecutionReport, Input, Outputs};
+use super::journal::{Journal, any_recorded, client_order_id_text};
 use super::view::EngineView;
 
-/// One input for the engine task, optionally stamped with the time it happened (replay stamps every
-/// event; live sources leave it to the task's clock).
+/// One message on the engine's queue.
 #[derive(Debug, Clone)]
-pub struct EngineMsg {
-    pub input: Input,
-    pub at: Option<Timestamp>,
+pub enum EngineMsg {
+    /// Something happened, at `at` (replay stamps every event; live sources leave it to the task's
+    /// clock). `seq` numbers the messages of a replayed session: the checkpoint remembers the last
+    /// one applied, so that a restart resumes after it.
+    Input { input: Input, at: Option<Timestamp>, seq: Option<u64> },
+    /// Market data from before the checkpoint, fed again after a restart (see [`Engine::warm_up`]).
+    WarmUp { input: Input, at: Timestamp },
+    /// Ask the executor about every order written ahead whose outcome was lost in a restart, at
+    /// `at` (replay: the time the warm-up reached) or the task clock's now.
+    Reconcile { at: Option<Timestamp> },
+    /// A reconciliation's answer: the order's *cumulative* outcome at the venue (the task applies
+    /// only the part the engine does not know yet).
+    Reconciled(ExecutionReport),
+    /// Proves the task is alive (the watchdog's progress) without touching the engine.
+    Liveness,
 }
 
 impl EngineMsg {
     /// An input at the task clock's "now".
     pub fn now(input: Input) -> Self {
-        Self { input, at: None }
+        Self::Input { input, at: None, seq: None }
     }
 
     /// An input that happened at `at`.
     pub fn at(input: Input, at: Timestamp) -> Self {
-        Self { input, at: Some(at) }
+        Self::Input { input, at: Some(at), seq: None }
+    }
+
+    /// Message `seq` of a replayed session, which happened at `at`.
+    pub fn replayed(input: Input, at: Timestamp, seq: u64) -> Self {
+        Self::Input { input, at: Some(at), seq: Some(seq) }
     }
 }
 
@@ -72,6 +102,32 @@ pub struct EngineRunSummary {
     pub inputs_processed: u64,
     /// Inputs that were still queued when the stop came, processed before returning.
     pub drained_on_stop: u64,
+    /// Orders whose outcome was lost in a restart, reconciled with the executor (never resent).
+    pub orders_reconciled: u64,
+}
+
+/// The engine task's link to the store.
+#[derive(Debug)]
+pub struct Persistence {
+    pub store: StoreHandle,
+    pub journal: Journal,
+    /// The cursor of the checkpoint the engine was restored from (a replay resumes after it).
+    pub cursor: Option<u64>,
+    /// How often a step that records nothing still writes a checkpoint.
+    pub checkpoint_every: Duration,
+    /// Crash tests only: abort the process (as `kill -9` would) right after the write-ahead of the
+    /// n-th order of this run is durable, before the executor sees it.
+    pub abort_after_write_ahead: Option<u64>,
+}
+
+impl Persistence {
+    /// One checkpoint per second bounds what a crash can lose of price-driven state (marks, trailing
+    /// stops, peak equity) without a write per price update.
+    pub const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
+
+    pub fn new(store: StoreHandle, journal: Journal, cursor: Option<u64>) -> Self {
+        Self { store, journal, cursor, checkpoint_every: Self::CHECKPOINT_EVERY, abort_after_write_ahead: None }
+    }
 }
 
 /// What the daemon keeps of a running engine task.
@@ -86,17 +142,19 @@ pub struct EngineHandle {
     pub view: watch::Receiver<Arc<EngineView>>,
     /// Inputs processed so far; the watchdog checks that it moves.
     pub progress: Arc<AtomicU64>,
-    pub task: JoinHandle<EngineRunSummary>,
+    pub task: JoinHandle<Result<EngineRunSummary, EngineError>>,
 }
 
-/// Spawns the engine task. `events` is where every [`EngineEvent`] goes (the store writer's queue);
-/// `capacity` is `daemon.engine_queue_capacity`.
+/// Spawns the engine task. `events` is where every [`EngineEvent`] goes once persisted (the
+/// recorder's queue); `capacity` is `daemon.engine_queue_capacity`; without `persistence` nothing
+/// is written (tests, benchmarks of the engine alone).
 pub fn spawn_engine_task(
     engine: Engine,
     executor: Box<dyn Executor>,
     clock: Arc<dyn Clock>,
     capacity: usize,
     events: mpsc::Sender<EngineEvent>,
+    persistence: Option<Persistence>,
     cancel: CancellationToken,
 ) -> EngineHandle {
     let (tx, rx) = mpsc::channel(capacity.max(1));
@@ -104,35 +162,68 @@ pub fn spawn_engine_task(
     let (view_tx, view_rx) = watch::channel(Arc::new(engine.view()));
     let progress = Arc::new(AtomicU64::new(0));
     let actor = EngineActor {
+        cursor: persistence.as_ref().and_then(|p| p.cursor),
         engine,
         executor,
         clock,
         events,
+        persistence,
+        receipts: VecDeque::new(),
+        last_checkpoint: Instant::now(),
+        changed_since_checkpoint: false,
+        reconciled: false,
+        written_ahead: 0,
         status: status_tx,
         view: view_tx,
-        view_published: std::time::Instant::now(),
+        view_published: Instant::now(),
         progress: progress.clone(),
     };
     let task = tokio::spawn(actor.run(rx, cancel));
     EngineHandle { inputs: tx, status: status_rx, view: view_rx, progress, task }
 }
 
+/// Receipts of groups sent without waiting, checked as they complete; beyond this many the task
+/// waits for the oldest (the writer is far behind: back-pressure).
+const MAX_UNCONFIRMED: usize = 1024;
+
 struct EngineActor {
     engine: Engine,
     executor: Box<dyn Executor>,
     clock: Arc<dyn Clock>,
     events: mpsc::Sender<EngineEvent>,
+    persistence: Option<Persistence>,
+    /// Groups handed to the writer without waiting, oldest first.
+    receipts: VecDeque<DurableReceipt>,
+    /// The last replayed message applied.
+    cursor: Option<u64>,
+    last_checkpoint: Instant,
+    changed_since_checkpoint: bool,
+    reconciled: bool,
+    /// Orders written ahead in this run (for the crash-test failpoint).
+    written_ahead: u64,
     status: watch::Sender<EngineStatus>,
     view: watch::Sender<Arc<EngineView>>,
-    view_published: std::time::Instant,
+    view_published: Instant,
     progress: Arc<AtomicU64>,
 }
 
-/// How often, at most, the observers' [`EngineView`] is rebuilt.
-pub const VIEW_EVERY: std::time::Duration = std::time::Duration::from_millis(250);
+/// How urgently a step's records must reach the disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Durability {
+    /// Before anything else happens (orders about to be sent, fills just applied).
+    Wait,
+    /// In order, without waiting (decisions, state changes, checkpoints).
+    Queue,
+    /// A checkpoint now, whatever changed, and wait for it (a clean stop).
+    Final,
+}
 
 impl EngineActor {
-    async fn run(mut self, mut rx: mpsc::Receiver<EngineMsg>, cancel: CancellationToken) -> EngineRunSummary {
+    async fn run(
+        mut self,
+        mut rx: mpsc::Receiver<EngineMsg>,
+        cancel: CancellationToken,
+    ) -> Result<EngineRunSummary, EngineError> {
         let mut out = Outputs::new();
         let mut reports = Vec::new();
         let mut summary = EngineRunSummary::default();
@@ -145,36 +236,101 @@ impl EngineActor {
                     None => break,
                 },
             };
-            self.handle(msg, &mut out, &mut reports).await;
+            self.handle(msg, &mut out, &mut reports, &mut summary).await?;
             summary.inputs_processed += 1;
         }
         // Stop taking new inputs, then finish what is already queued: nothing accepted is lost.
         rx.close();
         while let Some(msg) = rx.recv().await {
-            self.handle(msg, &mut out, &mut reports).await;
+            self.handle(msg, &mut out, &mut reports, &mut summary).await?;
             summary.inputs_processed += 1;
             summary.drained_on_stop += 1;
         }
+        self.final_checkpoint().await?;
         self.status.send_replace(self.engine.status());
         self.view.send_replace(Arc::new(self.engine.view()));
         tracing::info!(
             drained = summary.drained_on_stop,
             processed = summary.inputs_processed,
-            "engine stopped; drained {} queued inputs",
+            "engine stopped; drained {} queued inputs, final checkpoint written",
             summary.drained_on_stop
         );
-        summary
+        Ok(summary)
     }
 
-    async fn handle(&mut self, msg: EngineMsg, out: &mut Outputs, reports: &mut Vec<ExecutionReport>) {
-        let now = msg.at.unwrap_or_else(|| self.clock.now());
+    async fn handle(
+        &mut self,
+        msg: EngineMsg,
+        out: &mut Outputs,
+        reports: &mut Vec<ExecutionReport>,
+        summary: &mut EngineRunSummary,
+    ) -> Result<(), EngineError> {
+        match msg {
+            EngineMsg::Liveness => {}
+            EngineMsg::WarmUp { input, at } => self.engine.warm_up(input, at),
+            EngineMsg::Reconcile { at } => {
+                let now = at.unwrap_or_else(|| self.clock.now());
+                summary.orders_reconciled += self.reconcile(now, out, reports).await?;
+            }
+            EngineMsg::Reconciled(report) => {
+                let now = self.clock.now();
+                match self.engine.unapplied_part(&report) {
+                    Some(part) => self.step(Input::Execution(part), now, None, out, reports).await?,
+                    None => tracing::info!(order = %report.client_order_id, "reconciled order already finished"),
+                }
+            }
+            EngineMsg::Input { input, at, seq } => {
+                let now = at.unwrap_or_else(|| self.clock.now());
+                self.step(input, now, seq, out, reports).await?;
+            }
+        }
+        self.progress.fetch_add(1, Ordering::Relaxed);
+        self.publish();
+        Ok(())
+    }
+
+    /// One input: decide, persist (write-ahead), then execute the orders it produced.
+    async fn step(
+        &mut self,
+        input: Input,
+        now: Timestamp,
+        seq: Option<u64>,
+        out: &mut Outputs,
+        reports: &mut Vec<ExecutionReport>,
+    ) -> Result<(), EngineError> {
         out.clear();
-        self.engine.process(msg.input, now, out);
-        // Write-ahead: the events recorded so far (among them every order intent with its client
-        // order id) are handed to the store writer before any order reaches the executor.
+        self.engine.process(input, now, out);
+        if seq.is_some() {
+            self.cursor = seq;
+        }
+        self.changed_since_checkpoint = true;
+        let durability = if out.intents.is_empty() { Durability::Queue } else { Durability::Wait };
+        self.commit(out, now, durability).await?;
+        self.written_ahead += out.intents.len() as u64;
+        self.failpoint();
         self.flush_events(out).await;
-        // Orders produced by this input (and by fills of those orders) go out now.
-        let mut sent = 0;
+        self.execute(0, now, out, reports).await
+    }
+
+    /// See [`Persistence::abort_after_write_ahead`].
+    fn failpoint(&self) {
+        let limit = self.persistence.as_ref().and_then(|p| p.abort_after_write_ahead);
+        if limit.is_some_and(|n| self.written_ahead >= n) {
+            eprintln!("failpoint: aborting after the write-ahead of {} order(s)", self.written_ahead);
+            std::process::abort();
+        }
+    }
+
+    /// Sends `out.intents[from..]` (and every order their outcomes produce) to the executor, each
+    /// only once its record is durable, and records each outcome durably before going on.
+    async fn execute(
+        &mut self,
+        from: usize,
+        now: Timestamp,
+        out: &mut Outputs,
+        reports: &mut Vec<ExecutionReport>,
+    ) -> Result<(), EngineError> {
+        let mut sent = from;
         while sent < out.intents.len() {
             let Some(intent) = out.intents.get(sent).copied() else { break };
             sent += 1;
@@ -182,15 +338,137 @@ impl EngineActor {
                 MarketView { book: self.engine.book(intent.token), rules: self.engine.venue_rules(intent.market) };
             reports.clear();
             self.executor.submit(&intent, market, now, reports);
+            tracing::info!(
+                order = %client_order_id_text(intent.client_order_id),
+                side = %intent.side,
+                size = %intent.size,
+                price = %intent.price,
+                "order submitted to the executor"
+            );
             for report in reports.drain(..) {
                 self.engine.process(Input::Execution(report), now, out);
             }
+            self.commit(out, now, Durability::Wait).await?;
             self.flush_events(out).await;
         }
         for order in out.cancels.drain(..) {
             tracing::warn!(%order, "entry still working at kill: the executor must cancel it");
         }
-        self.progress.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Orders written ahead whose outcome was lost (the engine restarted between writing an order
+    /// and recording its outcome): ask the executor what became of each, apply the part not known
+    /// yet, and never send them again. Runs once, after the warm-up.
+    async fn reconcile(
+        &mut self,
+        now: Timestamp,
+        out: &mut Outputs,
+        reports: &mut Vec<ExecutionReport>,
+    ) -> Result<u64, EngineError> {
+        if std::mem::replace(&mut self.reconciled, true) {
+            return Ok(0);
+        }
+        let orders = self.engine.pending_orders();
+        out.clear();
+        for intent in &orders {
+            let market =
+                MarketView { book: self.engine.book(intent.token), rules: self.engine.venue_rules(intent.market) };
+            reports.clear();
+            self.executor.reconcile(intent, market, now, reports);
+            tracing::warn!(
+                order = %client_order_id_text(intent.client_order_id),
+                answers = reports.len(),
+                "order written ahead before the restart, outcome unknown: reconciled with the executor, not sent again"
+            );
+            for report in reports.drain(..) {
+                if let Some(part) = self.engine.unapplied_part(&report) {
+                    self.engine.process(Input::Execution(part), now, out);
+                }
+            }
+        }
+        if !orders.is_empty() {
+            self.changed_since_checkpoint = true;
+            self.commit(out, now, Durability::Wait).await?;
+            self.flush_events(out).await;
+            // Outcomes can produce orders of their own (a fill that trips a kill flattens the rest).
+            self.execute(0, now, out, reports).await?;
+        }
+        Ok(orders.len() as u64)
+    }
+
+    /// Writes the records of the events in `out` and a checkpoint, as one atomic group, when the
+    /// step recorded something or a periodic checkpoint is due.
+    async fn commit(&mut self, out: &Outputs, now: Timestamp, durability: Durability) -> Result<(), EngineError> {
+        let Some(persistence) = &self.persistence else { return Ok(()) };
+        let recorded = any_recorded(&out.events);
+        let due = self.changed_since_checkpoint
+            && (durability == Durability::Final || self.last_checkpoint.elapsed() >= persistence.checkpoint_every);
+        if !recorded && !due {
+            return Ok(());
+        }
+        let mut commands = Vec::new();
+        persistence.journal.record(&self.engine, &out.events, &mut commands);
+        commands.extend(persistence.journal.checkpoint(&self.engine, self.cursor, now)?);
+        let receipt =
+            persistence.store.submit_durable(StoreCommand::Atomic(commands)).await.map_err(EngineError::Store)?;
+        self.last_checkpoint = Instant::now();
+        self.changed_since_checkpoint = false;
+        self.receipts.push_back(receipt);
+        match durability {
+            Durability::Wait | Durability::Final => self.confirm_all().await,
+            Durability::Queue => self.confirm_finished().await,
+        }
+    }
+
+    /// Waits until every group sent so far is durable; the first refusal stops the engine.
+    async fn confirm_all(&mut self) -> Result<(), EngineError> {
+        while let Some(receipt) = self.receipts.pop_front() {
+            receipt.durable().await.map_err(EngineError::Store)?;
+        }
+        Ok(())
+    }
+
+    /// Checks the groups the writer has finished with, without waiting (unless far too many wait).
+    async fn confirm_finished(&mut self) -> Result<(), EngineError> {
+        while let Some(receipt) = self.receipts.front_mut() {
+            match receipt.try_outcome() {
+                Some(outcome) => {
+                    self.receipts.pop_front();
+                    outcome.map_err(EngineError::Store)?;
+                }
+                None if self.receipts.len() > MAX_UNCONFIRMED => {
+                    if let Some(oldest) = self.receipts.pop_front() {
+                        oldest.durable().await.map_err(EngineError::Store)?;
+                    }
+                }
+                None => break,
+            }
+        }
+        Ok(())
+    }
+
+    /// At a clean stop: the latest checkpoint, durably.
+    async fn final_checkpoint(&mut self) -> Result<(), EngineError> {
+        let now = self.clock.now();
+        self.commit(&Outputs::new(), now, Durability::Final).await?;
+        self.confirm_all().await
+    }
+
+    /// Hands the step's events to the recorder, in order, waiting when its queue is full.
+    async fn flush_events(&mut self, out: &mut Outputs) {
+        let mut consumer_gone = false;
+        for event in out.events.drain(..) {
+            if !consumer_gone && self.events.send(event).await.is_err() {
+                consumer_gone = true;
+                tracing::error!("the engine's event consumer is gone; alerts and metrics miss these events");
+            }
+        }
+    }
+
+    /// Status after every message; the (allocating) view at most every [`VIEW_EVERY`] and on every
+    /// trading-state change.
+    fn publish(&mut self) {
         let status = self.engine.status();
         let state_changed = self.status.borrow().trading_state != status.trading_state;
         self.status.send_if_modified(|current| {
@@ -202,21 +480,13 @@ impl EngineActor {
         });
         if state_changed || self.view_published.elapsed() >= VIEW_EVERY {
             self.view.send_replace(Arc::new(self.engine.view()));
-            self.view_published = std::time::Instant::now();
-        }
-    }
-
-    /// Sends the step's events to the consumer, in order, waiting when its queue is full.
-    async fn flush_events(&mut self, out: &mut Outputs) {
-        let mut consumer_gone = false;
-        for event in out.events.drain(..) {
-            if !consumer_gone && self.events.send(event).await.is_err() {
-                consumer_gone = true;
-                tracing::error!("the engine's event consumer is gone; events are no longer persisted");
-            }
+            self.view_published = Instant::now();
         }
     }
 }
+
+/// How often, at most, the observers' [`EngineView`] is rebuilt.
+pub const VIEW_EVERY: Duration = Duration::from_millis(250);
 
 #[cfg(test)]
 mod tests {
@@ -229,7 +499,9 @@ mod tests {
         let book = OrderBook::from_json(json).unwrap_or_else(|e| panic!("{e}"));
         let at = Timestamp::from_secs(42);
         let msg = price_event_msg(PriceEvent::Book(BookUpdate { token_id: "t".into(), book, received_at: at }));
-        assert!(matches!(msg, Some(EngineMsg { input: Input::Book(_), at: Some(stamp) }) if stamp == at));
+        assert!(
+            matches!(msg, Some(EngineMsg::Input { input: Input::Book(_), at: Some(stamp), seq: None }) if stamp == at)
+        );
         assert!(price_event_msg(PriceEvent::Stale { token_id: "t".into(), last_update: None }).is_none());
         assert!(price_event_msg(PriceEvent::Recovered { token_id: "t".into() }).is_none());
     }

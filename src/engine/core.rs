@@ -9,16 +9,20 @@ use rust_decimal::Decimal;
 use crate::clock::Timestamp;
 use crate::config::{Config, Mode, WhaleConfig};
 use crate::domain::{
-    ClientOrderId, ExitReason, IdHashMap, Interner, MarketId, ReasonCode, Side, SourceTradeId, TokenId, TradingState,
-    WhaleId,
+    ClientOrderId, ExitReason, IdHashMap, IdHashSet, Interner, MarketId, ReasonCode, Side, SourceTradeId, TokenId,
+    TradingState, WhaleId,
 };
 use crate::polymarket::{ClobMarketInfo, OrderBook, WhaleTrade};
 use crate::risk::{Decision, ExitIntent, Fill, OrderIntent, PositionId, RiskEvent, RiskManager, Transition};
 
 use super::EngineError;
 use super::audit::{AuditRecord, AuditSink, TradeClosed, TradeOpened, TradeRejected, TradingStateChanged};
+use super::checkpoint::{CHECKPOINT_VERSION, EngineCheckpoint};
 use super::copy_rules::{self, CopyRejection, EntryInputs, RejectReason};
-use super::io::{Control, EngineEvent, EngineStatus, ExecutionReport, Input, Outputs, Quote};
+use super::io::{
+    Control, EngineEvent, EngineStatus, ExecutionReport, Input, Outputs, PositionClose, PositionUpdate, Quote,
+    WhaleTradeDecision, WhaleVerdict,
+};
 use super::market_data::{MarketData, VenueRules};
 use super::portfolio::{OrderPurpose, PendingOrder, Portfolio, Trade, trade_id_of};
 
@@ -46,6 +50,9 @@ pub struct Engine {
     market: MarketData,
     portfolio: Portfolio,
     next_order_id: u64,
+    /// Whale trades already decided on (their dedupe keys, hashed): a trade that arrives again, after
+    /// a restart or from an overlapping poll, is never decided twice. Seeded from the store at start.
+    seen_trades: IdHashSet<SourceTradeId>,
     audit: Box<dyn AuditSink>,
     /// Reused buffers: the price path allocates nothing once warmed up.
     exits: Vec<ExitIntent>,
@@ -77,6 +84,7 @@ impl Engine {
             market: MarketData::default(),
             portfolio: Portfolio::default(),
             next_order_id: settings.first_order_id.max(1),
+            seen_trades: IdHashSet::default(),
             audit,
             exits: Vec::with_capacity(64),
             risk_events: Vec::with_capacity(8),
@@ -134,6 +142,165 @@ impl Engine {
         status.open_positions = self.portfolio.open_count();
         status.pending_orders = self.portfolio.pending.len();
         status
+    }
+
+    // --- checkpoint and restart --------------------------------------------------------------------
+
+    /// The engine's state for the store, and the risk manager's (see [`EngineCheckpoint`]).
+    pub fn checkpoint(&self) -> (EngineCheckpoint, crate::risk::RiskState) {
+        let mut trades: Vec<Trade> = self.portfolio.trades.values().cloned().collect();
+        trades.sort_by_key(|t| t.position);
+        let mut pending: Vec<PendingOrder> = self.portfolio.pending.values().cloned().collect();
+        pending.sort_by_key(|p| p.intent.client_order_id);
+        let mut whale_holdings: Vec<(WhaleId, TokenId, Decimal)> =
+            self.portfolio.whale_holdings.iter().map(|((w, t), held)| (*w, *t, *held)).collect();
+        whale_holdings.sort_by_key(|(w, t, _)| (*w, *t));
+        let checkpoint = EngineCheckpoint {
+            version: CHECKPOINT_VERSION,
+            next_order_id: self.next_order_id,
+            interner: self.interner.clone(),
+            trades,
+            pending,
+            whale_holdings,
+            venue_rules: self.market.all_rules(),
+            outcome_labels: self.market.all_outcome_labels(),
+            last_price_at: self.market.last_price_at,
+            status: self.status.clone(),
+        };
+        (checkpoint, self.risk.export())
+    }
+
+    /// An engine resumed from a checkpoint and the risk state saved with it, under `config` (the
+    /// running configuration: limits changed since the checkpoint apply at once). `seen_keys` are
+    /// the dedupe keys of the whale trades already decided on.
+    pub fn restore<'a>(
+        config: Arc<Config>,
+        audit: Box<dyn AuditSink>,
+        checkpoint: EngineCheckpoint,
+        risk: crate::risk::RiskState,
+        seen_keys: impl IntoIterator<Item = &'a str>,
+    ) -> Result<Self, EngineError> {
+        let bad = |field: &'static str, value: String, rule: &'static str| EngineError::BadField { field, value, rule };
+        if checkpoint.version != CHECKPOINT_VERSION {
+            return Err(bad(
+                "engine_checkpoint.version",
+                checkpoint.version.to_string(),
+                "the checkpoint version of this binary (written by a different whale-trader?)",
+            ));
+        }
+        for trade in &checkpoint.trades {
+            if checkpoint.interner.whale_name(trade.whale).is_none()
+                || checkpoint.interner.market_name(trade.market).is_none()
+                || checkpoint.interner.token_name(trade.token).is_none()
+            {
+                return Err(bad(
+                    "engine_checkpoint.trades",
+                    trade.trade_id.clone(),
+                    "ids the checkpoint's interner knows",
+                ));
+            }
+        }
+        for order in &checkpoint.pending {
+            if !checkpoint.trades.iter().any(|t| t.position == order.position) {
+                return Err(bad(
+                    "engine_checkpoint.pending",
+                    order.intent.client_order_id.to_string(),
+                    "an order of a trade in the checkpoint",
+                ));
+            }
+            if order.intent.client_order_id.0 >= checkpoint.next_order_id {
+                return Err(bad(
+                    "engine_checkpoint.next_order_id",
+                    checkpoint.next_order_id.to_string(),
+                    "above every client order id already used",
+                ));
+            }
+        }
+        let risk = RiskManager::restore(config.risk.clone(), risk).map_err(EngineError::Risk)?;
+        let mut engine = Self {
+            mode: config.daemon.mode,
+            config,
+            risk,
+            interner: checkpoint.interner,
+            whales: IdHashMap::default(),
+            market: MarketData::default(),
+            portfolio: Portfolio::default(),
+            next_order_id: checkpoint.next_order_id.max(1),
+            seen_trades: seen_keys.into_iter().map(SourceTradeId::of).collect(),
+            audit,
+            exits: Vec::with_capacity(64),
+            risk_events: Vec::with_capacity(8),
+            status: checkpoint.status,
+        };
+        for trade in checkpoint.trades {
+            engine.portfolio.trades.insert(trade.position, trade);
+        }
+        for order in checkpoint.pending {
+            engine.portfolio.pending.insert(order.intent.client_order_id, order);
+        }
+        for (whale, token, held) in checkpoint.whale_holdings {
+            engine.portfolio.whale_holdings.insert((whale, token), held);
+        }
+        for (market, rules) in checkpoint.venue_rules {
+            engine.market.set_rules(market, rules);
+        }
+        for (token, label) in checkpoint.outcome_labels {
+            engine.market.set_outcome_label(token, &label);
+        }
+        engine.market.last_price_at = checkpoint.last_price_at;
+        engine.load_whales();
+        Ok(engine)
+    }
+
+    /// Market data that arrived before the checkpoint, fed again after a restart so that the books
+    /// are where they were: books and market info update the market view and nothing else (no
+    /// stops, no counters); every other input was already applied and is ignored.
+    pub fn warm_up(&mut self, input: Input, now: Timestamp) {
+        match input {
+            Input::Book(book) => {
+                let token = self.interner.token(&book.asset_id);
+                let market = self.interner.market(&book.market);
+                let mut rules = self.market.rules(market);
+                rules.tick_size = book.tick_size;
+                rules.min_order_size = book.min_order_size;
+                self.market.set_rules(market, rules);
+                self.market.update_book(token, *book, now);
+            }
+            Input::Quote(quote) => self.market.update_quote(quote.token, quote.best_bid, quote.best_ask, now),
+            Input::MarketInfo(info) => self.on_market_info(&info),
+            _ => {}
+        }
+    }
+
+    /// Orders written ahead whose outcome is not known yet, oldest first.
+    pub fn pending_orders(&self) -> Vec<OrderIntent> {
+        let mut orders: Vec<OrderIntent> = self.portfolio.pending.values().map(|p| p.intent).collect();
+        orders.sort_by_key(|o| o.client_order_id);
+        orders
+    }
+
+    /// Turns a reconciliation report, which states an order's *cumulative* outcome at the venue, into
+    /// the part the engine has not applied yet (fills recorded before the restart are not counted
+    /// twice). `None` when the order is no longer pending.
+    pub fn unapplied_part(&self, cumulative: &ExecutionReport) -> Option<ExecutionReport> {
+        let pending = self.portfolio.pending.get(&cumulative.client_order_id)?;
+        let new_size = cumulative.filled_size - pending.filled;
+        let mut report = cumulative.clone();
+        if new_size > Decimal::ZERO {
+            let new_notional = cumulative.filled_size * cumulative.avg_price - pending.filled_notional;
+            report.filled_size = new_size;
+            report.avg_price = (new_notional / new_size).max(Decimal::ZERO);
+        } else {
+            report.filled_size = Decimal::ZERO;
+            report.avg_price = Decimal::ZERO;
+            report.fee = Decimal::ZERO;
+        }
+        Some(report)
+    }
+
+    /// Client order ids of this engine's run are above every id written so far.
+    pub fn next_order_id(&self) -> u64 {
+        self.next_order_id
     }
 
     /// The latest book of a token, unless a quote-only update made its depth out of date (the
@@ -230,6 +397,13 @@ impl Engine {
             tracing::debug!(wallet = %trade.wallet, "trade of a wallet we do not follow, ignored");
             return;
         };
+        let key = whale_trade_key(trade);
+        let source = SourceTradeId::of(&key);
+        if !self.seen_trades.insert(source) {
+            self.status.duplicate_whale_trades += 1;
+            tracing::debug!(%key, "whale trade already decided on; skipped");
+            return;
+        }
         self.status.whale_trades_seen += 1;
         let market = self.interner.market(&trade.condition_id);
         let token = self.interner.token(&trade.asset);
@@ -252,21 +426,48 @@ impl Engine {
             Side::Sell => *holding = (*holding - trade.size).max(Decimal::ZERO),
         }
         match side {
-            Side::Buy => self.copy_entry(trade, whale, market, token, now, out),
-            Side::Sell => self.copy_exit(trade, whale, token, held_before, now, out),
+            Side::Buy => self.copy_entry(trade, &key, source, whale, market, token, now, out),
+            Side::Sell => self.copy_exit(trade, key, whale, token, held_before, now, out),
         }
     }
 
+    /// The decision on a whale trade, for the store (which marks the trade seen with it).
+    #[allow(clippy::too_many_arguments)]
+    fn decided(
+        &self,
+        trade: &WhaleTrade,
+        key: String,
+        verdict: WhaleVerdict,
+        reason: &str,
+        detail: String,
+        now: Timestamp,
+        out: &mut Outputs,
+    ) {
+        out.events.push(EngineEvent::WhaleTradeDecided(Box::new(WhaleTradeDecision {
+            key,
+            wallet: trade.wallet.to_ascii_lowercase(),
+            market_id: trade.condition_id.clone(),
+            token_id: trade.asset.clone(),
+            traded_at: trade.timestamp,
+            verdict,
+            reason: reason.to_owned(),
+            detail,
+            at: now,
+        })));
+    }
+
+    #[allow(clippy::too_many_arguments)]
     fn copy_entry(
         &mut self,
         trade: &WhaleTrade,
+        key: &str,
+        source: SourceTradeId,
         whale: WhaleId,
         market: MarketId,
         token: TokenId,
         now: Timestamp,
         out: &mut Outputs,
     ) {
-        let source = SourceTradeId::of(&whale_trade_key(trade));
         let Some(whale_config) = self.whales.get(&whale) else { return };
         let risk_config = &self.config.risk;
         let plan = copy_rules::plan_entry(&EntryInputs {
@@ -285,7 +486,7 @@ impl Engine {
         });
         let plan = match plan {
             Ok(plan) => plan,
-            Err(rejection) => return self.reject(trade, source, rejection, now, out),
+            Err(rejection) => return self.reject(trade, key, source, rejection, now, out),
         };
         let order_id = self.next_client_order_id();
         let intent = OrderIntent::entry(order_id, market, token, Side::Buy, plan.limit_price, plan.size).copying(
@@ -295,7 +496,7 @@ impl Engine {
         );
         match self.risk.check(&intent, now) {
             Decision::Rejected { reason, detail } => {
-                self.reject(trade, source, CopyRejection { reason: RejectReason::Code(reason), detail }, now, out)
+                self.reject(trade, key, source, CopyRejection { reason: RejectReason::Code(reason), detail }, now, out)
             }
             Decision::Approved(approved) => {
                 let order = approved.into_order();
@@ -323,14 +524,18 @@ impl Engine {
                         closed: false,
                     },
                 );
-                self.send(order, position, OrderPurpose::Entry, now, out);
+                let detail = format!("{} {} @ {} ({})", order.side, order.size, order.price, self.mode);
+                self.decided(trade, key.to_owned(), WhaleVerdict::Approved, "copied", detail, now, out);
+                self.send(order, position, OrderPurpose::Entry, Some(key.to_owned()), now, out);
             }
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn copy_exit(
         &mut self,
         trade: &WhaleTrade,
+        key: String,
         whale: WhaleId,
         token: TokenId,
         whale_held: Decimal,
@@ -339,6 +544,7 @@ impl Engine {
     ) {
         let fraction = copy_rules::exit_fraction(self.config.copy.exit_mode, trade.size, whale_held);
         let positions = self.portfolio.open_positions_sorted(|t| t.whale == whale && t.token == token);
+        let intents_before = out.intents.len();
         if positions.is_empty() {
             tracing::debug!(wallet = %trade.wallet, asset = %trade.asset, "whale sold a token we do not hold via it");
         }
@@ -352,11 +558,20 @@ impl Engine {
             let size = copy_rules::exit_size(free, fraction, min);
             self.send_exit(position, size, ExitReason::WhaleExit, now, out);
         }
+        let exits = out.intents.len() - intents_before;
+        if exits > 0 {
+            let detail = format!("{exits} exit order(s) for {} of {} shares the whale held", trade.size, whale_held);
+            self.decided(trade, key, WhaleVerdict::Approved, ExitReason::WhaleExit.as_str(), detail, now, out);
+        } else {
+            let detail = "no open position copied from this whale in this token".to_owned();
+            self.decided(trade, key, WhaleVerdict::Skipped, "not_held", detail, now, out);
+        }
     }
 
     fn reject(
         &mut self,
         trade: &WhaleTrade,
+        key: &str,
         source: SourceTradeId,
         rejection: CopyRejection,
         now: Timestamp,
@@ -366,6 +581,8 @@ impl Engine {
         if let RejectReason::Code(code) = rejection.reason {
             self.status.last_rejection = Some(code);
         }
+        let reason = rejection.reason.as_str();
+        self.decided(trade, key.to_owned(), WhaleVerdict::Rejected, reason, rejection.detail.clone(), now, out);
         self.emit_audit(
             AuditRecord::TradeRejected(TradeRejected {
                 whale_trade_id: source.to_string(),
@@ -425,7 +642,7 @@ impl Engine {
                 if let Some(trade) = self.portfolio.trades.get_mut(&position) {
                     trade.exiting += approved.order().size;
                 }
-                self.send(approved.into_order(), position, OrderPurpose::Exit(reason), now, out);
+                self.send(approved.into_order(), position, OrderPurpose::Exit(reason), None, now, out);
             }
             Decision::Rejected { reason: code, detail } => {
                 tracing::warn!(%position, reason = %code, %detail, "the risk manager refused an exit");
@@ -438,15 +655,13 @@ impl Engine {
         order: OrderIntent,
         position: PositionId,
         purpose: OrderPurpose,
+        whale_trade_key: Option<String>,
         now: Timestamp,
         out: &mut Outputs,
     ) {
         let trade_id = self.portfolio.trades.get(&position).map(|t| t.trade_id.clone()).unwrap_or_default();
-        self.portfolio.pending.insert(
-            order.client_order_id,
-            PendingOrder { intent: order, position, purpose, sent_at: now, filled: Decimal::ZERO },
-        );
-        out.events.push(EngineEvent::OrderIntentRecorded { intent: order, trade_id, at: now });
+        self.portfolio.pending.insert(order.client_order_id, PendingOrder::new(order, position, purpose, now));
+        out.events.push(EngineEvent::OrderIntentRecorded { intent: order, trade_id, whale_trade_key, at: now });
         out.intents.push(order);
     }
 
@@ -462,6 +677,9 @@ impl Engine {
         let ordered = pending.intent.size;
         if report.filled_size > Decimal::ZERO {
             pending.filled += report.filled_size;
+            pending.filled_notional += report.filled_size * report.avg_price;
+            pending.fills += 1;
+            let fill_seq = pending.fills;
             let fill = Fill {
                 client_order_id: report.client_order_id,
                 price: report.avg_price,
@@ -492,16 +710,28 @@ impl Engine {
             out.events.push(EngineEvent::FillApplied {
                 report: report.clone(),
                 trade_id: trade.trade_id.clone(),
+                fill_seq,
                 realised_pnl: realised,
                 position_closed: closed,
             });
             if let (true, OrderPurpose::Exit(reason)) = (closed, purpose) {
                 self.close_trade(position, reason, now, out);
+            } else if let Some(update) = self.position_update(position, None) {
+                out.events.push(EngineEvent::PositionUpdated(Box::new(update)));
             }
         }
         if report.done {
             let filled = self.portfolio.pending.remove(&report.client_order_id).map(|p| p.filled).unwrap_or_default();
-            if let Err(e) = self.risk.on_order_done(report.client_order_id) {
+            out.events.push(EngineEvent::OrderFinished {
+                client_order_id: report.client_order_id,
+                filled,
+                ordered,
+                at: now,
+            });
+            // A fully filled order already left the risk manager's working orders with its last fill.
+            if filled < ordered
+                && let Err(e) = self.risk.on_order_done(report.client_order_id)
+            {
                 tracing::warn!(order = %report.client_order_id, error = %e, "the risk manager did not know the finished order");
             }
             match purpose {
@@ -541,10 +771,35 @@ impl Engine {
         self.emit_audit(record, out);
     }
 
+    /// The store's view of a position; `close` when it has just ended.
+    fn position_update(&self, position: PositionId, close: Option<PositionClose>) -> Option<PositionUpdate> {
+        let trade = self.portfolio.trades.get(&position)?;
+        let opened_at = trade.opened_at?;
+        Some(PositionUpdate {
+            trade_id: trade.trade_id.clone(),
+            whale: trade.whale,
+            market: trade.market,
+            token: trade.token,
+            outcome: trade.outcome.clone(),
+            side: trade.side,
+            entry_size: trade.entry_size,
+            open_size: trade.open_size(),
+            avg_entry_price: trade.avg_entry_price(),
+            opened_at,
+            high_water: self.risk.position(position).map(|p| p.stops.best_price),
+            close,
+        })
+    }
+
     fn close_trade(&mut self, position: PositionId, reason: ExitReason, now: Timestamp, out: &mut Outputs) {
         let Some(trade) = self.portfolio.trades.get_mut(&position) else { return };
         trade.closed = true;
         let pnl = trade.realised_pnl();
+        let close = PositionClose { exit_price: trade.avg_exit_price(), realised_pnl: pnl, closed_at: now, reason };
+        if let Some(update) = self.position_update(position, Some(close)) {
+            out.events.push(EngineEvent::PositionUpdated(Box::new(update)));
+        }
+        let Some(trade) = self.portfolio.trades.get(&position) else { return };
         let hold_ms = trade.opened_at.map_or(0, |at| now.millis_since(at));
         let record = AuditRecord::TradeClosed(TradeClosed {
             trade_id: trade.trade_id.clone(),

@@ -3,11 +3,11 @@
 use std::sync::Arc;
 
 use rust_decimal::Decimal;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::clock::Timestamp;
 use crate::config::Config;
-use crate::domain::{ClientOrderId, MarketId, ReasonCode, Side, TokenId, TradingState, WhaleId};
+use crate::domain::{ClientOrderId, ExitReason, MarketId, ReasonCode, Side, TokenId, TradingState, WhaleId};
 use crate::polymarket::{ClobMarketInfo, OrderBook, WhaleTrade};
 use crate::risk::{OrderIntent, Transition};
 
@@ -88,9 +88,22 @@ pub enum EngineEvent {
     /// The risk manager's transition record (the store persists it before it matters).
     StateChanged(Transition),
     /// An order intent the engine hands to the executor (persist before sending: write-ahead).
-    OrderIntentRecorded { intent: OrderIntent, trade_id: String, at: Timestamp },
-    /// An execution report that changed a position.
-    FillApplied { report: ExecutionReport, trade_id: String, realised_pnl: Decimal, position_closed: bool },
+    /// `whale_trade_key` is the dedupe key of the whale trade an entry copies.
+    OrderIntentRecorded { intent: OrderIntent, trade_id: String, whale_trade_key: Option<String>, at: Timestamp },
+    /// An execution report that changed a position; `fill_seq` numbers the fills of one order from 1.
+    FillApplied {
+        report: ExecutionReport,
+        trade_id: String,
+        fill_seq: u32,
+        realised_pnl: Decimal,
+        position_closed: bool,
+    },
+    /// An order is finished: `filled` of `ordered` shares were filled (the rest was cancelled).
+    OrderFinished { client_order_id: ClientOrderId, filled: Decimal, ordered: Decimal, at: Timestamp },
+    /// A position's figures after a fill, a close or a settlement (the store's `positions` row).
+    PositionUpdated(Box<PositionUpdate>),
+    /// The decision on a followed whale's trade, made once: the store marks the trade seen with it.
+    WhaleTradeDecided(Box<WhaleTradeDecision>),
     /// A whale trade reached the engine (the store remembers seen trades; lag is measured here).
     WhaleTradeSeen { whale: WhaleId, market: MarketId, token: TokenId, side: Side, lag_ms: i64, at: Timestamp },
     /// The breaker's early warning: today's loss reached the warning share of the threshold.
@@ -103,6 +116,59 @@ impl EngineEvent {
         matches!(self, EngineEvent::StateChanged(_) | EngineEvent::BreakerWarning { .. })
             || matches!(self, EngineEvent::Audit(AuditRecord::TradeClosed(_) | AuditRecord::TradeOpened(_)))
     }
+}
+
+/// A position as the store keeps it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PositionUpdate {
+    pub trade_id: String,
+    pub whale: WhaleId,
+    pub market: MarketId,
+    pub token: TokenId,
+    pub outcome: String,
+    pub side: Side,
+    /// Shares bought.
+    pub entry_size: Decimal,
+    /// Shares still held.
+    pub open_size: Decimal,
+    pub avg_entry_price: Decimal,
+    pub opened_at: Timestamp,
+    /// The best price seen since entry (the trailing stop's reference), while open.
+    pub high_water: Option<Decimal>,
+    pub close: Option<PositionClose>,
+}
+
+/// How a position ended.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PositionClose {
+    pub exit_price: Decimal,
+    pub realised_pnl: Decimal,
+    pub closed_at: Timestamp,
+    pub reason: ExitReason,
+}
+
+/// What the engine decided about one whale trade.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WhaleTradeDecision {
+    /// The exact dedupe key (see [`super::core::whale_trade_key`]).
+    pub key: String,
+    pub wallet: String,
+    pub market_id: String,
+    pub token_id: String,
+    pub traded_at: Timestamp,
+    pub verdict: WhaleVerdict,
+    /// `copied`, a rejection reason code, `whale_exit` or `not_held`.
+    pub reason: String,
+    pub detail: String,
+    pub at: Timestamp,
+}
+
+/// Copied (an entry or a whale exit went out), rejected by a rule, or nothing to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WhaleVerdict {
+    Approved,
+    Rejected,
+    Skipped,
 }
 
 /// The outputs of one step. The buffers are reused from step to step (call [`Outputs::clear`]), so a
@@ -134,7 +200,7 @@ impl Outputs {
 }
 
 /// A cheap copy of the engine's state for observers (`whale-trader status`, `/status`, metrics).
-#[derive(Debug, Clone, PartialEq, Serialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct EngineStatus {
     pub trading_state: TradingState,
     pub open_positions: usize,
@@ -147,4 +213,7 @@ pub struct EngineStatus {
     pub realised_pnl_usd: Decimal,
     pub last_input_at: Option<Timestamp>,
     pub last_rejection: Option<ReasonCode>,
+    /// Whale trades that arrived again after being decided on (skipped, never decided twice).
+    #[serde(default)]
+    pub duplicate_whale_trades: u64,
 }

@@ -6,6 +6,7 @@
 
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
+use serde::{Deserialize, Serialize};
 
 use crate::clock::Timestamp;
 use crate::domain::{IdHashMap, MarketId, TokenId};
@@ -42,7 +43,7 @@ impl TokenPrices {
 
 /// Venue rules the engine applies to a market, with the defaults of a typical Polymarket market for
 /// markets whose info has not arrived.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct VenueRules {
     pub tick_size: Decimal,
     pub min_order_size: Decimal,
@@ -84,6 +85,20 @@ impl MarketData {
 
     pub fn outcome_label(&self, token: TokenId) -> Option<&str> {
         self.outcome_labels.get(&token).map(String::as_str)
+    }
+
+    /// Every market's rules, sorted (for the checkpoint).
+    pub fn all_rules(&self) -> Vec<(MarketId, VenueRules)> {
+        let mut rules: Vec<_> = self.rules.iter().map(|(m, r)| (*m, *r)).collect();
+        rules.sort_by_key(|(m, _)| *m);
+        rules
+    }
+
+    /// Every outcome label, sorted (for the checkpoint).
+    pub fn all_outcome_labels(&self) -> Vec<(TokenId, String)> {
+        let mut labels: Vec<_> = self.outcome_labels.iter().map(|(t, l)| (*t, l.clone())).collect();
+        labels.sort_by_key(|(t, _)| *t);
+        labels
     }
 
     /// Records a best bid / ask; no allocation once the token is known.

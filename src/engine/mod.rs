@@ -17,29 +17,38 @@
 //! | [`portfolio`] | the engine's trades and in-flight orders |
 //! | [`executor`] | dry-run, paper and the live start guard, behind [`Executor`] |
 //! | [`audit`] | the trade audit trail and its sinks |
+//! | [`checkpoint`] | the engine's state for the store, restored after a restart or a crash |
+//! | [`journal`] | the engine's events as store commands (write-ahead orders, fills, positions, decisions) |
 //! | [`replay`] | recorded sessions: the JSONL format, the plain-loop replay, the daemon's replay feed |
 //! | [`actor`] | the async engine task around the step |
 //! | [`io`] | [`Input`], [`Outputs`], [`EngineEvent`] |
 
 pub mod actor;
 pub mod audit;
+pub mod checkpoint;
 pub mod copy_rules;
 pub mod core;
 pub mod executor;
 pub mod io;
+pub mod journal;
 pub mod market_data;
 pub mod portfolio;
 pub mod replay;
 pub mod view;
 
-pub use actor::{EngineHandle, EngineMsg, EngineRunSummary, price_event_msg, spawn_engine_task, whale_trade_msg};
+pub use actor::{
+    EngineHandle, EngineMsg, EngineRunSummary, Persistence, price_event_msg, spawn_engine_task, whale_trade_msg,
+};
 pub use audit::{AUDIT_TARGET, AuditRecord, AuditSink, DiscardAuditSink, MemoryAuditSink, TracingAuditSink};
 pub use core::{Engine, EngineSettings};
 pub use executor::{
     DryRunExecutor, Executor, LIVE_CONFIRM_ENV, LiveRefusal, LiveStartError, MarketView, PaperExecutor,
     check_live_start,
 };
-pub use io::{Control, EngineEvent, EngineStatus, ExecutionReport, Input, Outputs, Quote};
+pub use io::{
+    Control, EngineEvent, EngineStatus, ExecutionReport, Input, Outputs, PositionClose, PositionUpdate, Quote,
+    WhaleTradeDecision, WhaleVerdict,
+};
 pub use market_data::{TYPICAL_FEE, TokenPrices, VenueRules};
 pub use replay::{ReplayReport, SimulatedRun, parse_line, replay_session, run_replay_feed};
 pub use view::EngineView;
@@ -54,4 +63,8 @@ pub enum EngineError {
     Io { path: String, reason: String },
     #[error("the risk manager cannot start: {0}")]
     Risk(crate::risk::RiskError),
+    /// The store refused or could not commit the engine's records: the engine stops rather than
+    /// trade on state it cannot persist (systemd restarts it from the last durable checkpoint).
+    #[error("the store could not record the engine's step: {0}")]
+    Store(crate::store::StoreError),
 }

@@ -5,13 +5,14 @@
 //! the audit trail and the store need (whale, outcome label, entry and exit prices, hold time).
 
 use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
 
 use crate::clock::Timestamp;
 use crate::domain::{ClientOrderId, ExitReason, IdHashMap, MarketId, Side, TokenId, WhaleId};
 use crate::risk::{OrderIntent, PositionId};
 
 /// One copied position, from its entry order to its last exit.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Trade {
     pub position: PositionId,
     /// `T` + the entry's client order id: stable across restarts and unique per daemon.
@@ -61,21 +62,35 @@ impl Trade {
 }
 
 /// What an in-flight order is for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum OrderPurpose {
     Entry,
     Exit(ExitReason),
 }
 
 /// An order handed to the executor and not finished yet.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PendingOrder {
     pub intent: OrderIntent,
     pub position: PositionId,
     pub purpose: OrderPurpose,
     pub sent_at: Timestamp,
-    /// Shares filled so far and the fees of those fills.
+    /// Shares filled so far.
     pub filled: Decimal,
+    /// Σ price × size of those fills (so that a venue's cumulative figures can be turned into the part
+    /// not yet applied, when an order is reconciled after a restart).
+    #[serde(default)]
+    pub filled_notional: Decimal,
+    /// Fills applied so far (the store names fills `<client order id>-<n>`).
+    #[serde(default)]
+    pub fills: u32,
+}
+
+impl PendingOrder {
+    pub fn new(intent: OrderIntent, position: PositionId, purpose: OrderPurpose, sent_at: Timestamp) -> Self {
+        Self { intent, position, purpose, sent_at, filled: Decimal::ZERO, filled_notional: Decimal::ZERO, fills: 0 }
+    }
 }
 
 /// Trades and in-flight orders.

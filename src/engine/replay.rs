@@ -28,7 +28,7 @@ use serde_json::value::RawValue;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::clock::{SimClock, Timestamp};
+use crate::clock::{Clock, SimClock, Timestamp};
 use crate::config::Config;
 use crate::domain::TradingState;
 use crate::polymarket::{ActivityRow, ClobMarketInfo, OrderBook, parse_v1_row};
@@ -142,6 +142,10 @@ pub struct ReplayReport {
     pub open_positions: usize,
     pub final_state: TradingState,
     pub last_event_at: Option<Timestamp>,
+    /// Daemon feed only: messages of the session already applied before a restart, of which the
+    /// market data went in again as warm-up.
+    pub resumed_after: Option<u64>,
+    pub warmed_up: u64,
 }
 
 /// The engine and a simulated executor, stepped in a plain loop: each input, then every order it
@@ -254,6 +258,8 @@ impl<E: Executor> SimulatedRun<E> {
             open_positions: status.open_positions,
             final_state: status.trading_state,
             last_event_at: status.last_input_at,
+            resumed_after: None,
+            warmed_up: 0,
         }
     }
 }
@@ -305,21 +311,31 @@ pub fn replay_session(
 /// Replays `path` into the engine task's queue for the daemon (`[feed] source = "replay"`):
 /// `speed` 0 sends as fast as the queue takes them, 1 in real time, 60 a minute per second. The
 /// simulated clock follows the events; after the last line the task idles until `cancel`.
+///
+/// Every message (timer ticks included) gets a number, the same in every run of the same file.
+/// After a restart, `resume_after` is the number of the last message the store's checkpoint holds:
+/// messages up to it are not applied again (their market data goes in as warm-up, so that the
+/// books are where they were), then the engine is asked to reconcile the orders whose outcome was
+/// lost, then the session carries on.
 pub async fn run_replay_feed(
     path: &Path,
     speed: Decimal,
     clock: SimClock,
     tx: mpsc::Sender<EngineMsg>,
     cancel: CancellationToken,
+    resume_after: Option<u64>,
 ) -> Result<ReplayReport, EngineError> {
     let text = tokio::fs::read_to_string(path)
         .await
         .map_err(|e| EngineError::Io { path: path.display().to_string(), reason: e.to_string() })?;
     let speed = speed.to_f64().filter(|s| s.is_finite() && *s > 0.0);
-    let started = tokio::time::Instant::now();
+    let resume_after = resume_after.unwrap_or(0);
+    let mut started = tokio::time::Instant::now();
     let mut first_at: Option<Timestamp> = None;
     let mut next_tick: Option<Timestamp> = None;
-    let mut report = ReplayReport::default();
+    let mut seq = 0u64;
+    let mut reconcile_sent = false;
+    let mut report = ReplayReport { resumed_after: Some(resume_after).filter(|r| *r > 0), ..Default::default() };
     for (index, line) in text.lines().enumerate() {
         report.lines += 1;
         let event = match parse_line(line) {
@@ -331,6 +347,35 @@ pub async fn run_replay_feed(
                 continue;
             }
         };
+        // Ticks up to this event, then the event: each one message with its number.
+        let mut tick = next_tick.unwrap_or(event.at);
+        let ticks_before_event =
+            if tick <= event.at { (event.at.millis_since(tick) / TICK_EVERY_MS) as u64 + 1 } else { 0 };
+        let event_seq = seq + ticks_before_event + 1;
+        if event_seq <= resume_after {
+            // Already applied before the restart: market data goes in again as warm-up.
+            seq = event_seq;
+            next_tick = Some(if ticks_before_event > 0 {
+                tick.plus_millis(ticks_before_event as i64 * TICK_EVERY_MS)
+            } else {
+                tick
+            });
+            clock.set(event.at);
+            if matches!(event.input, Input::Book(_) | Input::MarketInfo(_) | Input::Quote(_)) {
+                report.warmed_up += 1;
+                if send(&tx, EngineMsg::WarmUp { input: event.input, at: event.at }, &cancel).await.is_err() {
+                    return Ok(report);
+                }
+            }
+            continue;
+        }
+        if !reconcile_sent {
+            reconcile_sent = true;
+            if send(&tx, EngineMsg::Reconcile { at: Some(clock.now()) }, &cancel).await.is_err() {
+                return Ok(report);
+            }
+            started = tokio::time::Instant::now();
+        }
         let first = *first_at.get_or_insert(event.at);
         if let Some(speed) = speed {
             let offset_ms = event.at.millis_since(first).max(0) as f64 / speed;
@@ -340,26 +385,34 @@ pub async fn run_replay_feed(
                 () = tokio::time::sleep_until(due) => {}
             }
         }
-        let mut tick = next_tick.unwrap_or(event.at);
         while tick <= event.at {
+            seq += 1;
             clock.set(tick);
-            if send(&tx, EngineMsg::at(Input::Tick, tick), &cancel).await.is_err() {
+            if seq > resume_after && send(&tx, EngineMsg::replayed(Input::Tick, tick, seq), &cancel).await.is_err() {
                 return Ok(report);
             }
             tick = tick.plus_millis(TICK_EVERY_MS);
         }
         next_tick = Some(tick);
+        seq += 1;
         clock.set(event.at);
         report.inputs += 1;
         report.last_event_at = Some(event.at);
-        if send(&tx, EngineMsg::at(event.input, event.at), &cancel).await.is_err() {
+        if send(&tx, EngineMsg::replayed(event.input, event.at, seq), &cancel).await.is_err() {
             return Ok(report);
         }
+    }
+    if !reconcile_sent && send(&tx, EngineMsg::Reconcile { at: Some(clock.now()) }, &cancel).await.is_err() {
+        return Ok(report);
     }
     tracing::info!(
         path = %path.display(),
         lines = report.lines,
         malformed = report.malformed_lines,
+        sent = report.inputs,
+        warmed_up = report.warmed_up,
+        resumed_after = report.resumed_after,
+        last_message = seq,
         "replay finished; the feed stays idle until the daemon stops"
     );
     cancel.cancelled().await;

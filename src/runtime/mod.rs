@@ -10,6 +10,7 @@
 mod daemon;
 mod observe;
 mod recorder;
+mod recovery;
 mod reload;
 mod signals;
 mod supervisor;

@@ -1,7 +1,7 @@
-//! The recorder: the one consumer of the engine's events. It persists decisions and trading-state
-//! changes through the store writer (waiting for queue space, never dropping), turns trades and
-//! state changes into alerts (a non-blocking hand-off to the dispatcher), and keeps the counters
-//! that `/metrics` shows (decisions by reason code, orders, fills, feed lag).
+//! The recorder: the consumer of the engine's events once they are persisted (the engine task
+//! writes them to the store itself, ahead of the executor: see [`crate::engine::journal`]). It turns
+//! trades and state changes into alerts (a non-blocking hand-off to the dispatcher) and keeps the
+//! counters that `/metrics` shows (decisions by reason code, orders, fills, feed lag).
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -11,11 +11,10 @@ use tokio::sync::{mpsc, watch};
 use super::supervisor::TaskResult;
 use crate::alerts::{self, Alert, AlertSender, Priority};
 use crate::clock::Timestamp;
-use crate::config::{Config, Mode};
+use crate::config::Config;
 use crate::domain::{ReasonCode, TradingState};
 use crate::engine::{AuditRecord, EngineEvent, EngineView};
 use crate::risk::Transition;
-use crate::store::{Decision, DecisionRecord, StoreCommand, StoreHandle, TradingStateChange};
 
 /// Counters for `/metrics`, kept by the recorder.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -34,9 +33,7 @@ pub struct RecorderStats {
 pub type SharedStats = Arc<Mutex<RecorderStats>>;
 
 pub struct Recorder {
-    store: StoreHandle,
     alerts: AlertSender,
-    mode: Mode,
     config: watch::Receiver<Arc<Config>>,
     view: watch::Receiver<Arc<EngineView>>,
     stats: SharedStats,
@@ -44,13 +41,11 @@ pub struct Recorder {
 
 impl Recorder {
     pub fn new(
-        store: StoreHandle,
         alerts: AlertSender,
         config: watch::Receiver<Arc<Config>>,
         view: watch::Receiver<Arc<EngineView>>,
     ) -> Self {
-        let mode = config.borrow().daemon.mode;
-        Self { store, alerts, mode, config, view, stats: SharedStats::default() }
+        Self { alerts, config, view, stats: SharedStats::default() }
     }
 
     pub fn stats(&self) -> SharedStats {
@@ -61,13 +56,10 @@ impl Recorder {
     pub async fn run(self, mut events: mpsc::Receiver<EngineEvent>) -> TaskResult {
         let mut recorded = 0u64;
         while let Some(event) = events.recv().await {
-            self.record(event).await;
+            self.record(event);
             recorded += 1;
         }
-        if let Err(e) = self.store.flush().await {
-            tracing::error!(error = %e, "the store could not commit the last engine events");
-        }
-        tracing::info!(recorded, "recorder stopped: every engine event recorded");
+        tracing::info!(recorded, "recorder stopped: every engine event counted and alerted");
         Ok(())
     }
 
@@ -75,20 +67,10 @@ impl Recorder {
         update(&mut self.stats.lock().unwrap_or_else(PoisonError::into_inner));
     }
 
-    async fn record(&self, event: EngineEvent) {
+    fn record(&self, event: EngineEvent) {
         match event {
-            EngineEvent::Audit(record) => self.record_audit(record).await,
-            EngineEvent::StateChanged(transition) => {
-                self.alert_state_change(&transition);
-                let change = TradingStateChange {
-                    from_state: transition.from.as_str().to_string(),
-                    to_state: transition.to.as_str().to_string(),
-                    reason: transition.reason.as_str().to_string(),
-                    detail: Some(transition.detail).filter(|d| !d.is_empty()),
-                    changed_at: transition.at,
-                };
-                self.persist(StoreCommand::RecordTradingStateChange(change)).await;
-            }
+            EngineEvent::Audit(record) => self.record_audit(record),
+            EngineEvent::StateChanged(transition) => self.alert_state_change(&transition),
             EngineEvent::BreakerWarning { daily_pnl, threshold, at } => {
                 let alert = Alert::new(
                     Priority::Warning,
@@ -109,6 +91,9 @@ impl Recorder {
                 s.last_feed_lag_ms = lag_ms;
                 s.max_feed_lag_ms = s.max_feed_lag_ms.max(lag_ms);
             }),
+            // Persisted by the engine task; nothing to alert.
+            EngineEvent::OrderFinished { .. } | EngineEvent::PositionUpdated(_) | EngineEvent::WhaleTradeDecided(_) => {
+            }
         }
     }
 
@@ -149,7 +134,7 @@ impl Recorder {
         }
     }
 
-    async fn record_audit(&self, record: AuditRecord) {
+    fn record_audit(&self, record: AuditRecord) {
         match record {
             AuditRecord::TradeOpened(t) => {
                 let at = parse_timestamp(&t.timestamp);
@@ -162,17 +147,6 @@ impl Recorder {
                     t.price,
                     at,
                 ));
-                let decision = DecisionRecord {
-                    whale_trade_key: t.trade_id,
-                    wallet: t.whale_address,
-                    market_id: t.market_id,
-                    token_id: t.token_id,
-                    decision: Decision::Approved,
-                    reason_code: "copied".into(),
-                    detail: Some(format!("{} {} @ {} ({})", t.side, t.size, t.price, self.mode)),
-                    decided_at: at,
-                };
-                self.persist(StoreCommand::RecordDecision(decision)).await;
             }
             AuditRecord::TradeClosed(t) => {
                 let at = parse_timestamp(&t.timestamp);
@@ -185,27 +159,9 @@ impl Recorder {
                 let at = parse_timestamp(&t.timestamp);
                 self.count(|s| *s.decisions.entry(t.reason.clone()).or_default() += 1);
                 self.alerts.raise(Alert::trade_rejected(&t.whale_address, &t.market_id, &t.reason, at));
-                let decision = DecisionRecord {
-                    whale_trade_key: t.whale_trade_id,
-                    wallet: t.whale_address,
-                    market_id: t.market_id,
-                    token_id: t.token_id,
-                    decision: Decision::Rejected,
-                    reason_code: t.reason,
-                    detail: Some(t.detail),
-                    decided_at: at,
-                };
-                self.persist(StoreCommand::RecordDecision(decision)).await;
             }
             // State changes are alerted from the risk manager's own transition record.
             AuditRecord::TradingStateChanged(_) => {}
-        }
-    }
-
-    /// Waits for queue space (back-pressure); a store failure is logged, never swallowed silently.
-    async fn persist(&self, command: StoreCommand) {
-        if let Err(e) = self.store.send(command).await {
-            tracing::error!(error = %e, "could not queue an engine event for the store");
         }
     }
 }

@@ -21,27 +21,33 @@ use tokio_util::sync::CancellationToken;
 
 use super::observe::{self, Observed};
 use super::recorder::Recorder;
+use super::recovery::{Resumed, resume_engine};
 use super::supervisor::{Supervisor, TaskError, TaskResult};
 use super::systemd::Systemd;
 use crate::alerts::{Alert, AlertSender, AlertsBuilder, AlertsHandle};
 use crate::api::{self, ApiState, ControlReply, ControlRequest};
 use crate::clock::{Clock, SimClock, SystemClock};
 use crate::config::{Config, FeedSource, Mode};
+use crate::engine::journal::Journal;
 use crate::engine::{
-    Control, DryRunExecutor, Engine, EngineHandle, EngineMsg, EngineSettings, Executor, Input, LIVE_CONFIRM_ENV,
-    PaperExecutor, TracingAuditSink, check_live_start, run_replay_feed, spawn_engine_task,
+    Control, DryRunExecutor, EngineHandle, EngineMsg, Executor, Input, LIVE_CONFIRM_ENV, PaperExecutor, Persistence,
+    TracingAuditSink, check_live_start, run_replay_feed, spawn_engine_task,
 };
 use crate::health::{
     FreshnessRule, HealthAction, HealthMonitor, HealthStatus, ProgressTracker, WatchedDirectory, progress_check,
 };
-use crate::store::{SqliteStore, Store, StoreHandle, spawn_writer};
+use crate::store::{SqliteStore, Store, StoreCommand, StoreHandle, spawn_writer};
 
-/// Environment variable that makes a named task fail on purpose, for tests of the supervisor:
-/// `WHALE_TRADER_FAILPOINT=panic:<task>` or `error:<task>`.
+/// Environment variable that makes the daemon fail on purpose, for tests: a named task
+/// (`WHALE_TRADER_FAILPOINT=panic:<task>` or `error:<task>`, for the supervisor), or the whole
+/// process right after the n-th order's write-ahead (`abort-after-write-ahead:<n>`, for recovery).
 pub const FAILPOINT_ENV: &str = "WHALE_TRADER_FAILPOINT";
 
 /// How often the engine gets a timer tick (day roll-over, staleness, breaker cooldown).
 const TICK_EVERY: Duration = Duration::from_secs(1);
+
+/// How often old audit and seen-trade rows are pruned (`[store]` retention).
+const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 
 /// Capacity of the engine → recorder event queue (back-pressure beyond it, never drops).
 const EVENT_QUEUE: usize = 4096;
@@ -52,8 +58,6 @@ pub enum StartError {
     Store(String),
     #[error("live trading refused: {0}")]
     Live(String),
-    #[error("the engine cannot start: {0}")]
-    Engine(String),
     #[error("the alert dispatcher cannot start: {0}")]
     Alerts(String),
     #[error("the health monitor cannot start: {0}")]
@@ -114,11 +118,39 @@ pub async fn start(
     let intake = CancellationToken::new();
     let sinks = CancellationToken::new();
 
-    // The store: refuse a damaged database before anything else starts.
+    // The store: refuse a damaged database before anything else starts, then resume the engine
+    // exactly where its last durable checkpoint left it.
     let mut store =
         SqliteStore::open_for_mode(&config.store, mode.as_str()).map_err(|e| StartError::Store(e.to_string()))?;
     let recovered = store.load_recovery().map_err(|e| StartError::Store(e.to_string()))?;
-    tracing::info!(target: crate::logging::AUDIT_TARGET, event = "recovery", summary = %recovered.summary(), "store recovered");
+    let sim_clock = SimClock::default();
+    let clock: Arc<dyn Clock> = match config.feed.source {
+        FeedSource::Replay => Arc::new(sim_clock.clone()),
+        FeedSource::Polymarket => Arc::new(SystemClock),
+    };
+    let source = match config.feed.source {
+        FeedSource::Replay => format!("replay:{}", config.feed.replay_path.display()),
+        FeedSource::Polymarket => "polymarket".to_owned(),
+    };
+    let Resumed { engine, cursor, restored } =
+        resume_engine(config.clone(), Box::new(TracingAuditSink), &recovered, &source, clock.now())
+            .map_err(|e| StartError::Store(e.to_string()))?;
+    let pending_orders = engine.pending_orders().len();
+    tracing::info!(
+        target: crate::logging::AUDIT_TARGET,
+        event = "recovery",
+        summary = %recovered.summary(),
+        restored,
+        resume_after = cursor,
+        orders_to_reconcile = pending_orders,
+        "store recovered: {}{}",
+        recovered.summary(),
+        match (restored, cursor) {
+            (false, _) => "; empty store, starting fresh".to_owned(),
+            (true, Some(c)) => format!("; the replayed session resumes after message {c}"),
+            (true, None) => "; feeds resume from the whale watermarks".to_owned(),
+        }
+    );
     let (store_handle, store_writer) =
         spawn_writer(store, (&config.store).into(), sinks.clone()).map_err(|e| StartError::Store(e.to_string()))?;
     supervisor.spawn(
@@ -139,14 +171,7 @@ pub async fn start(
     let alert_sender = alerts.sender();
     let (alert_counters_tx, alert_counters) = watch::channel(alerts.counters());
 
-    // The engine and its executor.
-    let sim_clock = SimClock::default();
-    let clock: Arc<dyn Clock> = match config.feed.source {
-        FeedSource::Replay => Arc::new(sim_clock.clone()),
-        FeedSource::Polymarket => Arc::new(SystemClock),
-    };
-    let engine = Engine::new(config.clone(), EngineSettings::default(), Box::new(TracingAuditSink), clock.now())
-        .map_err(|e| StartError::Engine(e.to_string()))?;
+    // The engine and its executor; the engine writes ahead through the store writer.
     let executor: Box<dyn Executor> = match mode {
         Mode::DryRun => Box::new(DryRunExecutor),
         Mode::Paper | Mode::Live => Box::new(PaperExecutor::new(config.daemon.paper_extra_slippage_bps)),
@@ -158,23 +183,37 @@ pub async fn start(
         clock.clone(),
         config.daemon.engine_queue_capacity,
         events_tx,
+        Some(Persistence {
+            abort_after_write_ahead: abort_after_write_ahead(),
+            ..Persistence::new(store_handle.clone(), Journal::new(source), cursor)
+        }),
         intake.clone(),
     );
     supervisor.spawn(
         "engine",
         with_failpoint("engine", async move {
-            let summary = engine_task.await.map_err(|e| TaskError::new(format!("engine task: {e}")))?;
+            let summary = engine_task
+                .await
+                .map_err(|e| TaskError::new(format!("engine task: {e}")))?
+                .map_err(|e| TaskError::new(format!("engine: {e}")))?;
             tracing::info!(
                 processed = summary.inputs_processed,
                 drained = summary.drained_on_stop,
+                reconciled = summary.orders_reconciled,
                 "engine task ended"
             );
             Ok(())
         }),
     );
 
-    // The recorder: engine events → store and alerts; its end lets the sinks finish.
-    let recorder = Recorder::new(store_handle.clone(), alert_sender.clone(), config_tx.subscribe(), view.clone());
+    // Orders whose outcome a restart lost are reconciled before anything new: a replayed session
+    // asks for it after its warm-up; live feeds have no warm-up, so it is the engine's first message.
+    if config.feed.source != FeedSource::Replay && inputs.try_send(EngineMsg::Reconcile { at: None }).is_err() {
+        return Err(StartError::Store("the engine's queue refused the start-up reconciliation".into()));
+    }
+
+    // The recorder: engine events → metrics and alerts; its end lets the sinks finish.
+    let recorder = Recorder::new(alert_sender.clone(), config_tx.subscribe(), view.clone());
     let recorded = recorder.stats();
     let sinks_after_recorder = sinks.clone();
     supervisor.spawn(
@@ -198,14 +237,27 @@ pub async fn start(
     supervisor.spawn(
         "feed",
         with_failpoint("feed", async move {
-            let report = run_replay_feed(&replay_path, replay_speed, sim_clock, feed_inputs, feed_stop)
+            let report = run_replay_feed(&replay_path, replay_speed, sim_clock, feed_inputs, feed_stop, cursor)
                 .await
                 .map_err(TaskError::new)?;
             tracing::info!(?report, "replay feed stopped");
             Ok(())
         }),
     );
-    supervisor.spawn("ticker", with_failpoint("ticker", ticker(inputs.clone(), intake.clone())));
+    // A replayed session brings its own timer ticks in simulated time; the wall-clock ticker then
+    // only proves the engine alive (watchdog), so that wall time never changes a replay's outcome.
+    let timer = match config.feed.source {
+        FeedSource::Replay => Timer::Liveness,
+        FeedSource::Polymarket => Timer::Ticks,
+    };
+    supervisor.spawn("ticker", with_failpoint("ticker", ticker(timer, inputs.clone(), intake.clone())));
+    supervisor.spawn(
+        "retention",
+        with_failpoint(
+            "retention",
+            prune_periodically(store_handle.clone(), config.store.clone(), clock.clone(), intake.clone()),
+        ),
+    );
 
     // Health: system figures and component checks; a hold moves trading to Reducing.
     let engine_progress = ProgressTracker::new(SystemClock.now());
@@ -327,16 +379,56 @@ async fn run_alerts(
     }
 }
 
-/// Timer ticks for the engine: day roll-over, staleness, breaker cooldown. A tick is only a
-/// reminder, so a full queue skips it rather than waiting.
-async fn ticker(inputs: mpsc::Sender<EngineMsg>, stop: CancellationToken) -> TaskResult {
+/// What the wall-clock ticker sends.
+#[derive(Debug, Clone, Copy)]
+enum Timer {
+    /// Timer ticks: day roll-over, staleness, breaker cooldown (live feeds).
+    Ticks,
+    /// Only a sign of life for the watchdog (a replay ticks in simulated time itself).
+    Liveness,
+}
+
+/// Sends a timer message every second. A tick is only a reminder, so a full queue skips it rather
+/// than waiting.
+async fn ticker(timer: Timer, inputs: mpsc::Sender<EngineMsg>, stop: CancellationToken) -> TaskResult {
     let mut interval = tokio::time::interval(TICK_EVERY);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             () = stop.cancelled() => return Ok(()),
             _ = interval.tick() => {
-                let _ = inputs.try_send(EngineMsg::now(Input::Tick));
+                let msg = match timer {
+                    Timer::Ticks => EngineMsg::now(Input::Tick),
+                    Timer::Liveness => EngineMsg::Liveness,
+                };
+                let _ = inputs.try_send(msg);
+            }
+        }
+    }
+}
+
+/// Prunes decision-audit and seen-trade rows older than the `[store]` retention, at start and then
+/// hourly, by the engine's clock (a replay prunes by its simulated time). Open positions, unfinished
+/// orders and the seen trades behind them are never pruned (see the store).
+async fn prune_periodically(
+    store: StoreHandle,
+    config: crate::store::StoreConfig,
+    clock: Arc<dyn Clock>,
+    stop: CancellationToken,
+) -> TaskResult {
+    let mut interval = tokio::time::interval(PRUNE_EVERY);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => return Ok(()),
+            _ = interval.tick() => {
+                let now = clock.now();
+                if now.millis() <= 0 {
+                    continue; // a replay that has not started has no time yet
+                }
+                if store.send(StoreCommand::Prune(config.retention_cutoffs(now))).await.is_err() {
+                    return Ok(());
+                }
             }
         }
     }
@@ -544,6 +636,14 @@ async fn apply_reloads(
             }
         }
     }
+}
+
+/// `WHALE_TRADER_FAILPOINT=abort-after-write-ahead:<n>`, if set.
+fn abort_after_write_ahead() -> Option<u64> {
+    let value = std::env::var(FAILPOINT_ENV).ok()?;
+    let count = value.strip_prefix("abort-after-write-ahead:")?.parse().ok()?;
+    tracing::warn!(failpoint = %value, "the process will abort after the write-ahead of order {count} (test failpoint)");
+    Some(count)
 }
 
 /// Wraps a task so that `WHALE_TRADER_FAILPOINT` can make it fail on purpose.

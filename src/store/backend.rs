@@ -11,8 +11,8 @@ use crate::clock::Timestamp;
 use super::command::StoreCommand;
 use super::error::StoreError;
 use super::records::{
-    AlertRecord, FillRecord, OrderRecord, PositionRecord, RiskStateRecord, SeenWhaleTrade, TradingStateChange,
-    WhaleWatermark,
+    AlertRecord, EngineCheckpointRecord, FillRecord, OrderRecord, PositionRecord, RiskStateRecord, SeenWhaleTrade,
+    TradingStateChange, WhaleWatermark,
 };
 
 /// A durable home for the daemon's state. Synchronous on purpose: the writer runs it on its own thread.
@@ -63,6 +63,8 @@ pub struct RecoveredOrder {
 pub struct RecoveredState {
     pub open_positions: Vec<PositionRecord>,
     pub risk_state: Option<RiskStateRecord>,
+    /// The engine's own checkpoint, written in the same transactions as `risk_state`.
+    pub engine_checkpoint: Option<EngineCheckpointRecord>,
     /// The newest trading-state transition: if it is newer than `risk_state`, it decides the state.
     pub last_trading_state_change: Option<TradingStateChange>,
     pub watermarks: Vec<WhaleWatermark>,

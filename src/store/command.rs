@@ -9,8 +9,8 @@ use rust_decimal::Decimal;
 use crate::clock::Timestamp;
 
 use super::records::{
-    AlertRecord, DecisionRecord, FillRecord, OrderRecord, OrderStatus, PositionRecord, RiskStateRecord, SeenWhaleTrade,
-    TradingStateChange, WhaleWatermark, require_id, require_non_negative,
+    AlertRecord, DecisionRecord, EngineCheckpointRecord, FillRecord, OrderRecord, OrderStatus, PositionRecord,
+    RiskStateRecord, SeenWhaleTrade, TradingStateChange, WhaleWatermark, require_id, require_non_negative,
 };
 
 /// One state change to persist.
@@ -30,6 +30,8 @@ pub enum StoreCommand {
     SetPositionHighWater { position_id: String, price: Decimal },
     /// The risk manager's state (single row). A later snapshot in the same batch replaces it.
     SaveRiskState(RiskStateRecord),
+    /// The engine's checkpoint (single row). A later one in the same batch replaces it.
+    SaveEngineCheckpoint(EngineCheckpointRecord),
     /// A trading-state transition, appended to the history: durable before it takes effect.
     RecordTradingStateChange(TradingStateChange),
     /// The decision on a whale trade and the mark that it was seen, in one transaction, so a trade is
@@ -63,6 +65,7 @@ pub struct RetentionCutoffs {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) enum CoalesceKey<'a> {
     RiskState,
+    EngineCheckpoint,
     HighWater(&'a str),
 }
 
@@ -72,6 +75,9 @@ impl StoreCommand {
     pub(crate) fn coalesce_key(&self) -> Option<CoalesceKey<'_>> {
         match self {
             StoreCommand::SaveRiskState(risk) if risk.validate().is_ok() => Some(CoalesceKey::RiskState),
+            StoreCommand::SaveEngineCheckpoint(checkpoint) if checkpoint.validate().is_ok() => {
+                Some(CoalesceKey::EngineCheckpoint)
+            }
             StoreCommand::SetPositionHighWater { position_id, price }
                 if require_id("high_water.position_id", position_id).is_ok()
                     && require_non_negative("high_water.price", *price).is_ok() =>
@@ -91,6 +97,7 @@ impl StoreCommand {
             StoreCommand::UpsertPosition(_) => "upsert_position",
             StoreCommand::SetPositionHighWater { .. } => "set_position_high_water",
             StoreCommand::SaveRiskState(_) => "save_risk_state",
+            StoreCommand::SaveEngineCheckpoint(_) => "save_engine_checkpoint",
             StoreCommand::RecordTradingStateChange(_) => "record_trading_state_change",
             StoreCommand::RecordWhaleDecision { .. } => "record_whale_decision",
             StoreCommand::RecordDecision(_) => "record_decision",

@@ -37,8 +37,8 @@ pub use command::{RetentionCutoffs, StoreCommand};
 pub use config::StoreConfig;
 pub use error::StoreError;
 pub use records::{
-    AlertRecord, Decision, DecisionRecord, FillRecord, OrderKind, OrderRecord, OrderStatus, PositionRecord,
-    PositionStatus, RiskStateRecord, SeenWhaleTrade, Side, TradingStateChange, WhaleWatermark,
+    AlertRecord, Decision, DecisionRecord, EngineCheckpointRecord, FillRecord, OrderKind, OrderRecord, OrderStatus,
+    PositionRecord, PositionStatus, RiskStateRecord, SeenWhaleTrade, Side, TradingStateChange, WhaleWatermark,
 };
 pub use sqlite::{MIGRATIONS, Migration, SqliteStore, latest_version};
 pub use writer::{DurableReceipt, StoreHandle, StoreWriter, WriterSettings, WriterStatsSnapshot, spawn_writer};

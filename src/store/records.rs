@@ -161,6 +161,18 @@ pub struct RiskStateRecord {
     pub updated_at: Timestamp,
 }
 
+/// The engine's own state besides the risk manager's: see `migrations/0002_engine_checkpoint.sql`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EngineCheckpointRecord {
+    /// What the engine was reading, e.g. `replay:data/sample_session.jsonl` or `polymarket`.
+    pub source: String,
+    /// For a replayed session: the last message whose effects this checkpoint holds.
+    pub cursor: Option<u64>,
+    /// The engine's checkpoint as JSON text.
+    pub state_json: String,
+    pub updated_at: Timestamp,
+}
+
 /// One move between trading states (`active`, `reducing`, `halted`, `killed`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TradingStateChange {
@@ -285,6 +297,20 @@ impl RiskStateRecord {
     pub(crate) fn validate(&self) -> Result<(), StoreError> {
         require_json("risk_state.state_json", &self.state_json)?;
         require_id("risk_state.trading_state", &self.trading_state)
+    }
+}
+
+impl EngineCheckpointRecord {
+    pub(crate) fn validate(&self) -> Result<(), StoreError> {
+        require_id("engine_checkpoint.source", &self.source)?;
+        if self.cursor.is_some_and(|c| i64::try_from(c).is_err()) {
+            return Err(StoreError::invalid(
+                "engine_checkpoint.cursor",
+                self.cursor.map(|c| c.to_string()).unwrap_or_default(),
+                "must fit in a signed 64-bit integer",
+            ));
+        }
+        require_json("engine_checkpoint.state_json", &self.state_json)
     }
 }
 

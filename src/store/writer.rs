@@ -158,6 +158,16 @@ impl DurableReceipt {
     pub async fn durable(self) -> Result<(), StoreError> {
         self.0.await.unwrap_or(Err(StoreError::WriterStopped))
     }
+
+    /// The outcome if the writer has already committed (or refused) the command; `None` while it is
+    /// still queued. Lets a caller that does not wait still notice a refusal soon after.
+    pub fn try_outcome(&mut self) -> Option<Result<(), StoreError>> {
+        match self.0.try_recv() {
+            Ok(outcome) => Some(outcome),
+            Err(oneshot::error::TryRecvError::Empty) => None,
+            Err(oneshot::error::TryRecvError::Closed) => Some(Err(StoreError::WriterStopped)),
+        }
+    }
 }
 
 /// The running writer thread. [`StoreWriter::join`] waits for its orderly end.

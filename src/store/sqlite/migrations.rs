@@ -15,8 +15,14 @@ pub struct Migration {
 }
 
 /// Every migration, in order. Append only: a released migration is never edited.
-pub const MIGRATIONS: &[Migration] =
-    &[Migration { version: 1, name: "initial", sql: include_str!("../../../migrations/0001_initial.sql") }];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration { version: 1, name: "initial", sql: include_str!("../../../migrations/0001_initial.sql") },
+    Migration {
+        version: 2,
+        name: "engine_checkpoint",
+        sql: include_str!("../../../migrations/0002_engine_checkpoint.sql"),
+    },
+];
 
 /// The schema version this binary creates and understands.
 pub fn latest_version() -> i64 {
@@ -92,10 +98,10 @@ mod tests {
     #[test]
     fn migrating_twice_applies_nothing_the_second_time() {
         let conn = Connection::open_in_memory().unwrap();
-        assert_eq!(migrate(&conn, Path::new(":memory:")).unwrap(), [1]);
+        assert_eq!(migrate(&conn, Path::new(":memory:")).unwrap(), [1, 2]);
         assert!(migrate(&conn, Path::new(":memory:")).unwrap().is_empty());
         let rows: i64 = conn.query_row("SELECT COUNT(*) FROM schema_version", [], |r| r.get(0)).unwrap();
-        assert_eq!(rows, 1);
+        assert_eq!(rows, 2);
     }
 
     #[test]
@@ -104,8 +110,8 @@ mod tests {
         migrate(&conn, Path::new("x.db")).unwrap();
         conn.execute("INSERT INTO schema_version VALUES (99, 'future', 0)", []).unwrap();
         let err = migrate(&conn, Path::new("x.db")).unwrap_err();
-        assert_eq!(err, StoreError::SchemaTooNew { path: "x.db".into(), found: 99, supported: 1 });
+        assert_eq!(err, StoreError::SchemaTooNew { path: "x.db".into(), found: 99, supported: 2 });
         let rows: i64 = conn.query_row("SELECT COUNT(*) FROM schema_version", [], |r| r.get(0)).unwrap();
-        assert_eq!(rows, 2);
+        assert_eq!(rows, 3);
     }
 }

@@ -10,8 +10,8 @@ use crate::clock::Timestamp;
 use crate::store::backend::{RecoveredOrder, RecoveredState, StatusReport, latest_trading_state};
 use crate::store::error::StoreError;
 use crate::store::records::{
-    AlertRecord, Decision, FillRecord, OrderKind, OrderRecord, OrderStatus, PositionRecord, PositionStatus,
-    RiskStateRecord, SeenWhaleTrade, Side, TradingStateChange, WhaleWatermark,
+    AlertRecord, Decision, EngineCheckpointRecord, FillRecord, OrderKind, OrderRecord, OrderStatus, PositionRecord,
+    PositionStatus, RiskStateRecord, SeenWhaleTrade, Side, TradingStateChange, WhaleWatermark,
 };
 
 const POSITION_COLUMNS: &str = "position_id, whale_wallet, market_id, token_id, outcome, side, size, entry_price, \
@@ -42,6 +42,7 @@ pub(super) fn load_recovery(conn: &Connection) -> Result<RecoveredState, StoreEr
     let state = RecoveredState {
         open_positions: open_positions(conn)?,
         risk_state: risk_state(conn)?,
+        engine_checkpoint: engine_checkpoint(conn)?,
         last_trading_state_change: last_trading_state_change(conn)?,
         watermarks: query(conn, "SELECT wallet, watermark FROM whale_watermarks ORDER BY wallet", [], |row| {
             Ok(WhaleWatermark { wallet: get(row, 0)?, watermark: Timestamp(get(row, 1)?) })
@@ -149,6 +150,32 @@ fn risk_state(conn: &Connection) -> Result<Option<RiskStateRecord>, StoreError> 
             })
         },
     )?;
+    Ok(rows.into_iter().next())
+}
+
+fn engine_checkpoint(conn: &Connection) -> Result<Option<EngineCheckpointRecord>, StoreError> {
+    let rows =
+        query(conn, "SELECT source, cursor, state_json, updated_at FROM engine_checkpoint WHERE id = 1", [], |row| {
+            let cursor: Option<i64> = get(row, 1)?;
+            let cursor = match cursor.map(u64::try_from) {
+                None => None,
+                Some(Ok(cursor)) => Some(cursor),
+                Some(Err(_)) => {
+                    return Err(StoreError::BadStoredValue {
+                        table: "engine_checkpoint",
+                        column: "cursor",
+                        value: cursor.map(|c| c.to_string()).unwrap_or_default(),
+                        rule: "must not be negative",
+                    });
+                }
+            };
+            Ok(EngineCheckpointRecord {
+                source: get(row, 0)?,
+                cursor,
+                state_json: get(row, 2)?,
+                updated_at: Timestamp(get(row, 3)?),
+            })
+        })?;
     Ok(rows.into_iter().next())
 }
 

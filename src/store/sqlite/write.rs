@@ -12,8 +12,8 @@ use crate::clock::Timestamp;
 use crate::store::command::{RetentionCutoffs, StoreCommand};
 use crate::store::error::{StoreError, is_foreign_key_violation, is_unique_violation};
 use crate::store::records::{
-    AlertRecord, DecisionRecord, FillRecord, OrderRecord, PositionRecord, RiskStateRecord, SeenWhaleTrade,
-    TradingStateChange, WhaleWatermark, require_id, require_non_negative,
+    AlertRecord, DecisionRecord, EngineCheckpointRecord, FillRecord, OrderRecord, PositionRecord, RiskStateRecord,
+    SeenWhaleTrade, TradingStateChange, WhaleWatermark, require_id, require_non_negative,
 };
 
 /// Writes `commands` in one transaction and commits once (one WAL fsync under `synchronous=FULL`).
@@ -76,6 +76,7 @@ fn apply(conn: &Connection, command: &StoreCommand) -> Result<(), StoreError> {
             Ok(())
         }
         StoreCommand::SaveRiskState(risk) => save_risk_state(conn, risk),
+        StoreCommand::SaveEngineCheckpoint(checkpoint) => save_engine_checkpoint(conn, checkpoint),
         StoreCommand::RecordTradingStateChange(change) => insert_trading_state_change(conn, change),
         StoreCommand::RecordWhaleDecision { trade, decision } => {
             if trade.dedupe_key != decision.whale_trade_key {
@@ -258,6 +259,20 @@ fn save_risk_state(conn: &Connection, r: &RiskStateRecord) -> Result<(), StoreEr
     })
     .map(drop)
     .map_err(StoreError::sqlite("saving the risk state"))
+}
+
+fn save_engine_checkpoint(conn: &Connection, c: &EngineCheckpointRecord) -> Result<(), StoreError> {
+    c.validate()?;
+    let cursor = c.cursor.and_then(|c| i64::try_from(c).ok());
+    conn.prepare_cached(
+        "INSERT INTO engine_checkpoint (id, source, cursor, state_json, updated_at) VALUES (1, ?1, ?2, ?3, ?4)
+         ON CONFLICT (id) DO UPDATE SET
+             source = excluded.source, cursor = excluded.cursor, state_json = excluded.state_json,
+             updated_at = excluded.updated_at",
+    )
+    .and_then(|mut s| s.execute((&c.source, cursor, &c.state_json, c.updated_at.0)))
+    .map(drop)
+    .map_err(StoreError::sqlite("saving the engine checkpoint"))
 }
 
 fn insert_trading_state_change(conn: &Connection, c: &TradingStateChange) -> Result<(), StoreError> {
