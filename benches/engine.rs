@@ -6,6 +6,9 @@
 //! 2. replay throughput of the whole engine (paper executor, audit to a discarding sink) on price
 //!    updates, with positions open and their stops checked on every update, from 10^4 to 10^7
 //!    events generated in memory.
+//! 3. the same with the store on (issue 5): the daemon's engine task, fed through its queue, writing
+//!    ahead to a real SQLite file (WAL, `synchronous=FULL`) through the store writer, with its
+//!    periodic checkpoints; and the bundled sample session through that same path.
 //!
 //! Run: `cargo bench --bench engine` (figures in bench-notes/engine.md).
 
@@ -16,13 +19,17 @@ use std::time::{Duration, Instant};
 use criterion::{Criterion, Throughput};
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
-use whale_trader::clock::Timestamp;
+use tokio_util::sync::CancellationToken;
+use whale_trader::clock::{SimClock, Timestamp};
 use whale_trader::config::{Config, WhaleConfig};
+use whale_trader::engine::journal::Journal;
 use whale_trader::engine::{
-    DiscardAuditSink, Engine, EngineSettings, ExecutionReport, Input, Outputs, PaperExecutor, Quote, SimulatedRun,
+    DiscardAuditSink, Engine, EngineMsg, EngineSettings, ExecutionReport, Input, Outputs, PaperExecutor, Persistence,
+    Quote, SimulatedRun, parse_line, spawn_engine_task,
 };
 use whale_trader::polymarket::{OrderBook, Side as WireSide, WhaleTrade};
 use whale_trader::risk::OrderIntent;
+use whale_trader::store::{SqliteStore, StoreConfig, spawn_writer};
 
 const START: Timestamp = Timestamp::from_secs(1_767_607_200);
 
@@ -246,9 +253,112 @@ fn replay_throughput(c: &mut Criterion) {
     group.finish();
 }
 
+/// The daemon's engine task with the store on: `inputs` go through the engine's queue (as the
+/// replay feed sends them), the engine writes ahead through the store writer to a real SQLite file.
+/// Returns the wall time from the first input sent to the last one processed, and the number of
+/// transactions the writer committed.
+fn through_engine_task_with_store(engine: Engine, setup: Vec<EngineMsg>, inputs: Vec<EngineMsg>) -> (Duration, u64) {
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+    runtime.block_on(async move {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store =
+            SqliteStore::open(&dir.path().join("bench.paper.db"), "paper", Duration::from_secs(5)).expect("store");
+        let cancel = CancellationToken::new();
+        let (handle, writer) = spawn_writer(store, (&StoreConfig::default()).into(), cancel.clone()).expect("writer");
+        let (events_tx, mut events_rx) = tokio::sync::mpsc::channel(4096);
+        let drain = tokio::spawn(async move { while events_rx.recv().await.is_some() {} });
+        let engine_stop = CancellationToken::new();
+        let task = spawn_engine_task(
+            engine,
+            Box::new(PaperExecutor::default()),
+            Arc::new(SimClock::starting_at(START)),
+            4096,
+            events_tx,
+            Some(Persistence::new(handle.clone(), Journal::new("replay:bench"), None)),
+            engine_stop.clone(),
+        );
+        let wait_for = |target: u64| {
+            let progress = task.progress.clone();
+            async move {
+                while progress.load(std::sync::atomic::Ordering::Relaxed) < target {
+                    tokio::time::sleep(Duration::from_micros(200)).await;
+                }
+            }
+        };
+        let setup_count = setup.len() as u64;
+        for msg in setup {
+            task.inputs.send(msg).await.expect("engine queue");
+        }
+        wait_for(setup_count).await;
+        let count = inputs.len() as u64;
+        let transactions_before = handle.stats().transactions;
+        let started = Instant::now();
+        for msg in inputs {
+            task.inputs.send(msg).await.expect("engine queue");
+        }
+        wait_for(setup_count + count).await;
+        let elapsed = started.elapsed();
+        let transactions = handle.stats().transactions - transactions_before;
+        engine_stop.cancel();
+        task.task.await.expect("engine task").expect("engine");
+        drop(handle);
+        drain.await.expect("drain");
+        cancel.cancel();
+        writer.join().await.expect("writer");
+        (elapsed, transactions)
+    })
+}
+
+fn replay_with_store() {
+    const TOKENS: usize = 10;
+    println!(
+        "replay throughput with the store on (daemon engine task, SQLite WAL synchronous=FULL, {TOKENS} positions):"
+    );
+    for exp in 4..=7 {
+        let count = 10usize.pow(exp);
+        let (run, ids) = engine_with_positions(TOKENS);
+        let inputs: Vec<EngineMsg> = quotes(&ids, count)
+            .into_iter()
+            .enumerate()
+            .map(|(i, (at, input))| EngineMsg::replayed(input, at, i as u64 + 1))
+            .collect();
+        let (elapsed, transactions) = through_engine_task_with_store(run.engine, Vec::new(), inputs);
+        println!(
+            "  10^{exp} events: {:>8.3} s  {:>6.2} M events/s  ({transactions} store transactions)",
+            elapsed.as_secs_f64(),
+            count as f64 / elapsed.as_secs_f64() / 1e6
+        );
+    }
+
+    // The bundled sample session (books, whale trades, copies, stops, a breaker trip): every order
+    // waits for its write-ahead and its fill to be durable, so fsyncs dominate.
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/data/sample_session.jsonl"))
+        .expect("sample session");
+    let events: Vec<_> = text.lines().filter_map(|l| parse_line(l).ok().flatten()).collect();
+    let config: Config = toml::from_str(
+        &std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config/default.toml")).expect("config"),
+    )
+    .expect("default config");
+    let engine = Engine::new(Arc::new(config), EngineSettings::default(), Box::new(DiscardAuditSink), START)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let inputs: Vec<EngineMsg> =
+        events.into_iter().enumerate().map(|(i, e)| EngineMsg::replayed(e.input, e.at, i as u64 + 1)).collect();
+    let count = inputs.len();
+    let (elapsed, transactions) = through_engine_task_with_store(engine, Vec::new(), inputs);
+    println!(
+        "  sample session: {count} events in {:.3} s = {:.0} events/s ({transactions} store transactions)",
+        elapsed.as_secs_f64(),
+        count as f64 / elapsed.as_secs_f64()
+    );
+}
+
 fn main() {
     let mut criterion = Criterion::default().configure_from_args().measurement_time(Duration::from_secs(5));
-    whale_trade_to_intent(&mut criterion);
-    replay_throughput(&mut criterion);
+    let only_store = std::env::args().any(|a| a == "replay_with_store");
+    if !only_store {
+        whale_trade_to_intent(&mut criterion);
+        replay_throughput(&mut criterion);
+    }
+    replay_with_store();
     criterion.final_summary();
 }

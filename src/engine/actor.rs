@@ -212,11 +212,17 @@ struct EngineActor {
 enum Durability {
     /// Before anything else happens (orders about to be sent, fills just applied).
     Wait,
-    /// In order, without waiting (decisions, state changes, checkpoints).
+    /// In order, without waiting (decisions, state changes).
     Queue,
+    /// After a batch of messages: a checkpoint if one is due, without waiting.
+    Periodic,
     /// A checkpoint now, whatever changed, and wait for it (a clean stop).
     Final,
 }
+
+/// Messages taken from the queue at once: status, view and the periodic checkpoint are looked at
+/// once per batch, and a busy queue costs one wake-up per batch instead of one per message.
+const BATCH: usize = 256;
 
 impl EngineActor {
     async fn run(
@@ -227,17 +233,21 @@ impl EngineActor {
         let mut out = Outputs::new();
         let mut reports = Vec::new();
         let mut summary = EngineRunSummary::default();
+        let mut batch = Vec::with_capacity(BATCH);
         loop {
-            let msg = tokio::select! {
+            let received = tokio::select! {
                 biased;
                 () = cancel.cancelled() => break,
-                msg = rx.recv() => match msg {
-                    Some(msg) => msg,
-                    None => break,
-                },
+                received = rx.recv_many(&mut batch, BATCH) => received,
             };
-            self.handle(msg, &mut out, &mut reports, &mut summary).await?;
-            summary.inputs_processed += 1;
+            if received == 0 {
+                break;
+            }
+            for msg in batch.drain(..) {
+                self.handle(msg, &mut out, &mut reports, &mut summary).await?;
+                summary.inputs_processed += 1;
+            }
+            self.after_batch().await?;
         }
         // Stop taking new inputs, then finish what is already queued: nothing accepted is lost.
         rx.close();
@@ -285,8 +295,14 @@ impl EngineActor {
             }
         }
         self.progress.fetch_add(1, Ordering::Relaxed);
-        self.publish();
         Ok(())
+    }
+
+    /// Once per batch: observers see the new status, and a checkpoint is written if one is due.
+    async fn after_batch(&mut self) -> Result<(), EngineError> {
+        self.publish();
+        let now = self.engine.status().last_input_at.unwrap_or_else(|| self.clock.now());
+        self.commit(&Outputs::new(), now, Durability::Periodic).await
     }
 
     /// One input: decide, persist (write-ahead), then execute the orders it produced.
@@ -403,7 +419,11 @@ impl EngineActor {
         let Some(persistence) = &self.persistence else { return Ok(()) };
         let recorded = any_recorded(&out.events);
         let due = self.changed_since_checkpoint
-            && (durability == Durability::Final || self.last_checkpoint.elapsed() >= persistence.checkpoint_every);
+            && match durability {
+                Durability::Final => true,
+                Durability::Periodic => self.last_checkpoint.elapsed() >= persistence.checkpoint_every,
+                Durability::Wait | Durability::Queue => false,
+            };
         if !recorded && !due {
             return Ok(());
         }
@@ -417,7 +437,7 @@ impl EngineActor {
         self.receipts.push_back(receipt);
         match durability {
             Durability::Wait | Durability::Final => self.confirm_all().await,
-            Durability::Queue => self.confirm_finished().await,
+            Durability::Queue | Durability::Periodic => self.confirm_finished().await,
         }
     }
 

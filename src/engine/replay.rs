@@ -199,6 +199,16 @@ impl<E: Executor> SimulatedRun<E> {
         self.step(input, at);
     }
 
+    /// When the next timer tick is due (`None` before the first input).
+    pub fn next_tick(&self) -> Option<Timestamp> {
+        self.next_tick
+    }
+
+    /// Continues the tick schedule of an earlier run (a run resumed from a checkpoint).
+    pub fn resume_ticks_at(&mut self, next_tick: Option<Timestamp>) {
+        self.next_tick = next_tick;
+    }
+
     /// Feeds one input without timer ticks (benchmarks drive the price path alone).
     pub fn feed_untimed(&mut self, at: Timestamp, input: Input) {
         self.clock.set(at);
