@@ -261,6 +261,9 @@ async fn a_delivery_that_keeps_failing_is_dead_lettered_and_counted() {
     let (alerts, shutdown) = start(config, dir.path());
 
     alerts.sender().raise(Alert::task_failed("price_feed", "connection reset", Timestamp::from_millis(0)));
+    // The worker counts a dead letter only once its line is in the file (see
+    // `alerts::dead_letter`'s unit test), and the server records each request before answering
+    // it, so once the counter moves both the file and the request log are complete.
     assert!(wait_until(Duration::from_secs(10), || channel(&alerts, "webhook").dead_lettered == 1).await);
     assert_eq!(script.calls().len(), 4, "one attempt and three retries");
     let dead = std::fs::read_to_string(dir.path().join("alerts-dead-letter.jsonl")).expect("dead-letter file");
@@ -383,7 +386,8 @@ async fn reload_enables_the_file_channel_which_writes_json_lines() {
     let mut config = base_config();
     config.file.enabled = true;
     alerts.update_config(config);
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    // The file channel's counters appear when the dispatcher has built the channel.
+    assert!(wait_until(Duration::from_secs(5), || alerts.counters().channels.contains_key("file")).await);
     alerts.sender().raise(breaker());
     let path = dir.path().join("alerts.log");
     assert!(wait_until(Duration::from_secs(5), || channel(&alerts, "file").delivered == 1).await);
@@ -408,14 +412,20 @@ async fn heartbeat_pings_only_while_the_engine_progresses() {
     let alerts =
         AlertsBuilder::new(config, dir.path()).engine_progress(progress_rx).spawn(shutdown.clone()).expect("start");
 
+    // Each step waits (bounded) for the heartbeat's next tick to act, whatever the machine's load.
     progress.send_replace(1);
-    tokio::time::sleep(Duration::from_millis(1500)).await; // tick at ~1 s: progressed → ping
-    assert_eq!(alerts.counters().heartbeats_sent, 1);
-    tokio::time::sleep(Duration::from_millis(1000)).await; // tick at ~2 s: stalled → withheld
-    assert_eq!(alerts.counters().heartbeats_skipped, 1);
+    assert!(wait_until(Duration::from_secs(10), || alerts.counters().heartbeats_sent == 1).await, "progressed → ping");
+    assert!(
+        wait_until(Duration::from_secs(10), || alerts.counters().heartbeats_skipped >= 1).await,
+        "stalled → a tick withholds the ping"
+    );
+    assert_eq!(alerts.counters().heartbeats_sent, 1, "no ping while the engine is stalled");
     progress.send_replace(2);
-    tokio::time::sleep(Duration::from_millis(1000)).await; // tick at ~3 s: progressed → ping
-    assert_eq!(alerts.counters().heartbeats_sent, 2);
+    assert!(
+        wait_until(Duration::from_secs(10), || alerts.counters().heartbeats_sent == 2).await,
+        "progress again → ping"
+    );
+    assert_eq!(alerts.counters().heartbeats_failed, 0);
     let calls = script.calls();
     assert_eq!(calls.len(), 2);
     assert!(calls.iter().all(|(_, r)| r.method.as_str() == "GET" && r.url.path() == "/ping/uuid"));
