@@ -35,6 +35,20 @@ fn check_config_prints_the_effective_config_with_secrets_masked() {
 }
 
 #[test]
+fn a_misspelt_secret_in_the_env_file_is_reported_without_its_value() {
+    let ws = Workspace::with_default_config("");
+    ws.write(".env", &format!("WHALE_TRADER__API__TOKN={SECRET}\n"));
+    for args in [&["check-config"][..], &["run"][..]] {
+        let out = ws.output(args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains("api.tokn = *** (set in the environment): unknown key"), "{args:?}: {stderr}");
+        let everything = format!("{stderr}{}{}", String::from_utf8_lossy(&out.stdout), ws.all_logs());
+        assert!(!everything.contains(SECRET), "{args:?}: the secret leaked: {everything}");
+    }
+}
+
+#[test]
 fn missing_config_file_is_a_config_error() {
     let ws = Workspace::with_default_config("");
     let out = ws.output(&["--config", "nope.toml", "check-config"]);
