@@ -92,6 +92,13 @@ fn sigterm_drains_and_exits_0_within_the_grace_period_without_leaking_secrets() 
         assert!(line["level"].is_string() && line["target"].is_string());
     }
 
+    // performance.log holds operation timings even when no HTTP call was made.
+    let perf = json_lines(&ws.read("logs/performance.log"));
+    assert!(
+        perf.iter().any(|l| l["operation"] == "health.component_checks" && l["duration_ms"].is_number()),
+        "no timed operation in performance.log: {perf:?}"
+    );
+
     let console = ws.read("console.out");
     assert!(console.contains("whale-trader stopped"), "the console shows the daemon's log: {console}");
     let everything = format!("{}{console}{}", ws.all_logs(), ws.read("console.err"));

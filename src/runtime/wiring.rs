@@ -5,7 +5,8 @@
 //!  control API  ─────────────┼─ mpsc<EngineMsg> ─► engine task ──┤
 //!  health hold / release ────┤                                   └─ mpsc<EngineEvent> ─► recorder ─┬─► store writer
 //!  timer ticks, SIGHUP ──────┘                                                                     └─► alerts
-//!  health monitor ── watch<HealthReport> ──► /health, /metrics      watchdog ── systemd, heartbeat
+//!  health monitor ── watch<HealthReport> ──► /health, /metrics, health alerts
+//!  watchdog ── systemd, heartbeat
 //! ```
 //!
 //! Stop order: the `intake` token stops the sources, the API and the engine (which drains its
@@ -19,6 +20,7 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 
+use super::health_alerts;
 use super::observe::{self, Observed};
 use super::recorder::Recorder;
 use super::supervisor::{Supervisor, TaskError, TaskResult};
@@ -224,6 +226,10 @@ pub async fn start(
     register_alert_channel_checks(&monitor, &config, &alert_counters)?;
     let reports = monitor.reports();
     let actions = monitor.actions();
+    supervisor.spawn(
+        "health-alerts",
+        with_failpoint("health-alerts", health_alerts::run(monitor.reports(), alert_sender.clone(), sinks.clone())),
+    );
     let monitor_stop = sinks.clone();
     supervisor.spawn(
         "health",
