@@ -175,26 +175,23 @@ fn secrets_from_the_env_file_never_reach_a_log_file_or_a_command_output() {
         env.push(format!("WHALE_TRADER__ALERTS__{channel}__ENABLED=true"));
         env.push(format!("WHALE_TRADER__ALERTS__{channel}__MIN_PRIORITY=info"));
     }
-    env.extend(
-        [
-            format!("WHALE_TRADER__ALERTS__TELEGRAM__API_BASE=http://127.0.0.1:{dead}"),
-            format!("WHALE_TRADER__ALERTS__SMS__API_BASE=http://127.0.0.1:{dead}"),
-            "WHALE_TRADER__ALERTS__SMS__FROM=+15550001111".into(),
-            "WHALE_TRADER__ALERTS__EMAIL__SMTP_HOST=127.0.0.1".into(),
-            format!("WHALE_TRADER__ALERTS__EMAIL__SMTP_PORT={dead}"),
-            "WHALE_TRADER__ALERTS__EMAIL__SECURITY=plain".into(),
-            "WHALE_TRADER__ALERTS__EMAIL__USERNAME=bot".into(),
-            "WHALE_TRADER__ALERTS__EMAIL__FROM=bot@whale.test".into(),
-            "WHALE_TRADER__ALERTS__HEARTBEAT__ENABLED=true".into(),
-            "WHALE_TRADER__ALERTS__HEARTBEAT__INTERVAL_SECS=1".into(),
-            "WHALE_TRADER__ALERTS__DELIVERY__MAX_RETRIES=1".into(),
-            "WHALE_TRADER__ALERTS__DELIVERY__INITIAL_BACKOFF_MS=10".into(),
-            "WHALE_TRADER__ALERTS__DELIVERY__MAX_BACKOFF_MS=20".into(),
-            "WHALE_TRADER__ALERTS__DELIVERY__ATTEMPT_TIMEOUT_SECS=1".into(),
-            "WHALE_TRADER__ALERTS__DELIVERY__DRAIN_TIMEOUT_SECS=1".into(),
-        ]
-        .into_iter(),
-    );
+    env.extend([
+        format!("WHALE_TRADER__ALERTS__TELEGRAM__API_BASE=http://127.0.0.1:{dead}"),
+        format!("WHALE_TRADER__ALERTS__SMS__API_BASE=http://127.0.0.1:{dead}"),
+        "WHALE_TRADER__ALERTS__SMS__FROM=+15550001111".into(),
+        "WHALE_TRADER__ALERTS__EMAIL__SMTP_HOST=127.0.0.1".into(),
+        format!("WHALE_TRADER__ALERTS__EMAIL__SMTP_PORT={dead}"),
+        "WHALE_TRADER__ALERTS__EMAIL__SECURITY=plain".into(),
+        "WHALE_TRADER__ALERTS__EMAIL__USERNAME=bot".into(),
+        "WHALE_TRADER__ALERTS__EMAIL__FROM=bot@whale.test".into(),
+        "WHALE_TRADER__ALERTS__HEARTBEAT__ENABLED=true".into(),
+        "WHALE_TRADER__ALERTS__HEARTBEAT__INTERVAL_SECS=1".into(),
+        "WHALE_TRADER__ALERTS__DELIVERY__MAX_RETRIES=1".into(),
+        "WHALE_TRADER__ALERTS__DELIVERY__INITIAL_BACKOFF_MS=10".into(),
+        "WHALE_TRADER__ALERTS__DELIVERY__MAX_BACKOFF_MS=20".into(),
+        "WHALE_TRADER__ALERTS__DELIVERY__ATTEMPT_TIMEOUT_SECS=1".into(),
+        "WHALE_TRADER__ALERTS__DELIVERY__DRAIN_TIMEOUT_SECS=1".into(),
+    ]);
     // Recipients are lists, which the TOML file holds.
     let ws = Workspace::with_default_config("");
     let config = ws.read("config/default.toml").replacen("to = []", "to = [\"owner@whale.test\"]", 1).replacen(
