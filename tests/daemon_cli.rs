@@ -329,6 +329,10 @@ fn sighup_applies_a_valid_config_and_keeps_the_running_one_when_invalid() {
     });
     assert!(applied, "the valid config was not applied; main.log:\n{}", ws.read("logs/main.log"));
     assert_eq!(limit(), Some(7), "the new risk limits are in use");
+    // The engine took them too (its risk manager accepted the new limits).
+    let engine_took_it =
+        wait_until(Duration::from_secs(10), || ws.read("logs/main.log").contains("engine configuration reloaded"));
+    assert!(engine_took_it, "the engine did not apply the reload; main.log:\n{}", ws.read("logs/main.log"));
 
     ws.write(
         "config/default.toml",
