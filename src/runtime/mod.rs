@@ -15,6 +15,7 @@ mod reload;
 mod signals;
 mod supervisor;
 mod systemd;
+mod watchdog;
 mod wiring;
 
 pub use daemon::run;

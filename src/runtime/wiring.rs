@@ -25,6 +25,7 @@ use super::observe::{self, Observed};
 use super::recorder::Recorder;
 use super::supervisor::{Supervisor, TaskError, TaskResult};
 use super::systemd::Systemd;
+use super::watchdog::watchdog;
 use crate::alerts::{Alert, AlertSender, AlertsBuilder, AlertsHandle};
 use crate::api::{self, ApiState, ControlReply, ControlRequest};
 use crate::clock::{Clock, SimClock, SystemClock};
@@ -494,35 +495,6 @@ async fn forward_control(
             },
         };
         let _ = reply.send(reply_body);
-    }
-}
-
-/// Pings the systemd watchdog, the alert heartbeat and the engine's health check only while the
-/// engine's progress counter advances, so a wedged engine stops them all.
-async fn watchdog(
-    systemd: Systemd,
-    progress: Arc<AtomicU64>,
-    progress_tx: watch::Sender<u64>,
-    tracker: ProgressTracker,
-    stop: CancellationToken,
-) -> TaskResult {
-    let period =
-        systemd.watchdog_interval().map(|i| i / 2).unwrap_or(Duration::from_secs(1)).min(Duration::from_secs(1));
-    let mut ticker = tokio::time::interval(period);
-    let mut last_seen = progress.load(Ordering::Relaxed);
-    loop {
-        tokio::select! {
-            () = stop.cancelled() => return Ok(()),
-            _ = ticker.tick() => {
-                let now = progress.load(Ordering::Relaxed);
-                if now != last_seen {
-                    last_seen = now;
-                    systemd.watchdog();
-                    progress_tx.send_replace(now);
-                    tracker.mark(SystemClock.now());
-                }
-            }
-        }
     }
 }
 
