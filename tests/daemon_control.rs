@@ -94,10 +94,41 @@ fn halt_resume_kill_through_the_cli_are_audited_and_alerted() {
         assert!(alerted, "no {title:?} alert in alerts.log");
     }
 
-    // /metrics is valid Prometheus text.
+    // /metrics is valid Prometheus text. System figures appear after the first sample (~1 s in).
+    let sampled = wait_until(Duration::from_secs(10), || {
+        http_get(ws.api_port, "/metrics").1.contains("# TYPE whale_trader_system_cpu_percent ")
+    });
+    assert!(sampled, "no system figures in /metrics");
     let (status_line, metrics) = http_get(ws.api_port, "/metrics");
     assert!(status_line.contains("200"), "{status_line}");
     assert!(metrics.contains("whale_trader_trading_state{state=\"killed\"} 1"), "{metrics}");
+    // Every figure issue 7 lists: state, equity, daily P&L, drawdown, exposure per whale, open
+    // positions, decisions by reason code, orders, fills, feed lag, alert deliveries and drops,
+    // system figures, build info.
+    for family in [
+        "whale_trader_build_info",
+        "whale_trader_equity_usd",
+        "whale_trader_daily_pnl_usd",
+        "whale_trader_drawdown_percent",
+        "whale_trader_exposure_per_whale_usd",
+        "whale_trader_open_positions",
+        "whale_trader_decisions_total",
+        "whale_trader_orders_total",
+        "whale_trader_fills_total",
+        "whale_trader_feed_lag_seconds",
+        "whale_trader_alerts_delivered_total",
+        "whale_trader_alerts_dropped_total",
+        "whale_trader_alerts_dead_lettered_total",
+        "whale_trader_system_cpu_percent",
+        "whale_trader_system_memory_percent",
+        "whale_trader_disk_used_percent",
+        "whale_trader_process_resident_memory_bytes",
+        "whale_trader_component_severity",
+    ] {
+        assert!(metrics.contains(&format!("# TYPE {family} ")), "no {family} in /metrics:\n{metrics}");
+    }
+    assert!(metrics.contains("whale_trader_decisions_total{reason=\"copied\"}"), "{metrics}");
+    assert!(metrics.contains("whale_trader_alerts_delivered_total{channel=\"file\"}"), "{metrics}");
     let metrics_file = ws.path().join("metrics.txt");
     std::fs::write(&metrics_file, &metrics).unwrap();
     let promtool = Command::new("promtool")
@@ -146,6 +177,15 @@ fn health_that_sees_a_full_disk_moves_trading_to_reducing_with_an_alert() {
         })
     });
     assert!(alerted, "no reducing alert naming the disk: {}", ws.read("logs/alerts.log"));
+    // The health change itself is alerted too, at the priority of the new status.
+    let health_alerted = wait_until(Duration::from_secs(5), || {
+        json_lines(&ws.read("logs/alerts.log")).iter().any(|a| {
+            a["title"] == "Health: system critical"
+                && a["priority"] == "critical"
+                && a["message"].as_str().unwrap_or_default().contains("disk of data directory")
+        })
+    });
+    assert!(health_alerted, "no health-change alert: {}", ws.read("logs/alerts.log"));
     let (status_line, _) = http_get(ws.api_port, "/health");
     assert!(status_line.contains("503"), "a critical disk must make /health answer 503: {status_line}");
     signal(&daemon, "TERM");

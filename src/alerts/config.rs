@@ -211,6 +211,9 @@ pub struct EmailConfig {
     pub password: Secret,
     pub from: String,
     pub to: Vec<String>,
+    /// A PEM file with an extra certificate authority to trust for STARTTLS / TLS (a private
+    /// relay's); empty means the system's roots only.
+    pub ca_file: PathBuf,
 }
 
 impl Default for EmailConfig {
@@ -225,6 +228,7 @@ impl Default for EmailConfig {
             password: Secret::default(),
             from: String::new(),
             to: Vec::new(),
+            ca_file: PathBuf::new(),
         }
     }
 }
@@ -487,6 +491,14 @@ impl EmailConfig {
         for (i, to) in self.to.iter().enumerate() {
             if to.parse::<lettre::message::Mailbox>().is_err() {
                 issues.push(join(prefix, &format!("to[{i}]")), format!("{to:?}"), "is not a valid email address");
+            }
+        }
+        if self.enabled && !self.ca_file.as_os_str().is_empty() {
+            let value = format!("{:?}", self.ca_file.display().to_string());
+            if self.security == SmtpSecurity::Plain {
+                issues.push(join(prefix, "ca_file"), value, "is only used with security = \"starttls\" or \"tls\"");
+            } else if !self.ca_file.is_file() {
+                issues.push(join(prefix, "ca_file"), value, "must be a readable PEM file");
             }
         }
     }

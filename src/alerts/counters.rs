@@ -38,12 +38,12 @@ pub struct ChannelCountersSnapshot {
 impl ChannelCounters {
     fn snapshot(&self) -> ChannelCountersSnapshot {
         ChannelCountersSnapshot {
-            queued: self.queued.load(Ordering::Relaxed),
-            suppressed: self.suppressed.load(Ordering::Relaxed),
-            dropped: self.dropped.load(Ordering::Relaxed),
-            delivered: self.delivered.load(Ordering::Relaxed),
-            retried: self.retried.load(Ordering::Relaxed),
-            dead_lettered: self.dead_lettered.load(Ordering::Relaxed),
+            queued: self.queued.load(Ordering::Acquire),
+            suppressed: self.suppressed.load(Ordering::Acquire),
+            dropped: self.dropped.load(Ordering::Acquire),
+            delivered: self.delivered.load(Ordering::Acquire),
+            retried: self.retried.load(Ordering::Acquire),
+            dead_lettered: self.dead_lettered.load(Ordering::Acquire),
         }
     }
 }
@@ -93,7 +93,7 @@ impl Counters {
     }
 
     pub fn snapshot(&self) -> AlertCountersSnapshot {
-        let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        let load = |c: &AtomicU64| c.load(Ordering::Acquire);
         let channels = self.channels.lock().unwrap_or_else(PoisonError::into_inner);
         AlertCountersSnapshot {
             raised: load(&self.raised),
@@ -110,6 +110,8 @@ impl Counters {
     }
 }
 
+/// Release, so that a reader who sees the count (with `Acquire`) also sees what was done before
+/// it, e.g. the dead-letter line written before `dead_lettered` moved.
 pub(crate) fn bump(counter: &AtomicU64) {
-    counter.fetch_add(1, Ordering::Relaxed);
+    counter.fetch_add(1, Ordering::Release);
 }

@@ -81,9 +81,11 @@ impl Worker {
     async fn give_up(&self, notification: &Notification, part: &Part, error: &AlertError) {
         let name = self.channel.name();
         tracing::error!(channel = name, %error, title = %notification.alert.title, "alert delivery failed for good; dead-lettered");
-        bump(&self.counters.dead_lettered);
         if let Err(write_error) = self.dead_letter.record(name, notification, part, error).await {
             tracing::error!(channel = name, error = %write_error, "cannot write the alert dead-letter file");
         }
+        // Counted once its line is in the file (or the write failed and was logged), so a reader
+        // that sees the counter move finds the line.
+        bump(&self.counters.dead_lettered);
     }
 }

@@ -1,5 +1,6 @@
 //! The CLI's side of the control API: `status`, `halt`, `resume`, `kill`.
 
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
 
 use serde_json::Value;
@@ -28,7 +29,7 @@ pub struct ApiClient {
 impl ApiClient {
     pub fn new(config: &ApiConfig) -> Self {
         let http = reqwest::Client::builder().timeout(Duration::from_secs(15)).build().unwrap_or_default();
-        Self { base: format!("http://{}:{}", config.bind, config.port), token: config.token.clone(), http }
+        Self { base: base_url(config), token: config.token.clone(), http }
     }
 
     pub async fn get(&self, path: &str) -> Result<(u16, Value), ClientError> {
@@ -65,10 +66,40 @@ impl ApiClient {
     }
 }
 
+/// Where the daemon listens, as a URL: `http://127.0.0.1:8787`, `http://[::1]:8787`. A daemon bound to
+/// every address (`0.0.0.0`, `::`) is reached on the loopback address of the same family.
+fn base_url(config: &ApiConfig) -> String {
+    match config.bind.trim().parse::<IpAddr>() {
+        Ok(IpAddr::V4(ip)) if ip.is_unspecified() => {
+            format!("http://{}", SocketAddr::from((Ipv4Addr::LOCALHOST, config.port)))
+        }
+        Ok(IpAddr::V6(ip)) if ip.is_unspecified() => {
+            format!("http://{}", SocketAddr::from((Ipv6Addr::LOCALHOST, config.port)))
+        }
+        Ok(ip) => format!("http://{}", SocketAddr::new(ip, config.port)),
+        Err(_) => format!("http://{}:{}", config.bind.trim(), config.port),
+    }
+}
+
 fn unreachable(url: &str, e: reqwest::Error) -> ClientError {
     ClientError::Unreachable { url: url.to_string(), reason: e.to_string() }
 }
 
 fn bad_answer(url: &str, e: reqwest::Error) -> ClientError {
     ClientError::BadAnswer { url: url.to_string(), reason: e.to_string() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_base_url_is_valid_for_every_kind_of_bind_address() {
+        let url = |bind: &str| base_url(&ApiConfig { bind: bind.into(), port: 8787, ..ApiConfig::default() });
+        assert_eq!(url("127.0.0.1"), "http://127.0.0.1:8787");
+        assert_eq!(url("::1"), "http://[::1]:8787");
+        assert_eq!(url("0.0.0.0"), "http://127.0.0.1:8787");
+        assert_eq!(url("::"), "http://[::1]:8787");
+        assert_eq!(url("10.1.2.3"), "http://10.1.2.3:8787");
+    }
 }

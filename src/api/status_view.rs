@@ -53,7 +53,7 @@ impl StatusView {
         out.push_str(&format!("breaker trips : {trips} today\n"));
         out.push_str(&format!("open positions: {}\n", self.open_positions.len()));
         for p in &self.open_positions {
-            let pnl = p.unrealised_pnl.map(|v| format!(" P&L ${}", v.round_dp(2))).unwrap_or_default();
+            let pnl = p.unrealised_pnl.map(|v| format!(" P&L {}", crate::alerts::usd(v))).unwrap_or_default();
             let last = p.last_price.map(|v| format!(" now {v}")).unwrap_or_default();
             out.push_str(&format!(
                 "  {} {} {} @ {}{last}{pnl} (whale {}, market {})\n",
@@ -70,7 +70,7 @@ impl StatusView {
 }
 
 fn usd_or_unknown(value: Option<Decimal>) -> String {
-    value.map(|v| format!("${}", v.round_dp(2))).unwrap_or_else(|| "unknown".into())
+    value.map(crate::alerts::usd).unwrap_or_else(|| "unknown".into())
 }
 
 fn short(id: &str) -> String {
@@ -113,6 +113,8 @@ mod tests {
         assert!(text.contains("trading state : halted (manual_halt)"), "{text}");
         assert!(text.contains("realised P&L  : unknown"), "{text}");
         assert!(text.contains("equity        : $10012.34") || text.contains("equity        : $10012.35"), "{text}");
-        assert!(text.contains("pos-1 100 Yes @ 0.52 now 0.55 P&L $3 (whale 0x6a72…33ee"), "{text}");
+        // Money reads like the alerts' (the seed's `-$523.45`), sign first.
+        assert!(text.contains("daily P&L     : -$12.50"), "{text}");
+        assert!(text.contains("pos-1 100 Yes @ 0.52 now 0.55 P&L $3.00 (whale 0x6a72…33ee"), "{text}");
     }
 }

@@ -53,8 +53,8 @@ pub fn load(options: &LoadOptions) -> Result<Config, ConfigError> {
     if let Some(env_file) = &options.env_file {
         load_env_file(env_file)?;
     }
-    let tree = merged_tree(&options.config_path)?;
-    let (config, mut issues) = typed_from_tree(tree);
+    let (tree, from_env) = merged_tree(&options.config_path)?;
+    let (config, mut issues) = typed_from_tree(tree, &from_env);
     issues.extend(config.validate());
     if issues.is_empty() { Ok(config) } else { Err(ConfigError::Invalid(issues)) }
 }
@@ -67,28 +67,40 @@ fn load_env_file(path: &Path) -> Result<(), ConfigError> {
     }
 }
 
-/// The file and the environment merged into one untyped tree.
-fn merged_tree(path: &Path) -> Result<Value, ConfigError> {
+/// The file and the environment merged into one untyped tree, and the environment's part alone
+/// (so that problems with values from the environment never echo them: `.env` holds the secrets).
+fn merged_tree(path: &Path) -> Result<(Value, Value), ConfigError> {
     let unreadable = |reason: String| ConfigError::Unreadable { path: path.to_path_buf(), reason };
     if !path.is_file() {
         return Err(unreadable("no such file".into()));
     }
-    let built = config::Config::builder()
+    // Environment values stay text here; `coerce_env_values` parses each one as the schema wants,
+    // so that `…__SMS__FROM=+15550001111` stays a string and `…__API__PORT=8788` becomes a number.
+    let environment = || config::Environment::with_prefix(ENV_PREFIX).prefix_separator("__").separator("__");
+    let merged = config::Config::builder()
         .add_source(config::File::from(path).format(config::FileFormat::Toml).required(true))
-        .add_source(
-            config::Environment::with_prefix(ENV_PREFIX).prefix_separator("__").separator("__").try_parsing(true),
-        )
+        .add_source(environment())
         .build()
         .map_err(|e| unreadable(e.to_string()))?;
-    built.try_deserialize::<Value>().map_err(|e| unreadable(e.to_string()))
+    let from_env =
+        config::Config::builder().add_source(environment()).build().map_err(|e| unreadable(e.to_string()))?;
+    Ok((
+        merged.try_deserialize::<Value>().map_err(|e| unreadable(e.to_string()))?,
+        from_env.try_deserialize::<Value>().map_err(|e| unreadable(e.to_string()))?,
+    ))
 }
+
+/// What a problem shows of a value that came from the environment: never the value itself, which
+/// may be a secret under a misspelt key (`WHALE_TRADER__API__TOKN=…`).
+const FROM_ENVIRONMENT: &str = "*** (set in the environment)";
 
 /// Turns the tree into a [`Config`], reporting unknown keys and malformed values. Each bad value
 /// is reported and replaced by its default so that the remaining problems can be found too.
-fn typed_from_tree(mut tree: Value) -> (Config, Vec<ConfigIssue>) {
+fn typed_from_tree(mut tree: Value, from_env: &Value) -> (Config, Vec<ConfigIssue>) {
     let mut issues = Vec::new();
     let schema = serde_json::to_value(Config::default()).unwrap_or(Value::Null);
-    remove_unknown_keys(&mut tree, &schema, "", &mut issues);
+    remove_unknown_keys(&mut tree, &schema, Some(from_env), "", &mut issues);
+    coerce_env_values(&mut tree, &schema, from_env, String::new());
 
     // Bounded: each round fixes one value, and there are finitely many values.
     for _ in 0..256 {
@@ -97,7 +109,11 @@ fn typed_from_tree(mut tree: Value) -> (Config, Vec<ConfigIssue>) {
             Err(err) => {
                 let key = err.path().to_string();
                 let pointer = json_pointer(&key);
-                let value = tree.pointer(&pointer).map(render_value).unwrap_or_else(|| "(missing)".into());
+                let value = if from_env.pointer(&pointer).is_some() {
+                    FROM_ENVIRONMENT.to_string()
+                } else {
+                    tree.pointer(&pointer).map(render_value).unwrap_or_else(|| "(missing)".into())
+                };
                 issues.push(ConfigIssue { key: key.clone(), value, rule: err.inner().to_string() });
                 let replacement = default_at(&schema, &pointer);
                 if !replace_at(&mut tree, &pointer, replacement) {
@@ -109,13 +125,25 @@ fn typed_from_tree(mut tree: Value) -> (Config, Vec<ConfigIssue>) {
     (Config::default(), issues)
 }
 
-/// Reports and drops keys that the schema (the serialized defaults) does not have.
-fn remove_unknown_keys(tree: &mut Value, schema: &Value, prefix: &str, issues: &mut Vec<ConfigIssue>) {
+/// Reports and drops keys that the schema (the serialized defaults) does not have. `from_env` is
+/// the environment's part of the tree at the same place, if it has one.
+fn remove_unknown_keys(
+    tree: &mut Value,
+    schema: &Value,
+    from_env: Option<&Value>,
+    prefix: &str,
+    issues: &mut Vec<ConfigIssue>,
+) {
     match (tree, schema) {
         (Value::Object(map), Value::Object(known)) => {
             let unknown: Vec<String> = map.keys().filter(|k| !known.contains_key(*k)).cloned().collect();
             for key in unknown {
-                let value = map.remove(&key).map(|v| render_value(&v)).unwrap_or_default();
+                let removed = map.remove(&key);
+                let value = if from_env.and_then(|env| env.get(&key)).is_some() {
+                    FROM_ENVIRONMENT.to_string()
+                } else {
+                    removed.map(|v| render_value(&v)).unwrap_or_default()
+                };
                 issues.push(ConfigIssue {
                     key: super::join(prefix, &key),
                     value,
@@ -127,7 +155,8 @@ fn remove_unknown_keys(tree: &mut Value, schema: &Value, prefix: &str, issues: &
             }
             for (key, child) in map.iter_mut() {
                 if let Some(child_schema) = known.get(key) {
-                    remove_unknown_keys(child, child_schema, &super::join(prefix, key), issues);
+                    let child_env = from_env.and_then(|env| env.get(key));
+                    remove_unknown_keys(child, child_schema, child_env, &super::join(prefix, key), issues);
                 }
             }
         }
@@ -137,6 +166,52 @@ fn remove_unknown_keys(tree: &mut Value, schema: &Value, prefix: &str, issues: &
         }
         _ => {}
     }
+}
+
+/// Gives every value that came from the environment (always text) the JSON type the schema has at
+/// its place: numbers and booleans are parsed, strings stay exactly as written. Where the schema
+/// has no value (an unset option), numbers and booleans are recognised by their look. A value
+/// that does not parse is left as text, and deserialization reports it.
+fn coerce_env_values(tree: &mut Value, schema: &Value, from_env: &Value, pointer: String) {
+    match from_env {
+        Value::Object(map) => {
+            for (key, child) in map {
+                coerce_env_values(tree, schema, child, format!("{pointer}/{key}"));
+            }
+        }
+        Value::String(text) => {
+            let wanted = schema.pointer(&pointer);
+            let coerced = match wanted {
+                Some(Value::String(_) | Value::Array(_) | Value::Object(_)) => return,
+                Some(Value::Bool(_)) => parse_bool(text),
+                Some(Value::Number(_)) => parse_number(text),
+                Some(Value::Null) | None => parse_bool(text).or_else(|| parse_number(text)),
+            };
+            if let (Some(value), Some(slot)) = (coerced, tree.pointer_mut(&pointer)) {
+                *slot = value;
+            }
+        }
+        _ => {}
+    }
+}
+
+fn parse_bool(text: &str) -> Option<Value> {
+    match text.trim().to_ascii_lowercase().as_str() {
+        "true" => Some(Value::Bool(true)),
+        "false" => Some(Value::Bool(false)),
+        _ => None,
+    }
+}
+
+fn parse_number(text: &str) -> Option<Value> {
+    let text = text.trim();
+    if let Ok(n) = text.parse::<u64>() {
+        return Some(Value::from(n));
+    }
+    if let Ok(n) = text.parse::<i64>() {
+        return Some(Value::from(n));
+    }
+    text.parse::<f64>().ok().filter(|f| f.is_finite()).and_then(serde_json::Number::from_f64).map(Value::Number)
 }
 
 fn render_value(value: &Value) -> String {
@@ -217,8 +292,9 @@ mod tests {
 
     #[test]
     fn unknown_keys_and_bad_values_are_all_reported() {
-        let (_config, issues) = typed_from_tree(tree(
-            r#"
+        let (_config, issues) = typed_from_tree(
+            tree(
+                r#"
             [daemon]
             mode = "yolo"
             shutdown_grace_secs = "soon"
@@ -226,7 +302,9 @@ mod tests {
             [nonsense]
             x = 1
             "#,
-        ));
+            ),
+            &Value::Null,
+        );
         let keys: Vec<&str> = issues.iter().map(|i| i.key.as_str()).collect();
         assert!(keys.contains(&"daemon.colour"), "{issues:?}");
         assert!(keys.contains(&"nonsense"), "{issues:?}");
@@ -245,8 +323,75 @@ mod tests {
 
     #[test]
     fn empty_tree_is_the_default_config() {
-        let (config, issues) = typed_from_tree(Value::Object(serde_json::Map::new()));
+        let (config, issues) = typed_from_tree(Value::Object(serde_json::Map::new()), &Value::Null);
         assert!(issues.is_empty(), "{issues:?}");
         assert_eq!(config, Config::default());
+    }
+
+    #[test]
+    fn values_from_the_environment_are_never_echoed() {
+        // What `WHALE_TRADER__API__TOKN=…` (a misspelt secret) and a table under a secret give.
+        let merged = tree(
+            r#"
+            [api]
+            tokn = "s3cr3t-typo"
+            [api.token]
+            x = "s3cr3t-table"
+            [daemon]
+            colour = "blue"
+            "#,
+        );
+        let from_env = tree(
+            r#"
+            [api]
+            tokn = "s3cr3t-typo"
+            [api.token]
+            x = "s3cr3t-table"
+            "#,
+        );
+        let (_config, issues) = typed_from_tree(merged, &from_env);
+        let text: Vec<String> = issues.iter().map(ToString::to_string).collect();
+        assert!(text.iter().all(|t| !t.contains("s3cr3t")), "{text:?}");
+        let typo = issues.iter().find(|i| i.key == "api.tokn").expect("the misspelt key is reported");
+        assert_eq!(typo.value, FROM_ENVIRONMENT);
+        assert!(typo.rule.starts_with("unknown key"), "{}", typo.rule);
+        let table = issues.iter().find(|i| i.key == "api.token").expect("the malformed secret is reported");
+        assert_eq!(table.value, FROM_ENVIRONMENT);
+        // A value from the file is still shown: it helps, and the file holds no secrets.
+        let colour = issues.iter().find(|i| i.key == "daemon.colour").expect("unknown file key");
+        assert_eq!(colour.value, "\"blue\"");
+    }
+
+    #[test]
+    fn environment_text_takes_the_type_the_setting_has() {
+        // As the loader sees `…__API__PORT=8788`, `…__ALERTS__SMS__FROM=+15550001111`,
+        // `…__ALERTS__SMS__ENABLED=true`, `…__RISK__LIMITS__MAX_POSITION_SIZE_USD=250` and a
+        // Telegram chat id (a secret) of digits.
+        let text = r#"
+            [api]
+            port = "8788"
+            [alerts.sms]
+            from = "+15550001111"
+            enabled = "true"
+            [alerts.telegram]
+            chat_id = "-1001234"
+            [risk.limits]
+            max_position_size_usd = "250"
+            "#;
+        let (config, issues) = typed_from_tree(tree(text), &tree(text));
+        assert!(issues.iter().all(|i| i.key != "alerts.sms.from" && i.key != "api.port"), "{issues:?}");
+        assert_eq!(config.api.port, 8788);
+        assert_eq!(config.alerts.sms.from, "+15550001111");
+        assert!(config.alerts.sms.enabled);
+        assert_eq!(config.alerts.telegram.chat_id.expose(), "-1001234");
+        assert_eq!(config.risk.limits.max_position_size_usd, rust_decimal::Decimal::from(250));
+
+        let bad = r#"
+            [api]
+            port = "eighty"
+            "#;
+        let (_, issues) = typed_from_tree(tree(bad), &tree(bad));
+        let port = issues.iter().find(|i| i.key == "api.port").expect("a bad number is reported");
+        assert_eq!(port.value, FROM_ENVIRONMENT);
     }
 }

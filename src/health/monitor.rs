@@ -4,6 +4,8 @@
 //!
 //! The three loops run concurrently inside one task and share a small state behind a mutex that is
 //! never held across an await. A system sample is ~1 ms of synchronous `/proc` reads, run inline.
+//! Each sample and each round of component checks is timed into performance.log
+//! (`health.system_sample`, `health.component_checks`).
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -25,6 +27,7 @@ use super::sampler::SystemSampler;
 use super::status::HealthStatus;
 use crate::clock::{Clock, Timestamp};
 use crate::config::HealthConfig;
+use crate::logging::timed_operation;
 
 /// The tracing target of the monitor's log events (the hourly report among them).
 pub const LOG_TARGET: &str = "whale_trader::health";
@@ -158,7 +161,9 @@ impl Shared {
                 _ = cancel.cancelled() => return,
                 _ = ticker.tick() => {}
             }
+            let timer = timed_operation("health.system_sample");
             let metrics = sampler.sample(self.monitor.clock.now());
+            timer.succeeded();
             let system = assess_system(metrics, &self.config());
             let mut state = self.lock();
             log_system_change(state.system.as_ref().map(|s| s.status), &system);
@@ -178,11 +183,19 @@ impl Shared {
                 _ = cancel.cancelled() => return,
                 _ = ticker.tick() => {}
             }
+            let timer = timed_operation("health.component_checks");
             let round = self.monitor.registry.check_all(timeout, self.monitor.clock.as_ref());
             let components = tokio::select! {
                 _ = cancel.cancelled() => return,
                 components = round => components,
             };
+            // The round succeeds when every check answered healthy; each one's own verdict and
+            // latency are in the report.
+            if components.values().all(|c| c.status == HealthStatus::Healthy) {
+                timer.succeeded();
+            } else {
+                drop(timer);
+            }
             let mut state = self.lock();
             log_component_changes(&state.components, &components);
             state.components = components;

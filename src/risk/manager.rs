@@ -809,9 +809,13 @@ impl RiskManager {
         }
     }
 
-    /// An approved order is finished (fully filled, cancelled, expired or refused by the venue):
-    /// the unfilled part of an entry gives back its reserved exposure and daily allocation (and
-    /// an entry that never filled frees its position slot); an exit's unfilled part may be exited again.
+    /// An approved order is finished with a part unfilled (cancelled, expired, refused by the
+    /// venue, or partly filled and then done): the unfilled part of an entry gives back its
+    /// reserved exposure and daily allocation (and an entry that never filled frees its position
+    /// slot); an exit's unfilled part may be exited again. An order whose fills covered its whole
+    /// size was already finished by its last [`RiskManager::on_fill`]: calling this for it
+    /// answers [`RiskError::UnknownOrder`], so a caller that reports every "done" should skip
+    /// fully filled orders (or treat that answer as expected for them).
     pub fn on_order_done(&mut self, order: ClientOrderId) -> Result<(), RiskError> {
         let working = self.orders.remove(&order).ok_or(RiskError::UnknownOrder(order))?;
         let Some(book) = self.tokens.get_mut(&working.token) else { return Ok(()) };

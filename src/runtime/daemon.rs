@@ -130,8 +130,10 @@ async fn run_async(config: Config, load_options: LoadOptions, live: bool) -> u8 
 
 /// SIGHUP: a valid new configuration replaces the running one; an invalid one is rejected.
 fn reload(load_options: &LoadOptions, config_tx: &watch::Sender<Arc<Config>>) {
+    let timer = logging::timed_operation("config.reload");
     match config::load(load_options) {
         Ok(new) => {
+            timer.succeeded();
             let outcome = reload_summary(&config_tx.borrow(), &new);
             tracing::info!(applied = ?outcome.applied, need_restart = ?outcome.need_restart, "SIGHUP: configuration reloaded");
             config_tx.send_replace(Arc::new(new));

@@ -8,6 +8,7 @@
 //! alerted as critical, and the daemon stops with exit code 1 so that systemd restarts it.
 
 mod daemon;
+mod health_alerts;
 mod observe;
 mod recorder;
 mod recovery;
@@ -15,6 +16,7 @@ mod reload;
 mod signals;
 mod supervisor;
 mod systemd;
+mod watchdog;
 mod wiring;
 
 pub use daemon::run;

@@ -188,6 +188,14 @@ fn alert_metrics(text: &mut PromText, counters: &AlertCountersSnapshot) {
             "Trade rejections suppressed while halted.",
             counters.halt_suppressed,
         ),
+        ("whale_trader_alerts_resolved_total", "Resolved notices sent.", counters.resolved),
+        ("whale_trader_heartbeats_sent_total", "Dead man's switch pings sent.", counters.heartbeats_sent),
+        (
+            "whale_trader_heartbeats_skipped_total",
+            "Heartbeat ticks withheld because the engine made no progress.",
+            counters.heartbeats_skipped,
+        ),
+        ("whale_trader_heartbeats_failed_total", "Heartbeat pings that failed.", counters.heartbeats_failed),
     ];
     for (name, help, value) in overall {
         text.single(name, MetricKind::Counter, help, value);

@@ -17,6 +17,11 @@ impl Systemd {
         Self { enabled: std::env::var_os("NOTIFY_SOCKET").is_some() }
     }
 
+    /// Not under systemd: every call is a no-op (tests, and runs outside a unit).
+    pub fn disabled() -> Self {
+        Self { enabled: false }
+    }
+
     pub fn ready(&self, status: &str) {
         self.send(&[NotifyState::Ready, NotifyState::Status(status)]);
     }

@@ -5,7 +5,8 @@
 //!  control API  ─────────────┼─ mpsc<EngineMsg> ─► engine task ──┤
 //!  health hold / release ────┤                                   └─ mpsc<EngineEvent> ─► recorder ─┬─► store writer
 //!  timer ticks, SIGHUP ──────┘                                                                     └─► alerts
-//!  health monitor ── watch<HealthReport> ──► /health, /metrics      watchdog ── systemd, heartbeat
+//!  health monitor ── watch<HealthReport> ──► /health, /metrics, health alerts
+//!  watchdog ── systemd, heartbeat
 //! ```
 //!
 //! Stop order: the `intake` token stops the sources, the API and the engine (which drains its
@@ -19,11 +20,13 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 
+use super::health_alerts;
 use super::observe::{self, Observed};
 use super::recorder::Recorder;
 use super::recovery::{Resumed, resume_engine};
 use super::supervisor::{Supervisor, TaskError, TaskResult};
 use super::systemd::Systemd;
+use super::watchdog::watchdog;
 use crate::alerts::{Alert, AlertSender, AlertsBuilder, AlertsHandle};
 use crate::api::{self, ApiState, ControlReply, ControlRequest};
 use crate::clock::{Clock, SimClock, SystemClock};
@@ -276,6 +279,10 @@ pub async fn start(
     register_alert_channel_checks(&monitor, &config, &alert_counters)?;
     let reports = monitor.reports();
     let actions = monitor.actions();
+    supervisor.spawn(
+        "health-alerts",
+        with_failpoint("health-alerts", health_alerts::run(monitor.reports(), alert_sender.clone(), sinks.clone())),
+    );
     let monitor_stop = sinks.clone();
     supervisor.spawn(
         "health",
@@ -580,35 +587,6 @@ async fn forward_control(
             },
         };
         let _ = reply.send(reply_body);
-    }
-}
-
-/// Pings the systemd watchdog, the alert heartbeat and the engine's health check only while the
-/// engine's progress counter advances, so a wedged engine stops them all.
-async fn watchdog(
-    systemd: Systemd,
-    progress: Arc<AtomicU64>,
-    progress_tx: watch::Sender<u64>,
-    tracker: ProgressTracker,
-    stop: CancellationToken,
-) -> TaskResult {
-    let period =
-        systemd.watchdog_interval().map(|i| i / 2).unwrap_or(Duration::from_secs(1)).min(Duration::from_secs(1));
-    let mut ticker = tokio::time::interval(period);
-    let mut last_seen = progress.load(Ordering::Relaxed);
-    loop {
-        tokio::select! {
-            () = stop.cancelled() => return Ok(()),
-            _ = ticker.tick() => {
-                let now = progress.load(Ordering::Relaxed);
-                if now != last_seen {
-                    last_seen = now;
-                    systemd.watchdog();
-                    progress_tx.send_replace(now);
-                    tracker.mark(SystemClock.now());
-                }
-            }
-        }
     }
 }
 

@@ -1,9 +1,13 @@
-//! Email over SMTP with lettre: subject `[CRITICAL] title`, the seed's plain-text body.
+//! Email over SMTP with lettre: subject `[CRITICAL] title`, the seed's plain-text body, over
+//! STARTTLS (587) or TLS (465) with the certificate checked, and login when a username is set.
+
+use std::path::Path;
 
 use futures::future::BoxFuture;
 use lettre::message::Mailbox;
 use lettre::message::header::ContentType;
 use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
 use super::{AlertChannel, Part};
@@ -22,17 +26,26 @@ fn invalid(field: &'static str, value: &str, rule: impl ToString) -> AlertError 
     AlertError::InvalidChannel { channel: "email", field, value: value.to_string(), rule: rule.to_string() }
 }
 
+/// Certificate checks for `host`: the system's roots, plus the authority in `ca_file` when set.
+fn tls_parameters(host: &str, ca_file: &Path) -> Result<TlsParameters, AlertError> {
+    let mut builder = TlsParameters::builder(host.to_string());
+    if !ca_file.as_os_str().is_empty() {
+        let shown = ca_file.display().to_string();
+        let pem = std::fs::read(ca_file).map_err(|e| invalid("ca_file", &shown, e))?;
+        let authority = Certificate::from_pem(&pem).map_err(|e| invalid("ca_file", &shown, e))?;
+        builder = builder.add_root_certificate(authority);
+    }
+    builder.build().map_err(|e| invalid("smtp_host", host, e))
+}
+
 impl EmailChannel {
     pub fn new(config: &EmailConfig, attempt_timeout: std::time::Duration) -> Result<Self, AlertError> {
         let host = config.smtp_host.trim();
+        let plain = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host);
         let builder = match config.security {
-            SmtpSecurity::Starttls => {
-                AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(host).map_err(|e| invalid("smtp_host", host, e))?
-            }
-            SmtpSecurity::Tls => {
-                AsyncSmtpTransport::<Tokio1Executor>::relay(host).map_err(|e| invalid("smtp_host", host, e))?
-            }
-            SmtpSecurity::Plain => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host),
+            SmtpSecurity::Starttls => plain.tls(Tls::Required(tls_parameters(host, &config.ca_file)?)),
+            SmtpSecurity::Tls => plain.tls(Tls::Wrapper(tls_parameters(host, &config.ca_file)?)),
+            SmtpSecurity::Plain => plain,
         };
         let mut builder = builder.port(config.smtp_port).timeout(Some(attempt_timeout));
         if !config.username.is_empty() {
