@@ -172,6 +172,11 @@ pub async fn start(
         .spawn(sinks.clone())
         .map_err(|e| StartError::Alerts(e.to_string()))?;
     let alert_sender = alerts.sender();
+    if restored {
+        // The owner hears that the daemon came back, and with what (issue 6's recovery summary).
+        let open_positions = engine.portfolio().open_count();
+        alert_sender.raise(Alert::recovery_summary(open_positions, pending_orders, SystemClock.now()));
+    }
     let (alert_counters_tx, alert_counters) = watch::channel(alerts.counters());
 
     // The engine and its executor; the engine writes ahead through the store writer.
