@@ -1,5 +1,6 @@
 //! `status`, `halt`, `resume`, `kill`: the CLI verbs that talk to the running daemon.
 
+use rust_decimal::Decimal;
 use std::process::ExitCode;
 
 use super::exit;
@@ -65,7 +66,12 @@ fn offline_status(config: &Config) -> Result<StatusView, crate::store::StoreErro
         equity: risk.map(|r| r.start_of_day_equity + r.daily_pnl),
         daily_pnl: risk.map(|r| r.daily_pnl),
         realised_pnl: Some(report.realised_pnl),
-        drawdown_percent: None,
+        // (peak − equity) / peak, as the drawdown protector computes it, from the saved figures.
+        drawdown_percent: risk.and_then(|r| {
+            let equity = r.start_of_day_equity + r.daily_pnl;
+            (r.peak_equity > Decimal::ZERO)
+                .then(|| ((r.peak_equity - equity) / r.peak_equity * Decimal::ONE_HUNDRED).max(Decimal::ZERO))
+        }),
         breaker_trips_today: risk.map(|r| r.breaker_trips),
         open_positions,
         limits: serde_json::to_value(&config.risk).unwrap_or_default(),
