@@ -398,3 +398,23 @@ fn a_second_stop_signal_exits_at_once_with_code_1() {
     assert!(took < Duration::from_secs(5), "the second signal took {took:?}");
     drop(silent);
 }
+
+#[test]
+fn replay_prints_the_sessions_audit_trail_and_summary() {
+    let ws = Workspace::with_default_config("");
+    let out = ws.output(&["replay", "--audit", "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let mut lines: Vec<&str> = stdout.lines().collect();
+    let summary: serde_json::Value = serde_json::from_str(lines.pop().unwrap_or_default()).expect("summary json");
+    let golden = std::fs::read_to_string(support::repo_path("tests/data/sample_session.audit.jsonl")).expect("golden");
+    assert_eq!(lines, golden.lines().collect::<Vec<_>>(), "replay --audit prints the reviewed audit trail");
+    let opened = golden.lines().filter(|l| l.contains("\"event\":\"trade_opened\"")).count() as u64;
+    assert_eq!(summary["trades_opened"], opened);
+    assert_eq!(summary["by_reason"]["trade_closed:stop_loss"].as_u64().map(|n| n > 0), Some(true), "{summary}");
+    assert!(!ws.path().join("data").exists(), "a replay writes no store");
+
+    let missing = ws.output(&["replay", "--session", "no-such-session.jsonl"]);
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("no-such-session.jsonl"));
+}

@@ -9,6 +9,7 @@ use crate::config::{self, LoadOptions};
 use crate::runtime;
 
 mod control;
+mod replay;
 
 /// Exit codes shared by every command (see the README).
 pub mod exit {
@@ -72,6 +73,18 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Replay a recorded session through the engine as fast as possible (paper fills, the configured
+    /// rules and limits; nothing stored, no alerts) and print what it did.
+    Replay {
+        /// The session file (default: `feed.replay_path`).
+        #[arg(long)]
+        session: Option<PathBuf>,
+        /// Also print every audit record, one JSON line each.
+        #[arg(long)]
+        audit: bool,
+        #[arg(long)]
+        json: bool,
+    },
     /// Print the version.
     Version,
 }
@@ -109,6 +122,9 @@ pub fn main() -> ExitCode {
         Command::Resume { json } => with_config(&cli, |config| control::post(config, "/resume", None, *json)),
         Command::Kill { reason, json } => {
             with_config(&cli, |config| control::post(config, "/kill", reason.as_deref(), *json))
+        }
+        Command::Replay { session, audit, json } => {
+            with_config(&cli, |config| replay::replay(config, session.as_deref(), *audit, *json))
         }
     }
 }
