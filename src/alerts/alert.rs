@@ -121,6 +121,11 @@ pub struct Alert {
     /// This alert announces that the condition `dedup_key` has cleared.
     pub resolves: bool,
     pub at: Timestamp,
+    /// The alert's row in the store's outbox (critical alerts bound for a remote channel): set by
+    /// the dispatcher, or by a restart that sends an undelivered alert again. Not part of the
+    /// alert's content, so never serialized.
+    #[serde(skip)]
+    pub outbox_id: Option<String>,
 }
 
 impl Alert {
@@ -135,6 +140,7 @@ impl Alert {
             labels: Labels::default(),
             resolves: false,
             at,
+            outbox_id: None,
         }
     }
 

@@ -112,6 +112,7 @@ mod tests {
             delivery,
             dead_letter: Arc::clone(&dead_letter),
             hurry: CancellationToken::new(),
+            outbox: None,
         };
         let task = tokio::spawn(worker.run());
         lane.push(Notification::single(Alert::new(Priority::Critical, "Halted", "m", Timestamp::from_millis(0))));

@@ -24,6 +24,7 @@ use super::error::AlertError;
 use super::heartbeat::spawn_heartbeat;
 use super::lane::{Lane, Pushed, Wake};
 use super::notification::{Notice, Notification};
+use super::outbox::{AlertOutbox, is_local_channel, new_outbox_id};
 use super::policy::{Decision, Held, Policy, PolicySettings, Throttle};
 use super::sender::{AlertSender, Inbox};
 use super::worker::Worker;
@@ -52,6 +53,7 @@ pub struct AlertsBuilder {
     log_dir: PathBuf,
     progress: Option<watch::Receiver<u64>>,
     extra: Vec<(Arc<dyn AlertChannel>, Priority)>,
+    outbox: Option<Arc<dyn AlertOutbox>>,
 }
 
 /// The running alert system: raise through [`AlertsHandle::sender`], read counters, reload.
@@ -66,7 +68,13 @@ pub struct AlertsHandle {
 impl AlertsBuilder {
     /// `log_dir` anchors the relative paths of `file.path` and `dead_letter_file`.
     pub fn new(config: AlertsConfig, log_dir: impl Into<PathBuf>) -> Self {
-        Self { config, log_dir: log_dir.into(), progress: None, extra: Vec::new() }
+        Self { config, log_dir: log_dir.into(), progress: None, extra: Vec::new(), outbox: None }
+    }
+
+    /// Records critical alerts bound for a remote channel, and their delivery (see [`AlertOutbox`]).
+    pub fn outbox(mut self, outbox: Arc<dyn AlertOutbox>) -> Self {
+        self.outbox = Some(outbox);
+        self
     }
 
     /// The engine's progress counter; with `[alerts.heartbeat]` enabled, pings go out only while
@@ -107,6 +115,7 @@ impl AlertsBuilder {
             client: client.clone(),
             hurry: CancellationToken::new(),
             clock: TokioClock::start(),
+            outbox: self.outbox,
         };
         for spec in build_channels(&self.config, &dispatcher.log_dir, &client)? {
             dispatcher.add_slot(spec, Throttle::default());
@@ -288,6 +297,7 @@ struct Dispatcher {
     client: reqwest::Client,
     hurry: CancellationToken,
     clock: TokioClock,
+    outbox: Option<Arc<dyn AlertOutbox>>,
 }
 
 impl Dispatcher {
@@ -302,6 +312,7 @@ impl Dispatcher {
             delivery: self.config.delivery.clone(),
             dead_letter: Arc::clone(&self.dead_letter),
             hurry: self.hurry.clone(),
+            outbox: self.outbox.clone().filter(|_| !is_local_channel(&name)),
         };
         let task = tokio::spawn(worker.run());
         self.slots.push(Slot {
@@ -367,8 +378,18 @@ impl Dispatcher {
         }
     }
 
-    fn fan_out(&mut self, notification: Notification, now: Timestamp) {
+    fn fan_out(&mut self, mut notification: Notification, now: Timestamp) {
         let priority = notification.alert.priority;
+        if let Some(outbox) = &self.outbox
+            && priority == Priority::Critical
+            && notification.alert.outbox_id.is_none()
+            && self.slots.iter().any(|s| !s.raw && !is_local_channel(&s.name) && priority >= s.min_priority)
+        {
+            // Written before any channel sees it; marked delivered by the first remote channel.
+            let id = new_outbox_id(notification.alert.at);
+            outbox.enqueued(&id, &notification.alert);
+            notification.alert = Arc::new(Alert { outbox_id: Some(id), ..(*notification.alert).clone() });
+        }
         for slot in self.slots.iter_mut().filter(|s| !s.raw && priority >= s.min_priority) {
             if slot.throttle.admit(priority, now, &self.settings) {
                 enqueue(slot, notification.clone());

@@ -16,6 +16,8 @@ use super::dead_letter::DeadLetter;
 use super::error::AlertError;
 use super::lane::Lane;
 use super::notification::Notification;
+use super::outbox::AlertOutbox;
+use crate::clock::{Clock, SystemClock};
 
 /// Longest wait honoured from a provider's `Retry-After`.
 const RETRY_AFTER_CAP: Duration = Duration::from_secs(300);
@@ -28,6 +30,8 @@ pub struct Worker {
     pub dead_letter: Arc<DeadLetter>,
     /// Cancelled when the shutdown drain deadline passes: stop retrying, dead-letter the rest.
     pub hurry: CancellationToken,
+    /// Told about each delivery of an alert that has an outbox row (remote channels only).
+    pub outbox: Option<Arc<dyn AlertOutbox>>,
 }
 
 impl Worker {
@@ -43,7 +47,12 @@ impl Worker {
                     }
                 };
                 match outcome {
-                    Ok(()) => bump(&self.counters.delivered),
+                    Ok(()) => {
+                        bump(&self.counters.delivered);
+                        if let (Some(outbox), Some(id)) = (&self.outbox, &notification.alert.outbox_id) {
+                            outbox.delivered(id, SystemClock.now());
+                        }
+                    }
                     Err(error) => self.give_up(&notification, &part, &error).await,
                 }
             }

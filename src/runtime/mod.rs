@@ -7,6 +7,7 @@
 //! `daemon.shutdown_grace_secs`. A second signal exits at once. A task that dies is logged,
 //! alerted as critical, and the daemon stops with exit code 1 so that systemd restarts it.
 
+mod alert_outbox;
 mod daemon;
 mod health_alerts;
 mod observe;

@@ -20,6 +20,7 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 
+use super::alert_outbox::{StoreOutbox, undelivered_alerts};
 use super::health_alerts;
 use super::observe::{self, Observed};
 use super::recorder::Recorder;
@@ -167,7 +168,10 @@ pub async fn start(
 
     // Alerts, with the heartbeat driven by engine progress.
     let (progress_tx, progress_rx) = watch::channel(0u64);
+    let (outbox, outbox_forwarder) = StoreOutbox::new(store_handle.clone());
+    supervisor.spawn("alert-outbox", with_failpoint("alert-outbox", outbox_forwarder));
     let alerts = AlertsBuilder::new(config.alerts.clone(), config.logging.dir.clone())
+        .outbox(outbox)
         .engine_progress(progress_rx)
         .spawn(sinks.clone())
         .map_err(|e| StartError::Alerts(e.to_string()))?;
@@ -176,6 +180,14 @@ pub async fn start(
         // The owner hears that the daemon came back, and with what (issue 6's recovery summary).
         let open_positions = engine.portfolio().open_count();
         alert_sender.raise(Alert::recovery_summary(open_positions, pending_orders, SystemClock.now()));
+    }
+    // Critical alerts no remote channel delivered before the restart go out again.
+    let resent = undelivered_alerts(&recovered.undelivered_alerts);
+    if !resent.is_empty() {
+        tracing::warn!(count = resent.len(), "sending again the critical alerts not delivered before the restart");
+    }
+    for alert in resent {
+        alert_sender.raise(alert);
     }
     let (alert_counters_tx, alert_counters) = watch::channel(alerts.counters());
 
