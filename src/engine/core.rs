@@ -18,7 +18,9 @@ use crate::risk::{Decision, ExitIntent, Fill, OrderIntent, PositionId, RiskEvent
 use super::EngineError;
 use super::audit::{AuditRecord, AuditSink, TradeClosed, TradeOpened, TradeRejected, TradingStateChanged};
 use super::copy_rules::{self, CopyRejection, EntryInputs, RejectReason};
-use super::io::{Control, EngineEvent, EngineStatus, ExecutionReport, Input, Outputs, Quote};
+use super::io::{
+    Control, DecisionOutcome, EngineEvent, EngineStatus, ExecutionReport, Input, Outputs, Quote, WhaleTradeDecision,
+};
 use super::market_data::{MarketData, VenueRules};
 use super::portfolio::{OrderPurpose, PendingOrder, Portfolio, Trade, trade_id_of};
 
@@ -251,10 +253,14 @@ impl Engine {
             Side::Buy => *holding += trade.size,
             Side::Sell => *holding = (*holding - trade.size).max(Decimal::ZERO),
         }
+        let (intents_before, events_before) = (out.intents.len(), out.events.len());
         match side {
             Side::Buy => self.copy_entry(trade, whale, market, token, now, out),
             Side::Sell => self.copy_exit(trade, whale, token, held_before, now, out),
         }
+        let intents = out.intents.get(intents_before..).unwrap_or_default();
+        let decision = decision_on(trade, side, intents, out.events.get(events_before..).unwrap_or_default(), now);
+        out.events.push(EngineEvent::WhaleTradeDecided(Box::new(decision)));
     }
 
     fn copy_entry(
@@ -710,6 +716,50 @@ impl Engine {
     fn emit_audit(&mut self, record: AuditRecord, out: &mut Outputs) {
         self.audit.record(&record);
         out.events.push(EngineEvent::Audit(record));
+    }
+}
+
+/// What one whale trade's step decided, read from the outputs it produced: a rejection record, or
+/// the orders it sent (an entry for a BUY, exits for a SELL), or nothing to do.
+fn decision_on(
+    trade: &WhaleTrade,
+    side: Side,
+    intents: &[OrderIntent],
+    events: &[EngineEvent],
+    now: Timestamp,
+) -> WhaleTradeDecision {
+    let rejection = events.iter().rev().find_map(|event| match event {
+        EngineEvent::Audit(AuditRecord::TradeRejected(r)) => Some((r.reason.clone(), r.detail.clone())),
+        _ => None,
+    });
+    let sent = || {
+        intents
+            .iter()
+            .map(|i| format!("{} {} {} @ {}", i.client_order_id, i.side.as_str(), i.size, i.price))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let (outcome, reason, detail) = match (rejection, intents.is_empty(), side) {
+        (Some((reason, detail)), _, _) => (DecisionOutcome::Rejected, reason, detail),
+        (None, false, Side::Buy) => (DecisionOutcome::Approved, "copy_sent".to_owned(), sent()),
+        (None, false, Side::Sell) => (DecisionOutcome::Approved, "whale_exit".to_owned(), sent()),
+        (None, true, Side::Buy) => (DecisionOutcome::Skipped, "not_followed".to_owned(), String::new()),
+        (None, true, Side::Sell) => (
+            DecisionOutcome::Skipped,
+            "nothing_to_exit".to_owned(),
+            "no open position of ours copies this token from this whale".to_owned(),
+        ),
+    };
+    WhaleTradeDecision {
+        key: trade.key().to_string(),
+        wallet: trade.wallet.to_ascii_lowercase(),
+        market_id: trade.condition_id.clone(),
+        token_id: trade.asset.clone(),
+        traded_at: trade.timestamp,
+        outcome,
+        reason,
+        detail,
+        at: now,
     }
 }
 

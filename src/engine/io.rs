@@ -93,8 +93,37 @@ pub enum EngineEvent {
     FillApplied { report: ExecutionReport, trade_id: String, realised_pnl: Decimal, position_closed: bool },
     /// A whale trade reached the engine (the store remembers seen trades; lag is measured here).
     WhaleTradeSeen { whale: WhaleId, market: MarketId, token: TokenId, side: Side, lag_ms: i64, at: Timestamp },
+    /// What the engine decided on a followed whale's trade, with the trade's exact dedupe key: the
+    /// daemon marks the trade seen together with the decision, so that a restart of the live feed
+    /// neither decides on it twice nor loses it.
+    WhaleTradeDecided(Box<WhaleTradeDecision>),
     /// The breaker's early warning: today's loss reached the warning share of the threshold.
     BreakerWarning { daily_pnl: Decimal, threshold: Decimal, at: Timestamp },
+}
+
+/// The engine's decision on one whale trade.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WhaleTradeDecision {
+    /// The exact dedupe key (`polymarket::TradeKey` in its text form).
+    pub key: String,
+    /// The whale's wallet, lowercase.
+    pub wallet: String,
+    pub market_id: String,
+    pub token_id: String,
+    pub traded_at: Timestamp,
+    pub outcome: DecisionOutcome,
+    /// A stable snake_case code: the rejection reason, `copy_sent`, `whale_exit` or `nothing_to_exit`.
+    pub reason: String,
+    pub detail: String,
+    pub at: Timestamp,
+}
+
+/// Approved (an order went out), rejected (a rule refused it), or skipped (nothing to do).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DecisionOutcome {
+    Approved,
+    Rejected,
+    Skipped,
 }
 
 impl EngineEvent {

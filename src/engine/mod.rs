@@ -39,7 +39,9 @@ pub use executor::{
     DryRunExecutor, Executor, LIVE_CONFIRM_ENV, LiveRefusal, LiveStartError, MarketView, PaperExecutor,
     check_live_start,
 };
-pub use io::{Control, EngineEvent, EngineStatus, ExecutionReport, Input, Outputs, Quote};
+pub use io::{
+    Control, DecisionOutcome, EngineEvent, EngineStatus, ExecutionReport, Input, Outputs, Quote, WhaleTradeDecision,
+};
 pub use market_data::{TYPICAL_FEE, TokenPrices, VenueRules};
 pub use replay::{ReplayReport, SimulatedRun, parse_line, replay_session, run_replay_feed};
 pub use view::EngineView;
