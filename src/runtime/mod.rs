@@ -8,6 +8,8 @@
 //! alerted as critical, and the daemon stops with exit code 1 so that systemd restarts it.
 
 mod daemon;
+mod executors;
+mod feeds;
 mod observe;
 mod recorder;
 mod reload;

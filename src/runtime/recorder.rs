@@ -40,6 +40,9 @@ pub struct Recorder {
     config: watch::Receiver<Arc<Config>>,
     view: watch::Receiver<Arc<EngineView>>,
     stats: SharedStats,
+    /// Whale trades are marked seen only for the live feed, which resumes from those marks; a
+    /// replayed session is read from its start on every run.
+    marks_seen: bool,
 }
 
 impl Recorder {
@@ -50,7 +53,8 @@ impl Recorder {
         view: watch::Receiver<Arc<EngineView>>,
     ) -> Self {
         let mode = config.borrow().daemon.mode;
-        Self { store, alerts, mode, config, view, stats: SharedStats::default() }
+        let marks_seen = config.borrow().feed.source == crate::config::FeedSource::Polymarket;
+        Self { store, alerts, mode, config, view, stats: SharedStats::default(), marks_seen }
     }
 
     pub fn stats(&self) -> SharedStats {
@@ -109,6 +113,11 @@ impl Recorder {
                 s.last_feed_lag_ms = lag_ms;
                 s.max_feed_lag_ms = s.max_feed_lag_ms.max(lag_ms);
             }),
+            // The decision on every whale trade, and for the live feed the mark that it was seen
+            // (in one command), so that a restart resumes the feed without deciding on it twice.
+            EngineEvent::WhaleTradeDecided(decision) => {
+                self.persist(super::feeds::whale_decision_command(&decision, self.marks_seen)).await;
+            }
         }
     }
 
@@ -184,18 +193,8 @@ impl Recorder {
             AuditRecord::TradeRejected(t) => {
                 let at = parse_timestamp(&t.timestamp);
                 self.count(|s| *s.decisions.entry(t.reason.clone()).or_default() += 1);
+                // Persisted with the engine's `WhaleTradeDecided`, keyed by the trade's exact dedupe key.
                 self.alerts.raise(Alert::trade_rejected(&t.whale_address, &t.market_id, &t.reason, at));
-                let decision = DecisionRecord {
-                    whale_trade_key: t.whale_trade_id,
-                    wallet: t.whale_address,
-                    market_id: t.market_id,
-                    token_id: t.token_id,
-                    decision: Decision::Rejected,
-                    reason_code: t.reason,
-                    detail: Some(t.detail),
-                    decided_at: at,
-                };
-                self.persist(StoreCommand::RecordDecision(decision)).await;
             }
             // State changes are alerted from the risk manager's own transition record.
             AuditRecord::TradingStateChanged(_) => {}

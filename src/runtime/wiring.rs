@@ -1,7 +1,8 @@
 //! Builds the daemon's tasks from the configuration and connects them (DESIGN.md's data flow).
 //!
 //! ```text
-//!  replay / polymarket feed ─┐                                   ┌─► executor (inside the engine task)
+//!  replay / polymarket feed ─┐                                   ┌─► executor (inside the engine task;
+//!                            │                                   │   live: its own tasks, reports back)
 //!  control API  ─────────────┼─ mpsc<EngineMsg> ─► engine task ──┤
 //!  health hold / release ────┤                                   └─ mpsc<EngineEvent> ─► recorder ─┬─► store writer
 //!  timer ticks, SIGHUP ──────┘                                                                     └─► alerts
@@ -28,8 +29,8 @@ use crate::api::{self, ApiState, ControlReply, ControlRequest};
 use crate::clock::{Clock, SimClock, SystemClock};
 use crate::config::{Config, FeedSource, Mode};
 use crate::engine::{
-    Control, DryRunExecutor, Engine, EngineHandle, EngineMsg, EngineSettings, Executor, Input, LIVE_CONFIRM_ENV,
-    PaperExecutor, TracingAuditSink, check_live_start, run_replay_feed, spawn_engine_task,
+    Control, Engine, EngineHandle, EngineMsg, EngineSettings, Input, TracingAuditSink, run_replay_feed,
+    spawn_engine_task,
 };
 use crate::health::{
     FreshnessRule, HealthAction, HealthMonitor, HealthStatus, ProgressTracker, WatchedDirectory, progress_check,
@@ -94,21 +95,7 @@ pub async fn start(
     let config = config_tx.borrow().clone();
     let mode = config.daemon.mode;
     if mode == Mode::Live || live {
-        check_live_start(
-            &config.polymarket.credentials.missing(),
-            mode,
-            live,
-            std::env::var(LIVE_CONFIRM_ENV).ok().as_deref(),
-        )
-        .map_err(|e| StartError::Live(e.to_string()))?;
-        return Err(StartError::Live(
-            "every live precondition holds, but this build has no live executor wired into the daemon yet".into(),
-        ));
-    }
-    if config.feed.source == FeedSource::Polymarket {
-        return Err(StartError::Feed(
-            "the live Polymarket feeds are not wired into the daemon yet; use \"replay\"".into(),
-        ));
+        super::executors::refuse_live_unless_ready(&config, live).map_err(StartError::Live)?;
     }
 
     let intake = CancellationToken::new();
@@ -147,10 +134,9 @@ pub async fn start(
     };
     let engine = Engine::new(config.clone(), EngineSettings::default(), Box::new(TracingAuditSink), clock.now())
         .map_err(|e| StartError::Engine(e.to_string()))?;
-    let executor: Box<dyn Executor> = match mode {
-        Mode::DryRun => Box::new(DryRunExecutor),
-        Mode::Paper | Mode::Live => Box::new(PaperExecutor::new(config.daemon.paper_extra_slippage_bps)),
-    };
+    let (executor, executor_tasks) =
+        super::executors::choose_executor(&config, &store_handle, &recovered, clock.clone())
+            .map_err(StartError::Live)?;
     let (events_tx, events_rx) = mpsc::channel(EVENT_QUEUE);
     let EngineHandle { inputs, status, view, progress, task: engine_task } = spawn_engine_task(
         engine,
@@ -190,21 +176,50 @@ pub async fn start(
         with_failpoint("alerts", run_alerts(alerts, config_tx.subscribe(), alert_counters_tx, sinks.clone())),
     );
 
+    // The executor's own tasks (live: execution reports back into the engine, kill-switch cancels).
+    for (name, task) in
+        executor_tasks.map(|start| start(inputs.clone(), status.clone(), intake.clone())).unwrap_or_default()
+    {
+        supervisor.spawn(name, with_failpoint(name, task));
+    }
+
     // The feed.
-    let replay_path = config.feed.replay_path.clone();
-    let replay_speed = config.feed.replay_speed;
-    let feed_inputs = inputs.clone();
-    let feed_stop = intake.clone();
-    supervisor.spawn(
-        "feed",
-        with_failpoint("feed", async move {
-            let report = run_replay_feed(&replay_path, replay_speed, sim_clock, feed_inputs, feed_stop)
-                .await
-                .map_err(TaskError::new)?;
-            tracing::info!(?report, "replay feed stopped");
-            Ok(())
-        }),
-    );
+    let feeds = match config.feed.source {
+        FeedSource::Replay => {
+            let replay_path = config.feed.replay_path.clone();
+            let replay_speed = config.feed.replay_speed;
+            let feed_inputs = inputs.clone();
+            let feed_stop = intake.clone();
+            supervisor.spawn(
+                "feed",
+                with_failpoint("feed", async move {
+                    let report = run_replay_feed(&replay_path, replay_speed, sim_clock, feed_inputs, feed_stop)
+                        .await
+                        .map_err(TaskError::new)?;
+                    tracing::info!(?report, "replay feed stopped");
+                    Ok(())
+                }),
+            );
+            None
+        }
+        FeedSource::Polymarket => {
+            let started = super::feeds::start_polymarket_feeds(super::feeds::FeedsStart {
+                config: &config,
+                recovered: &recovered,
+                clock: clock.clone(),
+                inputs: inputs.clone(),
+                status: status.clone(),
+                view: view.clone(),
+                store: store_handle.clone(),
+                stop: intake.clone(),
+            })
+            .map_err(|e| StartError::Feed(e.to_string()))?;
+            for (name, task) in started.tasks {
+                supervisor.spawn(name, with_failpoint(name, task));
+            }
+            Some(started.observed)
+        }
+    };
     supervisor.spawn("ticker", with_failpoint("ticker", ticker(inputs.clone(), intake.clone())));
 
     // Health: system figures and component checks; a hold moves trading to Reducing.
@@ -242,6 +257,7 @@ pub async fn start(
         recorded,
         health: reports,
         alerts: alert_counters,
+        feeds,
     };
 
     // The control API.
