@@ -65,6 +65,17 @@ pub enum StartError {
     Feed(String),
 }
 
+impl StartError {
+    /// A refusal to trade live is a usage or configuration problem (exit 2: restarting cannot fix
+    /// it); anything else is a runtime failure (exit 1).
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            StartError::Live(_) => crate::cli::exit::BAD_CONFIG,
+            _ => crate::cli::exit::FAILURE,
+        }
+    }
+}
+
 /// Handles the daemon keeps after start-up.
 pub struct Wired {
     intake: CancellationToken,
