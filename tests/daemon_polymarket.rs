@@ -42,6 +42,8 @@ struct Venue {
     books_down: bool,
     /// Requests seen, by route and token (e.g. `GET /book 7132…`).
     seen: Vec<String>,
+    /// `POST /order` bodies and their `POLY_*` header names, in order.
+    orders: Vec<(Value, Vec<String>)>,
 }
 
 type Shared = Arc<Mutex<Venue>>;
@@ -130,6 +132,29 @@ async fn market_info(State(venue): State<Shared>, Path(condition): Path<String>)
     Json(info)
 }
 
+/// `POST /order`: every order matches in full, BUYs at 0.50 and SELLs at 0.49 (the served book's
+/// best levels), answered like the docs' `matched` example (amounts in 10⁻⁶ units).
+async fn post_order(
+    State(venue): State<Shared>,
+    headers: axum::http::HeaderMap,
+    Json(body): Json<Value>,
+) -> Json<Value> {
+    let poly: Vec<String> =
+        headers.keys().map(|k| k.as_str().to_ascii_uppercase()).filter(|k| k.starts_with("POLY_")).collect();
+    let order = &body["order"];
+    let units = |field: &str| order[field].as_str().and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+    let (making, taking) = match order["side"].as_str() {
+        Some("BUY") => (units("takerAmount") / 2, units("takerAmount")),
+        _ => (units("makerAmount"), units("makerAmount") * 49 / 100),
+    };
+    venue.lock().unwrap().orders.push((body.clone(), poly));
+    Json(json!({
+        "success": true, "orderID": "", "status": "matched",
+        "makingAmount": making.to_string(), "takingAmount": taking.to_string(),
+        "transactionsHashes": [], "tradeIDs": [], "errorMsg": ""
+    }))
+}
+
 /// The local Data API + CLOB, on its own thread and runtime (the test blocks on the daemon).
 struct LocalVenue {
     state: Shared,
@@ -148,6 +173,7 @@ impl LocalVenue {
             .route("/book", get(one_book))
             .route("/books", post(many_books))
             .route("/clob-markets/{condition}", get(market_info))
+            .route("/order", post(post_order))
             .with_state(state.clone());
         let thread = std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
@@ -205,9 +231,13 @@ fn start_daemon(ws: &Workspace, venue: &LocalVenue) -> std::process::Child {
     let env = daemon_env(venue);
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let child = ws.spawn_daemon(&env);
-    let ready = wait_until(LIMIT, || ws.read("logs/main.log").matches("running in paper mode").count() > 0);
-    assert!(ready, "the daemon did not start; main.log:\n{}", ws.read("logs/main.log"));
+    wait_ready(ws, "paper");
     child
+}
+
+fn wait_ready(ws: &Workspace, mode: &str) {
+    let ready = wait_until(LIMIT, || ws.read("logs/main.log").contains(&format!("running in {mode} mode")));
+    assert!(ready, "the daemon did not start; logs:\n{}{}", ws.all_logs(), ws.read("console.err"));
 }
 
 fn stop_daemon(ws: &Workspace, mut child: std::process::Child) {
@@ -325,4 +355,83 @@ fn whale_trades_are_copied_and_exited_from_the_live_feeds_and_a_restart_copies_n
     let errors: Vec<Value> =
         json_lines(&ws.read("logs/error.log")).into_iter().filter(|l| l["target"] != "whale_trader::alerts").collect();
     assert!(errors.is_empty(), "errors were logged (console alerts aside): {errors:?}");
+}
+
+// Hardhat's well-known first test key (never funded on Polygon) and made-up API credentials.
+#[cfg(feature = "live")]
+const LIVE_SECRETS: [(&str, &str); 5] = [
+    ("WHALE_TRADER__POLYMARKET__CREDENTIALS__API_KEY", "f4f247b7-4ac7-ff29-a152-04fda0a8755a"),
+    ("WHALE_TRADER__POLYMARKET__CREDENTIALS__API_SECRET", "c2VjcmV0LXRoYXQtbXVzdC1uZXZlci1sZWFr"),
+    ("WHALE_TRADER__POLYMARKET__CREDENTIALS__API_PASSPHRASE", "passphrase-that-must-never-leak"),
+    (
+        "WHALE_TRADER__POLYMARKET__CREDENTIALS__PRIVATE_KEY",
+        "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80",
+    ),
+    ("WHALE_TRADER__POLYMARKET__CREDENTIALS__FUNDER_ADDRESS", "0x9999999999999999999999999999999999999999"),
+];
+
+#[cfg(feature = "live")]
+#[test]
+fn in_live_mode_the_copy_and_the_exit_are_signed_orders_at_the_clob() {
+    let venue = LocalVenue::start();
+    venue.with(|v| {
+        v.books.insert(TOKEN_A.into(), book(TOKEN_A, MARKET_A));
+    });
+    let ws = Workspace::with_default_config("");
+    let stdout = std::fs::File::create(ws.path().join("console.out")).unwrap();
+    let stderr = std::fs::File::create(ws.path().join("console.err")).unwrap();
+    let mut command = ws.command(&["run", "--live"]);
+    command
+        .envs(daemon_env(&venue))
+        .envs(LIVE_SECRETS)
+        .env("WHALE_TRADER__DAEMON__MODE", "live")
+        .env("WHALE_TRADER__POLYMARKET__CREDENTIALS__SIGNATURE_TYPE", "2")
+        .env("WHALE_TRADER_LIVE_CONFIRM", "yes")
+        .stdout(stdout)
+        .stderr(stderr);
+    let daemon = command.spawn().expect("spawn the daemon");
+    wait_ready(&ws, "live");
+
+    std::thread::sleep(Duration::from_millis(1_200));
+    venue.with(|v| v.rows.push(trade_row("BUY", TOKEN_A, MARKET_A, now_secs(), 400.0, 0.5, "0xa1")));
+    let copied = wait_until(LIMIT, || count(&ws, "trade_opened", TOKEN_A) == 1);
+    assert!(copied, "no live copy; logs:\n{}", ws.all_logs());
+    let opened = audit(&ws).into_iter().find(|l| l["event"] == "trade_opened").unwrap();
+    assert_eq!(opened["mode"], "live");
+    venue.with(|v| v.rows.push(trade_row("SELL", TOKEN_A, MARKET_A, now_secs(), 400.0, 0.49, "0xa2")));
+    let exited =
+        wait_until(LIMIT, || audit(&ws).iter().any(|l| l["event"] == "trade_closed" && l["reason"] == "whale_exit"));
+    assert!(exited, "the whale's SELL did not close the live copy; logs:\n{}", ws.all_logs());
+    stop_daemon(&ws, daemon);
+
+    // Two signed FAK orders reached the CLOB, each with the five L2 headers.
+    let orders = venue.with(|v| v.orders.clone());
+    assert_eq!(orders.len(), 2, "{orders:?}");
+    for (i, (body, headers)) in orders.iter().enumerate() {
+        assert_eq!(body["orderType"], "FAK");
+        assert_eq!(body["order"]["side"], if i == 0 { "BUY" } else { "SELL" });
+        assert_eq!(body["order"]["tokenId"], TOKEN_A);
+        assert_eq!(body["order"]["maker"], "0x9999999999999999999999999999999999999999");
+        assert_eq!(body["order"]["signature"].as_str().map(str::len), Some(132));
+        for header in ["POLY_ADDRESS", "POLY_SIGNATURE", "POLY_TIMESTAMP", "POLY_API_KEY", "POLY_PASSPHRASE"] {
+            assert!(headers.iter().any(|h| h == header), "{header} missing: {headers:?}");
+        }
+    }
+    // Each order's venue id was recorded in the store before it was sent.
+    let path = ws.path().join("data/whale-trader.live.db");
+    let conn = rusqlite::Connection::open_with_flags(&path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
+    let ids: Vec<String> = conn
+        .prepare("SELECT venue_order_id FROM orders ORDER BY client_order_id")
+        .unwrap()
+        .query_map([], |row| row.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(ids.len(), 2);
+    assert!(ids.iter().all(|id| id.starts_with("0x") && id.len() == 66), "{ids:?}");
+    // No secret reached a log or the console.
+    let everything = format!("{}{}{}", ws.all_logs(), ws.read("console.out"), ws.read("console.err"));
+    for (_, secret) in LIVE_SECRETS.iter().take(4) {
+        assert!(!everything.contains(secret), "a secret leaked");
+    }
 }
