@@ -146,8 +146,7 @@ pub async fn start(
     let engine = Engine::new(config.clone(), EngineSettings::default(), Box::new(TracingAuditSink), clock.now())
         .map_err(|e| StartError::Engine(e.to_string()))?;
     let (executor, executor_tasks) =
-        super::executors::choose_executor(&config, &store_handle, &recovered, clock.clone())
-            .map_err(StartError::Live)?;
+        super::executors::choose_executor(&config, &store_handle, &recovered).map_err(StartError::Live)?;
     let (events_tx, events_rx) = mpsc::channel(EVENT_QUEUE);
     let EngineHandle { inputs, status, view, progress, task: engine_task } = spawn_engine_task(
         engine,
