@@ -73,6 +73,9 @@ impl TradeForwarder {
                 () = stop.cancelled() => break,
                 Some(trade) = trades.recv() => {
                     if self.forward(trade, &mut memory, &stop).await.is_err() {
+                        if stop.is_cancelled() {
+                            break;
+                        }
                         tracing::info!("the engine's queue closed; the whale-trade forwarder stops");
                         stop.cancelled().await;
                         return Ok(());
