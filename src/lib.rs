@@ -20,6 +20,7 @@
 //! | [`engine`] | the engine: one task, one input queue; copy rules, position monitor, audit events |
 //! | [`risk`] | the risk manager: pure, synchronous checks, trading states and reason codes |
 //! | [`polymarket`] | adapters to the Polymarket Data API and CLOB: whale feed, price feed, order signing |
+//! | `live` | the live executor: signed FAK orders on the CLOB, reconciliation, kill-switch cancels (feature `live`) |
 //! | [`store`] | the embedded SQLite store: write-ahead orders, fills, risk state, recovery |
 //! | [`alerts`] | the alert dispatcher and its channels |
 //! | [`logging`] | rotating JSON log files, the trade audit trail and operation timings |
@@ -38,6 +39,8 @@ pub mod config;
 pub mod domain;
 pub mod engine;
 pub mod health;
+#[cfg(feature = "live")]
+pub mod live;
 pub mod logging;
 pub mod polymarket;
 pub mod risk;

@@ -418,3 +418,36 @@ fn replay_prints_the_sessions_audit_trail_and_summary() {
     assert_eq!(missing.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&missing.stderr).contains("no-such-session.jsonl"));
 }
+
+#[cfg(not(feature = "live"))]
+#[test]
+fn mode_live_in_a_build_without_the_live_feature_refuses_to_start_naming_the_feature() {
+    let ws = Workspace::with_default_config("");
+    // Even with every other live condition met, this binary cannot sign orders.
+    let out = ws
+        .command(&["run", "--live"])
+        .env("WHALE_TRADER__DAEMON__MODE", "live")
+        .env("WHALE_TRADER_LIVE_CONFIRM", "yes")
+        .output()
+        .expect("run whale-trader");
+    let console = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.status.code(), Some(2), "{console}");
+    assert!(console.contains("cargo feature `live`") && console.contains("--features live"), "{console}");
+    assert!(ws.read("logs/error.log").contains("cargo feature `live`"));
+    assert!(!ws.path().join("data/whale-trader.live.db").exists(), "nothing started, not even the store");
+}
+
+#[test]
+fn mode_live_without_its_other_conditions_is_refused_with_each_named() {
+    let ws = Workspace::with_default_config("");
+    let out = ws.command(&["run"]).env("WHALE_TRADER__DAEMON__MODE", "live").output().expect("run whale-trader");
+    let console = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.status.code(), Some(2), "{console}");
+    if cfg!(feature = "live") {
+        for condition in ["polymarket.credentials is incomplete", "--live flag", "WHALE_TRADER_LIVE_CONFIRM"] {
+            assert!(console.contains(condition), "{condition:?} not named: {console}");
+        }
+    } else {
+        assert!(console.contains("cargo feature `live`"), "{console}");
+    }
+}

@@ -51,9 +51,10 @@ pub enum EngineMsg {
     /// Ask the executor about every order written ahead whose outcome was lost in a restart, at
     /// `at` (replay: the time the warm-up reached) or the task clock's now.
     Reconcile { at: Option<Timestamp> },
-    /// A reconciliation's answer: the order's *cumulative* outcome at the venue (the task applies
-    /// only the part the engine does not know yet).
-    Reconciled(ExecutionReport),
+    /// An order's *cumulative* outcome at the venue, as a live executor learns it (after sending or
+    /// when reconciling): the task applies only the part the engine does not know yet, so fills
+    /// recorded before a restart are never counted twice.
+    VenueOutcome(ExecutionReport),
     /// Proves the task is alive (the watchdog's progress) without touching the engine.
     Liveness,
 }
@@ -282,11 +283,13 @@ impl EngineActor {
                 let now = at.unwrap_or_else(|| self.clock.now());
                 summary.orders_reconciled += self.reconcile(now, out, reports).await?;
             }
-            EngineMsg::Reconciled(report) => {
+            EngineMsg::VenueOutcome(report) => {
                 let now = self.clock.now();
                 match self.engine.unapplied_part(&report) {
                     Some(part) => self.step(Input::Execution(part), now, None, out, reports).await?,
-                    None => tracing::info!(order = %report.client_order_id, "reconciled order already finished"),
+                    None => {
+                        tracing::info!(order = %report.client_order_id, "outcome of an order already finished; ignored")
+                    }
                 }
             }
             EngineMsg::Input { input, at, seq } => {
@@ -368,7 +371,9 @@ impl EngineActor {
             self.flush_events(out).await;
         }
         for order in out.cancels.drain(..) {
-            tracing::warn!(%order, "entry still working at kill: the executor must cancel it");
+            // A simulated executor has nothing working; the live one cancels working entries at
+            // the venue when it sees trading turn `killed`.
+            tracing::info!(%order, "entry still working at kill: the executor cancels it");
         }
         Ok(())
     }

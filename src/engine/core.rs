@@ -978,13 +978,5 @@ fn domain_side(side: crate::polymarket::Side) -> Side {
 /// The dedupe identity of a whale trade as text (transaction hash, asset, side, size, price,
 /// timestamp; decimals normalised so that `0.5` and `0.50` agree).
 pub fn whale_trade_key(trade: &WhaleTrade) -> String {
-    format!(
-        "{}:{}:{}:{}:{}:{}",
-        trade.transaction_hash,
-        trade.asset,
-        trade.side.as_str(),
-        trade.size.normalize(),
-        trade.price.normalize(),
-        trade.timestamp.millis()
-    )
+    trade.key().to_string()
 }

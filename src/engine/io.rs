@@ -102,7 +102,8 @@ pub enum EngineEvent {
     OrderFinished { client_order_id: ClientOrderId, filled: Decimal, ordered: Decimal, at: Timestamp },
     /// A position's figures after a fill, a close or a settlement (the store's `positions` row).
     PositionUpdated(Box<PositionUpdate>),
-    /// The decision on a followed whale's trade, made once: the store marks the trade seen with it.
+    /// The decision on a followed whale's trade, made once, with the trade's exact dedupe key: the
+    /// store marks the trade seen with it, so that a restart neither decides on it twice nor loses it.
     WhaleTradeDecided(Box<WhaleTradeDecision>),
     /// A whale trade reached the engine (the store remembers seen trades; lag is measured here).
     WhaleTradeSeen { whale: WhaleId, market: MarketId, token: TokenId, side: Side, lag_ms: i64, at: Timestamp },
@@ -150,7 +151,7 @@ pub struct PositionClose {
 /// What the engine decided about one whale trade.
 #[derive(Debug, Clone, PartialEq)]
 pub struct WhaleTradeDecision {
-    /// The exact dedupe key (see [`super::core::whale_trade_key`]).
+    /// The exact dedupe key (`polymarket::TradeKey` in its text form, see [`super::core::whale_trade_key`]).
     pub key: String,
     pub wallet: String,
     pub market_id: String,

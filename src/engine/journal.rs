@@ -12,7 +12,7 @@
 //! | fill | `fills` (`<client order id>-<n>`), the order's status, the position |
 //! | order finished | the order's final status (`filled`, or `cancelled` for an unfilled rest) |
 //! | position opened, resized, closed, settled | `positions` |
-//! | decision on a whale trade | `seen_whale_trades` + `decision_audit` (one command), the whale's watermark |
+//! | decision on a whale trade | `seen_whale_trades` + `decision_audit` (one command) |
 //! | trading-state change | `trading_state_changes` |
 //! | (after every step that wrote something) | `risk_state` and `engine_checkpoint` |
 
@@ -20,16 +20,17 @@ use crate::clock::Timestamp;
 use crate::domain::{ClientOrderId, Side};
 use crate::store::{
     self, DecisionRecord, EngineCheckpointRecord, FillRecord, OrderKind, OrderRecord, OrderStatus, PositionRecord,
-    PositionStatus, RiskStateRecord, SeenWhaleTrade, StoreCommand, TradingStateChange, WhaleWatermark,
+    PositionStatus, RiskStateRecord, SeenWhaleTrade, StoreCommand, TradingStateChange,
 };
 
 use super::EngineError;
 use super::core::Engine;
 use super::io::{EngineEvent, PositionUpdate, WhaleTradeDecision, WhaleVerdict};
 
-/// How the store names an order: `C` and the client order id, zero-padded (`C000042`).
+/// How the store (and the live executor, whose order salt derives from it) names an order:
+/// the client order id's text form, `order#42`.
 pub fn client_order_id_text(id: ClientOrderId) -> String {
-    format!("C{:06}", id.0)
+    id.to_string()
 }
 
 /// Turns engine events into store commands for one source of inputs.
@@ -109,13 +110,8 @@ impl Journal {
                 EngineEvent::PositionUpdated(update) => {
                     commands.push(StoreCommand::UpsertPosition(position_record(engine, update)));
                 }
-                EngineEvent::WhaleTradeDecided(decision) => {
-                    commands.push(whale_decision(decision));
-                    commands.push(StoreCommand::AdvanceWatermark(WhaleWatermark {
-                        wallet: decision.wallet.clone(),
-                        watermark: decision.traded_at,
-                    }));
-                }
+                // Watermarks belong to the whale feed, which knows what it has read and handed over.
+                EngineEvent::WhaleTradeDecided(decision) => commands.push(whale_decision(decision)),
                 EngineEvent::StateChanged(t) => {
                     commands.push(StoreCommand::RecordTradingStateChange(TradingStateChange {
                         from_state: t.from.as_str().to_owned(),

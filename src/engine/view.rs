@@ -13,6 +13,8 @@ pub struct EngineView {
     pub status: EngineStatus,
     pub risk: RiskSnapshot,
     pub positions: Vec<PositionView>,
+    /// Every token with an open position or an order in flight: what the price feed must watch.
+    pub watched_tokens: std::collections::BTreeSet<String>,
 }
 
 impl Engine {
@@ -40,6 +42,14 @@ impl Engine {
                 }
             })
             .collect();
-        EngineView { status: self.status(), risk: self.risk().snapshot(), positions }
+        let portfolio = self.portfolio();
+        let watched_tokens = portfolio
+            .open_trades()
+            .map(|trade| trade.token)
+            .chain(portfolio.pending.values().map(|order| order.intent.token))
+            .filter_map(|token| names.token_name(token))
+            .map(str::to_owned)
+            .collect();
+        EngineView { status: self.status(), risk: self.risk().snapshot(), positions, watched_tokens }
     }
 }

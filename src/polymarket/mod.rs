@@ -60,12 +60,13 @@ pub use order::{
 pub use paper_fill::{FillError, FillRequest, LevelFill, PaperFill, simulate_fill};
 pub use price_feed::{BookUpdate, PriceEvent, PriceFeedHandle, PriceFeedSnapshot, spawn_price_feed};
 #[cfg(feature = "live")]
-pub use signer::{OrderSigner, SignError};
+pub use signer::{OrderSignature, OrderSigner, SignError};
 pub use staleness::{StalenessTracker, TokenFreshness};
-pub use trade::{Side, TradeKey, WhaleTrade};
+pub use trade::{Side, TradeKey, TradeKeyError, WhaleTrade};
 pub use trading::{
     CancelResponse, ClobTrade, ClobTradingClient, ListFilter, OpenOrder, PostOrderResponse, TradingError,
 };
 pub use whale_feed::{
     FeedStart, FollowedWallet, WalletFeedStatus, WhaleFeedError, WhaleFeedHandle, WhaleFeedSnapshot, spawn_whale_feed,
+    spawn_whale_feed_with_held_back,
 };

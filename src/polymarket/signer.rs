@@ -69,6 +69,13 @@ impl OrderSigner {
 
     /// The `0x…` hex signature of `order`.
     pub async fn sign(&self, order: &UnsignedOrder) -> Result<String, SignError> {
+        Ok(self.sign_order(order).await?.signature)
+    }
+
+    /// The signature of `order` and its EIP-712 hash. The hash is what the exchange contract's
+    /// `hashOrder` returns and what the CLOB answers as `orderID`: known before the order is sent,
+    /// so that it can be recorded first and the order found again after a crash.
+    pub async fn sign_order(&self, order: &UnsignedOrder) -> Result<OrderSignature, SignError> {
         if order.signature_type > 2 {
             return Err(SignError::UnsupportedSignatureType(order.signature_type));
         }
@@ -84,8 +91,16 @@ impl OrderSigner {
         };
         let hash = to_sol_order(order)?.eip712_signing_hash(&domain);
         let signature = self.key.sign_hash(&hash).await.map_err(|e| SignError::Signing(e.to_string()))?;
-        Ok(signature.to_string())
+        Ok(OrderSignature { signature: signature.to_string(), order_hash: hash.to_string() })
     }
+}
+
+/// A signed order's signature and hash, both `0x…` hex.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderSignature {
+    pub signature: String,
+    /// The EIP-712 signing hash (`0x` + 64 hex digits): the CLOB's order id.
+    pub order_hash: String,
 }
 
 fn to_sol_order(order: &UnsignedOrder) -> Result<OrderV2, SignError> {
@@ -180,6 +195,10 @@ mod tests {
         let hash = to_sol_order(&order(false)).unwrap().eip712_signing_hash(&domain);
         let parsed = polymarket_client_sdk_v2::types::Signature::from_str(&standard).unwrap();
         assert_eq!(parsed.recover_address_from_prehash(&hash).unwrap().to_checksum(None), TEST_ADDRESS);
+        // The order id is that hash, as 0x + 64 hex digits.
+        let signed = signer.sign_order(&order(false)).await.unwrap();
+        assert_eq!((signed.signature.as_str(), signed.order_hash.clone()), (standard.as_str(), hash.to_string()));
+        assert_eq!(signed.order_hash.len(), 66);
     }
 
     #[tokio::test]

@@ -131,6 +131,35 @@ impl fmt::Display for TradeKey {
     }
 }
 
+/// A stored dedupe key that is not in the `tx:asset:side:size:price:ts_ms` form.
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+#[error("trade key {key:?}: {rule}")]
+pub struct TradeKeyError {
+    pub key: String,
+    pub rule: &'static str,
+}
+
+impl std::str::FromStr for TradeKey {
+    type Err = TradeKeyError;
+
+    /// Reads the [`fmt::Display`] form back (the store keeps seen trades by it).
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let err = |rule| TradeKeyError { key: text.chars().take(200).collect(), rule };
+        let parts: Vec<&str> = text.split(':').collect();
+        let [tx, asset, side, size, price, ts] = parts.as_slice() else {
+            return Err(err("must have six ':'-separated parts: tx:asset:side:size:price:ts_ms"));
+        };
+        if tx.is_empty() || asset.is_empty() {
+            return Err(err("transaction hash and asset must not be empty"));
+        }
+        let side = Side::parse(side).ok_or_else(|| err("side must be BUY or SELL"))?;
+        let size: Decimal = size.parse().map_err(|_| err("size must be a decimal"))?;
+        let price: Decimal = price.parse().map_err(|_| err("price must be a decimal"))?;
+        let ms: i64 = ts.parse().map_err(|_| err("timestamp must be integer milliseconds"))?;
+        Ok(TradeKey::new(tx, asset, side, size, price, Timestamp::from_millis(ms)))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use rust_decimal_macros::dec;
@@ -147,6 +176,16 @@ mod tests {
         assert_ne!(a, c);
         let d = TradeKey::new("0xab", "1", Side::Sell, dec!(100), dec!(0.5), Timestamp::from_secs(1));
         assert_ne!(a, d);
+    }
+
+    #[test]
+    fn keys_read_back_from_their_text() {
+        let key = TradeKey::new("0xAB", "123", Side::Sell, dec!(2538.26612), dec!(0.5699998232997013), Timestamp(7));
+        let text = key.to_string();
+        assert_eq!(text.parse::<TradeKey>(), Ok(key));
+        assert!("0xab:1:BUY:1:0.5".parse::<TradeKey>().is_err());
+        assert!("0xab:1:HOLD:1:0.5:1".parse::<TradeKey>().is_err());
+        assert!("trade#00ff".parse::<TradeKey>().is_err());
     }
 
     #[test]

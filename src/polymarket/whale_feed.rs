@@ -104,6 +104,8 @@ struct FeedContext {
     http: HttpClient,
     clock: Arc<dyn Clock>,
     trades: mpsc::Sender<WhaleTrade>,
+    /// Where trades held back because they predate start-up go, when someone wants them.
+    held_back: Option<mpsc::Sender<WhaleTrade>>,
     permits: Semaphore,
     snapshot: watch::Sender<WhaleFeedSnapshot>,
     cancel: CancellationToken,
@@ -117,6 +119,21 @@ pub fn spawn_whale_feed(
     start: FeedStart,
     clock: Arc<dyn Clock>,
     trades: mpsc::Sender<WhaleTrade>,
+    cancel: CancellationToken,
+) -> Result<WhaleFeedHandle, WhaleFeedError> {
+    spawn_whale_feed_with_held_back(config, wallets, start, clock, trades, None, cancel)
+}
+
+/// Like [`spawn_whale_feed`]; in addition every trade held back because it predates start-up goes
+/// to `held_back` (waiting for room, like the trades), so that the daemon can remember it as seen:
+/// a restart soon after must not take it for a trade made while the daemon was down.
+pub fn spawn_whale_feed_with_held_back(
+    config: &PolymarketConfig,
+    wallets: Vec<FollowedWallet>,
+    start: FeedStart,
+    clock: Arc<dyn Clock>,
+    trades: mpsc::Sender<WhaleTrade>,
+    held_back: Option<mpsc::Sender<WhaleTrade>>,
     cancel: CancellationToken,
 ) -> Result<WhaleFeedHandle, WhaleFeedError> {
     let http = HttpClient::new(&config.http, config.whale_feed.requests_per_sec)?;
@@ -150,6 +167,7 @@ pub fn spawn_whale_feed(
         http,
         clock,
         trades,
+        held_back,
         snapshot: snapshot_tx,
         cancel,
     });
@@ -263,6 +281,10 @@ async fn poll_wallet(ctx: &FeedContext, address: &str, cursor: &mut WalletCursor
                     cursor.record(trade);
                 }
                 Admission::BeforeStart => {
+                    if let Err(e) = hand_held_back(ctx, trade).await {
+                        outcome.result = Err(e);
+                        return outcome;
+                    }
                     outcome.held_back += 1;
                     cursor.record(trade);
                 }
@@ -312,6 +334,15 @@ async fn hand_to_engine(
         "whale trade"
     );
     Ok(())
+}
+
+/// Passes a trade held back (it predates start-up) to whoever wants to remember it.
+async fn hand_held_back(ctx: &FeedContext, trade: &WhaleTrade) -> Result<(), WhaleFeedError> {
+    let Some(held_back) = &ctx.held_back else { return Ok(()) };
+    tokio::select! {
+        sent = held_back.send(trade.clone()) => sent.map_err(|_| WhaleFeedError::QueueClosed),
+        _ = ctx.cancel.cancelled() => Err(WhaleFeedError::Cancelled),
+    }
 }
 
 /// Which page to read next.

@@ -68,7 +68,7 @@ async fn run_async(config: Config, load_options: LoadOptions, live: bool) -> u8 
             if !stuck.is_empty() {
                 tracing::error!(?stuck, "tasks did not stop after the failed start-up");
             }
-            return exit::FAILURE;
+            return e.exit_code();
         }
     };
     let status =

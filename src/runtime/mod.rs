@@ -9,6 +9,9 @@
 
 mod alert_outbox;
 mod daemon;
+mod executors;
+mod feed_checks;
+mod feeds;
 mod health_alerts;
 mod observe;
 mod recorder;

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use tokio::sync::watch;
 
+use super::feeds::FeedsObserved;
 use super::recorder::SharedStats;
 use crate::alerts::{AlertCountersSnapshot, ChannelCountersSnapshot};
 use crate::api::StatusView;
@@ -22,6 +23,8 @@ pub struct Observed {
     pub recorded: SharedStats,
     pub health: watch::Receiver<Arc<HealthReport>>,
     pub alerts: watch::Receiver<AlertCountersSnapshot>,
+    /// The live feeds (`feed.source = "polymarket"`): lag per whale, price-feed staleness.
+    pub feeds: Option<FeedsObserved>,
 }
 
 /// The daemon's side of `whale-trader status`.
@@ -90,6 +93,9 @@ pub fn metrics_text(observed: &Observed) -> String {
     recorder_metrics(&mut text, &observed.recorded);
     alert_metrics(&mut text, &observed.alerts.borrow());
     health_metrics(&mut text, &observed.health.borrow());
+    if let Some(feeds) = &observed.feeds {
+        feeds.write_metrics(&mut text);
+    }
     text.finish()
 }
 

@@ -1,7 +1,8 @@
 //! Builds the daemon's tasks from the configuration and connects them (DESIGN.md's data flow).
 //!
 //! ```text
-//!  replay / polymarket feed ─┐                                   ┌─► executor (inside the engine task)
+//!  replay / polymarket feed ─┐                                   ┌─► executor (inside the engine task;
+//!                            │                                   │   live: its own tasks, reports back)
 //!  control API  ─────────────┼─ mpsc<EngineMsg> ─► engine task ──┤
 //!  health hold / release ────┤                                   └─ mpsc<EngineEvent> ─► recorder ─┬─► store writer
 //!  timer ticks, SIGHUP ──────┘                                                                     └─► alerts
@@ -21,6 +22,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 
 use super::alert_outbox::{StoreOutbox, undelivered_alerts};
+use super::feed_checks::register_feed_checks;
 use super::health_alerts;
 use super::observe::{self, Observed};
 use super::recorder::Recorder;
@@ -34,8 +36,7 @@ use crate::clock::{Clock, SimClock, SystemClock};
 use crate::config::{Config, FeedSource, Mode};
 use crate::engine::journal::Journal;
 use crate::engine::{
-    Control, DryRunExecutor, EngineHandle, EngineMsg, Executor, Input, LIVE_CONFIRM_ENV, PaperExecutor, Persistence,
-    TracingAuditSink, check_live_start, run_replay_feed, spawn_engine_task,
+    Control, EngineHandle, EngineMsg, Input, Persistence, TracingAuditSink, run_replay_feed, spawn_engine_task,
 };
 use crate::health::{
     FreshnessRule, HealthAction, HealthMonitor, HealthStatus, ProgressTracker, WatchedDirectory, progress_check,
@@ -72,6 +73,17 @@ pub enum StartError {
     Feed(String),
 }
 
+impl StartError {
+    /// A refusal to trade live is a usage or configuration problem (exit 2: restarting cannot fix
+    /// it); anything else is a runtime failure (exit 1).
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            StartError::Live(_) => crate::cli::exit::BAD_CONFIG,
+            _ => crate::cli::exit::FAILURE,
+        }
+    }
+}
+
 /// Handles the daemon keeps after start-up.
 pub struct Wired {
     intake: CancellationToken,
@@ -102,21 +114,7 @@ pub async fn start(
     let config = config_tx.borrow().clone();
     let mode = config.daemon.mode;
     if mode == Mode::Live || live {
-        check_live_start(
-            &config.polymarket.credentials.missing(),
-            mode,
-            live,
-            std::env::var(LIVE_CONFIRM_ENV).ok().as_deref(),
-        )
-        .map_err(|e| StartError::Live(e.to_string()))?;
-        return Err(StartError::Live(
-            "every live precondition holds, but this build has no live executor wired into the daemon yet".into(),
-        ));
-    }
-    if config.feed.source == FeedSource::Polymarket {
-        return Err(StartError::Feed(
-            "the live Polymarket feeds are not wired into the daemon yet; use \"replay\"".into(),
-        ));
+        super::executors::refuse_live_unless_ready(&config, live).map_err(StartError::Live)?;
     }
 
     let intake = CancellationToken::new();
@@ -191,11 +189,9 @@ pub async fn start(
     }
     let (alert_counters_tx, alert_counters) = watch::channel(alerts.counters());
 
-    // The engine and its executor; the engine writes ahead through the store writer.
-    let executor: Box<dyn Executor> = match mode {
-        Mode::DryRun => Box::new(DryRunExecutor),
-        Mode::Paper | Mode::Live => Box::new(PaperExecutor::new(config.daemon.paper_extra_slippage_bps)),
-    };
+    // The executor; the engine writes ahead through the store writer before it sees an order.
+    let (executor, executor_tasks) =
+        super::executors::choose_executor(&config, &store_handle, &recovered).map_err(StartError::Live)?;
     let (events_tx, events_rx) = mpsc::channel(EVENT_QUEUE);
     let EngineHandle { inputs, status, view, progress, task: engine_task } = spawn_engine_task(
         engine,
@@ -249,21 +245,50 @@ pub async fn start(
         with_failpoint("alerts", run_alerts(alerts, config_tx.subscribe(), alert_counters_tx, sinks.clone())),
     );
 
+    // The executor's own tasks (live: execution reports back into the engine, kill-switch cancels).
+    for (name, task) in
+        executor_tasks.map(|start| start(inputs.clone(), status.clone(), intake.clone())).unwrap_or_default()
+    {
+        supervisor.spawn(name, with_failpoint(name, task));
+    }
+
     // The feed.
-    let replay_path = config.feed.replay_path.clone();
-    let replay_speed = config.feed.replay_speed;
-    let feed_inputs = inputs.clone();
-    let feed_stop = intake.clone();
-    supervisor.spawn(
-        "feed",
-        with_failpoint("feed", async move {
-            let report = run_replay_feed(&replay_path, replay_speed, sim_clock, feed_inputs, feed_stop, cursor)
-                .await
-                .map_err(TaskError::new)?;
-            tracing::info!(?report, "replay feed stopped");
-            Ok(())
-        }),
-    );
+    let feeds = match config.feed.source {
+        FeedSource::Replay => {
+            let replay_path = config.feed.replay_path.clone();
+            let replay_speed = config.feed.replay_speed;
+            let feed_inputs = inputs.clone();
+            let feed_stop = intake.clone();
+            supervisor.spawn(
+                "feed",
+                with_failpoint("feed", async move {
+                    let report = run_replay_feed(&replay_path, replay_speed, sim_clock, feed_inputs, feed_stop, cursor)
+                        .await
+                        .map_err(TaskError::new)?;
+                    tracing::info!(?report, "replay feed stopped");
+                    Ok(())
+                }),
+            );
+            None
+        }
+        FeedSource::Polymarket => {
+            let started = super::feeds::start_polymarket_feeds(super::feeds::FeedsStart {
+                config: &config,
+                recovered: &recovered,
+                clock: clock.clone(),
+                inputs: inputs.clone(),
+                status: status.clone(),
+                view: view.clone(),
+                store: store_handle.clone(),
+                stop: intake.clone(),
+            })
+            .map_err(|e| StartError::Feed(e.to_string()))?;
+            for (name, task) in started.tasks {
+                supervisor.spawn(name, with_failpoint(name, task));
+            }
+            Some(started.observed)
+        }
+    };
     // A replayed session brings its own timer ticks in simulated time; the wall-clock ticker then
     // only proves the engine alive (watchdog), so that wall time never changes a replay's outcome.
     let timer = match config.feed.source {
@@ -292,7 +317,17 @@ pub async fn start(
         health_clock.clone(),
     )
     .with_config_updates(health_config_rx);
-    register_checks(&monitor, &engine_progress, &store_handle, health_clock)?;
+    register_checks(&monitor, &engine_progress, &store_handle, health_clock.clone())?;
+    if let Some(feeds) = &feeds {
+        register_feed_checks(
+            &monitor,
+            feeds,
+            &config.polymarket.clob_url,
+            config.polymarket.whale_feed.poll_interval(),
+            health_clock,
+        )
+        .map_err(|e| StartError::Health(e.to_string()))?;
+    }
     register_alert_channel_checks(&monitor, &config, &alert_counters)?;
     let reports = monitor.reports();
     let actions = monitor.actions();
@@ -318,6 +353,7 @@ pub async fn start(
         recorded,
         health: reports,
         alerts: alert_counters,
+        feeds,
     };
 
     // The control API.

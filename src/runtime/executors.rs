@@ -1,0 +1,141 @@
+//! Which executor the engine gets (`daemon.mode`), and the refusal to trade live unless every
+//! condition holds and this binary can.
+//!
+//! Live trading needs all four conditions of [`check_live_start`] (credentials, `mode = "live"`,
+//! `run --live`, `WHALE_TRADER_LIVE_CONFIRM=yes`) and a build with the cargo feature `live`, which
+//! brings the official SDK for EIP-712 order signing. A build without it refuses `mode = "live"`
+//! at start-up and says how to get one.
+
+use futures::future::BoxFuture;
+use tokio::sync::{mpsc, watch};
+use tokio_util::sync::CancellationToken;
+
+use super::supervisor::TaskResult;
+use crate::config::{Config, FeedSource, Mode};
+use crate::engine::{
+    DryRunExecutor, EngineMsg, EngineStatus, Executor, LIVE_CONFIRM_ENV, PaperExecutor, check_live_start,
+};
+use crate::store::{RecoveredState, StoreHandle};
+
+/// Why this build cannot trade live.
+pub const NO_LIVE_FEATURE: &str = "daemon.mode = \"live\" needs a build with the cargo feature `live` \
+     (cargo build --release --features live); this binary was built without it";
+
+/// The live preconditions: the feature first (nothing else matters without it), then every unmet
+/// condition of [`check_live_start`], all named at once.
+pub fn refuse_live_unless_ready(config: &Config, live_flag: bool) -> Result<(), String> {
+    live_refusal(
+        cfg!(feature = "live"),
+        config.daemon.mode,
+        &config.polymarket.credentials.missing(),
+        live_flag,
+        std::env::var(LIVE_CONFIRM_ENV).ok().as_deref(),
+    )?;
+    if config.feed.source != FeedSource::Polymarket {
+        return Err(REPLAYED_FEED.to_owned());
+    }
+    Ok(())
+}
+
+/// Real orders from a replayed session would trade real money on recorded prices.
+pub const REPLAYED_FEED: &str = "daemon.mode = \"live\" needs feed.source = \"polymarket\": \
+     a replayed session would send real orders on recorded prices";
+
+/// [`refuse_live_unless_ready`] with the build and the environment as parameters (testable in
+/// either build).
+fn live_refusal(
+    built_with_live: bool,
+    mode: Mode,
+    missing_credentials: &[&'static str],
+    live_flag: bool,
+    confirm: Option<&str>,
+) -> Result<(), String> {
+    if !built_with_live && mode == Mode::Live {
+        return Err(NO_LIVE_FEATURE.to_owned());
+    }
+    check_live_start(missing_credentials, mode, live_flag, confirm).map_err(|e| e.to_string())
+}
+
+/// Tasks that run beside the executor (only the live one has any).
+pub type ExecutorTasks = Box<
+    dyn FnOnce(
+            mpsc::Sender<EngineMsg>,
+            watch::Receiver<EngineStatus>,
+            CancellationToken,
+        ) -> Vec<(&'static str, BoxFuture<'static, TaskResult>)>
+        + Send,
+>;
+
+/// The executor for `config.daemon.mode`, and its side tasks (to start once the engine runs).
+pub fn choose_executor(
+    config: &Config,
+    store: &StoreHandle,
+    recovered: &RecoveredState,
+) -> Result<(Box<dyn Executor>, Option<ExecutorTasks>), String> {
+    match config.daemon.mode {
+        Mode::DryRun => Ok((Box::new(DryRunExecutor), None)),
+        Mode::Paper => Ok((Box::new(PaperExecutor::new(config.daemon.paper_extra_slippage_bps)), None)),
+        Mode::Live => live_executor(config, store, recovered),
+    }
+}
+
+#[cfg(feature = "live")]
+fn live_executor(
+    config: &Config,
+    store: &StoreHandle,
+    recovered: &RecoveredState,
+) -> Result<(Box<dyn Executor>, Option<ExecutorTasks>), String> {
+    use std::sync::Arc;
+
+    use crate::live::{LiveExecutor, LiveSettings, LiveStart, StoreJournal};
+
+    let sent_before = recovered
+        .non_final_orders
+        .iter()
+        .filter_map(|o| Some((o.order.client_order_id.clone(), o.order.venue_order_id.clone()?)))
+        .collect();
+    let (executor, tasks) = LiveExecutor::new(LiveStart {
+        polymarket: config.polymarket.clone(),
+        journal: Arc::new(StoreJournal::new(store.clone())),
+        // Orders carry real time (the L2 timestamp, the order's own), whatever the feed's clock.
+        clock: Arc::new(crate::clock::SystemClock),
+        settings: LiveSettings::default(),
+        sent_before,
+    })
+    .map_err(|e| e.to_string())?;
+    let tasks: ExecutorTasks = Box::new(move |inputs, status, stop| tasks.into_tasks(inputs, status, stop));
+    Ok((Box::new(executor), Some(tasks)))
+}
+
+#[cfg(not(feature = "live"))]
+fn live_executor(
+    _config: &Config,
+    _store: &StoreHandle,
+    _recovered: &RecoveredState,
+) -> Result<(Box<dyn Executor>, Option<ExecutorTasks>), String> {
+    Err(NO_LIVE_FEATURE.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_build_without_the_feature_refuses_live_naming_it_before_anything_else() {
+        let refused = live_refusal(false, Mode::Live, &[], true, Some("yes"));
+        assert_eq!(refused, Err(NO_LIVE_FEATURE.to_owned()));
+        assert!(NO_LIVE_FEATURE.contains("cargo feature `live`") && NO_LIVE_FEATURE.contains("--features live"));
+        // `--live` on a paper config is refused for what it is, in any build.
+        let paper = live_refusal(false, Mode::Paper, &[], true, Some("yes")).unwrap_err();
+        assert!(paper.contains("daemon.mode = \"paper\""), "{paper}");
+    }
+
+    #[test]
+    fn a_live_build_starts_only_when_all_four_conditions_hold() {
+        assert_eq!(live_refusal(true, Mode::Live, &[], true, Some("yes")), Ok(()));
+        let refused = live_refusal(true, Mode::Live, &["private_key"], false, None).unwrap_err();
+        for named in ["private_key", "--live flag", "WHALE_TRADER_LIVE_CONFIRM"] {
+            assert!(refused.contains(named), "{named:?} not in {refused}");
+        }
+    }
+}

@@ -1,0 +1,161 @@
+//! `[feed] source = "polymarket"`: the live whale feed and price feed, connected to the engine.
+//!
+//! ```text
+//!  whale feed (Data API, per [[copy.whales]]) ─► trades ──► forwarder ─┬─ market info, book (CLOB) ─┐
+//!       │                                        held back ─┘          └─ the trade ────────────────┼─► engine queue
+//!       └─ watch<WhaleFeedSnapshot> ─► /metrics (lag per whale), watermarks ─► store               │
+//!  engine view ─► watched tokens ─► price feed (POST /books) ─► books ─────────────────────────────┘
+//! ```
+//!
+//! | file | job |
+//! | --- | --- |
+//! | `seen.rs` | the store's memory of the feed (seen trades, watermarks) and the restart from it (pure) |
+//! | `trades.rs` | whale trades into the engine, each BUY preceded by a fresh book; progress persisted |
+//! | `prices.rs` | the watched tokens from the engine's view; books into the engine |
+//! | `observe.rs` | the feeds' `/metrics` families |
+//!
+//! Base URLs come from `polymarket.data_api_url` and `polymarket.clob_url`. The daemon runs on the
+//! system clock; a price feed that delivers nothing for `stale_after_secs` while positions or
+//! orders are open moves trading to `reducing` (the engine's tick, reason `stale_feed`). Malformed
+//! rows and failed polls are logged and counted, never fatal.
+
+mod observe;
+mod prices;
+mod seen;
+mod trades;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use futures::FutureExt;
+use futures::future::BoxFuture;
+use tokio::sync::{mpsc, watch};
+use tokio_util::sync::CancellationToken;
+
+pub use observe::FeedsObserved;
+use seen::feed_start;
+
+use super::supervisor::{TaskError, TaskResult};
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::engine::{EngineMsg, EngineStatus, EngineView};
+use crate::polymarket::{
+    ClobMarketData, FollowedWallet, MarketDataError, WhaleFeedError, spawn_price_feed, spawn_whale_feed_with_held_back,
+};
+use crate::store::{RecoveredState, StoreHandle};
+
+/// Trades read but not yet forwarded, at most (the feed waits beyond that: back-pressure).
+const TRADE_QUEUE: usize = 1024;
+/// Books read but not yet in the engine's queue, at most.
+const PRICE_QUEUE: usize = 1024;
+
+/// Why the live feeds could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum FeedsError {
+    #[error("whale feed: {0}")]
+    WhaleFeed(#[from] WhaleFeedError),
+    #[error("price feed: {0}")]
+    PriceFeed(#[from] MarketDataError),
+}
+
+/// What the feeds need from the daemon.
+pub struct FeedsStart<'a> {
+    pub config: &'a Config,
+    /// The store's recovery: where each whale's feed resumes.
+    pub recovered: &'a RecoveredState,
+    pub clock: Arc<dyn Clock>,
+    /// The engine's input queue.
+    pub inputs: mpsc::Sender<EngineMsg>,
+    pub status: watch::Receiver<EngineStatus>,
+    pub view: watch::Receiver<Arc<EngineView>>,
+    pub store: StoreHandle,
+    pub stop: CancellationToken,
+}
+
+/// The feeds' tasks, for the supervisor, and what observers read.
+pub struct StartedFeeds {
+    pub tasks: Vec<(&'static str, BoxFuture<'static, TaskResult>)>,
+    pub observed: FeedsObserved,
+}
+
+/// Starts the whale feed for every `[[copy.whales]]` wallet and the price feed for the engine's
+/// watched tokens; the returned tasks forward what they read into the engine until `stop`.
+pub fn start_polymarket_feeds(start: FeedsStart<'_>) -> Result<StartedFeeds, FeedsError> {
+    let FeedsStart { config, recovered, clock, inputs, status, view, store, stop } = start;
+    let polymarket = &config.polymarket;
+    let wallets: Vec<FollowedWallet> = config.copy.whales.iter().map(FollowedWallet::from).collect();
+    if wallets.is_empty() {
+        tracing::warn!("feed.source = \"polymarket\" with no [[copy.whales]]: nothing to follow");
+    }
+    let addresses: Vec<String> = wallets.iter().map(|w| w.address.trim().to_ascii_lowercase()).collect();
+    let restored = feed_start(recovered, &addresses, config.copy.copy_trades_before_start);
+    tracing::info!(
+        wallets = addresses.len(),
+        resumed = restored.start.restored.len(),
+        unreadable_keys = restored.unreadable_keys,
+        "whale feed: {} of {} wallet(s) resume from the store",
+        restored.start.restored.len(),
+        addresses.len()
+    );
+    let persisted = restored.start.restored.iter().map(|(w, c)| (w.clone(), c.watermark)).collect::<HashMap<_, _>>();
+
+    let (trades_tx, trades_rx) = mpsc::channel(TRADE_QUEUE);
+    let (held_tx, held_rx) = mpsc::channel(TRADE_QUEUE);
+    let whale_feed = spawn_whale_feed_with_held_back(
+        polymarket,
+        wallets,
+        restored.start,
+        clock.clone(),
+        trades_tx,
+        Some(held_tx),
+        stop.clone(),
+    )?;
+
+    let (watched_tx, watched_rx) = watch::channel(view.borrow().watched_tokens.clone());
+    let (prices_tx, prices_rx) = mpsc::channel(PRICE_QUEUE);
+    let price_feed = spawn_price_feed(polymarket, watched_rx, clock.clone(), prices_tx, stop.clone())?;
+
+    let observed = FeedsObserved { whales: whale_feed.snapshot.clone(), prices: price_feed.snapshot.clone() };
+    let forwarder = trades::TradeForwarder {
+        inputs: inputs.clone(),
+        status,
+        clob: ClobMarketData::new(polymarket)?,
+        store,
+        clock,
+        refresh_after_ms: stale_after_ms(polymarket.price_feed.stale_after_secs) / 2,
+        prices: price_feed.snapshot.clone(),
+        whales: whale_feed.snapshot.clone(),
+        persisted,
+    };
+
+    let whale_task = whale_feed.task;
+    let price_task = price_feed.task;
+    let tasks: Vec<(&'static str, BoxFuture<'static, TaskResult>)> = vec![
+        (
+            "whale-feed",
+            async move {
+                let cursors = whale_task.await.map_err(|e| TaskError::new(format!("whale feed: {e}")))?;
+                tracing::info!(wallets = cursors.len(), "whale feed stopped");
+                Ok(())
+            }
+            .boxed(),
+        ),
+        ("whale-trades", forwarder.run(trades_rx, held_rx, stop.clone()).boxed()),
+        (
+            "price-feed",
+            async move {
+                price_task.await.map_err(|e| TaskError::new(format!("price feed: {e}")))?;
+                tracing::info!("price feed stopped");
+                Ok(())
+            }
+            .boxed(),
+        ),
+        ("price-watch", prices::follow_watched_tokens(view, watched_tx, stop.clone()).boxed()),
+        ("price-books", prices::forward_prices(prices_rx, inputs, stop).boxed()),
+    ];
+    Ok(StartedFeeds { tasks, observed })
+}
+
+fn stale_after_ms(secs: u64) -> i64 {
+    i64::try_from(secs.saturating_mul(1000)).unwrap_or(i64::MAX)
+}

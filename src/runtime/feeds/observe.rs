@@ -1,0 +1,150 @@
+//! What `/metrics` shows of the live feeds: per followed whale its feed lag (now minus the block
+//! time of its last trade, when we handed that trade on), polls, failures and rows; for the price
+//! feed the watched and stale tokens.
+
+use rust_decimal::Decimal;
+use tokio::sync::watch;
+
+use crate::api::{MetricKind, PromText};
+use crate::polymarket::{PriceFeedSnapshot, WalletFeedStatus, WhaleFeedSnapshot};
+
+/// The feeds' published state; cheap to clone.
+#[derive(Clone)]
+pub struct FeedsObserved {
+    pub whales: watch::Receiver<WhaleFeedSnapshot>,
+    pub prices: watch::Receiver<PriceFeedSnapshot>,
+}
+
+impl FeedsObserved {
+    /// Appends the feeds' metric families to `text`.
+    pub fn write_metrics(&self, text: &mut PromText) {
+        write_whale_metrics(text, &self.whales.borrow());
+        write_price_metrics(text, &self.prices.borrow());
+    }
+}
+
+type Read = fn(&WalletFeedStatus) -> Option<Decimal>;
+
+fn seconds(ms: Option<i64>) -> Option<Decimal> {
+    ms.map(|ms| Decimal::new(ms, 3))
+}
+
+fn count(n: u64) -> Option<Decimal> {
+    Some(Decimal::from(n))
+}
+
+fn write_whale_metrics(text: &mut PromText, snapshot: &WhaleFeedSnapshot) {
+    let families: [(&str, MetricKind, &str, Read); 9] = [
+        (
+            "whale_trader_whale_feed_lag_seconds",
+            MetricKind::Gauge,
+            "Feed lag of the whale's last trade: when it was handed on minus its block time.",
+            |s| seconds(s.last_lag_ms),
+        ),
+        ("whale_trader_whale_feed_lag_max_seconds", MetricKind::Gauge, "Largest feed lag seen for the whale.", |s| {
+            seconds(s.max_lag_ms)
+        }),
+        ("whale_trader_whale_feed_trades_total", MetricKind::Counter, "Whale trades handed to the engine.", |s| {
+            count(s.trades_emitted)
+        }),
+        ("whale_trader_whale_feed_polls_total", MetricKind::Counter, "Polls of the whale's activity.", |s| {
+            count(s.polls)
+        }),
+        (
+            "whale_trader_whale_feed_consecutive_failures",
+            MetricKind::Gauge,
+            "Polls failed in a row (0 when the last one succeeded).",
+            |s| count(u64::from(s.consecutive_failures)),
+        ),
+        (
+            "whale_trader_whale_feed_malformed_rows_total",
+            MetricKind::Counter,
+            "Rows logged and skipped because they could not be read.",
+            |s| count(s.malformed_rows),
+        ),
+        (
+            "whale_trader_whale_feed_duplicates_total",
+            MetricKind::Counter,
+            "Rows read again (overlapping windows, restarts) and recognised.",
+            |s| count(s.duplicates_skipped),
+        ),
+        (
+            "whale_trader_whale_feed_held_back_total",
+            MetricKind::Counter,
+            "Trades not copied because they predate start-up.",
+            |s| count(s.held_back_before_start),
+        ),
+        (
+            "whale_trader_whale_feed_watermark_seconds",
+            MetricKind::Gauge,
+            "Unix time up to which the whale's trades have been read.",
+            |s| seconds(Some(s.watermark.millis())),
+        ),
+    ];
+    for (name, kind, help, read) in families {
+        text.family(name, kind, help);
+        for (wallet, status) in &snapshot.wallets {
+            if let Some(value) = read(status) {
+                let label = status.label.as_deref().unwrap_or("");
+                text.sample(name, &[("whale", wallet), ("label", label)], value);
+            }
+        }
+    }
+}
+
+fn write_price_metrics(text: &mut PromText, snapshot: &PriceFeedSnapshot) {
+    text.single(
+        "whale_trader_price_feed_watched_tokens",
+        MetricKind::Gauge,
+        "Tokens whose books the price feed polls (open positions and pending orders).",
+        snapshot.tokens.len(),
+    );
+    text.single(
+        "whale_trader_price_feed_stale_tokens",
+        MetricKind::Gauge,
+        "Watched tokens without a fresh book.",
+        snapshot.stale_tokens,
+    );
+    text.single(
+        "whale_trader_price_feed_consecutive_failures",
+        MetricKind::Gauge,
+        "Book polls failed in a row.",
+        snapshot.consecutive_failures,
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::clock::Timestamp;
+
+    #[test]
+    fn lag_is_shown_per_whale_in_seconds_and_absent_before_the_first_trade() {
+        let mut wallets = BTreeMap::new();
+        let traded = WalletFeedStatus {
+            label: Some("alpha".into()),
+            watermark: Timestamp::from_secs(1_700_000_000),
+            last_lag_ms: Some(10_800),
+            max_lag_ms: Some(167_000),
+            trades_emitted: 3,
+            ..WalletFeedStatus::default()
+        };
+        wallets.insert("0xaa".to_string(), traded);
+        wallets.insert("0xbb".to_string(), WalletFeedStatus::default());
+        let (_tx, whales) = watch::channel(WhaleFeedSnapshot { wallets });
+        let (_ptx, prices) = watch::channel(PriceFeedSnapshot::default());
+        let mut text = PromText::new();
+        FeedsObserved { whales, prices }.write_metrics(&mut text);
+        let body = text.finish();
+        assert!(body.contains("whale_trader_whale_feed_lag_seconds{whale=\"0xaa\",label=\"alpha\"} 10.800"), "{body}");
+        assert!(body.contains("whale_trader_whale_feed_lag_max_seconds{whale=\"0xaa\",label=\"alpha\"} 167.000"));
+        assert!(!body.contains("whale_trader_whale_feed_lag_seconds{whale=\"0xbb\""), "no lag before a trade");
+        assert!(body.contains("whale_trader_whale_feed_trades_total{whale=\"0xbb\",label=\"\"} 0"));
+        assert!(
+            body.contains("whale_trader_whale_feed_watermark_seconds{whale=\"0xaa\",label=\"alpha\"} 1700000000.000")
+        );
+        assert!(body.contains("whale_trader_price_feed_watched_tokens 0"));
+    }
+}
