@@ -30,6 +30,9 @@ pub trait Store: Send {
 
     /// Folds the write-ahead log back into the database; called once at shutdown.
     fn checkpoint(&mut self) -> Result<(), StoreError>;
+
+    /// The writer's queue is empty: a moment for housekeeping that must not delay a commit.
+    fn when_idle(&mut self) {}
 }
 
 /// Lets the daemon pick a backend at run time (`Box<dyn Store>`) and still use the same writer.
@@ -48,6 +51,10 @@ impl<S: Store + ?Sized> Store for Box<S> {
 
     fn checkpoint(&mut self) -> Result<(), StoreError> {
         (**self).checkpoint()
+    }
+
+    fn when_idle(&mut self) {
+        (**self).when_idle()
     }
 }
 

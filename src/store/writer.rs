@@ -247,6 +247,9 @@ async fn run<S: Store>(
         stats.deepest_queue.fetch_max(requests.len() as u64 + batch.len() as u64, Ordering::Relaxed);
         wait_for_stragglers(&mut requests, &mut batch, settings).await;
         commit(&mut store, &mut batch, &stats);
+        if requests.is_empty() {
+            store.when_idle();
+        }
     }
     // Shutdown: refuse new commands, then write every command that was already accepted.
     requests.close();

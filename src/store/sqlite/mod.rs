@@ -7,9 +7,9 @@
 //!   so order intents, fills and state changes survive power loss, not only a crash; group commit makes
 //!   that one fsync per batch, not per event, and high-rate state is coalesced before it gets here),
 //!   `foreign_keys=ON` (a fill must name a known order), `busy_timeout` from the config,
-//!   `temp_store=MEMORY`, `wal_autocheckpoint=10000` pages (see `WAL_AUTOCHECKPOINT_PAGES`: checkpoints
-//!   run inside a commit and cost extra fsyncs, so they come ten times less often than by default) and
-//!   `journal_size_limit` = 64 MiB (the WAL file never stays larger than that on disk).
+//!   `temp_store=MEMORY`, `wal_autocheckpoint=0` (a thread of its own checkpoints every 250 ms from
+//!   a second connection, so that no commit pays for a checkpoint and the WAL is overwritten in place
+//!   rather than grown: see `checkpointer.rs`) and `journal_size_limit` = 64 MiB.
 //! * **Reader** ([`SqliteStore::open_read_only`]), for offline status: opened read-only with
 //!   `query_only=ON` and the same busy timeout; it never creates a file.
 //!
@@ -20,6 +20,7 @@
 //! anything is written to it; otherwise opening fails with [`StoreError::Corrupt`] and the file is not
 //! touched. The daemon therefore never starts empty over a damaged store.
 
+mod checkpointer;
 mod migrations;
 mod read;
 mod write;
@@ -42,12 +43,8 @@ const SQLITE_MAGIC: &[u8; 16] = b"SQLite format 3\0";
 const HEADER_LEN: usize = 100;
 const STATEMENT_CACHE: usize = 64;
 const MODE_KEY: &str = "mode";
-/// Checkpoint every ~40 MB of WAL instead of SQLite's 4 MB. A checkpoint runs inside a commit and adds
-/// an fsync of the main file (which grows, so that fsync also flushes metadata): on this shared disk it
-/// stalls the order acknowledgements queued behind it, so it should come ten times less often. Repeated
-/// writes to the same hot pages are also folded into one page write. The price: the WAL grows once to
-/// ~40 MB after each start, and crash recovery replays at most that much (tens of milliseconds).
-const WAL_AUTOCHECKPOINT_PAGES: i64 = 10_000;
+/// The writer never checkpoints: a thread of its own does, off the commit path (see `checkpointer`).
+const WAL_AUTOCHECKPOINT_PAGES: i64 = 0;
 /// After a checkpoint the WAL file is cut back to this size, so disk use stays bounded.
 const WAL_SIZE_LIMIT_BYTES: i64 = 64 * 1024 * 1024;
 
@@ -56,6 +53,8 @@ pub struct SqliteStore {
     conn: Connection,
     path: PathBuf,
     read_only: bool,
+    /// Folds the WAL into the database in the background (writers only).
+    checkpointer: Option<checkpointer::Checkpointer>,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -91,7 +90,8 @@ impl SqliteStore {
         migrations::migrate(&conn, path)?;
         stamp_mode(&conn, path, mode)?;
         conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
-        Ok(Self { conn, path: path.to_path_buf(), read_only: false })
+        let checkpointer = checkpointer::Checkpointer::start(path, busy_timeout)?;
+        Ok(Self { conn, path: path.to_path_buf(), read_only: false, checkpointer: Some(checkpointer) })
     }
 
     /// Opens the database of `mode` named by `config` for reading only (`whale-trader status`).
@@ -126,7 +126,7 @@ impl SqliteStore {
                 supported: latest_version(),
             });
         }
-        Ok(Self { conn, path: path.to_path_buf(), read_only: true })
+        Ok(Self { conn, path: path.to_path_buf(), read_only: true, checkpointer: None })
     }
 
     pub fn path(&self) -> &Path {
@@ -155,6 +155,12 @@ impl Store for SqliteStore {
 
     fn status(&mut self) -> Result<StatusReport, StoreError> {
         read::status(&self.conn)
+    }
+
+    fn when_idle(&mut self) {
+        if let Some(checkpointer) = &self.checkpointer {
+            checkpointer.rewind_if_grown(&self.conn);
+        }
     }
 
     fn checkpoint(&mut self) -> Result<(), StoreError> {
