@@ -357,11 +357,13 @@ fn throughput(c: &mut Criterion) {
 }
 
 /// `STORE_BENCH_ONLY=latency` runs only the latency experiment (handy when the disk is noisy and it
-/// needs repeating); anything else, or nothing, runs everything.
+/// needs repeating), `STORE_BENCH_ONLY=backend` only the backend-alone throughput; anything else, or
+/// nothing, runs everything.
 fn main() {
-    if std::env::var("STORE_BENCH_ONLY").as_deref() == Ok("latency") {
-        durability_latency_at_1000_per_second();
-        return;
+    match std::env::var("STORE_BENCH_ONLY").as_deref() {
+        Ok("latency") => return durability_latency_at_1000_per_second(),
+        Ok("backend") => return backend_only(),
+        _ => {}
     }
     backend_only();
     memory_under_burst();

@@ -323,7 +323,10 @@ impl EngineActor {
             self.cursor = seq;
         }
         self.changed_since_checkpoint = true;
-        let durability = if out.intents.is_empty() { Durability::Queue } else { Durability::Wait };
+        // Orders about to be sent and fills just applied are durable before anything else happens;
+        // decisions and state changes are queued in order (a later order waits for them too).
+        let fills = out.events.iter().any(|e| matches!(e, EngineEvent::FillApplied { .. }));
+        let durability = if out.intents.is_empty() && !fills { Durability::Queue } else { Durability::Wait };
         self.commit(out, now, durability).await?;
         self.written_ahead += out.intents.len() as u64;
         self.failpoint();
