@@ -53,7 +53,7 @@ fn seen_keys(events: &[EngineEvent]) -> Vec<String> {
     events
         .iter()
         .filter_map(|e| match e {
-            EngineEvent::WhaleTradeDecided(d) => Some(d.key.clone()),
+            EngineEvent::WhaleTradeDecided(d) => Some(d.key.to_string()),
             _ => None,
         })
         .collect()

@@ -202,7 +202,11 @@ impl Interner {
 
     /// The id of a wallet already seen, without interning it.
     pub fn find_whale(&self, wallet: &str) -> Option<WhaleId> {
-        self.whales.lookup(&wallet.to_ascii_lowercase()).map(WhaleId)
+        if wallet.bytes().any(|b| b.is_ascii_uppercase()) {
+            self.whales.lookup(&wallet.to_ascii_lowercase()).map(WhaleId)
+        } else {
+            self.whales.lookup(wallet).map(WhaleId)
+        }
     }
 
     pub fn find_market(&self, condition_id: &str) -> Option<MarketId> {

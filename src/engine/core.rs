@@ -20,8 +20,8 @@ use super::audit::{AuditRecord, AuditSink, TradeClosed, TradeOpened, TradeReject
 use super::checkpoint::{CHECKPOINT_VERSION, EngineCheckpoint};
 use super::copy_rules::{self, CopyRejection, EntryInputs, RejectReason};
 use super::io::{
-    Control, EngineEvent, EngineStatus, ExecutionReport, Input, Outputs, PositionClose, PositionUpdate, Quote,
-    WhaleTradeDecision, WhaleVerdict,
+    Control, DecisionDetail, EngineEvent, EngineStatus, ExecutionReport, Input, Outputs, PositionClose, PositionUpdate,
+    Quote, WhaleTradeDecision, WhaleVerdict,
 };
 use super::market_data::{MarketData, VenueRules};
 use super::portfolio::{OrderPurpose, PendingOrder, Portfolio, Trade, trade_id_of};
@@ -388,16 +388,13 @@ impl Engine {
     // --- whale trades ----------------------------------------------------------------------------
 
     fn on_whale_trade(&mut self, trade: &WhaleTrade, now: Timestamp, out: &mut Outputs) {
-        // The feed lowercases wallets; look up as given first so that the common case allocates nothing.
-        let whale = self
-            .interner
-            .find_whale(&trade.wallet)
-            .or_else(|| self.interner.find_whale(&trade.wallet.to_ascii_lowercase()));
+        // `find_whale` lower-cases only a wallet that needs it (the feed's are lower-case already).
+        let whale = self.interner.find_whale(&trade.wallet);
         let Some(whale) = whale.filter(|w| self.whales.contains_key(w)) else {
             tracing::debug!(wallet = %trade.wallet, "trade of a wallet we do not follow, ignored");
             return;
         };
-        let key = whale_trade_key(trade);
+        let key: Arc<str> = whale_trade_key(trade).into();
         let source = SourceTradeId::of(&key);
         if !self.seen_trades.insert(source) {
             self.status.duplicate_whale_trades += 1;
@@ -425,49 +422,46 @@ impl Engine {
             Side::Buy => *holding += trade.size,
             Side::Sell => *holding = (*holding - trade.size).max(Decimal::ZERO),
         }
+        let decision = WhaleTradeDecision {
+            key,
+            whale,
+            market,
+            token,
+            traded_at: trade.timestamp,
+            verdict: WhaleVerdict::Skipped,
+            reason: "",
+            detail: DecisionDetail::NotHeld,
+            at: now,
+        };
         match side {
-            Side::Buy => self.copy_entry(trade, &key, source, whale, market, token, now, out),
-            Side::Sell => self.copy_exit(trade, key, whale, token, held_before, now, out),
+            Side::Buy => self.copy_entry(trade, decision, source, now, out),
+            Side::Sell => self.copy_exit(trade, decision, held_before, out),
         }
     }
 
-    /// The decision on a whale trade, for the store (which marks the trade seen with it).
-    #[allow(clippy::too_many_arguments)]
+    /// Records the decision on a whale trade, for the store (which marks the trade seen with it).
     fn decided(
-        &self,
-        trade: &WhaleTrade,
-        key: String,
+        mut decision: WhaleTradeDecision,
         verdict: WhaleVerdict,
-        reason: &str,
-        detail: String,
-        now: Timestamp,
+        reason: &'static str,
+        detail: DecisionDetail,
         out: &mut Outputs,
     ) {
-        out.events.push(EngineEvent::WhaleTradeDecided(Box::new(WhaleTradeDecision {
-            key,
-            wallet: trade.wallet.to_ascii_lowercase(),
-            market_id: trade.condition_id.clone(),
-            token_id: trade.asset.clone(),
-            traded_at: trade.timestamp,
-            verdict,
-            reason: reason.to_owned(),
-            detail,
-            at: now,
-        })));
+        decision.verdict = verdict;
+        decision.reason = reason;
+        decision.detail = detail;
+        out.events.push(EngineEvent::WhaleTradeDecided(Box::new(decision)));
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn copy_entry(
         &mut self,
         trade: &WhaleTrade,
-        key: &str,
+        decision: WhaleTradeDecision,
         source: SourceTradeId,
-        whale: WhaleId,
-        market: MarketId,
-        token: TokenId,
         now: Timestamp,
         out: &mut Outputs,
     ) {
+        let (whale, market, token) = (decision.whale, decision.market, decision.token);
         let Some(whale_config) = self.whales.get(&whale) else { return };
         let risk_config = &self.config.risk;
         let plan = copy_rules::plan_entry(&EntryInputs {
@@ -486,7 +480,7 @@ impl Engine {
         });
         let plan = match plan {
             Ok(plan) => plan,
-            Err(rejection) => return self.reject(trade, key, source, rejection, now, out),
+            Err(rejection) => return self.reject(trade, decision, source, rejection, now, out),
         };
         let order_id = self.next_client_order_id();
         let intent = OrderIntent::entry(order_id, market, token, Side::Buy, plan.limit_price, plan.size).copying(
@@ -496,7 +490,8 @@ impl Engine {
         );
         match self.risk.check(&intent, now) {
             Decision::Rejected { reason, detail } => {
-                self.reject(trade, key, source, CopyRejection { reason: RejectReason::Code(reason), detail }, now, out)
+                let rejection = CopyRejection { reason: RejectReason::Code(reason), detail };
+                self.reject(trade, decision, source, rejection, now, out)
             }
             Decision::Approved(approved) => {
                 let order = approved.into_order();
@@ -524,24 +519,17 @@ impl Engine {
                         closed: false,
                     },
                 );
-                let detail = format!("{} {} @ {} ({})", order.side, order.size, order.price, self.mode);
-                self.decided(trade, key.to_owned(), WhaleVerdict::Approved, "copied", detail, now, out);
-                self.send(order, position, OrderPurpose::Entry, Some(key.to_owned()), now, out);
+                let key = Arc::clone(&decision.key);
+                let detail =
+                    DecisionDetail::Copied { side: order.side, size: order.size, price: order.price, mode: self.mode };
+                Self::decided(decision, WhaleVerdict::Approved, "copied", detail, out);
+                self.send(order, position, OrderPurpose::Entry, Some(key), now, out);
             }
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn copy_exit(
-        &mut self,
-        trade: &WhaleTrade,
-        key: String,
-        whale: WhaleId,
-        token: TokenId,
-        whale_held: Decimal,
-        now: Timestamp,
-        out: &mut Outputs,
-    ) {
+    fn copy_exit(&mut self, trade: &WhaleTrade, decision: WhaleTradeDecision, whale_held: Decimal, out: &mut Outputs) {
+        let (whale, token, now) = (decision.whale, decision.token, decision.at);
         let fraction = copy_rules::exit_fraction(self.config.copy.exit_mode, trade.size, whale_held);
         let positions = self.portfolio.open_positions_sorted(|t| t.whale == whale && t.token == token);
         let intents_before = out.intents.len();
@@ -560,18 +548,17 @@ impl Engine {
         }
         let exits = out.intents.len() - intents_before;
         if exits > 0 {
-            let detail = format!("{exits} exit order(s) for {} of {} shares the whale held", trade.size, whale_held);
-            self.decided(trade, key, WhaleVerdict::Approved, ExitReason::WhaleExit.as_str(), detail, now, out);
+            let detail = DecisionDetail::WhaleExit { orders: exits, sold: trade.size, held: whale_held };
+            Self::decided(decision, WhaleVerdict::Approved, ExitReason::WhaleExit.as_str(), detail, out);
         } else {
-            let detail = "no open position copied from this whale in this token".to_owned();
-            self.decided(trade, key, WhaleVerdict::Skipped, "not_held", detail, now, out);
+            Self::decided(decision, WhaleVerdict::Skipped, "not_held", DecisionDetail::NotHeld, out);
         }
     }
 
     fn reject(
         &mut self,
         trade: &WhaleTrade,
-        key: &str,
+        decision: WhaleTradeDecision,
         source: SourceTradeId,
         rejection: CopyRejection,
         now: Timestamp,
@@ -582,7 +569,8 @@ impl Engine {
             self.status.last_rejection = Some(code);
         }
         let reason = rejection.reason.as_str();
-        self.decided(trade, key.to_owned(), WhaleVerdict::Rejected, reason, rejection.detail.clone(), now, out);
+        let detail = DecisionDetail::Rejected(rejection.detail.clone());
+        Self::decided(decision, WhaleVerdict::Rejected, reason, detail, out);
         self.emit_audit(
             AuditRecord::TradeRejected(TradeRejected {
                 whale_trade_id: source.to_string(),
@@ -655,7 +643,7 @@ impl Engine {
         order: OrderIntent,
         position: PositionId,
         purpose: OrderPurpose,
-        whale_trade_key: Option<String>,
+        whale_trade_key: Option<Arc<str>>,
         now: Timestamp,
         out: &mut Outputs,
     ) {
@@ -976,7 +964,60 @@ fn domain_side(side: crate::polymarket::Side) -> Side {
 }
 
 /// The dedupe identity of a whale trade as text (transaction hash, asset, side, size, price,
-/// timestamp; decimals normalised so that `0.5` and `0.50` agree).
+/// timestamp; decimals normalised so that `0.5` and `0.50` agree): exactly the text form of
+/// [`WhaleTrade::key`], written straight into one buffer because every whale trade needs it.
 pub fn whale_trade_key(trade: &WhaleTrade) -> String {
-    trade.key().to_string()
+    use std::fmt::Write;
+    let mut key = String::with_capacity(trade.transaction_hash.len() + trade.asset.len() + 48);
+    key.extend(trade.transaction_hash.chars().map(|c| c.to_ascii_lowercase()));
+    // Writing into a String cannot fail.
+    let _ = write!(
+        key,
+        ":{}:{}:{}:{}:{}",
+        trade.asset,
+        trade.side,
+        trade.size.normalize(),
+        trade.price.normalize(),
+        trade.timestamp.millis()
+    );
+    key
+}
+
+#[cfg(test)]
+mod tests {
+    use rust_decimal_macros::dec;
+
+    use super::*;
+    use crate::polymarket::Side as WireSide;
+
+    fn trade(tx: &str, side: WireSide, size: Decimal, price: Decimal) -> WhaleTrade {
+        WhaleTrade {
+            transaction_hash: tx.into(),
+            wallet: "0xwhale".into(),
+            condition_id: "0xcondition".into(),
+            asset: "71321045679252212594626385532706912750332728571942532289631379312455583992563".into(),
+            outcome: "Yes".into(),
+            outcome_index: Some(0),
+            side,
+            size,
+            price,
+            usdc_size: None,
+            timestamp: Timestamp::from_millis(1_700_000_000_123),
+            title: String::new(),
+            slug: String::new(),
+        }
+    }
+
+    #[test]
+    fn the_fast_key_is_the_text_form_of_the_trade_key() {
+        let cases = [
+            trade("0xABcd", WireSide::Buy, dec!(100.0), dec!(0.50)),
+            trade("0xabcd", WireSide::Sell, dec!(2538.26612), dec!(0.5699998232997013)),
+            trade("0x00", WireSide::Buy, dec!(0.000100), dec!(1)),
+        ];
+        for t in &cases {
+            assert_eq!(whale_trade_key(t), t.key().to_string());
+            assert_eq!(whale_trade_key(t).parse::<crate::polymarket::TradeKey>(), Ok(t.key()));
+        }
+    }
 }

@@ -1,12 +1,13 @@
 //! What goes into the engine ([`Input`]) and what comes out of one step ([`Outputs`]).
 
+use std::fmt;
 use std::sync::Arc;
 
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use crate::clock::Timestamp;
-use crate::config::Config;
+use crate::config::{Config, Mode};
 use crate::domain::{ClientOrderId, ExitReason, MarketId, ReasonCode, Side, TokenId, TradingState, WhaleId};
 use crate::polymarket::{ClobMarketInfo, OrderBook, WhaleTrade};
 use crate::risk::{OrderIntent, Transition};
@@ -89,7 +90,7 @@ pub enum EngineEvent {
     StateChanged(Transition),
     /// An order intent the engine hands to the executor (persist before sending: write-ahead).
     /// `whale_trade_key` is the dedupe key of the whale trade an entry copies.
-    OrderIntentRecorded { intent: OrderIntent, trade_id: String, whale_trade_key: Option<String>, at: Timestamp },
+    OrderIntentRecorded { intent: OrderIntent, trade_id: String, whale_trade_key: Option<Arc<str>>, at: Timestamp },
     /// An execution report that changed a position; `fill_seq` numbers the fills of one order from 1.
     FillApplied {
         report: ExecutionReport,
@@ -148,20 +149,49 @@ pub struct PositionClose {
     pub reason: ExitReason,
 }
 
-/// What the engine decided about one whale trade.
+/// What the engine decided about one whale trade. It names the whale, market and token by their
+/// interned ids and its reason by a static code: the decision is made on the hot path, and the
+/// journal turns it into text (see [`super::journal`]) off it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct WhaleTradeDecision {
-    /// The exact dedupe key (`polymarket::TradeKey` in its text form, see [`super::core::whale_trade_key`]).
-    pub key: String,
-    pub wallet: String,
-    pub market_id: String,
-    pub token_id: String,
+    /// The exact dedupe key (`polymarket::TradeKey` in its text form, see [`super::core::whale_trade_key`]),
+    /// shared with the order intent that copies the trade.
+    pub key: Arc<str>,
+    pub whale: WhaleId,
+    pub market: MarketId,
+    pub token: TokenId,
     pub traded_at: Timestamp,
     pub verdict: WhaleVerdict,
     /// `copied`, a rejection reason code, `whale_exit` or `not_held`.
-    pub reason: String,
-    pub detail: String,
+    pub reason: &'static str,
+    pub detail: DecisionDetail,
     pub at: Timestamp,
+}
+
+/// The human-readable part of a decision, kept as figures until the journal writes it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DecisionDetail {
+    /// The entry order that copies the trade.
+    Copied { side: Side, size: Decimal, price: Decimal, mode: Mode },
+    /// `orders` exit orders went out for a whale sale of `sold` of the `held` shares it held.
+    WhaleExit { orders: usize, sold: Decimal, held: Decimal },
+    /// The whale sold a token we hold none of through it.
+    NotHeld,
+    /// Why a copy rule or the risk manager refused the trade.
+    Rejected(String),
+}
+
+impl fmt::Display for DecisionDetail {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Copied { side, size, price, mode } => write!(f, "{side} {size} @ {price} ({mode})"),
+            Self::WhaleExit { orders, sold, held } => {
+                write!(f, "{orders} exit order(s) for {sold} of {held} shares the whale held")
+            }
+            Self::NotHeld => f.write_str("no open position copied from this whale in this token"),
+            Self::Rejected(detail) => f.write_str(detail),
+        }
+    }
 }
 
 /// Copied (an entry or a whale exit went out), rejected by a rule, or nothing to do.

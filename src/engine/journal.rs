@@ -68,7 +68,7 @@ impl Journal {
                         client_order_id: client_order_id_text(intent.client_order_id),
                         venue_order_id: None,
                         position_id: Some(trade_id.clone()).filter(|t| !t.is_empty()),
-                        whale_trade_key: whale_trade_key.clone(),
+                        whale_trade_key: whale_trade_key.as_deref().map(str::to_owned),
                         token_id: engine.interner().token_name(intent.token).unwrap_or_default().to_owned(),
                         side: store_side(intent.side),
                         limit_price: intent.price,
@@ -111,7 +111,7 @@ impl Journal {
                     commands.push(StoreCommand::UpsertPosition(position_record(engine, update)));
                 }
                 // Watermarks belong to the whale feed, which knows what it has read and handed over.
-                EngineEvent::WhaleTradeDecided(decision) => commands.push(whale_decision(decision)),
+                EngineEvent::WhaleTradeDecided(decision) => commands.push(whale_decision(engine, decision)),
                 EngineEvent::StateChanged(t) => {
                     commands.push(StoreCommand::RecordTradingStateChange(TradingStateChange {
                         from_state: t.from.as_str().to_owned(),
@@ -194,22 +194,30 @@ fn position_record(engine: &Engine, p: &PositionUpdate) -> PositionRecord {
     }
 }
 
-fn whale_decision(d: &WhaleTradeDecision) -> StoreCommand {
+fn whale_decision(engine: &Engine, d: &WhaleTradeDecision) -> StoreCommand {
     let decision = match d.verdict {
         WhaleVerdict::Approved => store::Decision::Approved,
         WhaleVerdict::Rejected => store::Decision::Rejected,
         WhaleVerdict::Skipped => store::Decision::Skipped,
     };
+    let names = engine.interner();
+    let wallet = names.whale_name(d.whale).unwrap_or_default().to_owned();
+    let detail = d.detail.to_string();
     StoreCommand::RecordWhaleDecision {
-        trade: SeenWhaleTrade { dedupe_key: d.key.clone(), wallet: d.wallet.clone(), traded_at: d.traded_at, decision },
-        decision: DecisionRecord {
-            whale_trade_key: d.key.clone(),
-            wallet: d.wallet.clone(),
-            market_id: d.market_id.clone(),
-            token_id: d.token_id.clone(),
+        trade: SeenWhaleTrade {
+            dedupe_key: d.key.to_string(),
+            wallet: wallet.clone(),
+            traded_at: d.traded_at,
             decision,
-            reason_code: d.reason.clone(),
-            detail: Some(d.detail.clone()).filter(|d| !d.is_empty()),
+        },
+        decision: DecisionRecord {
+            whale_trade_key: d.key.to_string(),
+            wallet,
+            market_id: names.market_name(d.market).unwrap_or_default().to_owned(),
+            token_id: names.token_name(d.token).unwrap_or_default().to_owned(),
+            decision,
+            reason_code: d.reason.to_owned(),
+            detail: Some(detail).filter(|d| !d.is_empty()),
             decided_at: d.at,
         },
     }

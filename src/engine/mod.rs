@@ -46,8 +46,8 @@ pub use executor::{
     check_live_start,
 };
 pub use io::{
-    Control, EngineEvent, EngineStatus, ExecutionReport, Input, Outputs, PositionClose, PositionUpdate, Quote,
-    WhaleTradeDecision, WhaleVerdict,
+    Control, DecisionDetail, EngineEvent, EngineStatus, ExecutionReport, Input, Outputs, PositionClose, PositionUpdate,
+    Quote, WhaleTradeDecision, WhaleVerdict,
 };
 pub use market_data::{TYPICAL_FEE, TokenPrices, VenueRules};
 pub use replay::{ReplayReport, SimulatedRun, parse_line, replay_session, run_replay_feed};
