@@ -2,6 +2,9 @@
 -- Money, prices and sizes are decimal TEXT (exact; readable in the sqlite3 shell).
 -- Times are INTEGER milliseconds since the Unix epoch, UTC.
 -- Applied by the store inside one transaction; `schema_version` records it.
+-- Lists of allowed values are written as `=` / `<>` chains, never `IN (...)` of more than two
+-- constants: SQLite evaluates such a list through a temporary b-tree that it builds and drops on
+-- every insert, which was half the CPU of an insert (see BENCHMARKS.md, store).
 
 -- Which mode (paper, live, dry-run) this file belongs to: a file never serves two modes.
 CREATE TABLE store_meta (
@@ -40,13 +43,15 @@ CREATE TABLE orders (
     limit_price     TEXT NOT NULL,
     size            TEXT NOT NULL,
     kind            TEXT NOT NULL CHECK (kind IN ('entry', 'exit')),
-    status          TEXT NOT NULL CHECK (status IN ('pending', 'submitted', 'partially_filled', 'filled',
-                                                    'cancelled', 'rejected', 'unknown')),
+    status          TEXT NOT NULL CHECK (status = 'pending' OR status = 'submitted' OR status = 'partially_filled'
+                                         OR status = 'filled' OR status = 'cancelled' OR status = 'rejected'
+                                         OR status = 'unknown'),
     created_at      INTEGER NOT NULL,
     updated_at      INTEGER NOT NULL
 ) STRICT;
+-- Not final: pending, submitted, partially_filled or unknown (reads use exactly these terms).
 CREATE INDEX orders_not_final ON orders (client_order_id)
-    WHERE status IN ('pending', 'submitted', 'partially_filled', 'unknown');
+    WHERE status <> 'filled' AND status <> 'cancelled' AND status <> 'rejected';
 CREATE INDEX orders_by_whale_trade ON orders (whale_trade_key) WHERE whale_trade_key IS NOT NULL;
 
 CREATE TABLE fills (
@@ -86,7 +91,7 @@ CREATE TABLE seen_whale_trades (
     dedupe_key TEXT PRIMARY KEY,
     wallet     TEXT NOT NULL,
     traded_at  INTEGER NOT NULL,
-    decision   TEXT NOT NULL CHECK (decision IN ('approved', 'rejected', 'skipped'))
+    decision   TEXT NOT NULL CHECK (decision = 'approved' OR decision = 'rejected' OR decision = 'skipped')
 ) STRICT;
 CREATE INDEX seen_whale_trades_by_time ON seen_whale_trades (traded_at);
 
@@ -102,7 +107,7 @@ CREATE TABLE decision_audit (
     wallet          TEXT NOT NULL,
     market_id       TEXT NOT NULL,
     token_id        TEXT NOT NULL,
-    decision        TEXT NOT NULL CHECK (decision IN ('approved', 'rejected', 'skipped')),
+    decision        TEXT NOT NULL CHECK (decision = 'approved' OR decision = 'rejected' OR decision = 'skipped'),
     reason_code     TEXT NOT NULL,
     detail          TEXT,
     decided_at      INTEGER NOT NULL

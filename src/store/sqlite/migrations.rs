@@ -114,4 +114,50 @@ mod tests {
         let rows: i64 = conn.query_row("SELECT COUNT(*) FROM schema_version", [], |r| r.get(0)).unwrap();
         assert_eq!(rows, 3);
     }
+
+    /// The allowed-value lists are `=` chains (see the note in `0001_initial.sql`): they must still
+    /// accept exactly the listed values, and no statement that writes a row may build a temporary b-tree.
+    #[test]
+    fn value_lists_accept_exactly_their_values_without_temporary_btrees() {
+        let conn = Connection::open_in_memory().unwrap();
+        migrate(&conn, Path::new(":memory:")).unwrap();
+        let decision = |value: &str| {
+            conn.execute(
+                "INSERT INTO decision_audit (whale_trade_key, wallet, market_id, token_id, decision, reason_code,
+                 decided_at) VALUES ('k', 'w', 'm', 't', ?1, 'r', 0)",
+                [value],
+            )
+        };
+        for value in ["approved", "rejected", "skipped"] {
+            decision(value).unwrap();
+        }
+        assert!(decision("maybe").is_err());
+        let order = |id: &str, status: &str| {
+            conn.execute(
+                "INSERT INTO orders VALUES (?1, NULL, NULL, NULL, 't', 'buy', '0.5', '1', 'entry', ?2, 0, 0)",
+                [id, status],
+            )
+        };
+        let statuses = ["pending", "submitted", "partially_filled", "filled", "cancelled", "rejected", "unknown"];
+        for (i, status) in statuses.iter().enumerate() {
+            order(&format!("o{i}"), status).unwrap();
+        }
+        assert!(order("o9", "lost").is_err());
+        for sql in [
+            "INSERT INTO orders VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+            "UPDATE orders SET status = ?2, updated_at = ?3 WHERE client_order_id = ?1",
+            "INSERT INTO decision_audit VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            "INSERT INTO seen_whale_trades VALUES (?1, ?2, ?3, ?4)",
+            "INSERT INTO positions VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+        ] {
+            let mut plan = conn.prepare(&format!("EXPLAIN {sql}")).unwrap();
+            let mut rows = plan.raw_query(); // EXPLAIN runs nothing: the parameters stay unbound
+            let mut opcodes = Vec::new();
+            while let Some(row) = rows.next().unwrap() {
+                opcodes.push(row.get::<_, String>(1).unwrap());
+            }
+            assert!(opcodes.len() > 5, "{sql}: {opcodes:?}");
+            assert!(!opcodes.iter().any(|op| op == "OpenEphemeral"), "{sql} builds a temporary b-tree");
+        }
+    }
 }

@@ -18,13 +18,15 @@ const POSITION_COLUMNS: &str = "position_id, whale_wallet, market_id, token_id, 
      opened_at, status, high_water_price, exit_price, realised_pnl, closed_at, exit_reason";
 const ORDER_COLUMNS: &str = "client_order_id, venue_order_id, position_id, whale_trade_key, token_id, side, \
      limit_price, size, kind, status, created_at, updated_at";
-const NOT_FINAL: &str = "('pending', 'submitted', 'partially_filled', 'unknown')";
+/// Pending, submitted, partially filled or unknown: the terms of the `orders_not_final` partial
+/// index exactly, so that SQLite reads the index.
+pub(super) const NOT_FINAL: &str = "status <> 'filled' AND status <> 'cancelled' AND status <> 'rejected'";
 
 pub(super) fn load_recovery(conn: &Connection) -> Result<RecoveredState, StoreError> {
     let snapshot = conn.unchecked_transaction().map_err(StoreError::sqlite("starting a recovery read"))?;
     let orders: Vec<OrderRecord> = query(
         conn,
-        &format!("SELECT {ORDER_COLUMNS} FROM orders WHERE status IN {NOT_FINAL} ORDER BY created_at, client_order_id"),
+        &format!("SELECT {ORDER_COLUMNS} FROM orders WHERE {NOT_FINAL} ORDER BY created_at, client_order_id"),
         [],
         order_from_row,
     )?;
@@ -107,11 +109,8 @@ pub(super) fn status(conn: &Connection) -> Result<StatusReport, StoreError> {
         trading_reason: latest.as_ref().and_then(|l| l.1.clone()),
         trading_state_since: latest.as_ref().map(|l| l.2),
         risk_state: risk,
-        non_final_orders: u64::try_from(count(
-            conn,
-            &format!("SELECT COUNT(*) FROM orders WHERE status IN {NOT_FINAL}"),
-        )?)
-        .unwrap_or(0),
+        non_final_orders: u64::try_from(count(conn, &format!("SELECT COUNT(*) FROM orders WHERE {NOT_FINAL}"))?)
+            .unwrap_or(0),
         undelivered_alerts: u64::try_from(count(conn, "SELECT COUNT(*) FROM alert_outbox WHERE delivered_at IS NULL")?)
             .unwrap_or(0),
         open_positions: open,

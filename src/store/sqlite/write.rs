@@ -369,7 +369,8 @@ fn prune(conn: &Connection, cutoffs: &RetentionCutoffs) -> Result<(), StoreError
                AND NOT EXISTS (
                    SELECT 1 FROM orders
                    WHERE orders.whale_trade_key = seen_whale_trades.dedupe_key
-                     AND (orders.status IN ('pending', 'submitted', 'partially_filled', 'unknown')
+                     AND ((orders.status <> 'filled' AND orders.status <> 'cancelled'
+                           AND orders.status <> 'rejected')
                           OR EXISTS (SELECT 1 FROM positions
                                      WHERE positions.position_id = orders.position_id
                                        AND positions.status = 'open')))",
