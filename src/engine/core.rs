@@ -57,6 +57,8 @@ pub struct Engine {
     /// Reused buffers: the price path allocates nothing once warmed up.
     exits: Vec<ExitIntent>,
     risk_events: Vec<RiskEvent>,
+    /// Where a whale trade's dedupe key is written before it is shared (one allocation per trade).
+    key_text: String,
     status: EngineStatus,
 }
 
@@ -88,6 +90,7 @@ impl Engine {
             audit,
             exits: Vec::with_capacity(64),
             risk_events: Vec::with_capacity(8),
+            key_text: String::with_capacity(256),
             status: EngineStatus::default(),
         };
         engine.load_whales();
@@ -230,6 +233,7 @@ impl Engine {
             audit,
             exits: Vec::with_capacity(64),
             risk_events: Vec::with_capacity(8),
+            key_text: String::with_capacity(256),
             status: checkpoint.status,
         };
         for trade in checkpoint.trades {
@@ -394,7 +398,8 @@ impl Engine {
             tracing::debug!(wallet = %trade.wallet, "trade of a wallet we do not follow, ignored");
             return;
         };
-        let key: Arc<str> = whale_trade_key(trade).into();
+        write_whale_trade_key(trade, &mut self.key_text);
+        let key: Arc<str> = Arc::from(self.key_text.as_str());
         let source = SourceTradeId::of(&key);
         if !self.seen_trades.insert(source) {
             self.status.duplicate_whale_trades += 1;
@@ -967,8 +972,15 @@ fn domain_side(side: crate::polymarket::Side) -> Side {
 /// timestamp; decimals normalised so that `0.5` and `0.50` agree): exactly the text form of
 /// [`WhaleTrade::key`], written straight into one buffer because every whale trade needs it.
 pub fn whale_trade_key(trade: &WhaleTrade) -> String {
-    use std::fmt::Write;
     let mut key = String::with_capacity(trade.transaction_hash.len() + trade.asset.len() + 48);
+    write_whale_trade_key(trade, &mut key);
+    key
+}
+
+/// [`whale_trade_key`] into `key` (cleared first), so that a caller can reuse one buffer.
+fn write_whale_trade_key(trade: &WhaleTrade, key: &mut String) {
+    use std::fmt::Write;
+    key.clear();
     key.extend(trade.transaction_hash.chars().map(|c| c.to_ascii_lowercase()));
     // Writing into a String cannot fail.
     let _ = write!(
@@ -980,7 +992,6 @@ pub fn whale_trade_key(trade: &WhaleTrade) -> String {
         trade.price.normalize(),
         trade.timestamp.millis()
     );
-    key
 }
 
 #[cfg(test)]
