@@ -355,6 +355,11 @@ fn replay_with_store() {
 fn main() {
     let mut criterion = Criterion::default().configure_from_args().measurement_time(Duration::from_secs(5));
     let only_store = std::env::args().any(|a| a == "replay_with_store");
+    // `ENGINE_BENCH_ONLY=whale` runs the whale-trade latency alone (for repeats and profiling).
+    if std::env::var("ENGINE_BENCH_ONLY").as_deref() == Ok("whale") {
+        whale_trade_to_intent(&mut criterion);
+        return criterion.final_summary();
+    }
     if !only_store {
         whale_trade_to_intent(&mut criterion);
         replay_throughput(&mut criterion);

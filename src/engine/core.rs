@@ -981,7 +981,8 @@ pub fn whale_trade_key(trade: &WhaleTrade) -> String {
 fn write_whale_trade_key(trade: &WhaleTrade, key: &mut String) {
     use std::fmt::Write;
     key.clear();
-    key.extend(trade.transaction_hash.chars().map(|c| c.to_ascii_lowercase()));
+    key.push_str(&trade.transaction_hash);
+    key.make_ascii_lowercase();
     // Writing into a String cannot fail.
     let _ = write!(
         key,
