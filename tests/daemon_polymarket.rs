@@ -27,7 +27,7 @@ const MARKET_B: &str = "0xdde06286a7b9464d344f410ab0b3d2ebc6469904e72c27fd982f65
 const LIMIT: Duration = Duration::from_secs(30);
 
 fn fixture(name: &str) -> Value {
-    let path = format!("{}/../shared/fixtures/polymarket/{name}", env!("CARGO_MANIFEST_DIR"));
+    let path = format!("{}/tests/fixtures/polymarket/{name}", env!("CARGO_MANIFEST_DIR"));
     serde_json::from_str(&std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))).unwrap()
 }
 

@@ -42,7 +42,7 @@ const TOKEN: &str = "24098407321416745788627828656027763678598613197464854195771
 const WAIT: Duration = Duration::from_secs(10);
 
 fn fixture(name: &str) -> Value {
-    let path = format!("{}/../shared/fixtures/polymarket/{name}", env!("CARGO_MANIFEST_DIR"));
+    let path = format!("{}/tests/fixtures/polymarket/{name}", env!("CARGO_MANIFEST_DIR"));
     serde_json::from_str(&std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))).unwrap()
 }
 

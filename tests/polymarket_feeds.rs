@@ -24,7 +24,7 @@ const START_SECS: i64 = 1_789_381_000;
 const WAIT: Duration = Duration::from_secs(5);
 
 fn fixture(name: &str) -> String {
-    let path = format!("{}/../shared/fixtures/polymarket/{name}", env!("CARGO_MANIFEST_DIR"));
+    let path = format!("{}/tests/fixtures/polymarket/{name}", env!("CARGO_MANIFEST_DIR"));
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 

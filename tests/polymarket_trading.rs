@@ -21,7 +21,7 @@ use wiremock::matchers::{body_json, method, path, query_param, query_param_is_mi
 use wiremock::{Match, Mock, MockServer, Request, ResponseTemplate};
 
 fn fixture(name: &str) -> String {
-    let path = format!("{}/../shared/fixtures/polymarket/{name}", env!("CARGO_MANIFEST_DIR"));
+    let path = format!("{}/tests/fixtures/polymarket/{name}", env!("CARGO_MANIFEST_DIR"));
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 

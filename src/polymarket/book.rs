@@ -252,7 +252,7 @@ mod tests {
     use super::*;
 
     pub(crate) fn fixture(name: &str) -> String {
-        let path = format!("{}/../shared/fixtures/polymarket/{name}", env!("CARGO_MANIFEST_DIR"));
+        let path = format!("{}/tests/fixtures/polymarket/{name}", env!("CARGO_MANIFEST_DIR"));
         std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
     }
 

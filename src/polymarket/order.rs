@@ -234,7 +234,7 @@ mod tests {
     #[test]
     fn body_matches_the_docs_example_field_for_field() {
         let path = format!(
-            "{}/../shared/fixtures/polymarket/clob_post_order_request_docs_example.json",
+            "{}/tests/fixtures/polymarket/clob_post_order_request_docs_example.json",
             env!("CARGO_MANIFEST_DIR")
         );
         let docs: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
