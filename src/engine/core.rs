@@ -262,13 +262,7 @@ impl Engine {
     pub fn warm_up(&mut self, input: Input, now: Timestamp) {
         match input {
             Input::Book(book) => {
-                let token = self.interner.token(&book.asset_id);
-                let market = self.interner.market(&book.market);
-                let mut rules = self.market.rules(market);
-                rules.tick_size = book.tick_size;
-                rules.min_order_size = book.min_order_size;
-                self.market.set_rules(market, rules);
-                self.market.update_book(token, *book, now);
+                self.apply_book(*book, now);
             }
             Input::Quote(quote) => self.market.update_quote(quote.token, quote.best_bid, quote.best_ask, now),
             Input::MarketInfo(info) => self.on_market_info(&info),
@@ -345,6 +339,12 @@ impl Engine {
     // --- prices and the position monitor -------------------------------------------------------
 
     fn on_book(&mut self, book: OrderBook, now: Timestamp, out: &mut Outputs) {
+        let token = self.apply_book(book, now);
+        self.check_stops(token, now, out);
+    }
+
+    /// Takes a book into the market view (with the venue rules it carries); returns its token.
+    fn apply_book(&mut self, book: OrderBook, now: Timestamp) -> TokenId {
         let token = self.interner.token(&book.asset_id);
         let market = self.interner.market(&book.market);
         let mut rules = self.market.rules(market);
@@ -352,7 +352,7 @@ impl Engine {
         rules.min_order_size = book.min_order_size;
         self.market.set_rules(market, rules);
         self.market.update_book(token, book, now);
-        self.check_stops(token, now, out);
+        token
     }
 
     fn on_quote(&mut self, quote: Quote, now: Timestamp, out: &mut Outputs) {
