@@ -261,10 +261,11 @@ fn through_engine_task_with_store(engine: Engine, setup: Vec<EngineMsg>, inputs:
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
     runtime.block_on(async move {
         let dir = tempfile::tempdir().expect("temp dir");
-        let store =
-            SqliteStore::open(&dir.path().join("bench.paper.db"), "paper", Duration::from_secs(5)).expect("store");
+        // Opened as the daemon opens it (defaults of `[store]`, disk keep-warm included).
+        let config = StoreConfig { path: dir.path().join("bench.db"), ..StoreConfig::default() };
+        let store = SqliteStore::open_for_mode(&config, "paper").expect("store");
         let cancel = CancellationToken::new();
-        let (handle, writer) = spawn_writer(store, (&StoreConfig::default()).into(), cancel.clone()).expect("writer");
+        let (handle, writer) = spawn_writer(store, (&config).into(), cancel.clone()).expect("writer");
         let (events_tx, mut events_rx) = tokio::sync::mpsc::channel(4096);
         let drain = tokio::spawn(async move { while events_rx.recv().await.is_some() {} });
         let engine_stop = CancellationToken::new();

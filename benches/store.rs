@@ -16,7 +16,8 @@ use tokio_util::sync::CancellationToken;
 use whale_trader::clock::Timestamp;
 use whale_trader::store::{
     Decision, DecisionRecord, OrderKind, OrderRecord, OrderStatus, PositionRecord, PositionStatus, RiskStateRecord,
-    Side, SqliteStore, Store, StoreCommand, StoreConfig, StoreHandle, StoreWriter, WriterSettings, spawn_writer,
+    Side, SqliteStore, Store, StoreCommand, StoreConfig, StoreHandle, StoreWriter, WriterSettings, WriterStatsSnapshot,
+    spawn_writer,
 };
 
 const POSITIONS: usize = 100;
@@ -27,8 +28,10 @@ fn runtime() -> Runtime {
     tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("runtime")
 }
 
+/// A writer on a fresh database opened as the daemon opens it (defaults of `[store]`, disk keep-warm included).
 fn start(dir: &Path, settings: WriterSettings) -> (StoreHandle, StoreWriter, CancellationToken) {
-    let store = SqliteStore::open(&dir.join("bench.paper.db"), "paper", Duration::from_secs(5)).expect("open");
+    let config = StoreConfig { path: dir.join("bench.db"), ..StoreConfig::default() };
+    let store = SqliteStore::open_for_mode(&config, "paper").expect("open");
     let cancel = CancellationToken::new();
     let (handle, writer) = spawn_writer(store, settings, cancel.clone()).expect("spawn writer");
     (handle, writer, cancel)
@@ -123,7 +126,8 @@ async fn open_positions(handle: &StoreHandle) {
     handle.flush().await.expect("flush");
 }
 
-/// CPU seconds (user + system) used by the thread whose `/proc/self/task/<tid>` is `task`, from its
+/// CPU seconds (user + system) used by the thread whose `/proc/self/task/<tid>` is `task` (or by the
+/// whole process, for `/proc/self`), from its
 /// stat line (clock ticks of 10 ms). On a machine shared with other builds, wall-clock rates drop
 /// with the share of the CPU we get; CPU time per command does not.
 fn cpu_secs(task: &Path) -> f64 {
@@ -225,17 +229,23 @@ fn percentiles(mut samples: Vec<Duration>) -> String {
     )
 }
 
-/// The floor under any durable commit: one 4 KiB overwrite + fsync on the same file system, now.
-fn raw_fsync(dir: &Path) -> String {
-    use std::io::{Seek, SeekFrom, Write};
-    let mut file = std::fs::File::create(dir.join("fsync-probe")).expect("probe file");
-    file.write_all(&[7u8; 4096 * 16]).and_then(|()| file.sync_all()).expect("probe");
-    let samples = (0..500u64)
+/// The floor under any durable commit: 4 KiB overwrites, each followed by `fdatasync`, on the same file
+/// system, one every `pace` (back to back when zero). How long the disk has been idle matters: see
+/// `src/store/sqlite/disk_warmer.rs`.
+fn raw_fsync(dir: &Path, pace: Duration, count: u64) -> String {
+    use std::os::unix::fs::FileExt;
+    let file = std::fs::File::create(dir.join("fsync-probe")).expect("probe file");
+    file.write_all_at(&[7u8; 4096 * 16], 0).and_then(|()| file.sync_all()).expect("probe");
+    let mut next = Instant::now();
+    let samples = (0..count)
         .map(|i| {
-            file.seek(SeekFrom::Start((i % 16) * 4096)).and_then(|_| file.write_all(&[i as u8; 4096])).expect("write");
+            file.write_all_at(&[i as u8; 4096], (i % 16) * 4096).expect("write");
             let started = Instant::now();
-            file.sync_all().expect("fsync");
-            started.elapsed()
+            file.sync_data().expect("fdatasync");
+            let took = started.elapsed();
+            next += pace;
+            std::thread::sleep(next.saturating_duration_since(Instant::now()));
+            took
         })
         .collect();
     percentiles(samples)
@@ -266,15 +276,44 @@ fn backend_only() {
     );
 }
 
-/// Order intents paced at 1,000 per second, each timed from submission to its durable acknowledgement.
+const RATE: u64 = 1_000;
+
+/// Order intents paced at 1,000 per second, each timed from submission to its durable acknowledgement,
+/// with the disk keep-warm off and then as configured by default; the raw `fdatasync` floor first.
 fn durability_latency_at_1000_per_second() {
-    const SECONDS: u64 = 5;
-    const RATE: u64 = 1_000;
     let dir = tempfile::tempdir().expect("tempdir");
-    let rt = runtime();
-    println!("raw fsync on the same file system right before: {}", raw_fsync(dir.path()));
-    let latencies: Vec<Duration> = rt.block_on(async {
-        let (handle, writer, cancel) = start(dir.path(), default_settings());
+    println!("== durability latency: order intents at {RATE}/s for 5 s, submission to durable acknowledgement ==");
+    println!("floor, 4 KiB write + fdatasync back to back: {}", raw_fsync(dir.path(), Duration::ZERO, 500));
+    println!(
+        "floor, 4 KiB write + fdatasync once per ms:  {}",
+        raw_fsync(dir.path(), Duration::from_micros(1_000_000 / RATE), 3_000)
+    );
+    let runs = [
+        ("disk keep-warm off", None),
+        ("disk keep-warm on (default)", StoreConfig::default().disk_keep_warm_interval()),
+    ];
+    for (run, (label, keep_warm)) in runs.into_iter().enumerate() {
+        let path = dir.path().join(format!("latency-{run}.paper.db"));
+        let cpu_before = cpu_secs(Path::new("/proc/self"));
+        let (latencies, stats) = order_intent_latencies(&path, keep_warm);
+        let cpu = cpu_secs(Path::new("/proc/self")) - cpu_before;
+        println!(
+            "{label}: {}\n    {} commands in {} transactions; the whole process used {:.0} ms of CPU",
+            percentiles(latencies),
+            stats.commands_written,
+            stats.transactions,
+            cpu * 1e3
+        );
+    }
+}
+
+/// One 5-second run on a fresh database at `path`: the latencies and the writer's counters.
+fn order_intent_latencies(path: &Path, keep_warm: Option<Duration>) -> (Vec<Duration>, WriterStatsSnapshot) {
+    const SECONDS: u64 = 5;
+    let store = SqliteStore::open(path, "paper", Duration::from_secs(5)).expect("open").keep_disk_warm(keep_warm);
+    let cancel = CancellationToken::new();
+    let (handle, writer) = spawn_writer(store, default_settings(), cancel.clone()).expect("spawn writer");
+    runtime().block_on(async {
         // Warm the file and the statement cache.
         for i in 0..200 {
             handle.write_durable(order_intent(10_000_000 + i)).await.expect("warm-up");
@@ -297,18 +336,10 @@ fn durability_latency_at_1000_per_second() {
         while let Some(latency) = rx.recv().await {
             out.push(latency);
         }
-        let stats = handle.stats();
         drop(handle);
         cancel.cancel();
-        writer.join().await.expect("join");
-        println!(
-            "== durability latency: order intents at {RATE}/s for {SECONDS} s ==\ntransactions {} for {} commands",
-            stats.transactions, stats.commands_written
-        );
-        out
-    });
-    println!("{}", percentiles(latencies));
-    println!("raw fsync on the same file system right after: {}", raw_fsync(dir.path()));
+        (out, writer.join().await.expect("join"))
+    })
 }
 
 fn throughput(c: &mut Criterion) {

@@ -41,6 +41,9 @@ pub struct StoreConfig {
     pub seen_trades_retention_days: u32,
     /// How long a connection waits for a lock held by another connection (e.g. `whale-trader status`).
     pub busy_timeout_ms: u64,
+    /// While commits flow (for a second after each), read 4 KiB straight from the disk this often so
+    /// that it never goes idle and an order's fsync does not pay for waking it. 0 turns it off.
+    pub disk_keep_warm_micros: u64,
 }
 
 impl Default for StoreConfig {
@@ -54,6 +57,7 @@ impl Default for StoreConfig {
             decision_audit_retention_days: 90,
             seen_trades_retention_days: 30,
             busy_timeout_ms: 5000,
+            disk_keep_warm_micros: 500,
         }
     }
 }
@@ -98,6 +102,12 @@ impl StoreConfig {
             self.busy_timeout_ms,
             "must be between 1 and 600000 milliseconds",
         );
+        issues.check(
+            self.disk_keep_warm_micros != 0 && !(100..=100_000).contains(&self.disk_keep_warm_micros),
+            join(prefix, "disk_keep_warm_micros"),
+            self.disk_keep_warm_micros,
+            "must be 0 (off) or between 100 and 100000 microseconds",
+        );
     }
 
     /// The database file of `mode` (`"paper"`, `"live"`, `"dry-run"`): see the module docs.
@@ -114,6 +124,11 @@ impl StoreConfig {
             Some(dir) if !dir.as_os_str().is_empty() => dir.join(name),
             _ => Path::new(&name).to_path_buf(),
         }
+    }
+
+    /// The disk keep-warm period, `None` when it is off.
+    pub fn disk_keep_warm_interval(&self) -> Option<Duration> {
+        (self.disk_keep_warm_micros > 0).then(|| Duration::from_micros(self.disk_keep_warm_micros))
     }
 
     pub fn busy_timeout(&self) -> Duration {
@@ -156,6 +171,7 @@ mod tests {
             decision_audit_retention_days: 0,
             seen_trades_retention_days: 40_000,
             busy_timeout_ms: 0,
+            disk_keep_warm_micros: 50,
         };
         let mut issues = Issues::new();
         config.validate("store", &mut issues);
@@ -170,8 +186,20 @@ mod tests {
                 "store.decision_audit_retention_days",
                 "store.seen_trades_retention_days",
                 "store.busy_timeout_ms",
+                "store.disk_keep_warm_micros",
             ]
         );
+    }
+
+    #[test]
+    fn disk_keep_warm_is_off_at_zero_and_a_period_otherwise() {
+        let off = StoreConfig { disk_keep_warm_micros: 0, ..Default::default() };
+        assert_eq!(off.disk_keep_warm_interval(), None);
+        let mut issues = Issues::new();
+        off.validate("store", &mut issues);
+        assert!(issues.is_empty(), "0 means off and is valid: {:?}", issues.as_slice());
+        let on = StoreConfig { disk_keep_warm_micros: 250, ..Default::default() };
+        assert_eq!(on.disk_keep_warm_interval(), Some(Duration::from_micros(250)));
     }
 
     #[test]

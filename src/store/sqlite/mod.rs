@@ -9,7 +9,10 @@
 //!   `foreign_keys=ON` (a fill must name a known order), `busy_timeout` from the config,
 //!   `temp_store=MEMORY`, `wal_autocheckpoint=0` (a thread of its own checkpoints every 250 ms from
 //!   a second connection, so that no commit pays for a checkpoint and the WAL is overwritten in place
-//!   rather than grown: see `checkpointer.rs`) and `journal_size_limit` = 64 MiB.
+//!   rather than grown: see `checkpointer.rs`) and `journal_size_limit` = 64 MiB. With
+//!   `[store] disk_keep_warm_micros` set (the default), a third thread keeps the disk awake while
+//!   commits flow, so that an order's fsync does not pay for waking an idle device: see
+//!   `disk_warmer.rs`.
 //! * **Reader** ([`SqliteStore::open_read_only`]), for offline status: opened read-only with
 //!   `query_only=ON` and the same busy timeout; it never creates a file.
 //!
@@ -21,6 +24,7 @@
 //! touched. The daemon therefore never starts empty over a damaged store.
 
 mod checkpointer;
+mod disk_warmer;
 mod migrations;
 mod read;
 mod write;
@@ -55,6 +59,8 @@ pub struct SqliteStore {
     read_only: bool,
     /// Folds the WAL into the database in the background (writers only).
     checkpointer: Option<checkpointer::Checkpointer>,
+    /// Keeps the disk awake between commits while they flow (writers only, when configured).
+    disk_warmer: Option<disk_warmer::DiskWarmer>,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -66,7 +72,8 @@ impl std::fmt::Debug for SqliteStore {
 impl SqliteStore {
     /// Opens the database of `mode` named by `config` for writing (see [`StoreConfig::path_for_mode`]).
     pub fn open_for_mode(config: &StoreConfig, mode: &str) -> Result<Self, StoreError> {
-        Self::open(&config.path_for_mode(mode), mode, config.busy_timeout())
+        Ok(Self::open(&config.path_for_mode(mode), mode, config.busy_timeout())?
+            .keep_disk_warm(config.disk_keep_warm_interval()))
     }
 
     /// Opens `path` for writing, creating it (and its directory) when missing. Checks the file,
@@ -91,7 +98,24 @@ impl SqliteStore {
         stamp_mode(&conn, path, mode)?;
         conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         let checkpointer = checkpointer::Checkpointer::start(path, busy_timeout)?;
-        Ok(Self { conn, path: path.to_path_buf(), read_only: false, checkpointer: Some(checkpointer) })
+        Ok(Self {
+            conn,
+            path: path.to_path_buf(),
+            read_only: false,
+            checkpointer: Some(checkpointer),
+            disk_warmer: None,
+        })
+    }
+
+    /// Keeps the disk's I/O path awake with one direct 4 KiB read per `interval` for a second after
+    /// each commit, so that an order intent's fsync does not pay for waking an idle device (see
+    /// `disk_warmer`). `None` leaves it off. Does nothing on a read-only store; where the file system
+    /// cannot read with `O_DIRECT`, logs that and carries on without it.
+    pub fn keep_disk_warm(mut self, interval: Option<Duration>) -> Self {
+        if let (Some(interval), false) = (interval, self.read_only) {
+            self.disk_warmer = disk_warmer::DiskWarmer::start(&self.path, interval);
+        }
+        self
     }
 
     /// Opens the database of `mode` named by `config` for reading only (`whale-trader status`).
@@ -126,7 +150,7 @@ impl SqliteStore {
                 supported: latest_version(),
             });
         }
-        Ok(Self { conn, path: path.to_path_buf(), read_only: true, checkpointer: None })
+        Ok(Self { conn, path: path.to_path_buf(), read_only: true, checkpointer: None, disk_warmer: None })
     }
 
     pub fn path(&self) -> &Path {
@@ -146,7 +170,11 @@ impl Store for SqliteStore {
         if self.read_only {
             return Err(StoreError::ReadOnly);
         }
-        write::write_batch(&self.conn, commands)
+        let outcomes = write::write_batch(&self.conn, commands)?;
+        if let Some(warmer) = &self.disk_warmer {
+            warmer.committed();
+        }
+        Ok(outcomes)
     }
 
     fn load_recovery(&mut self) -> Result<RecoveredState, StoreError> {
@@ -313,6 +341,27 @@ mod tests {
 
     fn open(path: &Path, mode: &str) -> Result<SqliteStore, StoreError> {
         SqliteStore::open(path, mode, Duration::from_millis(100))
+    }
+
+    #[test]
+    fn a_configured_keep_warm_reads_after_commits_and_a_read_only_store_never_warms() {
+        let dir = disk_warmer::direct_io_tempdir();
+        let path = dir.path().join("wt.paper.db");
+        let mut store = open(&path, "paper").unwrap().keep_disk_warm(Some(Duration::from_millis(1)));
+        let warmer = store.disk_warmer.as_ref().expect("the warmer runs where O_DIRECT works");
+        assert_eq!(warmer.reads(), 0);
+        store.write_batch(&[]).unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while store.disk_warmer.as_ref().map_or(0, |w| w.reads()) == 0 {
+            assert!(std::time::Instant::now() < deadline, "a commit did not start the keep-warm reads");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let off = open(&dir.path().join("off.paper.db"), "paper").unwrap().keep_disk_warm(None);
+        assert!(off.disk_warmer.is_none());
+        let read_only = SqliteStore::open_read_only(&path, Duration::from_millis(100))
+            .unwrap()
+            .keep_disk_warm(Some(Duration::from_millis(1)));
+        assert!(read_only.disk_warmer.is_none());
     }
 
     #[test]
