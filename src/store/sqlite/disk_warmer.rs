@@ -75,23 +75,17 @@ impl DiskWarmer {
     /// reads or the file to read cannot be made.
     pub(super) fn start(database: &Path, interval: Duration) -> Option<Self> {
         let path = keep_warm_path(database);
-        if let Err(e) = ensure_block_file(&path) {
-            tracing::warn!(
-                path = %path.display(),
-                error = %e,
-                "disk keep-warm is off: the file it reads cannot be written; \
-                 commits stay durable but pay the idle device's wake-up"
-            );
-            return None;
-        }
-        let file = match open_direct(&path) {
+        let opened = ensure_block_file(&path)
+            .map_err(|e| (e, "the file it reads cannot be written"))
+            .and_then(|()| open_direct(&path).map_err(|e| (e, "this file system cannot read with O_DIRECT")));
+        let file = match opened {
             Ok(file) => file,
-            Err(e) => {
+            Err((e, reason)) => {
                 tracing::warn!(
                     path = %path.display(),
                     error = %e,
-                    "disk keep-warm is off: this file system cannot read with O_DIRECT; \
-                     commits stay durable but pay the idle device's wake-up"
+                    reason,
+                    "disk keep-warm is off; commits stay durable but pay the idle device's wake-up"
                 );
                 return None;
             }
@@ -267,6 +261,13 @@ mod tests {
             assert!(Instant::now() < deadline, "timed out waiting until {what}");
             std::thread::sleep(Duration::from_millis(5));
         }
+    }
+
+    #[test]
+    fn where_its_file_cannot_be_made_it_stays_off_instead_of_failing_the_store() {
+        let dir = tempfile::tempdir().unwrap();
+        let database = dir.path().join("no-such-directory").join("wt.db");
+        assert!(DiskWarmer::start(&database, Duration::from_millis(1)).is_none());
     }
 
     #[test]
