@@ -127,9 +127,9 @@ async fn open_positions(handle: &StoreHandle) {
 }
 
 /// CPU seconds (user + system) used by the thread whose `/proc/self/task/<tid>` is `task` (or by the
-/// whole process, for `/proc/self`), from its
-/// stat line (clock ticks of 10 ms). On a machine shared with other builds, wall-clock rates drop
-/// with the share of the CPU we get; CPU time per command does not.
+/// whole process, for `/proc/self`), from its stat line (clock ticks of 10 ms). On a machine shared
+/// with other builds, wall-clock rates drop with the share of the CPU we get; CPU time per command
+/// does not.
 fn cpu_secs(task: &Path) -> f64 {
     let stat = std::fs::read_to_string(task.join("stat")).unwrap_or_default();
     // Fields after the ")" that closes the command name: state is field 3, utime 14, stime 15.
