@@ -28,10 +28,14 @@ fn runtime() -> Runtime {
     tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("runtime")
 }
 
-/// A writer on a fresh database opened as the daemon opens it (defaults of `[store]`, disk keep-warm included).
-fn start(dir: &Path, settings: WriterSettings) -> (StoreHandle, StoreWriter, CancellationToken) {
-    let config = StoreConfig { path: dir.join("bench.db"), ..StoreConfig::default() };
-    let store = SqliteStore::open_for_mode(&config, "paper").expect("open");
+/// The defaults of `[store]` (disk keep-warm included), with the database `name` in `dir`.
+fn config_in(dir: &Path, name: &str) -> StoreConfig {
+    StoreConfig { path: dir.join(name), ..StoreConfig::default() }
+}
+
+/// A writer on a fresh paper database opened as the daemon opens it.
+fn start(config: &StoreConfig, settings: WriterSettings) -> (StoreHandle, StoreWriter, CancellationToken) {
+    let store = SqliteStore::open_for_mode(config, "paper").expect("open");
     let cancel = CancellationToken::new();
     let (handle, writer) = spawn_writer(store, settings, cancel.clone()).expect("spawn writer");
     (handle, writer, cancel)
@@ -172,7 +176,7 @@ fn memory_under_burst() {
     let (hwm_before, rss_before) = rss_kb();
     let started = Instant::now();
     let (stats, peak_seen) = rt.block_on(async {
-        let (handle, writer, cancel) = start(dir.path(), settings);
+        let (handle, writer, cancel) = start(&config_in(dir.path(), "bench.db"), settings);
         open_positions(&handle).await;
         let mut peak_queued = 0;
         for i in 0..EVENTS {
@@ -288,14 +292,12 @@ fn durability_latency_at_1000_per_second() {
         "floor, 4 KiB write + fdatasync once per ms:  {}",
         raw_fsync(dir.path(), Duration::from_micros(1_000_000 / RATE), 3_000)
     );
-    let runs = [
-        ("disk keep-warm off", None),
-        ("disk keep-warm on (default)", StoreConfig::default().disk_keep_warm_interval()),
-    ];
-    for (run, (label, keep_warm)) in runs.into_iter().enumerate() {
-        let path = dir.path().join(format!("latency-{run}.paper.db"));
+    let runs =
+        [("disk keep-warm off", 0), ("disk keep-warm on (default)", StoreConfig::default().disk_keep_warm_micros)];
+    for (run, (label, disk_keep_warm_micros)) in runs.into_iter().enumerate() {
+        let config = StoreConfig { disk_keep_warm_micros, ..config_in(dir.path(), &format!("latency-{run}.db")) };
         let cpu_before = cpu_secs(Path::new("/proc/self"));
-        let (latencies, stats) = order_intent_latencies(&path, keep_warm);
+        let (latencies, stats) = order_intent_latencies(&config);
         let cpu = cpu_secs(Path::new("/proc/self")) - cpu_before;
         println!(
             "{label}: {}\n    {} commands in {} transactions; the whole process used {:.0} ms of CPU",
@@ -307,12 +309,10 @@ fn durability_latency_at_1000_per_second() {
     }
 }
 
-/// One 5-second run on a fresh database at `path`: the latencies and the writer's counters.
-fn order_intent_latencies(path: &Path, keep_warm: Option<Duration>) -> (Vec<Duration>, WriterStatsSnapshot) {
+/// One 5-second run on a fresh database made from `config`: the latencies and the writer's counters.
+fn order_intent_latencies(config: &StoreConfig) -> (Vec<Duration>, WriterStatsSnapshot) {
     const SECONDS: u64 = 5;
-    let store = SqliteStore::open(path, "paper", Duration::from_secs(5)).expect("open").keep_disk_warm(keep_warm);
-    let cancel = CancellationToken::new();
-    let (handle, writer) = spawn_writer(store, default_settings(), cancel.clone()).expect("spawn writer");
+    let (handle, writer, cancel) = start(config, default_settings());
     runtime().block_on(async {
         // Warm the file and the statement cache.
         for i in 0..200 {
@@ -349,7 +349,7 @@ fn throughput(c: &mut Criterion) {
     let cases: [(&str, MakeCommand); 2] = [("decision_inserts", decision), ("mixed_state_changes", mixed)];
     for (name, make) in cases {
         let dir = tempfile::tempdir().expect("tempdir");
-        let (handle, writer, cancel) = start(dir.path(), default_settings());
+        let (handle, writer, cancel) = start(&config_in(dir.path(), "bench.db"), default_settings());
         rt.block_on(open_positions(&handle));
         let mut next = 0u64;
         let task = writer_task();

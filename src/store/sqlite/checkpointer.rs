@@ -85,7 +85,7 @@ fn run(conn: Connection, path: &Path, stop: &AtomicBool, frames: &AtomicU64) {
             Err(e) => {
                 failures += 1;
                 // A failure here costs only WAL growth; the writer's commits stay durable.
-                if failures == 1 || failures.is_power_of_two() {
+                if super::worth_reporting(failures) {
                     tracing::warn!(path = %path.display(), error = %e, failures, "WAL checkpoint failed; retrying");
                 }
             }

@@ -41,7 +41,7 @@ struct Shared {
     /// The thread is parked (or about to park) and needs an unpark to resume.
     parked: AtomicBool,
     stop: AtomicBool,
-    /// Reads done so far (for tests and the curious).
+    /// Reads done so far: how the tests see what the thread does.
     reads: AtomicU64,
 }
 
@@ -190,7 +190,7 @@ fn run(file: &File, interval: Duration, shared: &Shared) {
             Err(e) => {
                 failures += 1;
                 // Only latency is at stake; say so now and then, never stop the store for it.
-                if failures == 1 || failures.is_power_of_two() {
+                if super::worth_reporting(failures) {
                     tracing::warn!(error = %e, failures, "disk keep-warm read failed");
                 }
             }
@@ -199,10 +199,8 @@ fn run(file: &File, interval: Duration, shared: &Shared) {
 }
 
 /// `<database>-keepwarm`, beside SQLite's own `-wal` and `-shm`.
-pub(super) fn keep_warm_path(database: &Path) -> std::path::PathBuf {
-    let mut name = database.as_os_str().to_os_string();
-    name.push("-keepwarm");
-    name.into()
+fn keep_warm_path(database: &Path) -> std::path::PathBuf {
+    super::with_suffix(database, "-keepwarm")
 }
 
 /// Makes `path` one block long and on disk, once; an existing file of that size is left alone.
@@ -210,8 +208,9 @@ fn ensure_block_file(path: &Path) -> std::io::Result<()> {
     if std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.len() >= BLOCK as u64) {
         return Ok(());
     }
+    use std::os::unix::fs::FileExt;
     let file = File::create(path)?;
-    std::io::Write::write_all(&mut &file, &[0u8; BLOCK])?;
+    file.write_all_at(&[0u8; BLOCK], 0)?;
     file.sync_all()
 }
 
@@ -245,6 +244,16 @@ pub(super) fn direct_io_tempdir() -> tempfile::TempDir {
     if open_direct(&probe).is_ok() { dir } else { tempfile::tempdir_in(env!("CARGO_MANIFEST_DIR")).unwrap() }
 }
 
+/// Polls `done` until it holds, failing the test after 10 s: the warmer's work is seen from outside.
+#[cfg(test)]
+pub(super) fn wait_until(what: &str, done: impl Fn() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting until {what}");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -253,14 +262,6 @@ mod tests {
         let path = dir.join("warm.db");
         std::fs::write(&path, vec![1u8; 4 * BLOCK]).unwrap();
         path
-    }
-
-    fn wait_until(what: &str, done: impl Fn() -> bool) {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while !done() {
-            assert!(Instant::now() < deadline, "timed out waiting until {what}");
-            std::thread::sleep(Duration::from_millis(5));
-        }
     }
 
     #[test]

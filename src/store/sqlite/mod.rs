@@ -112,7 +112,9 @@ impl SqliteStore {
     /// `disk_warmer`). `None` leaves it off. Does nothing on a read-only store; where the file system
     /// cannot read with `O_DIRECT`, logs that and carries on without it.
     pub fn keep_disk_warm(mut self, interval: Option<Duration>) -> Self {
-        if let (Some(interval), false) = (interval, self.read_only) {
+        if let Some(interval) = interval
+            && !self.read_only
+        {
             self.disk_warmer = disk_warmer::DiskWarmer::start(&self.path, interval);
         }
         self
@@ -311,12 +313,24 @@ fn staging_path(path: &Path) -> PathBuf {
     path.with_file_name(name)
 }
 
+/// `path` with `suffix` appended to its last component, the way SQLite names a database's companion
+/// files (`x.db` → `x.db-wal`).
+fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.as_os_str().to_os_string();
+    name.push(suffix);
+    name.into()
+}
+
+/// A background thread's repeated failure is logged the 1st, 2nd, 4th, 8th… time: visible at once,
+/// never a flood.
+fn worth_reporting(failures: u32) -> bool {
+    failures.is_power_of_two()
+}
+
 /// Deletes a half-built staging database and its WAL files from an interrupted earlier start.
 fn remove_leftovers(staging: &Path) -> Result<(), StoreError> {
     for suffix in ["", "-wal", "-shm", "-journal"] {
-        let mut name = staging.as_os_str().to_os_string();
-        name.push(suffix);
-        let file = PathBuf::from(name);
+        let file = with_suffix(staging, suffix);
         match fs::remove_file(&file) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
@@ -351,11 +365,9 @@ mod tests {
         let warmer = store.disk_warmer.as_ref().expect("the warmer runs where O_DIRECT works");
         assert_eq!(warmer.reads(), 0);
         store.write_batch(&[]).unwrap();
-        let deadline = std::time::Instant::now() + Duration::from_secs(10);
-        while store.disk_warmer.as_ref().map_or(0, |w| w.reads()) == 0 {
-            assert!(std::time::Instant::now() < deadline, "a commit did not start the keep-warm reads");
-            std::thread::sleep(Duration::from_millis(5));
-        }
+        disk_warmer::wait_until("a commit starts the keep-warm reads", || {
+            store.disk_warmer.as_ref().is_some_and(|w| w.reads() > 0)
+        });
         let off = open(&dir.path().join("off.paper.db"), "paper").unwrap().keep_disk_warm(None);
         assert!(off.disk_warmer.is_none());
         let read_only = SqliteStore::open_read_only(&path, Duration::from_millis(100))
