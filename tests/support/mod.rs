@@ -2,6 +2,8 @@
 //! real `whale-trader` binary run inside it.
 #![allow(dead_code)]
 
+pub mod venue;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::time::{Duration, Instant};

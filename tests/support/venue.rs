@@ -1,0 +1,272 @@
+//! A local stand-in for Polymarket on 127.0.0.1: the Data API (`GET /v2/activity`) and the CLOB
+//! (`GET /book`, `POST /books`, `GET /clob-markets/{id}`, `POST /order`) in the shapes of the
+//! captured fixtures, changed by the test as it goes; and the helpers that run the daemon against it.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use serde_json::{Value, json};
+
+use super::{Workspace, json_lines, signal, wait_until, wait_with_limit};
+
+/// Sample whale "alpha" of `config/default.toml`; the two others have no activity here.
+pub const WHALE: &str = "0xc6ef18652fcf021e6ec53aa6627746e629f41aca";
+pub const TOKEN_A: &str = "71321045679252212594626385532706912750332728571942532289631379312455583992563";
+pub const TOKEN_B: &str = "52114319501245915516055106046884209969926127482827954674443846427813813222425";
+pub const MARKET_A: &str = "0x2583be7162d1e223505d91f9702c67da402385491ef84be2ae0b25822528dca4";
+pub const MARKET_B: &str = "0xdde06286a7b9464d344f410ab0b3d2ebc6469904e72c27fd982f65fdbf78768d";
+pub const LIMIT: Duration = Duration::from_secs(30);
+
+pub fn fixture(name: &str) -> Value {
+    let path = format!("{}/tests/fixtures/polymarket/{name}", env!("CARGO_MANIFEST_DIR"));
+    serde_json::from_str(&std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))).unwrap()
+}
+
+/// What the fake venue serves, changed by the test as it goes.
+#[derive(Default)]
+pub struct Venue {
+    /// Activity rows of every wallet, in the v2 row shape.
+    pub rows: Vec<Value>,
+    /// Books by token, in the `/book` shape.
+    pub books: HashMap<String, Value>,
+    /// `POST /books` answers 503 while set (the price feed goes stale).
+    pub books_down: bool,
+    /// Requests seen, by route and token (e.g. `GET /book 7132…`).
+    pub seen: Vec<String>,
+    /// `POST /order` bodies and their `POLY_*` header names, in order.
+    pub orders: Vec<(Value, Vec<String>)>,
+}
+
+pub type Shared = Arc<Mutex<Venue>>;
+
+/// A v2 activity row (the captured fixture's first row) for one whale trade.
+pub fn trade_row(side: &str, token: &str, market: &str, secs: i64, size: f64, price: f64, tx: &str) -> Value {
+    let mut row = fixture("data_api_v2_activity_user.json")["data"][0].clone();
+    row["proxy_wallet"] = json!(WHALE);
+    row["side"] = json!(side);
+    row["token_id"] = json!(token);
+    row["condition_id"] = json!(market);
+    row["timestamp"] = json!(secs);
+    row["size"] = json!(size);
+    row["price"] = json!(price);
+    row["usdc_size"] = json!(size * price);
+    row["transaction_hash"] = json!(tx);
+    row["outcome"] = json!("Yes");
+    row
+}
+
+/// The captured `/book` with our token and a deep, stable market around 0.50 (best levels last).
+pub fn book(token: &str, market: &str) -> Value {
+    let mut book = fixture("clob_book.json");
+    book["asset_id"] = json!(token);
+    book["market"] = json!(market);
+    book["bids"] = json!([{"price": "0.48", "size": "1000"}, {"price": "0.49", "size": "1000"}]);
+    book["asks"] =
+        json!([{"price": "0.52", "size": "1000"}, {"price": "0.51", "size": "1000"}, {"price": "0.5", "size": "1000"}]);
+    book["tick_size"] = json!("0.01");
+    book["neg_risk"] = json!(false);
+    book["timestamp"] = json!(format!("{}", now_secs() * 1000));
+    book
+}
+
+pub fn now_secs() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64
+}
+
+async fn activity(State(venue): State<Shared>, Query(query): Query<HashMap<String, String>>) -> Json<Value> {
+    let user = query.get("user").cloned().unwrap_or_default();
+    let start: i64 = query.get("start").and_then(|s| s.parse().ok()).unwrap_or(0);
+    let mut venue = venue.lock().unwrap();
+    venue.seen.push(format!("GET /v2/activity {user}"));
+    let mut rows: Vec<Value> = venue
+        .rows
+        .iter()
+        .filter(|r| r["proxy_wallet"] == user.as_str() && r["timestamp"].as_i64().unwrap_or(0) >= start)
+        .cloned()
+        .collect();
+    rows.sort_by_key(|r| r["timestamp"].as_i64());
+    Json(json!({"data": rows, "pagination": {"limit": 500, "offset": 0, "has_more": false, "next_cursor": null}}))
+}
+
+async fn one_book(
+    State(venue): State<Shared>,
+    Query(query): Query<HashMap<String, String>>,
+) -> (StatusCode, Json<Value>) {
+    let token = query.get("token_id").cloned().unwrap_or_default();
+    let mut venue = venue.lock().unwrap();
+    venue.seen.push(format!("GET /book {token}"));
+    match venue.books.get(&token) {
+        Some(book) => (StatusCode::OK, Json(book.clone())),
+        None => (StatusCode::NOT_FOUND, Json(json!({"error": "No orderbook exists for the requested token id"}))),
+    }
+}
+
+async fn many_books(State(venue): State<Shared>, Json(request): Json<Vec<Value>>) -> (StatusCode, Json<Value>) {
+    let mut venue = venue.lock().unwrap();
+    venue.seen.push("POST /books".into());
+    if venue.books_down {
+        return (StatusCode::SERVICE_UNAVAILABLE, Json(json!({"error": "unavailable"})));
+    }
+    let books: Vec<Value> =
+        request.iter().filter_map(|r| r["token_id"].as_str()).filter_map(|t| venue.books.get(t).cloned()).collect();
+    (StatusCode::OK, Json(Value::Array(books)))
+}
+
+async fn market_info(State(venue): State<Shared>, Path(condition): Path<String>) -> Json<Value> {
+    let (token, _) = if condition == MARKET_A { (TOKEN_A, ()) } else { (TOKEN_B, ()) };
+    venue.lock().unwrap().seen.push(format!("GET /clob-markets {condition}"));
+    let mut info = fixture("clob_clob_markets_info.json")[0].clone();
+    info["c"] = json!(condition);
+    info["t"] = json!([{"t": token, "o": "Yes"}, {"t": "1", "o": "No"}]);
+    info["mts"] = json!(0.01);
+    info["nr"] = json!(false);
+    Json(info)
+}
+
+/// `POST /order`: every order matches in full, BUYs at 0.50 and SELLs at 0.49 (the served book's
+/// best levels), answered like the docs' `matched` example (amounts in 10⁻⁶ units).
+async fn post_order(
+    State(venue): State<Shared>,
+    headers: axum::http::HeaderMap,
+    Json(body): Json<Value>,
+) -> Json<Value> {
+    let poly: Vec<String> =
+        headers.keys().map(|k| k.as_str().to_ascii_uppercase()).filter(|k| k.starts_with("POLY_")).collect();
+    let order = &body["order"];
+    let units = |field: &str| order[field].as_str().and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+    let (making, taking) = match order["side"].as_str() {
+        Some("BUY") => (units("takerAmount") / 2, units("takerAmount")),
+        _ => (units("makerAmount"), units("makerAmount") * 49 / 100),
+    };
+    venue.lock().unwrap().orders.push((body.clone(), poly));
+    Json(json!({
+        "success": true, "orderID": "", "status": "matched",
+        "makingAmount": making.to_string(), "takingAmount": taking.to_string(),
+        "transactionsHashes": [], "tradeIDs": [], "errorMsg": ""
+    }))
+}
+
+/// The local Data API + CLOB, on its own thread and runtime (the test blocks on the daemon).
+pub struct LocalVenue {
+    state: Shared,
+    port: u16,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl LocalVenue {
+    pub fn start() -> Self {
+        let state = Shared::default();
+        let (port_tx, port_rx) = std::sync::mpsc::channel();
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let app = axum::Router::new()
+            .route("/v2/activity", get(activity))
+            .route("/book", get(one_book))
+            .route("/books", post(many_books))
+            .route("/clob-markets/{condition}", get(market_info))
+            .route("/order", post(post_order))
+            .with_state(state.clone());
+        let thread = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            runtime.block_on(async move {
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+                port_tx.send(listener.local_addr().unwrap().port()).unwrap();
+                axum::serve(listener, app)
+                    .with_graceful_shutdown(async {
+                        let _ = stop_rx.await;
+                    })
+                    .await
+                    .unwrap();
+            });
+        });
+        let port = port_rx.recv_timeout(Duration::from_secs(10)).expect("the local venue listens");
+        Self { state, port, stop: Some(stop_tx), thread: Some(thread) }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    pub fn with<R>(&self, f: impl FnOnce(&mut Venue) -> R) -> R {
+        f(&mut self.state.lock().unwrap())
+    }
+}
+
+impl Drop for LocalVenue {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+pub fn daemon_env(venue: &LocalVenue) -> Vec<(&'static str, String)> {
+    vec![
+        ("WHALE_TRADER__FEED__SOURCE", "polymarket".into()),
+        ("WHALE_TRADER__POLYMARKET__DATA_API_URL", venue.url()),
+        ("WHALE_TRADER__POLYMARKET__CLOB_URL", venue.url()),
+        ("WHALE_TRADER__POLYMARKET__WHALE_FEED__POLL_INTERVAL_MS", "200".into()),
+        ("WHALE_TRADER__POLYMARKET__PRICE_FEED__POLL_INTERVAL_MS", "200".into()),
+        ("WHALE_TRADER__POLYMARKET__PRICE_FEED__STALE_AFTER_SECS", "2".into()),
+        ("WHALE_TRADER__POLYMARKET__HTTP__REQUEST_TIMEOUT_MS", "2000".into()),
+        ("WHALE_TRADER__POLYMARKET__HTTP__MAX_ATTEMPTS", "2".into()),
+        ("WHALE_TRADER__POLYMARKET__HTTP__BASE_BACKOFF_MS", "20".into()),
+        ("WHALE_TRADER__POLYMARKET__HTTP__MAX_BACKOFF_MS", "50".into()),
+    ]
+}
+
+pub fn start_daemon(ws: &Workspace, venue: &LocalVenue) -> std::process::Child {
+    let env = daemon_env(venue);
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let child = ws.spawn_daemon(&env);
+    wait_ready(ws, "paper");
+    child
+}
+
+pub fn wait_ready(ws: &Workspace, mode: &str) {
+    let ready = wait_until(LIMIT, || ws.read("logs/main.log").contains(&format!("running in {mode} mode")));
+    assert!(ready, "the daemon did not start; logs:\n{}{}", ws.all_logs(), ws.read("console.err"));
+}
+
+pub fn stop_daemon(ws: &Workspace, mut child: std::process::Child) {
+    signal(&child, "TERM");
+    let (status, _) = wait_with_limit(&mut child, Duration::from_secs(15));
+    let status = status.expect("the daemon did not exit after SIGTERM");
+    assert_eq!(status.code(), Some(0), "logs:\n{}", ws.all_logs());
+}
+
+pub fn audit(ws: &Workspace) -> Vec<Value> {
+    json_lines(&ws.read("logs/trade_audit.log"))
+}
+
+pub fn count(ws: &Workspace, event: &str, token: &str) -> usize {
+    audit(ws).iter().filter(|l| l["event"] == event && l["token_id"] == token).count()
+}
+
+pub fn has_state_change(ws: &Workspace, to: &str, reason: &str) -> bool {
+    audit(ws).iter().any(|l| l["event"] == "trading_state_changed" && l["to"] == to && l["reason"] == reason)
+}
+
+pub fn http_get(port: u16, path: &str) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect to the API");
+    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n").unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).expect("read response");
+    response
+}
+
+pub fn sqlite_count(ws: &Workspace, sql: &str) -> i64 {
+    let path = ws.path().join("data/whale-trader.paper.db");
+    let conn = rusqlite::Connection::open_with_flags(&path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
+    conn.query_row(sql, [], |row| row.get(0)).unwrap()
+}
