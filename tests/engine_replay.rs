@@ -68,6 +68,22 @@ fn sample_session_matches_the_golden_audit_trail() {
 #[test]
 fn sample_session_shows_every_behaviour_in_order() {
     let (records, report) = replay_sample();
+    // Every exit went out as one order at its bound (the book was deep enough each time) before its
+    // trade closed; a resolution settles without one.
+    for (i, record) in records.iter().enumerate() {
+        if let AuditRecord::TradeClosed(closed) = record {
+            let orders: Vec<u32> = records[..i]
+                .iter()
+                .filter_map(|r| match r {
+                    AuditRecord::ExitOrder(o) if o.trade_id == closed.trade_id => Some(o.attempt),
+                    _ => None,
+                })
+                .collect();
+            let expected: &[u32] = if closed.reason == "market_resolved" { &[] } else { &[1] };
+            assert_eq!(orders, expected, "exit orders before {closed:?}");
+        }
+    }
+    let records: Vec<AuditRecord> = records.into_iter().filter(|r| !matches!(r, AuditRecord::ExitOrder(_))).collect();
     let pairs: Vec<(&str, Option<&str>)> = records.iter().map(|r| (r.event_name(), r.reason())).collect();
     let expected: Vec<(&str, Option<&str>)> = vec![
         ("trade_opened", None),
@@ -188,8 +204,26 @@ impl Harness {
         self.run.feed(self.now, input);
     }
 
+    /// Every record but the exit orders (see [`Harness::exit_orders`]), as (event, reason).
     fn pairs(&self) -> Vec<(String, Option<String>)> {
-        self.sink.records().iter().map(|r| (r.event_name().to_owned(), r.reason().map(str::to_owned))).collect()
+        self.sink
+            .records()
+            .iter()
+            .filter(|r| !matches!(r, AuditRecord::ExitOrder(_)))
+            .map(|r| (r.event_name().to_owned(), r.reason().map(str::to_owned)))
+            .collect()
+    }
+
+    /// The exit orders sent so far.
+    fn exit_orders(&self) -> Vec<whale_trader::engine::audit::ExitOrder> {
+        self.sink
+            .records()
+            .into_iter()
+            .filter_map(|r| match r {
+                AuditRecord::ExitOrder(o) => Some(o),
+                _ => None,
+            })
+            .collect()
     }
 
     fn last(&self) -> (String, Option<String>) {
@@ -473,4 +507,180 @@ fn an_emergency_kill_from_a_settlement_flattens_the_other_positions() {
     assert_eq!(h.last(), pair("trade_closed", "kill"));
     assert_eq!(h.run.engine.trading_state(), TradingState::Killed);
     assert_eq!(h.run.engine.portfolio().open_count(), 0);
+}
+
+// --- exits that end: bounded prices, retries, widening, the venue's minimum -----------------------
+
+/// A CLOB /book with the given levels (best first on each side) and tick size.
+fn book_with(
+    market: &str,
+    token: &str,
+    bids: &[(&str, &str)],
+    asks: &[(&str, &str)],
+    tick: &str,
+    at: Timestamp,
+) -> Input {
+    let side = |levels: &[(&str, &str)]| -> String {
+        // The wire lists the best level last.
+        let mut wire: Vec<String> = levels.iter().map(|(p, s)| format!(r#"{{"price":"{p}","size":"{s}"}}"#)).collect();
+        wire.reverse();
+        wire.join(",")
+    };
+    let json = format!(
+        r#"{{"market":"{market}","asset_id":"{token}","timestamp":"{}","hash":"00","bids":[{}],"asks":[{}],"min_order_size":"5","tick_size":"{tick}","neg_risk":false}}"#,
+        at.millis(),
+        side(bids),
+        side(asks)
+    );
+    Input::Book(Box::new(OrderBook::from_json(&json).unwrap_or_else(|e| panic!("{e}"))))
+}
+
+impl Harness {
+    fn escalations(&self) -> Vec<whale_trader::engine::audit::ExitEscalated> {
+        self.sink
+            .records()
+            .into_iter()
+            .filter_map(|r| match r {
+                AuditRecord::ExitEscalated(e) => Some(e),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn closed(&self) -> Option<whale_trader::engine::audit::TradeClosed> {
+        self.sink.records().into_iter().find_map(|r| match r {
+            AuditRecord::TradeClosed(c) => Some(c),
+            _ => None,
+        })
+    }
+}
+
+#[test]
+fn a_stop_on_a_thin_book_sells_only_down_to_its_bound_rests_and_is_sent_again_until_flat() {
+    let mut h = harness(config_with_whale("full"));
+    h.open(0, MARKET_A, TOKEN_A);
+    // 188.67 shares from 0.51. The bid falls to 0.45 (a stop-loss) with only 50 shares there and the
+    // next bid at 0.30, below the 5 % bound: each try sells the 50 and leaves the rest resting.
+    let thin = |s: i64| {
+        book_with(
+            MARKET_A,
+            TOKEN_A,
+            &[("0.45", "50"), ("0.30", "1000")],
+            &[("0.46", "1000")],
+            "0.01",
+            START.plus_secs(s),
+        )
+    };
+    h.at(10, thin(10));
+    let first = h.exit_orders();
+    assert_eq!(first.len(), 1);
+    assert_eq!((first[0].attempt, first[0].limit_price, first[0].mark), (1, dec!(0.42), dec!(0.45)));
+    assert!(h.closed().is_none(), "138.67 shares are still held");
+    // The retry waits retry_after_secs (10 s): nothing at 19 s, the second try at 20 s.
+    h.at(19, thin(19));
+    assert_eq!(h.exit_orders().len(), 1);
+    h.at(21, thin(21));
+    h.at(31, thin(31));
+    assert_eq!(h.exit_orders().iter().map(|o| o.attempt).collect::<Vec<_>>(), vec![1, 2, 3]);
+    assert!(h.escalations().is_empty());
+    // After three tries at 5 % the bound widens to 10 % (alerted), and the fourth try ends it.
+    h.at(41, thin(41));
+    let orders = h.exit_orders();
+    assert_eq!(
+        orders.iter().map(|o| o.limit_price).collect::<Vec<_>>(),
+        vec![dec!(0.42), dec!(0.42), dec!(0.42), dec!(0.40)]
+    );
+    assert_eq!(
+        orders.iter().map(|o| o.size).collect::<Vec<_>>(),
+        vec![dec!(188.67), dec!(138.67), dec!(88.67), dec!(38.67)]
+    );
+    let escalations = h.escalations();
+    assert_eq!(escalations.len(), 1);
+    assert_eq!(
+        (escalations[0].attempts, escalations[0].slippage_percent, escalations[0].remaining),
+        (3, dec!(10), dec!(38.67))
+    );
+    let closed = h.closed().unwrap_or_else(|| panic!("not flat: {:?}", h.pairs()));
+    assert_eq!((closed.reason.as_str(), closed.exit_price), ("stop_loss", dec!(0.45)), "never below the bound");
+    assert_eq!(h.run.engine.portfolio().open_count(), 0);
+    assert_eq!(h.run.engine.status().exits.unfilled, 3);
+}
+
+#[test]
+fn a_kill_flattens_through_an_empty_book_and_ends_only_when_flat() {
+    let mut h = harness(config_with_whale("full"));
+    h.open(0, MARKET_A, TOKEN_A);
+    // The bids vanish; the kill's exit finds nothing to sell to, again and again.
+    h.at(5, book_with(MARKET_A, TOKEN_A, &[], &[("0.51", "1000")], "0.01", START.plus_secs(5)));
+    h.at(6, Input::Control(Control::Kill { detail: "operator pressed kill".to_owned() }));
+    for s in [17, 27, 37, 47] {
+        h.at(s, book_with(MARKET_A, TOKEN_A, &[], &[("0.51", "1000")], "0.01", START.plus_secs(s)));
+    }
+    let orders = h.exit_orders();
+    assert_eq!(orders.iter().map(|o| o.attempt).collect::<Vec<_>>(), vec![1, 2, 3, 4, 5]);
+    assert!(orders.iter().all(|o| o.reason == "kill" && o.size == dec!(188.67)), "{orders:?}");
+    assert_eq!(h.escalations().len(), 1, "widened once after three tries");
+    assert_eq!(h.run.engine.trading_state(), TradingState::Killed);
+    assert_eq!(h.run.engine.portfolio().open_count(), 1, "not flat yet");
+    // Buyers return: the next try sells everything.
+    h.at(50, book_with(MARKET_A, TOKEN_A, &[("0.49", "1000")], &[("0.51", "1000")], "0.01", START.plus_secs(50)));
+    h.at(58, book_with(MARKET_A, TOKEN_A, &[("0.49", "1000")], &[("0.51", "1000")], "0.01", START.plus_secs(58)));
+    let closed = h.closed().unwrap_or_else(|| panic!("not flat: {:?}", h.pairs()));
+    assert_eq!((closed.reason.as_str(), closed.exit_price), ("kill", dec!(0.49)));
+    assert_eq!(h.run.engine.trading_state(), TradingState::Killed);
+}
+
+#[test]
+fn a_resume_stops_the_kill_s_flattening_and_the_position_is_managed_again() {
+    let mut h = harness(config_with_whale("full"));
+    h.open(0, MARKET_A, TOKEN_A);
+    h.at(5, book_with(MARKET_A, TOKEN_A, &[], &[("0.51", "1000")], "0.01", START.plus_secs(5)));
+    h.at(6, Input::Control(Control::Kill { detail: "operator pressed kill".to_owned() }));
+    h.at(7, Input::Control(Control::Resume { detail: "operator".to_owned() }));
+    h.at(40, book_with(MARKET_A, TOKEN_A, &[("0.50", "1000")], &[("0.51", "1000")], "0.01", START.plus_secs(40)));
+    assert_eq!(h.exit_orders().len(), 1, "no retry after the resume: {:?}", h.exit_orders());
+    assert_eq!(h.run.engine.portfolio().open_count(), 1);
+    // Its stop-loss still works.
+    h.at(41, book_with(MARKET_A, TOKEN_A, &[("0.44", "1000")], &[("0.45", "1000")], "0.01", START.plus_secs(41)));
+    assert_eq!(h.closed().map(|c| c.reason), Some("stop_loss".to_owned()));
+}
+
+#[test]
+fn a_rest_below_the_venue_minimum_is_held_until_the_market_resolves() {
+    let mut h = harness(config_with_whale("full"));
+    // Only 3 shares are offered within the entry's limit: the position is 3 shares, below the
+    // venue's minimum order of 5, which the venue would refuse to sell.
+    h.at(0, book_with(MARKET_A, TOKEN_A, &[("0.50", "1000")], &[("0.51", "3"), ("0.60", "1000")], "0.01", START));
+    h.at(0, whale_trade(MARKET_A, TOKEN_A, "BUY", "1000", "0.51", START));
+    assert_eq!(h.last(), ("trade_opened".to_owned(), None));
+    h.at(10, book_with(MARKET_A, TOKEN_A, &[("0.44", "1000")], &[("0.45", "1000")], "0.01", START.plus_secs(10)));
+    assert!(h.exit_orders().is_empty());
+    assert_eq!(h.last(), pair("exit_deferred", "below_venue_minimum"));
+    h.at(30, book_with(MARKET_A, TOKEN_A, &[("0.40", "1000")], &[("0.41", "1000")], "0.01", START.plus_secs(30)));
+    assert_eq!(h.pairs().iter().filter(|p| p.0 == "exit_deferred").count(), 1, "said once");
+    h.at(40, Input::Resolution { condition_id: MARKET_A.to_owned(), winning_token_id: TOKEN_A.to_owned() });
+    let closed = h.closed().unwrap_or_else(|| panic!("not settled"));
+    assert_eq!((closed.reason.as_str(), closed.exit_price), ("market_resolved", dec!(1)));
+}
+
+#[test]
+fn a_market_on_the_thousandth_tick_trades_and_its_exit_follows_a_tick_change() {
+    let mut h = harness(config_with_whale("full"));
+    // Entry near 1, on a 0.001 grid: the configured 0.01 grid would refuse 0.955.
+    h.at(0, book_with(MARKET_A, TOKEN_A, &[("0.954", "1000")], &[("0.955", "1000")], "0.001", START));
+    h.at(0, whale_trade(MARKET_A, TOKEN_A, "BUY", "1000", "0.955", START));
+    assert_eq!(h.last(), ("trade_opened".to_owned(), None), "{:?}", h.pairs());
+    let opened = h.sink.records().into_iter().find_map(|r| match r {
+        AuditRecord::TradeOpened(o) => Some(o),
+        _ => None,
+    });
+    assert_eq!(opened.map(|o| o.price), Some(dec!(0.955)));
+    // The venue moves the market to 0.0001 as it falls through the stop (−10 % is 0.8595).
+    h.at(10, book_with(MARKET_A, TOKEN_A, &[("0.8501", "1000")], &[("0.8502", "1000")], "0.0001", START.plus_secs(10)));
+    let orders = h.exit_orders();
+    assert_eq!(orders.len(), 1, "{:?}", h.pairs());
+    // 5 % below 0.8501 is 0.807595, floored onto the new grid.
+    assert_eq!(orders[0].limit_price, dec!(0.8075));
+    let closed = h.closed().unwrap_or_else(|| panic!("not closed: {:?}", h.pairs()));
+    assert_eq!((closed.reason.as_str(), closed.exit_price), ("stop_loss", dec!(0.8501)));
 }

@@ -504,3 +504,60 @@ fn copy_sizing_modes_through_the_manager() {
     assert!(rm.copy_size(CopySizing::FixedUsd, dec!(0), dec!(0.99), dec!(0), dec!(0.50), None).is_err());
     assert!(rm.copy_size(CopySizing::FixedUsd, dec!(0), dec!(50), dec!(0), dec!(1.2), None).is_err());
 }
+
+#[test]
+fn the_trailing_stop_starts_at_the_fill_price_not_at_the_entry_limit() {
+    let mut rm = manager();
+    // The entry is limited 10 % above the whale's price but fills at 0.50.
+    let intent = entry(1, 1, 1, 1, dec!(0.55), dec!(100));
+    assert!(rm.check(&intent, T0).is_approved());
+    rm.on_fill(&Fill { client_order_id: ClientOrderId(1), price: dec!(0.50), size: dec!(100), fee: dec!(0) }, T0)
+        .expect("fill");
+    let position = rm.position(PositionId(1)).copied().expect("open");
+    assert_eq!(position.stops.best_price, dec!(0.50), "high-water starts at the fill");
+    assert_eq!(position.stops.stop_loss_price, dec!(0.45));
+    // 0.54 never reached the limit of 0.55, yet the trail arms (5 % below 0.54) and then fires.
+    assert!(rm.on_price(TokenId(1), dec!(0.54), at(1)).is_empty());
+    let armed = rm.position(PositionId(1)).and_then(|p| p.stops.trailing_stop_price);
+    assert_eq!(armed, Some(dec!(0.5130)));
+    let exits = rm.on_price(TokenId(1), dec!(0.51), at(2)).to_vec();
+    assert_eq!(exits.iter().map(|e| e.reason).collect::<Vec<_>>(), vec![ExitReason::TrailingStop]);
+}
+
+#[test]
+fn partial_entry_fills_move_the_stops_with_the_volume_weighted_entry() {
+    let mut rm = manager();
+    assert!(rm.check(&entry(1, 1, 1, 1, dec!(0.60), dec!(100)), T0).is_approved());
+    let fill = |price, size| Fill { client_order_id: ClientOrderId(1), price, size, fee: dec!(0) };
+    rm.on_fill(&fill(dec!(0.50), dec!(50)), T0).expect("first fill");
+    rm.on_fill(&fill(dec!(0.60), dec!(50)), T0).expect("second fill");
+    let position = rm.position(PositionId(1)).copied().expect("open");
+    assert_eq!(position.entry_price, dec!(0.55));
+    assert_eq!(position.stops.stop_loss_price, dec!(0.495), "10 % below the average entry");
+    assert_eq!(position.stops.best_price, dec!(0.50), "the high-water is a price traded, never the limit");
+}
+
+#[test]
+fn a_market_on_a_finer_tick_trades_and_exits_once_its_rules_are_known() {
+    use whale_trader::risk::safeguards::MarketRules;
+    let mut rm = manager();
+    let fine = MarketRules { tick_size: dec!(0.001), min_order_size: dec!(5) };
+    // Unknown market: the configured 0.01 grid refuses 0.955.
+    let decision = rm.check(&entry(1, 1, 1, 1, dec!(0.955), dec!(10)), T0);
+    assert_eq!(reason(&decision), Some(ReasonCode::InvalidOrder), "{}", detail(&decision));
+    rm.set_market_rules(MarketId(1), fine).expect("valid rules");
+    let position = open(&mut rm, entry(2, 1, 1, 1, dec!(0.955), dec!(10)), T0);
+    // Near 1 the venue may go finer still; the exit on the new grid passes.
+    rm.set_market_rules(MarketId(1), MarketRules { tick_size: dec!(0.0001), ..fine }).expect("valid rules");
+    let exits = rm.on_price(TokenId(1), dec!(0.8595), at(1)).to_vec();
+    assert_eq!(exits.len(), 1);
+    let decision = rm.check(&exits[0].to_order(ClientOrderId(3), dec!(0.8185)), at(1));
+    assert!(decision.is_approved(), "{decision:?}");
+    assert_eq!(
+        decision.approved().map(|a| a.order().kind),
+        Some(whale_trader::risk::OrderKind::Exit { position, reason: ExitReason::StopLoss })
+    );
+    // Rules that cannot be right are refused and the old ones kept.
+    assert!(rm.set_market_rules(MarketId(1), MarketRules { tick_size: dec!(1), min_order_size: dec!(5) }).is_err());
+    assert_eq!(rm.order_rules(MarketId(1)).tick_size, dec!(0.0001));
+}

@@ -76,6 +76,52 @@ pub struct TradingStateChanged {
     pub timestamp: String,
 }
 
+/// `exit_order`: one order of a position's exit went out (every try, the first included).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExitOrder {
+    pub trade_id: String,
+    /// 1 for the first order of this exit, then 2, 3, … for the retries.
+    pub attempt: u32,
+    /// The exit reason (`stop_loss`, `kill`, …).
+    pub reason: String,
+    pub size: Decimal,
+    /// The worst acceptable price.
+    pub limit_price: Decimal,
+    /// The price the bound was measured from (the best bid for a sell).
+    pub mark: Decimal,
+    /// The bound, in percent beyond the mark.
+    pub slippage_percent: Decimal,
+    pub timestamp: String,
+}
+
+/// `exit_escalated`: an exit has not ended after its tries at one bound; the bound was widened.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExitEscalated {
+    pub trade_id: String,
+    pub reason: String,
+    /// Orders sent so far for this exit.
+    pub attempts: u32,
+    /// The new bound, in percent beyond the mark.
+    pub slippage_percent: Decimal,
+    /// Shares still to sell.
+    pub remaining: Decimal,
+    pub timestamp: String,
+}
+
+/// `exit_deferred`: what is left of a position is below the venue's minimum order size, which the
+/// venue refuses to trade; it is held until the market resolves and settles.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExitDeferred {
+    pub trade_id: String,
+    /// Why the exit was wanted.
+    pub exit_reason: String,
+    /// `below_venue_minimum`.
+    pub reason: String,
+    pub size: Decimal,
+    pub min_order_size: Decimal,
+    pub timestamp: String,
+}
+
 /// One line of the audit trail.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
@@ -84,16 +130,23 @@ pub enum AuditRecord {
     TradeClosed(TradeClosed),
     TradeRejected(TradeRejected),
     TradingStateChanged(TradingStateChanged),
+    ExitOrder(ExitOrder),
+    ExitEscalated(ExitEscalated),
+    ExitDeferred(ExitDeferred),
 }
 
 impl AuditRecord {
-    /// The `event` field: `trade_opened`, `trade_closed`, `trade_rejected` or `trading_state_changed`.
+    /// The `event` field: `trade_opened`, `trade_closed`, `trade_rejected`, `trading_state_changed`,
+    /// `exit_order`, `exit_escalated` or `exit_deferred`.
     pub fn event_name(&self) -> &'static str {
         match self {
             AuditRecord::TradeOpened(_) => "trade_opened",
             AuditRecord::TradeClosed(_) => "trade_closed",
             AuditRecord::TradeRejected(_) => "trade_rejected",
             AuditRecord::TradingStateChanged(_) => "trading_state_changed",
+            AuditRecord::ExitOrder(_) => "exit_order",
+            AuditRecord::ExitEscalated(_) => "exit_escalated",
+            AuditRecord::ExitDeferred(_) => "exit_deferred",
         }
     }
 
@@ -104,6 +157,9 @@ impl AuditRecord {
             AuditRecord::TradeClosed(r) => Some(&r.reason),
             AuditRecord::TradeRejected(r) => Some(&r.reason),
             AuditRecord::TradingStateChanged(r) => Some(&r.reason),
+            AuditRecord::ExitOrder(r) => Some(&r.reason),
+            AuditRecord::ExitEscalated(r) => Some(&r.reason),
+            AuditRecord::ExitDeferred(r) => Some(&r.reason),
         }
     }
 
@@ -176,6 +232,41 @@ impl AuditSink for TracingAuditSink {
                 detail = %r.detail,
                 timestamp = %r.timestamp,
                 "trading state changed"
+            ),
+            AuditRecord::ExitOrder(r) => tracing::info!(
+                target: AUDIT_TARGET,
+                event = "exit_order",
+                trade_id = %r.trade_id,
+                attempt = r.attempt,
+                reason = %r.reason,
+                size = %r.size,
+                limit_price = %r.limit_price,
+                mark = %r.mark,
+                slippage_percent = %r.slippage_percent,
+                timestamp = %r.timestamp,
+                "exit order sent"
+            ),
+            AuditRecord::ExitEscalated(r) => tracing::warn!(
+                target: AUDIT_TARGET,
+                event = "exit_escalated",
+                trade_id = %r.trade_id,
+                reason = %r.reason,
+                attempts = r.attempts,
+                slippage_percent = %r.slippage_percent,
+                remaining = %r.remaining,
+                timestamp = %r.timestamp,
+                "exit not filled: price bound widened"
+            ),
+            AuditRecord::ExitDeferred(r) => tracing::warn!(
+                target: AUDIT_TARGET,
+                event = "exit_deferred",
+                trade_id = %r.trade_id,
+                exit_reason = %r.exit_reason,
+                reason = %r.reason,
+                size = %r.size,
+                min_order_size = %r.min_order_size,
+                timestamp = %r.timestamp,
+                "exit deferred: below the venue's minimum order size, held until the market resolves"
             ),
         }
     }

@@ -13,12 +13,17 @@ use crate::domain::{
     TradingState, WhaleId,
 };
 use crate::polymarket::{ClobMarketInfo, OrderBook, WhaleTrade};
+use crate::risk::safeguards::MarketRules;
 use crate::risk::{Decision, ExitIntent, Fill, OrderIntent, PositionId, RiskEvent, RiskManager, Transition};
 
 use super::EngineError;
-use super::audit::{AuditRecord, AuditSink, TradeClosed, TradeOpened, TradeRejected, TradingStateChanged};
+use super::audit::{
+    AuditRecord, AuditSink, ExitDeferred, ExitEscalated, ExitOrder, TradeClosed, TradeOpened, TradeRejected,
+    TradingStateChanged,
+};
 use super::checkpoint::{CHECKPOINT_VERSION, EngineCheckpoint};
 use super::copy_rules::{self, CopyRejection, EntryInputs, RejectReason};
+use super::exit_policy::{self, ExitPlan};
 use super::io::{
     Control, DecisionDetail, EngineEvent, EngineStatus, ExecutionReport, Input, Outputs, PositionClose, PositionUpdate,
     Quote, WhaleTradeDecision, WhaleVerdict,
@@ -246,7 +251,7 @@ impl Engine {
             engine.portfolio.whale_holdings.insert((whale, token), held);
         }
         for (market, rules) in checkpoint.venue_rules {
-            engine.market.set_rules(market, rules);
+            engine.set_venue_rules(market, rules);
         }
         for (token, label) in checkpoint.outcome_labels {
             engine.market.set_outcome_label(token, &label);
@@ -350,9 +355,32 @@ impl Engine {
         let mut rules = self.market.rules(market);
         rules.tick_size = book.tick_size;
         rules.min_order_size = book.min_order_size;
-        self.market.set_rules(market, rules);
+        self.set_venue_rules(market, rules);
         self.market.update_book(token, book, now);
         token
+    }
+
+    /// A market's venue rules, as a book or the market's info state them. The risk manager checks
+    /// every order against the same tick and minimum, so that an exit is never refused on a grid the
+    /// venue has left (it moves a market to a finer tick as the price nears 0 or 1). Exits sent from
+    /// now on are priced on the new grid; orders already out were valid when they left.
+    fn set_venue_rules(&mut self, market: MarketId, rules: VenueRules) {
+        let known = self.market.known_rules(market);
+        if known == Some(rules) {
+            return;
+        }
+        let venue = MarketRules { tick_size: rules.tick_size, min_order_size: rules.min_order_size };
+        if let Err(e) = self.risk.set_market_rules(market, venue) {
+            tracing::warn!(%market, error = %e, "venue rules refused; keeping the market's old ones");
+            return;
+        }
+        if let Some(old) = known
+            && old.tick_size != rules.tick_size
+        {
+            let name = self.interner.market_name(market).unwrap_or("?");
+            tracing::info!(market = name, from = %old.tick_size, to = %rules.tick_size, "market tick size changed");
+        }
+        self.market.set_rules(market, rules);
     }
 
     fn on_quote(&mut self, quote: Quote, now: Timestamp, out: &mut Outputs) {
@@ -362,7 +390,7 @@ impl Engine {
 
     fn on_market_info(&mut self, info: &ClobMarketInfo) {
         let market = self.interner.market(&info.condition_id);
-        self.market.set_rules(
+        self.set_venue_rules(
             market,
             VenueRules { tick_size: info.tick_size, min_order_size: info.min_order_size, fee: info.fees },
         );
@@ -384,7 +412,7 @@ impl Engine {
         exits.clear();
         exits.extend_from_slice(signalled);
         for exit in &exits {
-            self.send_exit(exit.position, exit.size, exit.reason, now, out);
+            self.request_exit(exit.position, exit.size, exit.reason, now, out);
         }
         self.exits = exits;
     }
@@ -522,6 +550,7 @@ impl Engine {
                         opened_at: None,
                         exiting: Decimal::ZERO,
                         closed: false,
+                        exit_plan: None,
                     },
                 );
                 let key = Arc::clone(&decision.key);
@@ -549,7 +578,7 @@ impl Engine {
             }
             let min = self.market.rules(t.market).min_order_size;
             let size = copy_rules::exit_size(free, fraction, min);
-            self.send_exit(position, size, ExitReason::WhaleExit, now, out);
+            self.request_exit(position, size, ExitReason::WhaleExit, now, out);
         }
         let exits = out.intents.len() - intents_before;
         if exits > 0 {
@@ -598,9 +627,11 @@ impl Engine {
         id
     }
 
-    /// Sends an exit of `size` shares of `position`, as a marketable sell limited at the lowest tick
-    /// (a stop must get out), after the risk manager has seen it.
-    fn send_exit(
+    /// Asks for an exit of `size` shares of `position`. The exit follows the exit policy
+    /// ([`exit_policy`]): priced at a worst acceptable price, sent again for what it leaves unsold.
+    /// A stop or a whale exit that arrives while an earlier try waits for its retry joins it; a kill
+    /// or a human's close goes out at once.
+    fn request_exit(
         &mut self,
         position: PositionId,
         size: Decimal,
@@ -608,39 +639,170 @@ impl Engine {
         now: Timestamp,
         out: &mut Outputs,
     ) {
-        let Some(trade) = self.portfolio.trades.get(&position) else {
+        let exits = &self.config.risk.exits;
+        let Some(trade) = self.portfolio.trades.get_mut(&position) else {
             tracing::warn!(%position, "exit for a position the engine does not know");
             return;
         };
-        let size = size.min(trade.open_size() - trade.exiting);
-        if size <= Decimal::ZERO {
+        let plan = trade.exit_plan.get_or_insert_with(|| ExitPlan::new(reason, exits));
+        // A kill takes over whatever exit was under way; nothing takes over a kill.
+        if plan.reason != ExitReason::Kill {
+            plan.reason = reason;
+        }
+        if plan.deferred {
             return;
         }
+        let urgent = matches!(reason, ExitReason::Kill | ExitReason::Manual);
+        if plan.is_waiting(now) && !urgent {
+            plan.retry_size = plan.retry_size.max(size);
+            return;
+        }
+        self.send_exit(position, size, now, out);
+    }
+
+    /// Retries whose time has come (every timer tick): widened first when the tries at the current
+    /// bound are used up. A kill's flattening stops when a human resumes.
+    fn retry_exits(&mut self, now: Timestamp, out: &mut Outputs) {
+        let mut due: Vec<PositionId> = self
+            .portfolio
+            .trades
+            .values()
+            .filter(|t| t.exit_plan.is_some_and(|p| p.is_due(now)))
+            .map(|t| t.position)
+            .collect();
+        if due.is_empty() {
+            return;
+        }
+        due.sort_unstable();
+        let killed = self.risk.trading_state() == TradingState::Killed;
+        for position in due {
+            let Some(trade) = self.portfolio.trades.get_mut(&position) else { continue };
+            let free = trade.open_size() - trade.exiting;
+            let Some(plan) = trade.exit_plan.as_mut() else { continue };
+            if plan.reason == ExitReason::Kill && !killed {
+                tracing::info!(trade_id = %trade.trade_id, "trading resumed: the kill's flattening of this position stops");
+                trade.exit_plan = None;
+                continue;
+            }
+            let retry = plan.prepare_retry(&self.config.risk.exits);
+            // A kill sells everything; other exits the shares their last try left.
+            let size = if plan.reason == ExitReason::Kill { free } else { plan.retry_size.min(free) };
+            let (reason, attempts, slippage) = (plan.reason, plan.attempts, plan.slippage_percent);
+            if size <= Decimal::ZERO {
+                trade.exit_plan = None;
+                continue;
+            }
+            if retry.widened {
+                self.status.exits.widenings += 1;
+                let record = AuditRecord::ExitEscalated(ExitEscalated {
+                    trade_id: trade.trade_id.clone(),
+                    reason: reason.as_str().to_owned(),
+                    attempts,
+                    slippage_percent: slippage,
+                    remaining: size,
+                    timestamp: now.to_rfc3339(),
+                });
+                self.emit_audit(record, out);
+            }
+            self.status.exits.retries += 1;
+            self.send_exit(position, size, now, out);
+        }
+    }
+
+    /// Sends one order of a position's exit: a marketable order on the closing side limited at the
+    /// plan's worst acceptable price, after the risk manager has seen it. Shares below the venue's
+    /// minimum order size cannot be sold at all: such a rest is held until the market resolves.
+    fn send_exit(&mut self, position: PositionId, size: Decimal, now: Timestamp, out: &mut Outputs) {
+        let exits = self.config.risk.exits.clone();
+        let Some(trade) = self.portfolio.trades.get(&position) else { return };
+        let free = trade.open_size() - trade.exiting;
+        let rules = self.market.rules(trade.market);
+        let Some(plan) = trade.exit_plan else { return };
+        let size = match exit_policy::sellable(size.min(free), free, rules.min_order_size) {
+            Some(size) => size,
+            None if free > Decimal::ZERO => return self.defer_exit(position, free, rules.min_order_size, now, out),
+            None => return,
+        };
+        let side = trade.side.opposite();
+        let mark = self.exit_mark(trade, side);
+        let limit =
+            exit_policy::exit_limit(side, mark, rules.tick_size, plan.slippage_percent, exits.min_slippage_ticks);
         let exit = ExitIntent {
             position,
             whale: Some(trade.whale),
             market: trade.market,
             token: trade.token,
-            side: trade.side.opposite(),
+            side,
             size,
-            trigger_price: Decimal::ZERO,
-            reason,
+            trigger_price: mark,
+            reason: plan.reason,
             at: now,
         };
-        let rules = self.market.rules(trade.market);
         let order_id = self.next_client_order_id();
-        let order = exit.to_order(order_id, rules.tick_size);
+        let order = exit.to_order(order_id, limit);
         match self.risk.check(&order, now) {
             Decision::Approved(approved) => {
-                if let Some(trade) = self.portfolio.trades.get_mut(&position) {
-                    trade.exiting += approved.order().size;
-                }
-                self.send(approved.into_order(), position, OrderPurpose::Exit(reason), None, now, out);
+                let order = approved.into_order();
+                let Some(trade) = self.portfolio.trades.get_mut(&position) else { return };
+                trade.exiting += order.size;
+                let Some(plan) = trade.exit_plan.as_mut() else { return };
+                plan.sent();
+                let record = AuditRecord::ExitOrder(ExitOrder {
+                    trade_id: trade.trade_id.clone(),
+                    attempt: plan.attempts,
+                    reason: plan.reason.as_str().to_owned(),
+                    size: order.size,
+                    limit_price: order.price,
+                    mark,
+                    slippage_percent: plan.slippage_percent,
+                    timestamp: now.to_rfc3339(),
+                });
+                let reason = plan.reason;
+                self.status.exits.orders += 1;
+                self.emit_audit(record, out);
+                self.send(order, position, OrderPurpose::Exit(reason), None, now, out);
             }
             Decision::Rejected { reason: code, detail } => {
-                tracing::warn!(%position, reason = %code, %detail, "the risk manager refused an exit");
+                self.status.exits.refused += 1;
+                tracing::warn!(%position, reason = %code, %detail, "the risk manager refused an exit; it is tried again later");
+                if let Some(plan) = self.portfolio.trades.get_mut(&position).and_then(|t| t.exit_plan.as_mut()) {
+                    plan.unfilled(size, now, &exits);
+                }
             }
         }
+    }
+
+    /// The price an exit's bound is measured from: the best price on the closing side, else the
+    /// last price the risk manager saw, else the entry.
+    fn exit_mark(&self, trade: &Trade, closing: Side) -> Decimal {
+        let prices = self.market.prices(trade.token);
+        let best = match closing {
+            Side::Sell => prices.and_then(|p| p.best_bid),
+            Side::Buy => prices.and_then(|p| p.best_ask),
+        };
+        best.or_else(|| self.risk.mark(trade.token)).unwrap_or_else(|| trade.avg_entry_price())
+    }
+
+    /// What is left of a position is below the venue's minimum order size: the venue refuses any
+    /// order for it, so it is held until its market resolves (said once, in the audit trail).
+    fn defer_exit(&mut self, position: PositionId, rest: Decimal, minimum: Decimal, now: Timestamp, out: &mut Outputs) {
+        let Some(trade) = self.portfolio.trades.get_mut(&position) else { return };
+        let Some(plan) = trade.exit_plan.as_mut() else { return };
+        if plan.deferred {
+            return;
+        }
+        plan.deferred = true;
+        plan.retry_at = None;
+        let record = AuditRecord::ExitDeferred(ExitDeferred {
+            trade_id: trade.trade_id.clone(),
+            exit_reason: plan.reason.as_str().to_owned(),
+            reason: "below_venue_minimum".to_owned(),
+            size: rest,
+            min_order_size: minimum,
+            timestamp: now.to_rfc3339(),
+        });
+        self.status.exits.deferred += 1;
+        self.emit_audit(record, out);
     }
 
     fn send(
@@ -729,12 +891,31 @@ impl Engine {
             }
             match purpose {
                 OrderPurpose::Entry => self.finish_entry(position, now, out),
-                OrderPurpose::Exit(_) => {
-                    if let Some(trade) = self.portfolio.trades.get_mut(&position) {
-                        trade.exiting = (trade.exiting - (ordered - filled)).max(Decimal::ZERO);
-                    }
-                }
+                OrderPurpose::Exit(reason) => self.finish_exit_order(position, reason, ordered - filled, now),
             }
+        }
+    }
+
+    /// An exit order is finished with `unsold` of its shares left: they are sent again after the
+    /// policy's wait; an exit that sold everything it asked for is over.
+    fn finish_exit_order(&mut self, position: PositionId, reason: ExitReason, unsold: Decimal, now: Timestamp) {
+        let exits = &self.config.risk.exits;
+        // A closed position is gone already: its exit ended with it.
+        let Some(trade) = self.portfolio.trades.get_mut(&position) else { return };
+        trade.exiting = (trade.exiting - unsold).max(Decimal::ZERO);
+        if unsold > Decimal::ZERO {
+            self.status.exits.unfilled += 1;
+            let plan = trade.exit_plan.get_or_insert_with(|| ExitPlan::new(reason, exits));
+            plan.unfilled(unsold, now, exits);
+            tracing::info!(
+                trade_id = %trade.trade_id,
+                %unsold,
+                attempts = plan.attempts,
+                retry_in_secs = exits.retry_after_secs,
+                "exit left shares unsold; sending them again"
+            );
+        } else if trade.exit_plan.is_some_and(|p| p.retry_at.is_none()) {
+            trade.exit_plan = None;
         }
     }
 
@@ -853,7 +1034,7 @@ impl Engine {
                 }
                 out.cancels.extend_from_slice(&kill.cancel_entries);
                 for exit in &kill.exits {
-                    self.send_exit(exit.position, exit.size, ExitReason::Kill, now, out);
+                    self.request_exit(exit.position, exit.size, ExitReason::Kill, now, out);
                 }
                 None
             }
@@ -861,7 +1042,7 @@ impl Engine {
                 match self.portfolio.trade_by_id(&trade_id) {
                     Some(trade) => {
                         let (position, size) = (trade.position, trade.open_size() - trade.exiting);
-                        self.send_exit(position, size, ExitReason::Manual, now, out);
+                        self.request_exit(position, size, ExitReason::Manual, now, out);
                     }
                     None => tracing::warn!(%trade_id, "close requested for a trade that is not open"),
                 }
@@ -898,6 +1079,7 @@ impl Engine {
     /// or orders moves trading to `reducing` until prices flow again.
     fn on_tick(&mut self, now: Timestamp, out: &mut Outputs) {
         self.risk.roll_over(now);
+        self.retry_exits(now, out);
         let watching = self.portfolio.open_count() > 0 || !self.portfolio.pending.is_empty();
         let stale = self.market.last_price_at.is_none_or(|at| now.millis_since(at) > self.stale_after_ms());
         let transition = if watching && stale {
@@ -928,7 +1110,7 @@ impl Engine {
                         // A kill from a fill or a close (emergency drawdown) brings no exits with it:
                         // flatten asks for every share not already being exited.
                         for exit in self.risk.flatten(now) {
-                            self.send_exit(exit.position, exit.size, ExitReason::Kill, now, out);
+                            self.request_exit(exit.position, exit.size, ExitReason::Kill, now, out);
                         }
                     }
                 }

@@ -247,4 +247,24 @@ pub struct EngineStatus {
     /// Whale trades that arrived again after being decided on (skipped, never decided twice).
     #[serde(default)]
     pub duplicate_whale_trades: u64,
+    /// How exits went: orders, retries, widened bounds, refusals, deferrals.
+    #[serde(default)]
+    pub exits: ExitCounters,
+}
+
+/// Counters of the exit policy (`/metrics`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct ExitCounters {
+    /// Exit orders sent, retries included.
+    pub orders: u64,
+    /// Exit orders sent again for shares an earlier one left unsold.
+    pub retries: u64,
+    /// Exit orders that finished with shares unsold (a thin book, a venue refusal).
+    pub unfilled: u64,
+    /// Exits the risk manager refused (tried again later).
+    pub refused: u64,
+    /// Price bounds widened after their tries.
+    pub widenings: u64,
+    /// Positions whose rest is below the venue's minimum order size, held until resolution.
+    pub deferred: u64,
 }

@@ -75,6 +75,11 @@ impl MarketData {
         self.rules.get(&market).copied().unwrap_or_default()
     }
 
+    /// The rules the venue has stated for `market`, if any arrived.
+    pub fn known_rules(&self, market: MarketId) -> Option<VenueRules> {
+        self.rules.get(&market).copied()
+    }
+
     pub fn set_rules(&mut self, market: MarketId, rules: VenueRules) {
         self.rules.insert(market, rules);
     }

@@ -15,6 +15,7 @@
 //! | [`copy_rules`] | pure entry / exit rules for whale trades |
 //! | [`market_data`] | books, freshness, venue rules (tick, minimum size, fee curve) |
 //! | [`portfolio`] | the engine's trades and in-flight orders |
+//! | [`exit_policy`] | how an exit is priced, retried and widened until the position is flat |
 //! | [`executor`] | dry-run, paper and the live start guard, behind [`Executor`] |
 //! | [`audit`] | the trade audit trail and its sinks |
 //! | [`checkpoint`] | the engine's state for the store, restored after a restart or a crash |
@@ -29,6 +30,7 @@ pub mod checkpoint;
 pub mod copy_rules;
 pub mod core;
 pub mod executor;
+pub mod exit_policy;
 pub mod io;
 pub mod journal;
 pub mod market_data;
@@ -46,8 +48,8 @@ pub use executor::{
     check_live_start,
 };
 pub use io::{
-    Control, DecisionDetail, EngineEvent, EngineStatus, ExecutionReport, Input, Outputs, PositionClose, PositionUpdate,
-    Quote, WhaleTradeDecision, WhaleVerdict,
+    Control, DecisionDetail, EngineEvent, EngineStatus, ExecutionReport, ExitCounters, Input, Outputs, PositionClose,
+    PositionUpdate, Quote, WhaleTradeDecision, WhaleVerdict,
 };
 pub use market_data::{TYPICAL_FEE, TokenPrices, VenueRules};
 pub use replay::{ReplayReport, SimulatedRun, parse_line, replay_session, run_replay_feed};

@@ -11,6 +11,8 @@ use crate::clock::Timestamp;
 use crate::domain::{ClientOrderId, ExitReason, IdHashMap, MarketId, Side, TokenId, WhaleId};
 use crate::risk::{OrderIntent, PositionId};
 
+use super::exit_policy::ExitPlan;
+
 /// One copied position, from its entry order to its last exit.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Trade {
@@ -35,6 +37,9 @@ pub struct Trade {
     /// Shares with an exit order in flight.
     pub exiting: Decimal,
     pub closed: bool,
+    /// The exit under way, from its first order until the position is flat.
+    #[serde(default)]
+    pub exit_plan: Option<ExitPlan>,
 }
 
 impl Trade {

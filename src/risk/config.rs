@@ -20,6 +20,7 @@ pub struct RiskConfig {
     pub circuit_breaker: CircuitBreakerConfig,
     pub daily_loss: DailyLossConfig,
     pub stops: StopsConfig,
+    pub exits: ExitsConfig,
     pub drawdown: DrawdownConfig,
     pub limits: LimitsConfig,
     pub sizing: SizingConfig,
@@ -64,6 +65,25 @@ pub struct StopsConfig {
     pub trailing_stop_percent: Decimal,
     /// The trailing stop arms once the best price is more than this percent in profit.
     pub trailing_activation_percent: Decimal,
+}
+
+/// `[risk.exits]`: how far an exit may go below the market, and what happens when it does not fill.
+/// An exit is a marketable sell limited at a worst acceptable price; what the book does not take by
+/// then is sent again after `retry_after_secs`, the bound widened by `widen_step_percent` after every
+/// `widen_after_attempts` tries, until the position is flat.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ExitsConfig {
+    /// The worst price an exit accepts, in percent below the mark (the best bid when it is sent).
+    pub max_slippage_percent: Decimal,
+    /// … and at least this many ticks below it, so that a cheap market still has room to fill.
+    pub min_slippage_ticks: u32,
+    /// An exit that left shares unsold is sent again after this many seconds.
+    pub retry_after_secs: u32,
+    /// After this many tries at one bound, the bound is widened (and an alert says so).
+    pub widen_after_attempts: u32,
+    /// Percentage points added to the bound at each widening, up to 100 (any price above zero).
+    pub widen_step_percent: Decimal,
 }
 
 /// `[risk.drawdown]`
@@ -171,6 +191,7 @@ impl Default for RiskConfig {
             circuit_breaker: CircuitBreakerConfig::default(),
             daily_loss: DailyLossConfig::default(),
             stops: StopsConfig::default(),
+            exits: ExitsConfig::default(),
             drawdown: DrawdownConfig::default(),
             limits: LimitsConfig::default(),
             sizing: SizingConfig::default(),
@@ -205,6 +226,18 @@ impl Default for StopsConfig {
             take_profit_percent: dec!(25),
             trailing_stop_percent: dec!(5),
             trailing_activation_percent: dec!(0),
+        }
+    }
+}
+
+impl Default for ExitsConfig {
+    fn default() -> Self {
+        Self {
+            max_slippage_percent: dec!(5),
+            min_slippage_ticks: 2,
+            retry_after_secs: 10,
+            widen_after_attempts: 3,
+            widen_step_percent: dec!(5),
         }
     }
 }
@@ -334,6 +367,39 @@ impl RiskConfig {
                 "must not exceed risk.daily_loss.max_daily_loss_percent",
             );
         }
+
+        let ex = &self.exits;
+        let at_ex = join(prefix, "exits");
+        issues.check(
+            ex.max_slippage_percent <= Decimal::ZERO || ex.max_slippage_percent > HUNDRED,
+            join(&at_ex, "max_slippage_percent"),
+            ex.max_slippage_percent,
+            "must be above 0 and at most 100",
+        );
+        issues.check(
+            ex.min_slippage_ticks > 1000,
+            join(&at_ex, "min_slippage_ticks"),
+            ex.min_slippage_ticks,
+            "must be at most 1000",
+        );
+        issues.check(
+            ex.retry_after_secs == 0 || ex.retry_after_secs > 3600,
+            join(&at_ex, "retry_after_secs"),
+            ex.retry_after_secs,
+            "must be between 1 and 3600 seconds",
+        );
+        issues.check(
+            ex.widen_after_attempts == 0 || ex.widen_after_attempts > 1000,
+            join(&at_ex, "widen_after_attempts"),
+            ex.widen_after_attempts,
+            "must be between 1 and 1000",
+        );
+        issues.check(
+            ex.widen_step_percent <= Decimal::ZERO || ex.widen_step_percent > HUNDRED,
+            join(&at_ex, "widen_step_percent"),
+            ex.widen_step_percent,
+            "must be above 0 and at most 100",
+        );
 
         let st = &self.stops;
         let at = join(prefix, "stops");
@@ -498,6 +564,11 @@ mod tests {
             ("risk.stops.stop_loss_percent", |c| c.stops.stop_loss_percent = dec!(100), "100"),
             ("risk.stops.take_profit_percent", |c| c.stops.take_profit_percent = dec!(0), "0"),
             ("risk.stops.trailing_stop_percent", |c| c.stops.trailing_stop_percent = dec!(-5), "-5"),
+            ("risk.exits.max_slippage_percent", |c| c.exits.max_slippage_percent = dec!(0), "0"),
+            ("risk.exits.retry_after_secs", |c| c.exits.retry_after_secs = 0, "0"),
+            ("risk.exits.widen_after_attempts", |c| c.exits.widen_after_attempts = 0, "0"),
+            ("risk.exits.widen_step_percent", |c| c.exits.widen_step_percent = dec!(101), "101"),
+            ("risk.exits.min_slippage_ticks", |c| c.exits.min_slippage_ticks = 5000, "5000"),
             ("risk.drawdown.max_drawdown_percent", |c| c.drawdown.max_drawdown_percent = dec!(20), "20"),
             (
                 "risk.drawdown.emergency_drawdown_percent",

@@ -18,7 +18,9 @@ use super::error::RiskError;
 use super::limits::{CapFractions, Capacity, ExposureBook};
 use super::order::{Approved, Decision, ExitIntent, Fill, FillOutcome, OrderIntent, OrderKind, PositionId};
 use super::positions::{Position, TokenBook};
-use super::safeguards::{DoubleFireGuard, Duplicate, DuplicateGuard, MAX_QUANTITY, SanityViolation, check_order};
+use super::safeguards::{
+    DoubleFireGuard, Duplicate, DuplicateGuard, MAX_QUANTITY, MarketRules, OrderRules, SanityViolation, check_order,
+};
 use super::sizing::{CopySizeInputs, Fit, constrain_notional, copy_size, fit_to_capacity};
 use super::snapshot::{Mark, MarketExposure, RiskSnapshot, RiskState, WhaleExposure, WorkingOrderRecord};
 use super::state::{StateMachine, Transition};
@@ -106,6 +108,9 @@ pub struct RiskManager {
     orders: IdHashMap<ClientOrderId, WorkingOrder>,
     book: ExposureBook,
     whale_allocations: IdHashMap<WhaleId, Decimal>,
+    /// Each market's tick size and minimum order size as the venue last stated them (the engine
+    /// sets them from books and market info); markets not in here use `[risk.safeguards]`.
+    market_rules: IdHashMap<MarketId, MarketRules>,
     duplicates: DuplicateGuard,
     double_fire: DoubleFireGuard,
     exits: Vec<ExitIntent>,
@@ -141,6 +146,7 @@ impl RiskManager {
             orders: with_capacity(INITIAL_CAPACITY),
             book: ExposureBook::with_capacity(INITIAL_CAPACITY),
             whale_allocations: with_capacity(64),
+            market_rules: with_capacity(INITIAL_CAPACITY),
             duplicates: DuplicateGuard::new(config.safeguards.duplicate_memory),
             double_fire: DoubleFireGuard::with_capacity(INITIAL_CAPACITY),
             exits: Vec::with_capacity(64),
@@ -178,6 +184,29 @@ impl RiskManager {
             None => {
                 self.whale_allocations.remove(&whale);
             }
+        }
+    }
+
+    /// A market's tick size and minimum order size, as the venue states them now. Rules that cannot
+    /// be right (a tick outside (0, 1), a negative minimum) are refused and the old ones kept.
+    pub fn set_market_rules(&mut self, market: MarketId, rules: MarketRules) -> Result<(), RiskError> {
+        if !rules.is_valid() {
+            return Err(RiskError::input(
+                "market_rules.tick_size",
+                rules.tick_size,
+                "must be inside (0, 1) with a minimum size of at least 0",
+            ));
+        }
+        self.market_rules.insert(market, rules);
+        Ok(())
+    }
+
+    /// The rules an order in `market` is checked against.
+    #[inline]
+    pub fn order_rules(&self, market: MarketId) -> OrderRules {
+        match self.market_rules.get(&market) {
+            Some(venue) => OrderRules::for_market(&self.config.safeguards, venue),
+            None => OrderRules::configured(&self.config.safeguards),
         }
     }
 
@@ -295,8 +324,9 @@ impl RiskManager {
             let cause = self.state.cause().map_or("none", ReasonCode::as_str);
             return reject(reason, format!("trading state is {state} (cause {cause}); new entries need active"));
         }
-        if let Err(violation) = check_order(&self.config.safeguards, intent.price, intent.size, true) {
-            return self.sanity_rejection(violation, intent);
+        let rules = self.order_rules(intent.market);
+        if let Err(violation) = check_order(&rules, intent.price, intent.size, true) {
+            return self.sanity_rejection(violation, intent, &rules);
         }
         let max_leverage = self.config.compliance.max_leverage;
         if breaks_leverage_cap(intent.leverage, max_leverage) {
@@ -353,8 +383,8 @@ impl RiskManager {
             intent.price,
             capacity.notional_usd,
             sg.size_step,
-            sg.min_order_size,
-            sg.min_order_notional_usd,
+            rules.min_order_size,
+            rules.min_order_notional_usd,
             self.config.sizing.resize_to_fit,
         ) {
             Fit::AsIs => intent.size,
@@ -410,8 +440,7 @@ impl RiskManager {
     }
 
     #[cold]
-    fn sanity_rejection(&self, violation: SanityViolation, intent: &OrderIntent) -> Decision {
-        let sg = &self.config.safeguards;
+    fn sanity_rejection(&self, violation: SanityViolation, intent: &OrderIntent, rules: &OrderRules) -> Decision {
         let reason = match violation {
             SanityViolation::BelowMinimumSize | SanityViolation::BelowMinimumNotional => ReasonCode::BelowMinimumSize,
             _ => ReasonCode::InvalidOrder,
@@ -424,9 +453,9 @@ impl RiskManager {
                 intent.price,
                 intent.size,
                 intent.size.checked_mul(intent.price).map_or_else(|| "overflow".to_string(), |n| n.to_string()),
-                sg.tick_size,
-                sg.min_order_size,
-                sg.min_order_notional_usd
+                rules.tick_size,
+                rules.min_order_size,
+                rules.min_order_notional_usd
             ),
         )
     }
@@ -469,8 +498,9 @@ impl RiskManager {
     }
 
     fn check_exit(&mut self, intent: &OrderIntent, position_id: PositionId) -> Decision {
-        if let Err(violation) = check_order(&self.config.safeguards, intent.price, intent.size, false) {
-            return self.sanity_rejection(violation, intent);
+        let rules = self.order_rules(intent.market);
+        if let Err(violation) = check_order(&rules, intent.price, intent.size, false) {
+            return self.sanity_rejection(violation, intent, &rules);
         }
         if let Some(duplicate) = self.duplicates.find(intent.client_order_id, None) {
             return duplicate_rejection(duplicate, intent);
@@ -739,6 +769,7 @@ impl RiskManager {
         let position = book.find_mut(order.position).ok_or(RiskError::UnknownPosition(order.position))?;
         let cost = fill.size * fill.price;
         let released = (fill.size.min(position.pending_entry) * order.price).min(position.reserved);
+        let first_fill = position.size.is_zero();
         position.size += fill.size;
         position.cost += cost;
         position.pending_entry = (position.pending_entry - fill.size).max(Decimal::ZERO);
@@ -748,7 +779,12 @@ impl RiskManager {
             position.entry_price = average;
         }
         let (side, entry) = (position.side, position.entry_price);
-        position.stops.reprice(side, entry);
+        if first_fill {
+            position.stops.anchor(side, fill.price);
+        } else {
+            // Later partial fills move the levels with the volume-weighted entry.
+            position.stops.reprice(side, entry);
+        }
         let (whale, market) = (position.whale, position.market);
         let sign = direction(side);
         book.net_size += sign * fill.size;

@@ -53,8 +53,8 @@ pub mod stops;
 
 pub use crate::domain::{ExitReason, ReasonCode, Side, TradingState};
 pub use config::{
-    CircuitBreakerConfig, ComplianceConfig, DailyLossConfig, DrawdownConfig, LimitsConfig, OpposingPolicy, RiskConfig,
-    SafeguardsConfig, SizingConfig, StopsConfig,
+    CircuitBreakerConfig, ComplianceConfig, DailyLossConfig, DrawdownConfig, ExitsConfig, LimitsConfig, OpposingPolicy,
+    RiskConfig, SafeguardsConfig, SizingConfig, StopsConfig,
 };
 pub use error::RiskError;
 pub use limits::Capacity;

@@ -18,6 +18,51 @@ use super::config::SafeguardsConfig;
 /// can never overflow a `Decimal`: bad input becomes a rejection, never a panic.
 pub const MAX_QUANTITY: Decimal = rust_decimal_macros::dec!(1_000_000_000_000);
 
+/// The grid and minimums one order is checked against: the market's own tick size and minimum
+/// order size where the venue has told us (a market's tick changes as its price nears 0 or 1), the
+/// configured ones for a market we know nothing about yet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OrderRules {
+    pub tick_size: Decimal,
+    pub min_order_size: Decimal,
+    pub min_order_notional_usd: Decimal,
+}
+
+impl OrderRules {
+    /// The configured rules, for markets whose own are not known.
+    pub fn configured(config: &SafeguardsConfig) -> Self {
+        Self {
+            tick_size: config.tick_size,
+            min_order_size: config.min_order_size,
+            min_order_notional_usd: config.min_order_notional_usd,
+        }
+    }
+
+    /// A market's rules: the venue's tick, and the larger of the venue's and the configured
+    /// minimum size (a user may ask for bigger orders than the venue does, never smaller ones).
+    pub fn for_market(config: &SafeguardsConfig, venue: &MarketRules) -> Self {
+        Self {
+            tick_size: venue.tick_size,
+            min_order_size: venue.min_order_size.max(config.min_order_size),
+            min_order_notional_usd: config.min_order_notional_usd,
+        }
+    }
+}
+
+/// What the venue says about one market's orders.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MarketRules {
+    pub tick_size: Decimal,
+    pub min_order_size: Decimal,
+}
+
+impl MarketRules {
+    /// Whether these rules can be used: a tick inside (0, 1) and a minimum that is not negative.
+    pub fn is_valid(&self) -> bool {
+        self.tick_size > Decimal::ZERO && self.tick_size < Decimal::ONE && self.min_order_size >= Decimal::ZERO
+    }
+}
+
 /// What is wrong with an order's numbers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SanityViolation {
@@ -33,10 +78,12 @@ impl SanityViolation {
     pub fn rule(self) -> &'static str {
         match self {
             SanityViolation::PriceOutsideRange => "price must be inside (0, 1)",
-            SanityViolation::PriceOffTick => "price must be a multiple of risk.safeguards.tick_size",
+            SanityViolation::PriceOffTick => "price must be a multiple of the market's tick size",
             SanityViolation::SizeNotPositive => "size must be greater than 0",
             SanityViolation::SizeTooLarge => "size must be at most 10^12 shares",
-            SanityViolation::BelowMinimumSize => "size is below risk.safeguards.min_order_size",
+            SanityViolation::BelowMinimumSize => {
+                "size is below the market's minimum order size (or risk.safeguards.min_order_size)"
+            }
             SanityViolation::BelowMinimumNotional => "notional is below risk.safeguards.min_order_notional_usd",
         }
     }
@@ -46,7 +93,7 @@ impl SanityViolation {
 /// close a small remainder.
 #[inline]
 pub fn check_order(
-    config: &SafeguardsConfig,
+    rules: &OrderRules,
     price: Decimal,
     size: Decimal,
     check_minimums: bool,
@@ -54,7 +101,7 @@ pub fn check_order(
     if price <= Decimal::ZERO || price >= Decimal::ONE {
         return Err(SanityViolation::PriceOutsideRange);
     }
-    if !on_tick(price, config.tick_size) {
+    if !on_tick(price, rules.tick_size) {
         return Err(SanityViolation::PriceOffTick);
     }
     if size <= Decimal::ZERO {
@@ -64,10 +111,10 @@ pub fn check_order(
         return Err(SanityViolation::SizeTooLarge);
     }
     if check_minimums {
-        if size < config.min_order_size {
+        if size < rules.min_order_size {
             return Err(SanityViolation::BelowMinimumSize);
         }
-        if size * price < config.min_order_notional_usd {
+        if size * price < rules.min_order_notional_usd {
             return Err(SanityViolation::BelowMinimumNotional);
         }
     }
@@ -242,7 +289,7 @@ mod tests {
 
     #[test]
     fn sanity_table() {
-        let config = SafeguardsConfig::default();
+        let rules = OrderRules::configured(&SafeguardsConfig::default());
         let table = [
             (dec!(0.50), dec!(10), Ok(())),
             (dec!(0), dec!(10), Err(SanityViolation::PriceOutsideRange)),
@@ -261,18 +308,32 @@ mod tests {
             (dec!(0.01), dec!(100), Ok(())),
         ];
         for (price, size, expected) in table {
-            assert_eq!(check_order(&config, price, size, true), expected, "{price} × {size}");
+            assert_eq!(check_order(&rules, price, size, true), expected, "{price} × {size}");
         }
-        assert_eq!(check_order(&config, dec!(0.50), dec!(1), false), Ok(()), "exits may close a small remainder");
+        assert_eq!(check_order(&rules, dec!(0.50), dec!(1), false), Ok(()), "exits may close a small remainder");
     }
 
     #[test]
     fn tick_grid_other_than_powers_of_ten() {
-        let config = SafeguardsConfig { tick_size: dec!(0.05), ..Default::default() };
-        assert_eq!(check_order(&config, dec!(0.55), dec!(10), true), Ok(()));
-        assert_eq!(check_order(&config, dec!(0.56), dec!(10), true), Err(SanityViolation::PriceOffTick));
-        let config = SafeguardsConfig { tick_size: dec!(0.001), ..Default::default() };
-        assert_eq!(check_order(&config, dec!(0.505), dec!(10), true), Ok(()));
+        let rules = OrderRules::configured(&SafeguardsConfig { tick_size: dec!(0.05), ..Default::default() });
+        assert_eq!(check_order(&rules, dec!(0.55), dec!(10), true), Ok(()));
+        assert_eq!(check_order(&rules, dec!(0.56), dec!(10), true), Err(SanityViolation::PriceOffTick));
+        let rules = OrderRules::configured(&SafeguardsConfig { tick_size: dec!(0.001), ..Default::default() });
+        assert_eq!(check_order(&rules, dec!(0.505), dec!(10), true), Ok(()));
+    }
+
+    #[test]
+    fn a_market_s_own_tick_replaces_the_configured_one_and_its_minimum_never_lowers_ours() {
+        let config = SafeguardsConfig::default();
+        let fine = OrderRules::for_market(&config, &MarketRules { tick_size: dec!(0.001), min_order_size: dec!(1) });
+        assert_eq!(check_order(&fine, dec!(0.993), dec!(10), true), Ok(()));
+        assert_eq!(fine.min_order_size, dec!(5), "the configured minimum of 5 still applies");
+        let coarse = OrderRules::for_market(&config, &MarketRules { tick_size: dec!(0.1), min_order_size: dec!(15) });
+        assert_eq!(check_order(&coarse, dec!(0.55), dec!(20), true), Err(SanityViolation::PriceOffTick));
+        assert_eq!(check_order(&coarse, dec!(0.5), dec!(10), true), Err(SanityViolation::BelowMinimumSize));
+        assert_eq!(check_order(&coarse, dec!(0.5), dec!(10), false), Ok(()), "exits are not held to minimums");
+        assert!(!MarketRules { tick_size: dec!(0), min_order_size: dec!(5) }.is_valid());
+        assert!(!MarketRules { tick_size: dec!(0.01), min_order_size: dec!(-1) }.is_valid());
     }
 
     #[test]

@@ -82,6 +82,15 @@ impl StopLevels {
         }
     }
 
+    /// Starts the levels at a position's first fill. The best price so far is the price actually
+    /// paid, not the entry order's limit (which may sit up to the allowed drift beyond it): a trail
+    /// anchored at the limit would not arm until the price passed a level the position never traded at.
+    pub fn anchor(&mut self, side: Side, fill_price: Decimal) {
+        self.best_price = fill_price;
+        self.trailing_stop_price = None;
+        self.reprice(side, fill_price);
+    }
+
     /// Moves the best price and trailing stop with `price`; returns the exit the price triggers.
     /// The stop-loss wins over the trailing stop when both are hit (it names the bigger loss).
     #[inline]

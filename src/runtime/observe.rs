@@ -11,7 +11,7 @@ use crate::alerts::{AlertCountersSnapshot, ChannelCountersSnapshot};
 use crate::api::StatusView;
 use crate::api::{MetricKind, PromText};
 use crate::config::Config;
-use crate::engine::{EngineStatus, EngineView};
+use crate::engine::{EngineStatus, EngineView, ExitCounters};
 use crate::health::HealthReport;
 
 /// The receivers observers read; cheap to clone.
@@ -89,6 +89,7 @@ pub fn metrics_text(observed: &Observed) -> String {
     text.single("whale_trader_trades_closed_total", MetricKind::Counter, "Trades closed.", engine.trades_closed);
     text.single("whale_trader_trades_rejected_total", MetricKind::Counter, "Trades rejected.", engine.trades_rejected);
     text.single("whale_trader_realised_pnl_usd", MetricKind::Gauge, "Realised P&L in USD.", engine.realised_pnl_usd);
+    exit_metrics(&mut text, &engine.exits);
     risk_metrics(&mut text, &observed.view.borrow());
     recorder_metrics(&mut text, &observed.recorded);
     alert_metrics(&mut text, &observed.alerts.borrow());
@@ -97,6 +98,27 @@ pub fn metrics_text(observed: &Observed) -> String {
         feeds.write_metrics(&mut text);
     }
     text.finish()
+}
+
+fn exit_metrics(text: &mut PromText, exits: &ExitCounters) {
+    for (name, help, value) in [
+        ("whale_trader_exit_orders_total", "Exit orders sent, retries included.", exits.orders),
+        (
+            "whale_trader_exit_retries_total",
+            "Exit orders sent again for shares an earlier one left unsold.",
+            exits.retries,
+        ),
+        ("whale_trader_exit_unfilled_total", "Exit orders that finished with shares unsold.", exits.unfilled),
+        ("whale_trader_exit_refused_total", "Exits the risk manager refused (tried again later).", exits.refused),
+        ("whale_trader_exit_widenings_total", "Exit price bounds widened after their tries.", exits.widenings),
+        (
+            "whale_trader_exits_deferred_total",
+            "Positions held to resolution: below the venue's minimum order.",
+            exits.deferred,
+        ),
+    ] {
+        text.single(name, MetricKind::Counter, help, value);
+    }
 }
 
 fn risk_metrics(text: &mut PromText, view: &EngineView) {

@@ -134,6 +134,16 @@ impl Recorder {
         }
     }
 
+    /// The whale and market of an open trade, from the engine's last view (empty when unknown).
+    fn names_of(&self, trade_id: &str) -> (String, String) {
+        let view = self.view.borrow();
+        view.positions
+            .iter()
+            .find(|p| p.id == trade_id)
+            .map(|p| (p.whale.clone(), p.market.clone()))
+            .unwrap_or_default()
+    }
+
     fn record_audit(&self, record: AuditRecord) {
         match record {
             AuditRecord::TradeOpened(t) => {
@@ -150,8 +160,7 @@ impl Recorder {
             }
             AuditRecord::TradeClosed(t) => {
                 let at = parse_timestamp(&t.timestamp);
-                let position = self.view.borrow().positions.iter().find(|p| p.id == t.trade_id).cloned();
-                let (whale, market) = position.map(|p| (p.whale, p.market)).unwrap_or_default();
+                let (whale, market) = self.names_of(&t.trade_id);
                 let market = if market.is_empty() { t.trade_id.clone() } else { market };
                 self.alerts.raise(Alert::trade_closed(&whale, &market, t.pnl_usd, &t.reason, at));
             }
@@ -162,6 +171,40 @@ impl Recorder {
             }
             // State changes are alerted from the risk manager's own transition record.
             AuditRecord::TradingStateChanged(_) => {}
+            // Each try is in the audit trail and the store; only a try that did not end it is news.
+            AuditRecord::ExitOrder(_) => {}
+            AuditRecord::ExitEscalated(e) => {
+                let at = parse_timestamp(&e.timestamp);
+                let (whale, market) = self.names_of(&e.trade_id);
+                let alert = Alert::new(
+                    Priority::Warning,
+                    "Exit Not Filled",
+                    format!(
+                        "{} exit of {} has {} shares left after {} order(s): price bound widened to {}% below the market",
+                        e.reason, e.trade_id, e.remaining, e.attempts, e.slippage_percent
+                    ),
+                    at,
+                )
+                .with_whale(whale)
+                .with_market(market);
+                self.alerts.raise(alert);
+            }
+            AuditRecord::ExitDeferred(e) => {
+                let at = parse_timestamp(&e.timestamp);
+                let (whale, market) = self.names_of(&e.trade_id);
+                let alert = Alert::new(
+                    Priority::Warning,
+                    "Exit Deferred",
+                    format!(
+                        "{} exit of {}: {} shares are below the venue's minimum order of {}; held until the market resolves",
+                        e.exit_reason, e.trade_id, e.size, e.min_order_size
+                    ),
+                    at,
+                )
+                .with_whale(whale)
+                .with_market(market);
+                self.alerts.raise(alert);
+            }
         }
     }
 }
