@@ -95,19 +95,6 @@ fn whale_trades_are_copied_and_exited_from_the_live_feeds_and_a_restart_copies_n
     assert!(errors.is_empty(), "errors were logged (console alerts aside): {errors:?}");
 }
 
-// Hardhat's well-known first test key (never funded on Polygon) and made-up API credentials.
-#[cfg(feature = "live")]
-const LIVE_SECRETS: [(&str, &str); 5] = [
-    ("WHALE_TRADER__POLYMARKET__CREDENTIALS__API_KEY", "f4f247b7-4ac7-ff29-a152-04fda0a8755a"),
-    ("WHALE_TRADER__POLYMARKET__CREDENTIALS__API_SECRET", "c2VjcmV0LXRoYXQtbXVzdC1uZXZlci1sZWFr"),
-    ("WHALE_TRADER__POLYMARKET__CREDENTIALS__API_PASSPHRASE", "passphrase-that-must-never-leak"),
-    (
-        "WHALE_TRADER__POLYMARKET__CREDENTIALS__PRIVATE_KEY",
-        "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80",
-    ),
-    ("WHALE_TRADER__POLYMARKET__CREDENTIALS__FUNDER_ADDRESS", "0x9999999999999999999999999999999999999999"),
-];
-
 #[cfg(feature = "live")]
 #[test]
 fn in_live_mode_the_copy_and_the_exit_are_signed_orders_at_the_clob() {

@@ -40,6 +40,10 @@ pub struct Venue {
     pub seen: Vec<String>,
     /// `POST /order` bodies and their `POLY_*` header names, in order.
     pub orders: Vec<(Value, Vec<String>)>,
+    /// Tick size per condition id in `GET /clob-markets/{id}` (0.01 when absent).
+    pub tick_sizes: HashMap<String, f64>,
+    /// How many of the next `POST /order` requests the venue refuses (400, as for a balance error).
+    pub refuse_orders: usize,
 }
 
 pub type Shared = Arc<Mutex<Venue>>;
@@ -71,6 +75,18 @@ pub fn book(token: &str, market: &str) -> Value {
     book["tick_size"] = json!("0.01");
     book["neg_risk"] = json!(false);
     book["timestamp"] = json!(format!("{}", now_secs() * 1000));
+    book
+}
+
+/// A `/book` with the given levels (best first on each side; the wire lists the best last) and tick.
+pub fn book_with(token: &str, market: &str, bids: &[(&str, &str)], asks: &[(&str, &str)], tick: &str) -> Value {
+    let side = |levels: &[(&str, &str)]| -> Value {
+        levels.iter().rev().map(|(price, size)| json!({"price": price, "size": size})).collect()
+    };
+    let mut book = book(token, market);
+    book["bids"] = side(bids);
+    book["asks"] = side(asks);
+    book["tick_size"] = json!(tick);
     book
 }
 
@@ -123,18 +139,19 @@ async fn market_info(State(venue): State<Shared>, Path(condition): Path<String>)
     let mut info = fixture("clob_clob_markets_info.json")[0].clone();
     info["c"] = json!(condition);
     info["t"] = json!([{"t": token, "o": "Yes"}, {"t": "1", "o": "No"}]);
-    info["mts"] = json!(0.01);
+    let tick = venue.lock().unwrap().tick_sizes.get(&condition).copied().unwrap_or(0.01);
+    info["mts"] = json!(tick);
     info["nr"] = json!(false);
     Json(info)
 }
 
-/// `POST /order`: every order matches in full, BUYs at 0.50 and SELLs at 0.49 (the served book's
+/// `POST /order`: every order not refused matches in full, BUYs at 0.50 and SELLs at 0.49 (the served book's
 /// best levels), answered like the docs' `matched` example (amounts in 10⁻⁶ units).
 async fn post_order(
     State(venue): State<Shared>,
     headers: axum::http::HeaderMap,
     Json(body): Json<Value>,
-) -> Json<Value> {
+) -> (StatusCode, Json<Value>) {
     let poly: Vec<String> =
         headers.keys().map(|k| k.as_str().to_ascii_uppercase()).filter(|k| k.starts_with("POLY_")).collect();
     let order = &body["order"];
@@ -143,12 +160,20 @@ async fn post_order(
         Some("BUY") => (units("takerAmount") / 2, units("takerAmount")),
         _ => (units("makerAmount"), units("makerAmount") * 49 / 100),
     };
-    venue.lock().unwrap().orders.push((body.clone(), poly));
-    Json(json!({
-        "success": true, "orderID": "", "status": "matched",
-        "makingAmount": making.to_string(), "takingAmount": taking.to_string(),
-        "transactionsHashes": [], "tradeIDs": [], "errorMsg": ""
-    }))
+    let mut venue = venue.lock().unwrap();
+    venue.orders.push((body.clone(), poly));
+    if venue.refuse_orders > 0 {
+        venue.refuse_orders -= 1;
+        return (StatusCode::BAD_REQUEST, Json(json!({"error": "not enough balance / allowance"})));
+    }
+    (
+        StatusCode::OK,
+        Json(json!({
+            "success": true, "orderID": "", "status": "matched",
+            "makingAmount": making.to_string(), "takingAmount": taking.to_string(),
+            "transactionsHashes": [], "tradeIDs": [], "errorMsg": ""
+        })),
+    )
 }
 
 /// The local Data API + CLOB, on its own thread and runtime (the test blocks on the daemon).
@@ -270,3 +295,16 @@ pub fn sqlite_count(ws: &Workspace, sql: &str) -> i64 {
     let conn = rusqlite::Connection::open_with_flags(&path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
     conn.query_row(sql, [], |row| row.get(0)).unwrap()
 }
+
+// Hardhat's well-known first test key (never funded on Polygon) and made-up API credentials.
+#[cfg(feature = "live")]
+pub const LIVE_SECRETS: [(&str, &str); 5] = [
+    ("WHALE_TRADER__POLYMARKET__CREDENTIALS__API_KEY", "f4f247b7-4ac7-ff29-a152-04fda0a8755a"),
+    ("WHALE_TRADER__POLYMARKET__CREDENTIALS__API_SECRET", "c2VjcmV0LXRoYXQtbXVzdC1uZXZlci1sZWFr"),
+    ("WHALE_TRADER__POLYMARKET__CREDENTIALS__API_PASSPHRASE", "passphrase-that-must-never-leak"),
+    (
+        "WHALE_TRADER__POLYMARKET__CREDENTIALS__PRIVATE_KEY",
+        "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80",
+    ),
+    ("WHALE_TRADER__POLYMARKET__CREDENTIALS__FUNDER_ADDRESS", "0x9999999999999999999999999999999999999999"),
+];
