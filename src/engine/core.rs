@@ -764,9 +764,13 @@ impl Engine {
             }
             Decision::Rejected { reason: code, detail } => {
                 self.status.exits.refused += 1;
-                tracing::warn!(%position, reason = %code, %detail, "the risk manager refused an exit; it is tried again later");
-                if let Some(plan) = self.portfolio.trades.get_mut(&position).and_then(|t| t.exit_plan.as_mut()) {
-                    plan.unfilled(size, now, &exits);
+                let Some(plan) = self.portfolio.trades.get_mut(&position).and_then(|t| t.exit_plan.as_mut()) else {
+                    return;
+                };
+                plan.unfilled(size, now, &exits);
+                if plan.refused() {
+                    let refusals = plan.refusals;
+                    tracing::warn!(%position, reason = %code, %detail, refusals, "the risk manager refused an exit; it is tried again later");
                 }
             }
         }
