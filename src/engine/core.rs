@@ -644,6 +644,7 @@ impl Engine {
             tracing::warn!(%position, "exit for a position the engine does not know");
             return;
         };
+        let free = trade.open_size() - trade.exiting;
         let plan = trade.exit_plan.get_or_insert_with(|| ExitPlan::new(reason, exits));
         // A kill takes over whatever exit was under way; nothing takes over a kill.
         if plan.reason != ExitReason::Kill {
@@ -654,7 +655,8 @@ impl Engine {
         }
         let urgent = matches!(reason, ExitReason::Kill | ExitReason::Manual);
         if plan.is_waiting(now) && !urgent {
-            plan.retry_size = plan.retry_size.max(size);
+            // Shares asked for now join those the last try left, never more than are held.
+            plan.retry_size = (plan.retry_size + size).min(free);
             return;
         }
         self.send_exit(position, size, now, out);
@@ -713,7 +715,7 @@ impl Engine {
     /// plan's worst acceptable price, after the risk manager has seen it. Shares below the venue's
     /// minimum order size cannot be sold at all: such a rest is held until the market resolves.
     fn send_exit(&mut self, position: PositionId, size: Decimal, now: Timestamp, out: &mut Outputs) {
-        let exits = self.config.risk.exits.clone();
+        let exits = self.config.risk.exits;
         let Some(trade) = self.portfolio.trades.get(&position) else { return };
         let free = trade.open_size() - trade.exiting;
         let rules = self.market.rules(trade.market);
