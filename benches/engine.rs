@@ -21,7 +21,7 @@ use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
 use tokio_util::sync::CancellationToken;
 use whale_trader::clock::{SimClock, Timestamp};
-use whale_trader::config::{Config, WhaleConfig};
+use whale_trader::config::{Config, FeedSource, Mode, WhaleConfig};
 use whale_trader::engine::journal::Journal;
 use whale_trader::engine::{
     DiscardAuditSink, Engine, EngineMsg, EngineSettings, ExecutionReport, Input, Outputs, PaperExecutor, Persistence,
@@ -263,7 +263,7 @@ fn through_engine_task_with_store(engine: Engine, setup: Vec<EngineMsg>, inputs:
         let dir = tempfile::tempdir().expect("temp dir");
         // Opened as the daemon opens it (defaults of `[store]`, disk keep-warm included).
         let config = StoreConfig { path: dir.path().join("bench.db"), ..StoreConfig::default() };
-        let store = SqliteStore::open_for_mode(&config, "paper").expect("store");
+        let store = SqliteStore::open_for(&config, Mode::Paper, FeedSource::Replay).expect("store");
         let cancel = CancellationToken::new();
         let (handle, writer) = spawn_writer(store, (&config).into(), cancel.clone()).expect("writer");
         let (events_tx, mut events_rx) = tokio::sync::mpsc::channel(4096);

@@ -14,6 +14,7 @@ use rust_decimal_macros::dec;
 use tokio::runtime::Runtime;
 use tokio_util::sync::CancellationToken;
 use whale_trader::clock::Timestamp;
+use whale_trader::config::{FeedSource, Mode};
 use whale_trader::store::{
     Decision, DecisionRecord, OrderKind, OrderRecord, OrderStatus, PositionRecord, PositionStatus, RiskStateRecord,
     Side, SqliteStore, Store, StoreCommand, StoreConfig, StoreHandle, StoreWriter, WriterSettings, WriterStatsSnapshot,
@@ -35,7 +36,7 @@ fn config_in(dir: &Path, name: &str) -> StoreConfig {
 
 /// A writer on a fresh paper database opened as the daemon opens it.
 fn start(config: &StoreConfig, settings: WriterSettings) -> (StoreHandle, StoreWriter, CancellationToken) {
-    let store = SqliteStore::open_for_mode(config, "paper").expect("open");
+    let store = SqliteStore::open_for(config, Mode::Paper, FeedSource::Replay).expect("open");
     let cancel = CancellationToken::new();
     let (handle, writer) = spawn_writer(store, settings, cancel.clone()).expect("spawn writer");
     (handle, writer, cancel)
@@ -194,7 +195,7 @@ fn memory_under_burst() {
     });
     let elapsed = started.elapsed();
     let (hwm_after, rss_after) = rss_kb();
-    let db_bytes = std::fs::metadata(dir.path().join("bench.paper.db")).map(|m| m.len()).unwrap_or(0);
+    let db_bytes = std::fs::metadata(dir.path().join("bench.paper.replay.db")).map(|m| m.len()).unwrap_or(0);
     println!("== memory under a 10^6-event burst (fire-and-forget decision inserts) ==");
     println!(
         "events {EVENTS} in {:.2} s = {:.0} events/s; transactions {}; largest batch {} (limit {}); \
@@ -260,7 +261,8 @@ fn backend_only() {
     const BATCHES: u64 = 200;
     let dir = tempfile::tempdir().expect("tempdir");
     let mut store =
-        SqliteStore::open(&dir.path().join("direct.paper.db"), "paper", Duration::from_secs(5)).expect("open");
+        SqliteStore::open(&dir.path().join("direct.paper.replay.db"), "paper", "replay", Duration::from_secs(5))
+            .expect("open");
     let cpu_before = cpu_secs(Path::new("/proc/thread-self"));
     let started = Instant::now();
     for b in 0..BATCHES {

@@ -60,9 +60,11 @@ impl Webhook {
 }
 
 fn undelivered_titles(ws: &Workspace) -> Vec<String> {
-    let conn =
-        Connection::open_with_flags(ws.path().join("data/whale-trader.paper.db"), OpenFlags::SQLITE_OPEN_READ_ONLY)
-            .expect("store");
+    let conn = Connection::open_with_flags(
+        ws.path().join("data/whale-trader.paper.replay.db"),
+        OpenFlags::SQLITE_OPEN_READ_ONLY,
+    )
+    .expect("store");
     let mut statement =
         conn.prepare("SELECT title FROM alert_outbox WHERE delivered_at IS NULL ORDER BY created_at").expect("query");
     statement.query_map([], |row| row.get(0)).expect("rows").collect::<Result<_, _>>().expect("titles")

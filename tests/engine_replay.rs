@@ -26,7 +26,7 @@ use whale_trader::engine::{
     Control, DryRunExecutor, Engine, EngineSettings, Input, MemoryAuditSink, PaperExecutor, SimulatedRun,
     replay_session,
 };
-use whale_trader::polymarket::{ActivityRow, OrderBook, parse_v1_row};
+use whale_trader::polymarket::{ActivityRow, OrderBook, PriceLevel, SharedBookRefusals, parse_v1_row};
 
 fn repo_path(relative: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(relative)
@@ -295,6 +295,49 @@ fn stops_fire_on_price_updates() {
 }
 
 #[test]
+fn a_refused_book_moves_no_stop_and_a_sane_one_after_it_does() {
+    let mut h = harness(config_with_whale("full"));
+    h.open(0, MARKET_A, TOKEN_A);
+    // Bid 0.90 over ask 0.10, built past the parser: a take-profit if it were believed.
+    let Input::Book(mut crossed) = book(MARKET_A, TOKEN_A, dec!(0.90), START.plus_secs(10)) else {
+        panic!("book() builds a book")
+    };
+    crossed.asks = vec![PriceLevel { price: dec!(0.10), size: dec!(1000) }];
+    h.at(10, Input::Book(crossed));
+    assert_eq!(h.last(), ("trade_opened".to_owned(), None), "{:?}", h.pairs());
+    assert_eq!(h.run.engine.status().books_refused.crossed, 1);
+    // A book older than the one taken at 0 s (its bid 0.45 would be a stop-loss): refused too.
+    h.at(11, book(MARKET_A, TOKEN_A, dec!(0.45), START.plus_secs(-1)));
+    assert_eq!(h.last(), ("trade_opened".to_owned(), None), "{:?}", h.pairs());
+    assert_eq!(h.run.engine.status().books_refused.older_than_last, 1);
+    assert_eq!(h.run.engine.portfolio().open_count(), 1);
+    // A sane, newer book is taken again.
+    h.at(12, book(MARKET_A, TOKEN_A, dec!(0.64), START.plus_secs(12)));
+    assert_eq!(h.last(), pair("trade_closed", "take_profit"));
+}
+
+#[test]
+fn a_refused_book_in_a_session_file_is_counted_not_applied() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let path = dir.path().join("session.jsonl");
+    let good = std::fs::read_to_string(repo_path("data/sample_session.jsonl")).unwrap_or_else(|e| panic!("{e}"));
+    let mut lines: Vec<String> = good.lines().take(50).map(str::to_owned).collect();
+    let clean = dir.path().join("clean.jsonl");
+    std::fs::write(&clean, lines.join("\n")).unwrap_or_else(|e| panic!("{e}"));
+    let without = replay_session(&clean, Arc::new(sample_config()), Box::new(MemoryAuditSink::new()))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let crossed = r#"{"ts":1767607200000,"type":"book","book":{"market":"0xm","asset_id":"9","timestamp":"1767607200000","bids":[{"price":"0.90","size":"10"}],"asks":[{"price":"0.10","size":"10"}],"min_order_size":"5","tick_size":"0.01"}}"#;
+    let unsorted = r#"{"ts":1767607200000,"type":"book","book":{"market":"0xm","asset_id":"9","timestamp":"1767607200000","bids":[{"price":"0.40","size":"10"},{"price":"0.45","size":"10"},{"price":"0.42","size":"10"}],"asks":[],"min_order_size":"5","tick_size":"0.01"}}"#;
+    lines.insert(5, crossed.to_owned());
+    lines.insert(9, unsorted.to_owned());
+    std::fs::write(&path, lines.join("\n")).unwrap_or_else(|e| panic!("{e}"));
+    let report = replay_session(&path, Arc::new(sample_config()), Box::new(MemoryAuditSink::new()))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!((report.lines, report.malformed_lines, report.books_refused), (52, 0, 2));
+    assert_eq!(report.inputs, without.inputs, "a refused book is no input");
+}
+
+#[test]
 fn whale_exit_sells_the_same_fraction_in_proportional_mode() {
     let mut h = harness(config_with_whale("proportional"));
     h.run.keep_events = true;
@@ -454,7 +497,9 @@ async fn daemon_replay_feed_through_the_engine_task_gives_the_same_audit_trail()
     );
     let feed = tokio::spawn({
         let (tx, cancel, clock) = (handle.inputs.clone(), cancel.clone(), clock.clone());
-        async move { run_replay_feed(&session, Decimal::ZERO, clock, tx, cancel, None).await }
+        async move {
+            run_replay_feed(&session, Decimal::ZERO, clock, tx, cancel, None, SharedBookRefusals::new("test")).await
+        }
     });
     // The feed sends everything, then idles; wait (bounded) until the engine has seen the last event.
     let mut status = handle.status.clone();

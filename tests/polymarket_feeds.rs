@@ -12,8 +12,8 @@ use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 use whale_trader::clock::{SimClock, Timestamp};
 use whale_trader::polymarket::{
-    CursorState, DataApiVersion, FeedStart, FollowedWallet, PolymarketConfig, PriceEvent, Side, WhaleFeedHandle,
-    WhaleFeedSnapshot, WhaleTrade, spawn_price_feed, spawn_whale_feed,
+    CursorState, DataApiVersion, FeedStart, FollowedWallet, PolymarketConfig, PriceEvent, SharedBookRefusals, Side,
+    WhaleFeedHandle, WhaleFeedSnapshot, WhaleTrade, spawn_price_feed, spawn_whale_feed,
 };
 use wiremock::matchers::{method, path, query_param, query_param_is_missing};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -418,7 +418,15 @@ async fn price_feed_polls_watched_tokens_in_batches_and_reports_staleness() {
     let (watch_tx, watch_rx) = watch::channel(BTreeSet::from([yes.clone()]));
     let (tx, mut rx) = mpsc::channel(64);
     let cancel = CancellationToken::new();
-    let handle = spawn_price_feed(&config, watch_rx, Arc::new(clock.clone()), tx, cancel.clone()).unwrap();
+    let handle = spawn_price_feed(
+        &config,
+        watch_rx,
+        Arc::new(clock.clone()),
+        tx,
+        SharedBookRefusals::new("test"),
+        cancel.clone(),
+    )
+    .unwrap();
 
     let PriceEvent::Book(update) = next_event(&mut rx).await else { panic!("a book first") };
     // Only the watched token, out of the ten the server answered with.

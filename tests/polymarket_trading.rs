@@ -99,7 +99,7 @@ fn paper_slippage_moves_each_level_against_us() {
 
 #[test]
 fn paper_fill_on_a_neg_risk_book_with_the_markets_own_fee_curve() {
-    let books = parse_books(fixture("clob_books_post_negrisk.json").as_bytes()).unwrap();
+    let books = parse_books(fixture("clob_books_post_negrisk.json").as_bytes()).unwrap().books;
     let infos: Vec<Value> = serde_json::from_str(&fixture("clob_clob_markets_info.json")).unwrap();
     let info = ClobMarketInfo::from_json(&infos[0].to_string()).unwrap();
     assert_eq!(info.tokens[0].0, books[0].asset_id, "the fee curve belongs to this book's market");

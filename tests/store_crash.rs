@@ -21,7 +21,7 @@ use support::{Workspace, json_lines, signal, wait_until, wait_with_limit};
 /// The sample session spans 40 simulated minutes; at this speed it replays in about 20 s of wall
 /// time, so that random kill instants land all over it rather than only before or after it.
 const REPLAY_SPEED: &str = "120";
-const DB: &str = "data/whale-trader.paper.db";
+const DB: &str = "data/whale-trader.paper.replay.db";
 
 fn workspace() -> Workspace {
     Workspace::with_default_config("")

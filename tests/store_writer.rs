@@ -8,6 +8,7 @@ use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
 use tokio_util::sync::CancellationToken;
 use whale_trader::clock::Timestamp;
+use whale_trader::config::{FeedSource, Mode};
 use whale_trader::store::{
     AlertRecord, Decision, DecisionRecord, FillRecord, OrderKind, OrderRecord, OrderStatus, PositionRecord,
     PositionStatus, RecoveredOrder, RetentionCutoffs, RiskStateRecord, SeenWhaleTrade, Side, SqliteStore, Store,
@@ -19,11 +20,11 @@ const TIMEOUT: Duration = Duration::from_millis(2000);
 const DAY: i64 = 86_400_000;
 
 fn db_path(dir: &tempfile::TempDir) -> PathBuf {
-    dir.path().join("wt.paper.db")
+    dir.path().join("wt.paper.replay.db")
 }
 
 fn open(path: &Path) -> Result<SqliteStore, StoreError> {
-    SqliteStore::open(path, "paper", TIMEOUT)
+    SqliteStore::open(path, "paper", "replay", TIMEOUT)
 }
 
 fn start(path: &Path) -> (StoreHandle, StoreWriter, CancellationToken) {
@@ -592,8 +593,9 @@ async fn status_reads_offline_and_while_the_writer_runs() {
 
     let mut offline = SqliteStore::open_read_only(&path, TIMEOUT).unwrap();
     let config = StoreConfig { path: dir.path().join("wt.db"), ..Default::default() };
-    assert_eq!(SqliteStore::open_read_only_for_mode(&config, "paper").unwrap().path(), path);
+    assert_eq!(SqliteStore::open_read_only_for(&config, Mode::Paper, FeedSource::Replay).unwrap().path(), path);
     let status = offline.status().unwrap();
+    assert_eq!((status.mode.as_deref(), status.feed_source.as_deref()), (Some("paper"), Some("replay")));
     assert!(status.open_positions.is_empty());
     assert_eq!((status.realised_pnl, status.losing_positions), (dec!(-29.0), 1));
     assert_eq!(status.risk_state.map(|r| r.daily_pnl), Some(dec!(-500)));
@@ -605,10 +607,31 @@ async fn status_reads_offline_and_while_the_writer_runs() {
 fn paper_and_live_never_share_a_file() {
     let dir = tempfile::tempdir().unwrap();
     let config = StoreConfig { path: dir.path().join("wt.db"), ..Default::default() };
-    let paper = SqliteStore::open_for_mode(&config, "paper").unwrap();
-    let live = SqliteStore::open_for_mode(&config, "live").unwrap();
+    let paper = SqliteStore::open_for(&config, Mode::Paper, FeedSource::Polymarket).unwrap();
+    let live = SqliteStore::open_for(&config, Mode::Live, FeedSource::Polymarket).unwrap();
     assert_ne!(paper.path(), live.path());
     let shared = StoreConfig { separate_per_mode: false, ..config };
-    drop(SqliteStore::open_for_mode(&shared, "paper").unwrap());
-    assert!(matches!(SqliteStore::open_for_mode(&shared, "live"), Err(StoreError::ModeMismatch { .. })));
+    drop(SqliteStore::open_for(&shared, Mode::Paper, FeedSource::Polymarket).unwrap());
+    assert!(matches!(
+        SqliteStore::open_for(&shared, Mode::Live, FeedSource::Polymarket),
+        Err(StoreError::ModeMismatch { .. })
+    ));
+}
+
+#[test]
+fn the_demo_and_real_wallets_never_share_a_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = StoreConfig { path: dir.path().join("wt.db"), ..Default::default() };
+    let demo = SqliteStore::open_for(&config, Mode::Paper, FeedSource::Replay).unwrap();
+    let real = SqliteStore::open_for(&config, Mode::Paper, FeedSource::Polymarket).unwrap();
+    assert_ne!(demo.path(), real.path());
+    drop((demo, real));
+    // An explicit shared file is stamped with the first feed and refuses the other, naming both.
+    let shared = StoreConfig { separate_per_mode: false, ..config };
+    drop(SqliteStore::open_for(&shared, Mode::Paper, FeedSource::Replay).unwrap());
+    let err = SqliteStore::open_for(&shared, Mode::Paper, FeedSource::Polymarket).unwrap_err();
+    assert!(
+        matches!(err, StoreError::SourceMismatch { ref found, ref expected, .. } if found == "replay" && expected == "polymarket"),
+        "{err}"
+    );
 }

@@ -20,4 +20,4 @@ mod status_view;
 pub use client::{ApiClient, ClientError};
 pub use prometheus::{MetricKind, PromText};
 pub use server::{ApiError, ApiState, ControlReply, ControlRequest, ControlSender, bind, serve};
-pub use status_view::{PositionView, StatusView};
+pub use status_view::{PositionView, StatusView, StoreView};

@@ -1,4 +1,5 @@
-//! The status shown by `GET /status` and `whale-trader status`, live or read from the store.
+//! The status shown by `GET /status` and `whale-trader status`, live or read from the store, with the
+//! store it is about (file, mode, feed source).
 
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -18,6 +19,14 @@ pub struct PositionView {
     pub opened_at: String,
 }
 
+/// Which store the status is about: its file, and the mode and feed source it holds the state of.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoreView {
+    pub path: String,
+    pub mode: String,
+    pub feed_source: String,
+}
+
 /// Everything `status` shows.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StatusView {
@@ -35,6 +44,9 @@ pub struct StatusView {
     pub open_positions: Vec<PositionView>,
     /// The risk limits in use, as configured.
     pub limits: serde_json::Value,
+    /// The store the daemon writes, or the one read offline (absent from a daemon that does not say).
+    #[serde(default)]
+    pub store: Option<StoreView>,
 }
 
 impl StatusView {
@@ -43,6 +55,12 @@ impl StatusView {
         let mut out = String::new();
         let reason = self.state_reason.as_deref().map(|r| format!(" ({r})")).unwrap_or_default();
         out.push_str(&format!("whale-trader [{} mode, from the {}]\n", self.mode, self.source));
+        if let Some(store) = &self.store {
+            out.push_str(&format!(
+                "store         : {} ({} mode, {} feed)\n",
+                store.path, store.mode, store.feed_source
+            ));
+        }
         out.push_str(&format!("trading state : {}{reason}\n", self.trading_state));
         out.push_str(&format!("equity        : {}\n", usd_or_unknown(self.equity)));
         out.push_str(&format!("daily P&L     : {}\n", usd_or_unknown(self.daily_pnl)));
@@ -108,8 +126,17 @@ mod tests {
                 opened_at: "2026-01-01T00:00:00.000Z".into(),
             }],
             limits: serde_json::json!({}),
+            store: Some(StoreView {
+                path: "data/whale-trader.paper.polymarket.db".into(),
+                mode: "paper".into(),
+                feed_source: "polymarket".into(),
+            }),
         };
         let text = view.render();
+        assert!(
+            text.contains("store         : data/whale-trader.paper.polymarket.db (paper mode, polymarket feed)"),
+            "{text}"
+        );
         assert!(text.contains("trading state : halted (manual_halt)"), "{text}");
         assert!(text.contains("realised P&L  : unknown"), "{text}");
         assert!(text.contains("equity        : $10012.34") || text.contains("equity        : $10012.35"), "{text}");

@@ -4,7 +4,7 @@ use rust_decimal::Decimal;
 use std::process::ExitCode;
 
 use super::exit;
-use crate::api::{ApiClient, ClientError, PositionView, StatusView};
+use crate::api::{ApiClient, ClientError, PositionView, StatusView, StoreView};
 use crate::config::Config;
 use crate::store::{SqliteStore, Store};
 
@@ -36,11 +36,18 @@ pub fn status(config: &Config, json: bool) -> ExitCode {
     }
 }
 
-/// The status as the store last recorded it.
+/// The status as the store of the configured mode and feed source last recorded it.
 fn offline_status(config: &Config) -> Result<StatusView, crate::store::StoreError> {
-    let mode = config.daemon.mode.as_str();
-    let mut store = SqliteStore::open_read_only_for_mode(&config.store, mode)?;
+    let (mode, source) = (config.daemon.mode, config.feed.source);
+    let mut store = SqliteStore::open_read_only_for(&config.store, mode, source)?;
     let report = store.status()?;
+    // What the file says it holds; a file written before it said so is named by the config.
+    let store_view = StoreView {
+        path: store.path().display().to_string(),
+        mode: report.mode.clone().unwrap_or_else(|| mode.as_str().into()),
+        feed_source: report.feed_source.clone().unwrap_or_else(|| source.as_str().into()),
+    };
+    let mode = mode.as_str();
     let risk = report.risk_state.as_ref();
     let open_positions = report
         .open_positions
@@ -75,6 +82,7 @@ fn offline_status(config: &Config) -> Result<StatusView, crate::store::StoreErro
         breaker_trips_today: risk.map(|r| r.breaker_trips),
         open_positions,
         limits: serde_json::to_value(&config.risk).unwrap_or_default(),
+        store: Some(store_view),
     })
 }
 

@@ -47,6 +47,7 @@ fn summary_json(report: &ReplayReport, records: &[AuditRecord]) -> serde_json::V
     serde_json::json!({
         "lines": report.lines,
         "malformed_lines": report.malformed_lines,
+        "books_refused": report.books_refused,
         "inputs": report.inputs,
         "order_intents": report.order_intents,
         "whale_trades_seen": report.whale_trades_seen,
@@ -62,7 +63,7 @@ fn summary_json(report: &ReplayReport, records: &[AuditRecord]) -> serde_json::V
 
 fn summary_text(path: &Path, r: &ReplayReport) -> String {
     format!(
-        "replayed {} ({} lines, {} malformed)\n\
+        "replayed {} ({} lines, {} malformed, {} books refused)\n\
          whale trades seen : {}\n\
          trades opened     : {}\n\
          trades closed     : {}\n\
@@ -74,6 +75,7 @@ fn summary_text(path: &Path, r: &ReplayReport) -> String {
         path.display(),
         r.lines,
         r.malformed_lines,
+        r.books_refused,
         r.whale_trades_seen,
         r.trades_opened,
         r.trades_closed,

@@ -179,6 +179,22 @@ pub enum FeedSource {
     Polymarket,
 }
 
+impl FeedSource {
+    /// The name used in the config file, in store file names and in the store's metadata.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FeedSource::Replay => "replay",
+            FeedSource::Polymarket => "polymarket",
+        }
+    }
+}
+
+impl std::fmt::Display for FeedSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// `[feed]`
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]

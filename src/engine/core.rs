@@ -149,6 +149,7 @@ impl Engine {
         status.trading_state = self.risk.trading_state();
         status.open_positions = self.portfolio.open_count();
         status.pending_orders = self.portfolio.pending.len();
+        status.books_refused = self.market.book_refusals();
         status
     }
 
@@ -344,20 +345,24 @@ impl Engine {
     // --- prices and the position monitor -------------------------------------------------------
 
     fn on_book(&mut self, book: OrderBook, now: Timestamp, out: &mut Outputs) {
-        let token = self.apply_book(book, now);
-        self.check_stops(token, now, out);
+        if let Some(token) = self.apply_book(book, now) {
+            self.check_stops(token, now, out);
+        }
     }
 
-    /// Takes a book into the market view (with the venue rules it carries); returns its token.
-    fn apply_book(&mut self, book: OrderBook, now: Timestamp) -> TokenId {
+    /// Takes a book into the market view (with the venue rules it carries); returns its token, or
+    /// `None` when the market view refused the book (counted and logged there): a refused book
+    /// moves nothing, not even the venue rules.
+    fn apply_book(&mut self, book: OrderBook, now: Timestamp) -> Option<TokenId> {
         let token = self.interner.token(&book.asset_id);
         let market = self.interner.market(&book.market);
+        let (tick_size, min_order_size) = (book.tick_size, book.min_order_size);
+        self.market.update_book(token, book, now).ok()?;
         let mut rules = self.market.rules(market);
-        rules.tick_size = book.tick_size;
-        rules.min_order_size = book.min_order_size;
+        rules.tick_size = tick_size;
+        rules.min_order_size = min_order_size;
         self.set_venue_rules(market, rules);
-        self.market.update_book(token, book, now);
-        token
+        Some(token)
     }
 
     /// A market's venue rules, as a book or the market's info state them. The risk manager checks

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::clock::Timestamp;
 use crate::config::{Config, Mode};
 use crate::domain::{ClientOrderId, ExitReason, MarketId, ReasonCode, Side, TokenId, TradingState, WhaleId};
-use crate::polymarket::{ClobMarketInfo, OrderBook, WhaleTrade};
+use crate::polymarket::{BookRefusalCounts, ClobMarketInfo, OrderBook, WhaleTrade};
 use crate::risk::{OrderIntent, Transition};
 
 use super::audit::AuditRecord;
@@ -250,6 +250,10 @@ pub struct EngineStatus {
     /// How exits went: orders, retries, widened bounds, refusals, deferrals.
     #[serde(default)]
     pub exits: ExitCounters,
+    /// Books the engine refused since it started, per cause (filled by [`super::Engine::status`];
+    /// never in a checkpoint: like every counter of a process, it starts from zero).
+    #[serde(default, skip_serializing_if = "BookRefusalCounts::is_zero")]
+    pub books_refused: BookRefusalCounts,
 }
 
 /// Counters of the exit policy (`/metrics`).

@@ -3,6 +3,13 @@
 //!
 //! Books and market info are the polymarket module's types ([`OrderBook`], best level first on
 //! both sides; [`ClobMarketInfo`]); this module only remembers them per interned id.
+//!
+//! It is also the last gate before a price moves anything: [`MarketData::update_book`] refuses a
+//! book that is not sane (crossed, locked, out of order, priced outside (0, 1): see
+//! [`OrderBook::check_sane`]) or that is older than the last book it took for the token (the venue's
+//! `timestamp`: a slow answer overtaken by a newer one, or a replayed file out of order). A refused
+//! book changes nothing here — no mark, no freshness, no depth — so it never reaches a stop, a
+//! take-profit or the breaker; it is counted per cause and logged at most once per cause a minute.
 
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
@@ -10,7 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::clock::Timestamp;
 use crate::domain::{IdHashMap, MarketId, TokenId};
-use crate::polymarket::{FeeCurve, OrderBook};
+use crate::polymarket::{BookCause, BookError, BookRefusalCounts, BookRefusals, FeeCurve, OrderBook};
 
 /// The fee curve observed on most Polymarket markets (`fd {r: 0.05, e: 1, to: true}`), used until a
 /// market's own info arrives.
@@ -57,13 +64,27 @@ impl Default for VenueRules {
 }
 
 /// Prices per token and rules per market.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct MarketData {
     prices: IdHashMap<TokenId, TokenPrices>,
     rules: IdHashMap<MarketId, VenueRules>,
     outcome_labels: IdHashMap<TokenId, String>,
     /// The last time any price arrived (for the whole-feed staleness check).
     pub last_price_at: Option<Timestamp>,
+    /// Books refused, per cause (rate-limited warnings on the engine's clock).
+    refusals: BookRefusals,
+}
+
+impl Default for MarketData {
+    fn default() -> Self {
+        Self {
+            prices: IdHashMap::default(),
+            rules: IdHashMap::default(),
+            outcome_labels: IdHashMap::default(),
+            last_price_at: None,
+            refusals: BookRefusals::new("engine"),
+        }
+    }
 }
 
 impl MarketData {
@@ -121,13 +142,45 @@ impl MarketData {
         self.last_price_at = Some(now);
     }
 
-    /// Records a full book (and its best levels).
-    pub fn update_book(&mut self, token: TokenId, book: OrderBook, now: Timestamp) {
+    /// Records a full book (and its best levels), unless it is refused: not sane, or older than the
+    /// last book taken for `token`. A refusal is counted and logged (rate-limited) here, changes
+    /// nothing else, and is returned with its reason so that the caller acts on nothing.
+    pub fn update_book(&mut self, token: TokenId, book: OrderBook, now: Timestamp) -> Result<(), BookError> {
+        if let Err(refused) = self.check_book(token, &book) {
+            self.refusals.record(&refused, now);
+            return Err(refused);
+        }
         self.update_quote(token, book.best_bid().map(|l| l.price), book.best_ask().map(|l| l.price), now);
         if let Some(entry) = self.prices.get_mut(&token) {
             entry.book = Some(book);
             entry.book_at = Some(now);
         }
+        Ok(())
+    }
+
+    fn check_book(&self, token: TokenId, book: &OrderBook) -> Result<(), BookError> {
+        book.check_sane()?;
+        // Equal is fine: the same snapshot polled twice.
+        let last = self.prices.get(&token).and_then(|p| p.book.as_ref()).map(|b| b.timestamp);
+        match last {
+            Some(last) if book.timestamp < last => Err(BookError::Invalid {
+                asset_id: book.asset_id.clone(),
+                cause: BookCause::OlderThanLast,
+                field: "timestamp",
+                value: format!(
+                    "{} ms, older than the last book taken at {} ms",
+                    book.timestamp.millis(),
+                    last.millis()
+                ),
+                rule: "must not be older than the last book taken for the token",
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    /// Books refused so far, per cause.
+    pub fn book_refusals(&self) -> BookRefusalCounts {
+        self.refusals.counts()
     }
 }
 
@@ -142,7 +195,7 @@ mod tests {
         let book = OrderBook::from_json(FIXTURE_BOOK).unwrap_or_else(|e| panic!("{e}"));
         let mut data = MarketData::default();
         let token = TokenId(7);
-        data.update_book(token, book, Timestamp::from_secs(10));
+        data.update_book(token, book, Timestamp::from_secs(10)).unwrap_or_else(|e| panic!("{e}"));
         let prices = data.prices(token).cloned().unwrap_or_default();
         assert_eq!((prices.best_bid, prices.best_ask), (Some(dec!(0.3)), Some(dec!(0.43))));
         assert!(prices.current_book().is_some());
@@ -151,6 +204,78 @@ mod tests {
         data.update_quote(token, Some(dec!(0.31)), Some(dec!(0.42)), Timestamp::from_secs(11));
         assert!(data.prices(token).and_then(TokenPrices::current_book).is_none());
         assert_eq!(data.last_price_at, Some(Timestamp::from_secs(11)));
+    }
+
+    fn fixture_book(timestamp_ms: i64) -> OrderBook {
+        let mut book = OrderBook::from_json(FIXTURE_BOOK).unwrap_or_else(|e| panic!("{e}"));
+        book.timestamp = Timestamp::from_millis(timestamp_ms);
+        book
+    }
+
+    /// What a refused book must leave alone: the quote, its freshness, the depth.
+    fn snapshot(
+        data: &MarketData,
+        token: TokenId,
+    ) -> (Option<Decimal>, Option<Decimal>, Option<Timestamp>, Option<Timestamp>) {
+        let prices = data.prices(token).cloned().unwrap_or_default();
+        (prices.best_bid, prices.best_ask, prices.updated_at, prices.current_book().map(|b| b.timestamp))
+    }
+
+    #[test]
+    fn a_book_older_than_the_last_one_is_refused_and_changes_nothing() {
+        let mut data = MarketData::default();
+        let token = TokenId(7);
+        data.update_book(token, fixture_book(5_000), Timestamp::from_secs(10)).unwrap_or_else(|e| panic!("{e}"));
+        let before = snapshot(&data, token);
+        let mut older = fixture_book(4_999);
+        older.bids[0].price = dec!(0.35);
+        let err = data.update_book(token, older, Timestamp::from_secs(11)).unwrap_err();
+        assert_eq!(err.cause(), BookCause::OlderThanLast);
+        assert!(err.to_string().contains("timestamp = 4999 ms, older than the last book taken at 5000 ms"), "{err}");
+        assert_eq!(snapshot(&data, token), before);
+        assert_eq!(data.last_price_at, Some(Timestamp::from_secs(10)));
+        assert_eq!(data.book_refusals().older_than_last, 1);
+        // The same snapshot again, or a newer one, is taken; another token has its own history.
+        data.update_book(token, fixture_book(5_000), Timestamp::from_secs(12)).unwrap_or_else(|e| panic!("{e}"));
+        data.update_book(token, fixture_book(6_000), Timestamp::from_secs(13)).unwrap_or_else(|e| panic!("{e}"));
+        data.update_book(TokenId(8), fixture_book(1), Timestamp::from_secs(14)).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(data.book_refusals().total(), 1);
+    }
+
+    #[test]
+    fn a_crossed_locked_unsorted_or_out_of_range_book_is_refused_and_changes_nothing() {
+        let mut data = MarketData::default();
+        let token = TokenId(7);
+        data.update_book(token, fixture_book(5_000), Timestamp::from_secs(10)).unwrap_or_else(|e| panic!("{e}"));
+        let before = snapshot(&data, token);
+        let mut crossed = fixture_book(6_000);
+        crossed.bids[0].price = dec!(0.90);
+        crossed.asks.truncate(1);
+        crossed.asks[0].price = dec!(0.10);
+        let mut locked = fixture_book(6_000);
+        locked.bids.truncate(1);
+        locked.bids[0].price = locked.asks[0].price;
+        let mut unsorted = fixture_book(6_000);
+        unsorted.asks.reverse();
+        let mut repeated = fixture_book(6_000);
+        repeated.bids[1].price = repeated.bids[0].price;
+        let mut outside = fixture_book(6_000);
+        outside.bids.last_mut().unwrap_or_else(|| panic!("bids")).price = Decimal::ZERO;
+        let cases = [
+            (crossed, BookCause::Crossed),
+            (locked, BookCause::Locked),
+            (unsorted, BookCause::Unsorted),
+            (repeated, BookCause::RepeatedPrice),
+            (outside, BookCause::PriceOutOfRange),
+        ];
+        for (i, (book, cause)) in cases.into_iter().enumerate() {
+            let err = data.update_book(token, book, Timestamp::from_secs(11 + i as i64)).unwrap_err();
+            assert_eq!(err.cause(), cause, "{err}");
+            assert_eq!(snapshot(&data, token), before, "{cause} changed the market view");
+            assert_eq!(data.book_refusals().get(cause), 1);
+        }
+        assert_eq!(data.last_price_at, Some(Timestamp::from_secs(10)));
+        assert_eq!(data.book_refusals().total(), 5);
     }
 
     #[test]

@@ -69,4 +69,7 @@ pub enum EngineError {
     /// trade on state it cannot persist (systemd restarts it from the last durable checkpoint).
     #[error("the store could not record the engine's step: {0}")]
     Store(crate::store::StoreError),
+    /// A replayed book that cannot be used (see [`crate::polymarket::BookCause`]): skipped, counted.
+    #[error("order book refused: {0}")]
+    BookRefused(crate::polymarket::BookError),
 }

@@ -10,7 +10,9 @@
 //! | `market` | `market` | a CLOB `/clob-markets/{condition_id}` object (tick, min size, fee curve) |
 //! | `resolution` | `condition_id`, `winning_token_id` | the market resolved |
 //!
-//! A malformed line is logged with its line number and skipped; the session goes on.
+//! A malformed line is logged with its line number and skipped; the session goes on. A book the
+//! live feeds would refuse (crossed, out of order, …: see [`crate::polymarket::BookCause`]) is
+//! refused here too, counted per cause and logged at most once per cause a minute of session time.
 //!
 //! Two ways to run a session: [`replay_session`] (a plain loop: parse, step, execute, as fast as
 //! the CPU allows — `whale-trader replay`, tests, benchmarks) and [`run_replay_feed`] (the daemon's
@@ -31,7 +33,7 @@ use tokio_util::sync::CancellationToken;
 use crate::clock::{Clock, SimClock, Timestamp};
 use crate::config::Config;
 use crate::domain::TradingState;
-use crate::polymarket::{ActivityRow, ClobMarketInfo, OrderBook, parse_v1_row};
+use crate::polymarket::{ActivityRow, BookRefusals, ClobMarketInfo, OrderBook, SharedBookRefusals, parse_v1_row};
 
 use super::EngineError;
 use super::actor::EngineMsg;
@@ -96,11 +98,7 @@ pub fn parse_line(line: &str) -> Result<Option<ReplayEvent>, EngineError> {
         }
         "book" => {
             let json = raw.book.ok_or_else(|| missing("book"))?;
-            let book = OrderBook::from_json(json.get()).map_err(|e| EngineError::BadField {
-                field: "book",
-                value: e.to_string(),
-                rule: "a CLOB /book object",
-            })?;
+            let book = OrderBook::from_json(json.get()).map_err(EngineError::BookRefused)?;
             Input::Book(Box::new(book))
         }
         "market" => {
@@ -132,6 +130,8 @@ pub fn parse_line(line: &str) -> Result<Option<ReplayEvent>, EngineError> {
 pub struct ReplayReport {
     pub lines: u64,
     pub malformed_lines: u64,
+    /// Book lines whose book was refused (counted per cause in the refusals' tally).
+    pub books_refused: u64,
     pub inputs: u64,
     pub order_intents: u64,
     pub whale_trades_seen: u64,
@@ -253,11 +253,12 @@ impl<E: Executor> SimulatedRun<E> {
         }
     }
 
-    pub fn report(&self, lines: u64, malformed_lines: u64) -> ReplayReport {
+    pub fn report(&self, lines: u64, malformed_lines: u64, books_refused: u64) -> ReplayReport {
         let status = self.engine.status();
         ReplayReport {
             lines,
             malformed_lines,
+            books_refused,
             inputs: status.inputs_processed,
             order_intents: self.order_intents,
             whale_trades_seen: status.whale_trades_seen,
@@ -286,7 +287,8 @@ pub fn replay_session(
     let reader = std::io::BufReader::new(file);
     let mut audit = Some(audit);
     let mut run: Option<SimulatedRun<PaperExecutor>> = None;
-    let (mut lines, mut malformed) = (0u64, 0u64);
+    let (mut lines, mut malformed, mut refused) = (0u64, 0u64, 0u64);
+    let mut refusals = BookRefusals::new("replay");
     for (index, line) in reader.lines().enumerate() {
         let line_number = index + 1;
         let line = line.map_err(|e| EngineError::Io { path: path.display().to_string(), reason: e.to_string() })?;
@@ -294,6 +296,11 @@ pub fn replay_session(
         let event = match parse_line(&line) {
             Ok(Some(event)) => event,
             Ok(None) => continue,
+            Err(EngineError::BookRefused(e)) => {
+                refused += 1;
+                refusals.record(&e, run.as_ref().map_or(Timestamp::from_millis(0), |r| r.clock.now()));
+                continue;
+            }
             Err(e) => {
                 malformed += 1;
                 tracing::warn!(path = %path.display(), line = line_number, error = %e, "malformed replay line skipped");
@@ -311,9 +318,10 @@ pub fn replay_session(
         };
         run.feed(event.at, event.input);
     }
-    Ok(run.map(|r| r.report(lines, malformed)).unwrap_or(ReplayReport {
+    Ok(run.map(|r| r.report(lines, malformed, refused)).unwrap_or(ReplayReport {
         lines,
         malformed_lines: malformed,
+        books_refused: refused,
         ..Default::default()
     }))
 }
@@ -326,7 +334,7 @@ pub fn replay_session(
 /// After a restart, `resume_after` is the number of the last message the store's checkpoint holds:
 /// messages up to it are not applied again (their market data goes in as warm-up, so that the
 /// books are where they were), then the engine is asked to reconcile the orders whose outcome was
-/// lost, then the session carries on.
+/// lost, then the session carries on. Books refused as unusable are counted in `refusals`.
 pub async fn run_replay_feed(
     path: &Path,
     speed: Decimal,
@@ -334,6 +342,7 @@ pub async fn run_replay_feed(
     tx: mpsc::Sender<EngineMsg>,
     cancel: CancellationToken,
     resume_after: Option<u64>,
+    refusals: SharedBookRefusals,
 ) -> Result<ReplayReport, EngineError> {
     let text = tokio::fs::read_to_string(path)
         .await
@@ -351,6 +360,12 @@ pub async fn run_replay_feed(
         let event = match parse_line(line) {
             Ok(Some(event)) => event,
             Ok(None) => continue,
+            Err(EngineError::BookRefused(e)) => {
+                // Not a message: a refused book has no number, in this run as in every other.
+                report.books_refused += 1;
+                refusals.record(&e, clock.now());
+                continue;
+            }
             Err(e) => {
                 report.malformed_lines += 1;
                 tracing::warn!(path = %path.display(), line = index + 1, error = %e, "malformed replay line skipped");
@@ -419,6 +434,7 @@ pub async fn run_replay_feed(
         path = %path.display(),
         lines = report.lines,
         malformed = report.malformed_lines,
+        books_refused = report.books_refused,
         sent = report.inputs,
         warmed_up = report.warmed_up,
         resumed_after = report.resumed_after,

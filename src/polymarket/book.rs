@@ -1,8 +1,18 @@
 //! CLOB order books (`GET /book`, `POST /books`) and market parameters (`GET /clob-markets/{id}`).
 //!
 //! On the wire, bids are ascending and asks descending: the best level is the LAST element of
-//! each array (the docs claim the opposite). [`OrderBook`] sorts defensively and stores both sides
-//! best first, so nothing downstream depends on the wire order.
+//! each array (the docs claim the opposite). [`OrderBook`] stores both sides best first, so nothing
+//! downstream depends on the wire order.
+//!
+//! ## Which books are refused
+//! A book is a price the position monitor acts on (stops, take-profits, the breaker's unrealised
+//! P&L) and, live, the limit of real exits, so a corrupt one must never get in. Refused, each with
+//! its [`BookCause`]: a payload that does not parse or breaks a field rule (`malformed`), a level
+//! priced outside (0, 1) (`price_out_of_range`), a side whose prices are not strictly monotonic —
+//! either direction is accepted, since the documented and the observed order disagree, but never a
+//! mix (`unsorted`) nor a price listed twice (`repeated_price`) — and a best bid above the best ask
+//! (`crossed`) or equal to it (`locked`). The engine adds one rule that needs memory: a book older
+//! than the last one it took for the token (`older_than_last`, see `engine::market_data`).
 
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -12,13 +22,73 @@ use super::exact_decimal;
 use super::fees::FeeCurve;
 use crate::clock::Timestamp;
 
+/// Why a book was refused: the `cause` label of `whale_trader_books_refused_total`. [`BookCause::ALL`]
+/// lists the variants in declaration order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum BookCause {
+    /// The payload does not parse, or a field breaks its rule (timestamp, tick size, a size).
+    Malformed,
+    /// A level priced at or outside 0 or 1.
+    PriceOutOfRange,
+    /// A side whose prices go up and down.
+    Unsorted,
+    /// A side that lists one price twice.
+    RepeatedPrice,
+    /// Best bid above best ask.
+    Crossed,
+    /// Best bid equal to best ask.
+    Locked,
+    /// Older than the last book taken for the token (judged by the engine).
+    OlderThanLast,
+}
+
+impl BookCause {
+    pub const ALL: [BookCause; 7] = [
+        BookCause::Malformed,
+        BookCause::PriceOutOfRange,
+        BookCause::Unsorted,
+        BookCause::RepeatedPrice,
+        BookCause::Crossed,
+        BookCause::Locked,
+        BookCause::OlderThanLast,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BookCause::Malformed => "malformed",
+            BookCause::PriceOutOfRange => "price_out_of_range",
+            BookCause::Unsorted => "unsorted",
+            BookCause::RepeatedPrice => "repeated_price",
+            BookCause::Crossed => "crossed",
+            BookCause::Locked => "locked",
+            BookCause::OlderThanLast => "older_than_last",
+        }
+    }
+}
+
+impl std::fmt::Display for BookCause {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// A book or market-info payload that cannot be used.
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 pub enum BookError {
     #[error("book payload does not parse: {0}")]
     Parse(String),
     #[error("book {asset_id}: {field} = {value}: {rule}")]
-    Invalid { asset_id: String, field: &'static str, value: String, rule: &'static str },
+    Invalid { asset_id: String, cause: BookCause, field: &'static str, value: String, rule: &'static str },
+}
+
+impl BookError {
+    /// Why the book was refused.
+    pub fn cause(&self) -> BookCause {
+        match self {
+            BookError::Parse(_) => BookCause::Malformed,
+            BookError::Invalid { cause, .. } => *cause,
+        }
+    }
 }
 
 /// One price level: shares resting at a price.
@@ -67,6 +137,61 @@ impl OrderBook {
         Some(self.best_ask()?.price - self.best_bid()?.price)
     }
 
+    /// Whether the book can be acted on: every level priced inside (0, 1), both sides strictly best
+    /// first (bids descending, asks ascending, no price twice), and, when both sides exist, the best
+    /// bid below the best ask. A parsed book always is; the engine checks again every book it takes,
+    /// so that one built any other way cannot slip past. Allocates only to describe a refusal.
+    pub fn check_sane(&self) -> Result<(), BookError> {
+        let refuse = |cause, field, value: String, rule| BookError::Invalid {
+            asset_id: self.asset_id.clone(),
+            cause,
+            field,
+            value,
+            rule,
+        };
+        for (field, side) in [("bids", &self.bids), ("asks", &self.asks)] {
+            if let Some(level) = side.iter().find(|l| l.price <= Decimal::ZERO || l.price >= Decimal::ONE) {
+                return Err(refuse(
+                    BookCause::PriceOutOfRange,
+                    field,
+                    level.price.to_string(),
+                    "level price must be between 0 and 1",
+                ));
+            }
+        }
+        for pair in self.bids.windows(2) {
+            if pair[1].price >= pair[0].price {
+                let (cause, rule) = order_fault(pair[0].price, pair[1].price, "bids must be held best (highest) first");
+                return Err(refuse(cause, "bids", format!("{} then {}", pair[0].price, pair[1].price), rule));
+            }
+        }
+        for pair in self.asks.windows(2) {
+            if pair[1].price <= pair[0].price {
+                let (cause, rule) = order_fault(pair[0].price, pair[1].price, "asks must be held best (lowest) first");
+                return Err(refuse(cause, "asks", format!("{} then {}", pair[0].price, pair[1].price), rule));
+            }
+        }
+        if let (Some(bid), Some(ask)) = (self.best_bid(), self.best_ask()) {
+            if bid.price > ask.price {
+                return Err(refuse(
+                    BookCause::Crossed,
+                    "best_bid",
+                    format!("{} above best ask {}", bid.price, ask.price),
+                    "must be below the best ask (a crossed book is a corrupt price)",
+                ));
+            }
+            if bid.price == ask.price {
+                return Err(refuse(
+                    BookCause::Locked,
+                    "best_bid",
+                    format!("{} equal to best ask {}", bid.price, ask.price),
+                    "must be below the best ask (a locked book is not a market)",
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// Parses one `GET /book` payload (or one element of `POST /books`).
     pub fn from_json(json: &str) -> Result<Self, BookError> {
         let wire: BookWire = serde_json::from_str(json).map_err(|e| BookError::Parse(e.to_string()))?;
@@ -74,20 +199,72 @@ impl OrderBook {
     }
 }
 
-/// Parses a `POST /books` answer: each book on its own; a malformed one is logged and skipped.
-pub fn parse_books(body: &[u8]) -> Result<Vec<OrderBook>, BookError> {
+/// A repeated price, or a step the wrong way, between two neighbouring levels.
+fn order_fault(before: Decimal, after: Decimal, rule: &'static str) -> (BookCause, &'static str) {
+    if before == after {
+        (BookCause::RepeatedPrice, "a side may list a price only once")
+    } else {
+        (BookCause::Unsorted, rule)
+    }
+}
+
+/// A `POST /books` answer: the books that can be used, and why each other one was refused.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ParsedBooks {
+    pub books: Vec<OrderBook>,
+    /// For the caller to count and log (rate-limited: see [`super::BookRefusals`]).
+    pub refused: Vec<BookError>,
+}
+
+/// Parses a `POST /books` answer: each book on its own, a refused one set aside with its reason.
+/// Fails only when the answer as a whole is not a JSON array.
+pub fn parse_books(body: &[u8]) -> Result<ParsedBooks, BookError> {
     let raw: Vec<&RawValue> = serde_json::from_slice(body).map_err(|e| BookError::Parse(e.to_string()))?;
-    Ok(raw
-        .into_iter()
-        .filter_map(|one| match OrderBook::from_json(one.get()) {
-            Ok(book) => Some(book),
-            Err(e) => {
-                tracing::warn!(error = %e, "skipping a malformed order book");
+    let mut parsed = ParsedBooks { books: Vec::with_capacity(raw.len()), refused: Vec::new() };
+    for one in raw {
+        match OrderBook::from_json(one.get()) {
+            Ok(book) => parsed.books.push(book),
+            Err(e) => parsed.refused.push(e),
+        }
+    }
+    Ok(parsed)
+}
+
+/// Checks that one wire side is strictly monotonic, in either direction (see the module docs).
+fn check_wire_order(asset_id: &str, field: &'static str, side: &[LevelWire]) -> Result<(), BookError> {
+    let mut direction = None;
+    for pair in side.windows(2) {
+        let (before, after) = (pair[0].price, pair[1].price);
+        let step = after.cmp(&before);
+        let fault = match (step, direction) {
+            (std::cmp::Ordering::Equal, _) => Some(BookCause::RepeatedPrice),
+            (step, None) => {
+                direction = Some(step);
                 None
             }
-        })
-        .collect())
+            (step, Some(expected)) => (step != expected).then_some(BookCause::Unsorted),
+        };
+        if let Some(cause) = fault {
+            let rule = match cause {
+                BookCause::RepeatedPrice => "a side may list a price only once",
+                _ => "level prices must be strictly ascending or strictly descending",
+            };
+            let listed: Vec<String> = side.iter().take(MAX_LEVELS_QUOTED).map(|l| l.price.to_string()).collect();
+            let more = if side.len() > MAX_LEVELS_QUOTED { ", …" } else { "" };
+            return Err(BookError::Invalid {
+                asset_id: asset_id.to_owned(),
+                cause,
+                field,
+                value: format!("{after} after {before} in [{}{more}]", listed.join(", ")),
+                rule,
+            });
+        }
+    }
+    Ok(())
 }
+
+/// How many prices of an unsorted side a refusal quotes (a side can hold hundreds).
+const MAX_LEVELS_QUOTED: usize = 8;
 
 #[derive(Deserialize)]
 struct LevelWire {
@@ -125,6 +302,7 @@ impl BookWire {
         let asset_id = self.asset_id;
         let invalid = |field: &'static str, value: String, rule: &'static str| BookError::Invalid {
             asset_id: asset_id.clone(),
+            cause: BookCause::Malformed,
             field,
             value,
             rule,
@@ -141,10 +319,19 @@ impl BookWire {
         }
         let levels = |side: Vec<LevelWire>, field: &'static str| -> Result<Vec<PriceLevel>, BookError> {
             let mut out = Vec::with_capacity(side.len());
-            for level in side {
+            for level in &side {
                 if level.price <= Decimal::ZERO || level.price >= Decimal::ONE {
-                    return Err(invalid(field, level.price.to_string(), "level price must be between 0 and 1"));
+                    return Err(BookError::Invalid {
+                        asset_id: asset_id.clone(),
+                        cause: BookCause::PriceOutOfRange,
+                        field,
+                        value: level.price.to_string(),
+                        rule: "level price must be between 0 and 1",
+                    });
                 }
+            }
+            check_wire_order(&asset_id, field, &side)?;
+            for level in side {
                 if level.size < Decimal::ZERO {
                     return Err(invalid(field, level.size.to_string(), "level size must not be negative"));
                 }
@@ -156,9 +343,14 @@ impl BookWire {
         };
         let mut bids = levels(self.bids, "bids")?;
         let mut asks = levels(self.asks, "asks")?;
-        bids.sort_by_key(|level| std::cmp::Reverse(level.price));
-        asks.sort_by_key(|level| level.price);
-        Ok(OrderBook {
+        // Strictly monotonic either way: best first is the wire order or its reverse.
+        if bids.first().zip(bids.last()).is_some_and(|(first, last)| first.price < last.price) {
+            bids.reverse();
+        }
+        if asks.first().zip(asks.last()).is_some_and(|(first, last)| first.price > last.price) {
+            asks.reverse();
+        }
+        let book = OrderBook {
             market: self.market,
             asset_id: asset_id.clone(),
             timestamp: Timestamp::from_millis(millis),
@@ -169,7 +361,9 @@ impl BookWire {
             tick_size: self.tick_size,
             neg_risk: self.neg_risk,
             last_trade_price: self.last_trade_price,
-        })
+        };
+        book.check_sane()?;
+        Ok(book)
     }
 }
 
@@ -228,6 +422,7 @@ impl ClobMarketInfo {
             None => FeeCurve::FREE,
             Some(fd) => FeeCurve::new(fd.r, fd.e, fd.to).map_err(|e| BookError::Invalid {
                 asset_id: wire.c.clone(),
+                cause: BookCause::Malformed,
                 field: "fd",
                 value: e.to_string(),
                 rule: "must be a valid fee curve",
@@ -274,7 +469,9 @@ mod tests {
 
     #[test]
     fn batched_books_parse_and_mirror() {
-        let books = parse_books(fixture("clob_books_post_negrisk.json").as_bytes()).unwrap();
+        let parsed = parse_books(fixture("clob_books_post_negrisk.json").as_bytes()).unwrap();
+        assert!(parsed.refused.is_empty(), "{:?}", parsed.refused);
+        let books = parsed.books;
         assert_eq!(books.len(), 10);
         // Yes and No of the first neg-risk market mirror: Yes bid 0.005 ↔ No ask 0.995.
         assert_eq!(books[0].best_bid().map(|l| l.price), Some(dec!(0.005)));
@@ -286,14 +483,125 @@ mod tests {
     fn a_bad_book_in_a_batch_is_skipped_and_errors_name_the_field() {
         let body = r#"[{"asset_id":"1","timestamp":"1","bids":[],"asks":[],"min_order_size":"5","tick_size":"0.01"},
                       {"asset_id":"2","timestamp":"1","bids":[{"price":"1.5","size":"1"}],"asks":[],"min_order_size":"5","tick_size":"0.01"}]"#;
-        let books = parse_books(body.as_bytes()).unwrap();
-        assert_eq!(books.len(), 1);
+        let parsed = parse_books(body.as_bytes()).unwrap();
+        assert_eq!(parsed.books.len(), 1);
+        assert_eq!(parsed.refused.len(), 1);
+        assert_eq!(parsed.refused[0].cause(), BookCause::PriceOutOfRange);
+        assert_eq!(parsed.refused[0].to_string(), "book 2: bids = 1.5: level price must be between 0 and 1");
         let err = OrderBook::from_json(
             r#"{"asset_id":"9","timestamp":"17.5","bids":[],"asks":[],"min_order_size":"5","tick_size":"0.01"}"#,
         )
         .unwrap_err();
         assert_eq!(err.to_string(), "book 9: timestamp = 17.5: must be positive whole milliseconds");
+        assert_eq!(err.cause(), BookCause::Malformed);
         assert!(parse_books(b"{}").is_err());
+        let unparsable = parse_books(br#"[{"asset_id":"3"}]"#).unwrap();
+        assert_eq!(unparsable.refused.iter().map(BookError::cause).collect::<Vec<_>>(), [BookCause::Malformed]);
+    }
+
+    /// A book with these wire sides (`(price, size)`, in wire order).
+    fn wire_book(bids: &[(&str, &str)], asks: &[(&str, &str)]) -> Result<OrderBook, BookError> {
+        let side = |levels: &[(&str, &str)]| {
+            serde_json::Value::Array(
+                levels.iter().map(|(price, size)| serde_json::json!({"price": price, "size": size})).collect(),
+            )
+        };
+        let json = serde_json::json!({
+            "asset_id": "77", "market": "0xm", "timestamp": "1700000000000",
+            "bids": side(bids), "asks": side(asks), "min_order_size": "5", "tick_size": "0.01"
+        });
+        OrderBook::from_json(&json.to_string())
+    }
+
+    fn refused(bids: &[(&str, &str)], asks: &[(&str, &str)]) -> (BookCause, String) {
+        let err = wire_book(bids, asks).expect_err("the book must be refused");
+        (err.cause(), err.to_string())
+    }
+
+    #[test]
+    fn a_crossed_book_is_refused_naming_both_prices() {
+        let (cause, text) = refused(&[("0.80", "10"), ("0.90", "10")], &[("0.20", "10"), ("0.10", "10")]);
+        assert_eq!(cause, BookCause::Crossed);
+        assert_eq!(
+            text,
+            "book 77: best_bid = 0.90 above best ask 0.10: must be below the best ask (a crossed book is a corrupt price)"
+        );
+    }
+
+    #[test]
+    fn a_locked_book_is_refused() {
+        let (cause, text) = refused(&[("0.40", "10"), ("0.50", "10")], &[("0.60", "10"), ("0.50", "10")]);
+        assert_eq!(cause, BookCause::Locked);
+        assert!(text.contains("best_bid = 0.50 equal to best ask 0.50"), "{text}");
+        // An empty level is no price: a bid of 0.50 × 0 does not lock the book.
+        let book = wire_book(&[("0.40", "10"), ("0.50", "0")], &[("0.60", "10"), ("0.50", "10")]).unwrap();
+        assert_eq!(book.best_bid().map(|l| l.price), Some(dec!(0.40)));
+    }
+
+    #[test]
+    fn a_level_priced_outside_zero_and_one_is_refused() {
+        for price in ["0", "1", "1.5", "-0.1"] {
+            let (cause, text) = refused(&[(price, "10")], &[("0.60", "10")]);
+            assert_eq!(cause, BookCause::PriceOutOfRange, "{price}");
+            assert!(text.contains(&format!("bids = {price}")), "{text}");
+        }
+        let (cause, _) = refused(&[("0.40", "10")], &[("0.60", "10"), ("1", "10")]);
+        assert_eq!(cause, BookCause::PriceOutOfRange);
+    }
+
+    #[test]
+    fn a_side_that_goes_up_and_down_is_refused_quoting_its_prices() {
+        let (cause, text) = refused(&[("0.40", "10"), ("0.45", "10"), ("0.42", "10")], &[("0.60", "10")]);
+        assert_eq!(cause, BookCause::Unsorted);
+        assert_eq!(
+            text,
+            "book 77: bids = 0.42 after 0.45 in [0.40, 0.45, 0.42]: level prices must be strictly ascending or \
+             strictly descending"
+        );
+        let (cause, _) = refused(&[("0.40", "10")], &[("0.60", "10"), ("0.70", "10"), ("0.65", "10")]);
+        assert_eq!(cause, BookCause::Unsorted);
+    }
+
+    #[test]
+    fn a_side_that_lists_a_price_twice_is_refused() {
+        let (cause, text) = refused(&[("0.40", "10"), ("0.40", "5")], &[("0.60", "10")]);
+        assert_eq!(cause, BookCause::RepeatedPrice);
+        assert!(text.contains("bids = 0.40 after 0.40") && text.contains("only once"), "{text}");
+        let (cause, _) = refused(&[("0.40", "10")], &[("0.70", "10"), ("0.60", "10"), ("0.60", "1")]);
+        assert_eq!(cause, BookCause::RepeatedPrice);
+    }
+
+    #[test]
+    fn sides_in_either_strict_order_are_held_best_first() {
+        let wire_order = wire_book(&[("0.40", "1"), ("0.45", "2")], &[("0.60", "3"), ("0.55", "4")]).unwrap();
+        let docs_order = wire_book(&[("0.45", "2"), ("0.40", "1")], &[("0.55", "4"), ("0.60", "3")]).unwrap();
+        assert_eq!(wire_order, docs_order);
+        assert_eq!(wire_order.best_bid(), Some(PriceLevel { price: dec!(0.45), size: dec!(2) }));
+        assert_eq!(wire_order.best_ask(), Some(PriceLevel { price: dec!(0.55), size: dec!(4) }));
+        // One side empty, or a single level: nothing to cross, nothing to order.
+        assert!(wire_book(&[], &[("0.55", "4")]).is_ok());
+        assert!(wire_book(&[("0.99", "1")], &[]).is_ok());
+        assert!(wire_book(&[], &[]).is_ok());
+    }
+
+    #[test]
+    fn check_sane_refuses_a_book_built_out_of_order_or_crossed() {
+        let good = wire_book(&[("0.40", "1"), ("0.45", "2")], &[("0.60", "3"), ("0.55", "4")]).unwrap();
+        assert_eq!(good.check_sane(), Ok(()));
+        let mut unsorted = good.clone();
+        unsorted.bids.reverse();
+        assert_eq!(unsorted.check_sane().map_err(|e| e.cause()), Err(BookCause::Unsorted));
+        let mut repeated = good.clone();
+        repeated.asks[1].price = repeated.asks[0].price;
+        assert_eq!(repeated.check_sane().map_err(|e| e.cause()), Err(BookCause::RepeatedPrice));
+        let mut crossed = good.clone();
+        crossed.bids[0].price = dec!(0.90);
+        crossed.asks.truncate(1);
+        crossed.asks[0].price = dec!(0.10);
+        assert_eq!(crossed.check_sane().map_err(|e| e.cause()), Err(BookCause::Crossed));
+        let mut outside = good;
+        outside.asks[1].price = dec!(1);
+        assert_eq!(outside.check_sane().map_err(|e| e.cause()), Err(BookCause::PriceOutOfRange));
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! Public CLOB reads: one book, a batch of books, a market's trading parameters.
 
-use super::book::{BookError, ClobMarketInfo, OrderBook, parse_books};
+use super::book::{BookError, ClobMarketInfo, OrderBook, ParsedBooks, parse_books};
 use super::config::PolymarketConfig;
 use super::http::{HttpClient, HttpError, endpoint};
 
@@ -39,8 +39,9 @@ impl ClobMarketData {
         Ok(OrderBook::from_json(&String::from_utf8_lossy(&body))?)
     }
 
-    /// `POST /books` with `[{"token_id": …}, …]`; tokens without a book are simply absent.
-    pub async fn books(&self, token_ids: &[String]) -> Result<Vec<OrderBook>, MarketDataError> {
+    /// `POST /books` with `[{"token_id": …}, …]`; tokens without a book are simply absent, and a book
+    /// that cannot be used is set aside with its reason.
+    pub async fn books(&self, token_ids: &[String]) -> Result<ParsedBooks, MarketDataError> {
         let url = endpoint(&self.base_url, "books")?;
         let request: Vec<serde_json::Value> = token_ids.iter().map(|t| serde_json::json!({ "token_id": t })).collect();
         let body = self.http.send_retried(|| Ok(self.http.inner().post(url.clone()).json(&request))).await?;

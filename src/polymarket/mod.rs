@@ -10,7 +10,8 @@
 //! | `http` | rate limit, timeout, retries with backoff and jitter, `Retry-After` |
 //! | `cursor` | a wallet's watermark and bounded dedupe memory (pure) |
 //! | `whale_feed` | the per-wallet pollers that feed the engine |
-//! | `book` | CLOB order books (best first) and `/clob-markets` parameters |
+//! | `book` | CLOB order books (best first, corrupt ones refused with a cause) and `/clob-markets` parameters |
+//! | `book_refusals` | refused books counted per cause, logged at most once per cause a minute |
 //! | `market_data` | public CLOB reads: `/book`, `/books`, `/clob-markets` |
 //! | `staleness` | which watched tokens have a fresh price (pure) |
 //! | `price_feed` | the book poller for the tokens the engine watches |
@@ -23,6 +24,7 @@
 
 mod auth;
 mod book;
+mod book_refusals;
 mod config;
 mod cursor;
 mod data_api;
@@ -41,7 +43,8 @@ mod trading;
 mod whale_feed;
 
 pub use auth::{AuthError, L2Credentials, l2_headers, l2_signature};
-pub use book::{BookError, ClobMarketInfo, OrderBook, PriceLevel, parse_books};
+pub use book::{BookCause, BookError, ClobMarketInfo, OrderBook, ParsedBooks, PriceLevel, parse_books};
+pub use book_refusals::{BookRefusalCounts, BookRefusals, SharedBookRefusals};
 pub use config::{
     CredentialsConfig, DataApiVersion, HttpConfig, MarketWsConfig, PolymarketConfig, PriceFeedConfig, WhaleFeedConfig,
 };

@@ -3,7 +3,10 @@
 //!
 //! The engine owns the watch list and publishes it on a `watch` channel; a change triggers an
 //! immediate poll (a new entry needs a book now, not at the next tick). Books and staleness
-//! transitions go to the engine on a bounded mpsc (back-pressure, never dropped).
+//! transitions go to the engine on a bounded mpsc (back-pressure, never dropped). A book the
+//! venue answers with but that cannot be used (crossed, out of order, …) never reaches the engine: it
+//! is counted and logged through the daemon's [`SharedBookRefusals`], and its token stays as stale
+//! as it was.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -14,6 +17,7 @@ use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 use super::book::OrderBook;
+use super::book_refusals::SharedBookRefusals;
 use super::config::{PolymarketConfig, PriceFeedConfig};
 use super::market_data::{ClobMarketData, MarketDataError};
 use super::staleness::{StalenessTracker, TokenFreshness};
@@ -59,12 +63,14 @@ pub struct PriceFeedHandle {
     pub task: tokio::task::JoinHandle<()>,
 }
 
-/// Starts the price feed; it stops when `cancel` fires or the engine's queue closes.
+/// Starts the price feed; it stops when `cancel` fires or the engine's queue closes. Books it
+/// refuses are counted in `refusals`.
 pub fn spawn_price_feed(
     config: &PolymarketConfig,
     watched: watch::Receiver<BTreeSet<String>>,
     clock: Arc<dyn Clock>,
     events: mpsc::Sender<PriceEvent>,
+    refusals: SharedBookRefusals,
     cancel: CancellationToken,
 ) -> Result<PriceFeedHandle, MarketDataError> {
     let client = ClobMarketData::new(config)?;
@@ -76,6 +82,7 @@ pub fn spawn_price_feed(
         events,
         snapshot: snapshot_tx,
         tracker: StalenessTracker::new(config.price_feed.stale_after_secs),
+        refusals,
     };
     let task = tokio::spawn(feed.run(watched, cancel));
     Ok(PriceFeedHandle { snapshot: snapshot_rx, task })
@@ -88,6 +95,7 @@ struct PriceFeed {
     events: mpsc::Sender<PriceEvent>,
     snapshot: watch::Sender<PriceFeedSnapshot>,
     tracker: StalenessTracker,
+    refusals: SharedBookRefusals,
 }
 
 /// The engine's queue closed or the feed was cancelled.
@@ -137,8 +145,14 @@ impl PriceFeed {
             };
             let Some(result) = next else { break };
             match result {
-                Ok(books) => {
-                    for book in books {
+                Ok(parsed) => {
+                    if !parsed.refused.is_empty() {
+                        let now = self.clock.now();
+                        for refused in &parsed.refused {
+                            self.refusals.record(refused, now);
+                        }
+                    }
+                    for book in parsed.books {
                         // Only what the engine asked for (a batch answer could carry others).
                         if !tokens.contains(&book.asset_id) {
                             continue;

@@ -8,11 +8,12 @@ use tokio::sync::watch;
 use super::feeds::FeedsObserved;
 use super::recorder::SharedStats;
 use crate::alerts::{AlertCountersSnapshot, ChannelCountersSnapshot};
-use crate::api::StatusView;
 use crate::api::{MetricKind, PromText};
+use crate::api::{StatusView, StoreView};
 use crate::config::Config;
 use crate::engine::{EngineStatus, EngineView, ExitCounters};
 use crate::health::HealthReport;
+use crate::polymarket::{BookRefusalCounts, SharedBookRefusals};
 
 /// The receivers observers read; cheap to clone.
 #[derive(Clone)]
@@ -25,6 +26,10 @@ pub struct Observed {
     pub alerts: watch::Receiver<AlertCountersSnapshot>,
     /// The live feeds (`feed.source = "polymarket"`): lag per whale, price-feed staleness.
     pub feeds: Option<FeedsObserved>,
+    /// The store the daemon opened at start (a reload never moves it).
+    pub store: StoreView,
+    /// Books the feeds read but refused (the engine's own refusals are in its status).
+    pub book_refusals: SharedBookRefusals,
 }
 
 /// The daemon's side of `whale-trader status`.
@@ -44,6 +49,7 @@ pub fn status_view(observed: &Observed) -> StatusView {
         breaker_trips_today: Some(view.risk.breaker_trips_today),
         open_positions: view.positions.clone(),
         limits: serde_json::to_value(&config.risk).unwrap_or_default(),
+        store: Some(observed.store.clone()),
     }
 }
 
@@ -90,6 +96,7 @@ pub fn metrics_text(observed: &Observed) -> String {
     text.single("whale_trader_trades_rejected_total", MetricKind::Counter, "Trades rejected.", engine.trades_rejected);
     text.single("whale_trader_realised_pnl_usd", MetricKind::Gauge, "Realised P&L in USD.", engine.realised_pnl_usd);
     exit_metrics(&mut text, &engine.exits);
+    book_refusal_metrics(&mut text, &observed.book_refusals.counts().plus(&engine.books_refused));
     risk_metrics(&mut text, &observed.view.borrow());
     recorder_metrics(&mut text, &observed.recorded);
     alert_metrics(&mut text, &observed.alerts.borrow());
@@ -118,6 +125,15 @@ fn exit_metrics(text: &mut PromText, exits: &ExitCounters) {
         ),
     ] {
         text.single(name, MetricKind::Counter, help, value);
+    }
+}
+
+/// Every cause, zeros included, so that a dashboard sees the family before the first refusal.
+fn book_refusal_metrics(text: &mut PromText, counts: &BookRefusalCounts) {
+    const NAME: &str = "whale_trader_books_refused_total";
+    text.family(NAME, MetricKind::Counter, "Order books refused (never priced from), by cause.");
+    for (cause, count) in counts.iter() {
+        text.sample(NAME, &[("cause", cause.as_str())], count);
     }
 }
 
@@ -326,5 +342,31 @@ fn health_metrics(text: &mut PromText, report: &HealthReport) {
             &[("component", &component.name)],
             component.latency_seconds,
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn book_refusals_are_one_family_summing_the_feeds_and_the_engine_with_every_cause() {
+        let feeds = BookRefusalCounts { crossed: 2, unsorted: 1, ..Default::default() };
+        let engine = BookRefusalCounts { crossed: 1, older_than_last: 4, ..Default::default() };
+        let mut text = PromText::new();
+        book_refusal_metrics(&mut text, &feeds.plus(&engine));
+        let body = text.finish();
+        assert!(body.contains("# TYPE whale_trader_books_refused_total counter\n"), "{body}");
+        for (cause, n) in [
+            ("malformed", 0),
+            ("price_out_of_range", 0),
+            ("unsorted", 1),
+            ("repeated_price", 0),
+            ("crossed", 3),
+            ("locked", 0),
+            ("older_than_last", 4),
+        ] {
+            assert!(body.contains(&format!("whale_trader_books_refused_total{{cause=\"{cause}\"}} {n}\n")), "{body}");
+        }
     }
 }

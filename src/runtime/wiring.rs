@@ -31,7 +31,7 @@ use super::supervisor::{Supervisor, TaskError, TaskResult};
 use super::systemd::Systemd;
 use super::watchdog::watchdog;
 use crate::alerts::{Alert, AlertSender, AlertsBuilder, AlertsHandle};
-use crate::api::{self, ApiState, ControlReply, ControlRequest};
+use crate::api::{self, ApiState, ControlReply, ControlRequest, StoreView};
 use crate::clock::{Clock, SimClock, SystemClock};
 use crate::config::{Config, FeedSource, Mode};
 use crate::engine::journal::Journal;
@@ -41,6 +41,7 @@ use crate::engine::{
 use crate::health::{
     FreshnessRule, HealthAction, HealthMonitor, HealthStatus, ProgressTracker, WatchedDirectory, progress_check,
 };
+use crate::polymarket::SharedBookRefusals;
 use crate::store::{SqliteStore, Store, StoreCommand, StoreHandle, spawn_writer};
 
 /// Environment variable that makes the daemon fail on purpose, for tests: a named task
@@ -120,10 +121,17 @@ pub async fn start(
     let intake = CancellationToken::new();
     let sinks = CancellationToken::new();
 
-    // The store: refuse a damaged database before anything else starts, then resume the engine
-    // exactly where its last durable checkpoint left it.
+    // The store of this mode and feed (the demo's state never leaks into a run on real wallets):
+    // refuse a damaged database before anything else starts, then resume the engine exactly where
+    // its last durable checkpoint left it.
     let mut store =
-        SqliteStore::open_for_mode(&config.store, mode.as_str()).map_err(|e| StartError::Store(e.to_string()))?;
+        SqliteStore::open_for(&config.store, mode, config.feed.source).map_err(|e| StartError::Store(e.to_string()))?;
+    let store_view = StoreView {
+        path: store.path().display().to_string(),
+        mode: mode.as_str().to_owned(),
+        feed_source: config.feed.source.as_str().to_owned(),
+    };
+    tracing::info!(path = %store_view.path, mode = %mode, feed_source = %config.feed.source, "store opened");
     let recovered = store.load_recovery().map_err(|e| StartError::Store(e.to_string()))?;
     let sim_clock = SimClock::default();
     let clock: Arc<dyn Clock> = match config.feed.source {
@@ -252,19 +260,30 @@ pub async fn start(
         supervisor.spawn(name, with_failpoint(name, task));
     }
 
-    // The feed.
+    // The feed. Books read from outside but refused (crossed, out of order, …) are counted in one
+    // tally whichever feed reads them; the engine counts its own refusals.
+    let book_refusals = SharedBookRefusals::new("feed");
     let feeds = match config.feed.source {
         FeedSource::Replay => {
             let replay_path = config.feed.replay_path.clone();
             let replay_speed = config.feed.replay_speed;
             let feed_inputs = inputs.clone();
             let feed_stop = intake.clone();
+            let refusals = book_refusals.clone();
             supervisor.spawn(
                 "feed",
                 with_failpoint("feed", async move {
-                    let report = run_replay_feed(&replay_path, replay_speed, sim_clock, feed_inputs, feed_stop, cursor)
-                        .await
-                        .map_err(TaskError::new)?;
+                    let report = run_replay_feed(
+                        &replay_path,
+                        replay_speed,
+                        sim_clock,
+                        feed_inputs,
+                        feed_stop,
+                        cursor,
+                        refusals,
+                    )
+                    .await
+                    .map_err(TaskError::new)?;
                     tracing::info!(?report, "replay feed stopped");
                     Ok(())
                 }),
@@ -280,6 +299,7 @@ pub async fn start(
                 status: status.clone(),
                 view: view.clone(),
                 store: store_handle.clone(),
+                refusals: book_refusals.clone(),
                 stop: intake.clone(),
             })
             .map_err(|e| StartError::Feed(e.to_string()))?;
@@ -354,6 +374,8 @@ pub async fn start(
         health: reports,
         alerts: alert_counters,
         feeds,
+        store: store_view,
+        book_refusals,
     };
 
     // The control API.

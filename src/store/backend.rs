@@ -150,6 +150,10 @@ pub struct StatusReport {
     pub risk_state: Option<RiskStateRecord>,
     pub non_final_orders: u64,
     pub undelivered_alerts: u64,
+    /// The mode the file is stamped with (`store_meta`).
+    pub mode: Option<String>,
+    /// The feed source the file is stamped with (`store_meta`).
+    pub feed_source: Option<String>,
 }
 
 /// The newer of a risk snapshot and a transition (the transition wins a tie): (state, reason, since).

@@ -1,12 +1,17 @@
 //! Configuration of this module: `[store]` in the TOML file.
 //!
-//! ## Which file a mode uses
-//! Paper, live and dry-run state must never mix, so each mode gets its own database. With
-//! `separate_per_mode = true` (the default) the mode name is inserted before the extension of `path`:
-//! `data/whale-trader.db` becomes `data/whale-trader.paper.db`, `data/whale-trader.live.db` or
-//! `data/whale-trader.dry-run.db`. With `separate_per_mode = false` the file at `path` is used exactly as
-//! written. Either way the database is stamped with the mode that created it and refuses to open under
-//! another mode, so even an explicit shared path cannot mix paper and live state.
+//! ## Which file a mode and a feed use
+//! Paper, live and dry-run state must never mix, and neither may the state of the embedded demo
+//! (`[feed] source = "replay"`) and of real wallets (`source = "polymarket"`): a demo session that
+//! ends with the breaker tripped must not leave a paper run on real wallets `reducing`, with the
+//! demo's P&L and positions. So with `separate_per_mode = true` (the default) the mode and, for paper
+//! and dry-run, the feed source are inserted before the extension of `path`: `data/whale-trader.db`
+//! becomes `data/whale-trader.paper.replay.db`, `data/whale-trader.paper.polymarket.db`,
+//! `data/whale-trader.dry-run.replay.db`, `data/whale-trader.dry-run.polymarket.db`, or
+//! `data/whale-trader.live.db` (live trading only ever reads the polymarket feed). With
+//! `separate_per_mode = false` the file at `path` is used exactly as written. Either way the database
+//! is stamped with the mode and the feed source that created it and refuses to open under another,
+//! so even an explicit shared path cannot mix paper and live state, or demo and real state.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -14,7 +19,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::clock::Timestamp;
-use crate::config::{Issues, join};
+use crate::config::{FeedSource, Issues, Mode, join};
 
 use super::command::RetentionCutoffs;
 
@@ -24,9 +29,10 @@ const MS_PER_DAY: i64 = 86_400_000;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct StoreConfig {
-    /// The SQLite file; see the module docs for how the mode is added to it.
+    /// The SQLite file; see the module docs for how the mode and the feed source are added to it.
     pub path: PathBuf,
-    /// Insert the mode before the extension of `path` (one database per mode).
+    /// Insert the mode (and, but in live mode, the feed source) before the extension of `path`: one
+    /// database per mode and feed.
     pub separate_per_mode: bool,
     /// The most commands the writer puts in one transaction (one fsync).
     pub max_batch_size: usize,
@@ -110,15 +116,22 @@ impl StoreConfig {
         );
     }
 
-    /// The database file of `mode` (`"paper"`, `"live"`, `"dry-run"`): see the module docs.
-    pub fn path_for_mode(&self, mode: &str) -> PathBuf {
+    /// The database file of `mode` reading `source`: see the module docs. The one place that names
+    /// a store file, for the daemon, `whale-trader status` and the tools alike.
+    pub fn path_for(&self, mode: Mode, source: FeedSource) -> PathBuf {
         if !self.separate_per_mode {
             return self.path.clone();
         }
+        let tag = match mode {
+            // Live orders need the polymarket feed (a replayed feed is refused before the store
+            // opens), so a live file has no source to tell apart.
+            Mode::Live => mode.as_str().to_owned(),
+            Mode::Paper | Mode::DryRun => format!("{mode}.{source}"),
+        };
         let stem = self.path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
         let name = match self.path.extension() {
-            Some(ext) => format!("{stem}.{mode}.{}", ext.to_string_lossy()),
-            None => format!("{stem}.{mode}"),
+            Some(ext) => format!("{stem}.{tag}.{}", ext.to_string_lossy()),
+            None => format!("{stem}.{tag}"),
         };
         match self.path.parent() {
             Some(dir) if !dir.as_os_str().is_empty() => dir.join(name),
@@ -203,16 +216,22 @@ mod tests {
     }
 
     #[test]
-    fn each_mode_gets_its_own_file_unless_disabled() {
+    fn each_mode_and_feed_gets_its_own_file_unless_disabled() {
+        use FeedSource::{Polymarket, Replay};
         let mut config = StoreConfig::default();
-        assert_eq!(config.path_for_mode("paper"), PathBuf::from("data/whale-trader.paper.db"));
-        assert_eq!(config.path_for_mode("live"), PathBuf::from("data/whale-trader.live.db"));
-        assert_eq!(config.path_for_mode("dry-run"), PathBuf::from("data/whale-trader.dry-run.db"));
+        let path = |config: &StoreConfig, mode, source| config.path_for(mode, source);
+        assert_eq!(path(&config, Mode::Paper, Replay), PathBuf::from("data/whale-trader.paper.replay.db"));
+        assert_eq!(path(&config, Mode::Paper, Polymarket), PathBuf::from("data/whale-trader.paper.polymarket.db"));
+        assert_eq!(path(&config, Mode::DryRun, Replay), PathBuf::from("data/whale-trader.dry-run.replay.db"));
+        assert_eq!(path(&config, Mode::DryRun, Polymarket), PathBuf::from("data/whale-trader.dry-run.polymarket.db"));
+        assert_eq!(path(&config, Mode::Live, Polymarket), PathBuf::from("data/whale-trader.live.db"));
         config.path = PathBuf::from("state");
-        assert_eq!(config.path_for_mode("live"), PathBuf::from("state.live"));
+        assert_eq!(path(&config, Mode::Live, Polymarket), PathBuf::from("state.live"));
+        assert_eq!(path(&config, Mode::Paper, Replay), PathBuf::from("state.paper.replay"));
         config.path = PathBuf::from("/var/lib/wt/my.sqlite");
         config.separate_per_mode = false;
-        assert_eq!(config.path_for_mode("live"), PathBuf::from("/var/lib/wt/my.sqlite"));
+        assert_eq!(path(&config, Mode::Live, Polymarket), PathBuf::from("/var/lib/wt/my.sqlite"));
+        assert_eq!(path(&config, Mode::Paper, Replay), PathBuf::from("/var/lib/wt/my.sqlite"));
     }
 
     #[test]

@@ -35,6 +35,12 @@ pub enum StoreError {
     #[error("the database {path} holds {found} state; it cannot be opened in {expected} mode")]
     ModeMismatch { path: PathBuf, found: String, expected: String },
 
+    #[error(
+        "the database {path} holds the state of feed.source = \"{found}\"; it cannot be opened with feed.source = \"{expected}\" \
+         (each feed has its own file unless [store] separate_per_mode = false)"
+    )]
+    SourceMismatch { path: PathBuf, found: String, expected: String },
+
     #[error("an order with client order id {client_order_id:?} already exists")]
     DuplicateClientOrderId { client_order_id: String },
 

@@ -2,7 +2,8 @@
 //!
 //! ## How the daemon uses it
 //! ```text
-//!  start:   SqliteStore::open_for_mode(&config.store, mode)   checks, migrates, refuses a damaged file
+//!  start:   SqliteStore::open_for(&config.store, mode, source)  checks, migrates, refuses a damaged file
+//!                                                              or one of another mode or feed source
 //!           store.load_recovery()                              positions, risk state, watermarks, seen
 //!                                                              trades, orders to reconcile
 //!           spawn_writer(store, (&config.store).into(), cancel)  -> (StoreHandle, StoreWriter)
@@ -17,7 +18,7 @@
 //! ## Pieces
 //! | file | job |
 //! | --- | --- |
-//! | `config.rs` | `[store]`: path per mode, batching, queue, retention, busy timeout |
+//! | `config.rs` | `[store]`: path per mode and feed source, batching, queue, retention, busy timeout |
 //! | `records.rs` | the rows: positions, orders, fills, risk state, state changes, seen trades, audit, alerts |
 //! | `command.rs` | the writes as data ([`StoreCommand`]) and which of them coalesce |
 //! | `backend.rs` | the [`Store`] trait (SQLite now, PostgreSQL later), recovery and status shapes |

@@ -291,7 +291,7 @@ pub fn http_get(port: u16, path: &str) -> String {
 }
 
 pub fn sqlite_count(ws: &Workspace, sql: &str) -> i64 {
-    let path = ws.path().join("data/whale-trader.paper.db");
+    let path = ws.path().join("data/whale-trader.paper.polymarket.db");
     let conn = rusqlite::Connection::open_with_flags(&path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
     conn.query_row(sql, [], |row| row.get(0)).unwrap()
 }

@@ -40,7 +40,8 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::engine::{EngineMsg, EngineStatus, EngineView};
 use crate::polymarket::{
-    ClobMarketData, FollowedWallet, MarketDataError, WhaleFeedError, spawn_price_feed, spawn_whale_feed_with_held_back,
+    ClobMarketData, FollowedWallet, MarketDataError, SharedBookRefusals, WhaleFeedError, spawn_price_feed,
+    spawn_whale_feed_with_held_back,
 };
 use crate::store::{RecoveredState, StoreHandle};
 
@@ -69,6 +70,8 @@ pub struct FeedsStart<'a> {
     pub status: watch::Receiver<EngineStatus>,
     pub view: watch::Receiver<Arc<EngineView>>,
     pub store: StoreHandle,
+    /// Where books read from the CLOB but refused are counted.
+    pub refusals: SharedBookRefusals,
     pub stop: CancellationToken,
 }
 
@@ -81,7 +84,7 @@ pub struct StartedFeeds {
 /// Starts the whale feed for every `[[copy.whales]]` wallet and the price feed for the engine's
 /// watched tokens; the returned tasks forward what they read into the engine until `stop`.
 pub fn start_polymarket_feeds(start: FeedsStart<'_>) -> Result<StartedFeeds, FeedsError> {
-    let FeedsStart { config, recovered, clock, inputs, status, view, store, stop } = start;
+    let FeedsStart { config, recovered, clock, inputs, status, view, store, refusals, stop } = start;
     let polymarket = &config.polymarket;
     let wallets: Vec<FollowedWallet> = config.copy.whales.iter().map(FollowedWallet::from).collect();
     if wallets.is_empty() {
@@ -113,7 +116,8 @@ pub fn start_polymarket_feeds(start: FeedsStart<'_>) -> Result<StartedFeeds, Fee
 
     let (watched_tx, watched_rx) = watch::channel(view.borrow().watched_tokens.clone());
     let (prices_tx, prices_rx) = mpsc::channel(PRICE_QUEUE);
-    let price_feed = spawn_price_feed(polymarket, watched_rx, clock.clone(), prices_tx, stop.clone())?;
+    let price_feed =
+        spawn_price_feed(polymarket, watched_rx, clock.clone(), prices_tx, refusals.clone(), stop.clone())?;
 
     let observed = FeedsObserved { whales: whale_feed.snapshot.clone(), prices: price_feed.snapshot.clone() };
     let forwarder = trades::TradeForwarder {
@@ -126,6 +130,7 @@ pub fn start_polymarket_feeds(start: FeedsStart<'_>) -> Result<StartedFeeds, Fee
         prices: price_feed.snapshot.clone(),
         whales: whale_feed.snapshot.clone(),
         persisted,
+        refusals,
     };
 
     let whale_task = whale_feed.task;

@@ -5,8 +5,9 @@
 //! the tokens we hold or have orders on. So the forwarder fetches the book (`GET /book`) unless the
 //! price feed or the forwarder itself delivered one recently, and the market's trading parameters
 //! (`GET /clob-markets/{condition_id}`: tick, minimum size, fee curve) once per market, and hands
-//! them to the engine ahead of the trade. A failed fetch is logged and the trade still goes in (the
-//! engine then rejects it `stale_price`, which is the truth: we have no price).
+//! them to the engine ahead of the trade. A failed fetch, or a book refused as unusable (counted in
+//! the daemon's book refusals), is logged and the trade still goes in (the engine then rejects it
+//! `stale_price`, which is the truth: we have no price).
 //!
 //! It also persists the feed's progress: trades held back because they predate start-up are
 //! marked seen, and each wallet's watermark is written once every trade read below it has been
@@ -22,7 +23,9 @@ use tokio_util::sync::CancellationToken;
 use super::seen::held_back_command;
 use crate::clock::{Clock, Timestamp};
 use crate::engine::{EngineMsg, EngineStatus, Input, whale_trade_msg};
-use crate::polymarket::{ClobMarketData, PriceFeedSnapshot, Side, WhaleFeedSnapshot, WhaleTrade};
+use crate::polymarket::{
+    ClobMarketData, MarketDataError, PriceFeedSnapshot, SharedBookRefusals, Side, WhaleFeedSnapshot, WhaleTrade,
+};
 use crate::runtime::TaskResult;
 use crate::store::{StoreCommand, StoreHandle, WhaleWatermark};
 
@@ -45,6 +48,8 @@ pub(super) struct TradeForwarder {
     pub whales: watch::Receiver<WhaleFeedSnapshot>,
     /// Watermarks already in the store (restored ones first).
     pub persisted: HashMap<String, Timestamp>,
+    /// Where a book fetched before a copy but refused is counted.
+    pub refusals: SharedBookRefusals,
 }
 
 /// The forwarder's own memory while it runs.
@@ -159,6 +164,9 @@ impl TradeForwarder {
                 Ok(())
             }
             Err(e) => {
+                if let MarketDataError::Book(refused) = &e {
+                    self.refusals.record(refused, self.clock.now());
+                }
                 tracing::warn!(token = %trade.asset, error = %e, "no book for a whale's token: the copy will be rejected stale_price");
                 Ok(())
             }

@@ -21,7 +21,10 @@
 //! temporary name, synced, and renamed into place, so the real path only ever holds a complete
 //! database. An existing file must start with the SQLite header and pass `PRAGMA quick_check` before
 //! anything is written to it; otherwise opening fails with [`StoreError::Corrupt`] and the file is not
-//! touched. The daemon therefore never starts empty over a damaged store.
+//! touched. The daemon therefore never starts empty over a damaged store. `store_meta` records the
+//! mode (`mode`) and the feed source (`feed_source`) a file was made for; a file of another mode or
+//! source is refused ([`StoreError::ModeMismatch`], [`StoreError::SourceMismatch`]), so the demo's
+//! state never becomes a real run's.
 
 mod checkpointer;
 mod disk_warmer;
@@ -42,11 +45,14 @@ use super::backend::{RecoveredState, StatusReport, Store};
 use super::command::StoreCommand;
 use super::config::StoreConfig;
 use super::error::StoreError;
+use crate::config::{FeedSource, Mode};
 
 const SQLITE_MAGIC: &[u8; 16] = b"SQLite format 3\0";
 const HEADER_LEN: usize = 100;
 const STATEMENT_CACHE: usize = 64;
 const MODE_KEY: &str = "mode";
+/// The feed (`replay`, `polymarket`) whose state the file holds, beside the mode in `store_meta`.
+const SOURCE_KEY: &str = "feed_source";
 /// The writer never checkpoints: a thread of its own does, off the commit path (see `checkpointer`).
 const WAL_AUTOCHECKPOINT_PAGES: i64 = 0;
 /// After a checkpoint the WAL file is cut back to this size, so disk use stays bounded.
@@ -70,21 +76,22 @@ impl std::fmt::Debug for SqliteStore {
 }
 
 impl SqliteStore {
-    /// Opens the database of `mode` named by `config` for writing (see [`StoreConfig::path_for_mode`]).
-    pub fn open_for_mode(config: &StoreConfig, mode: &str) -> Result<Self, StoreError> {
-        Ok(Self::open(&config.path_for_mode(mode), mode, config.busy_timeout())?
+    /// Opens the database of `mode` and `source` named by `config` for writing (see
+    /// [`StoreConfig::path_for`]).
+    pub fn open_for(config: &StoreConfig, mode: Mode, source: FeedSource) -> Result<Self, StoreError> {
+        Ok(Self::open(&config.path_for(mode, source), mode.as_str(), source.as_str(), config.busy_timeout())?
             .keep_disk_warm(config.disk_keep_warm_interval()))
     }
 
     /// Opens `path` for writing, creating it (and its directory) when missing. Checks the file,
-    /// applies pending migrations, and refuses a file that belongs to another mode.
-    pub fn open(path: &Path, mode: &str, busy_timeout: Duration) -> Result<Self, StoreError> {
+    /// applies pending migrations, and refuses a file that belongs to another mode or feed source.
+    pub fn open(path: &Path, mode: &str, source: &str, busy_timeout: Duration) -> Result<Self, StoreError> {
         match fs::metadata(path) {
             Ok(meta) if !meta.is_file() => {
                 return Err(corrupt(path, "it is not a regular file"));
             }
             Ok(_) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => create_fresh(path, mode)?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => create_fresh(path, mode, source)?,
             Err(e) => return Err(io_error(path, "reading its metadata", &e)),
         }
         check_header(path)?;
@@ -95,7 +102,7 @@ impl SqliteStore {
         quick_check(&conn, path)?;
         configure_writer(&conn)?;
         migrations::migrate(&conn, path)?;
-        stamp_mode(&conn, path, mode)?;
+        stamp(&conn, path, mode, source)?;
         conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         let checkpointer = checkpointer::Checkpointer::start(path, busy_timeout)?;
         Ok(Self {
@@ -120,9 +127,10 @@ impl SqliteStore {
         self
     }
 
-    /// Opens the database of `mode` named by `config` for reading only (`whale-trader status`).
-    pub fn open_read_only_for_mode(config: &StoreConfig, mode: &str) -> Result<Self, StoreError> {
-        Self::open_read_only(&config.path_for_mode(mode), config.busy_timeout())
+    /// Opens the database of `mode` and `source` named by `config` for reading only
+    /// (`whale-trader status`).
+    pub fn open_read_only_for(config: &StoreConfig, mode: Mode, source: FeedSource) -> Result<Self, StoreError> {
+        Self::open_read_only(&config.path_for(mode, source), config.busy_timeout())
     }
 
     /// Opens an existing database for reading only (status, reports); never creates or migrates it.
@@ -266,22 +274,32 @@ fn configure_writer(conn: &Connection) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Records the mode in a new file, and refuses a file made for another mode.
-fn stamp_mode(conn: &Connection, path: &Path, mode: &str) -> Result<(), StoreError> {
-    conn.execute("INSERT OR IGNORE INTO store_meta (key, value) VALUES (?1, ?2)", (MODE_KEY, mode))
-        .map_err(StoreError::sqlite("recording the store's mode"))?;
-    let found: String = conn
-        .query_row("SELECT value FROM store_meta WHERE key = ?1", [MODE_KEY], |r| r.get(0))
-        .map_err(StoreError::sqlite("reading the store's mode"))?;
+/// Records the mode and the feed source in a new file, and refuses a file made for another mode or
+/// another feed source. A file stamped with a mode only (made before sources were told apart) takes
+/// the source it is first opened with.
+fn stamp(conn: &Connection, path: &Path, mode: &str, source: &str) -> Result<(), StoreError> {
+    let found = stamp_key(conn, MODE_KEY, mode)?;
     if found != mode {
         return Err(StoreError::ModeMismatch { path: path.to_path_buf(), found, expected: mode.to_string() });
+    }
+    let found = stamp_key(conn, SOURCE_KEY, source)?;
+    if found != source {
+        return Err(StoreError::SourceMismatch { path: path.to_path_buf(), found, expected: source.to_string() });
     }
     Ok(())
 }
 
+/// Writes `key` = `value` into `store_meta` unless the key is there; returns the value it holds.
+fn stamp_key(conn: &Connection, key: &str, value: &str) -> Result<String, StoreError> {
+    conn.execute("INSERT OR IGNORE INTO store_meta (key, value) VALUES (?1, ?2)", (key, value))
+        .map_err(StoreError::sqlite("recording the store's mode and feed source"))?;
+    conn.query_row("SELECT value FROM store_meta WHERE key = ?1", [key], |r| r.get(0))
+        .map_err(StoreError::sqlite("reading the store's mode and feed source"))
+}
+
 /// Builds a complete, migrated database under a temporary name and renames it into place, so a crash
 /// during creation leaves either no database or a whole one, never an empty file that looks damaged.
-fn create_fresh(path: &Path, mode: &str) -> Result<(), StoreError> {
+fn create_fresh(path: &Path, mode: &str, source: &str) -> Result<(), StoreError> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         fs::create_dir_all(dir).map_err(|e| io_error(dir, "creating the store's directory", &e))?;
     }
@@ -294,7 +312,7 @@ fn create_fresh(path: &Path, mode: &str) -> Result<(), StoreError> {
     .map_err(|e| StoreError::Open { path: staging.clone(), message: e.to_string() })?;
     configure_writer(&conn)?;
     migrations::migrate(&conn, &staging)?;
-    stamp_mode(&conn, &staging, mode)?;
+    stamp(&conn, &staging, mode, source)?;
     conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
         .map_err(StoreError::sqlite("checkpointing the new database"))?;
     conn.close()
@@ -354,7 +372,7 @@ mod tests {
     use super::*;
 
     fn open(path: &Path, mode: &str) -> Result<SqliteStore, StoreError> {
-        SqliteStore::open(path, mode, Duration::from_millis(100))
+        SqliteStore::open(path, mode, "replay", Duration::from_millis(100))
     }
 
     #[test]
@@ -400,6 +418,33 @@ mod tests {
         assert!(
             matches!(err, StoreError::ModeMismatch { ref found, ref expected, .. } if found == "paper" && expected == "live")
         );
+    }
+
+    #[test]
+    fn a_file_of_another_feed_source_is_refused_naming_both() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("wt.db");
+        drop(open(&path, "paper").unwrap());
+        let err = SqliteStore::open(&path, "paper", "polymarket", Duration::from_millis(100)).unwrap_err();
+        assert_eq!(
+            err,
+            StoreError::SourceMismatch { path: path.clone(), found: "replay".into(), expected: "polymarket".into() }
+        );
+        let text = err.to_string();
+        assert!(text.contains("replay") && text.contains("polymarket"), "{text}");
+        // The refusal changed nothing: the file still opens for its own feed.
+        drop(open(&path, "paper").unwrap());
+    }
+
+    #[test]
+    fn a_file_stamped_with_its_mode_only_takes_the_source_it_is_first_opened_with() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("wt.db");
+        let store = open(&path, "paper").unwrap();
+        store.conn.execute("DELETE FROM store_meta WHERE key = ?1", [SOURCE_KEY]).unwrap();
+        drop(store);
+        drop(SqliteStore::open(&path, "paper", "polymarket", Duration::from_millis(100)).unwrap());
+        assert!(matches!(open(&path, "paper"), Err(StoreError::SourceMismatch { .. })));
     }
 
     #[test]

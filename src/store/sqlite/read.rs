@@ -3,7 +3,7 @@
 
 use std::str::FromStr;
 
-use rusqlite::{Connection, Params, Row};
+use rusqlite::{Connection, OptionalExtension, Params, Row};
 use rust_decimal::Decimal;
 
 use crate::clock::Timestamp;
@@ -114,6 +114,8 @@ pub(super) fn status(conn: &Connection) -> Result<StatusReport, StoreError> {
         undelivered_alerts: u64::try_from(count(conn, "SELECT COUNT(*) FROM alert_outbox WHERE delivered_at IS NULL")?)
             .unwrap_or(0),
         open_positions: open,
+        mode: meta(conn, super::MODE_KEY)?,
+        feed_source: meta(conn, super::SOURCE_KEY)?,
     };
     snapshot.commit().map_err(StoreError::sqlite("ending a status read"))?;
     Ok(report)
@@ -262,6 +264,13 @@ pub(crate) fn query<T, P: Params>(
         out.push(map(row)?);
     }
     Ok(out)
+}
+
+/// One value of `store_meta`, `None` when the key was never written.
+fn meta(conn: &Connection, key: &str) -> Result<Option<String>, StoreError> {
+    conn.query_row("SELECT value FROM store_meta WHERE key = ?1", [key], |r| r.get(0))
+        .optional()
+        .map_err(StoreError::sqlite("reading the store's metadata"))
 }
 
 fn count(conn: &Connection, sql: &str) -> Result<i64, StoreError> {
