@@ -34,6 +34,14 @@ pub enum ControlRequest {
     Close {
         position: String,
     },
+    /// Take the venue's position in a token into the books (live mode, after a position mismatch).
+    Adopt {
+        token: String,
+    },
+    /// Forget a trade the venue no longer holds (live mode, after a position mismatch).
+    Drop {
+        trade: String,
+    },
 }
 
 /// The engine's answer to a control request.
@@ -94,6 +102,8 @@ pub async fn serve(listener: TcpListener, state: ApiState, stop: CancellationTok
         .route("/resume", post(resume))
         .route("/kill", post(kill))
         .route("/close/{position}", post(close))
+        .route("/adopt/{token}", post(adopt))
+        .route("/drop/{trade}", post(drop_trade))
         .layer(middleware::from_fn(time_request))
         .with_state(state);
     axum::serve(listener, app).with_graceful_shutdown(stop.cancelled_owned()).await.map_err(ApiError::Serve)
@@ -152,6 +162,30 @@ async fn kill(State(state): State<ApiState>, headers: HeaderMap, body: axum::bod
 
 async fn close(State(state): State<ApiState>, headers: HeaderMap, Path(position): Path<String>) -> Response {
     control(&state, &headers, "/close", ControlRequest::Close { position }).await
+}
+
+async fn adopt(State(state): State<ApiState>, headers: HeaderMap, Path(token): Path<String>) -> Response {
+    if let Some(refusal) = refuse_id("token", &token) {
+        return refusal;
+    }
+    control(&state, &headers, "/adopt", ControlRequest::Adopt { token }).await
+}
+
+async fn drop_trade(State(state): State<ApiState>, headers: HeaderMap, Path(trade): Path<String>) -> Response {
+    if let Some(refusal) = refuse_id("trade", &trade) {
+        return refusal;
+    }
+    control(&state, &headers, "/drop", ControlRequest::Drop { trade }).await
+}
+
+/// Ids in a path are bounded and plain (a token id is 78 digits, a trade id `T` and digits).
+fn refuse_id(field: &str, value: &str) -> Option<Response> {
+    let ok = !value.is_empty() && value.len() <= 100 && value.bytes().all(|b| b.is_ascii_alphanumeric());
+    (!ok).then(|| {
+        let message =
+            format!("{field} {:?} must be 1 to 100 letters or digits", value.chars().take(100).collect::<String>());
+        (StatusCode::BAD_REQUEST, axum::Json(serde_json::json!({ "ok": false, "message": message }))).into_response()
+    })
 }
 
 /// Authorizes, audits and forwards a control request, then relays the engine's reply.
