@@ -120,19 +120,28 @@ struct Pagination {
 }
 
 #[derive(Deserialize)]
-struct Row {
+struct Row<'a> {
     #[serde(default)]
     proxy_wallet: String,
     #[serde(default)]
     token_id: String,
     #[serde(default)]
     condition_id: String,
-    #[serde(deserialize_with = "exact_decimal::required")]
-    current_size: Decimal,
-    #[serde(default, deserialize_with = "exact_decimal::optional")]
-    avg_price: Option<Decimal>,
+    /// Kept raw so that a bad number is reported with its field's name.
+    #[serde(borrow)]
+    current_size: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    avg_price: Option<&'a RawValue>,
     #[serde(default)]
     redeemable: bool,
+}
+
+/// A decimal field of a row, exactly; an error names the field.
+fn decimal_field(name: &str, raw: Option<&RawValue>) -> Result<Option<Decimal>, String> {
+    match raw.map(|r| r.get().trim()) {
+        None | Some("null") => Ok(None),
+        Some(text) => exact_decimal::decimal_from_json_text(text).map(Some).map_err(|e| format!("{name}: {e}")),
+    }
 }
 
 /// Parses one `/v2/positions` page of `user`'s positions. Rows of another wallet (a filter the API
@@ -155,7 +164,10 @@ pub fn parse_positions_page(body: &[u8], user: &str) -> Result<PositionsPage, Wa
 }
 
 fn parse_row(json: &str, user: &str) -> Result<Option<VenuePosition>, String> {
-    let row: Row = serde_json::from_str(json).map_err(|e| format!("position row does not parse: {e}"))?;
+    let row: Row<'_> = serde_json::from_str(json).map_err(|e| format!("position row does not parse: {e}"))?;
+    let current_size =
+        decimal_field("current_size", row.current_size)?.ok_or_else(|| "current_size is missing".to_owned())?;
+    let avg_price = decimal_field("avg_price", row.avg_price)?.unwrap_or_default();
     if !row.proxy_wallet.eq_ignore_ascii_case(user) {
         return Err(format!("proxy_wallet {:?} is not the wallet asked for", row.proxy_wallet));
     }
@@ -165,20 +177,19 @@ fn parse_row(json: &str, user: &str) -> Result<Option<VenuePosition>, String> {
     if row.condition_id.is_empty() || row.condition_id.len() > 100 {
         return Err(format!("condition_id {:?} must be a condition id", row.condition_id));
     }
-    if row.current_size < Decimal::ZERO {
-        return Err(format!("current_size {} must not be negative", row.current_size));
+    if current_size < Decimal::ZERO {
+        return Err(format!("current_size {current_size} must not be negative"));
     }
-    let avg_price = row.avg_price.unwrap_or_default();
     if avg_price < Decimal::ZERO || avg_price > Decimal::ONE {
         return Err(format!("avg_price {avg_price} must be in [0, 1]"));
     }
-    if row.current_size.is_zero() {
+    if current_size.is_zero() {
         return Ok(None);
     }
     Ok(Some(VenuePosition {
         token_id: row.token_id,
         condition_id: row.condition_id.to_ascii_lowercase(),
-        size: row.current_size,
+        size: current_size,
         avg_price,
         redeemable: row.redeemable,
     }))

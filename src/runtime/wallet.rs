@@ -7,9 +7,11 @@
 
 use rust_decimal::Decimal;
 use serde::Serialize;
+#[cfg(any(feature = "live", test))]
 use tokio::sync::{mpsc, watch};
 
 use crate::clock::Timestamp;
+#[cfg(any(feature = "live", test))]
 use crate::engine::{EngineMsg, Input, WalletReading};
 
 /// What `/metrics` shows of the wallet reader.

@@ -304,3 +304,104 @@ impl Engine {
         left
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use rust_decimal_macros::dec;
+
+    use super::super::super::audit::MemoryAuditSink;
+    use super::super::super::io::{Control, Input};
+    use super::super::EngineSettings;
+    use super::*;
+    use crate::config::Config;
+    use crate::domain::TradingState;
+    use crate::polymarket::VenuePosition;
+
+    const T0: Timestamp = Timestamp(1_767_261_600_000);
+
+    fn engine(mode: Mode) -> (Engine, MemoryAuditSink) {
+        let mut config = Config::default();
+        config.daemon.mode = mode;
+        let audit = MemoryAuditSink::new();
+        let engine = Engine::new(Arc::new(config), EngineSettings::default(), Box::new(audit.clone()), T0)
+            .unwrap_or_else(|e| panic!("{e}"));
+        (engine, audit)
+    }
+
+    fn reading(cash: Decimal, positions: &[(&str, Decimal)], secs: i64) -> Input {
+        let positions = positions
+            .iter()
+            .map(|(token, size)| VenuePosition {
+                token_id: (*token).to_owned(),
+                condition_id: "0xmarket".into(),
+                size: *size,
+                avg_price: dec!(0.4),
+                redeemable: false,
+            })
+            .collect();
+        Input::Wallet(Box::new(WalletReading { cash, read_at: T0.plus_millis(secs * 1000), positions }))
+    }
+
+    fn events(audit: &MemoryAuditSink, name: &str) -> usize {
+        audit.records().iter().filter(|r| r.event_name() == name).count()
+    }
+
+    #[test]
+    fn an_unknown_position_is_reported_once_holds_trading_and_adopt_then_resume_lifts_it() {
+        let (mut engine, audit) = engine(Mode::Live);
+        let mut out = Outputs::new();
+        engine.process(reading(dec!(2000), &[], 1), T0, &mut out);
+        assert_eq!((engine.risk().equity(), engine.trading_state()), (dec!(2000), TradingState::Active));
+
+        engine.process(reading(dec!(2000), &[("555", dec!(120))], 2), T0, &mut out);
+        engine.process(reading(dec!(2000), &[("555", dec!(120))], 3), T0, &mut out);
+        assert_eq!(events(&audit, "position_mismatch"), 1, "reported once");
+        assert_eq!(engine.trading_state(), TradingState::Reducing);
+        assert_eq!(engine.risk().snapshot().state_cause, Some(ReasonCode::PositionMismatch));
+
+        engine.process(Input::Control(Control::Resume { detail: "test".into() }), T0, &mut out);
+        let answer = engine.status().control_answer.unwrap_or_else(|| panic!("answered"));
+        assert!(!answer.ok && answer.message.contains("token 555 (unknown_to_us): ours 0, venue 120"), "{answer:?}");
+        assert_eq!(engine.trading_state(), TradingState::Reducing);
+
+        engine.process(Input::Control(Control::Adopt { token_id: "999".into() }), T0, &mut out);
+        assert!(engine.status().control_answer.is_some_and(|a| !a.ok), "no mismatch for that token");
+        engine.process(Input::Control(Control::Adopt { token_id: "555".into() }), T0, &mut out);
+        let answer = engine.status().control_answer.unwrap_or_else(|| panic!("answered"));
+        assert!(answer.ok && answer.message.contains("no position mismatch remains"), "{answer:?}");
+        assert_eq!(engine.risk().equity(), dec!(2048), "cash + 120 shares at 0.40");
+        assert_eq!(engine.portfolio().open_count(), 1);
+
+        engine.process(Input::Control(Control::Resume { detail: "test".into() }), T0, &mut out);
+        assert_eq!(engine.trading_state(), TradingState::Active);
+        // The next reading agrees with the books.
+        engine.process(reading(dec!(2000), &[("555", dec!(120))], 4), T0, &mut out);
+        assert_eq!((events(&audit, "position_mismatch"), engine.trading_state()), (1, TradingState::Active));
+    }
+
+    #[test]
+    fn a_dropped_trade_closes_as_reconciled_and_paper_ignores_readings() {
+        let (mut engine, audit) = engine(Mode::Live);
+        let mut out = Outputs::new();
+        engine.process(reading(dec!(2000), &[("555", dec!(50))], 5), T0, &mut out);
+        engine.process(Input::Control(Control::Adopt { token_id: "555".into() }), T0, &mut out);
+        engine.process(reading(dec!(2000), &[], 6), T0.plus_millis(1), &mut out);
+        assert_eq!(events(&audit, "position_mismatch"), 2, "then it left the wallet");
+        let trade_id = engine.portfolio().open_trades().map(|t| t.trade_id.clone()).next().unwrap_or_default();
+        engine.process(Input::Control(Control::Drop { trade_id: trade_id.clone() }), T0, &mut out);
+        let closed = audit.records().into_iter().find_map(|r| match r {
+            AuditRecord::TradeClosed(c) => Some(c),
+            _ => None,
+        });
+        assert_eq!(closed.map(|c| (c.trade_id, c.reason)), Some((trade_id, "reconciled".to_owned())));
+        assert_eq!(engine.portfolio().open_count(), 0);
+        engine.process(Input::Control(Control::Resume { detail: "test".into() }), T0, &mut out);
+        assert_eq!(engine.trading_state(), TradingState::Active);
+
+        let (mut paper, audit) = self::engine(Mode::Paper);
+        paper.process(reading(dec!(2000), &[("555", dec!(50))], 7), T0, &mut out);
+        assert_eq!((paper.risk().equity(), events(&audit, "position_mismatch")), (dec!(10000), 0));
+    }
+}
