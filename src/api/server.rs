@@ -165,14 +165,14 @@ async fn close(State(state): State<ApiState>, headers: HeaderMap, Path(position)
 }
 
 async fn adopt(State(state): State<ApiState>, headers: HeaderMap, Path(token): Path<String>) -> Response {
-    if let Some(refusal) = refuse_id("token", &token) {
+    if let Some(refusal) = unauthorized(&state, &headers, "/adopt").or_else(|| refuse_id("token", &token)) {
         return refusal;
     }
     control(&state, &headers, "/adopt", ControlRequest::Adopt { token }).await
 }
 
 async fn drop_trade(State(state): State<ApiState>, headers: HeaderMap, Path(trade): Path<String>) -> Response {
-    if let Some(refusal) = refuse_id("trade", &trade) {
+    if let Some(refusal) = unauthorized(&state, &headers, "/drop").or_else(|| refuse_id("trade", &trade)) {
         return refusal;
     }
     control(&state, &headers, "/drop", ControlRequest::Drop { trade }).await
@@ -188,12 +188,18 @@ fn refuse_id(field: &str, value: &str) -> Option<Response> {
     })
 }
 
+/// The refusal of a request without the right token (audited), if it has none.
+fn unauthorized(state: &ApiState, headers: &HeaderMap, route: &str) -> Option<Response> {
+    let failure = authorize(headers, &state.token).err()?;
+    tracing::warn!(target: AUDIT_TARGET, event = "control_rejected", route, reason = failure.as_str(), "control request refused");
+    let body = serde_json::json!({ "ok": false, "message": format!("unauthorized: {}", failure.as_str()) });
+    Some((StatusCode::UNAUTHORIZED, axum::Json(body)).into_response())
+}
+
 /// Authorizes, audits and forwards a control request, then relays the engine's reply.
 async fn control(state: &ApiState, headers: &HeaderMap, route: &str, request: ControlRequest) -> Response {
-    if let Err(failure) = authorize(headers, &state.token) {
-        tracing::warn!(target: AUDIT_TARGET, event = "control_rejected", route, reason = failure.as_str(), "control request refused");
-        let body = serde_json::json!({ "ok": false, "message": format!("unauthorized: {}", failure.as_str()) });
-        return (StatusCode::UNAUTHORIZED, axum::Json(body)).into_response();
+    if let Some(refusal) = unauthorized(state, headers, route) {
+        return refusal;
     }
     tracing::info!(target: AUDIT_TARGET, event = "control_request", route, request = ?request, "control request accepted");
     let (reply_tx, reply_rx) = oneshot::channel();
