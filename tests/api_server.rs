@@ -80,6 +80,33 @@ async fn control_needs_the_bearer_token_and_changes_nothing_without_it() {
 }
 
 #[tokio::test]
+async fn adopt_and_drop_need_the_token_and_a_plain_bounded_id() {
+    let mut server = start(true).await;
+    let http = reqwest::Client::new();
+    let token = "71321045679252212594626385532706912750332728571942532289631379312455583992563";
+    let response = http.post(format!("{}/adopt/{token}", server.base)).send().await.unwrap();
+    assert_eq!(response.status(), 401, "no token, even before the id is looked at");
+    let response = http.post(format!("{}/adopt/x%20y", server.base)).send().await.unwrap();
+    assert_eq!(response.status(), 401);
+    let long = "9".repeat(101);
+    for bad in ["x%20y", long.as_str()] {
+        let response = http.post(format!("{}/drop/{bad}", server.base)).bearer_auth(TOKEN).send().await.unwrap();
+        assert_eq!(response.status(), 400, "{bad}");
+        let reply: serde_json::Value = response.json().await.unwrap();
+        assert!(reply["message"].as_str().is_some_and(|m| m.contains("trade")), "{reply}");
+    }
+    assert!(tokio::time::timeout(Duration::from_millis(200), server.requests.recv()).await.is_err());
+
+    let response = http.post(format!("{}/adopt/{token}", server.base)).bearer_auth(TOKEN).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(server.requests.recv().await, Some(ControlRequest::Adopt { token: token.into() }));
+    let response = http.post(format!("{}/drop/T000042", server.base)).bearer_auth(TOKEN).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(server.requests.recv().await, Some(ControlRequest::Drop { trade: "T000042".into() }));
+    server.stop.cancel();
+}
+
+#[tokio::test]
 async fn health_maps_status_to_http_codes_and_metrics_is_prometheus_text() {
     for (serving, code) in [(true, 200), (false, 503)] {
         let server = start(serving).await;

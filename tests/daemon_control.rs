@@ -48,6 +48,11 @@ fn halt_resume_kill_through_the_cli_are_audited_and_alerted() {
     let mut daemon = ws.spawn_daemon(&[]);
     let replayed = wait_until(Duration::from_secs(60), || ws.read("logs/main.log").contains("replay finished"));
     assert!(replayed, "the sample session did not finish; main.log:\n{}", ws.read("logs/main.log"));
+    // The audit trail is written by its own thread: wait for the session's last record too, so that
+    // the counts below see only what the commands cause.
+    let session = std::fs::read_to_string(support::repo_path("tests/data/sample_session.audit.jsonl")).unwrap();
+    let written = wait_until(Duration::from_secs(30), || audit_reasons(&ws).len() >= session.lines().count());
+    assert!(written, "the session's audit trail was not written: {:?}", audit_reasons(&ws));
 
     // status, for people and for scripts
     let (code, stdout, stderr) = cli(&ws, &["status"], TOKEN);

@@ -5,7 +5,7 @@
 //! | `GET /health` | the health report; 200 when healthy or degraded, 503 otherwise |
 //! | `GET /metrics` | Prometheus text format |
 //! | `GET /status` | JSON: trading state, positions, P&L, limits in use |
-//! | `POST /halt`, `/resume`, `/kill`, `/close/{position}` | control; bearer token required |
+//! | `POST /halt`, `/resume`, `/kill`, `/close/{position}`, `/adopt/{token}`, `/drop/{trade}` | control; bearer token required |
 //!
 //! Control requests without the right token answer 401, change nothing, and are audited. Every
 //! request is timed into performance.log. The API is a thin adapter: it reads `watch` channels
@@ -20,4 +20,4 @@ mod status_view;
 pub use client::{ApiClient, ClientError};
 pub use prometheus::{MetricKind, PromText};
 pub use server::{ApiError, ApiState, ControlReply, ControlRequest, ControlSender, bind, serve};
-pub use status_view::{PositionView, StatusView, StoreView};
+pub use status_view::{MismatchView, PositionView, StatusView, StoreView, WalletView};

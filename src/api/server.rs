@@ -34,6 +34,14 @@ pub enum ControlRequest {
     Close {
         position: String,
     },
+    /// Take the venue's position in a token into the books (live mode, after a position mismatch).
+    Adopt {
+        token: String,
+    },
+    /// Forget a trade the venue no longer holds (live mode, after a position mismatch).
+    Drop {
+        trade: String,
+    },
 }
 
 /// The engine's answer to a control request.
@@ -94,6 +102,8 @@ pub async fn serve(listener: TcpListener, state: ApiState, stop: CancellationTok
         .route("/resume", post(resume))
         .route("/kill", post(kill))
         .route("/close/{position}", post(close))
+        .route("/adopt/{token}", post(adopt))
+        .route("/drop/{trade}", post(drop_trade))
         .layer(middleware::from_fn(time_request))
         .with_state(state);
     axum::serve(listener, app).with_graceful_shutdown(stop.cancelled_owned()).await.map_err(ApiError::Serve)
@@ -154,12 +164,42 @@ async fn close(State(state): State<ApiState>, headers: HeaderMap, Path(position)
     control(&state, &headers, "/close", ControlRequest::Close { position }).await
 }
 
+async fn adopt(State(state): State<ApiState>, headers: HeaderMap, Path(token): Path<String>) -> Response {
+    if let Some(refusal) = unauthorized(&state, &headers, "/adopt").or_else(|| refuse_id("token", &token)) {
+        return refusal;
+    }
+    control(&state, &headers, "/adopt", ControlRequest::Adopt { token }).await
+}
+
+async fn drop_trade(State(state): State<ApiState>, headers: HeaderMap, Path(trade): Path<String>) -> Response {
+    if let Some(refusal) = unauthorized(&state, &headers, "/drop").or_else(|| refuse_id("trade", &trade)) {
+        return refusal;
+    }
+    control(&state, &headers, "/drop", ControlRequest::Drop { trade }).await
+}
+
+/// Ids in a path are bounded and plain (a token id is 78 digits, a trade id `T` and digits).
+fn refuse_id(field: &str, value: &str) -> Option<Response> {
+    let ok = !value.is_empty() && value.len() <= 100 && value.bytes().all(|b| b.is_ascii_alphanumeric());
+    (!ok).then(|| {
+        let message =
+            format!("{field} {:?} must be 1 to 100 letters or digits", value.chars().take(100).collect::<String>());
+        (StatusCode::BAD_REQUEST, axum::Json(serde_json::json!({ "ok": false, "message": message }))).into_response()
+    })
+}
+
+/// The refusal of a request without the right token (audited), if it has none.
+fn unauthorized(state: &ApiState, headers: &HeaderMap, route: &str) -> Option<Response> {
+    let failure = authorize(headers, &state.token).err()?;
+    tracing::warn!(target: AUDIT_TARGET, event = "control_rejected", route, reason = failure.as_str(), "control request refused");
+    let body = serde_json::json!({ "ok": false, "message": format!("unauthorized: {}", failure.as_str()) });
+    Some((StatusCode::UNAUTHORIZED, axum::Json(body)).into_response())
+}
+
 /// Authorizes, audits and forwards a control request, then relays the engine's reply.
 async fn control(state: &ApiState, headers: &HeaderMap, route: &str, request: ControlRequest) -> Response {
-    if let Err(failure) = authorize(headers, &state.token) {
-        tracing::warn!(target: AUDIT_TARGET, event = "control_rejected", route, reason = failure.as_str(), "control request refused");
-        let body = serde_json::json!({ "ok": false, "message": format!("unauthorized: {}", failure.as_str()) });
-        return (StatusCode::UNAUTHORIZED, axum::Json(body)).into_response();
+    if let Some(refusal) = unauthorized(state, headers, route) {
+        return refusal;
     }
     tracing::info!(target: AUDIT_TARGET, event = "control_request", route, request = ?request, "control request accepted");
     let (reply_tx, reply_rx) = oneshot::channel();

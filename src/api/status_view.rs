@@ -47,6 +47,32 @@ pub struct StatusView {
     /// The store the daemon writes, or the one read offline (absent from a daemon that does not say).
     #[serde(default)]
     pub store: Option<StoreView>,
+    /// Live mode: the wallet's cash at its last reading and the position mismatches holding trading.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wallet: Option<WalletView>,
+}
+
+/// The wallet as its last reading found it (live mode).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WalletView {
+    /// pUSD the wallet held; `None` until the first reading.
+    pub cash_usd: Option<Decimal>,
+    /// When that reading was taken (RFC 3339).
+    pub read_at: Option<String>,
+    pub mismatches: Vec<MismatchView>,
+}
+
+/// One token whose holdings at the venue and in the books disagree.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MismatchView {
+    pub token: String,
+    pub market: String,
+    /// `unknown_to_us`, `missing_at_venue` or `size_differs`.
+    pub kind: String,
+    pub ours: Decimal,
+    pub venue: Decimal,
+    pub venue_avg_price: Decimal,
+    pub since: String,
 }
 
 impl StatusView {
@@ -63,6 +89,17 @@ impl StatusView {
         }
         out.push_str(&format!("trading state : {}{reason}\n", self.trading_state));
         out.push_str(&format!("equity        : {}\n", usd_or_unknown(self.equity)));
+        if let Some(wallet) = &self.wallet {
+            let read =
+                wallet.read_at.as_deref().map(|at| format!(" (read {at})")).unwrap_or_else(|| " (not read yet)".into());
+            out.push_str(&format!("wallet cash   : {}{read}\n", usd_or_unknown(wallet.cash_usd)));
+            for m in &wallet.mismatches {
+                out.push_str(&format!(
+                    "  mismatch {} ({}): ours {}, venue {} @ {}\n",
+                    m.token, m.kind, m.ours, m.venue, m.venue_avg_price
+                ));
+            }
+        }
         out.push_str(&format!("daily P&L     : {}\n", usd_or_unknown(self.daily_pnl)));
         out.push_str(&format!("realised P&L  : {}\n", usd_or_unknown(self.realised_pnl)));
         let drawdown = self.drawdown_percent.map(|d| format!("{}%", d.round_dp(2))).unwrap_or_else(|| "unknown".into());
@@ -131,6 +168,19 @@ mod tests {
                 mode: "paper".into(),
                 feed_source: "polymarket".into(),
             }),
+            wallet: Some(WalletView {
+                cash_usd: Some(dec!(2000)),
+                read_at: Some("2026-01-01T00:00:00.000Z".into()),
+                mismatches: vec![MismatchView {
+                    token: "555".into(),
+                    market: "0xm".into(),
+                    kind: "unknown_to_us".into(),
+                    ours: dec!(0),
+                    venue: dec!(120),
+                    venue_avg_price: dec!(0.4),
+                    since: "2026-01-01T00:00:00.000Z".into(),
+                }],
+            }),
         };
         let text = view.render();
         assert!(
@@ -142,6 +192,8 @@ mod tests {
         assert!(text.contains("equity        : $10012.34") || text.contains("equity        : $10012.35"), "{text}");
         // Money reads like the alerts' (the seed's `-$523.45`), sign first.
         assert!(text.contains("daily P&L     : -$12.50"), "{text}");
+        assert!(text.contains("wallet cash   : $2000.00 (read 2026-01-01T00:00:00.000Z)"), "{text}");
+        assert!(text.contains("mismatch 555 (unknown_to_us): ours 0, venue 120 @ 0.4"), "{text}");
         assert!(text.contains("pos-1 100 Yes @ 0.52 now 0.55 P&L $3.00 (whale 0x6a72…33ee"), "{text}");
     }
 }

@@ -1,4 +1,4 @@
-//! `status`, `halt`, `resume`, `kill`: the CLI verbs that talk to the running daemon.
+//! `status`, `halt`, `resume`, `kill`, `adopt`, `drop`: the CLI verbs that talk to the running daemon.
 
 use rust_decimal::Decimal;
 use std::process::ExitCode;
@@ -83,6 +83,8 @@ fn offline_status(config: &Config) -> Result<StatusView, crate::store::StoreErro
         open_positions,
         limits: serde_json::to_value(&config.risk).unwrap_or_default(),
         store: Some(store_view),
+        // The wallet's last reading lives in the running daemon's risk state; offline it is not shown.
+        wallet: None,
     })
 }
 
@@ -95,7 +97,7 @@ fn print_view(view: &StatusView, json: bool) -> ExitCode {
     ExitCode::from(exit::OK)
 }
 
-/// `halt`, `resume`, `kill`: POST to the daemon and print its answer.
+/// `halt`, `resume`, `kill`, `adopt`, `drop`: POST to the daemon and print its answer.
 pub fn post(config: &Config, path: &str, reason: Option<&str>, json: bool) -> ExitCode {
     let client = ApiClient::new(&config.api);
     match block_on(client.control(path, reason)) {

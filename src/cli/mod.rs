@@ -73,6 +73,22 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Live mode, after a position mismatch: take the venue's position in TOKEN_ID into the books
+    /// as a position of our own (no whale; stops anchored at its average price).
+    Adopt {
+        /// The token id (decimal) the venue holds and the daemon does not.
+        token_id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Live mode, after a position mismatch: forget TRADE_ID, which the venue no longer holds
+    /// (closed with reason `reconciled`, P&L booked at its last mark).
+    Drop {
+        /// The trade id, as `status` lists it (`T000042`).
+        trade_id: String,
+        #[arg(long)]
+        json: bool,
+    },
     /// Replay a recorded session through the engine as fast as possible (paper fills, the configured
     /// rules and limits; nothing stored, no alerts) and print what it did.
     Replay {
@@ -122,6 +138,12 @@ pub fn main() -> ExitCode {
         Command::Resume { json } => with_config(&cli, |config| control::post(config, "/resume", None, *json)),
         Command::Kill { reason, json } => {
             with_config(&cli, |config| control::post(config, "/kill", reason.as_deref(), *json))
+        }
+        Command::Adopt { token_id, json } => {
+            with_config(&cli, |config| control::post(config, &format!("/adopt/{token_id}"), None, *json))
+        }
+        Command::Drop { trade_id, json } => {
+            with_config(&cli, |config| control::post(config, &format!("/drop/{trade_id}"), None, *json))
         }
         Command::Replay { session, audit, json } => {
             with_config(&cli, |config| replay::replay(config, session.as_deref(), *audit, *json))

@@ -91,6 +91,8 @@ pub enum ReasonCode {
     HealthDegraded,
     CooldownElapsed,
     NewTradingDay,
+    /// The venue's positions and the engine's disagree: held in `Reducing` until a human resolves it.
+    PositionMismatch,
 }
 
 impl ReasonCode {
@@ -126,11 +128,12 @@ impl ReasonCode {
             ReasonCode::HealthDegraded => "health_degraded",
             ReasonCode::CooldownElapsed => "cooldown_elapsed",
             ReasonCode::NewTradingDay => "new_trading_day",
+            ReasonCode::PositionMismatch => "position_mismatch",
         }
     }
 
     /// Every code, for documentation and exhaustive tests.
-    pub const ALL: [ReasonCode; 30] = [
+    pub const ALL: [ReasonCode; 31] = [
         ReasonCode::MaxTotalPositions,
         ReasonCode::MaxPositionsPerWhale,
         ReasonCode::MaxPositionsPerMarket,
@@ -161,6 +164,7 @@ impl ReasonCode {
         ReasonCode::HealthDegraded,
         ReasonCode::CooldownElapsed,
         ReasonCode::NewTradingDay,
+        ReasonCode::PositionMismatch,
     ];
 }
 
@@ -175,6 +179,8 @@ pub enum ExitReason {
     MarketResolved,
     Manual,
     Kill,
+    /// A human dropped a trade the venue no longer holds (`whale-trader drop`).
+    Reconciled,
 }
 
 impl ExitReason {
@@ -187,6 +193,7 @@ impl ExitReason {
             ExitReason::MarketResolved => "market_resolved",
             ExitReason::Manual => "manual",
             ExitReason::Kill => "kill",
+            ExitReason::Reconciled => "reconciled",
         }
     }
 }
@@ -223,6 +230,7 @@ mod tests {
             ExitReason::MarketResolved,
             ExitReason::Manual,
             ExitReason::Kill,
+            ExitReason::Reconciled,
         ] {
             assert_eq!(serde_json::to_string(&exit).unwrap_or_default(), format!("\"{exit}\""));
         }

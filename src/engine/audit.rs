@@ -122,6 +122,47 @@ pub struct ExitDeferred {
     pub timestamp: String,
 }
 
+/// `position_mismatch`: the venue's holding of a token and ours disagree (live mode). Reported once
+/// per disagreement; trading stays `reducing` until a human resolves it (`adopt`, `drop`, `resume`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PositionMismatchRecord {
+    pub token_id: String,
+    pub market_id: String,
+    /// `unknown_to_us`, `missing_at_venue` or `size_differs`.
+    pub kind: String,
+    /// Shares our open trades hold, and which trades.
+    pub ours: Decimal,
+    pub trade_ids: Vec<String>,
+    /// Shares the venue holds, and its average price.
+    pub venue: Decimal,
+    pub venue_avg_price: Decimal,
+    pub timestamp: String,
+}
+
+/// `position_adopted`: a human took the venue's shares of a token into the books as a position of
+/// our own (no whale; stops anchored at the venue's average price).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PositionAdopted {
+    pub trade_id: String,
+    pub token_id: String,
+    pub market_id: String,
+    pub size: Decimal,
+    pub price: Decimal,
+    pub timestamp: String,
+}
+
+/// `position_dropped`: a human forgot a trade the venue no longer holds; it closed with reason
+/// `reconciled` and its P&L was booked at its last mark.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PositionDropped {
+    pub trade_id: String,
+    pub token_id: String,
+    pub size: Decimal,
+    pub mark: Decimal,
+    pub pnl_usd: Decimal,
+    pub timestamp: String,
+}
+
 /// One line of the audit trail.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
@@ -133,6 +174,9 @@ pub enum AuditRecord {
     ExitOrder(ExitOrder),
     ExitEscalated(ExitEscalated),
     ExitDeferred(ExitDeferred),
+    PositionMismatch(PositionMismatchRecord),
+    PositionAdopted(PositionAdopted),
+    PositionDropped(PositionDropped),
 }
 
 impl AuditRecord {
@@ -147,6 +191,9 @@ impl AuditRecord {
             AuditRecord::ExitOrder(_) => "exit_order",
             AuditRecord::ExitEscalated(_) => "exit_escalated",
             AuditRecord::ExitDeferred(_) => "exit_deferred",
+            AuditRecord::PositionMismatch(_) => "position_mismatch",
+            AuditRecord::PositionAdopted(_) => "position_adopted",
+            AuditRecord::PositionDropped(_) => "position_dropped",
         }
     }
 
@@ -160,6 +207,8 @@ impl AuditRecord {
             AuditRecord::ExitOrder(r) => Some(&r.reason),
             AuditRecord::ExitEscalated(r) => Some(&r.reason),
             AuditRecord::ExitDeferred(r) => Some(&r.reason),
+            AuditRecord::PositionMismatch(r) => Some(&r.kind),
+            AuditRecord::PositionAdopted(_) | AuditRecord::PositionDropped(_) => None,
         }
     }
 
@@ -267,6 +316,41 @@ impl AuditSink for TracingAuditSink {
                 min_order_size = %r.min_order_size,
                 timestamp = %r.timestamp,
                 "exit deferred: below the venue's minimum order size, held until the market resolves"
+            ),
+            AuditRecord::PositionMismatch(r) => tracing::warn!(
+                target: AUDIT_TARGET,
+                event = "position_mismatch",
+                token_id = %r.token_id,
+                market_id = %r.market_id,
+                kind = %r.kind,
+                ours = %r.ours,
+                trade_ids = %r.trade_ids.join(","),
+                venue = %r.venue,
+                venue_avg_price = %r.venue_avg_price,
+                timestamp = %r.timestamp,
+                "the venue's position and ours disagree: trading reduces until a human resolves it"
+            ),
+            AuditRecord::PositionAdopted(r) => tracing::info!(
+                target: AUDIT_TARGET,
+                event = "position_adopted",
+                trade_id = %r.trade_id,
+                token_id = %r.token_id,
+                market_id = %r.market_id,
+                size = %r.size,
+                price = %r.price,
+                timestamp = %r.timestamp,
+                "the venue's position was adopted as a position of our own"
+            ),
+            AuditRecord::PositionDropped(r) => tracing::info!(
+                target: AUDIT_TARGET,
+                event = "position_dropped",
+                trade_id = %r.trade_id,
+                token_id = %r.token_id,
+                size = %r.size,
+                mark = %r.mark,
+                pnl_usd = %r.pnl_usd,
+                timestamp = %r.timestamp,
+                "a trade the venue no longer holds was dropped (closed as reconciled, P&L at its last mark)"
             ),
         }
     }

@@ -31,6 +31,8 @@ use super::io::{
 use super::market_data::{MarketData, VenueRules};
 use super::portfolio::{OrderPurpose, PendingOrder, Portfolio, Trade, trade_id_of};
 
+mod wallet;
+
 /// Settings of one engine that do not come from the config file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct EngineSettings {
@@ -337,6 +339,7 @@ impl Engine {
             }
             Input::Execution(report) => self.on_execution(&report, now, out),
             Input::Control(control) => self.on_control(control, now, out),
+            Input::Wallet(reading) => self.on_wallet(*reading, now, out),
             Input::Tick => self.on_tick(now, out),
         }
         self.drain_risk_events(now, out);
@@ -887,7 +890,11 @@ impl Engine {
             }
         }
         if report.done {
-            let filled = self.portfolio.pending.remove(&report.client_order_id).map(|p| p.filled).unwrap_or_default();
+            let finished = self.portfolio.pending.remove(&report.client_order_id);
+            if let Some(order) = &finished {
+                self.portfolio.order_ended(order.intent.token, now);
+            }
+            let filled = finished.map(|p| p.filled).unwrap_or_default();
             out.events.push(EngineEvent::OrderFinished {
                 client_order_id: report.client_order_id,
                 filled,
@@ -1032,11 +1039,15 @@ impl Engine {
     // --- control and time ------------------------------------------------------------------------
 
     fn on_control(&mut self, control: Control, now: Timestamp, out: &mut Outputs) {
+        if control.is_human() {
+            self.status.human_controls += 1;
+            self.status.control_answer = None;
+        }
         let transition = match control {
             Control::Halt { detail } => self.risk.halt(&detail, now),
             Control::Resume { detail } => {
                 tracing::info!(%detail, "resume requested");
-                self.risk.resume(now)
+                self.resume_by_human(now)
             }
             Control::Kill { detail } => {
                 let kill = self.risk.kill(&detail, now);
@@ -1079,6 +1090,8 @@ impl Engine {
                 self.risk.clear_reduce(ReasonCode::HealthDegraded, now)
             }
             Control::FeedStale { detail } => self.risk.reduce(ReasonCode::StaleFeed, &detail, now),
+            Control::Adopt { token_id } => self.adopt(&token_id, now, out),
+            Control::Drop { trade_id } => self.drop_trade(&trade_id, now, out),
         };
         if let Some(t) = transition {
             self.record_transition(&t, out);

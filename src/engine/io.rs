@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::clock::Timestamp;
 use crate::config::{Config, Mode};
 use crate::domain::{ClientOrderId, ExitReason, MarketId, ReasonCode, Side, TokenId, TradingState, WhaleId};
-use crate::polymarket::{BookRefusalCounts, ClobMarketInfo, OrderBook, WhaleTrade};
+use crate::polymarket::{BookRefusalCounts, ClobMarketInfo, OrderBook, VenuePosition, WhaleTrade};
 use crate::risk::{OrderIntent, Transition};
 
 use super::audit::AuditRecord;
@@ -31,8 +31,21 @@ pub enum Input {
     Execution(ExecutionReport),
     /// A human or another component wants something.
     Control(Control),
+    /// Live mode: a reading of our wallet (its cash and the venue's positions of it).
+    Wallet(Box<WalletReading>),
     /// Time passed: staleness checks, breaker cooldown, day roll-over.
     Tick,
+}
+
+/// What one reading of the wallet found (live mode).
+#[derive(Debug, Clone, PartialEq)]
+pub struct WalletReading {
+    /// Collateral (pUSD) the wallet holds.
+    pub cash: Decimal,
+    /// When the balance was read.
+    pub read_at: Timestamp,
+    /// The venue's positions of the funder wallet.
+    pub positions: Vec<VenuePosition>,
 }
 
 /// Best bid and ask of one token, already interned.
@@ -62,6 +75,33 @@ pub enum Control {
     ReleaseHold { detail: String },
     /// A feed noticed that it has been unable to deliver fresh data.
     FeedStale { detail: String },
+    /// A human takes the venue's position in a token into the books as a position of our own.
+    Adopt { token_id: String },
+    /// A human forgets a trade the venue no longer holds (closed with reason `reconciled`).
+    Drop { trade_id: String },
+}
+
+impl Control {
+    /// A command a human gave through the control API: it is answered (see [`ControlAnswer`]).
+    pub fn is_human(&self) -> bool {
+        matches!(
+            self,
+            Control::Halt { .. }
+                | Control::Resume { .. }
+                | Control::Kill { .. }
+                | Control::ClosePosition { .. }
+                | Control::Adopt { .. }
+                | Control::Drop { .. }
+        )
+    }
+}
+
+/// The engine's answer to the `seq`-th human command, for the control API's reply.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ControlAnswer {
+    pub seq: u64,
+    pub ok: bool,
+    pub message: String,
 }
 
 /// What happened to one order, as reported by the executor.
@@ -254,6 +294,16 @@ pub struct EngineStatus {
     /// never in a checkpoint: like every counter of a process, it starts from zero).
     #[serde(default, skip_serializing_if = "BookRefusalCounts::is_zero")]
     pub books_refused: BookRefusalCounts,
+    /// Human commands processed so far, and the answer to the last one that gives one.
+    #[serde(default)]
+    pub human_controls: u64,
+    #[serde(default)]
+    pub control_answer: Option<ControlAnswer>,
+    /// Live mode: wallet readings applied, and position mismatches reported.
+    #[serde(default)]
+    pub wallet_readings: u64,
+    #[serde(default)]
+    pub position_mismatches_reported: u64,
 }
 
 /// Counters of the exit policy (`/metrics`).

@@ -48,8 +48,8 @@ pub use executor::{
     check_live_start,
 };
 pub use io::{
-    Control, DecisionDetail, EngineEvent, EngineStatus, ExecutionReport, ExitCounters, Input, Outputs, PositionClose,
-    PositionUpdate, Quote, WhaleTradeDecision, WhaleVerdict,
+    Control, ControlAnswer, DecisionDetail, EngineEvent, EngineStatus, ExecutionReport, ExitCounters, Input, Outputs,
+    PositionClose, PositionUpdate, Quote, WalletReading, WhaleTradeDecision, WhaleVerdict,
 };
 pub use market_data::{TYPICAL_FEE, TokenPrices, VenueRules};
 pub use replay::{ReplayReport, SimulatedRun, parse_line, replay_session, run_replay_feed};

@@ -105,6 +105,10 @@ pub struct Portfolio {
     pub pending: IdHashMap<ClientOrderId, PendingOrder>,
     /// Shares we saw each whale buy minus sell, per token (for proportional exits).
     pub whale_holdings: std::collections::HashMap<(WhaleId, TokenId), Decimal>,
+    /// When each token's last order finished (or a human adopted or dropped it): a wallet reading
+    /// taken before that describes the token as it was, so it is not compared (not persisted: a
+    /// restart takes new readings).
+    pub order_ended_at: IdHashMap<TokenId, Timestamp>,
 }
 
 impl Portfolio {
@@ -121,6 +125,11 @@ impl Portfolio {
         let mut ids: Vec<PositionId> = self.open_trades().filter(|t| keep(t)).map(|t| t.position).collect();
         ids.sort_unstable();
         ids
+    }
+
+    /// An order of `token` finished at `at` (see [`Portfolio::order_ended_at`]).
+    pub fn order_ended(&mut self, token: TokenId, at: Timestamp) {
+        self.order_ended_at.insert(token, at);
     }
 
     pub fn trade_by_id(&self, trade_id: &str) -> Option<&Trade> {

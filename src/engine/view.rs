@@ -1,7 +1,7 @@
 //! What observers see of the engine: the risk manager's snapshot and the open trades by name. Built
 //! off the per-event path (the engine task publishes it at a bounded rate), since it allocates.
 
-use crate::api::PositionView;
+use crate::api::{MismatchView, PositionView};
 use crate::risk::RiskSnapshot;
 
 use super::core::Engine;
@@ -15,6 +15,8 @@ pub struct EngineView {
     pub positions: Vec<PositionView>,
     /// Every token with an open position or an order in flight: what the price feed must watch.
     pub watched_tokens: std::collections::BTreeSet<String>,
+    /// Live mode: the position mismatches holding trading, tokens by name.
+    pub mismatches: Vec<MismatchView>,
 }
 
 impl Engine {
@@ -50,6 +52,20 @@ impl Engine {
             .filter_map(|token| names.token_name(token))
             .map(str::to_owned)
             .collect();
-        EngineView { status: self.status(), risk: self.risk().snapshot(), positions, watched_tokens }
+        let mismatches = self
+            .risk()
+            .mismatches()
+            .iter()
+            .map(|m| MismatchView {
+                token: names.token_name(m.token).unwrap_or("?").to_string(),
+                market: names.market_name(m.market).unwrap_or("?").to_string(),
+                kind: m.kind.as_str().to_owned(),
+                ours: m.ours,
+                venue: m.venue,
+                venue_avg_price: m.venue_avg_price,
+                since: m.since.to_rfc3339(),
+            })
+            .collect();
+        EngineView { status: self.status(), risk: self.risk().snapshot(), positions, watched_tokens, mismatches }
     }
 }

@@ -36,6 +36,7 @@ pub struct PolymarketConfig {
     pub http: HttpConfig,
     pub market_ws: MarketWsConfig,
     pub credentials: CredentialsConfig,
+    pub wallet: WalletConfig,
 }
 
 impl Default for PolymarketConfig {
@@ -49,7 +50,37 @@ impl Default for PolymarketConfig {
             http: HttpConfig::default(),
             market_ws: MarketWsConfig::default(),
             credentials: CredentialsConfig::default(),
+            wallet: WalletConfig::default(),
         }
+    }
+}
+
+/// `[polymarket.wallet]`: reading our own wallet in live mode (its cash and its positions).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WalletConfig {
+    /// Time between two readings of the wallet's balance and positions (the first at start-up).
+    pub reconcile_interval_secs: u64,
+}
+
+impl Default for WalletConfig {
+    fn default() -> Self {
+        Self { reconcile_interval_secs: 60 }
+    }
+}
+
+impl WalletConfig {
+    pub fn reconcile_interval(&self) -> Duration {
+        Duration::from_secs(self.reconcile_interval_secs)
+    }
+
+    fn validate(&self, prefix: &str, issues: &mut Issues) {
+        issues.check(
+            self.reconcile_interval_secs == 0 || self.reconcile_interval_secs > 3_600,
+            join(prefix, "reconcile_interval_secs"),
+            self.reconcile_interval_secs,
+            "must be between 1 and 3600 seconds (equity and the position check are only as fresh as the last reading)",
+        );
     }
 }
 
@@ -225,6 +256,7 @@ impl PolymarketConfig {
             check_url(issues, &join(&join(prefix, "market_ws"), "url"), &self.market_ws.url, &["ws", "wss"]);
         }
         self.credentials.validate(&join(prefix, "credentials"), issues);
+        self.wallet.validate(&join(prefix, "wallet"), issues);
     }
 }
 
@@ -378,6 +410,7 @@ mod tests {
         config.http.max_backoff_ms = 1;
         config.credentials.signature_type = 9;
         config.credentials.funder_address = Secret::new("0xnope");
+        config.wallet.reconcile_interval_secs = 0;
         let found = issues_of(&config);
         let expect = [
             "polymarket.data_api_url = \"ftp://example.com\": must be an absolute http/https URL",
@@ -387,6 +420,7 @@ mod tests {
             "polymarket.http.max_backoff_ms = 1: must be at least base_backoff_ms",
             "polymarket.credentials.signature_type = 9: must be 0 (EOA), 1 (POLY_PROXY), 2 (POLY_GNOSIS_SAFE) or 3 (POLY_1271)",
             "polymarket.credentials.funder_address = ***: must be 0x followed by 40 hex digits",
+            "polymarket.wallet.reconcile_interval_secs = 0: must be between 1 and 3600 seconds (equity and the position check are only as fresh as the last reading)",
         ];
         for line in expect {
             assert!(found.iter().any(|f| f == line), "missing {line:?} in {found:#?}");

@@ -33,6 +33,8 @@ pub enum HttpError {
     BadUrl { url: String, detail: String },
     #[error("the request could not be built: {detail}")]
     Request { detail: String },
+    #[error("{url}: the answer is larger than {limit} bytes")]
+    TooLarge { url: String, limit: usize },
 }
 
 impl HttpError {
@@ -86,6 +88,8 @@ pub struct HttpClient {
     client: reqwest::Client,
     limiter: Arc<DefaultDirectRateLimiter>,
     policy: RetryPolicy,
+    /// Longest answer body read; a longer one is refused, not read (`None`: no bound).
+    max_body_bytes: Option<usize>,
 }
 
 impl std::fmt::Debug for HttpClient {
@@ -107,7 +111,14 @@ impl HttpClient {
             client,
             limiter: Arc::new(RateLimiter::direct(Quota::per_second(rate))),
             policy: RetryPolicy::from_config(config),
+            max_body_bytes: None,
         })
+    }
+
+    /// The same client, refusing answers longer than `bytes` (read no further than that).
+    pub fn with_max_body(mut self, bytes: usize) -> Self {
+        self.max_body_bytes = Some(bytes);
+        self
     }
 
     pub fn policy(&self) -> RetryPolicy {
@@ -162,10 +173,28 @@ impl HttpClient {
         };
         let status = response.status();
         let retry_after = retry_after(response.headers());
-        let body = response.bytes().await.map_err(|e| classify_transport(&url, &e));
+        let body = match self.max_body_bytes {
+            Some(limit) => read_bounded(response, &url, limit).await,
+            None => response.bytes().await.map(|b| b.to_vec()).map_err(|e| classify_transport(&url, &e)),
+        };
         record_http_call(&method, &endpoint, Some(status.as_u16()), started.elapsed());
-        classify_status(url, status, retry_after, body?.to_vec())
+        classify_status(url, status, retry_after, body?)
     }
+}
+
+/// The body, chunk by chunk, refused as soon as it passes `limit` bytes.
+async fn read_bounded(mut response: reqwest::Response, url: &str, limit: usize) -> Result<Vec<u8>, HttpError> {
+    if response.content_length().is_some_and(|length| length > limit as u64) {
+        return Err(HttpError::TooLarge { url: url.to_string(), limit });
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(|e| classify_transport(url, &e))? {
+        if body.len() + chunk.len() > limit {
+            return Err(HttpError::TooLarge { url: url.to_string(), limit });
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }
 
 fn classify_status(

@@ -20,7 +20,8 @@
 //! | `auth` | L2 HMAC request signing (`POLY_*` headers) |
 //! | `order` | V2 order amounts (6-decimal fixed point) and the `POST /order` body |
 //! | `signer` | EIP-712 V2 order signatures via the official SDK (cargo feature `live`) |
-//! | `trading` | the L2-authenticated trading client: post, cancel, status, open orders, trades |
+//! | `trading` | the L2-authenticated trading client: post, cancel, status, open orders, trades, balance |
+//! | `wallet` | our own wallet (live): the collateral balance and the positions, parsed and bounded |
 
 mod auth;
 mod book;
@@ -40,13 +41,15 @@ mod signer;
 mod staleness;
 mod trade;
 mod trading;
+mod wallet;
 mod whale_feed;
 
 pub use auth::{AuthError, L2Credentials, l2_headers, l2_signature};
 pub use book::{BookCause, BookError, ClobMarketInfo, OrderBook, ParsedBooks, PriceLevel, parse_books};
 pub use book_refusals::{BookRefusalCounts, BookRefusals, SharedBookRefusals};
 pub use config::{
-    CredentialsConfig, DataApiVersion, HttpConfig, MarketWsConfig, PolymarketConfig, PriceFeedConfig, WhaleFeedConfig,
+    CredentialsConfig, DataApiVersion, HttpConfig, MarketWsConfig, PolymarketConfig, PriceFeedConfig, WalletConfig,
+    WhaleFeedConfig,
 };
 pub use cursor::{Admission, CursorState, WalletCursor};
 pub use data_api::{
@@ -68,6 +71,10 @@ pub use staleness::{StalenessTracker, TokenFreshness};
 pub use trade::{Side, TradeKey, TradeKeyError, WhaleTrade};
 pub use trading::{
     CancelResponse, ClobTrade, ClobTradingClient, ListFilter, OpenOrder, PostOrderResponse, TradingError,
+};
+pub use wallet::{
+    MAX_BALANCE_BODY_BYTES, MAX_POSITIONS_PAGE_BYTES, PositionsPage, PositionsReading, VenuePosition, WalletError,
+    parse_balance, parse_positions_page, read_positions,
 };
 pub use whale_feed::{
     FeedStart, FollowedWallet, WalletFeedStatus, WhaleFeedError, WhaleFeedHandle, WhaleFeedSnapshot, spawn_whale_feed,

@@ -201,6 +201,20 @@ impl ClobTradingClient {
         parse(&answer)
     }
 
+    /// The wallet's collateral (pUSD): `GET /balance-allowance?asset_type=COLLATERAL&signature_type=N`.
+    /// The venue states it as a 6-decimal fixed-point integer string.
+    pub async fn collateral_balance(&self, signature_type: u8) -> Result<Decimal, TradingError> {
+        let query = [("asset_type", "COLLATERAL".to_string()), ("signature_type", signature_type.to_string())];
+        let answer = self.send_signed_retried(Method::GET, "balance-allowance", &query, None).await?;
+        super::wallet::parse_balance(&answer).map_err(|e| TradingError::Parse(e.to_string()))
+    }
+
+    /// The same client, refusing answers longer than `bytes`.
+    pub fn with_max_body(mut self, bytes: usize) -> Self {
+        self.http = self.http.with_max_body(bytes);
+        self
+    }
+
     /// `GET /data/orders`, every page.
     pub async fn open_orders(&self, filter: &ListFilter) -> Result<Vec<OpenOrder>, TradingError> {
         self.list("data/orders", filter).await

@@ -50,6 +50,7 @@ pub mod sizing;
 mod snapshot;
 pub mod state;
 pub mod stops;
+pub mod wallet;
 
 pub use crate::domain::{ExitReason, ReasonCode, Side, TradingState};
 pub use config::{
@@ -63,3 +64,4 @@ pub use order::{Approved, Decision, ExitIntent, Fill, FillOutcome, OrderIntent, 
 pub use positions::Position;
 pub use snapshot::{Mark, MarketExposure, RiskSnapshot, RiskState, WhaleExposure, WorkingOrderRecord};
 pub use state::Transition;
+pub use wallet::{MismatchKind, OurHolding, PositionMismatch, VenueHolding, WalletBook};

@@ -14,6 +14,7 @@ use super::order::PositionId;
 use super::positions::Position;
 use super::safeguards::Firing;
 use super::state::StateMachine;
+use super::wallet::{PositionMismatch, WalletBook};
 
 /// Exposure of one whale.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -60,6 +61,11 @@ pub struct RiskSnapshot {
     pub approved_total: u64,
     pub rejected_total: u64,
     pub ignored_prices_total: u64,
+    /// Live mode: the wallet's cash at its last reading, and when that was.
+    pub wallet_cash: Option<Decimal>,
+    pub wallet_read_at: Option<Timestamp>,
+    /// Position mismatches holding trading until a human resolves them.
+    pub position_mismatches: Vec<PositionMismatch>,
 }
 
 /// The last price of a token.
@@ -105,6 +111,9 @@ pub struct RiskState {
     pub approved_total: u64,
     pub rejected_total: u64,
     pub ignored_prices_total: u64,
+    /// Live mode: the last wallet reading and the mismatches still open (absent in older checkpoints).
+    #[serde(default)]
+    pub wallet: WalletBook,
 }
 
 impl RiskState {

@@ -61,6 +61,12 @@ impl StateMachine {
         &self.reducing_holds
     }
 
+    /// Forgets the hold of `reason` without a transition: a human's resume that found the hold's
+    /// cause resolved (see [`StateMachine::resume`], which then moves trading where it belongs).
+    pub fn release_hold(&mut self, reason: ReasonCode) {
+        self.reducing_holds.retain(|hold| *hold != reason);
+    }
+
     /// Where trading rests when nothing more severe applies: `Reducing` while any hold remains.
     fn floor(&self) -> (TradingState, Option<ReasonCode>) {
         match self.reducing_holds.first() {

@@ -20,6 +20,7 @@ mod reload;
 mod signals;
 mod supervisor;
 mod systemd;
+mod wallet;
 mod watchdog;
 mod wiring;
 

@@ -9,7 +9,7 @@ use super::feeds::FeedsObserved;
 use super::recorder::SharedStats;
 use crate::alerts::{AlertCountersSnapshot, ChannelCountersSnapshot};
 use crate::api::{MetricKind, PromText};
-use crate::api::{StatusView, StoreView};
+use crate::api::{StatusView, StoreView, WalletView};
 use crate::config::Config;
 use crate::engine::{EngineStatus, EngineView, ExitCounters};
 use crate::health::HealthReport;
@@ -30,6 +30,8 @@ pub struct Observed {
     pub store: StoreView,
     /// Books the feeds read but refused (the engine's own refusals are in its status).
     pub book_refusals: SharedBookRefusals,
+    /// The wallet reader (live mode).
+    pub wallet: Option<watch::Receiver<super::wallet::WalletReaderStatus>>,
 }
 
 /// The daemon's side of `whale-trader status`.
@@ -50,6 +52,17 @@ pub fn status_view(observed: &Observed) -> StatusView {
         open_positions: view.positions.clone(),
         limits: serde_json::to_value(&config.risk).unwrap_or_default(),
         store: Some(observed.store.clone()),
+        wallet: (config.daemon.mode == crate::config::Mode::Live).then(|| wallet_view(&view)),
+    }
+}
+
+/// The wallet as the last reading found it, and the mismatches still holding trading (live mode).
+fn wallet_view(view: &EngineView) -> WalletView {
+    let r = &view.risk;
+    WalletView {
+        cash_usd: r.wallet_cash,
+        read_at: r.wallet_read_at.map(|t| t.to_rfc3339()),
+        mismatches: view.mismatches.clone(),
     }
 }
 
@@ -104,7 +117,40 @@ pub fn metrics_text(observed: &Observed) -> String {
     if let Some(feeds) = &observed.feeds {
         feeds.write_metrics(&mut text);
     }
+    if let Some(wallet) = &observed.wallet {
+        wallet_metrics(&mut text, &wallet.borrow(), &observed.view.borrow());
+    }
     text.finish()
+}
+
+fn wallet_metrics(text: &mut PromText, wallet: &super::wallet::WalletReaderStatus, view: &EngineView) {
+    text.single(
+        "whale_trader_wallet_readings_total",
+        MetricKind::Counter,
+        "Wallet readings (cash and positions) handed to the engine.",
+        wallet.readings,
+    );
+    text.single(
+        "whale_trader_wallet_reading_failures_total",
+        MetricKind::Counter,
+        "Wallet readings that failed.",
+        wallet.failures,
+    );
+    text.single(
+        "whale_trader_wallet_malformed_rows_total",
+        MetricKind::Counter,
+        "Malformed position rows skipped.",
+        wallet.malformed_rows,
+    );
+    if let Some(cash) = view.risk.wallet_cash {
+        text.single("whale_trader_wallet_cash_usd", MetricKind::Gauge, "The wallet's pUSD at its last reading.", cash);
+    }
+    text.single(
+        "whale_trader_position_mismatches",
+        MetricKind::Gauge,
+        "Position mismatches holding trading until a human resolves them.",
+        view.risk.position_mismatches.len(),
+    );
 }
 
 fn exit_metrics(text: &mut PromText, exits: &ExitCounters) {

@@ -200,6 +200,36 @@ impl Recorder {
                 &e.trade_id,
                 &e.timestamp,
             ),
+            AuditRecord::PositionMismatch(m) => {
+                let at = parse_timestamp(&m.timestamp);
+                let trades = if m.trade_ids.is_empty() { "none".to_owned() } else { m.trade_ids.join(", ") };
+                let alert = Alert::new(
+                    Priority::Error,
+                    "Position Mismatch",
+                    format!(
+                        "The venue holds {} shares of token {} ({}), our trades hold {} (trades: {trades}). \
+                         No new entries until resolved: `whale-trader adopt {}` or `whale-trader drop TRADE_ID`, then `resume`",
+                        m.venue, m.token_id, m.kind, m.ours, m.token_id
+                    ),
+                    at,
+                )
+                .with_market(m.market_id)
+                .with_dedup_key(format!("position_mismatch:{}", m.token_id));
+                self.alerts.raise(alert);
+            }
+            AuditRecord::PositionAdopted(a) => {
+                let at = parse_timestamp(&a.timestamp);
+                let alert = Alert::new(
+                    Priority::Info,
+                    "Position Adopted",
+                    format!("{} shares of token {} adopted as {} at {}", a.size, a.token_id, a.trade_id, a.price),
+                    at,
+                )
+                .with_market(a.market_id);
+                self.alerts.raise(alert);
+            }
+            // The drop closes the trade: its `trade_closed` (reason `reconciled`) is alerted.
+            AuditRecord::PositionDropped(_) => {}
         }
     }
 }

@@ -309,6 +309,8 @@ pub async fn start(
             Some(started.observed)
         }
     };
+    // Live: the wallet's cash and positions, read on start and every reconcile interval.
+    let wallet = start_wallet_reader(&config, &inputs, &intake, supervisor)?;
     // A replayed session brings its own timer ticks in simulated time; the wall-clock ticker then
     // only proves the engine alive (watchdog), so that wall time never changes a replay's outcome.
     let timer = match config.feed.source {
@@ -376,6 +378,7 @@ pub async fn start(
         feeds,
         store: store_view,
         book_refusals,
+        wallet,
     };
 
     // The control API.
@@ -423,6 +426,34 @@ pub async fn start(
     );
 
     Ok(Wired { intake, alerts: alert_sender })
+}
+
+/// The wallet reader of a live daemon (none in paper and dry-run, which keep their own ledger).
+#[cfg(feature = "live")]
+fn start_wallet_reader(
+    config: &Config,
+    inputs: &mpsc::Sender<EngineMsg>,
+    intake: &CancellationToken,
+    supervisor: &mut Supervisor,
+) -> Result<Option<watch::Receiver<super::wallet::WalletReaderStatus>>, StartError> {
+    if config.daemon.mode != Mode::Live {
+        return Ok(None);
+    }
+    let (task, status) =
+        super::wallet::start_wallet_reader(config, inputs.clone(), intake.clone()).map_err(StartError::Live)?;
+    supervisor.spawn("wallet", with_failpoint("wallet", task));
+    Ok(Some(status))
+}
+
+#[cfg(not(feature = "live"))]
+fn start_wallet_reader(
+    _config: &Config,
+    _inputs: &mpsc::Sender<EngineMsg>,
+    _intake: &CancellationToken,
+    _supervisor: &mut Supervisor,
+) -> Result<Option<watch::Receiver<super::wallet::WalletReaderStatus>>, StartError> {
+    // A build without the feature refused live mode at start-up already.
+    Ok(None)
 }
 
 /// The alert dispatcher lives until `sinks` is cancelled, then drains. Meanwhile SIGHUP reloads its
@@ -642,20 +673,31 @@ async fn forward_control(
                 (Control::Kill { detail: reason }, "kill switch engaged: closing every position")
             }
             ControlRequest::Close { position } => (Control::ClosePosition { trade_id: position }, "close requested"),
+            ControlRequest::Adopt { token } => (Control::Adopt { token_id: token }, "adopt requested"),
+            ControlRequest::Drop { trade } => (Control::Drop { trade_id: trade }, "drop requested"),
         };
         // The engine handles inputs in order: once it has processed as many inputs as were queued
-        // ahead of ours plus ours, our request has been applied.
+        // ahead of ours plus ours, our request has been applied. Human commands are numbered too,
+        // and only this task sends them, so the answer numbered after the last one seen is ours.
         let target = status.borrow().inputs_processed + (inputs.max_capacity() - inputs.capacity()) as u64 + 1;
+        let seq = status.borrow().human_controls + 1;
         if inputs.send(EngineMsg::now(Input::Control(control))).await.is_err() {
             return Ok(());
         }
-        let applied = tokio::time::timeout(Duration::from_secs(10), status.wait_for(|s| s.inputs_processed >= target))
-            .await
-            .is_ok_and(|r| r.is_ok());
-        let state = status.borrow().trading_state.as_str().to_string();
-        let reply_body = match applied {
-            true => ControlReply { ok: true, message: message.to_string(), trading_state: state },
-            false => ControlReply {
+        let applied = tokio::time::timeout(
+            Duration::from_secs(10),
+            status.wait_for(|s| s.inputs_processed >= target && s.human_controls >= seq),
+        )
+        .await
+        .is_ok_and(|r| r.is_ok());
+        let (state, answer) = {
+            let now = status.borrow();
+            (now.trading_state.as_str().to_string(), now.control_answer.clone().filter(|a| a.seq == seq))
+        };
+        let reply_body = match (applied, answer) {
+            (true, Some(answer)) => ControlReply { ok: answer.ok, message: answer.message, trading_state: state },
+            (true, None) => ControlReply { ok: true, message: message.to_string(), trading_state: state },
+            (false, _) => ControlReply {
                 ok: false,
                 message: "the engine did not apply the request in time".into(),
                 trading_state: state,

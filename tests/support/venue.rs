@@ -1,6 +1,7 @@
-//! A local stand-in for Polymarket on 127.0.0.1: the Data API (`GET /v2/activity`) and the CLOB
-//! (`GET /book`, `POST /books`, `GET /clob-markets/{id}`, `POST /order`) in the shapes of the
-//! captured fixtures, changed by the test as it goes; and the helpers that run the daemon against it.
+//! A local stand-in for Polymarket on 127.0.0.1: the Data API (`GET /v2/activity`,
+//! `GET /v2/positions`) and the CLOB (`GET /book`, `POST /books`, `GET /clob-markets/{id}`,
+//! `POST /order`, `GET /balance-allowance`) in the shapes of the captured fixtures, changed by the
+//! test as it goes; and the helpers that run the daemon against it.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -44,6 +45,13 @@ pub struct Venue {
     pub tick_sizes: HashMap<String, f64>,
     /// How many of the next `POST /order` requests the venue refuses (400, as for a balance error).
     pub refuse_orders: usize,
+    /// The funder's collateral in 10⁻⁶ pUSD units for `GET /balance-allowance` (404 while `None`).
+    /// A matched BUY pays its making amount from it, a matched SELL adds its taking amount.
+    pub balance_units: Option<u64>,
+    /// The funder's positions for `GET /v2/positions`, in the v2 row shape; matched orders move them.
+    pub positions: Vec<Value>,
+    /// Rows per `/v2/positions` page at most (the `limit` asked for when `None`).
+    pub positions_page_size: Option<usize>,
 }
 
 pub type Shared = Arc<Mutex<Venue>>;
@@ -62,6 +70,44 @@ pub fn trade_row(side: &str, token: &str, market: &str, secs: i64, size: f64, pr
     row["transaction_hash"] = json!(tx);
     row["outcome"] = json!("Yes");
     row
+}
+
+/// The funder wallet of `LIVE_SECRETS`: the `user` of our own positions.
+pub const FUNDER: &str = "0x9999999999999999999999999999999999999999";
+
+/// A v2 position row (the captured fixture's first row) of the funder.
+pub fn position_row(token: &str, market: &str, size: f64, avg_price: f64) -> Value {
+    let mut row = fixture("data_api_v2_positions_user.json")["data"][0].clone();
+    row["proxy_wallet"] = json!(FUNDER);
+    row["token_id"] = json!(token);
+    row["condition_id"] = json!(market);
+    row["current_size"] = json!(size);
+    row["total_size"] = json!(size);
+    row["avg_price"] = json!(avg_price);
+    row["redeemable"] = json!(false);
+    row
+}
+
+/// Moves the funder's position in `token` by a matched order (shares and USD in 10⁻⁶ units).
+fn track_fill(venue: &mut Venue, token: &str, buy: bool, shares_units: u64, usd_units: u64) {
+    let shares = shares_units as f64 / 1e6;
+    if let Some(balance) = venue.balance_units.as_mut() {
+        *balance = if buy { balance.saturating_sub(usd_units) } else { *balance + usd_units };
+    }
+    let market = if token == TOKEN_A { MARKET_A } else { MARKET_B };
+    match venue.positions.iter_mut().find(|r| r["token_id"] == token) {
+        Some(row) => {
+            let held = row["current_size"].as_f64().unwrap_or(0.0);
+            let avg = row["avg_price"].as_f64().unwrap_or(0.0);
+            let size = if buy { held + shares } else { (held - shares).max(0.0) };
+            let avg = if buy && size > 0.0 { (held * avg + usd_units as f64 / 1e6) / size } else { avg };
+            row["current_size"] = json!((size * 1e6).round() / 1e6);
+            row["avg_price"] = json!(avg);
+        }
+        None if buy => venue.positions.push(position_row(token, market, shares, usd_units as f64 / 1e6 / shares)),
+        None => {}
+    }
+    venue.positions.retain(|r| r["current_size"].as_f64().unwrap_or(0.0) > 0.0);
 }
 
 /// The captured `/book` with our token and a deep, stable market around 0.50 (best levels last).
@@ -166,6 +212,11 @@ async fn post_order(
         venue.refuse_orders -= 1;
         return (StatusCode::BAD_REQUEST, Json(json!({"error": "not enough balance / allowance"})));
     }
+    let token = order["tokenId"].as_str().unwrap_or_default().to_string();
+    match order["side"].as_str() {
+        Some("BUY") => track_fill(&mut venue, &token, true, taking, making),
+        _ => track_fill(&mut venue, &token, false, making, taking),
+    }
     (
         StatusCode::OK,
         Json(json!({
@@ -174,6 +225,47 @@ async fn post_order(
             "transactionsHashes": [], "tradeIDs": [], "errorMsg": ""
         })),
     )
+}
+
+/// `GET /balance-allowance?asset_type=COLLATERAL&signature_type=N` (L2): the funder's pUSD in
+/// 10⁻⁶ units, as the CLOB states it; 401 without the `POLY_*` headers.
+async fn balance_allowance(
+    State(venue): State<Shared>,
+    headers: axum::http::HeaderMap,
+    Query(query): Query<HashMap<String, String>>,
+) -> (StatusCode, Json<Value>) {
+    let mut venue = venue.lock().unwrap();
+    venue.seen.push(format!("GET /balance-allowance {}", query.get("asset_type").cloned().unwrap_or_default()));
+    let signed = ["poly_address", "poly_signature", "poly_timestamp", "poly_api_key", "poly_passphrase"]
+        .iter()
+        .all(|h| headers.contains_key(*h));
+    if !signed || query.get("asset_type").map(String::as_str) != Some("COLLATERAL") {
+        return (StatusCode::UNAUTHORIZED, Json(json!({"error": "Unauthorized/Invalid api key"})));
+    }
+    match venue.balance_units {
+        Some(units) => (
+            StatusCode::OK,
+            Json(
+                json!({"balance": units.to_string(), "allowances": {"0xE111180000d2663C0091e4f400237545B87B996B": "0"}}),
+            ),
+        ),
+        None => (StatusCode::NOT_FOUND, Json(json!({"error": "not found"}))),
+    }
+}
+
+/// `GET /v2/positions?user=…&limit=…[&cursor=…]`: the funder's positions, cursor pages.
+async fn positions(State(venue): State<Shared>, Query(query): Query<HashMap<String, String>>) -> Json<Value> {
+    let user = query.get("user").cloned().unwrap_or_default();
+    let limit: usize = query.get("limit").and_then(|l| l.parse().ok()).unwrap_or(100);
+    let from: usize = query.get("cursor").and_then(|c| c.parse().ok()).unwrap_or(0);
+    let mut venue = venue.lock().unwrap();
+    venue.seen.push(format!("GET /v2/positions {user}"));
+    let page = venue.positions_page_size.unwrap_or(limit).min(limit).max(1);
+    let rows: Vec<Value> = venue.positions.iter().filter(|r| r["proxy_wallet"] == user.as_str()).cloned().collect();
+    let data: Vec<Value> = rows.iter().skip(from).take(page).cloned().collect();
+    let more = from + page < rows.len();
+    let cursor = if more { json!((from + page).to_string()) } else { Value::Null };
+    Json(json!({"data": data, "pagination": {"limit": page, "offset": 0, "has_more": more, "next_cursor": cursor}}))
 }
 
 /// The local Data API + CLOB, on its own thread and runtime (the test blocks on the daemon).
@@ -195,6 +287,8 @@ impl LocalVenue {
             .route("/books", post(many_books))
             .route("/clob-markets/{condition}", get(market_info))
             .route("/order", post(post_order))
+            .route("/balance-allowance", get(balance_allowance))
+            .route("/v2/positions", get(positions))
             .with_state(state.clone());
         let thread = std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
