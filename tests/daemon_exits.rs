@@ -120,20 +120,7 @@ fn in_live_mode_a_kill_flattens_through_the_venue_s_refusals() {
     });
     let ws = Workspace::with_default_config("");
     ws.write(".env", &format!("WHALE_TRADER__API__TOKEN={TOKEN}\n"));
-    let stdout = std::fs::File::create(ws.path().join("console.out")).unwrap();
-    let stderr = std::fs::File::create(ws.path().join("console.err")).unwrap();
-    let mut command = ws.command(&["run", "--live"]);
-    command
-        .envs(daemon_env(&venue))
-        .envs(LIVE_SECRETS)
-        .env("WHALE_TRADER__RISK__EXITS__RETRY_AFTER_SECS", "1")
-        .env("WHALE_TRADER__DAEMON__MODE", "live")
-        .env("WHALE_TRADER__POLYMARKET__CREDENTIALS__SIGNATURE_TYPE", "2")
-        .env("WHALE_TRADER_LIVE_CONFIRM", "yes")
-        .stdout(stdout)
-        .stderr(stderr);
-    let daemon = command.spawn().expect("spawn the daemon");
-    wait_ready(&ws, "live");
+    let daemon = start_live_daemon(&ws, &venue, &[("WHALE_TRADER__RISK__EXITS__RETRY_AFTER_SECS", "1")]);
     copy_a_buy(&ws, &venue, TOKEN_A, MARKET_A, 0.5);
 
     // The venue refuses the next four orders (a balance error); the kill's exit keeps going.

@@ -103,19 +103,7 @@ fn in_live_mode_the_copy_and_the_exit_are_signed_orders_at_the_clob() {
         v.books.insert(TOKEN_A.into(), book(TOKEN_A, MARKET_A));
     });
     let ws = Workspace::with_default_config("");
-    let stdout = std::fs::File::create(ws.path().join("console.out")).unwrap();
-    let stderr = std::fs::File::create(ws.path().join("console.err")).unwrap();
-    let mut command = ws.command(&["run", "--live"]);
-    command
-        .envs(daemon_env(&venue))
-        .envs(LIVE_SECRETS)
-        .env("WHALE_TRADER__DAEMON__MODE", "live")
-        .env("WHALE_TRADER__POLYMARKET__CREDENTIALS__SIGNATURE_TYPE", "2")
-        .env("WHALE_TRADER_LIVE_CONFIRM", "yes")
-        .stdout(stdout)
-        .stderr(stderr);
-    let daemon = command.spawn().expect("spawn the daemon");
-    wait_ready(&ws, "live");
+    let daemon = start_live_daemon(&ws, &venue, &[]);
 
     std::thread::sleep(Duration::from_millis(1_200));
     venue.with(|v| v.rows.push(trade_row("BUY", TOKEN_A, MARKET_A, now_secs(), 400.0, 0.5, "0xa1")));

@@ -653,6 +653,7 @@ impl Engine {
             tracing::warn!(%position, "exit for a position the engine does not know");
             return;
         };
+        let free = trade.open_size() - trade.exiting;
         let plan = trade.exit_plan.get_or_insert_with(|| ExitPlan::new(reason, exits));
         // A kill takes over whatever exit was under way; nothing takes over a kill.
         if plan.reason != ExitReason::Kill {
@@ -664,13 +665,14 @@ impl Engine {
         if self.closed_markets.contains(&trade.market) {
             // The venue refuses orders in a closed market: the exit waits (the retries skip closed
             // markets) and goes out if the market reopens; its resolution settles the position.
-            plan.retry_size = plan.retry_size.max(size);
+            plan.retry_size = (plan.retry_size + size).min(free);
             plan.retry_at.get_or_insert(now);
             return;
         }
         let urgent = matches!(reason, ExitReason::Kill | ExitReason::Manual);
         if plan.is_waiting(now) && !urgent {
-            plan.retry_size = plan.retry_size.max(size);
+            // Shares asked for now join those the last try left, never more than are held.
+            plan.retry_size = (plan.retry_size + size).min(free);
             return;
         }
         self.send_exit(position, size, now, out);
@@ -729,7 +731,7 @@ impl Engine {
     /// plan's worst acceptable price, after the risk manager has seen it. Shares below the venue's
     /// minimum order size cannot be sold at all: such a rest is held until the market resolves.
     fn send_exit(&mut self, position: PositionId, size: Decimal, now: Timestamp, out: &mut Outputs) {
-        let exits = self.config.risk.exits.clone();
+        let exits = self.config.risk.exits;
         let Some(trade) = self.portfolio.trades.get(&position) else { return };
         let free = trade.open_size() - trade.exiting;
         let rules = self.market.rules(trade.market);
@@ -780,9 +782,13 @@ impl Engine {
             }
             Decision::Rejected { reason: code, detail } => {
                 self.status.exits.refused += 1;
-                tracing::warn!(%position, reason = %code, %detail, "the risk manager refused an exit; it is tried again later");
-                if let Some(plan) = self.portfolio.trades.get_mut(&position).and_then(|t| t.exit_plan.as_mut()) {
-                    plan.unfilled(size, now, &exits);
+                let Some(plan) = self.portfolio.trades.get_mut(&position).and_then(|t| t.exit_plan.as_mut()) else {
+                    return;
+                };
+                plan.unfilled(size, now, &exits);
+                if plan.refused() {
+                    let refusals = plan.refusals;
+                    tracing::warn!(%position, reason = %code, %detail, refusals, "the risk manager refused an exit; it is tried again later");
                 }
             }
         }

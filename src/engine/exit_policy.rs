@@ -63,6 +63,10 @@ pub struct ExitPlan {
     /// The rest is below the venue's minimum order size: it cannot be sold, and waits for the
     /// market to resolve.
     pub deferred: bool,
+    /// Tries the risk manager refused (logged at the 1st, 2nd, 4th, 8th… so that an exit refused for
+    /// hours does not flood the log).
+    #[serde(default)]
+    pub refusals: u32,
 }
 
 /// What the engine should do about a plan whose retry is due.
@@ -83,7 +87,14 @@ impl ExitPlan {
             retry_size: Decimal::ZERO,
             retry_at: None,
             deferred: false,
+            refusals: 0,
         }
+    }
+
+    /// The risk manager refused a try; returns whether this refusal is worth a log line.
+    pub fn refused(&mut self) -> bool {
+        self.refusals = self.refusals.saturating_add(1);
+        self.refusals.is_power_of_two()
     }
 
     /// An order of this exit went out.

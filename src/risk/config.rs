@@ -71,7 +71,7 @@ pub struct StopsConfig {
 /// An exit is a marketable sell limited at a worst acceptable price; what the book does not take by
 /// then is sent again after `retry_after_secs`, the bound widened by `widen_step_percent` after every
 /// `widen_after_attempts` tries, until the position is flat.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ExitsConfig {
     /// The worst price an exit accepts, in percent below the mark (the best bid when it is sent).

@@ -144,6 +144,15 @@ impl Recorder {
             .unwrap_or_default()
     }
 
+    /// A warning about an exit that has not ended the way it should, named by its whale and market.
+    fn alert_exit(&self, title: &str, message: String, trade_id: &str, timestamp: &str) {
+        let (whale, market) = self.names_of(trade_id);
+        let alert = Alert::new(Priority::Warning, title, message, parse_timestamp(timestamp))
+            .with_whale(whale)
+            .with_market(market);
+        self.alerts.raise(alert);
+    }
+
     fn record_audit(&self, record: AuditRecord) {
         match record {
             AuditRecord::TradeOpened(t) => {
@@ -173,38 +182,24 @@ impl Recorder {
             AuditRecord::TradingStateChanged(_) => {}
             // Each try is in the audit trail and the store; only a try that did not end it is news.
             AuditRecord::ExitOrder(_) => {}
-            AuditRecord::ExitEscalated(e) => {
-                let at = parse_timestamp(&e.timestamp);
-                let (whale, market) = self.names_of(&e.trade_id);
-                let alert = Alert::new(
-                    Priority::Warning,
-                    "Exit Not Filled",
-                    format!(
-                        "{} exit of {} has {} shares left after {} order(s): price bound widened to {}% below the market",
-                        e.reason, e.trade_id, e.remaining, e.attempts, e.slippage_percent
-                    ),
-                    at,
-                )
-                .with_whale(whale)
-                .with_market(market);
-                self.alerts.raise(alert);
-            }
-            AuditRecord::ExitDeferred(e) => {
-                let at = parse_timestamp(&e.timestamp);
-                let (whale, market) = self.names_of(&e.trade_id);
-                let alert = Alert::new(
-                    Priority::Warning,
-                    "Exit Deferred",
-                    format!(
-                        "{} exit of {}: {} shares are below the venue's minimum order of {}; held until the market resolves",
-                        e.exit_reason, e.trade_id, e.size, e.min_order_size
-                    ),
-                    at,
-                )
-                .with_whale(whale)
-                .with_market(market);
-                self.alerts.raise(alert);
-            }
+            AuditRecord::ExitEscalated(e) => self.alert_exit(
+                "Exit Not Filled",
+                format!(
+                    "{} exit of {} has {} shares left after {} order(s): price bound widened to {}% below the market",
+                    e.reason, e.trade_id, e.remaining, e.attempts, e.slippage_percent
+                ),
+                &e.trade_id,
+                &e.timestamp,
+            ),
+            AuditRecord::ExitDeferred(e) => self.alert_exit(
+                "Exit Deferred",
+                format!(
+                    "{} exit of {}: {} shares are below the venue's minimum order of {}; held until the market resolves",
+                    e.exit_reason, e.trade_id, e.size, e.min_order_size
+                ),
+                &e.trade_id,
+                &e.timestamp,
+            ),
             AuditRecord::MarketClosed(m) => {
                 let at = parse_timestamp(&m.timestamp);
                 let alert = Alert::new(

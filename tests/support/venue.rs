@@ -334,6 +334,27 @@ pub fn sqlite_count(ws: &Workspace, sql: &str) -> i64 {
     conn.query_row(sql, [], |row| row.get(0)).unwrap()
 }
 
+/// The daemon in live mode against `venue` (every live condition met, made-up credentials of a
+/// Safe wallet), with `extra` environment on top; returns once it runs.
+#[cfg(feature = "live")]
+pub fn start_live_daemon(ws: &Workspace, venue: &LocalVenue, extra: &[(&str, &str)]) -> std::process::Child {
+    let stdout = std::fs::File::create(ws.path().join("console.out")).unwrap();
+    let stderr = std::fs::File::create(ws.path().join("console.err")).unwrap();
+    let mut command = ws.command(&["run", "--live"]);
+    command
+        .envs(daemon_env(venue))
+        .envs(LIVE_SECRETS)
+        .env("WHALE_TRADER__DAEMON__MODE", "live")
+        .env("WHALE_TRADER__POLYMARKET__CREDENTIALS__SIGNATURE_TYPE", "2")
+        .env("WHALE_TRADER_LIVE_CONFIRM", "yes")
+        .envs(extra.iter().copied())
+        .stdout(stdout)
+        .stderr(stderr);
+    let daemon = command.spawn().expect("spawn the daemon");
+    wait_ready(ws, "live");
+    daemon
+}
+
 // Hardhat's well-known first test key (never funded on Polygon) and made-up API credentials.
 #[cfg(feature = "live")]
 pub const LIVE_SECRETS: [(&str, &str); 5] = [
