@@ -476,3 +476,130 @@ async fn price_feed_polls_watched_tokens_in_batches_and_reports_staleness() {
     cancel.cancel();
     tokio::time::timeout(WAIT, handle.task).await.unwrap().unwrap();
 }
+
+#[tokio::test]
+async fn a_token_left_out_of_post_books_is_confirmed_by_get_book_and_flagged_until_its_book_returns() {
+    let server = MockServer::start().await;
+    let books: Value = serde_json::from_str(&fixture("clob_books_post_negrisk.json")).unwrap();
+    let kept = books[0]["asset_id"].as_str().unwrap().to_string();
+    let gone = books[1]["asset_id"].as_str().unwrap().to_string();
+    // Left out too, but its GET /book answers something that is not a book: not a missing book.
+    let garbled = books[2]["asset_id"].as_str().unwrap().to_string();
+    Mock::given(method("GET"))
+        .and(path("/book"))
+        .and(query_param("token_id", garbled.as_str()))
+        .respond_with(ResponseTemplate::new(200).set_body_string("{\"asset_id\": 1}"))
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/books"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([books[0]])))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/book"))
+        .and(query_param("token_id", gone.as_str()))
+        .respond_with(
+            ResponseTemplate::new(404)
+                .set_body_json(json!({"error": "No orderbook exists for the requested token id"})),
+        )
+        .mount(&server)
+        .await;
+
+    let mut config = config(&server);
+    config.http.max_attempts = 1;
+    let clock = SimClock::starting_at(Timestamp::from_secs(START_SECS));
+    let (_watch_tx, watch_rx) = watch::channel(BTreeSet::from([kept.clone(), gone.clone(), garbled.clone()]));
+    let (tx, mut rx) = mpsc::channel(1024);
+    let cancel = CancellationToken::new();
+    let handle = spawn_price_feed(
+        &config,
+        watch_rx,
+        Arc::new(clock.clone()),
+        tx,
+        SharedBookRefusals::new("test"),
+        cancel.clone(),
+    )
+    .unwrap();
+
+    let deadline = Instant::now() + WAIT;
+    let mut snapshot = handle.snapshot.clone();
+    while !snapshot.borrow().tokens.get(&gone).is_some_and(|t| t.no_book) {
+        assert!(Instant::now() < deadline, "the missing book was not flagged: {:?}", snapshot.borrow());
+        while rx.try_recv().is_ok() {}
+        tokio::time::timeout(WAIT, snapshot.changed()).await.unwrap().unwrap();
+    }
+    // Several more polls: the disappearance is confirmed and counted once.
+    let polls = server.received_requests().await.unwrap().iter().filter(|r| r.url.path() == "/books").count();
+    while server.received_requests().await.unwrap().iter().filter(|r| r.url.path() == "/books").count() < polls + 5 {
+        while rx.try_recv().is_ok() {}
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let asked = |token: &str| {
+        let query = format!("token_id={token}");
+        move |r: &wiremock::Request| r.url.path() == "/book" && r.url.query() == Some(query.as_str())
+    };
+    let requests = server.received_requests().await.unwrap();
+    assert_eq!(requests.iter().filter(|r| asked(&gone)(r)).count(), 1, "GET /book once per disappearance");
+    assert_eq!(requests.iter().filter(|r| asked(&garbled)(r)).count(), 1, "an unsettled answer is not asked again");
+    let now = handle.snapshot.borrow().clone();
+    assert_eq!((now.tokens_without_book, now.missing_books_total), (1, 1));
+    assert!(!now.tokens[&kept].no_book);
+    assert!(!now.tokens[&garbled].no_book, "a book that does not parse is not a missing book");
+
+    // Its book comes back: the flag clears.
+    server.reset().await;
+    Mock::given(method("POST"))
+        .and(path("/books"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([books[0], books[1]])))
+        .mount(&server)
+        .await;
+    while snapshot.borrow().tokens_without_book != 0 {
+        assert!(Instant::now() < deadline + WAIT, "the returned book did not clear the flag");
+        while rx.try_recv().is_ok() {}
+        tokio::time::timeout(WAIT, snapshot.changed()).await.unwrap().unwrap();
+    }
+    assert_eq!(snapshot.borrow().missing_books_total, 1);
+    cancel.cancel();
+    while rx.try_recv().is_ok() {}
+    tokio::time::timeout(WAIT, handle.task).await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn market_status_reads_the_documented_shape_and_refuses_404_and_oversized_answers() {
+    let server = MockServer::start().await;
+    let resolved = "0x2583be7162d1e223505d91f9702c67da402385491ef84be2ae0b25822528dca4";
+    let unknown = "0x0000000000000000000000000000000000000000000000000000000000000001";
+    let huge = "0x0000000000000000000000000000000000000000000000000000000000000002";
+    Mock::given(method("GET"))
+        .and(path(format!("/markets/{resolved}")))
+        .respond_with(ResponseTemplate::new(200).set_body_string(fixture("clob_market_resolved_docs_shape.json")))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(format!("/markets/{unknown}")))
+        .respond_with(ResponseTemplate::new(404).set_body_json(json!({"error": "market not found"})))
+        .mount(&server)
+        .await;
+    let mut big: Value = serde_json::from_str(&fixture("clob_market_resolved_docs_shape.json")).unwrap();
+    big["condition_id"] = json!(huge);
+    big["description"] = json!("x".repeat(whale_trader::polymarket::MAX_MARKET_BODY_BYTES));
+    Mock::given(method("GET"))
+        .and(path(format!("/markets/{huge}")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(&big))
+        .mount(&server)
+        .await;
+    let mut config = config(&server);
+    config.http.max_attempts = 1;
+    let clob = whale_trader::polymarket::ClobMarketData::new(&config).unwrap();
+
+    let status = clob.market_status(resolved).await.unwrap();
+    assert!(status.closed && !status.accepting_orders);
+    assert_eq!(status.winner().map(|w| w.outcome.as_str()), Some("Yes"));
+    let missing = clob.market_status(unknown).await.unwrap_err();
+    assert!(missing.is_not_found(), "{missing}");
+    let oversized = clob.market_status(huge).await.unwrap_err();
+    assert!(oversized.to_string().contains("larger than the 262144 bytes allowed"), "{oversized}");
+    let bad = clob.market_status("0xnot-hex/../../order").await.unwrap_err();
+    assert!(bad.to_string().contains("must be 0x followed by hex digits"), "{bad}");
+}

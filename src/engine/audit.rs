@@ -163,6 +163,24 @@ pub struct PositionDropped {
     pub timestamp: String,
 }
 
+/// `market_closed`: a market we hold stopped trading before its resolution is known (closed, or no
+/// longer taking orders and without a book). Its positions wait for the resolution: no exit orders.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MarketClosed {
+    pub market_id: String,
+    /// The open trades held in it, by trade id.
+    pub trade_ids: Vec<String>,
+    pub timestamp: String,
+}
+
+/// `market_reopened`: a market reported closed takes orders again; its positions are managed again.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MarketReopened {
+    pub market_id: String,
+    pub trade_ids: Vec<String>,
+    pub timestamp: String,
+}
+
 /// One line of the audit trail.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
@@ -177,11 +195,13 @@ pub enum AuditRecord {
     PositionMismatch(PositionMismatchRecord),
     PositionAdopted(PositionAdopted),
     PositionDropped(PositionDropped),
+    MarketClosed(MarketClosed),
+    MarketReopened(MarketReopened),
 }
 
 impl AuditRecord {
     /// The `event` field: `trade_opened`, `trade_closed`, `trade_rejected`, `trading_state_changed`,
-    /// `exit_order`, `exit_escalated` or `exit_deferred`.
+    /// `exit_order`, `exit_escalated`, `exit_deferred`, `market_closed` or `market_reopened`.
     pub fn event_name(&self) -> &'static str {
         match self {
             AuditRecord::TradeOpened(_) => "trade_opened",
@@ -194,6 +214,8 @@ impl AuditRecord {
             AuditRecord::PositionMismatch(_) => "position_mismatch",
             AuditRecord::PositionAdopted(_) => "position_adopted",
             AuditRecord::PositionDropped(_) => "position_dropped",
+            AuditRecord::MarketClosed(_) => "market_closed",
+            AuditRecord::MarketReopened(_) => "market_reopened",
         }
     }
 
@@ -209,6 +231,7 @@ impl AuditRecord {
             AuditRecord::ExitDeferred(r) => Some(&r.reason),
             AuditRecord::PositionMismatch(r) => Some(&r.kind),
             AuditRecord::PositionAdopted(_) | AuditRecord::PositionDropped(_) => None,
+            AuditRecord::MarketClosed(_) | AuditRecord::MarketReopened(_) => None,
         }
     }
 
@@ -351,6 +374,22 @@ impl AuditSink for TracingAuditSink {
                 pnl_usd = %r.pnl_usd,
                 timestamp = %r.timestamp,
                 "a trade the venue no longer holds was dropped (closed as reconciled, P&L at its last mark)"
+            ),
+            AuditRecord::MarketClosed(r) => tracing::warn!(
+                target: AUDIT_TARGET,
+                event = "market_closed",
+                market_id = %r.market_id,
+                trade_ids = %r.trade_ids.join(","),
+                timestamp = %r.timestamp,
+                "market closed before its resolution: its positions wait for it, without exit orders"
+            ),
+            AuditRecord::MarketReopened(r) => tracing::info!(
+                target: AUDIT_TARGET,
+                event = "market_reopened",
+                market_id = %r.market_id,
+                trade_ids = %r.trade_ids.join(","),
+                timestamp = %r.timestamp,
+                "market takes orders again: its positions are managed again"
             ),
         }
     }

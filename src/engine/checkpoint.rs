@@ -40,6 +40,10 @@ pub struct EngineCheckpoint {
     /// When the last price of any token arrived (the whole-feed staleness check).
     pub last_price_at: Option<Timestamp>,
     pub status: EngineStatus,
+    /// Markets that stopped trading before their resolution is known (absent in older checkpoints:
+    /// none).
+    #[serde(default)]
+    pub closed_markets: Vec<MarketId>,
 }
 
 #[cfg(test)]
@@ -59,9 +63,32 @@ mod tests {
             outcome_labels: vec![(TokenId(2), "Yes".into())],
             last_price_at: Some(Timestamp(5)),
             status: EngineStatus::default(),
+            closed_markets: vec![MarketId(0)],
         };
         let json = serde_json::to_string(&checkpoint).unwrap_or_default();
         let back: EngineCheckpoint = serde_json::from_str(&json).unwrap_or_else(|e| panic!("{e}: {json}"));
+        assert_eq!(back, checkpoint);
+    }
+
+    #[test]
+    fn a_checkpoint_without_closed_markets_still_reads() {
+        let checkpoint = EngineCheckpoint {
+            version: CHECKPOINT_VERSION,
+            next_order_id: 1,
+            interner: Interner::new(),
+            trades: vec![],
+            pending: vec![],
+            whale_holdings: vec![],
+            venue_rules: vec![],
+            outcome_labels: vec![],
+            last_price_at: None,
+            status: EngineStatus::default(),
+            closed_markets: vec![],
+        };
+        let mut json: serde_json::Value = serde_json::to_value(&checkpoint).unwrap_or_default();
+        json.as_object_mut().map(|o| o.remove("closed_markets"));
+        assert!(!json.to_string().contains("closed_markets"));
+        let back: EngineCheckpoint = serde_json::from_value(json).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(back, checkpoint);
     }
 }

@@ -2,6 +2,7 @@
 //! intents and events. It owns the portfolio and the risk manager and does no I/O: the daemon wraps
 //! it in a task ([`super::spawn_engine_task`]), replay calls it in a plain loop ([`super::replay`]).
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use rust_decimal::Decimal;
@@ -18,8 +19,8 @@ use crate::risk::{Decision, ExitIntent, Fill, OrderIntent, PositionId, RiskEvent
 
 use super::EngineError;
 use super::audit::{
-    AuditRecord, AuditSink, ExitDeferred, ExitEscalated, ExitOrder, TradeClosed, TradeOpened, TradeRejected,
-    TradingStateChanged,
+    AuditRecord, AuditSink, ExitDeferred, ExitEscalated, ExitOrder, MarketClosed, MarketReopened, TradeClosed,
+    TradeOpened, TradeRejected, TradingStateChanged,
 };
 use super::checkpoint::{CHECKPOINT_VERSION, EngineCheckpoint};
 use super::copy_rules::{self, CopyRejection, EntryInputs, RejectReason};
@@ -67,6 +68,9 @@ pub struct Engine {
     /// Where a whale trade's dedupe key is written before it is shared (one allocation per trade).
     key_text: String,
     status: EngineStatus,
+    /// Markets that stopped trading before their resolution is known: their positions wait for it
+    /// (no exit orders) and do not count for the stale-feed hold.
+    closed_markets: BTreeSet<MarketId>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -99,6 +103,7 @@ impl Engine {
             risk_events: Vec::with_capacity(8),
             key_text: String::with_capacity(256),
             status: EngineStatus::default(),
+            closed_markets: BTreeSet::new(),
         };
         engine.load_whales();
         Ok(engine)
@@ -177,6 +182,7 @@ impl Engine {
             outcome_labels: self.market.all_outcome_labels(),
             last_price_at: self.market.last_price_at,
             status: self.status.clone(),
+            closed_markets: self.closed_markets.iter().copied().collect(),
         };
         (checkpoint, self.risk.export())
     }
@@ -243,6 +249,7 @@ impl Engine {
             risk_events: Vec::with_capacity(8),
             key_text: String::with_capacity(256),
             status: checkpoint.status,
+            closed_markets: checkpoint.closed_markets.into_iter().collect(),
         };
         for trade in checkpoint.trades {
             engine.portfolio.trades.insert(trade.position, trade);
@@ -337,6 +344,8 @@ impl Engine {
             Input::Resolution { condition_id, winning_token_id } => {
                 self.on_resolution(&condition_id, &winning_token_id, now, out)
             }
+            Input::MarketClosed { condition_id } => self.on_market_closed(&condition_id, now, out),
+            Input::MarketReopened { condition_id } => self.on_market_reopened(&condition_id, now, out),
             Input::Execution(report) => self.on_execution(&report, now, out),
             Input::Control(control) => self.on_control(control, now, out),
             Input::Wallet(reading) => self.on_wallet(*reading, now, out),
@@ -661,6 +670,13 @@ impl Engine {
         if plan.deferred {
             return;
         }
+        if self.closed_markets.contains(&trade.market) {
+            // The venue refuses orders in a closed market: the exit waits (the retries skip closed
+            // markets) and goes out if the market reopens; its resolution settles the position.
+            plan.retry_size = (plan.retry_size + size).min(free);
+            plan.retry_at.get_or_insert(now);
+            return;
+        }
         let urgent = matches!(reason, ExitReason::Kill | ExitReason::Manual);
         if plan.is_waiting(now) && !urgent {
             // Shares asked for now join those the last try left, never more than are held.
@@ -677,7 +693,7 @@ impl Engine {
             .portfolio
             .trades
             .values()
-            .filter(|t| t.exit_plan.is_some_and(|p| p.is_due(now)))
+            .filter(|t| t.exit_plan.is_some_and(|p| p.is_due(now)) && !self.closed_markets.contains(&t.market))
             .map(|t| t.position)
             .collect();
         if due.is_empty() {
@@ -1034,6 +1050,65 @@ impl Engine {
             }
             self.close_trade(position, ExitReason::MarketResolved, now, out);
         }
+        self.closed_markets.remove(&market);
+    }
+
+    /// A market we hold stopped trading before its resolution is known: its positions wait for the
+    /// resolution. Said once (audit, alert); a market we hold nothing in is not remembered.
+    fn on_market_closed(&mut self, condition_id: &str, now: Timestamp, out: &mut Outputs) {
+        let Some(market) = self.interner.find_market(condition_id) else { return };
+        let held = self.trade_ids_in(market);
+        let pending = self.portfolio.pending.values().any(|p| p.intent.market == market);
+        if (held.is_empty() && !pending) || !self.closed_markets.insert(market) {
+            return;
+        }
+        tracing::warn!(
+            market = condition_id,
+            trades = held.len(),
+            "market closed; its positions wait for the resolution"
+        );
+        let record = AuditRecord::MarketClosed(MarketClosed {
+            market_id: condition_id.to_owned(),
+            trade_ids: held,
+            timestamp: now.to_rfc3339(),
+        });
+        self.emit_audit(record, out);
+    }
+
+    /// A market reported closed takes orders again: its positions are watched and exited as before.
+    fn on_market_reopened(&mut self, condition_id: &str, now: Timestamp, out: &mut Outputs) {
+        let Some(market) = self.interner.find_market(condition_id) else { return };
+        if !self.closed_markets.remove(&market) {
+            return;
+        }
+        let record = AuditRecord::MarketReopened(MarketReopened {
+            market_id: condition_id.to_owned(),
+            trade_ids: self.trade_ids_in(market),
+            timestamp: now.to_rfc3339(),
+        });
+        self.emit_audit(record, out);
+    }
+
+    /// The open trades of `market`, by trade id, in position order.
+    fn trade_ids_in(&self, market: MarketId) -> Vec<String> {
+        let positions = self.portfolio.open_positions_sorted(|t| t.market == market);
+        positions.iter().filter_map(|p| self.portfolio.trades.get(p)).map(|t| t.trade_id.clone()).collect()
+    }
+
+    /// Markets that stopped trading before their resolution is known.
+    pub fn closed_markets(&self) -> &BTreeSet<MarketId> {
+        &self.closed_markets
+    }
+
+    /// Whether anything we hold or have working needs prices: positions and orders in closed
+    /// markets do not (no book is coming; they wait for their resolution).
+    fn watching_prices(&self) -> bool {
+        let closed = &self.closed_markets;
+        if closed.is_empty() {
+            return self.portfolio.open_count() > 0 || !self.portfolio.pending.is_empty();
+        }
+        self.portfolio.open_trades().any(|t| !closed.contains(&t.market))
+            || self.portfolio.pending.values().any(|p| !closed.contains(&p.intent.market))
     }
 
     // --- control and time ------------------------------------------------------------------------
@@ -1100,11 +1175,20 @@ impl Engine {
 
     /// Timers: the risk manager's clock-driven rules (breaker cooldown, new trading day) and the
     /// whole-feed staleness check: no price at all for `stale_after_secs` while we hold positions
-    /// or orders moves trading to `reducing` until prices flow again.
+    /// or orders (outside closed markets) moves trading to `reducing` until prices flow again or
+    /// nothing needs them any more.
     fn on_tick(&mut self, now: Timestamp, out: &mut Outputs) {
         self.risk.roll_over(now);
         self.retry_exits(now, out);
-        let watching = self.portfolio.open_count() > 0 || !self.portfolio.pending.is_empty();
+        if !self.closed_markets.is_empty() {
+            // A closed market we no longer hold anything in is not watched any more: forget it.
+            let portfolio = &self.portfolio;
+            self.closed_markets.retain(|market| {
+                portfolio.open_trades().any(|t| t.market == *market)
+                    || portfolio.pending.values().any(|p| p.intent.market == *market)
+            });
+        }
+        let watching = self.watching_prices();
         let stale = self.market.last_price_at.is_none_or(|at| now.millis_since(at) > self.stale_after_ms());
         let transition = if watching && stale {
             let age = self
@@ -1112,10 +1196,9 @@ impl Engine {
                 .last_price_at
                 .map_or_else(|| "ever".to_owned(), |at| format!("{}s", now.millis_since(at) / 1000));
             self.risk.reduce(ReasonCode::StaleFeed, &format!("no price update for {age} while holding positions"), now)
-        } else if !stale {
-            self.risk.clear_reduce(ReasonCode::StaleFeed, now)
         } else {
-            None
+            // Fresh prices, or nothing left that needs them (settled, or waiting in closed markets).
+            self.risk.clear_reduce(ReasonCode::StaleFeed, now)
         };
         if let Some(t) = transition {
             self.record_transition(&t, out);

@@ -27,6 +27,11 @@ pub enum Input {
     MarketInfo(Box<ClobMarketInfo>),
     /// The market resolved: `winning_token` pays 1, every other outcome 0.
     Resolution { condition_id: String, winning_token_id: String },
+    /// The market stopped trading before its resolution is known: its positions wait for the
+    /// resolution (no exit orders, which the venue would refuse) and no longer count as watched.
+    MarketClosed { condition_id: String },
+    /// A market reported closed takes orders again: its positions are managed as before.
+    MarketReopened { condition_id: String },
     /// What the executor did with an order.
     Execution(ExecutionReport),
     /// A human or another component wants something.
@@ -156,7 +161,15 @@ impl EngineEvent {
     /// Whether an alert should go out for this event.
     pub fn is_alertable(&self) -> bool {
         matches!(self, EngineEvent::StateChanged(_) | EngineEvent::BreakerWarning { .. })
-            || matches!(self, EngineEvent::Audit(AuditRecord::TradeClosed(_) | AuditRecord::TradeOpened(_)))
+            || matches!(
+                self,
+                EngineEvent::Audit(
+                    AuditRecord::TradeClosed(_)
+                        | AuditRecord::TradeOpened(_)
+                        | AuditRecord::MarketClosed(_)
+                        | AuditRecord::MarketReopened(_)
+                )
+            )
     }
 }
 

@@ -1,6 +1,8 @@
 //! What observers see of the engine: the risk manager's snapshot and the open trades by name. Built
 //! off the per-event path (the engine task publishes it at a bounded rate), since it allocates.
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use crate::api::{MismatchView, PositionView};
 use crate::risk::RiskSnapshot;
 
@@ -13,8 +15,14 @@ pub struct EngineView {
     pub status: EngineStatus,
     pub risk: RiskSnapshot,
     pub positions: Vec<PositionView>,
-    /// Every token with an open position or an order in flight: what the price feed must watch.
-    pub watched_tokens: std::collections::BTreeSet<String>,
+    /// Every token with an open position or an order in flight, outside closed markets: what the
+    /// price feed must watch.
+    pub watched_tokens: BTreeSet<String>,
+    /// Every market (condition id) with an open position or an order in flight, closed ones
+    /// included, with those tokens: what the resolution watcher checks.
+    pub watched_markets: BTreeMap<String, BTreeSet<String>>,
+    /// Markets that stopped trading before their resolution is known (their positions wait for it).
+    pub closed_markets: BTreeSet<String>,
     /// Live mode: the position mismatches holding trading, tokens by name.
     pub mismatches: Vec<MismatchView>,
 }
@@ -45,13 +53,21 @@ impl Engine {
             })
             .collect();
         let portfolio = self.portfolio();
-        let watched_tokens = portfolio
-            .open_trades()
-            .map(|trade| trade.token)
-            .chain(portfolio.pending.values().map(|order| order.intent.token))
-            .filter_map(|token| names.token_name(token))
-            .map(str::to_owned)
-            .collect();
+        let closed = self.closed_markets();
+        let mut watched_tokens = BTreeSet::new();
+        let mut watched_markets: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        let held = portfolio.open_trades().map(|trade| (trade.market, trade.token));
+        let ordered = portfolio.pending.values().map(|order| (order.intent.market, order.intent.token));
+        for (market, token) in held.chain(ordered) {
+            let Some(token_name) = names.token_name(token) else { continue };
+            if !closed.contains(&market) {
+                watched_tokens.insert(token_name.to_owned());
+            }
+            if let Some(market_name) = names.market_name(market) {
+                watched_markets.entry(market_name.to_owned()).or_default().insert(token_name.to_owned());
+            }
+        }
+        let closed_markets = closed.iter().filter_map(|m| names.market_name(*m)).map(str::to_owned).collect();
         let mismatches = self
             .risk()
             .mismatches()
@@ -66,6 +82,14 @@ impl Engine {
                 since: m.since.to_rfc3339(),
             })
             .collect();
-        EngineView { status: self.status(), risk: self.risk().snapshot(), positions, watched_tokens, mismatches }
+        EngineView {
+            status: self.status(),
+            risk: self.risk().snapshot(),
+            positions,
+            watched_tokens,
+            watched_markets,
+            closed_markets,
+            mismatches,
+        }
     }
 }

@@ -89,6 +89,14 @@ impl BookError {
             BookError::Invalid { cause, .. } => *cause,
         }
     }
+
+    /// The token whose book was refused, when the payload got as far as naming it.
+    pub fn asset_id(&self) -> Option<&str> {
+        match self {
+            BookError::Parse(_) => None,
+            BookError::Invalid { asset_id, .. } => Some(asset_id),
+        }
+    }
 }
 
 /// One price level: shares resting at a price.

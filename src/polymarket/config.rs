@@ -33,6 +33,7 @@ pub struct PolymarketConfig {
     pub gamma_url: String,
     pub whale_feed: WhaleFeedConfig,
     pub price_feed: PriceFeedConfig,
+    pub resolution: ResolutionConfig,
     pub http: HttpConfig,
     pub market_ws: MarketWsConfig,
     pub credentials: CredentialsConfig,
@@ -47,6 +48,7 @@ impl Default for PolymarketConfig {
             gamma_url: "https://gamma-api.polymarket.com".into(),
             whale_feed: WhaleFeedConfig::default(),
             price_feed: PriceFeedConfig::default(),
+            resolution: ResolutionConfig::default(),
             http: HttpConfig::default(),
             market_ws: MarketWsConfig::default(),
             credentials: CredentialsConfig::default(),
@@ -146,6 +148,36 @@ impl Default for PriceFeedConfig {
             requests_per_sec: 25,
             max_concurrency: 4,
         }
+    }
+}
+
+/// `[polymarket.resolution]`: watching the status of every market we hold or have orders in
+/// (`GET /markets/{condition_id}` on the CLOB), to settle resolved markets.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ResolutionConfig {
+    /// Time between two checks of the same market; a market whose book disappears is checked at once.
+    pub poll_interval_secs: u64,
+}
+
+impl Default for ResolutionConfig {
+    fn default() -> Self {
+        Self { poll_interval_secs: 30 }
+    }
+}
+
+impl ResolutionConfig {
+    pub fn poll_interval(&self) -> Duration {
+        Duration::from_secs(self.poll_interval_secs)
+    }
+
+    fn validate(&self, prefix: &str, issues: &mut Issues) {
+        issues.check(
+            self.poll_interval_secs == 0 || self.poll_interval_secs > 3_600,
+            join(prefix, "poll_interval_secs"),
+            self.poll_interval_secs,
+            "must be between 1 and 3600 seconds",
+        );
     }
 }
 
@@ -251,6 +283,7 @@ impl PolymarketConfig {
         }
         self.whale_feed.validate(&join(prefix, "whale_feed"), issues);
         self.price_feed.validate(&join(prefix, "price_feed"), issues);
+        self.resolution.validate(&join(prefix, "resolution"), issues);
         self.http.validate(&join(prefix, "http"), issues);
         if self.market_ws.enabled {
             check_url(issues, &join(&join(prefix, "market_ws"), "url"), &self.market_ws.url, &["ws", "wss"]);
@@ -407,6 +440,7 @@ mod tests {
         config.whale_feed.poll_interval_ms = 0;
         config.whale_feed.page_size = 5_000;
         config.whale_feed.overlap_secs = 0;
+        config.resolution.poll_interval_secs = 0;
         config.http.max_backoff_ms = 1;
         config.credentials.signature_type = 9;
         config.credentials.funder_address = Secret::new("0xnope");
@@ -417,6 +451,7 @@ mod tests {
             "polymarket.whale_feed.poll_interval_ms = 0: must be positive",
             "polymarket.whale_feed.page_size = 5000: must be between 1 and 1000 for api_version V2",
             "polymarket.whale_feed.overlap_secs = 0: must be between 1 and 86400 seconds (the indexer publishes fills late)",
+            "polymarket.resolution.poll_interval_secs = 0: must be between 1 and 3600 seconds",
             "polymarket.http.max_backoff_ms = 1: must be at least base_backoff_ms",
             "polymarket.credentials.signature_type = 9: must be 0 (EOA), 1 (POLY_PROXY), 2 (POLY_GNOSIS_SAFE) or 3 (POLY_1271)",
             "polymarket.credentials.funder_address = ***: must be 0x followed by 40 hex digits",

@@ -33,8 +33,8 @@ pub enum HttpError {
     BadUrl { url: String, detail: String },
     #[error("the request could not be built: {detail}")]
     Request { detail: String },
-    #[error("{url}: the answer is larger than {limit} bytes")]
-    TooLarge { url: String, limit: usize },
+    #[error("{url}: answer larger than the {limit} bytes allowed for it")]
+    BodyTooLarge { url: String, limit: usize },
 }
 
 impl HttpError {
@@ -135,28 +135,48 @@ impl HttpClient {
         self.send_retried(|| Ok(self.client.get(url.clone()))).await
     }
 
+    /// `GET url` like [`HttpClient::get`], refusing an answer body longer than `limit` bytes
+    /// ([`HttpError::BodyTooLarge`], not retried): it stops reading at the limit, so a runaway
+    /// answer never fills memory.
+    pub async fn get_bounded(&self, url: &Url, limit: usize) -> Result<Vec<u8>, HttpError> {
+        (|| async { self.send_once_bounded(self.client.get(url.clone()), Some(limit)).await })
+            .retry(self.policy.backoff())
+            .when(HttpError::is_retryable)
+            .adjust(self.retry_after_adjuster())
+            .notify(|error, wait| tracing::warn!(error = %error, wait_ms = wait.as_millis() as u64, "retrying request"))
+            .await
+    }
+
     /// Sends the request `build` makes, retrying retryable failures with a freshly built request
     /// each time (so that a signed request gets a fresh timestamp).
     pub async fn send_retried<F>(&self, build: F) -> Result<Vec<u8>, HttpError>
     where
         F: Fn() -> Result<RequestBuilder, HttpError>,
     {
-        let cap = self.policy.max_retry_after;
         (|| async { self.send_once(build()?).await })
             .retry(self.policy.backoff())
             .when(HttpError::is_retryable)
-            .adjust(move |error, backoff| match error {
-                // The server said how long to wait (429, 503): wait that long (capped), unless attempts are used up.
-                HttpError::RateLimited { retry_after: Some(wait), .. }
-                | HttpError::Server { retry_after: Some(wait), .. } => backoff.map(|_| (*wait).min(cap)),
-                _ => backoff,
-            })
+            .adjust(self.retry_after_adjuster())
             .notify(|error, wait| tracing::warn!(error = %error, wait_ms = wait.as_millis() as u64, "retrying request"))
             .await
     }
 
+    /// The server said how long to wait (429, 503): wait that long (capped), unless attempts are used up.
+    fn retry_after_adjuster(&self) -> impl Fn(&HttpError, Option<Duration>) -> Option<Duration> + use<> {
+        let cap = self.policy.max_retry_after;
+        move |error, backoff| match error {
+            HttpError::RateLimited { retry_after: Some(wait), .. }
+            | HttpError::Server { retry_after: Some(wait), .. } => backoff.map(|_| (*wait).min(cap)),
+            _ => backoff,
+        }
+    }
+
     /// Sends once (after waiting for the rate limiter), without retries: for non-idempotent calls.
     pub async fn send_once(&self, request: RequestBuilder) -> Result<Vec<u8>, HttpError> {
+        self.send_once_bounded(request, None).await
+    }
+
+    async fn send_once_bounded(&self, request: RequestBuilder, limit: Option<usize>) -> Result<Vec<u8>, HttpError> {
         self.limiter.until_ready().await;
         let request = request.build().map_err(|e| HttpError::Request { detail: e.to_string() })?;
         let url = redact_query(request.url());
@@ -173,24 +193,27 @@ impl HttpClient {
         };
         let status = response.status();
         let retry_after = retry_after(response.headers());
-        let body = match self.max_body_bytes {
-            Some(limit) => read_bounded(response, &url, limit).await,
+        // A call's own bound wins over the client's (set with `with_max_body`).
+        let body = match limit.or(self.max_body_bytes) {
             None => response.bytes().await.map(|b| b.to_vec()).map_err(|e| classify_transport(&url, &e)),
+            Some(limit) => read_bounded(response, limit, &url).await,
         };
         record_http_call(&method, &endpoint, Some(status.as_u16()), started.elapsed());
         classify_status(url, status, retry_after, body?)
     }
 }
 
-/// The body, chunk by chunk, refused as soon as it passes `limit` bytes.
-async fn read_bounded(mut response: reqwest::Response, url: &str, limit: usize) -> Result<Vec<u8>, HttpError> {
-    if response.content_length().is_some_and(|length| length > limit as u64) {
-        return Err(HttpError::TooLarge { url: url.to_string(), limit });
+/// The body of `response`, at most `limit` bytes: a declared or actual length beyond it is refused
+/// without reading the rest.
+async fn read_bounded(mut response: reqwest::Response, limit: usize, url: &str) -> Result<Vec<u8>, HttpError> {
+    let too_large = || HttpError::BodyTooLarge { url: url.to_string(), limit };
+    if response.content_length().is_some_and(|declared| declared > limit as u64) {
+        return Err(too_large());
     }
     let mut body = Vec::new();
     while let Some(chunk) = response.chunk().await.map_err(|e| classify_transport(url, &e))? {
         if body.len() + chunk.len() > limit {
-            return Err(HttpError::TooLarge { url: url.to_string(), limit });
+            return Err(too_large());
         }
         body.extend_from_slice(&chunk);
     }

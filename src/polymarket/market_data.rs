@@ -1,8 +1,9 @@
-//! Public CLOB reads: one book, a batch of books, a market's trading parameters.
+//! Public CLOB reads: one book, a batch of books, a market's trading parameters and its status.
 
 use super::book::{BookError, ClobMarketInfo, OrderBook, ParsedBooks, parse_books};
 use super::config::PolymarketConfig;
 use super::http::{HttpClient, HttpError, endpoint};
+use super::market_status::{MAX_MARKET_BODY_BYTES, MarketStatus, MarketStatusError};
 
 /// A CLOB read that failed.
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
@@ -11,8 +12,17 @@ pub enum MarketDataError {
     Http(#[from] HttpError),
     #[error(transparent)]
     Book(#[from] BookError),
+    #[error(transparent)]
+    Status(#[from] MarketStatusError),
     #[error("condition id {0:?} must be 0x followed by hex digits")]
     BadConditionId(String),
+}
+
+impl MarketDataError {
+    /// The venue answered 404: no such book (a market that closed or resolved) or no such market.
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, MarketDataError::Http(e) if e.status() == Some(404))
+    }
 }
 
 /// Reads books and market parameters from the configured CLOB host.
@@ -50,12 +60,27 @@ impl ClobMarketData {
 
     /// `GET /clob-markets/{condition_id}`: tick size, minimum size, neg-risk and the fee curve.
     pub async fn market_info(&self, condition_id: &str) -> Result<ClobMarketInfo, MarketDataError> {
-        let hex = condition_id.strip_prefix("0x").unwrap_or_default();
-        if hex.is_empty() || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(MarketDataError::BadConditionId(condition_id.to_string()));
-        }
+        check_condition_id(condition_id)?;
         let url = endpoint(&self.base_url, &format!("clob-markets/{condition_id}"))?;
         let body = self.http.get(&url).await?;
         Ok(ClobMarketInfo::from_json(&String::from_utf8_lossy(&body))?)
     }
+
+    /// `GET /markets/{condition_id}`: whether the market is closed, takes orders, and its winner
+    /// once resolved. The answer is bounded to [`MAX_MARKET_BODY_BYTES`].
+    pub async fn market_status(&self, condition_id: &str) -> Result<MarketStatus, MarketDataError> {
+        check_condition_id(condition_id)?;
+        let url = endpoint(&self.base_url, &format!("markets/{condition_id}"))?;
+        let body = self.http.get_bounded(&url, MAX_MARKET_BODY_BYTES).await?;
+        Ok(MarketStatus::from_json(&body, condition_id)?)
+    }
+}
+
+/// A condition id goes into a URL path: only `0x` and hex digits (at most 64, a bytes32).
+fn check_condition_id(condition_id: &str) -> Result<(), MarketDataError> {
+    let hex = condition_id.strip_prefix("0x").unwrap_or_default();
+    if hex.is_empty() || hex.len() > 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(MarketDataError::BadConditionId(condition_id.to_string()));
+    }
+    Ok(())
 }

@@ -12,7 +12,8 @@
 //! | `whale_feed` | the per-wallet pollers that feed the engine |
 //! | `book` | CLOB order books (best first, corrupt ones refused with a cause) and `/clob-markets` parameters |
 //! | `book_refusals` | refused books counted per cause, logged at most once per cause a minute |
-//! | `market_data` | public CLOB reads: `/book`, `/books`, `/clob-markets` |
+//! | `market_data` | public CLOB reads: `/book`, `/books`, `/clob-markets`, `/markets` |
+//! | `market_status` | a market's status from `/markets/{condition_id}`: closed, accepting orders, winner |
 //! | `staleness` | which watched tokens have a fresh price (pure) |
 //! | `price_feed` | the book poller for the tokens the engine watches |
 //! | `fees` | the V2 taker fee curve |
@@ -33,6 +34,7 @@ mod exact_decimal;
 mod fees;
 mod http;
 mod market_data;
+mod market_status;
 mod order;
 mod paper_fill;
 mod price_feed;
@@ -48,8 +50,8 @@ pub use auth::{AuthError, L2Credentials, l2_headers, l2_signature};
 pub use book::{BookCause, BookError, ClobMarketInfo, OrderBook, ParsedBooks, PriceLevel, parse_books};
 pub use book_refusals::{BookRefusalCounts, BookRefusals, SharedBookRefusals};
 pub use config::{
-    CredentialsConfig, DataApiVersion, HttpConfig, MarketWsConfig, PolymarketConfig, PriceFeedConfig, WalletConfig,
-    WhaleFeedConfig,
+    CredentialsConfig, DataApiVersion, HttpConfig, MarketWsConfig, PolymarketConfig, PriceFeedConfig, ResolutionConfig,
+    WalletConfig, WhaleFeedConfig,
 };
 pub use cursor::{Admission, CursorState, WalletCursor};
 pub use data_api::{
@@ -59,6 +61,7 @@ pub use exact_decimal::decimal_from_json_text;
 pub use fees::{FeeCurve, FeeError};
 pub use http::{HttpClient, HttpError, RetryPolicy, endpoint};
 pub use market_data::{ClobMarketData, MarketDataError};
+pub use market_status::{MAX_MARKET_BODY_BYTES, MarketStatus, MarketStatusError, MarketToken};
 pub use order::{
     OrderAmounts, OrderError, OrderType, OrderWire, PostOrderRequest, UnsignedOrder, ZERO_BYTES32, limit_order_amounts,
     salt_for_client_order_id,

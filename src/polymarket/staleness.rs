@@ -14,6 +14,9 @@ pub struct TokenFreshness {
     pub watched_since: Timestamp,
     pub last_update: Option<Timestamp>,
     pub stale: bool,
+    /// The venue has no book for it any more (absent from `POST /books`, 404 on `GET /book`): its
+    /// market closed or resolved, until a book comes back.
+    pub no_book: bool,
 }
 
 /// Tracks freshness for the set of tokens the engine watches.
@@ -39,6 +42,7 @@ impl StalenessTracker {
                 watched_since: now,
                 last_update: None,
                 stale: false,
+                no_book: false,
             });
         }
     }
@@ -48,6 +52,7 @@ impl StalenessTracker {
         match self.tokens.get_mut(token) {
             Some(entry) => {
                 entry.last_update = entry.last_update.max(Some(at));
+                entry.no_book = false;
                 std::mem::replace(&mut entry.stale, false)
             }
             None => false,
@@ -66,6 +71,15 @@ impl StalenessTracker {
             }
         }
         out
+    }
+
+    /// The venue said `token` has no book; returns true when that is news (each transition once).
+    pub fn record_no_book(&mut self, token: &str) -> bool {
+        self.tokens.get_mut(token).is_some_and(|entry| !std::mem::replace(&mut entry.no_book, true))
+    }
+
+    pub fn has_no_book(&self, token: &str) -> bool {
+        self.tokens.get(token).is_some_and(|e| e.no_book)
     }
 
     pub fn is_stale(&self, token: &str) -> bool {
@@ -100,6 +114,19 @@ mod tests {
         assert!(tracker.is_stale("a"));
         assert!(tracker.record_update("a", Timestamp::from_secs(42)), "recovery is reported");
         assert!(!tracker.is_stale("a"));
+    }
+
+    #[test]
+    fn a_missing_book_is_news_once_and_a_book_clears_it() {
+        let mut tracker = StalenessTracker::new(30);
+        tracker.sync(&set(&["a"]), Timestamp::from_secs(0));
+        assert!(tracker.record_no_book("a"));
+        assert!(!tracker.record_no_book("a"), "reported once");
+        assert!(!tracker.record_no_book("unwatched"));
+        assert!(tracker.has_no_book("a"));
+        tracker.record_update("a", Timestamp::from_secs(1));
+        assert!(!tracker.has_no_book("a"));
+        assert!(tracker.record_no_book("a"), "gone again is news again");
     }
 
     #[test]

@@ -230,6 +230,35 @@ impl Recorder {
             }
             // The drop closes the trade: its `trade_closed` (reason `reconciled`) is alerted.
             AuditRecord::PositionDropped(_) => {}
+            AuditRecord::MarketClosed(m) => {
+                let at = parse_timestamp(&m.timestamp);
+                let alert = Alert::new(
+                    Priority::Warning,
+                    "Market Closed",
+                    format!(
+                        "{} stopped trading before its resolution: {} position(s) ({}) wait for it, without exit orders",
+                        m.market_id,
+                        m.trade_ids.len(),
+                        m.trade_ids.join(", ")
+                    ),
+                    at,
+                )
+                .with_market(m.market_id.clone())
+                .with_dedup_key(format!("market_closed:{}", m.market_id));
+                self.alerts.raise(alert);
+            }
+            AuditRecord::MarketReopened(m) => {
+                let at = parse_timestamp(&m.timestamp);
+                let alert = Alert::new(
+                    Priority::Info,
+                    "Market Reopened",
+                    format!("{} takes orders again: its positions are managed again", m.market_id),
+                    at,
+                )
+                .with_market(m.market_id.clone())
+                .resolving(format!("market_closed:{}", m.market_id));
+                self.alerts.raise(alert);
+            }
         }
     }
 }

@@ -1,7 +1,8 @@
 //! A local stand-in for Polymarket on 127.0.0.1: the Data API (`GET /v2/activity`,
 //! `GET /v2/positions`) and the CLOB (`GET /book`, `POST /books`, `GET /clob-markets/{id}`,
-//! `POST /order`, `GET /balance-allowance`) in the shapes of the captured fixtures, changed by the
-//! test as it goes; and the helpers that run the daemon against it.
+//! `GET /markets/{id}`, `POST /order`, `GET /balance-allowance`) in the shapes of the captured
+//! fixtures (the documented schema for `/markets`), changed by the test as it goes; and the helpers
+//! that run the daemon against it.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -52,6 +53,9 @@ pub struct Venue {
     pub positions: Vec<Value>,
     /// Rows per `/v2/positions` page at most (the `limit` asked for when `None`).
     pub positions_page_size: Option<usize>,
+    /// `GET /markets/{id}` answers by condition id (see [`market_status`]); a market without one is
+    /// open and takes orders. `Value::Null` answers 404 `market not found`.
+    pub markets: HashMap<String, Value>,
 }
 
 pub type Shared = Arc<Mutex<Venue>>;
@@ -136,6 +140,28 @@ pub fn book_with(token: &str, market: &str, bids: &[(&str, &str)], asks: &[(&str
     book
 }
 
+/// The `GET /markets/{condition_id}` answer (the documented schema, as in the fixture) of a binary
+/// market whose outcomes are `yes` and `no`, with the flags given; `winner` names the winning token.
+pub fn market_status(market: &str, yes: &str, no: &str, closed: bool, accepting: bool, winner: Option<&str>) -> Value {
+    let mut status = fixture("clob_market_resolved_docs_shape.json");
+    status["condition_id"] = json!(market);
+    status["closed"] = json!(closed);
+    status["accepting_orders"] = json!(accepting);
+    let price = |token: &str| match winner {
+        Some(w) if w == token => json!(1),
+        Some(_) => json!(0),
+        None => json!("0.5"),
+    };
+    status["tokens"] = json!([
+        {"token_id": yes, "outcome": "Yes", "price": price(yes), "winner": winner == Some(yes)},
+        {"token_id": no, "outcome": "No", "price": price(no), "winner": winner == Some(no)},
+    ]);
+    status
+}
+
+/// The other outcome of the markets the stand-in serves (`/clob-markets` lists it as `No`).
+pub const TOKEN_NO: &str = "1";
+
 pub fn now_secs() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64
 }
@@ -189,6 +215,17 @@ async fn market_info(State(venue): State<Shared>, Path(condition): Path<String>)
     info["mts"] = json!(tick);
     info["nr"] = json!(false);
     Json(info)
+}
+
+async fn market(State(venue): State<Shared>, Path(condition): Path<String>) -> (StatusCode, Json<Value>) {
+    let mut venue = venue.lock().unwrap();
+    venue.seen.push(format!("GET /markets {condition}"));
+    let token = if condition == MARKET_A { TOKEN_A } else { TOKEN_B };
+    match venue.markets.get(&condition) {
+        Some(Value::Null) => (StatusCode::NOT_FOUND, Json(json!({"error": "market not found"}))),
+        Some(status) => (StatusCode::OK, Json(status.clone())),
+        None => (StatusCode::OK, Json(market_status(&condition, token, TOKEN_NO, false, true, None))),
+    }
 }
 
 /// `POST /order`: every order not refused matches in full, BUYs at 0.50 and SELLs at 0.49 (the served book's
@@ -286,6 +323,7 @@ impl LocalVenue {
             .route("/book", get(one_book))
             .route("/books", post(many_books))
             .route("/clob-markets/{condition}", get(market_info))
+            .route("/markets/{condition}", get(market))
             .route("/order", post(post_order))
             .route("/balance-allowance", get(balance_allowance))
             .route("/v2/positions", get(positions))

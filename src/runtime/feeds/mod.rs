@@ -4,7 +4,9 @@
 //!  whale feed (Data API, per [[copy.whales]]) ─► trades ──► forwarder ─┬─ market info, book (CLOB) ─┐
 //!       │                                        held back ─┘          └─ the trade ────────────────┼─► engine queue
 //!       └─ watch<WhaleFeedSnapshot> ─► /metrics (lag per whale), watermarks ─► store               │
-//!  engine view ─► watched tokens ─► price feed (POST /books) ─► books ─────────────────────────────┘
+//!  engine view ─► watched tokens ─► price feed (POST /books) ─► books ─────────────────────────────┤
+//!       │                                   └─ no book for a token ─┐                              │
+//!       └─ watched markets ─► resolution watcher (GET /markets/{id}) ◄┘─► resolution, closure ──────┘
 //! ```
 //!
 //! | file | job |
@@ -12,15 +14,17 @@
 //! | `seen.rs` | the store's memory of the feed (seen trades, watermarks) and the restart from it (pure) |
 //! | `trades.rs` | whale trades into the engine, each BUY preceded by a fresh book; progress persisted |
 //! | `prices.rs` | the watched tokens from the engine's view; books into the engine |
+//! | `resolution.rs` | the status of every watched market: resolutions and closures into the engine |
 //! | `observe.rs` | the feeds' `/metrics` families |
 //!
 //! Base URLs come from `polymarket.data_api_url` and `polymarket.clob_url`. The daemon runs on the
 //! system clock; a price feed that delivers nothing for `stale_after_secs` while positions or
-//! orders are open moves trading to `reducing` (the engine's tick, reason `stale_feed`). Malformed
-//! rows and failed polls are logged and counted, never fatal.
+//! orders are open (outside closed markets) moves trading to `reducing` (the engine's tick, reason
+//! `stale_feed`). Malformed rows and failed polls are logged and counted, never fatal.
 
 mod observe;
 mod prices;
+mod resolution;
 mod seen;
 mod trades;
 
@@ -33,6 +37,7 @@ use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 pub use observe::FeedsObserved;
+use resolution::ResolutionSnapshot;
 use seen::feed_start;
 
 use super::supervisor::{TaskError, TaskResult};
@@ -81,8 +86,9 @@ pub struct StartedFeeds {
     pub observed: FeedsObserved,
 }
 
-/// Starts the whale feed for every `[[copy.whales]]` wallet and the price feed for the engine's
-/// watched tokens; the returned tasks forward what they read into the engine until `stop`.
+/// Starts the whale feed for every `[[copy.whales]]` wallet, the price feed for the engine's
+/// watched tokens and the resolution watcher for its watched markets; the returned tasks forward
+/// what they read into the engine until `stop`.
 pub fn start_polymarket_feeds(start: FeedsStart<'_>) -> Result<StartedFeeds, FeedsError> {
     let FeedsStart { config, recovered, clock, inputs, status, view, store, refusals, stop } = start;
     let polymarket = &config.polymarket;
@@ -119,11 +125,28 @@ pub fn start_polymarket_feeds(start: FeedsStart<'_>) -> Result<StartedFeeds, Fee
     let price_feed =
         spawn_price_feed(polymarket, watched_rx, clock.clone(), prices_tx, refusals.clone(), stop.clone())?;
 
-    let observed = FeedsObserved { whales: whale_feed.snapshot.clone(), prices: price_feed.snapshot.clone() };
+    // One CLOB client (one rate limiter) for the forwarder's and the watcher's reads.
+    let clob = ClobMarketData::new(polymarket)?;
+    let (resolution_tx, resolution_rx) = watch::channel(ResolutionSnapshot::default());
+    let watcher = resolution::ResolutionWatcher {
+        clob: clob.clone(),
+        inputs: inputs.clone(),
+        status: status.clone(),
+        view: view.clone(),
+        prices: price_feed.snapshot.clone(),
+        clock: clock.clone(),
+        interval: polymarket.resolution.poll_interval(),
+        snapshot: resolution_tx,
+    };
+    let observed = FeedsObserved {
+        whales: whale_feed.snapshot.clone(),
+        prices: price_feed.snapshot.clone(),
+        resolution: resolution_rx,
+    };
     let forwarder = trades::TradeForwarder {
         inputs: inputs.clone(),
         status,
-        clob: ClobMarketData::new(polymarket)?,
+        clob,
         store,
         clock,
         refresh_after_ms: stale_after_ms(polymarket.price_feed.stale_after_secs) / 2,
@@ -156,6 +179,7 @@ pub fn start_polymarket_feeds(start: FeedsStart<'_>) -> Result<StartedFeeds, Fee
             .boxed(),
         ),
         ("price-watch", prices::follow_watched_tokens(view, watched_tx, stop.clone()).boxed()),
+        ("resolution-watch", watcher.run(stop.clone()).boxed()),
         ("price-books", prices::forward_prices(prices_rx, inputs, stop).boxed()),
     ];
     Ok(StartedFeeds { tasks, observed })

@@ -1,10 +1,12 @@
 //! What `/metrics` shows of the live feeds: per followed whale its feed lag (now minus the block
 //! time of its last trade, when we handed that trade on), polls, failures and rows; for the price
-//! feed the watched and stale tokens.
+//! feed the watched and stale tokens and those without a book; for the resolution watcher its
+//! checks, failures by cause and the inputs it handed to the engine.
 
 use rust_decimal::Decimal;
 use tokio::sync::watch;
 
+use super::resolution::ResolutionSnapshot;
 use crate::api::{MetricKind, PromText};
 use crate::polymarket::{PriceFeedSnapshot, WalletFeedStatus, WhaleFeedSnapshot};
 
@@ -13,6 +15,7 @@ use crate::polymarket::{PriceFeedSnapshot, WalletFeedStatus, WhaleFeedSnapshot};
 pub struct FeedsObserved {
     pub whales: watch::Receiver<WhaleFeedSnapshot>,
     pub prices: watch::Receiver<PriceFeedSnapshot>,
+    pub resolution: watch::Receiver<ResolutionSnapshot>,
 }
 
 impl FeedsObserved {
@@ -20,6 +23,7 @@ impl FeedsObserved {
     pub fn write_metrics(&self, text: &mut PromText) {
         write_whale_metrics(text, &self.whales.borrow());
         write_price_metrics(text, &self.prices.borrow());
+        write_resolution_metrics(text, &self.resolution.borrow());
     }
 }
 
@@ -111,6 +115,51 @@ fn write_price_metrics(text: &mut PromText, snapshot: &PriceFeedSnapshot) {
         "Book polls failed in a row.",
         snapshot.consecutive_failures,
     );
+    text.single(
+        "whale_trader_price_feed_tokens_without_book",
+        MetricKind::Gauge,
+        "Watched tokens the venue has no book for any more (closed or resolved markets).",
+        snapshot.tokens_without_book,
+    );
+    text.single(
+        "whale_trader_price_feed_missing_books_total",
+        MetricKind::Counter,
+        "Watched tokens found without a book (absent from POST /books, confirmed by GET /book), each disappearance once.",
+        snapshot.missing_books_total,
+    );
+}
+
+fn write_resolution_metrics(text: &mut PromText, snapshot: &ResolutionSnapshot) {
+    text.single(
+        "whale_trader_resolution_watched_markets",
+        MetricKind::Gauge,
+        "Markets whose status the resolution watcher checks (open positions and pending orders).",
+        snapshot.watched_markets,
+    );
+    text.single(
+        "whale_trader_resolution_checks_total",
+        MetricKind::Counter,
+        "Market statuses read (GET /markets/{condition_id}).",
+        snapshot.checks_total,
+    );
+    let failures = "whale_trader_resolution_check_failures_total";
+    text.family(failures, MetricKind::Counter, "Market status checks that failed, by cause; checked again next time.");
+    for (cause, count) in [
+        ("http", snapshot.failed_http_total),
+        ("not_found", snapshot.not_found_total),
+        ("malformed", snapshot.malformed_total),
+    ] {
+        text.sample(failures, &[("cause", cause)], count);
+    }
+    let inputs = "whale_trader_resolution_inputs_total";
+    text.family(inputs, MetricKind::Counter, "What the resolution watcher told the engine, by kind.");
+    for (kind, count) in [
+        ("resolution", snapshot.resolutions_sent_total),
+        ("market_closed", snapshot.closed_sent_total),
+        ("market_reopened", snapshot.reopened_sent_total),
+    ] {
+        text.sample(inputs, &[("kind", kind)], count);
+    }
 }
 
 #[cfg(test)]
@@ -134,9 +183,19 @@ mod tests {
         wallets.insert("0xaa".to_string(), traded);
         wallets.insert("0xbb".to_string(), WalletFeedStatus::default());
         let (_tx, whales) = watch::channel(WhaleFeedSnapshot { wallets });
-        let (_ptx, prices) = watch::channel(PriceFeedSnapshot::default());
+        let (_ptx, prices) = watch::channel(PriceFeedSnapshot {
+            tokens_without_book: 1,
+            missing_books_total: 2,
+            ..PriceFeedSnapshot::default()
+        });
+        let (_rtx, resolution) = watch::channel(ResolutionSnapshot {
+            watched_markets: 1,
+            not_found_total: 3,
+            resolutions_sent_total: 1,
+            ..ResolutionSnapshot::default()
+        });
         let mut text = PromText::new();
-        FeedsObserved { whales, prices }.write_metrics(&mut text);
+        FeedsObserved { whales, prices, resolution }.write_metrics(&mut text);
         let body = text.finish();
         assert!(body.contains("whale_trader_whale_feed_lag_seconds{whale=\"0xaa\",label=\"alpha\"} 10.800"), "{body}");
         assert!(body.contains("whale_trader_whale_feed_lag_max_seconds{whale=\"0xaa\",label=\"alpha\"} 167.000"));
@@ -146,5 +205,10 @@ mod tests {
             body.contains("whale_trader_whale_feed_watermark_seconds{whale=\"0xaa\",label=\"alpha\"} 1700000000.000")
         );
         assert!(body.contains("whale_trader_price_feed_watched_tokens 0"));
+        assert!(body.contains("whale_trader_price_feed_tokens_without_book 1"), "{body}");
+        assert!(body.contains("whale_trader_price_feed_missing_books_total 2"), "{body}");
+        assert!(body.contains("whale_trader_resolution_watched_markets 1"), "{body}");
+        assert!(body.contains("whale_trader_resolution_check_failures_total{cause=\"not_found\"} 3"), "{body}");
+        assert!(body.contains("whale_trader_resolution_inputs_total{kind=\"resolution\"} 1"), "{body}");
     }
 }
