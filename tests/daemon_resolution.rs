@@ -36,7 +36,7 @@ fn decimal(value: &Value) -> Decimal {
 
 /// One text column of the first row `sql` returns from the paper store (`None` for no row or NULL).
 fn store_text(ws: &Workspace, sql: &str) -> Option<String> {
-    let path = ws.path().join("data/whale-trader.paper.db");
+    let path = ws.path().join(PAPER_STORE);
     let conn = rusqlite::Connection::open_with_flags(&path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
     conn.query_row(sql, [], |row| row.get(0)).ok()
 }

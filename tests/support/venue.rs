@@ -22,6 +22,8 @@ pub const TOKEN_A: &str = "71321045679252212594626385532706912750332728571942532
 pub const TOKEN_B: &str = "52114319501245915516055106046884209969926127482827954674443846427813813222425";
 pub const MARKET_A: &str = "0x2583be7162d1e223505d91f9702c67da402385491ef84be2ae0b25822528dca4";
 pub const MARKET_B: &str = "0xdde06286a7b9464d344f410ab0b3d2ebc6469904e72c27fd982f65fdbf78768d";
+/// The store of a paper run on the live feeds.
+pub const PAPER_STORE: &str = "data/whale-trader.paper.polymarket.db";
 pub const LIMIT: Duration = Duration::from_secs(30);
 
 pub fn fixture(name: &str) -> Value {
@@ -423,7 +425,7 @@ pub fn http_get(port: u16, path: &str) -> String {
 }
 
 pub fn sqlite_count(ws: &Workspace, sql: &str) -> i64 {
-    let path = ws.path().join("data/whale-trader.paper.polymarket.db");
+    let path = ws.path().join(PAPER_STORE);
     let conn = rusqlite::Connection::open_with_flags(&path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
     conn.query_row(sql, [], |row| row.get(0)).unwrap()
 }
