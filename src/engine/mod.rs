@@ -49,7 +49,7 @@ pub use executor::{
 };
 pub use io::{
     Control, DecisionDetail, EngineEvent, EngineStatus, ExecutionReport, ExitCounters, Input, Outputs, PositionClose,
-    PositionUpdate, Quote, WhaleTradeDecision, WhaleVerdict,
+    PositionUpdate, Quote, RedemptionRequest, WhaleTradeDecision, WhaleVerdict,
 };
 pub use market_data::{TYPICAL_FEE, TokenPrices, VenueRules};
 pub use replay::{ReplayReport, SimulatedRun, parse_line, replay_session, run_replay_feed};

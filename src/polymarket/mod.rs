@@ -43,7 +43,8 @@ mod whale_feed;
 pub use auth::{AuthError, L2Credentials, l2_headers, l2_signature};
 pub use book::{BookError, ClobMarketInfo, OrderBook, PriceLevel, parse_books};
 pub use config::{
-    CredentialsConfig, DataApiVersion, HttpConfig, MarketWsConfig, PolymarketConfig, PriceFeedConfig, WhaleFeedConfig,
+    CredentialsConfig, DataApiVersion, HttpConfig, MarketWsConfig, PolymarketConfig, PriceFeedConfig, RedeemConfig,
+    WhaleFeedConfig,
 };
 pub use cursor::{Admission, CursorState, WalletCursor};
 pub use data_api::{

@@ -11,7 +11,8 @@ use crate::clock::Timestamp;
 use super::command::StoreCommand;
 use super::error::StoreError;
 use super::records::{
-    AlertRecord, EngineCheckpointRecord, FillRecord, OrderRecord, PositionRecord, RiskStateRecord, SeenWhaleTrade,
+    AlertRecord, EngineCheckpointRecord, FillRecord, OrderRecord, PositionRecord, RedemptionRecord, RiskStateRecord,
+    SeenWhaleTrade,
     TradingStateChange, WhaleWatermark,
 };
 
@@ -81,6 +82,8 @@ pub struct RecoveredState {
     /// these, never send them again.
     pub non_final_orders: Vec<RecoveredOrder>,
     pub undelivered_alerts: Vec<AlertRecord>,
+    /// Redemptions not yet confirmed or failed (`pending`, `sent`): the redeemer finishes these.
+    pub open_redemptions: Vec<RedemptionRecord>,
 }
 
 impl RecoveredState {

@@ -22,6 +22,7 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "engine_checkpoint",
         sql: include_str!("../../../migrations/0002_engine_checkpoint.sql"),
     },
+    Migration { version: 3, name: "redemptions", sql: include_str!("../../../migrations/0003_redemptions.sql") },
 ];
 
 /// The schema version this binary creates and understands.
