@@ -1248,19 +1248,13 @@ mod tests {
 
     /// An engine in `mode` holding one filled copy of the whale's buy of `YES` in `0xcondition`.
     fn holding(mode: Mode) -> (Engine, Decimal) {
-        let text = format!(
-            "[daemon]\nmode = \"{}\"\n[[copy.whales]]\naddress = \"{WHALE}\"\nmultiplier = 1\n",
-            mode.as_str()
-        );
+        let text =
+            format!("[daemon]\nmode = \"{}\"\n[[copy.whales]]\naddress = \"{WHALE}\"\nmultiplier = 1\n", mode.as_str());
         let config: Config = toml::from_str(&text).unwrap_or_else(|e| panic!("{e}"));
         let now = Timestamp::from_millis(1_700_000_000_500);
-        let mut engine = Engine::new(
-            Arc::new(config),
-            EngineSettings::default(),
-            Box::new(crate::engine::DiscardAuditSink),
-            now,
-        )
-        .unwrap_or_else(|e| panic!("{e}"));
+        let mut engine =
+            Engine::new(Arc::new(config), EngineSettings::default(), Box::new(crate::engine::DiscardAuditSink), now)
+                .unwrap_or_else(|e| panic!("{e}"));
         let mut out = Outputs::new();
         let book = format!(
             r#"{{"market":"0xcondition","asset_id":"{YES}","timestamp":"{}","bids":[{{"price":"0.49","size":"1000"}}],"asks":[{{"price":"0.50","size":"1000"}}],"min_order_size":"5","tick_size":"0.01","neg_risk":true}}"#,

@@ -21,7 +21,8 @@ use crate::clock::Timestamp;
 use crate::domain::{ClientOrderId, Side};
 use crate::store::{
     self, DecisionRecord, EngineCheckpointRecord, FillRecord, OrderKind, OrderRecord, OrderStatus, PositionRecord,
-    PositionStatus, RedemptionRecord, RedemptionStatus, RiskStateRecord, SeenWhaleTrade, StoreCommand, TradingStateChange,
+    PositionStatus, RedemptionRecord, RedemptionStatus, RiskStateRecord, SeenWhaleTrade, StoreCommand,
+    TradingStateChange,
 };
 
 use super::EngineError;

@@ -12,8 +12,7 @@ use super::command::StoreCommand;
 use super::error::StoreError;
 use super::records::{
     AlertRecord, EngineCheckpointRecord, FillRecord, OrderRecord, PositionRecord, RedemptionRecord, RiskStateRecord,
-    SeenWhaleTrade,
-    TradingStateChange, WhaleWatermark,
+    SeenWhaleTrade, TradingStateChange, WhaleWatermark,
 };
 
 /// A durable home for the daemon's state. Synchronous on purpose: the writer runs it on its own thread.

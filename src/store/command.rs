@@ -10,7 +10,8 @@ use crate::clock::Timestamp;
 
 use super::records::{
     AlertRecord, DecisionRecord, EngineCheckpointRecord, FillRecord, OrderRecord, OrderStatus, PositionRecord,
-    RedemptionRecord, RedemptionUpdate, RiskStateRecord, SeenWhaleTrade, TradingStateChange, WhaleWatermark, require_id, require_non_negative,
+    RedemptionRecord, RedemptionUpdate, RiskStateRecord, SeenWhaleTrade, TradingStateChange, WhaleWatermark,
+    require_id, require_non_negative,
 };
 
 /// One state change to persist.

@@ -156,13 +156,7 @@ pub struct SignedTx {
 
 /// Signs `call` as an EIP-1559 transaction. The hash is the keccak of the raw bytes: known before
 /// broadcasting, so that it can be recorded first and the transaction found again after a crash.
-pub fn sign(
-    key: &PrivateKeySigner,
-    chain_id: u64,
-    nonce: u64,
-    gas: Gas,
-    call: &Call,
-) -> Result<SignedTx, RedeemError> {
+pub fn sign(key: &PrivateKeySigner, chain_id: u64, nonce: u64, gas: Gas, call: &Call) -> Result<SignedTx, RedeemError> {
     let tx = TxEip1559 {
         chain_id,
         nonce,
@@ -251,7 +245,10 @@ mod tests {
         assert!(e.contains("condition_id") && e.contains("64 hex digits"), "{e}");
         let e = position_id("12ab").unwrap_err().to_string();
         assert!(e.contains("token_id") && e.contains("uint256"), "{e}");
-        assert_eq!(position_id("71321045679252212594626385532706912750332728571942532289631379312455583992563").map(|_| ()), Ok(()));
+        assert_eq!(
+            position_id("71321045679252212594626385532706912750332728571942532289631379312455583992563").map(|_| ()),
+            Ok(())
+        );
     }
 
     /// The hash recorded before broadcasting is the hash of exactly the bytes broadcast, and the
@@ -276,10 +273,8 @@ mod tests {
         assert_eq!((tx.chain_id, tx.nonce, tx.gas_limit), (137, 7, 200_000));
         assert_eq!(tx.to, TxKind::Call(call.to));
         assert_eq!(tx.input, call.data);
-        let from = decoded
-            .signature()
-            .recover_address_from_prehash(&tx.signature_hash())
-            .unwrap_or_else(|e| panic!("{e}"));
+        let from =
+            decoded.signature().recover_address_from_prehash(&tx.signature_hash()).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(from, key.address());
     }
 

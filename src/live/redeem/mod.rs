@@ -139,7 +139,8 @@ impl Redeemer {
     pub fn new(start: RedeemerStart) -> Result<Self, RedeemError> {
         let RedeemerStart { polymarket, store, alerts, clock, open } = start;
         let credentials = &polymarket.credentials;
-        let key = PrivateKeySigner::from_str(credentials.private_key.expose().trim()).map_err(|_| RedeemError::BadKey)?;
+        let key =
+            PrivateKeySigner::from_str(credentials.private_key.expose().trim()).map_err(|_| RedeemError::BadKey)?;
         let funder = credentials.funder_address.expose().trim().to_ascii_lowercase();
         let signer = key.address();
         let wallet = match credentials.signature_type {

@@ -126,7 +126,8 @@ impl RpcClient {
     pub async fn call_u256(&self, call: &Call) -> Result<U256, RpcError> {
         const M: &str = "eth_call";
         let v = self.call(M, json!([{ "to": call.to, "data": call.data }, "latest"])).await?;
-        let bytes: Bytes = serde_json::from_value(v.clone()).map_err(|_| malformed(M, "result", &v, "must be hex data"))?;
+        let bytes: Bytes =
+            serde_json::from_value(v.clone()).map_err(|_| malformed(M, "result", &v, "must be hex data"))?;
         if bytes.len() != 32 {
             return Err(malformed(M, "result", &v, "must be one 32-byte word"));
         }

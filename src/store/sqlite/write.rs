@@ -13,7 +13,8 @@ use crate::store::command::{RetentionCutoffs, StoreCommand};
 use crate::store::error::{StoreError, is_foreign_key_violation, is_unique_violation};
 use crate::store::records::{
     AlertRecord, DecisionRecord, EngineCheckpointRecord, FillRecord, OrderRecord, PositionRecord, RedemptionRecord,
-    RedemptionUpdate, RiskStateRecord, SeenWhaleTrade, TradingStateChange, WhaleWatermark, require_id, require_non_negative,
+    RedemptionUpdate, RiskStateRecord, SeenWhaleTrade, TradingStateChange, WhaleWatermark, require_id,
+    require_non_negative,
 };
 
 /// Writes `commands` in one transaction and commits once (one WAL fsync under `synchronous=FULL`).
