@@ -118,11 +118,6 @@ fn live_executor(
     Err(NO_LIVE_FEATURE.to_owned())
 }
 
-/// Requests waiting for the redeemer: each is one resolved market, and the redeemer takes them off
-/// the queue at once (it works from its own list), so the recorder waits only if hundreds of markets
-/// resolve within one transaction's time.
-pub const REDEMPTION_QUEUE: usize = 256;
-
 /// The redeemer (live mode): its queue, for the recorder, and its task. Other modes hold no tokens.
 pub type RedeemerParts = (mpsc::Sender<RedemptionRequest>, BoxFuture<'static, TaskResult>);
 
@@ -153,6 +148,11 @@ fn live_redeemer(
     use futures::FutureExt;
 
     use crate::live::redeem::{Redeemer, RedeemerStart};
+
+    /// Requests waiting for the redeemer: each is one resolved market, and the redeemer takes them
+    /// off the queue between transactions (it works from its own list), so the recorder waits only
+    /// if hundreds of markets resolve within one transaction's time.
+    const REDEMPTION_QUEUE: usize = 256;
 
     let redeemer = Redeemer::new(RedeemerStart {
         polymarket: config.polymarket.clone(),
