@@ -592,3 +592,35 @@ async fn a_proxy_wallet_is_refused_at_start_and_every_redemption_is_alerted_to_b
     redeemer.await.unwrap_or_else(|e| panic!("{e}"));
     store.close().await;
 }
+
+/// An endpoint on another chain than `polymarket.chain_id`: nothing is signed, the redemption stays
+/// `pending` (tried again later) and the reason is alerted once as a warning.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_endpoint_on_another_chain_puts_the_redemption_off_with_one_warning() {
+    let (store, _) = open_store(tempfile::tempdir().unwrap_or_else(|e| panic!("{e}")));
+    written_ahead(&store, &format!("{CONDITION}/T1"), CONDITION, YES, None).await;
+    let (store, open) = open_store(store.close().await);
+    let chain = Chain::start(&store.path).await;
+    chain.hold(CONDITION, YES, 20_000_000);
+    let stop = CancellationToken::new();
+    // Amoy (80002) configured, while the node serves Polygon (137).
+    let config = PolymarketConfig { chain_id: 80_002, ..polymarket(&chain.url, 0) };
+    let (_requests, alerts, redeemer) = start_redeemer(&store, config, open, &stop);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while !alerts_of(&alerts).iter().any(|a| a.1 == "Redemption Waiting") {
+        assert!(tokio::time::Instant::now() < deadline, "no warning: {:#?}", alerts_of(&alerts));
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // A second try (retry_secs = 1) says nothing new.
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    let waiting: Vec<_> = alerts_of(&alerts).into_iter().filter(|a| a.1 == "Redemption Waiting").collect();
+    assert_eq!(waiting.len(), 1, "{waiting:#?}");
+    assert_eq!(waiting[0].0, Priority::Warning);
+    assert!(waiting[0].2.contains("polymarket.chain_id = 80002") && waiting[0].2.contains("chain 137"), "{waiting:#?}");
+    assert!(chain.calls().iter().filter(|m| *m == "eth_chainId").count() >= 2, "tried again: {:?}", chain.calls());
+    assert!(chain.broadcasts().is_empty());
+    assert_eq!(redemptions(&store).first().map(|r| r.status), Some(RedemptionStatus::Pending));
+    stop.cancel();
+    redeemer.await.unwrap_or_else(|e| panic!("{e}"));
+    store.close().await;
+}

@@ -263,12 +263,28 @@ impl Redeemer {
             match self.advance(&mut job.record, stop).await {
                 Step::Done => {}
                 Step::Later(reason) => {
+                    // Logged and alerted once per reason, not at every try: a node that stays
+                    // down, fees that stay high or a wallet without gas money need a human only
+                    // if they last.
                     if job.last_wait.as_deref() != Some(reason.as_str()) {
                         tracing::warn!(
                             redemption = %job.record.redemption_id,
                             status = %job.record.status,
                             retry_in_secs = self.settings.retry_secs,
                             "redemption put off: {reason}"
+                        );
+                        (self.alerts)(
+                            Alert::new(
+                                Priority::Warning,
+                                "Redemption Waiting",
+                                format!(
+                                    "{}: put off, tried again every {} s: {reason}",
+                                    describe(&job.record),
+                                    self.settings.retry_secs
+                                ),
+                                self.clock.now(),
+                            )
+                            .with_dedup_key(format!("redemption_waiting:{}", job.record.redemption_id)),
                         );
                         job.last_wait = Some(reason);
                     }

@@ -2,7 +2,7 @@
 //! `reqwest`, each answer bounded in size and checked field by field.
 //!
 //! Why not the SDK's `ctf` client: it needs alloy's `providers` and `contract` features, which
-//! add 20 crates to the live build for what is here a handful of POSTs (figures in BENCHMARKS.md,
+//! add 15 crates to the live build for what is here a handful of POSTs (figures in BENCHMARKS.md,
 //! "On-chain redemption: SDK `ctf` or a thin JSON-RPC adapter").
 
 use std::time::Duration;
