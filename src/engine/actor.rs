@@ -325,7 +325,11 @@ impl EngineActor {
         self.changed_since_checkpoint = true;
         // Orders about to be sent and fills just applied are durable before anything else happens;
         // decisions and state changes are queued in order (a later order waits for them too).
-        let fills = out.events.iter().any(|e| matches!(e, EngineEvent::FillApplied { .. }));
+        // A redemption request is written ahead like an order: durable before the redeemer sees it.
+        let fills = out
+            .events
+            .iter()
+            .any(|e| matches!(e, EngineEvent::FillApplied { .. } | EngineEvent::RedemptionRequested(_)));
         let durability = if out.intents.is_empty() && !fills { Durability::Queue } else { Durability::Wait };
         self.commit(out, now, durability).await?;
         self.written_ahead += out.intents.len() as u64;

@@ -155,6 +155,27 @@ pub enum EngineEvent {
     WhaleTradeSeen { whale: WhaleId, market: MarketId, token: TokenId, side: Side, lag_ms: i64, at: Timestamp },
     /// The breaker's early warning: today's loss reached the warning share of the threshold.
     BreakerWarning { daily_pnl: Decimal, threshold: Decimal, at: Timestamp },
+    /// Live mode: a resolved market's winning shares are to be redeemed on chain. Written ahead
+    /// (`redemptions`, status `pending`) in the settlement's own group, before the redeemer sees it.
+    RedemptionRequested(Box<RedemptionRequest>),
+}
+
+/// The redemption of one resolved market's winning shares (live mode).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RedemptionRequest {
+    /// `<condition id>/<trade id of the first winning position settled>`: unique, and the same
+    /// after a restart.
+    pub redemption_id: String,
+    pub condition_id: String,
+    /// The winning token held.
+    pub token_id: String,
+    /// Its outcome label.
+    pub outcome: String,
+    /// The winning shares held when the market resolved (the USD the redemption pays).
+    pub shares: Decimal,
+    /// Whether the market redeems through the NegRiskAdapter (from its book).
+    pub neg_risk: bool,
+    pub at: Timestamp,
 }
 
 impl EngineEvent {

@@ -14,13 +14,15 @@
 //! | position opened, resized, closed, settled | `positions` |
 //! | decision on a whale trade | `seen_whale_trades` + `decision_audit` (one command) |
 //! | trading-state change | `trading_state_changes` |
+//! | redemption requested (live) | `redemptions` (status `pending`), before the redeemer sees it |
 //! | (after every step that wrote something) | `risk_state` and `engine_checkpoint` |
 
 use crate::clock::Timestamp;
 use crate::domain::{ClientOrderId, Side};
 use crate::store::{
     self, DecisionRecord, EngineCheckpointRecord, FillRecord, OrderKind, OrderRecord, OrderStatus, PositionRecord,
-    PositionStatus, RiskStateRecord, SeenWhaleTrade, StoreCommand, TradingStateChange,
+    PositionStatus, RedemptionRecord, RedemptionStatus, RiskStateRecord, SeenWhaleTrade, StoreCommand,
+    TradingStateChange,
 };
 
 use super::EngineError;
@@ -119,6 +121,23 @@ impl Journal {
                         reason: t.reason.as_str().to_owned(),
                         detail: Some(t.detail.clone()).filter(|d| !d.is_empty()),
                         changed_at: t.at,
+                    }));
+                }
+                EngineEvent::RedemptionRequested(r) => {
+                    commands.push(StoreCommand::InsertRedemption(RedemptionRecord {
+                        redemption_id: r.redemption_id.clone(),
+                        condition_id: r.condition_id.clone(),
+                        token_id: r.token_id.clone(),
+                        outcome: r.outcome.clone(),
+                        shares: r.shares,
+                        neg_risk: r.neg_risk,
+                        status: RedemptionStatus::Pending,
+                        tx_hash: None,
+                        nonce: None,
+                        raw_tx: None,
+                        detail: None,
+                        created_at: r.at,
+                        updated_at: r.at,
                     }));
                 }
                 EngineEvent::Audit(_) | EngineEvent::WhaleTradeSeen { .. } | EngineEvent::BreakerWarning { .. } => {}

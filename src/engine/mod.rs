@@ -49,7 +49,7 @@ pub use executor::{
 };
 pub use io::{
     Control, ControlAnswer, DecisionDetail, EngineEvent, EngineStatus, ExecutionReport, ExitCounters, Input, Outputs,
-    PositionClose, PositionUpdate, Quote, WalletReading, WhaleTradeDecision, WhaleVerdict,
+    PositionClose, PositionUpdate, Quote, RedemptionRequest, WalletReading, WhaleTradeDecision, WhaleVerdict,
 };
 pub use market_data::{TYPICAL_FEE, TokenPrices, VenueRules};
 pub use replay::{ReplayReport, SimulatedRun, parse_line, replay_session, run_replay_feed};

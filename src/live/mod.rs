@@ -14,6 +14,7 @@
 //! | `journal.rs` | the venue id, durable before the order is sent (the store, or memory in tests) |
 //! | `venue.rs` | one order's life: sign, record, post, follow, cancel; reconcile |
 //! | `outcome.rs` | venue answers → execution reports, fees by the market's curve (pure) |
+//! | `redeem/` | the redeemer: a resolved market's winning shares redeemed on chain (JSON-RPC) |
 //!
 //! Beside the executor the daemon runs [`LiveTasks`]: the reports into the engine's queue, and the
 //! kill switch's cancels. The engine's `Outputs::cancels` on a kill are the entries still working;
@@ -24,6 +25,7 @@
 mod journal;
 mod order;
 mod outcome;
+pub mod redeem;
 mod venue;
 
 use std::collections::HashMap;

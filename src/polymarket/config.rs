@@ -38,6 +38,12 @@ pub struct PolymarketConfig {
     pub market_ws: MarketWsConfig,
     pub credentials: CredentialsConfig,
     pub wallet: WalletConfig,
+    /// Polygon JSON-RPC endpoint for redeeming winning positions on chain (live mode).
+    pub rpc_url: String,
+    /// The chain the redeem transactions are signed for (137 Polygon, 80002 Amoy); checked against
+    /// the endpoint's `eth_chainId` before anything is sent.
+    pub chain_id: u64,
+    pub redeem: RedeemConfig,
 }
 
 impl Default for PolymarketConfig {
@@ -53,6 +59,9 @@ impl Default for PolymarketConfig {
             market_ws: MarketWsConfig::default(),
             credentials: CredentialsConfig::default(),
             wallet: WalletConfig::default(),
+            rpc_url: "https://polygon-rpc.com".into(),
+            chain_id: 137,
+            redeem: RedeemConfig::default(),
         }
     }
 }
@@ -83,6 +92,78 @@ impl WalletConfig {
             self.reconcile_interval_secs,
             "must be between 1 and 3600 seconds (equity and the position check are only as fresh as the last reading)",
         );
+    }
+}
+
+/// `[polymarket.redeem]`: gas caps and timings of the on-chain redemption of winning positions.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RedeemConfig {
+    /// Most gas one redeem transaction may use (the node's estimate plus a fifth, capped here).
+    pub max_gas_limit: u64,
+    /// Cap of the fee per gas, in gwei: above it the redemption waits for cheaper blocks.
+    pub max_fee_per_gas_gwei: u64,
+    /// Cap of the priority fee (tip) per gas, in gwei.
+    pub max_priority_fee_per_gas_gwei: u64,
+    /// Time between two receipt reads of a sent transaction, in milliseconds.
+    pub receipt_poll_ms: u64,
+    /// Time between two attempts at a redemption that could not go out (node down, fees above the
+    /// cap, condition not yet reported on chain), or a sent one still unmined, in seconds.
+    pub retry_secs: u64,
+    /// Timeout of one JSON-RPC request, in milliseconds.
+    pub request_timeout_ms: u64,
+}
+
+impl Default for RedeemConfig {
+    fn default() -> Self {
+        Self {
+            max_gas_limit: 500_000,
+            max_fee_per_gas_gwei: 1_000,
+            max_priority_fee_per_gas_gwei: 200,
+            receipt_poll_ms: 2_000,
+            retry_secs: 60,
+            request_timeout_ms: 10_000,
+        }
+    }
+}
+
+impl RedeemConfig {
+    fn validate(&self, prefix: &str, issues: &mut Issues) {
+        issues.check(
+            !(21_000..=10_000_000).contains(&self.max_gas_limit),
+            join(prefix, "max_gas_limit"),
+            self.max_gas_limit,
+            "must be between 21000 and 10000000",
+        );
+        positive(issues, prefix, "max_fee_per_gas_gwei", self.max_fee_per_gas_gwei);
+        issues.check(
+            self.max_fee_per_gas_gwei > 100_000,
+            join(prefix, "max_fee_per_gas_gwei"),
+            self.max_fee_per_gas_gwei,
+            "must be at most 100000 gwei",
+        );
+        positive(issues, prefix, "max_priority_fee_per_gas_gwei", self.max_priority_fee_per_gas_gwei);
+        issues.check(
+            self.max_priority_fee_per_gas_gwei > self.max_fee_per_gas_gwei,
+            join(prefix, "max_priority_fee_per_gas_gwei"),
+            self.max_priority_fee_per_gas_gwei,
+            "must not exceed max_fee_per_gas_gwei",
+        );
+        positive(issues, prefix, "receipt_poll_ms", self.receipt_poll_ms);
+        positive(issues, prefix, "retry_secs", self.retry_secs);
+        positive(issues, prefix, "request_timeout_ms", self.request_timeout_ms);
+    }
+
+    pub fn receipt_poll(&self) -> Duration {
+        Duration::from_millis(self.receipt_poll_ms)
+    }
+
+    pub fn retry(&self) -> Duration {
+        Duration::from_secs(self.retry_secs)
+    }
+
+    pub fn request_timeout(&self) -> Duration {
+        Duration::from_millis(self.request_timeout_ms)
     }
 }
 
@@ -290,6 +371,14 @@ impl PolymarketConfig {
         }
         self.credentials.validate(&join(prefix, "credentials"), issues);
         self.wallet.validate(&join(prefix, "wallet"), issues);
+        check_url(issues, &join(prefix, "rpc_url"), &self.rpc_url, &["http", "https"]);
+        issues.check(
+            self.chain_id == 0 || self.chain_id > u64::from(u32::MAX),
+            join(prefix, "chain_id"),
+            self.chain_id,
+            "must be a chain id between 1 and 4294967295 (137 is Polygon)",
+        );
+        self.redeem.validate(&join(prefix, "redeem"), issues);
     }
 }
 

@@ -50,8 +50,8 @@ pub use auth::{AuthError, L2Credentials, l2_headers, l2_signature};
 pub use book::{BookCause, BookError, ClobMarketInfo, OrderBook, ParsedBooks, PriceLevel, parse_books};
 pub use book_refusals::{BookRefusalCounts, BookRefusals, SharedBookRefusals};
 pub use config::{
-    CredentialsConfig, DataApiVersion, HttpConfig, MarketWsConfig, PolymarketConfig, PriceFeedConfig, ResolutionConfig,
-    WalletConfig, WhaleFeedConfig,
+    CredentialsConfig, DataApiVersion, HttpConfig, MarketWsConfig, PolymarketConfig, PriceFeedConfig, RedeemConfig,
+    ResolutionConfig, WalletConfig, WhaleFeedConfig,
 };
 pub use cursor::{Admission, CursorState, WalletCursor};
 pub use data_api::{

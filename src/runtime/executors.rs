@@ -11,9 +11,11 @@ use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 use super::supervisor::TaskResult;
+use crate::alerts::AlertSender;
 use crate::config::{Config, FeedSource, Mode};
 use crate::engine::{
-    DryRunExecutor, EngineMsg, EngineStatus, Executor, LIVE_CONFIRM_ENV, PaperExecutor, check_live_start,
+    DryRunExecutor, EngineMsg, EngineStatus, Executor, LIVE_CONFIRM_ENV, PaperExecutor, RedemptionRequest,
+    check_live_start,
 };
 use crate::store::{RecoveredState, StoreHandle};
 
@@ -113,6 +115,67 @@ fn live_executor(
     _store: &StoreHandle,
     _recovered: &RecoveredState,
 ) -> Result<(Box<dyn Executor>, Option<ExecutorTasks>), String> {
+    Err(NO_LIVE_FEATURE.to_owned())
+}
+
+/// The redeemer (live mode): its queue, for the recorder, and its task. Other modes hold no tokens.
+pub type RedeemerParts = (mpsc::Sender<RedemptionRequest>, BoxFuture<'static, TaskResult>);
+
+/// Starts the redeemer when the daemon trades live, with the redemptions a restart left unfinished.
+pub fn start_redeemer(
+    config: &Config,
+    store: &StoreHandle,
+    recovered: &RecoveredState,
+    alerts: AlertSender,
+    stop: CancellationToken,
+) -> Result<Option<RedeemerParts>, String> {
+    if config.daemon.mode != Mode::Live {
+        return Ok(None);
+    }
+    live_redeemer(config, store, recovered, alerts, stop).map(Some)
+}
+
+#[cfg(feature = "live")]
+fn live_redeemer(
+    config: &Config,
+    store: &StoreHandle,
+    recovered: &RecoveredState,
+    alerts: AlertSender,
+    stop: CancellationToken,
+) -> Result<RedeemerParts, String> {
+    use std::sync::Arc;
+
+    use futures::FutureExt;
+
+    use crate::live::redeem::{Redeemer, RedeemerStart};
+
+    /// Requests waiting for the redeemer: each is one resolved market, and the redeemer takes them
+    /// off the queue between transactions (it works from its own list), so the recorder waits only
+    /// if hundreds of markets resolve within one transaction's time.
+    const REDEMPTION_QUEUE: usize = 256;
+
+    let redeemer = Redeemer::new(RedeemerStart {
+        polymarket: config.polymarket.clone(),
+        store: store.clone(),
+        alerts: Arc::new(move |alert| {
+            alerts.raise(alert);
+        }),
+        clock: Arc::new(crate::clock::SystemClock),
+        open: recovered.open_redemptions.clone(),
+    })
+    .map_err(|e| format!("redeemer: {e}"))?;
+    let (tx, rx) = mpsc::channel(REDEMPTION_QUEUE);
+    Ok((tx, redeemer.run(rx, stop).boxed()))
+}
+
+#[cfg(not(feature = "live"))]
+fn live_redeemer(
+    _config: &Config,
+    _store: &StoreHandle,
+    _recovered: &RecoveredState,
+    _alerts: AlertSender,
+    _stop: CancellationToken,
+) -> Result<RedeemerParts, String> {
     Err(NO_LIVE_FEATURE.to_owned())
 }
 

@@ -13,7 +13,7 @@ use crate::alerts::{self, Alert, AlertSender, Priority};
 use crate::clock::Timestamp;
 use crate::config::Config;
 use crate::domain::{ReasonCode, TradingState};
-use crate::engine::{AuditRecord, EngineEvent, EngineView};
+use crate::engine::{AuditRecord, EngineEvent, EngineView, RedemptionRequest};
 use crate::risk::Transition;
 
 /// Counters for `/metrics`, kept by the recorder.
@@ -27,6 +27,8 @@ pub struct RecorderStats {
     /// Feed lag of the last whale trade and the largest seen, in milliseconds.
     pub last_feed_lag_ms: i64,
     pub max_feed_lag_ms: i64,
+    /// On-chain redemptions the engine asked for (live mode), handed to the redeemer.
+    pub redemptions_requested: u64,
 }
 
 /// Shared read access to the recorder's counters.
@@ -37,6 +39,8 @@ pub struct Recorder {
     config: watch::Receiver<Arc<Config>>,
     view: watch::Receiver<Arc<EngineView>>,
     stats: SharedStats,
+    /// The redeemer's queue (live mode): every request, already durable, waiting for room.
+    redemptions: Option<mpsc::Sender<RedemptionRequest>>,
 }
 
 impl Recorder {
@@ -45,7 +49,13 @@ impl Recorder {
         config: watch::Receiver<Arc<Config>>,
         view: watch::Receiver<Arc<EngineView>>,
     ) -> Self {
-        Self { alerts, config, view, stats: SharedStats::default() }
+        Self { alerts, config, view, stats: SharedStats::default(), redemptions: None }
+    }
+
+    /// Hands every redemption request to the redeemer's queue (live mode).
+    pub fn with_redemptions(mut self, redemptions: mpsc::Sender<RedemptionRequest>) -> Self {
+        self.redemptions = Some(redemptions);
+        self
     }
 
     pub fn stats(&self) -> SharedStats {
@@ -56,11 +66,32 @@ impl Recorder {
     pub async fn run(self, mut events: mpsc::Receiver<EngineEvent>) -> TaskResult {
         let mut recorded = 0u64;
         while let Some(event) = events.recv().await {
+            if let EngineEvent::RedemptionRequested(request) = &event {
+                self.forward_redemption(request).await;
+            }
             self.record(event);
             recorded += 1;
         }
         tracing::info!(recorded, "recorder stopped: every engine event counted and alerted");
         Ok(())
+    }
+
+    /// The request is already in the store (the engine task waited for it): a redeemer that is gone
+    /// loses nothing, the next start sends it.
+    async fn forward_redemption(&self, request: &RedemptionRequest) {
+        let Some(redeemer) = &self.redemptions else {
+            tracing::warn!(
+                redemption = %request.redemption_id,
+                "redemption requested but no redeemer runs; it stays pending in the store"
+            );
+            return;
+        };
+        if redeemer.send(request.clone()).await.is_err() {
+            tracing::error!(
+                redemption = %request.redemption_id,
+                "the redeemer has stopped; the redemption stays pending in the store and is sent at the next start"
+            );
+        }
     }
 
     fn count(&self, update: impl FnOnce(&mut RecorderStats)) {
@@ -86,6 +117,7 @@ impl Recorder {
             }
             EngineEvent::OrderIntentRecorded { .. } => self.count(|s| s.order_intents += 1),
             EngineEvent::FillApplied { .. } => self.count(|s| s.fills += 1),
+            EngineEvent::RedemptionRequested(_) => self.count(|s| s.redemptions_requested += 1),
             EngineEvent::WhaleTradeSeen { lag_ms, .. } => self.count(|s| {
                 s.whale_trades_seen += 1;
                 s.last_feed_lag_ms = lag_ms;

@@ -237,7 +237,16 @@ pub async fn start(
     }
 
     // The recorder: engine events → metrics and alerts; its end lets the sinks finish.
-    let recorder = Recorder::new(alert_sender.clone(), config_tx.subscribe(), view.clone());
+    let mut recorder = Recorder::new(alert_sender.clone(), config_tx.subscribe(), view.clone());
+    // Live mode: the redeemer takes the redemption requests the recorder hands on (each already
+    // durable), and finishes those a restart left in the store.
+    if let Some((requests, task)) =
+        super::executors::start_redeemer(&config, &store_handle, &recovered, alert_sender.clone(), intake.clone())
+            .map_err(StartError::Live)?
+    {
+        recorder = recorder.with_redemptions(requests);
+        supervisor.spawn("redeemer", with_failpoint("redeemer", task));
+    }
     let recorded = recorder.stats();
     let sinks_after_recorder = sinks.clone();
     supervisor.spawn(

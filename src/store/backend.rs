@@ -11,8 +11,8 @@ use crate::clock::Timestamp;
 use super::command::StoreCommand;
 use super::error::StoreError;
 use super::records::{
-    AlertRecord, EngineCheckpointRecord, FillRecord, OrderRecord, PositionRecord, RiskStateRecord, SeenWhaleTrade,
-    TradingStateChange, WhaleWatermark,
+    AlertRecord, EngineCheckpointRecord, FillRecord, OrderRecord, PositionRecord, RedemptionRecord, RiskStateRecord,
+    SeenWhaleTrade, TradingStateChange, WhaleWatermark,
 };
 
 /// A durable home for the daemon's state. Synchronous on purpose: the writer runs it on its own thread.
@@ -81,6 +81,8 @@ pub struct RecoveredState {
     /// these, never send them again.
     pub non_final_orders: Vec<RecoveredOrder>,
     pub undelivered_alerts: Vec<AlertRecord>,
+    /// Redemptions not yet confirmed or failed (`pending`, `sent`): the redeemer finishes these.
+    pub open_redemptions: Vec<RedemptionRecord>,
 }
 
 impl RecoveredState {

@@ -10,7 +10,8 @@ use crate::clock::Timestamp;
 
 use super::records::{
     AlertRecord, DecisionRecord, EngineCheckpointRecord, FillRecord, OrderRecord, OrderStatus, PositionRecord,
-    RiskStateRecord, SeenWhaleTrade, TradingStateChange, WhaleWatermark, require_id, require_non_negative,
+    RedemptionRecord, RedemptionUpdate, RiskStateRecord, SeenWhaleTrade, TradingStateChange, WhaleWatermark,
+    require_id, require_non_negative,
 };
 
 /// One state change to persist.
@@ -41,6 +42,11 @@ pub enum StoreCommand {
     RecordDecision(DecisionRecord),
     /// Moves a whale's watermark forward (never backwards).
     AdvanceWatermark(WhaleWatermark),
+    /// Write-ahead of an on-chain redemption (status `pending`), in the settlement's own group.
+    /// Fails with `DuplicateRedemption` if the id was ever used.
+    InsertRedemption(RedemptionRecord),
+    /// A redemption's next status; `sent` carries the transaction, durable before it is broadcast.
+    UpdateRedemption(RedemptionUpdate),
     /// Puts an alert in the outbox.
     EnqueueAlert(AlertRecord),
     /// Marks an outbox alert delivered.
@@ -102,6 +108,8 @@ impl StoreCommand {
             StoreCommand::RecordWhaleDecision { .. } => "record_whale_decision",
             StoreCommand::RecordDecision(_) => "record_decision",
             StoreCommand::AdvanceWatermark(_) => "advance_watermark",
+            StoreCommand::InsertRedemption(_) => "insert_redemption",
+            StoreCommand::UpdateRedemption(_) => "update_redemption",
             StoreCommand::EnqueueAlert(_) => "enqueue_alert",
             StoreCommand::MarkAlertDelivered { .. } => "mark_alert_delivered",
             StoreCommand::Prune(_) => "prune",

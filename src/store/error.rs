@@ -53,6 +53,12 @@ pub enum StoreError {
     #[error("alert {alert_id:?} is already in the outbox")]
     DuplicateAlert { alert_id: String },
 
+    #[error("a redemption with id {redemption_id:?} already exists")]
+    DuplicateRedemption { redemption_id: String },
+
+    #[error("no redemption with id {redemption_id:?}")]
+    UnknownRedemption { redemption_id: String },
+
     #[error("no order with client order id {client_order_id:?}")]
     UnknownOrder { client_order_id: String },
 

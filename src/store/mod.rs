@@ -39,7 +39,8 @@ pub use config::StoreConfig;
 pub use error::StoreError;
 pub use records::{
     AlertRecord, Decision, DecisionRecord, EngineCheckpointRecord, FillRecord, OrderKind, OrderRecord, OrderStatus,
-    PositionRecord, PositionStatus, RiskStateRecord, SeenWhaleTrade, Side, TradingStateChange, WhaleWatermark,
+    PositionRecord, PositionStatus, RedemptionRecord, RedemptionStatus, RedemptionUpdate, RiskStateRecord,
+    SeenWhaleTrade, SentTransaction, Side, TradingStateChange, WhaleWatermark,
 };
 pub use sqlite::{MIGRATIONS, Migration, SqliteStore, latest_version};
 pub use writer::{DurableReceipt, StoreHandle, StoreWriter, WriterSettings, WriterStatsSnapshot, spawn_writer};

@@ -93,6 +93,63 @@ stored_enum!(
     }
 );
 
+stored_enum!(
+    /// Where an on-chain redemption is: written ahead (`pending`), signed and recorded before
+    /// broadcasting (`sent`), then `confirmed` or `failed`.
+    RedemptionStatus { Pending => "pending", Sent => "sent", Confirmed => "confirmed", Failed => "failed" }
+);
+
+impl RedemptionStatus {
+    /// A final redemption never changes again; the others are finished after a restart.
+    pub fn is_final(self) -> bool {
+        matches!(self, RedemptionStatus::Confirmed | RedemptionStatus::Failed)
+    }
+}
+
+/// The redemption of a resolved market's winning shares on chain (live mode).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RedemptionRecord {
+    /// `<condition id>/<trade id of the first winning position settled>`.
+    pub redemption_id: String,
+    pub condition_id: String,
+    /// The winning token held.
+    pub token_id: String,
+    /// Its outcome label (`Yes` / `No` in neg-risk markets).
+    pub outcome: String,
+    /// Winning shares held at resolution: the USD the redemption pays.
+    pub shares: Decimal,
+    pub neg_risk: bool,
+    pub status: RedemptionStatus,
+    /// The signed transaction's hash, recorded before it is broadcast.
+    pub tx_hash: Option<String>,
+    pub nonce: Option<u64>,
+    /// The signed raw transaction (0x hex): a restart broadcasts exactly this again, never a new one.
+    pub raw_tx: Option<String>,
+    /// How it ended: the receipt's block, or why it failed.
+    pub detail: Option<String>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+/// A redemption's next step, as the redeemer records it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RedemptionUpdate {
+    pub redemption_id: String,
+    pub status: RedemptionStatus,
+    /// Set with `sent`: the transaction's hash, nonce and raw bytes.
+    pub sent: Option<SentTransaction>,
+    pub detail: Option<String>,
+    pub updated_at: Timestamp,
+}
+
+/// A signed transaction, recorded before it is broadcast.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SentTransaction {
+    pub tx_hash: String,
+    pub nonce: u64,
+    pub raw_tx: String,
+}
+
 /// A copied position, open or closed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PositionRecord {
@@ -271,6 +328,41 @@ impl PositionRecord {
             return Err(StoreError::invalid("position.closed_at", "none", "must be set when the status is closed"));
         }
         Ok(())
+    }
+}
+
+impl RedemptionRecord {
+    pub(crate) fn validate(&self) -> Result<(), StoreError> {
+        require_id("redemption.redemption_id", &self.redemption_id)?;
+        require_id("redemption.condition_id", &self.condition_id)?;
+        require_id("redemption.token_id", &self.token_id)?;
+        require_positive("redemption.shares", self.shares)
+    }
+}
+
+impl RedemptionUpdate {
+    pub(crate) fn validate(&self) -> Result<(), StoreError> {
+        require_id("redemption_update.redemption_id", &self.redemption_id)?;
+        match (&self.sent, self.status) {
+            (None, RedemptionStatus::Sent) => Err(StoreError::invalid(
+                "redemption_update.sent",
+                "none",
+                "a sent redemption records its transaction hash, nonce and raw bytes",
+            )),
+            (Some(sent), _) => {
+                require_id("redemption_update.tx_hash", &sent.tx_hash)?;
+                require_id("redemption_update.raw_tx", &sent.raw_tx)?;
+                if i64::try_from(sent.nonce).is_err() {
+                    return Err(StoreError::invalid(
+                        "redemption_update.nonce",
+                        sent.nonce.to_string(),
+                        "must fit in a signed 64-bit integer",
+                    ));
+                }
+                Ok(())
+            }
+            (None, _) => Ok(()),
+        }
     }
 }
 

@@ -22,6 +22,7 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "engine_checkpoint",
         sql: include_str!("../../../migrations/0002_engine_checkpoint.sql"),
     },
+    Migration { version: 3, name: "redemptions", sql: include_str!("../../../migrations/0003_redemptions.sql") },
 ];
 
 /// The schema version this binary creates and understands.
@@ -98,10 +99,10 @@ mod tests {
     #[test]
     fn migrating_twice_applies_nothing_the_second_time() {
         let conn = Connection::open_in_memory().unwrap();
-        assert_eq!(migrate(&conn, Path::new(":memory:")).unwrap(), [1, 2]);
+        assert_eq!(migrate(&conn, Path::new(":memory:")).unwrap(), [1, 2, 3]);
         assert!(migrate(&conn, Path::new(":memory:")).unwrap().is_empty());
         let rows: i64 = conn.query_row("SELECT COUNT(*) FROM schema_version", [], |r| r.get(0)).unwrap();
-        assert_eq!(rows, 2);
+        assert_eq!(rows, 3);
     }
 
     #[test]
@@ -110,9 +111,9 @@ mod tests {
         migrate(&conn, Path::new("x.db")).unwrap();
         conn.execute("INSERT INTO schema_version VALUES (99, 'future', 0)", []).unwrap();
         let err = migrate(&conn, Path::new("x.db")).unwrap_err();
-        assert_eq!(err, StoreError::SchemaTooNew { path: "x.db".into(), found: 99, supported: 2 });
+        assert_eq!(err, StoreError::SchemaTooNew { path: "x.db".into(), found: 99, supported: 3 });
         let rows: i64 = conn.query_row("SELECT COUNT(*) FROM schema_version", [], |r| r.get(0)).unwrap();
-        assert_eq!(rows, 3);
+        assert_eq!(rows, 4);
     }
 
     /// The allowed-value lists are `=` chains (see the note in `0001_initial.sql`): they must still

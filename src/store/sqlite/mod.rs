@@ -173,6 +173,11 @@ impl SqliteStore {
             .query_row("SELECT COALESCE(MAX(version), 0) FROM schema_version", [], |r| r.get(0))
             .map_err(StoreError::sqlite("reading the schema version"))
     }
+
+    /// Every on-chain redemption, oldest first (status reads; works on a read-only store).
+    pub fn redemptions(&self) -> Result<Vec<crate::store::RedemptionRecord>, StoreError> {
+        read::all_redemptions(&self.conn)
+    }
 }
 
 impl Store for SqliteStore {

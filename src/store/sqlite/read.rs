@@ -11,7 +11,8 @@ use crate::store::backend::{RecoveredOrder, RecoveredState, StatusReport, latest
 use crate::store::error::StoreError;
 use crate::store::records::{
     AlertRecord, Decision, EngineCheckpointRecord, FillRecord, OrderKind, OrderRecord, OrderStatus, PositionRecord,
-    PositionStatus, RiskStateRecord, SeenWhaleTrade, Side, TradingStateChange, WhaleWatermark,
+    PositionStatus, RedemptionRecord, RedemptionStatus, RiskStateRecord, SeenWhaleTrade, Side, TradingStateChange,
+    WhaleWatermark,
 };
 
 const POSITION_COLUMNS: &str = "position_id, whale_wallet, market_id, token_id, outcome, side, size, entry_price, \
@@ -79,9 +80,53 @@ pub(super) fn load_recovery(conn: &Connection) -> Result<RecoveredState, StoreEr
                 })
             },
         )?,
+        open_redemptions: open_redemptions(conn)?,
     };
     snapshot.commit().map_err(StoreError::sqlite("ending a recovery read"))?;
     Ok(state)
+}
+
+/// Redemptions a restart must finish, oldest first.
+pub(crate) fn open_redemptions(conn: &Connection) -> Result<Vec<RedemptionRecord>, StoreError> {
+    query(
+        conn,
+        "SELECT redemption_id, condition_id, token_id, outcome, shares, neg_risk, status, tx_hash, nonce, raw_tx,
+                detail, created_at, updated_at
+         FROM redemptions WHERE status IN ('pending', 'sent') ORDER BY created_at, redemption_id",
+        [],
+        redemption_from_row,
+    )
+}
+
+/// Every redemption, oldest first (status reads and tests).
+pub(crate) fn all_redemptions(conn: &Connection) -> Result<Vec<RedemptionRecord>, StoreError> {
+    query(
+        conn,
+        "SELECT redemption_id, condition_id, token_id, outcome, shares, neg_risk, status, tx_hash, nonce, raw_tx,
+                detail, created_at, updated_at
+         FROM redemptions ORDER BY created_at, redemption_id",
+        [],
+        redemption_from_row,
+    )
+}
+
+fn redemption_from_row(row: &Row<'_>) -> Result<RedemptionRecord, StoreError> {
+    let nonce: Option<i64> = get(row, 8)?;
+    Ok(RedemptionRecord {
+        redemption_id: get(row, 0)?,
+        condition_id: get(row, 1)?,
+        token_id: get(row, 2)?,
+        outcome: get(row, 3)?,
+        shares: decimal(row, 4, "redemptions", "shares")?,
+        neg_risk: get::<i64>(row, 5)? != 0,
+        status: named(row, 6, "redemptions", "status", RedemptionStatus::parse)?,
+        tx_hash: get(row, 7)?,
+        nonce: nonce.and_then(|n| u64::try_from(n).ok()),
+        raw_tx: get(row, 9)?,
+        detail: get(row, 10)?,
+        created_at: Timestamp(get(row, 11)?),
+        updated_at: Timestamp(get(row, 12)?),
+    })
 }
 
 pub(super) fn status(conn: &Connection) -> Result<StatusReport, StoreError> {

@@ -12,8 +12,9 @@ use crate::clock::Timestamp;
 use crate::store::command::{RetentionCutoffs, StoreCommand};
 use crate::store::error::{StoreError, is_foreign_key_violation, is_unique_violation};
 use crate::store::records::{
-    AlertRecord, DecisionRecord, EngineCheckpointRecord, FillRecord, OrderRecord, PositionRecord, RiskStateRecord,
-    SeenWhaleTrade, TradingStateChange, WhaleWatermark, require_id, require_non_negative,
+    AlertRecord, DecisionRecord, EngineCheckpointRecord, FillRecord, OrderRecord, PositionRecord, RedemptionRecord,
+    RedemptionUpdate, RiskStateRecord, SeenWhaleTrade, TradingStateChange, WhaleWatermark, require_id,
+    require_non_negative,
 };
 
 /// Writes `commands` in one transaction and commits once (one WAL fsync under `synchronous=FULL`).
@@ -93,6 +94,8 @@ fn apply(conn: &Connection, command: &StoreCommand) -> Result<(), StoreError> {
         }
         StoreCommand::RecordDecision(decision) => insert_decision(conn, decision),
         StoreCommand::AdvanceWatermark(mark) => advance_watermark(conn, mark),
+        StoreCommand::InsertRedemption(redemption) => insert_redemption(conn, redemption),
+        StoreCommand::UpdateRedemption(update) => update_redemption(conn, update),
         StoreCommand::EnqueueAlert(alert) => insert_alert(conn, alert),
         StoreCommand::MarkAlertDelivered { alert_id, at } => {
             require_id("alert_delivered.alert_id", alert_id)?;
@@ -134,6 +137,63 @@ fn opt_text(value: Option<Decimal>) -> Option<String> {
 
 fn millis(value: Option<Timestamp>) -> Option<i64> {
     value.map(|t| t.0)
+}
+
+fn insert_redemption(conn: &Connection, r: &RedemptionRecord) -> Result<(), StoreError> {
+    r.validate()?;
+    let nonce = r.nonce.and_then(|n| i64::try_from(n).ok());
+    conn.prepare_cached(
+        "INSERT INTO redemptions (redemption_id, condition_id, token_id, outcome, shares, neg_risk, status, tx_hash,
+                                  nonce, raw_tx, detail, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+    )
+    .and_then(|mut s| {
+        s.execute((
+            &r.redemption_id,
+            &r.condition_id,
+            &r.token_id,
+            &r.outcome,
+            text(r.shares),
+            i64::from(r.neg_risk),
+            r.status.as_str(),
+            &r.tx_hash,
+            nonce,
+            &r.raw_tx,
+            &r.detail,
+            r.created_at.0,
+            r.updated_at.0,
+        ))
+    })
+    .map(drop)
+    .map_err(|e| {
+        if is_unique_violation(&e) {
+            StoreError::DuplicateRedemption { redemption_id: r.redemption_id.clone() }
+        } else {
+            StoreError::sqlite("inserting a redemption")(e)
+        }
+    })
+}
+
+fn update_redemption(conn: &Connection, u: &RedemptionUpdate) -> Result<(), StoreError> {
+    u.validate()?;
+    let (tx_hash, nonce, raw_tx) = match &u.sent {
+        Some(sent) => (Some(sent.tx_hash.as_str()), i64::try_from(sent.nonce).ok(), Some(sent.raw_tx.as_str())),
+        None => (None, None, None),
+    };
+    let changed = conn
+        .prepare_cached(
+            "UPDATE redemptions SET status = ?2, tx_hash = COALESCE(?3, tx_hash), nonce = COALESCE(?4, nonce),
+                    raw_tx = COALESCE(?5, raw_tx), detail = COALESCE(?6, detail), updated_at = ?7
+             WHERE redemption_id = ?1",
+        )
+        .and_then(|mut s| {
+            s.execute((&u.redemption_id, u.status.as_str(), tx_hash, nonce, raw_tx, &u.detail, u.updated_at.0))
+        })
+        .map_err(StoreError::sqlite("updating a redemption"))?;
+    if changed == 0 {
+        return Err(StoreError::UnknownRedemption { redemption_id: u.redemption_id.clone() });
+    }
+    Ok(())
 }
 
 fn insert_order(conn: &Connection, order: &OrderRecord) -> Result<(), StoreError> {
