@@ -12,20 +12,6 @@ use serde_json::Value;
 use support::venue::*;
 use support::{Workspace, wait_until};
 
-/// The daemon against `venue`, with exits retried every second.
-fn start(ws: &Workspace, venue: &LocalVenue) -> std::process::Child {
-    let mut env = daemon_env(venue);
-    env.push(("WHALE_TRADER__RISK__EXITS__RETRY_AFTER_SECS", "1".into()));
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let child = ws.spawn_daemon(&env);
-    wait_ready(ws, "paper");
-    child
-}
-
-fn records(ws: &Workspace, event: &str) -> Vec<Value> {
-    audit(ws).into_iter().filter(|l| l["event"] == event).collect()
-}
-
 fn closed_with(ws: &Workspace, reason: &str) -> Option<Value> {
     records(ws, "trade_closed").into_iter().find(|l| l["reason"] == reason)
 }
@@ -51,7 +37,7 @@ fn a_market_on_the_thousandth_tick_is_copied_and_its_stop_exits_on_the_finer_tic
             .insert(TOKEN_A.into(), book_with(TOKEN_A, MARKET_A, &[("0.954", "1000")], &[("0.955", "1000")], "0.001"));
     });
     let ws = Workspace::with_default_config("");
-    let daemon = start(&ws, &venue);
+    let daemon = start_daemon_with(&ws, &venue, &[("WHALE_TRADER__RISK__EXITS__RETRY_AFTER_SECS", "1")]);
     copy_a_buy(&ws, &venue, TOKEN_A, MARKET_A, 0.955);
     let opened = records(&ws, "trade_opened").remove(0);
     assert_eq!(decimal(&opened["price"]), 0.955, "{opened}");
@@ -79,7 +65,7 @@ fn a_stop_on_a_thin_book_rests_at_its_bound_is_sent_again_widens_and_ends_flat()
         v.books.insert(TOKEN_A.into(), book(TOKEN_A, MARKET_A));
     });
     let ws = Workspace::with_default_config("");
-    let daemon = start(&ws, &venue);
+    let daemon = start_daemon_with(&ws, &venue, &[("WHALE_TRADER__RISK__EXITS__RETRY_AFTER_SECS", "1")]);
     copy_a_buy(&ws, &venue, TOKEN_A, MARKET_A, 0.5);
     let size = decimal(&records(&ws, "trade_opened").remove(0)["size"]);
 

@@ -16,20 +16,6 @@ use serde_json::Value;
 use support::venue::*;
 use support::{Workspace, wait_until};
 
-/// The daemon against `venue`, checking market statuses every second.
-fn start(ws: &Workspace, venue: &LocalVenue) -> std::process::Child {
-    let mut env = daemon_env(venue);
-    env.push(("WHALE_TRADER__POLYMARKET__RESOLUTION__POLL_INTERVAL_SECS", "1".into()));
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let child = ws.spawn_daemon(&env);
-    wait_ready(ws, "paper");
-    child
-}
-
-fn records(ws: &Workspace, event: &str) -> Vec<Value> {
-    audit(ws).into_iter().filter(|l| l["event"] == event).collect()
-}
-
 fn decimal(value: &Value) -> Decimal {
     value.as_str().and_then(|s| Decimal::from_str(s).ok()).unwrap_or_else(|| panic!("not a decimal: {value}"))
 }
@@ -146,7 +132,7 @@ fn a_position_whose_outcome_wins_is_settled_at_one_and_its_exposure_released() {
         v.books.insert(TOKEN_A.into(), book(TOKEN_A, MARKET_A));
     });
     let ws = Workspace::with_default_config("");
-    let daemon = start(&ws, &venue);
+    let daemon = start_daemon_with(&ws, &venue, &[("WHALE_TRADER__POLYMARKET__RESOLUTION__POLL_INTERVAL_SECS", "1")]);
     let opened = copy_a_buy(&ws, &venue);
     assert_eq!(decimal(&opened["price"]), Decimal::new(5, 1));
 
@@ -167,7 +153,7 @@ fn a_position_whose_outcome_loses_is_settled_at_zero() {
         v.books.insert(TOKEN_A.into(), book(TOKEN_A, MARKET_A));
     });
     let ws = Workspace::with_default_config("");
-    let daemon = start(&ws, &venue);
+    let daemon = start_daemon_with(&ws, &venue, &[("WHALE_TRADER__POLYMARKET__RESOLUTION__POLL_INTERVAL_SECS", "1")]);
     let opened = copy_a_buy(&ws, &venue);
 
     book_disappears(&ws, &venue);
@@ -186,7 +172,7 @@ fn a_market_closed_before_its_resolution_sends_no_exit_holds_nothing_and_settles
         v.books.insert(TOKEN_A.into(), book(TOKEN_A, MARKET_A));
     });
     let ws = Workspace::with_default_config("");
-    let daemon = start(&ws, &venue);
+    let daemon = start_daemon_with(&ws, &venue, &[("WHALE_TRADER__POLYMARKET__RESOLUTION__POLL_INTERVAL_SECS", "1")]);
     let opened = copy_a_buy(&ws, &venue);
 
     // The book goes, then the market says it closed, without a winner yet.
@@ -221,7 +207,7 @@ fn a_market_closed_before_its_resolution_sends_no_exit_holds_nothing_and_settles
 
     // A restart remembers the closure (from the engine's checkpoint): nothing is said twice.
     stop_daemon(&ws, daemon);
-    let daemon = start(&ws, &venue);
+    let daemon = start_daemon_with(&ws, &venue, &[("WHALE_TRADER__POLYMARKET__RESOLUTION__POLL_INTERVAL_SECS", "1")]);
     let rechecked = wait_until(LIMIT, || metric(&ws, "whale_trader_resolution_checks_total").is_some_and(|n| n >= 2.0));
     assert!(rechecked, "{}", http_get(ws.api_port, "/metrics"));
     assert_eq!(records(&ws, "market_closed").len(), 1, "{}", ws.read("logs/trade_audit.log"));

@@ -19,22 +19,9 @@ const TOKEN: &str = "control-token-wallet";
 /// A live daemon against `venue`, reading the wallet every second, with `extra` settings.
 fn start_live(ws: &Workspace, venue: &LocalVenue, extra: &[(&str, &str)]) -> std::process::Child {
     ws.write(".env", &format!("WHALE_TRADER__API__TOKEN={TOKEN}\n"));
-    let stdout = std::fs::File::create(ws.path().join("console.out")).unwrap();
-    let stderr = std::fs::File::create(ws.path().join("console.err")).unwrap();
-    let mut command = ws.command(&["run", "--live"]);
-    command
-        .envs(daemon_env(venue))
-        .envs(LIVE_SECRETS)
-        .env("WHALE_TRADER__DAEMON__MODE", "live")
-        .env("WHALE_TRADER__POLYMARKET__CREDENTIALS__SIGNATURE_TYPE", "2")
-        .env("WHALE_TRADER__POLYMARKET__WALLET__RECONCILE_INTERVAL_SECS", "1")
-        .env("WHALE_TRADER_LIVE_CONFIRM", "yes")
-        .envs(extra.iter().copied())
-        .stdout(stdout)
-        .stderr(stderr);
-    let daemon = command.spawn().expect("spawn the daemon");
-    wait_ready(ws, "live");
-    daemon
+    let mut env = vec![("WHALE_TRADER__POLYMARKET__WALLET__RECONCILE_INTERVAL_SECS", "1")];
+    env.extend_from_slice(extra);
+    start_live_daemon(ws, venue, &env)
 }
 
 fn status(ws: &Workspace) -> Value {

@@ -383,8 +383,13 @@ pub fn daemon_env(venue: &LocalVenue) -> Vec<(&'static str, String)> {
 }
 
 pub fn start_daemon(ws: &Workspace, venue: &LocalVenue) -> std::process::Child {
+    start_daemon_with(ws, venue, &[])
+}
+
+/// The daemon in paper mode against `venue`, with `extra` environment on top; returns once it runs.
+pub fn start_daemon_with(ws: &Workspace, venue: &LocalVenue, extra: &[(&str, &str)]) -> std::process::Child {
     let env = daemon_env(venue);
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).chain(extra.iter().copied()).collect();
     let child = ws.spawn_daemon(&env);
     wait_ready(ws, "paper");
     child
@@ -400,6 +405,11 @@ pub fn stop_daemon(ws: &Workspace, mut child: std::process::Child) {
     let (status, _) = wait_with_limit(&mut child, Duration::from_secs(15));
     let status = status.expect("the daemon did not exit after SIGTERM");
     assert_eq!(status.code(), Some(0), "logs:\n{}", ws.all_logs());
+}
+
+/// The audit records of one `event`, in order.
+pub fn records(ws: &Workspace, event: &str) -> Vec<Value> {
+    audit(ws).into_iter().filter(|l| l["event"] == event).collect()
 }
 
 pub fn audit(ws: &Workspace) -> Vec<Value> {
