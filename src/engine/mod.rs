@@ -36,6 +36,7 @@ pub mod journal;
 pub mod market_data;
 pub mod portfolio;
 pub mod replay;
+pub mod session_file;
 pub mod view;
 
 pub use actor::{

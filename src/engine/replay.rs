@@ -10,7 +10,8 @@
 //! | `market` | `market` | a CLOB `/clob-markets/{condition_id}` object (tick, min size, fee curve) |
 //! | `resolution` | `condition_id`, `winning_token_id` | the market resolved |
 //!
-//! A malformed line is logged with its line number and skipped; the session goes on. A book the
+//! A malformed line is skipped and the session goes on: the first of each cause is logged with its
+//! line number, later ones are counted (see [`super::session_file`]). A book the
 //! live feeds would refuse (crossed, out of order, …: see [`crate::polymarket::BookCause`]) is
 //! refused here too, counted per cause and logged at most once per cause a minute of session time.
 //!
@@ -19,7 +20,6 @@
 //! `[feed] source = "replay"`: an async task that paces the events by `replay_speed` into the
 //! engine task's queue and then idles until cancelled).
 
-use std::io::BufRead;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -41,6 +41,7 @@ use super::audit::{AuditSink, DiscardAuditSink};
 use super::core::{Engine, EngineSettings};
 use super::executor::{Executor, MarketView, PaperExecutor};
 use super::io::{EngineEvent, ExecutionReport, Input, Outputs};
+use super::session_file::{LineError, MalformedLines, SessionLine, SessionLines};
 
 /// Simulated time between two timer ticks (breaker cooldown, staleness, day roll-over).
 pub const TICK_EVERY_MS: i64 = 1_000;
@@ -284,16 +285,15 @@ pub fn replay_session(
 ) -> Result<ReplayReport, EngineError> {
     let file = std::fs::File::open(path)
         .map_err(|e| EngineError::Io { path: path.display().to_string(), reason: e.to_string() })?;
-    let reader = std::io::BufReader::new(file);
     let mut audit = Some(audit);
     let mut run: Option<SimulatedRun<PaperExecutor>> = None;
-    let (mut lines, mut malformed, mut refused) = (0u64, 0u64, 0u64);
+    let (mut lines, mut refused) = (0u64, 0u64);
+    let mut malformed = MalformedLines::new(path);
     let mut refusals = BookRefusals::new("replay");
-    for (index, line) in reader.lines().enumerate() {
-        let line_number = index + 1;
+    for line in SessionLines::new(std::io::BufReader::new(file)) {
         let line = line.map_err(|e| EngineError::Io { path: path.display().to_string(), reason: e.to_string() })?;
         lines += 1;
-        let event = match parse_line(&line) {
+        let event = match parse_session_line(line.text) {
             Ok(Some(event)) => event,
             Ok(None) => continue,
             Err(EngineError::BookRefused(e)) => {
@@ -302,8 +302,7 @@ pub fn replay_session(
                 continue;
             }
             Err(e) => {
-                malformed += 1;
-                tracing::warn!(path = %path.display(), line = line_number, error = %e, "malformed replay line skipped");
+                malformed.record(malformed_cause(&e), line.number, &e);
                 continue;
             }
         };
@@ -318,6 +317,8 @@ pub fn replay_session(
         };
         run.feed(event.at, event.input);
     }
+    malformed.finish();
+    let malformed = malformed.total();
     Ok(run.map(|r| r.report(lines, malformed, refused)).unwrap_or(ReplayReport {
         lines,
         malformed_lines: malformed,
@@ -344,9 +345,9 @@ pub async fn run_replay_feed(
     resume_after: Option<u64>,
     refusals: SharedBookRefusals,
 ) -> Result<ReplayReport, EngineError> {
-    let text = tokio::fs::read_to_string(path)
-        .await
+    let file = std::fs::File::open(path)
         .map_err(|e| EngineError::Io { path: path.display().to_string(), reason: e.to_string() })?;
+    let mut lines = stream_lines(file, cancel.clone());
     let speed = speed.to_f64().filter(|s| s.is_finite() && *s > 0.0);
     let resume_after = resume_after.unwrap_or(0);
     let mut started = tokio::time::Instant::now();
@@ -355,9 +356,11 @@ pub async fn run_replay_feed(
     let mut seq = 0u64;
     let mut reconcile_sent = false;
     let mut report = ReplayReport { resumed_after: Some(resume_after).filter(|r| *r > 0), ..Default::default() };
-    for (index, line) in text.lines().enumerate() {
+    let mut malformed = MalformedLines::new(path);
+    while let Some(line) = lines.recv().await {
+        let line = line.map_err(|e| EngineError::Io { path: path.display().to_string(), reason: e.to_string() })?;
         report.lines += 1;
-        let event = match parse_line(line) {
+        let event = match parse_session_line(line.text) {
             Ok(Some(event)) => event,
             Ok(None) => continue,
             Err(EngineError::BookRefused(e)) => {
@@ -367,8 +370,8 @@ pub async fn run_replay_feed(
                 continue;
             }
             Err(e) => {
-                report.malformed_lines += 1;
-                tracing::warn!(path = %path.display(), line = index + 1, error = %e, "malformed replay line skipped");
+                malformed.record(malformed_cause(&e), line.number, &e);
+                report.malformed_lines = malformed.total();
                 continue;
             }
         };
@@ -427,9 +430,13 @@ pub async fn run_replay_feed(
             return Ok(report);
         }
     }
+    if cancel.is_cancelled() {
+        return Ok(report);
+    }
     if !reconcile_sent && send(&tx, EngineMsg::Reconcile { at: Some(clock.now()) }, &cancel).await.is_err() {
         return Ok(report);
     }
+    malformed.finish();
     tracing::info!(
         path = %path.display(),
         lines = report.lines,
@@ -443,6 +450,41 @@ pub async fn run_replay_feed(
     );
     cancel.cancelled().await;
     Ok(report)
+}
+
+/// Lines read ahead of the pacing loop at most: enough to keep it fed, a bounded amount of memory.
+const LINES_READ_AHEAD: usize = 1024;
+
+/// Streams the lines of `file` from a blocking thread, so that a day's recording is never held in
+/// memory whole and the async runtime never waits on the disk. The thread stops at the end of the
+/// file, on a read error (sent as the last item) or when the receiver is gone.
+fn stream_lines(file: std::fs::File, cancel: CancellationToken) -> mpsc::Receiver<std::io::Result<SessionLine>> {
+    let (tx, rx) = mpsc::channel(LINES_READ_AHEAD);
+    tokio::task::spawn_blocking(move || {
+        for line in SessionLines::new(std::io::BufReader::new(file)) {
+            if cancel.is_cancelled() || tx.blocking_send(line).is_err() {
+                return;
+            }
+        }
+    });
+    rx
+}
+
+/// A line read from a session file, parsed; a line that could not be read as text is malformed.
+fn parse_session_line(text: Result<String, LineError>) -> Result<Option<ReplayEvent>, EngineError> {
+    match text {
+        Ok(text) => parse_line(&text),
+        Err(e) => Err(EngineError::BadField { field: e.cause(), value: e.to_string(), rule: "a line of UTF-8 JSON" }),
+    }
+}
+
+/// The cause a malformed line is counted under: the field that broke its rule.
+fn malformed_cause(error: &EngineError) -> &'static str {
+    match error {
+        EngineError::BadField { field, .. } => field,
+        EngineError::BookRefused(_) => "book",
+        EngineError::Io { .. } | EngineError::Risk(_) | EngineError::Store(_) => "other",
+    }
 }
 
 async fn send(tx: &mpsc::Sender<EngineMsg>, msg: EngineMsg, cancel: &CancellationToken) -> Result<(), ()> {
