@@ -13,6 +13,7 @@ mod executors;
 mod feed_checks;
 mod feeds;
 mod health_alerts;
+mod lock;
 mod observe;
 mod recorder;
 mod recovery;
@@ -25,6 +26,7 @@ mod watchdog;
 mod wiring;
 
 pub use daemon::run;
+pub use lock::{DataDirLock, LOCK_FILE, LockError};
 pub use reload::{ReloadOutcome, reload_summary};
 pub use signals::{SignalEvent, Signals};
 pub use supervisor::{Ended, Supervisor, TaskError, TaskExit, TaskResult};
