@@ -34,6 +34,7 @@ use crate::alerts::{Alert, AlertSender, AlertsBuilder, AlertsHandle};
 use crate::api::{self, ApiState, ControlReply, ControlRequest, StoreView};
 use crate::clock::{Clock, SimClock, SystemClock};
 use crate::config::{Config, FeedSource, Mode};
+use crate::domain::ReasonCode;
 use crate::engine::journal::Journal;
 use crate::engine::{
     Control, EngineHandle, EngineMsg, Input, Persistence, TracingAuditSink, run_replay_feed, spawn_engine_task,
@@ -175,6 +176,9 @@ async fn start_tasks(
         resume_engine(config.clone(), Box::new(TracingAuditSink), &recovered, &source, clock.now())
             .map_err(|e| StartError::Store(e.to_string()))?;
     let pending_orders = engine.pending_orders().len();
+    // Trading held by health when the daemon stopped stays held until this run's health monitor
+    // judges the hold (it alone can release it).
+    let health_held = engine.risk().reducing_holds().contains(&ReasonCode::HealthDegraded);
     tracing::info!(
         target: crate::logging::AUDIT_TARGET,
         event = "recovery",
@@ -370,6 +374,10 @@ async fn start_tasks(
         health_clock.clone(),
     )
     .with_config_updates(health_config_rx);
+    let monitor = match health_held {
+        true => monitor.with_restored_hold("trading was held by health when the daemon last stopped (restored from the store)"),
+        false => monitor,
+    };
     register_checks(&monitor, &engine_progress, &store_handle, health_clock.clone())?;
     if let Some(feeds) = &feeds {
         register_feed_checks(
