@@ -375,7 +375,8 @@ async fn start_tasks(
     )
     .with_config_updates(health_config_rx);
     let monitor = match health_held {
-        true => monitor.with_restored_hold("trading was held by health when the daemon last stopped (restored from the store)"),
+        true => monitor
+            .with_restored_hold("trading was held by health when the daemon last stopped (restored from the store)"),
         false => monitor,
     };
     register_checks(&monitor, &engine_progress, &store_handle, health_clock.clone())?;
