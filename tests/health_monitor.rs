@@ -285,3 +285,38 @@ fn one_system_sample_costs_less_than_5_ms_of_cpu() {
     println!("one system sample: {per_sample:?} of CPU; {per_minute:?} per minute at the default cadence");
     assert!(per_minute < Duration::from_millis(5), "sampling costs {per_minute:?} of CPU per minute");
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_hold_restored_from_the_store_is_released_by_the_first_check_with_a_system_sample() {
+    let data = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+    let monitor =
+        HealthMonitor::new(short_intervals(), vec![WatchedDirectory::new("data", data.path())], TokioClock::new())
+            .with_restored_hold("trading was held by health when the daemon last stopped");
+    assert!(monitor.registry().register("store", || async { ComponentHealth::healthy("ok") }).is_ok());
+    let mut actions = monitor.actions();
+    let mut reports = monitor.reports();
+    let cancel = CancellationToken::new();
+    let task = monitor.spawn(cancel.clone()).unwrap_or_else(|e| panic!("spawn: {e}"));
+
+    // The component round comes first (at once); without disk figures the hold is not judged yet.
+    let report = wait_for_report(&mut reports, "a component round", |r| r.components_total == 1).await;
+    if report.system.is_none() {
+        assert!(report.trading_hold.is_some(), "released before the disks were measured: {report:?}");
+    }
+    let release = next_action(&mut actions, "the release of the restored hold").await;
+    assert!(!release.holds(), "{release:?}");
+    assert!(release.reason().contains("held by health when the daemon last stopped"), "{release:?}");
+    let report = reports.borrow().clone();
+    assert!(report.system.is_some(), "judged without a system sample");
+    assert_eq!(report.trading_hold, None);
+    // Released by that first sample (1 s after start), not after a further clear period (5 s).
+    let HealthAction::Release { at, .. } = &release else { panic!("not a release: {release:?}") };
+    assert!(
+        at.millis_since(report.started_at) < 2_000,
+        "released {} ms after start",
+        at.millis_since(report.started_at)
+    );
+
+    cancel.cancel();
+    assert!(matches!(tokio::time::timeout(Duration::from_secs(5), task).await, Ok(Ok(()))));
+}

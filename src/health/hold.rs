@@ -6,8 +6,11 @@
 //!   the store and the audit trail are about to fail their writes; or
 //! - any component is `critical` (e.g. a wedged engine loop).
 //!
-//! CPU and memory never hold trading: a slow machine still manages exits better than a held one, and
-//! they already make `/health` answer 503.
+//! CPU and memory never hold trading: a slow machine still manages exits better than a held one
+//! (memory pressure makes `/health` answer 503; host CPU is only a warning).
+//!
+//! A hold is saved with the trading state; after a restart the monitor starts from it
+//! ([`HoldLatch::restored`]) and its first check with a system sample keeps or releases it.
 //!
 //! While held, a change of causes (the disk clears but a component turns critical) is not announced
 //! again: the hold stays, and the report's `problems` show the current causes.
@@ -53,7 +56,11 @@ pub fn hold_reasons(report: &HealthReport, config: &HealthConfig) -> Vec<String>
     for disk in disks {
         let Some(usage) = disk.usage else { continue };
         if classify(Resource::Disk, usage.percent, disk_thresholds) == HealthStatus::Critical {
-            let mount = disk.mount_point.as_ref().map(|m| m.display().to_string()).unwrap_or_default();
+            let mount = disk
+                .mount_point
+                .as_ref()
+                .map(|m| m.display().to_string())
+                .unwrap_or_else(|| "a file system sysinfo does not list".into());
             reasons.push(format!(
                 "disk nearly full: {} directory {} is on {} at {}% (critical at {}%)",
                 disk.label,
@@ -79,6 +86,9 @@ pub struct HoldLatch {
     held: Option<HealthHold>,
     clear_since: Option<Timestamp>,
     release_after_ms: i64,
+    /// The hold came from the store (trading was held by health when the daemon last stopped) and
+    /// no check of this run has judged it yet.
+    restored: bool,
 }
 
 impl HealthAction {
@@ -100,7 +110,21 @@ impl HoldLatch {
             held: None,
             clear_since: None,
             release_after_ms: i64::try_from(release_after.as_millis()).unwrap_or(i64::MAX),
+            restored: false,
         }
+    }
+
+    /// A latch that starts held by `hold`, restored from the store. The first check judges it
+    /// afresh: causes still present keep it (as an ordinary hold, without a second announcement);
+    /// none releases it at once, since the causes it was taken for belong to the previous run and
+    /// no wait can tell more about them.
+    pub fn restored(hold: HealthHold, release_after: Duration) -> Self {
+        Self { held: Some(hold), restored: true, ..Self::new(release_after) }
+    }
+
+    /// Whether the hold was restored and not yet judged by a check of this run.
+    pub fn awaits_first_check(&self) -> bool {
+        self.restored
     }
 
     pub fn current(&self) -> Option<&HealthHold> {
@@ -109,6 +133,7 @@ impl HoldLatch {
 
     /// Feeds the causes found at `now`; returns an action only when the hold starts or ends.
     pub fn update(&mut self, reasons: &[String], now: Timestamp) -> Option<HealthAction> {
+        let restored = std::mem::take(&mut self.restored);
         if !reasons.is_empty() {
             self.clear_since = None;
             if self.held.is_some() {
@@ -119,11 +144,19 @@ impl HoldLatch {
             return Some(HealthAction::HoldReducing { reason, at: now });
         }
         let held = self.held.as_ref()?;
-        let clear_since = *self.clear_since.get_or_insert(now);
-        if now.millis_since(clear_since) < self.release_after_ms {
-            return None;
-        }
-        let reason = format!("health recovered; the hold since {} was: {}", held.since, held.reason);
+        let reason = if restored {
+            format!(
+                "the first health check after the restart found nothing holding trading; the hold restored from the \
+                 store was: {}",
+                held.reason
+            )
+        } else {
+            let clear_since = *self.clear_since.get_or_insert(now);
+            if now.millis_since(clear_since) < self.release_after_ms {
+                return None;
+            }
+            format!("health recovered; the hold since {} was: {}", held.since, held.reason)
+        };
         self.held = None;
         self.clear_since = None;
         Some(HealthAction::Release { reason, at: now })
@@ -224,5 +257,29 @@ mod tests {
         );
         assert_eq!(latch.current(), None);
         assert_eq!(latch.update(&[], at(250)), None);
+    }
+
+    #[test]
+    fn a_restored_hold_is_judged_by_the_first_check() {
+        let at = Timestamp::from_secs;
+        let hold = HealthHold { reason: "disk nearly full: data".into(), since: at(0) };
+        // Nothing holds any more: released by the first check, without the clear-period wait.
+        let mut latch = HoldLatch::restored(hold.clone(), Duration::from_secs(60));
+        assert!(latch.awaits_first_check());
+        let release = latch.update(&[], at(100));
+        assert!(
+            matches!(&release, Some(HealthAction::Release { reason, .. }) if reason.contains("disk nearly full: data")),
+            "{release:?}"
+        );
+        assert_eq!(latch.current(), None);
+        assert!(!latch.awaits_first_check());
+
+        // Still a cause: held on, quietly (trading is already held), then released like any hold.
+        let mut latch = HoldLatch::restored(hold, Duration::from_secs(60));
+        let cause = vec!["disk nearly full: data".to_string()];
+        assert_eq!(latch.update(&cause, at(100)), None);
+        assert!(latch.current().is_some() && !latch.awaits_first_check());
+        assert_eq!(latch.update(&[], at(110)), None, "an ordinary hold waits out the clear period");
+        assert!(latch.update(&[], at(170)).is_some_and(|a| !a.holds()));
     }
 }

@@ -64,6 +64,6 @@ pub use metrics::{
 pub use monitor::{HealthMonitor, LOG_TARGET};
 pub use proc_self::{process_cpu_time, read_process_figures, thread_cpu_time};
 pub use report::{HealthReport, ReportInputs, build_report};
-pub use sampler::{SystemSampler, containing_mount};
+pub use sampler::{SystemSampler, containing_mount, file_system_usage};
 pub use snapshot::{ComponentSnapshot, DiskSnapshot, HealthMetricsSnapshot};
 pub use status::HealthStatus;

@@ -20,7 +20,7 @@ use super::classify::{SystemHealth, assess_system};
 use super::component::{ComponentRegistry, ComponentReport};
 use super::error::HealthError;
 use super::history::SystemHistory;
-use super::hold::{HealthAction, HoldLatch, hold_reasons};
+use super::hold::{HealthAction, HealthHold, HoldLatch, hold_reasons};
 use super::metrics::WatchedDirectory;
 use super::report::{HealthReport, ReportInputs, build_report};
 use super::sampler::SystemSampler;
@@ -48,6 +48,8 @@ pub struct HealthMonitor {
     registry: ComponentRegistry,
     reports: watch::Sender<Arc<HealthReport>>,
     actions: watch::Sender<Option<HealthAction>>,
+    /// A hold in force when the daemon last stopped, for the first check to judge.
+    restored_hold: Option<HealthHold>,
 }
 
 impl HealthMonitor {
@@ -67,7 +69,25 @@ impl HealthMonitor {
         let (actions, _) = watch::channel(None);
         // Without updates the sender is dropped at once; the receiver keeps the value.
         let (_, config) = watch::channel(config);
-        Self { config, directories, clock, started_at, registry: ComponentRegistry::new(), reports, actions }
+        Self {
+            config,
+            directories,
+            clock,
+            started_at,
+            registry: ComponentRegistry::new(),
+            reports,
+            actions,
+            restored_hold: None,
+        }
+    }
+
+    /// Trading was held by health when the daemon last stopped (its restored trading state says
+    /// so). The first check that has a system sample (the disks) judges it: released at once if
+    /// nothing holds trading any more, kept otherwise. Without this the engine would stay held by
+    /// a cause nothing in this run remembers, and nothing would ever release it.
+    pub fn with_restored_hold(mut self, reason: impl Into<String>) -> Self {
+        self.restored_hold = Some(HealthHold { reason: reason.into(), since: self.started_at });
+        self
     }
 
     /// Follows a reloaded `[health]` section (SIGHUP): new thresholds apply from the next system sample
@@ -117,7 +137,10 @@ impl HealthMonitor {
                 history: SystemHistory::covering(config.report_interval_secs, config.system_interval_secs),
                 components: BTreeMap::new(),
                 // A release needs the causes clear across at least one more system sample.
-                latch: HoldLatch::new(system_interval),
+                latch: match self.restored_hold.clone() {
+                    Some(hold) => HoldLatch::restored(hold, system_interval),
+                    None => HoldLatch::new(system_interval),
+                },
             }),
             monitor: self,
         };
@@ -234,7 +257,10 @@ impl Shared {
             components: &state.components,
         });
         let reasons = hold_reasons(&report, &self.config());
-        if let Some(action) = state.latch.update(&reasons, now) {
+        // A restored hold is judged on a full picture: before the first system sample the disks
+        // are unknown, and their absence is not their recovery.
+        let judge = state.system.is_some() || !state.latch.awaits_first_check();
+        if let Some(action) = judge.then(|| state.latch.update(&reasons, now)).flatten() {
             match &action {
                 HealthAction::HoldReducing { reason, .. } => {
                     tracing::warn!(target: LOG_TARGET, reason = %reason, "health holds trading in reducing")

@@ -88,17 +88,22 @@ impl SystemSampler {
         }
     }
 
-    /// Refreshes the space figures of this directory's mount only (one `statvfs`).
+    /// The space figures of the file system that holds the directory: asked of that file system
+    /// itself (`statvfs` on the directory), so a tmpfs or any mount sysinfo does not list is
+    /// measured too; sysinfo's listed mount only names it (and stands in if `statvfs` fails).
     fn directory_disk(&self, tracked: &TrackedDirectory) -> DirectoryDisk {
         let disk = tracked.disk_index.and_then(|i| self.disks.get(i));
+        let usage = file_system_usage(&resolve_existing(&tracked.watched.path)).or_else(|| {
+            disk.map(|d| {
+                let total = d.total_space();
+                SpaceUsage::new(total, total.saturating_sub(d.available_space()))
+            })
+        });
         DirectoryDisk {
             label: tracked.watched.label.clone(),
             path: tracked.watched.path.clone(),
             mount_point: disk.map(|d| d.mount_point().to_path_buf()),
-            usage: disk.map(|d| {
-                let total = d.total_space();
-                SpaceUsage::new(total, total.saturating_sub(d.available_space()))
-            }),
+            usage,
         }
     }
 
@@ -144,6 +149,34 @@ fn same_file_system(path: &Path, mount_point: &Path) -> bool {
 #[cfg(not(unix))]
 fn same_file_system(_path: &Path, _mount_point: &Path) -> bool {
     true
+}
+
+/// Total and used bytes of the file system holding `path` (which must exist), as `df` counts them:
+/// used is everything not available to an unprivileged writer, so the blocks reserved for root
+/// count as used (the daemon does not run as root). `None` when `statvfs` fails.
+#[cfg(unix)]
+// The field types of `statvfs` differ between platforms (32 or 64 bits): the conversions are
+// identities only on some.
+#[allow(clippy::useless_conversion)]
+pub fn file_system_usage(path: &Path) -> Option<SpaceUsage> {
+    use std::os::unix::ffi::OsStrExt;
+    let c_path = std::ffi::CString::new(path.as_os_str().as_bytes()).ok()?;
+    // SAFETY: `statvfs` is plain old data, valid when zeroed; the call only reads the
+    // NUL-terminated path and writes the struct, both alive for the call.
+    let mut stats: libc::statvfs = unsafe { std::mem::zeroed() };
+    let rc = unsafe { libc::statvfs(c_path.as_ptr(), &mut stats) };
+    if rc != 0 {
+        return None;
+    }
+    let fragment = u64::from(stats.f_frsize);
+    let total = u64::from(stats.f_blocks).saturating_mul(fragment);
+    let available = u64::from(stats.f_bavail).saturating_mul(fragment);
+    Some(SpaceUsage::new(total, total.saturating_sub(available)))
+}
+
+#[cfg(not(unix))]
+pub fn file_system_usage(_path: &Path) -> Option<SpaceUsage> {
+    None
 }
 
 /// The index of the mount point that contains `path`: the longest one that is a prefix of it
@@ -221,17 +254,28 @@ mod tests {
 
     #[cfg(target_os = "linux")]
     #[test]
-    fn a_directory_on_an_unlisted_file_system_is_unknown_not_misread() {
+    fn a_directory_on_an_unlisted_file_system_is_measured_not_misread() {
         // /dev/shm is a tmpfs, which sysinfo does not list; "/" is listed and is a prefix of it.
         let shm = Path::new("/dev/shm");
-        let root_listed = sysinfo::Disks::new_with_refreshed_list()
-            .is_ok_and(|disks| disks.iter().any(|d| d.mount_point() == Path::new("/")));
-        if !shm.is_dir() || !root_listed || same_file_system(shm, Path::new("/")) {
+        if !shm.is_dir() || same_file_system(shm, Path::new("/")) {
             return; // nothing to show on this machine
         }
+        let expected = file_system_usage(shm);
+        assert!(expected.is_some_and(|u| u.total_bytes > 0), "statvfs on {shm:?}: {expected:?}");
         let sampler = SystemSampler::new(vec![WatchedDirectory::new("data", shm)]);
         let disk = sampler.map(|mut s| s.sample(Timestamp::from_secs(1)).disks).ok().and_then(|d| d.first().cloned());
-        assert!(disk.as_ref().is_some_and(|d| d.mount_point.is_none() && d.usage.is_none()), "{disk:?}");
+        // Its own figures (the tmpfs size), never those of the listed "/" above it.
+        let usage = disk.as_ref().and_then(|d| d.usage);
+        assert_eq!(usage.map(|u| u.total_bytes), expected.map(|u| u.total_bytes), "{disk:?}");
+        assert!(disk.is_some_and(|d| d.mount_point.is_none()), "no listed mount is named for a tmpfs");
+    }
+
+    #[test]
+    fn statvfs_figures_are_those_of_the_directory_s_file_system() {
+        let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
+        let usage = file_system_usage(&cwd);
+        assert!(usage.is_some_and(|u| u.total_bytes > 0 && u.used_bytes <= u.total_bytes), "{usage:?}");
+        assert_eq!(file_system_usage(Path::new("/no/such/whale-trader/dir")), None);
     }
 
     #[test]

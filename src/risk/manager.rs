@@ -226,6 +226,12 @@ impl RiskManager {
         self.state.state()
     }
 
+    /// The rules holding trading in `Reducing` (a restored state tells the health monitor that its
+    /// hold from before a restart is still in force).
+    pub fn reducing_holds(&self) -> &[ReasonCode] {
+        self.state.reducing_holds()
+    }
+
     /// Equity = base + realised + unrealised P&L. The base is `risk.starting_balance_usd` until a
     /// wallet reading sets it (live mode: see [`RiskManager::on_wallet_cash`]).
     pub fn equity(&self) -> Decimal {

@@ -1,11 +1,14 @@
 //! The daemon: builds the tasks of DESIGN.md, connects them with channels, supervises them, and
 //! turns signals into an orderly stop or a config reload.
 //!
-//! Start-up: config (already validated) → logging → store and recovery → tasks → `READY=1`.
+//! Start-up: config (already validated) → the data directory's lock (a second daemon exits 2) →
+//! logging → control API port → store and recovery → tasks, held at a start barrier → barrier
+//! opened, `READY=1`. A step that fails aborts the waiting tasks: nothing decided, nothing sent.
 //! Stop (SIGTERM / SIGINT): sources stop taking new work, the engine drains its queue to a safe
 //! point, sinks (executor, store writer, alerts) drain theirs, logs are flushed; exit 0 within
-//! `daemon.shutdown_grace_secs`. A second signal exits at once. A task that dies is logged,
-//! alerted as critical, and the daemon stops with exit code 1 so that systemd restarts it.
+//! `daemon.shutdown_grace_secs`. SIGHUP meanwhile is ignored; a second stop signal logs what it
+//! abandons and exits 1 at once. A task that dies is logged, alerted as critical, and the daemon
+//! stops with exit code 1 so that systemd restarts it.
 
 mod alert_outbox;
 mod daemon;
@@ -13,6 +16,7 @@ mod executors;
 mod feed_checks;
 mod feeds;
 mod health_alerts;
+mod lock;
 mod observe;
 mod recorder;
 mod recovery;
@@ -25,6 +29,7 @@ mod watchdog;
 mod wiring;
 
 pub use daemon::run;
+pub use lock::{DataDirLock, LOCK_FILE, LockError};
 pub use reload::{ReloadOutcome, reload_summary};
 pub use signals::{SignalEvent, Signals};
 pub use supervisor::{Ended, Supervisor, TaskError, TaskExit, TaskResult};

@@ -5,6 +5,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use tokio::task::{Id, JoinSet};
+use tokio_util::sync::CancellationToken;
 
 /// What a task returns when it stops on its own: `Ok` after a requested shutdown, `Err` with the
 /// reason otherwise.
@@ -52,15 +53,35 @@ pub struct Ended {
 }
 
 /// Owns the daemon's tasks.
+///
+/// A gated supervisor ([`Supervisor::gated`]) holds every task it spawns at a start barrier until
+/// [`Supervisor::open_gate`]: while the daemon is still starting, a later step can fail (the API
+/// port is taken, a feed cannot start), and by then nothing may have decided a trade or sent
+/// anything. A failed start then [`Supervisor::abort`]s tasks that never ran a step.
 #[derive(Default)]
 pub struct Supervisor {
     tasks: JoinSet<TaskResult>,
     names: Vec<(Id, &'static str)>,
+    /// Cancelled when the tasks may run; `None` for an ungated supervisor.
+    gate: Option<CancellationToken>,
 }
 
 impl Supervisor {
+    /// Tasks run as soon as they are spawned.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Tasks wait at the start barrier until [`Supervisor::open_gate`].
+    pub fn gated() -> Self {
+        Self { gate: Some(CancellationToken::new()), ..Self::default() }
+    }
+
+    /// Lets every task spawned so far (and any spawned later) run.
+    pub fn open_gate(&self) {
+        if let Some(gate) = &self.gate {
+            gate.cancel();
+        }
     }
 
     /// Spawns `future` as the task `name`.
@@ -68,8 +89,23 @@ impl Supervisor {
     where
         F: Future<Output = TaskResult> + Send + 'static,
     {
-        let handle = self.tasks.spawn(future);
+        let gate = self.gate.clone();
+        let handle = self.tasks.spawn(async move {
+            if let Some(gate) = gate {
+                gate.cancelled().await;
+            }
+            future.await
+        });
         self.names.push((handle.id(), name));
+    }
+
+    /// Aborts every task and waits (at most `limit`) until they are gone; returns those that did
+    /// not end in time. For a failed start: nothing has begun any work worth draining.
+    pub async fn abort(&mut self, limit: Duration) -> Vec<&'static str> {
+        self.tasks.abort_all();
+        let deadline = tokio::time::Instant::now() + limit;
+        while let Ok(Some(_)) = tokio::time::timeout_at(deadline, self.next_ended()).await {}
+        self.running()
     }
 
     /// Names of the tasks still running.
@@ -157,5 +193,32 @@ mod tests {
         let (ended, stuck) = supervisor.drain(Duration::from_secs(10)).await;
         assert_eq!(ended.len(), 1);
         assert_eq!(stuck, ["stuck"]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_gated_task_runs_only_once_the_gate_opens_and_abort_stops_it_unrun() {
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let ran = Arc::new(AtomicBool::new(false));
+        let mut supervisor = Supervisor::gated();
+        let flag = ran.clone();
+        supervisor.spawn("decider", async move {
+            flag.store(true, Ordering::SeqCst);
+            Ok(())
+        });
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        assert!(!ran.load(Ordering::SeqCst), "a gated task ran before the gate opened");
+        assert!(supervisor.abort(Duration::from_secs(1)).await.is_empty());
+        assert!(!ran.load(Ordering::SeqCst));
+
+        let flag = ran.clone();
+        supervisor.spawn("decider", async move {
+            flag.store(true, Ordering::SeqCst);
+            Ok(())
+        });
+        supervisor.open_gate();
+        let ended = supervisor.next_ended().await;
+        assert_eq!(ended.map(|e| e.exit), Some(TaskExit::Finished));
+        assert!(ran.load(Ordering::SeqCst));
     }
 }

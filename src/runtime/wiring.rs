@@ -34,6 +34,7 @@ use crate::alerts::{Alert, AlertSender, AlertsBuilder, AlertsHandle};
 use crate::api::{self, ApiState, ControlReply, ControlRequest, StoreView};
 use crate::clock::{Clock, SimClock, SystemClock};
 use crate::config::{Config, FeedSource, Mode};
+use crate::domain::ReasonCode;
 use crate::engine::journal::Journal;
 use crate::engine::{
     Control, EngineHandle, EngineMsg, Input, Persistence, TracingAuditSink, run_replay_feed, spawn_engine_task,
@@ -100,26 +101,55 @@ impl Wired {
     /// A critical alert raised by the daemon itself (a task died).
     pub fn raise_critical(&self, title: &str, message: &str) {
         tracing::error!(alert = "critical", title, "{message}");
-        let alert = Alert::new(crate::alerts::Priority::Critical, title, message, SystemClock.now());
-        self.alerts.raise(alert);
+        self.raise(crate::alerts::Priority::Critical, title, message);
+    }
+
+    /// An alert raised by the daemon itself (a rejected reload, a task failure).
+    pub fn raise(&self, priority: crate::alerts::Priority, title: &str, message: &str) {
+        self.alerts.raise(Alert::new(priority, title, message, SystemClock.now()));
     }
 }
 
-/// Starts every task under `supervisor`.
+/// Starts every task under `supervisor`, a gated one: the tasks wait at its start barrier, which
+/// the caller opens once this returns `Ok` (every component is up). On `Err` the stop tokens are
+/// cancelled, and the caller aborts the tasks, none of which has run a step.
 pub async fn start(
     config_tx: &watch::Sender<Arc<Config>>,
     live: bool,
     supervisor: &mut Supervisor,
     systemd: Systemd,
 ) -> Result<Wired, StartError> {
+    let intake = CancellationToken::new();
+    let sinks = CancellationToken::new();
+    let started = start_tasks(config_tx, live, supervisor, systemd, &intake, &sinks).await;
+    if started.is_err() {
+        intake.cancel();
+        sinks.cancel();
+    }
+    started
+}
+
+async fn start_tasks(
+    config_tx: &watch::Sender<Arc<Config>>,
+    live: bool,
+    supervisor: &mut Supervisor,
+    systemd: Systemd,
+    intake: &CancellationToken,
+    sinks: &CancellationToken,
+) -> Result<Wired, StartError> {
     let config = config_tx.borrow().clone();
     let mode = config.daemon.mode;
     if mode == Mode::Live || live {
         super::executors::refuse_live_unless_ready(&config, live).map_err(StartError::Live)?;
     }
+    let (intake, sinks) = (intake.clone(), sinks.clone());
 
-    let intake = CancellationToken::new();
-    let sinks = CancellationToken::new();
+    // The control API's port first: taken by something else, the start fails before the store is
+    // opened or anything else is built.
+    let listener = match config.api.enabled {
+        true => Some(api::bind(&config.api).await.map_err(|e| StartError::Api(e.to_string()))?),
+        false => None,
+    };
 
     // The store of this mode and feed (the demo's state never leaks into a run on real wallets):
     // refuse a damaged database before anything else starts, then resume the engine exactly where
@@ -146,6 +176,9 @@ pub async fn start(
         resume_engine(config.clone(), Box::new(TracingAuditSink), &recovered, &source, clock.now())
             .map_err(|e| StartError::Store(e.to_string()))?;
     let pending_orders = engine.pending_orders().len();
+    // Trading held by health when the daemon stopped stays held until this run's health monitor
+    // judges the hold (it alone can release it).
+    let health_held = engine.risk().reducing_holds().contains(&ReasonCode::HealthDegraded);
     tracing::info!(
         target: crate::logging::AUDIT_TARGET,
         event = "recovery",
@@ -182,19 +215,18 @@ pub async fn start(
         .spawn(sinks.clone())
         .map_err(|e| StartError::Alerts(e.to_string()))?;
     let alert_sender = alerts.sender();
+    // Raised only once every component is up (the end of this function): a start that fails later
+    // sends nothing.
+    let mut startup_alerts = Vec::new();
     if restored {
-        // The owner hears that the daemon came back, and with what (issue 6's recovery summary).
+        // The owner hears that the daemon came back, and with what.
         let open_positions = engine.portfolio().open_count();
-        alert_sender.raise(Alert::recovery_summary(open_positions, pending_orders, SystemClock.now()));
+        startup_alerts.push(Alert::recovery_summary(open_positions, pending_orders, SystemClock.now()));
     }
     // Critical alerts no remote channel delivered before the restart go out again.
     let resent = undelivered_alerts(&recovered.undelivered_alerts);
-    if !resent.is_empty() {
-        tracing::warn!(count = resent.len(), "sending again the critical alerts not delivered before the restart");
-    }
-    for alert in resent {
-        alert_sender.raise(alert);
-    }
+    let resent_count = resent.len();
+    startup_alerts.extend(resent);
     let (alert_counters_tx, alert_counters) = watch::channel(alerts.counters());
 
     // The executor; the engine writes ahead through the store writer before it sees an order.
@@ -229,12 +261,6 @@ pub async fn start(
             Ok(())
         }),
     );
-
-    // Orders whose outcome a restart lost are reconciled before anything new: a replayed session
-    // asks for it after its warm-up; live feeds have no warm-up, so it is the engine's first message.
-    if config.feed.source != FeedSource::Replay && inputs.try_send(EngineMsg::Reconcile { at: None }).is_err() {
-        return Err(StartError::Store("the engine's queue refused the start-up reconciliation".into()));
-    }
 
     // The recorder: engine events → metrics and alerts; its end lets the sinks finish.
     let mut recorder = Recorder::new(alert_sender.clone(), config_tx.subscribe(), view.clone());
@@ -348,6 +374,11 @@ pub async fn start(
         health_clock.clone(),
     )
     .with_config_updates(health_config_rx);
+    let monitor = match health_held {
+        true => monitor
+            .with_restored_hold("trading was held by health when the daemon last stopped (restored from the store)"),
+        false => monitor,
+    };
     register_checks(&monitor, &engine_progress, &store_handle, health_clock.clone())?;
     if let Some(feeds) = &feeds {
         register_feed_checks(
@@ -391,8 +422,7 @@ pub async fn start(
     };
 
     // The control API.
-    if config.api.enabled {
-        let listener = api::bind(&config.api).await.map_err(|e| StartError::Api(e.to_string()))?;
+    if let Some(listener) = listener {
         let (control_tx, control_rx) = mpsc::channel(16);
         let state = ApiState {
             token: config.api.token.clone(),
@@ -431,9 +461,25 @@ pub async fn start(
     );
     supervisor.spawn(
         "config-reload",
-        with_failpoint("config-reload", apply_reloads(config_tx.subscribe(), inputs, health_config_tx, intake.clone())),
+        with_failpoint(
+            "config-reload",
+            apply_reloads(config_tx.subscribe(), inputs.clone(), health_config_tx, intake.clone()),
+        ),
     );
 
+    // Orders whose outcome a restart lost are reconciled before anything new: a replayed session
+    // asks for it after its warm-up; live feeds have no warm-up, so it is the engine's first
+    // message. Sent last, once every component is up: every other sender still waits at the
+    // start barrier, so it is still first in the queue.
+    if config.feed.source != FeedSource::Replay && inputs.try_send(EngineMsg::Reconcile { at: None }).is_err() {
+        return Err(StartError::Store("the engine's queue refused the start-up reconciliation".into()));
+    }
+    if resent_count > 0 {
+        tracing::warn!(count = resent_count, "sending again the critical alerts not delivered before the restart");
+    }
+    for alert in startup_alerts {
+        alert_sender.raise(alert);
+    }
     Ok(Wired { intake, alerts: alert_sender })
 }
 
