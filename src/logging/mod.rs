@@ -12,8 +12,8 @@
 //! trail never loses an event; dropping the returned [`LogGuards`] flushes everything.
 //!
 //! No input can make the logs grow faster than a fixed bound: each call site writes at most
-//! [`rate_limit::LINES_PER_WINDOW`] lines a minute, and says how many more it suppressed (see
-//! [`rate_limit`]).
+//! [`rate_limit::LINES_PER_WINDOW`] warnings or errors a minute, and says how many more it
+//! suppressed (see [`rate_limit`]).
 
 mod files;
 pub mod rate_limit;
@@ -96,7 +96,7 @@ pub fn init(config: &LoggingConfig) -> Result<LogGuards, LoggingError> {
     // dropped line is dropped everywhere alike.
     Registry::default()
         .with(layers)
-        .with(rate_limit::RateLimitLayer::new())
+        .with(rate_limit::RateLimitLayer::start())
         .try_init()
         .map_err(|_| LoggingError::AlreadyInstalled)?;
     install_panic_hook();

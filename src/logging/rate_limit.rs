@@ -6,8 +6,11 @@
 //! call site and window says how many were dropped and where they came from. So a flood of bad
 //! input (a venue answering a million malformed rows, a provider failing every call) can make a
 //! call site repeat itself for at most a minute's allowance, and can never rotate the history out
-//! of `main.log`. The trade audit trail and the timings are exempt: they must never lose a line,
-//! and they grow with trades and requests (both bounded elsewhere), not with input.
+//! of `main.log`. Only warnings and errors are limited: that is where bad input shows (a skipped
+//! row, a failed poll, a refused answer). INFO lines are the daemon's own actions and progress
+//! (orders, fills, state changes; tests and operators count them) and grow with what the risk
+//! limits and the feeds' page and poll bounds allow, not with the size of an answer; the trade
+//! audit trail and the timings must never lose a line.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -20,8 +23,8 @@ use tracing_subscriber::layer::Context;
 
 use super::{AUDIT_TARGET, PERF_TARGET};
 
-/// Lines one call site may write per window: enough for any normal burst (a start-up listing
-/// every followed wallet, a poll round over many wallets), far below a flood.
+/// Warnings and errors one call site may write per window: enough for any normal burst (a poll
+/// round over many wallets failing at once), far below a flood.
 pub const LINES_PER_WINDOW: u32 = 120;
 /// The window of [`LINES_PER_WINDOW`].
 pub const WINDOW: Duration = Duration::from_secs(60);
@@ -120,8 +123,8 @@ pub struct RateLimitLayer {
 }
 
 impl RateLimitLayer {
-    /// The layer, and a thread that reports the windows of call sites that went quiet.
-    pub fn new() -> Self {
+    /// The layer, and the thread it starts that reports the windows of call sites that went quiet.
+    pub fn start() -> Self {
         let limiter = Arc::new(RateLimiter::default());
         let reporter = limiter.clone();
         // A plain thread: logging is set up before (and outlives) the async runtime.
@@ -141,10 +144,10 @@ impl RateLimitLayer {
     }
 }
 
-/// Lines that must never be dropped, or that are limited already.
+/// Lines that must never be dropped, or that are bounded otherwise (see the module's comment).
 fn exempt(metadata: &Metadata<'_>) -> bool {
     let target = metadata.target();
-    target == AUDIT_TARGET || target == PERF_TARGET || target == SUPPRESSED_TARGET || *metadata.level() > Level::INFO
+    target == AUDIT_TARGET || target == PERF_TARGET || target == SUPPRESSED_TARGET || *metadata.level() > Level::WARN
 }
 
 impl<S: Subscriber> Layer<S> for RateLimitLayer {
@@ -219,7 +222,7 @@ mod tests {
     }
 
     #[test]
-    fn the_audit_trail_timings_and_debug_lines_are_never_limited() {
+    fn the_audit_trail_timings_and_info_lines_are_never_limited() {
         assert!(!exempt(metadata_of_a_warning()));
         assert!(exempt(&Metadata::new(
             "audit",

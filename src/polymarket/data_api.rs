@@ -605,7 +605,7 @@ mod tests {
     #[test]
     fn a_page_longer_than_asked_is_cut_to_the_limit_and_the_excess_counted() {
         let row = r#"{"proxyWallet":"0xa","timestamp":1777091978,"conditionId":"0xc","size":1,"price":0.5,"asset":"1","side":"BUY","transactionHash":"0x1"}"#;
-        let rows = vec![row; 7].join(",");
+        let rows = [row; 7].join(",");
         let v1 = parse_v1_page(format!("[{rows}]").as_bytes(), 3).unwrap();
         assert_eq!((v1.raw_count, v1.rows.len(), v1.cut), (3, 3, 4));
         let v2 = format!(r#"{{"pagination":{{"has_more":true,"next_cursor":"n"}},"data":[{rows}],"extra":[1,{{}}]}}"#);
