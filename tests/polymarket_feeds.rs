@@ -168,6 +168,9 @@ async fn v2_pages_overlap_dedupe_and_a_restart_neither_skip_nor_duplicate() {
         .await;
     clock.set(Timestamp::from_secs(START_SECS + 35));
     let restart = FeedStart { restored: saved, emit_trades_before_start: false };
+    // All four rows come in one page, so the feed asks for four (a longer page would be cut).
+    let mut config = config;
+    config.whale_feed.page_size = 4;
     let mut feed = start_feed(&config, &clock, restart, 16);
     let resumed = feed.next().await;
     assert_eq!(resumed.transaction_hash, "0xdd");
@@ -383,7 +386,10 @@ async fn a_busy_engine_gets_back_pressure_not_drops() {
         .mount(&server)
         .await;
     let clock = SimClock::starting_at(Timestamp::from_secs(START_SECS));
-    let mut feed = start_feed(&config(&server), &clock, FeedStart::default(), 1);
+    // The five rows come in one page: ask for five (a longer page would be cut).
+    let mut config = config(&server);
+    config.whale_feed.page_size = 5;
+    let mut feed = start_feed(&config, &clock, FeedStart::default(), 1);
     tokio::time::sleep(Duration::from_millis(200)).await;
     let mut hashes = Vec::new();
     for _ in 0..5 {

@@ -10,8 +10,13 @@
 //! Every file rotates by size and keeps a configured number of old files. Writes go through a
 //! background thread per file that applies back-pressure instead of dropping lines, so the audit
 //! trail never loses an event; dropping the returned [`LogGuards`] flushes everything.
+//!
+//! No input can make the logs grow faster than a fixed bound: each call site writes at most
+//! [`rate_limit::LINES_PER_WINDOW`] warnings or errors a minute, and says how many more it
+//! suppressed (see [`rate_limit`]).
 
 mod files;
+pub mod rate_limit;
 mod timing;
 
 pub use files::rotating_writer;
@@ -87,7 +92,13 @@ pub fn init(config: &LoggingConfig) -> Result<LogGuards, LoggingError> {
         layers.push(console.with_filter(filter(&config.level)?).boxed());
     }
 
-    Registry::default().with(layers).try_init().map_err(|_| LoggingError::AlreadyInstalled)?;
+    // The limiter is the outermost layer: it decides before any destination sees an event, so a
+    // dropped line is dropped everywhere alike.
+    Registry::default()
+        .with(layers)
+        .with(rate_limit::RateLimitLayer::start())
+        .try_init()
+        .map_err(|_| LoggingError::AlreadyInstalled)?;
     install_panic_hook();
     Ok(LogGuards { _guards: guards })
 }

@@ -273,6 +273,16 @@ pub struct HttpConfig {
     pub max_backoff_ms: u64,
     /// A server's `Retry-After` longer than this is capped (a feed must not stall for an hour).
     pub max_retry_after_secs: u64,
+    /// Longest answer body read from any venue endpoint; a longer one is cut off while streaming
+    /// and the request fails, so that a runaway answer can neither fill memory nor the logs.
+    pub max_response_bytes: u64,
+}
+
+impl HttpConfig {
+    /// The smallest `max_response_bytes` accepted: a full Data API page (500 rows) fits in it.
+    pub const MIN_RESPONSE_BYTES: u64 = 64 * 1024;
+    /// The largest `max_response_bytes` accepted.
+    pub const MAX_RESPONSE_BYTES: u64 = 256 * 1024 * 1024;
 }
 
 impl Default for HttpConfig {
@@ -283,6 +293,7 @@ impl Default for HttpConfig {
             base_backoff_ms: 250,
             max_backoff_ms: 10_000,
             max_retry_after_secs: 60,
+            max_response_bytes: 4 * 1024 * 1024,
         }
     }
 }
@@ -462,6 +473,17 @@ impl HttpConfig {
             self.max_backoff_ms,
             "must be at least base_backoff_ms",
         );
+        issues.check(
+            !(Self::MIN_RESPONSE_BYTES..=Self::MAX_RESPONSE_BYTES).contains(&self.max_response_bytes),
+            join(prefix, "max_response_bytes"),
+            self.max_response_bytes,
+            "must be between 65536 (64 KiB) and 268435456 (256 MiB)",
+        );
+    }
+
+    /// `max_response_bytes` as a length in memory.
+    pub fn max_response_bytes(&self) -> usize {
+        usize::try_from(self.max_response_bytes).unwrap_or(usize::MAX)
     }
 
     pub fn request_timeout(&self) -> Duration {
@@ -531,6 +553,7 @@ mod tests {
         config.whale_feed.overlap_secs = 0;
         config.resolution.poll_interval_secs = 0;
         config.http.max_backoff_ms = 1;
+        config.http.max_response_bytes = 1_000;
         config.credentials.signature_type = 9;
         config.credentials.funder_address = Secret::new("0xnope");
         config.wallet.reconcile_interval_secs = 0;
@@ -542,6 +565,7 @@ mod tests {
             "polymarket.whale_feed.overlap_secs = 0: must be between 1 and 86400 seconds (the indexer publishes fills late)",
             "polymarket.resolution.poll_interval_secs = 0: must be between 1 and 3600 seconds",
             "polymarket.http.max_backoff_ms = 1: must be at least base_backoff_ms",
+            "polymarket.http.max_response_bytes = 1000: must be between 65536 (64 KiB) and 268435456 (256 MiB)",
             "polymarket.credentials.signature_type = 9: must be 0 (EOA), 1 (POLY_PROXY), 2 (POLY_GNOSIS_SAFE) or 3 (POLY_1271)",
             "polymarket.credentials.funder_address = ***: must be 0x followed by 40 hex digits",
             "polymarket.wallet.reconcile_interval_secs = 0: must be between 1 and 3600 seconds (equity and the position check are only as fresh as the last reading)",

@@ -33,7 +33,10 @@ pub enum HttpError {
     BadUrl { url: String, detail: String },
     #[error("the request could not be built: {detail}")]
     Request { detail: String },
-    #[error("{url}: answer larger than the {limit} bytes allowed for it")]
+    /// `url` is the endpoint without query or credentials; the rest of the answer was not read.
+    #[error(
+        "{url}: the answer is larger than the {limit} bytes allowed for it (polymarket.http.max_response_bytes); abandoned unread"
+    )]
     BodyTooLarge { url: String, limit: usize },
 }
 
@@ -88,8 +91,10 @@ pub struct HttpClient {
     client: reqwest::Client,
     limiter: Arc<DefaultDirectRateLimiter>,
     policy: RetryPolicy,
-    /// Longest answer body read; a longer one is refused, not read (`None`: no bound).
-    max_body_bytes: Option<usize>,
+    /// Longest answer body read (`polymarket.http.max_response_bytes`, or less for an endpoint
+    /// whose answers are small); a longer one is refused, not read. Error answers too: every byte
+    /// from a venue is bounded.
+    max_body_bytes: usize,
 }
 
 impl std::fmt::Debug for HttpClient {
@@ -111,14 +116,20 @@ impl HttpClient {
             client,
             limiter: Arc::new(RateLimiter::direct(Quota::per_second(rate))),
             policy: RetryPolicy::from_config(config),
-            max_body_bytes: None,
+            max_body_bytes: config.max_response_bytes(),
         })
     }
 
-    /// The same client, refusing answers longer than `bytes` (read no further than that).
+    /// The same client, refusing answers longer than `bytes` (read no further than that). Only
+    /// ever tightens the configured bound.
     pub fn with_max_body(mut self, bytes: usize) -> Self {
-        self.max_body_bytes = Some(bytes);
+        self.max_body_bytes = self.max_body_bytes.min(bytes);
         self
+    }
+
+    /// The longest answer body this client reads.
+    pub fn max_body_bytes(&self) -> usize {
+        self.max_body_bytes
     }
 
     pub fn policy(&self) -> RetryPolicy {
@@ -135,9 +146,8 @@ impl HttpClient {
         self.send_retried(|| Ok(self.client.get(url.clone()))).await
     }
 
-    /// `GET url` like [`HttpClient::get`], refusing an answer body longer than `limit` bytes
-    /// ([`HttpError::BodyTooLarge`], not retried): it stops reading at the limit, so a runaway
-    /// answer never fills memory.
+    /// `GET url` like [`HttpClient::get`], with a tighter bound than the client's for this call
+    /// (the smaller of the two applies).
     pub async fn get_bounded(&self, url: &Url, limit: usize) -> Result<Vec<u8>, HttpError> {
         (|| async { self.send_once_bounded(self.client.get(url.clone()), Some(limit)).await })
             .retry(self.policy.backoff())
@@ -176,6 +186,8 @@ impl HttpClient {
         self.send_once_bounded(request, None).await
     }
 
+    /// Every request goes through here, so that every answer body is read through
+    /// [`read_bounded`]: a runaway answer never fills memory.
     async fn send_once_bounded(&self, request: RequestBuilder, limit: Option<usize>) -> Result<Vec<u8>, HttpError> {
         self.limiter.until_ready().await;
         let request = request.build().map_err(|e| HttpError::Request { detail: e.to_string() })?;
@@ -193,11 +205,9 @@ impl HttpClient {
         };
         let status = response.status();
         let retry_after = retry_after(response.headers());
-        // A call's own bound wins over the client's (set with `with_max_body`).
-        let body = match limit.or(self.max_body_bytes) {
-            None => response.bytes().await.map(|b| b.to_vec()).map_err(|e| classify_transport(&url, &e)),
-            Some(limit) => read_bounded(response, limit, &url).await,
-        };
+        // A call's own bound can only tighten the client's.
+        let limit = limit.map_or(self.max_body_bytes, |call| call.min(self.max_body_bytes));
+        let body = read_bounded(response, limit, &url).await;
         record_http_call(&method, &endpoint, Some(status.as_u16()), started.elapsed());
         classify_status(url, status, retry_after, body?)
     }
@@ -252,11 +262,14 @@ fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
     value.parse::<u64>().ok().map(Duration::from_secs)
 }
 
-/// The URL without its query string, for logs (queries may carry wallet filters, never secrets,
-/// but keep lines short and stable).
+/// The URL without its query string or any user info, for logs and errors (queries may carry
+/// wallet filters and cursors, a base URL may carry credentials; keep lines short and stable).
 fn redact_query(url: &Url) -> String {
     let mut shown = url.clone();
     shown.set_query(None);
+    shown.set_fragment(None);
+    let _ = shown.set_username("");
+    let _ = shown.set_password(None);
     shown.to_string()
 }
 
@@ -291,6 +304,21 @@ mod tests {
         assert_eq!(endpoint("http://127.0.0.1:9/", "/v2/activity").unwrap().as_str(), "http://127.0.0.1:9/v2/activity");
         assert_eq!(endpoint("http://h/api", "book").unwrap().as_str(), "http://h/api/book");
         assert!(endpoint("nope", "book").is_err());
+    }
+
+    #[test]
+    fn shown_urls_carry_no_query_or_credentials() {
+        let url = Url::parse("http://user:secret@127.0.0.1:9/v2/activity?user=0xabc&cursor=tok#frag").unwrap();
+        assert_eq!(redact_query(&url), "http://127.0.0.1:9/v2/activity");
+    }
+
+    #[test]
+    fn a_call_bound_only_tightens_the_configured_one() {
+        let config = HttpConfig { max_response_bytes: 100_000, ..HttpConfig::default() };
+        let client = HttpClient::new(&config, 1).unwrap();
+        assert_eq!(client.max_body_bytes(), 100_000);
+        assert_eq!(client.clone().with_max_body(10).max_body_bytes(), 10);
+        assert_eq!(client.with_max_body(1 << 30).max_body_bytes(), 100_000);
     }
 
     #[test]

@@ -19,7 +19,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::config::{DataApiVersion, PolymarketConfig, WhaleFeedConfig};
 use super::cursor::{Admission, CursorState, WalletCursor};
-use super::data_api::{ActivityPage, ActivityRow, DataApiError, parse_v1_page, parse_v2_page};
+use super::data_api::{ActivityPage, ActivityRow, DataApiError, SkippedRows, parse_v1_page, parse_v2_page};
 use super::http::{HttpClient, HttpError, endpoint};
 use super::trade::WhaleTrade;
 use crate::clock::{Clock, Timestamp};
@@ -81,6 +81,8 @@ pub struct WalletFeedStatus {
     pub duplicates_skipped: u64,
     pub held_back_before_start: u64,
     pub malformed_rows: u64,
+    /// Rows beyond the page size asked for, answered anyway and not read.
+    pub rows_cut: u64,
     pub consecutive_failures: u32,
     pub last_error: Option<String>,
 }
@@ -221,6 +223,10 @@ struct PollOutcome {
     duplicates: u64,
     held_back: u64,
     malformed: u64,
+    /// The skipped rows by cause: one summary line each when the poll ends.
+    skipped: SkippedRows,
+    /// Rows beyond the page size asked for, over every page of the poll.
+    cut: u64,
     last_lag_ms: Option<i64>,
     max_lag_ms: Option<i64>,
     result: Result<(), WhaleFeedError>,
@@ -239,6 +245,8 @@ async fn poll_wallet(ctx: &FeedContext, address: &str, cursor: &mut WalletCursor
         duplicates: 0,
         held_back: 0,
         malformed: 0,
+        skipped: SkippedRows::default(),
+        cut: 0,
         last_lag_ms: None,
         max_lag_ms: None,
         result: Ok(()),
@@ -251,7 +259,7 @@ async fn poll_wallet(ctx: &FeedContext, address: &str, cursor: &mut WalletCursor
     let mut complete = false;
 
     for _ in 0..ctx.settings.max_pages_per_poll {
-        let page = match fetch_page(ctx, address, window_start, &page_ref).await {
+        let mut page = match fetch_page(ctx, address, window_start, &page_ref).await {
             Ok(page) => page,
             Err(e) => {
                 outcome.result = Err(e);
@@ -259,6 +267,8 @@ async fn poll_wallet(ctx: &FeedContext, address: &str, cursor: &mut WalletCursor
             }
         };
         outcome.malformed += page.malformed as u64;
+        outcome.cut += page.cut as u64;
+        outcome.skipped.merge(std::mem::take(&mut page.skipped));
         for row in &page.rows {
             let at = row.timestamp();
             if newest_read.is_some_and(|newest| at < newest) {
@@ -268,7 +278,7 @@ async fn poll_wallet(ctx: &FeedContext, address: &str, cursor: &mut WalletCursor
             let ActivityRow::Trade(trade) = row else { continue };
             if trade.wallet != address {
                 // The API answered for someone else (a filter it ignored): never copy that.
-                tracing::warn!(wallet = %address, row_wallet = %trade.wallet, "skipping a row of another wallet");
+                outcome.skipped.add("another_wallet", format_args!("row of wallet {}", trade.wallet));
                 outcome.malformed += 1;
                 continue;
             }
@@ -378,7 +388,8 @@ async fn fetch_page(
     window_start: i64,
     page: &PageRef,
 ) -> Result<ActivityPage, WhaleFeedError> {
-    let limit = ctx.settings.page_size.to_string();
+    let page_size = ctx.settings.page_size as usize;
+    let limit = page_size.to_string();
     let start = window_start.to_string();
     let (path, mut query): (&str, Vec<(&str, String)>) = match ctx.settings.api_version {
         DataApiVersion::V2 => (
@@ -415,8 +426,8 @@ async fn fetch_page(
         _ = ctx.cancel.cancelled() => return Err(WhaleFeedError::Cancelled),
     };
     Ok(match ctx.settings.api_version {
-        DataApiVersion::V2 => parse_v2_page(&body)?,
-        DataApiVersion::V1 => parse_v1_page(&body)?,
+        DataApiVersion::V2 => parse_v2_page(&body, page_size)?,
+        DataApiVersion::V1 => parse_v1_page(&body, page_size)?,
     })
 }
 
@@ -425,6 +436,25 @@ fn publish(ctx: &FeedContext, address: &str, cursor: &WalletCursor, outcome: Pol
         && !matches!(e, WhaleFeedError::Cancelled)
     {
         tracing::warn!(wallet = %address, error = %e, "whale-feed poll failed; retrying next interval");
+    }
+    // One line per cause and poll, however many rows a page brought: the logs grow with polls,
+    // never with what the venue sends.
+    for (cause, tally) in outcome.skipped.iter() {
+        tracing::warn!(
+            wallet = %address,
+            cause,
+            count = tally.count,
+            first_example = %tally.first_example,
+            "skipped malformed Data API rows this poll"
+        );
+    }
+    if outcome.cut > 0 {
+        tracing::warn!(
+            wallet = %address,
+            page_size = ctx.settings.page_size,
+            rows_cut = outcome.cut,
+            "the Data API answered pages longer than asked; the rows past the page size were cut, not read"
+        );
     }
     ctx.snapshot.send_modify(|snapshot| {
         let status = snapshot.wallets.entry(address.to_string()).or_default();
@@ -435,6 +465,7 @@ fn publish(ctx: &FeedContext, address: &str, cursor: &WalletCursor, outcome: Pol
         status.duplicates_skipped += outcome.duplicates;
         status.held_back_before_start += outcome.held_back;
         status.malformed_rows += outcome.malformed;
+        status.rows_cut += outcome.cut;
         if outcome.last_lag_ms.is_some() {
             status.last_lag_ms = outcome.last_lag_ms;
         }

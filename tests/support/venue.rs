@@ -58,6 +58,9 @@ pub struct Venue {
     /// `GET /markets/{id}` answers by condition id (see [`market_status`]); a market without one is
     /// open and takes orders. `Value::Null` answers 404 `market not found`.
     pub markets: HashMap<String, Value>,
+    /// While set, `GET /v2/activity` answers exactly these bytes (for every wallet), streamed in
+    /// 64 KiB chunks without a `Content-Length`, as a runaway or hostile server would.
+    pub activity_raw: Option<axum::body::Bytes>,
 }
 
 pub type Shared = Arc<Mutex<Venue>>;
@@ -168,11 +171,21 @@ pub fn now_secs() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64
 }
 
-async fn activity(State(venue): State<Shared>, Query(query): Query<HashMap<String, String>>) -> Json<Value> {
+async fn activity(
+    State(venue): State<Shared>,
+    Query(query): Query<HashMap<String, String>>,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
     let user = query.get("user").cloned().unwrap_or_default();
     let start: i64 = query.get("start").and_then(|s| s.parse().ok()).unwrap_or(0);
     let mut venue = venue.lock().unwrap();
     venue.seen.push(format!("GET /v2/activity {user}"));
+    if let Some(raw) = venue.activity_raw.clone() {
+        const CHUNK: usize = 64 * 1024;
+        let chunks: Vec<Result<axum::body::Bytes, std::convert::Infallible>> =
+            (0..raw.len()).step_by(CHUNK).map(|at| Ok(raw.slice(at..raw.len().min(at + CHUNK)))).collect();
+        return axum::body::Body::from_stream(futures::stream::iter(chunks)).into_response();
+    }
     let mut rows: Vec<Value> = venue
         .rows
         .iter()
@@ -181,6 +194,7 @@ async fn activity(State(venue): State<Shared>, Query(query): Query<HashMap<Strin
         .collect();
     rows.sort_by_key(|r| r["timestamp"].as_i64());
     Json(json!({"data": rows, "pagination": {"limit": 500, "offset": 0, "has_more": false, "next_cursor": null}}))
+        .into_response()
 }
 
 async fn one_book(

@@ -31,8 +31,25 @@ pub async fn execute(channel: &str, request: reqwest::RequestBuilder) -> Result<
     if status.is_success() {
         return Ok(());
     }
-    let body = response.text().await.unwrap_or_default();
+    let body = read_reply(response).await;
     Err(classify(channel, status, &headers, &body))
+}
+
+/// The most of a provider's error reply read: enough for its message and `retry_after`, never a
+/// runaway answer held in memory.
+pub const MAX_REPLY_BYTES: usize = 16 * 1024;
+
+/// The first [`MAX_REPLY_BYTES`] of a reply body, read in chunks; the rest is never read (the
+/// connection is dropped), and a reply cut short or unreadable simply says less.
+async fn read_reply(mut response: reqwest::Response) -> String {
+    let mut body = Vec::new();
+    while body.len() < MAX_REPLY_BYTES {
+        match response.chunk().await {
+            Ok(Some(chunk)) => body.extend_from_slice(&chunk[..chunk.len().min(MAX_REPLY_BYTES - body.len())]),
+            Ok(None) | Err(_) => break,
+        }
+    }
+    String::from_utf8_lossy(&body).into_owned()
 }
 
 /// The error for a non-success answer.

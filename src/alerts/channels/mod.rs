@@ -24,6 +24,8 @@ pub use discord::{DiscordChannel, discord_payload};
 pub use email::EmailChannel;
 pub use file::FileChannel;
 pub(crate) use file::append_line;
+/// How a provider's error reply is read (status, `Retry-After`, body); the one parser of provider replies.
+pub use http::classify as classify_reply;
 pub(crate) use http::execute as execute_request;
 pub use slack::{SlackChannel, slack_payload};
 pub use sms::{SmsChannel, sms_segments};

@@ -38,7 +38,7 @@ fn count(n: u64) -> Option<Decimal> {
 }
 
 fn write_whale_metrics(text: &mut PromText, snapshot: &WhaleFeedSnapshot) {
-    let families: [(&str, MetricKind, &str, Read); 9] = [
+    let families: [(&str, MetricKind, &str, Read); 10] = [
         (
             "whale_trader_whale_feed_lag_seconds",
             MetricKind::Gauge,
@@ -65,6 +65,12 @@ fn write_whale_metrics(text: &mut PromText, snapshot: &WhaleFeedSnapshot) {
             MetricKind::Counter,
             "Rows logged and skipped because they could not be read.",
             |s| count(s.malformed_rows),
+        ),
+        (
+            "whale_trader_whale_feed_rows_cut_total",
+            MetricKind::Counter,
+            "Rows past the page size asked for: the venue answered a longer page; cut, not read.",
+            |s| count(s.rows_cut),
         ),
         (
             "whale_trader_whale_feed_duplicates_total",
