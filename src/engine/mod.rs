@@ -49,7 +49,7 @@ pub use executor::{
     check_live_start,
 };
 pub use io::{
-    Control, ControlAnswer, DecisionDetail, EngineEvent, EngineStatus, ExecutionReport, ExitCounters, Input, Outputs,
+    Control, ControlAnswer, ControlOutcome, DecisionDetail, EngineEvent, EngineStatus, ExecutionReport, ExitCounters, Input, Outputs,
     PositionClose, PositionUpdate, Quote, RedemptionRequest, WalletReading, WhaleTradeDecision, WhaleVerdict,
 };
 pub use market_data::{TYPICAL_FEE, TokenPrices, VenueRules};
