@@ -31,7 +31,9 @@ fn start(ws: &Workspace, nofile: u32, extra: &[(&str, &str)]) -> Child {
     let stdout = std::fs::File::create(ws.path().join("console.out")).expect("console.out");
     let stderr = std::fs::File::create(ws.path().join("console.err")).expect("console.err");
     let child = command.stdout(Stdio::from(stdout)).stderr(Stdio::from(stderr)).spawn().expect("spawn the daemon");
-    let up = wait_until(Duration::from_secs(30), || request(ws.api_port, "GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n").is_some());
+    let up = wait_until(Duration::from_secs(30), || {
+        request(ws.api_port, "GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n").is_some()
+    });
     assert!(up, "the API did not come up; main.log:\n{}", ws.read("logs/main.log"));
     child
 }
@@ -96,9 +98,9 @@ fn three_hundred_idle_and_half_sent_connections_cannot_keep_halt_out() {
         if i % 2 == 1 {
             // A request that never finishes: half a head, or a head promising a body never sent.
             let half = if i % 4 == 1 {
-                "POST /halt HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Le".to_string()
+                "POST /halt HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Le"
             } else {
-                format!("POST /kill HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer x\r\nContent-Length: 100\r\n\r\n{{")
+                "POST /kill HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer x\r\nContent-Length: 100\r\n\r\n{"
             };
             let _ = stream.write_all(half.as_bytes());
         }
@@ -107,7 +109,8 @@ fn three_hundred_idle_and_half_sent_connections_cannot_keep_halt_out() {
     assert!(held.len() >= 250, "only {} connections opened", held.len());
 
     let started = Instant::now();
-    let out = ws.command(&["halt", "--reason", "locked-out drill"]).env("WHALE_TRADER__API__TOKEN", TOKEN).output().unwrap();
+    let out =
+        ws.command(&["halt", "--reason", "locked-out drill"]).env("WHALE_TRADER__API__TOKEN", TOKEN).output().unwrap();
     let took = started.elapsed();
     let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert_eq!(out.status.code(), Some(0), "halt failed after {took:?}: {stdout} {stderr}");
@@ -152,9 +155,14 @@ fn slow_heads_and_idle_connections_are_closed_after_their_timeouts() {
 fn a_huge_body_is_answered_at_once_and_never_read_without_the_token() {
     let ws = workspace(Some(TOKEN));
     let daemon = start(&ws, 1024, &[]);
-    for (auth, expected) in [("", "401"), ("Authorization: Bearer wrong\r\n", "401"), (&*format!("Authorization: Bearer {TOKEN}\r\n"), "413")] {
+    for (auth, expected) in [
+        ("", "401"),
+        ("Authorization: Bearer wrong\r\n", "401"),
+        (&*format!("Authorization: Bearer {TOKEN}\r\n"), "413"),
+    ] {
         let mut stream = TcpStream::connect(("127.0.0.1", ws.api_port)).unwrap();
-        let head = format!("POST /halt HTTP/1.1\r\nHost: 127.0.0.1\r\n{auth}Content-Length: 10000000000\r\n\r\n{{\"reason\":");
+        let head =
+            format!("POST /halt HTTP/1.1\r\nHost: 127.0.0.1\r\n{auth}Content-Length: 10000000000\r\n\r\n{{\"reason\":");
         stream.write_all(head.as_bytes()).unwrap();
         stream.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
         let started = Instant::now();
@@ -166,7 +174,9 @@ fn a_huge_body_is_answered_at_once_and_never_read_without_the_token() {
     }
     // A body sent slowly by an authorized client is cut at the body timeout (default 5 s).
     let mut stream = TcpStream::connect(("127.0.0.1", ws.api_port)).unwrap();
-    let head = format!("POST /halt HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {TOKEN}\r\nContent-Length: 100\r\n\r\n{{");
+    let head = format!(
+        "POST /halt HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {TOKEN}\r\nContent-Length: 100\r\n\r\n{{"
+    );
     stream.write_all(head.as_bytes()).unwrap();
     stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     let mut answer = [0u8; 12];
@@ -194,7 +204,10 @@ fn foreign_host_names_and_missing_tokens_are_refused_and_unknown_trades_are_not_
         assert_eq!(status_line(&answer), "HTTP/1.1 421 Misdirected Request", "{path}: {answer}");
     }
     assert_eq!(status_line(&get("127.0.0.1", "", "/status")), "HTTP/1.1 401 Unauthorized");
-    assert_eq!(status_line(&get("127.0.0.1", "Authorization: Bearer nope\r\n", "/status")), "HTTP/1.1 401 Unauthorized");
+    assert_eq!(
+        status_line(&get("127.0.0.1", "Authorization: Bearer nope\r\n", "/status")),
+        "HTTP/1.1 401 Unauthorized"
+    );
     let answer = get(&format!("localhost:{port}"), &bearer, "/status");
     assert_eq!(status_line(&answer), "HTTP/1.1 200 OK", "{answer}");
     assert!(answer.contains("\"trading_state\""), "{answer}");
@@ -203,11 +216,23 @@ fn foreign_host_names_and_missing_tokens_are_refused_and_unknown_trades_are_not_
     let refused = ws.read("logs/trade_audit.log");
     assert!(refused.contains("host_rejected"), "the refusal is audited:\n{refused}");
 
-    let raw = format!("POST /close/T999999 HTTP/1.1\r\nHost: 127.0.0.1\r\n{bearer}Content-Length: 0\r\nConnection: close\r\n\r\n");
+    let raw = format!(
+        "POST /close/T999999 HTTP/1.1\r\nHost: 127.0.0.1\r\n{bearer}Content-Length: 0\r\nConnection: close\r\n\r\n"
+    );
     let answer = request(ws.api_port, &raw).unwrap_or_default();
     assert_eq!(status_line(&answer), "HTTP/1.1 404 Not Found", "{answer}");
-    assert!(answer.contains("T999999 is not an open trade") && answer.contains("\"outcome\":\"not_found\""), "{answer}");
-    // The CLI's drop of an unknown trade says so and fails.
+    assert!(
+        answer.contains("T999999 is not an open trade") && answer.contains("\"outcome\":\"not_found\""),
+        "{answer}"
+    );
+    // The CLI's close and drop of an unknown trade say so and fail.
+    let out = ws.command(&["close", "T999999"]).env("WHALE_TRADER__API__TOKEN", TOKEN).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("T999999 is not an open trade"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let out = ws.command(&["drop", "T999999"]).env("WHALE_TRADER__API__TOKEN", TOKEN).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("(404)"), "{}", String::from_utf8_lossy(&out.stderr));
@@ -218,7 +243,8 @@ fn foreign_host_names_and_missing_tokens_are_refused_and_unknown_trades_are_not_
 fn without_a_configured_token_status_says_how_to_set_one() {
     let ws = workspace(None);
     let daemon = start(&ws, 1024, &[]);
-    let answer = request(ws.api_port, "GET /status HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n").unwrap_or_default();
+    let answer = request(ws.api_port, "GET /status HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+        .unwrap_or_default();
     assert_eq!(status_line(&answer), "HTTP/1.1 401 Unauthorized", "{answer}");
     assert!(answer.contains("WHALE_TRADER__API__TOKEN"), "{answer}");
     let out = ws.output(&["status"]);

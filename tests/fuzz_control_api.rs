@@ -67,12 +67,36 @@ fn done() -> ControlReply {
 }
 
 const PATHS: &[&str] = &[
-    "/health", "/metrics", "/status", "/halt", "/resume", "/kill", "/close/T000001", "/adopt/123", "/drop/T1",
-    "/close/", "/close/%00", "/close/..%2fhalt", "//halt", "/halt?x=1", "/HALT", "*", "http://attacker.example/halt",
-    "http://127.0.0.1/halt", "/nope",
+    "/health",
+    "/metrics",
+    "/status",
+    "/halt",
+    "/resume",
+    "/kill",
+    "/close/T000001",
+    "/adopt/123",
+    "/drop/T1",
+    "/close/",
+    "/close/%00",
+    "/close/..%2fhalt",
+    "//halt",
+    "/halt?x=1",
+    "/HALT",
+    "*",
+    "http://attacker.example/halt",
+    "http://127.0.0.1/halt",
+    "/nope",
 ];
-const HOSTS: &[&str] =
-    &["127.0.0.1", "localhost:8787", "[::1]", "attacker.example", "localhost.attacker.example", "", "127.0.0.1:", "[::1"];
+const HOSTS: &[&str] = &[
+    "127.0.0.1",
+    "localhost:8787",
+    "[::1]",
+    "attacker.example",
+    "localhost.attacker.example",
+    "",
+    "127.0.0.1:",
+    "[::1",
+];
 const METHODS: &[&str] = &["GET", "POST", "PUT", "HEAD", "OPTIONS", "DELETE", "CONNECT", "get", "POST /"];
 
 fn header_line() -> impl Strategy<Value = String> {
@@ -184,10 +208,8 @@ proptest! {
         if let Some(host) = request.host {
             builder = builder.header("host", host);
         }
-        if let Some(auth) = &request.auth {
-            if let Ok(value) = axum::http::HeaderValue::from_str(auth) {
-                builder = builder.header("authorization", value);
-            }
+        if let Some(value) = request.auth.as_deref().and_then(|a| axum::http::HeaderValue::from_str(a).ok()) {
+            builder = builder.header("authorization", value);
         }
         if let Some(length) = &request.content_length {
             builder = builder.header("content-length", length.as_str());

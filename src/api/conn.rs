@@ -168,7 +168,12 @@ impl Registry {
 }
 
 /// Accepts and serves connections until `stop` is cancelled, then lets requests in flight finish.
-pub(super) async fn accept_loop(listener: TcpListener, router: Router, limits: Arc<ApiLimits>, stop: CancellationToken) {
+pub(super) async fn accept_loop(
+    listener: TcpListener,
+    router: Router,
+    limits: Arc<ApiLimits>,
+    stop: CancellationToken,
+) {
     let registry = Arc::new(Registry::default());
     let tasks = TaskTracker::new();
     loop {
@@ -202,7 +207,13 @@ pub(super) async fn accept_loop(listener: TcpListener, router: Router, limits: A
     tasks.wait().await;
 }
 
-async fn serve_connection(stream: TcpStream, conn: Arc<Conn>, router: Router, limits: &ApiLimits, stop: CancellationToken) {
+async fn serve_connection(
+    stream: TcpStream,
+    conn: Arc<Conn>,
+    router: Router,
+    limits: &ApiLimits,
+    stop: CancellationToken,
+) {
     let _ = stream.set_nodelay(true);
     let io = TokioIo::new(Watched { inner: stream, conn: conn.clone() });
     let service = {
@@ -319,7 +330,11 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn idle_and_head_deadlines_follow_the_phase() {
-        let limits = ApiLimits { idle_timeout: Duration::from_secs(30), header_timeout: Duration::from_secs(5), ..ApiLimits::default() };
+        let limits = ApiLimits {
+            idle_timeout: Duration::from_secs(30),
+            header_timeout: Duration::from_secs(5),
+            ..ApiLimits::default()
+        };
         let conn = Conn::new(0);
         let started = Instant::now();
         conn.saw_bytes();

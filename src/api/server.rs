@@ -196,7 +196,10 @@ async fn guard(State(state): State<ApiState>, request: Request, next: Next) -> R
     let limits = &state.limits;
     if let Err(why) = check_host(&limits.allowed_hosts, &request) {
         note_refusal(RefusalCause::Host, why);
-        return refusal(StatusCode::MISDIRECTED_REQUEST, &format!("{why}; this API answers only to its configured host names (api.allowed_hosts)"));
+        return refusal(
+            StatusCode::MISDIRECTED_REQUEST,
+            &format!("{why}; this API answers only to its configured host names (api.allowed_hosts)"),
+        );
     }
     let path = request.uri().path();
     let open = path == "/health" || (path == "/metrics" && !limits.metrics_require_token);
@@ -209,13 +212,18 @@ async fn guard(State(state): State<ApiState>, request: Request, next: Next) -> R
             conn.authorized();
         }
     }
-    let declared = request.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<u64>().ok());
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
     if declared.is_some_and(|n| n > limits.max_body_bytes as u64) {
         note_refusal(RefusalCause::Body, "declared body too large");
         return too_large(limits.max_body_bytes);
     }
     let (parts, body) = request.into_parts();
-    let collected = tokio::time::timeout(limits.body_timeout, Limited::new(body, limits.max_body_bytes).collect()).await;
+    let collected =
+        tokio::time::timeout(limits.body_timeout, Limited::new(body, limits.max_body_bytes).collect()).await;
     let bytes = match collected {
         Ok(Ok(collected)) => collected.to_bytes(),
         Ok(Err(e)) if e.downcast_ref::<LengthLimitError>().is_some() => {

@@ -1,4 +1,4 @@
-//! `status`, `halt`, `resume`, `kill`, `adopt`, `drop`: the CLI verbs that talk to the running daemon.
+//! `status`, `halt`, `resume`, `kill`, `close`, `adopt`, `drop`: the CLI verbs that talk to the running daemon.
 
 use rust_decimal::Decimal;
 use std::process::ExitCode;
@@ -104,7 +104,7 @@ fn print_view(view: &StatusView, json: bool) -> ExitCode {
     ExitCode::from(exit::OK)
 }
 
-/// `halt`, `resume`, `kill`, `adopt`, `drop`: POST to the daemon and print its answer.
+/// `halt`, `resume`, `kill`, `close`, `adopt`, `drop`: POST to the daemon and print its answer.
 pub fn post(config: &Config, path: &str, reason: Option<&str>, json: bool) -> ExitCode {
     let client = ApiClient::new(&config.api);
     match block_on(client.control(path, reason)) {

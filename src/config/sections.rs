@@ -521,7 +521,12 @@ impl ApiConfig {
             ("body_timeout_secs", self.body_timeout_secs),
             ("idle_timeout_secs", self.idle_timeout_secs),
         ] {
-            issues.check(!API_TIMEOUT_SECS.contains(&value), join(prefix, key), value, "must be between 1 and 300 seconds");
+            issues.check(
+                !API_TIMEOUT_SECS.contains(&value),
+                join(prefix, key),
+                value,
+                "must be between 1 and 300 seconds",
+            );
         }
         if self.allowed_hosts.is_empty() {
             issues.push(join(prefix, "allowed_hosts"), "[]", "must name at least one host (e.g. \"localhost\")");

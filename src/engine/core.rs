@@ -26,8 +26,8 @@ use super::checkpoint::{CHECKPOINT_VERSION, EngineCheckpoint};
 use super::copy_rules::{self, CopyRejection, EntryInputs, RejectReason};
 use super::exit_policy::{self, ExitPlan};
 use super::io::{
-    Control, ControlOutcome, DecisionDetail, EngineEvent, EngineStatus, ExecutionReport, Input, Outputs, PositionClose, PositionUpdate,
-    Quote, RedemptionRequest, WhaleTradeDecision, WhaleVerdict,
+    Control, ControlOutcome, DecisionDetail, EngineEvent, EngineStatus, ExecutionReport, Input, Outputs, PositionClose,
+    PositionUpdate, Quote, RedemptionRequest, WhaleTradeDecision, WhaleVerdict,
 };
 use super::market_data::{MarketData, VenueRules};
 use super::portfolio::{OrderPurpose, PendingOrder, Portfolio, Trade, trade_id_of};

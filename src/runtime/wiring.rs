@@ -705,8 +705,12 @@ async fn forward_control(
             (now.trading_state.as_str().to_string(), now.control_answer.clone().filter(|a| a.seq == seq))
         };
         let reply_body = match (applied, answer) {
-            (true, Some(answer)) => ControlReply { outcome: answer.outcome, message: answer.message, trading_state: state },
-            (true, None) => ControlReply { outcome: ControlOutcome::Done, message: message.to_string(), trading_state: state },
+            (true, Some(answer)) => {
+                ControlReply { outcome: answer.outcome, message: answer.message, trading_state: state }
+            }
+            (true, None) => {
+                ControlReply { outcome: ControlOutcome::Done, message: message.to_string(), trading_state: state }
+            }
             (false, _) => ControlReply {
                 outcome: ControlOutcome::Refused,
                 message: "the engine did not apply the request in time".into(),

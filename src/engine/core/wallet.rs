@@ -179,7 +179,10 @@ impl Engine {
     pub(super) fn adopt(&mut self, token_id: &str, now: Timestamp, out: &mut Outputs) -> Option<Transition> {
         let token = self.interner.find_token(token_id);
         let Some(mismatch) = self.risk.mismatches().iter().find(|m| Some(m.token) == token).copied() else {
-            self.answer(ControlOutcome::Refused, format!("token {token_id}: no position mismatch is open for it; nothing to adopt"));
+            self.answer(
+                ControlOutcome::Refused,
+                format!("token {token_id}: no position mismatch is open for it; nothing to adopt"),
+            );
             return None;
         };
         let size = mismatch.venue - mismatch.ours;
@@ -239,7 +242,10 @@ impl Engine {
         self.emit_audit(record, out);
         self.portfolio.order_ended(mismatch.token, now);
         let left = self.settle_mismatch(mismatch.token);
-        self.answer(ControlOutcome::Done, format!("token {token_id}: {size} shares adopted as {trade_id} at {price}; {left}"));
+        self.answer(
+            ControlOutcome::Done,
+            format!("token {token_id}: {size} shares adopted as {trade_id} at {price}; {left}"),
+        );
         None
     }
 
@@ -252,7 +258,10 @@ impl Engine {
         };
         let (position, token, size, entry) = (trade.position, trade.token, trade.open_size(), trade.avg_entry_price());
         if self.portfolio.pending.values().any(|p| p.position == position) {
-            self.answer(ControlOutcome::Refused, format!("{trade_id} has an order in flight; drop it once the order has finished"));
+            self.answer(
+                ControlOutcome::Refused,
+                format!("{trade_id} has an order in flight; drop it once the order has finished"),
+            );
             return None;
         }
         let mark = self.risk.mark(token).unwrap_or(entry);
@@ -280,7 +289,10 @@ impl Engine {
         self.close_trade(position, ExitReason::Reconciled, now, out);
         self.portfolio.order_ended(token, now);
         let left = self.settle_mismatch(token);
-        self.answer(ControlOutcome::Done, format!("{trade_id} dropped: {size} shares closed as reconciled at {mark}; {left}"));
+        self.answer(
+            ControlOutcome::Done,
+            format!("{trade_id} dropped: {size} shares closed as reconciled at {mark}; {left}"),
+        );
         None
     }
 
