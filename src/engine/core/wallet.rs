@@ -394,6 +394,25 @@ mod tests {
     }
 
     #[test]
+    fn closing_an_unknown_trade_is_not_found_and_an_open_one_is_done() {
+        let (mut engine, _audit) = engine(Mode::Live);
+        let mut out = Outputs::new();
+        engine.process(Input::Control(Control::ClosePosition { trade_id: "T999999".into() }), T0, &mut out);
+        let answer = engine.status().control_answer.unwrap_or_else(|| panic!("answered"));
+        assert_eq!(answer.outcome, ControlOutcome::NotFound, "{answer:?}");
+        assert!(answer.message.contains("T999999 is not an open trade"), "{answer:?}");
+
+        engine.process(reading(dec!(2000), &[("555", dec!(120))], 1), T0, &mut out);
+        engine.process(Input::Control(Control::Adopt { token_id: "555".into() }), T0, &mut out);
+        let adopted = engine.status().control_answer.unwrap_or_else(|| panic!("answered")).message;
+        let trade_id =
+            adopted.split("adopted as ").nth(1).and_then(|m| m.split_whitespace().next()).unwrap_or_default();
+        engine.process(Input::Control(Control::ClosePosition { trade_id: trade_id.into() }), T0, &mut out);
+        let answer = engine.status().control_answer.unwrap_or_else(|| panic!("answered"));
+        assert_eq!(answer.outcome, ControlOutcome::Done, "{adopted}: {answer:?}");
+    }
+
+    #[test]
     fn a_dropped_trade_closes_as_reconciled_and_paper_ignores_readings() {
         let (mut engine, audit) = engine(Mode::Live);
         let mut out = Outputs::new();
