@@ -139,7 +139,7 @@ fn slow_heads_and_idle_connections_are_closed_after_their_timeouts() {
     let closed = closed_within(&mut silent, Duration::from_secs(8), false);
     assert!(closed.is_some_and(|t| t < Duration::from_secs(4)), "a silent connection was held open: {closed:?}");
     let mut kept = TcpStream::connect(("127.0.0.1", ws.api_port)).unwrap();
-    kept.write_all(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").unwrap();
+    kept.write_all(b"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").unwrap();
     let mut first = [0u8; 12];
     kept.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
     kept.read_exact(&mut first).unwrap();
@@ -211,7 +211,7 @@ fn foreign_host_names_and_missing_tokens_are_refused_and_unknown_trades_are_not_
     let answer = get(&format!("localhost:{port}"), &bearer, "/status");
     assert_eq!(status_line(&answer), "HTTP/1.1 200 OK", "{answer}");
     assert!(answer.contains("\"trading_state\""), "{answer}");
-    assert_eq!(status_line(&get("[::1]", "", "/health")), "HTTP/1.1 200 OK");
+    assert_eq!(status_line(&get("[::1]", "", "/metrics")), "HTTP/1.1 200 OK");
     assert_eq!(status_line(&get("127.0.0.1", "", "/metrics")), "HTTP/1.1 200 OK");
     let refused = ws.read("logs/trade_audit.log");
     assert!(refused.contains("host_rejected"), "the refusal is audited:\n{refused}");
