@@ -186,7 +186,7 @@ async fn time_request(request: Request, next: Next) -> Response {
     let method = request.method().as_str().chars().take(16).collect::<String>();
     let path = route_of(request.uri().path());
     let response = next.run(request).await;
-    record_http_call(&method, &path, Some(response.status().as_u16()), started.elapsed());
+    record_http_call(&method, path, Some(response.status().as_u16()), started.elapsed());
     response
 }
 
