@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
-use whale_trader::api::{self, ApiState, ControlReply, ControlRequest};
+use whale_trader::api::{self, ApiLimits, ApiState, ControlOutcome, ControlReply, ControlRequest};
 use whale_trader::config::{ApiConfig, Secret};
 
 const TOKEN: &str = "test-token-123";
@@ -28,8 +28,13 @@ async fn start(serving: bool) -> Running {
     tokio::spawn(async move {
         while let Some((request, reply)) = control_rx.recv().await {
             let state = if matches!(request, ControlRequest::Resume) { "active" } else { "halted" };
+            // The engine knows one trade, T000001; anything else is not found.
+            let outcome = match &request {
+                ControlRequest::Close { position } if position != "T000001" => ControlOutcome::NotFound,
+                _ => ControlOutcome::Done,
+            };
             let _ = seen_tx.send(request).await;
-            let _ = reply.send(ControlReply { ok: true, message: "done".into(), trading_state: state.into() });
+            let _ = reply.send(ControlReply { outcome, message: "done".into(), trading_state: state.into() });
         }
     });
     let state = ApiState {
@@ -40,6 +45,7 @@ async fn start(serving: bool) -> Running {
         }),
         metrics: Arc::new(|| "# HELP wt_up Up.\n# TYPE wt_up gauge\nwt_up 1\n".to_string()),
         control: control_tx,
+        limits: Arc::new(ApiLimits::from_config(&config)),
     };
     let stop = CancellationToken::new();
     tokio::spawn(api::serve(listener, state, stop.clone()));
@@ -73,9 +79,13 @@ async fn control_needs_the_bearer_token_and_changes_nothing_without_it() {
     assert_eq!(reply["trading_state"], "halted");
     assert_eq!(server.requests.recv().await, Some(ControlRequest::Halt { reason: "maintenance".into() }));
 
-    let response = http.post(format!("{}/close/pos-7", server.base)).bearer_auth(TOKEN).send().await.unwrap();
+    let response = http.post(format!("{}/close/T000001", server.base)).bearer_auth(TOKEN).send().await.unwrap();
     assert_eq!(response.status(), 200);
-    assert_eq!(server.requests.recv().await, Some(ControlRequest::Close { position: "pos-7".into() }));
+    assert_eq!(server.requests.recv().await, Some(ControlRequest::Close { position: "T000001".into() }));
+    let response = http.post(format!("{}/close/T999999", server.base)).bearer_auth(TOKEN).send().await.unwrap();
+    assert_eq!(response.status(), 404, "an unknown trade is not found");
+    let reply: serde_json::Value = response.json().await.unwrap();
+    assert_eq!((reply["ok"].as_bool(), reply["outcome"].as_str()), (Some(false), Some("not_found")), "{reply}");
     server.stop.cancel();
 }
 
@@ -126,4 +136,56 @@ async fn binding_to_a_non_loopback_address_needs_explicit_permission() {
     assert!(error.to_string().contains("non-loopback"), "{error}");
     let allowed = ApiConfig { allow_non_loopback: true, ..config };
     assert!(api::bind(&allowed).await.is_ok());
+}
+
+#[tokio::test]
+async fn status_needs_the_token_and_only_loopback_host_names_are_answered() {
+    let server = start(true).await;
+    let http = reqwest::Client::new();
+    let response = http.get(format!("{}/status", server.base)).send().await.unwrap();
+    assert_eq!(response.status(), 401);
+    let response = http.get(format!("{}/status", server.base)).bearer_auth(TOKEN).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    // A page on attacker.example rebound to 127.0.0.1: the browser sends its own host name.
+    for path in ["/status", "/health", "/metrics"] {
+        let response = http
+            .get(format!("{}{path}", server.base))
+            .bearer_auth(TOKEN)
+            .header("host", "attacker.example:8787")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 421, "{path}");
+    }
+    for host in ["localhost", "LocalHost:8787", "127.0.0.1", "[::1]:1"] {
+        let response = http.get(format!("{}/health", server.base)).header("host", host).send().await.unwrap();
+        assert_eq!(response.status(), 200, "{host}");
+    }
+    server.stop.cancel();
+}
+
+#[tokio::test]
+async fn metrics_can_require_the_token() {
+    let config = ApiConfig { metrics_require_token: true, token: Secret::new(TOKEN), ..ApiConfig::default() };
+    let (control, _requests) = mpsc::channel(1);
+    let state = ApiState {
+        token: config.token.clone(),
+        status: Arc::new(|| serde_json::json!({})),
+        health: Arc::new(|| (true, serde_json::json!({}))),
+        metrics: Arc::new(|| "wt_up 1\n".to_string()),
+        control,
+        limits: Arc::new(ApiLimits::from_config(&config)),
+    };
+    use tower::ServiceExt;
+    let request = |auth: Option<&str>| {
+        let mut builder = axum::http::Request::get("/metrics").header("host", "localhost");
+        if let Some(auth) = auth {
+            builder = builder.header("authorization", auth);
+        }
+        builder.body(axum::body::Body::empty()).unwrap()
+    };
+    let response = api::router(state.clone()).oneshot(request(None)).await.unwrap();
+    assert_eq!(response.status(), 401);
+    let response = api::router(state).oneshot(request(Some(&format!("Bearer {TOKEN}")))).await.unwrap();
+    assert_eq!(response.status(), 200);
 }

@@ -8,14 +8,17 @@ use support::{Workspace, json_lines, signal, wait_until, wait_with_limit};
 
 const SECRET: &str = "s3cr3t-token-that-must-never-leak-7f2c";
 
-/// A plain HTTP/1.1 GET on loopback; returns the body.
-fn http_get(port: u16, path: &str) -> String {
+/// A plain HTTP/1.1 GET on loopback with the bearer token; returns the body.
+fn http_get(port: u16, path: &str, token: &str) -> String {
     use std::io::{Read, Write};
     let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
         return String::new();
     };
     let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
-    let _ = write!(stream, "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+    let _ = write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n"
+    );
     let mut response = String::new();
     let _ = stream.read_to_string(&mut response);
     response.split_once("\r\n\r\n").map(|(_, body)| body.to_string()).unwrap_or_default()
@@ -313,7 +316,7 @@ fn sighup_applies_a_valid_config_and_keeps_the_running_one_when_invalid() {
     assert!(started, "daemon did not start; main.log:\n{}", ws.read("logs/main.log"));
     // Asked over the API: the CLI itself would refuse to run once the file is made invalid below.
     let limit = || {
-        let body = http_get(ws.api_port, "/status");
+        let body = http_get(ws.api_port, "/status", "hup-token");
         let status: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
         status["limits"]["limits"]["max_total_positions"].as_u64()
     };

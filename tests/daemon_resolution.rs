@@ -107,6 +107,15 @@ fn assert_settled_at(ws: &Workspace, opened: &Value, price: Decimal) -> Value {
     closed
 }
 
+const API_TOKEN: &str = "resolution-api-token";
+
+/// A workspace whose daemon has an API token (its `/status` is read).
+fn workspace() -> Workspace {
+    let ws = Workspace::with_default_config("");
+    ws.write(".env", &format!("WHALE_TRADER__API__TOKEN={API_TOKEN}\n"));
+    ws
+}
+
 /// Trading is `active`, every `stale_feed` hold was released, no position and no exposure is left.
 fn assert_active_and_flat(ws: &Workspace) {
     let released = wait_until(LIMIT, || {
@@ -120,7 +129,7 @@ fn assert_active_and_flat(ws: &Workspace) {
     let freed = changes.iter().filter(|c| c["reason"] == "stale_feed" && c["to"] == "active").count();
     assert_eq!(held, freed, "a stale-feed hold was not released: {changes:?}");
     assert!(changes.iter().all(|c| c["reason"] == "stale_feed"), "{changes:?}");
-    let status = http_get(ws.api_port, "/status");
+    let status = http_get_with_token(ws.api_port, "/status", Some(API_TOKEN));
     assert!(status.contains("\"trading_state\":\"active\""), "{status}");
     assert!(status.contains("\"open_positions\":[]"), "{status}");
 }
@@ -131,7 +140,7 @@ fn a_position_whose_outcome_wins_is_settled_at_one_and_its_exposure_released() {
     venue.with(|v| {
         v.books.insert(TOKEN_A.into(), book(TOKEN_A, MARKET_A));
     });
-    let ws = Workspace::with_default_config("");
+    let ws = workspace();
     let daemon = start_daemon_with(&ws, &venue, &[("WHALE_TRADER__POLYMARKET__RESOLUTION__POLL_INTERVAL_SECS", "1")]);
     let opened = copy_a_buy(&ws, &venue);
     assert_eq!(decimal(&opened["price"]), Decimal::new(5, 1));
@@ -152,7 +161,7 @@ fn a_position_whose_outcome_loses_is_settled_at_zero() {
     venue.with(|v| {
         v.books.insert(TOKEN_A.into(), book(TOKEN_A, MARKET_A));
     });
-    let ws = Workspace::with_default_config("");
+    let ws = workspace();
     let daemon = start_daemon_with(&ws, &venue, &[("WHALE_TRADER__POLYMARKET__RESOLUTION__POLL_INTERVAL_SECS", "1")]);
     let opened = copy_a_buy(&ws, &venue);
 
@@ -171,7 +180,7 @@ fn a_market_closed_before_its_resolution_sends_no_exit_holds_nothing_and_settles
     venue.with(|v| {
         v.books.insert(TOKEN_A.into(), book(TOKEN_A, MARKET_A));
     });
-    let ws = Workspace::with_default_config("");
+    let ws = workspace();
     let daemon = start_daemon_with(&ws, &venue, &[("WHALE_TRADER__POLYMARKET__RESOLUTION__POLL_INTERVAL_SECS", "1")]);
     let opened = copy_a_buy(&ws, &venue);
 

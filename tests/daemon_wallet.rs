@@ -25,7 +25,7 @@ fn start_live(ws: &Workspace, venue: &LocalVenue, extra: &[(&str, &str)]) -> std
 }
 
 fn status(ws: &Workspace) -> Value {
-    let response = http_get(ws.api_port, "/status");
+    let response = http_get_with_token(ws.api_port, "/status", Some(TOKEN));
     let body = response.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or_default();
     serde_json::from_str(body).unwrap_or(Value::Null)
 }

@@ -36,6 +36,8 @@ fn started(ws: &Workspace) -> usize {
 #[test]
 fn a_paper_run_on_real_wallets_starts_clean_after_the_demo_in_a_file_of_its_own() {
     let ws = Workspace::with_default_config("");
+    // `status` asks the running daemon, whose /status needs the API token.
+    ws.write(".env", "WHALE_TRADER__API__TOKEN=store-per-feed-token\n");
 
     // The demo, replayed to its end.
     let mut demo = ws.spawn_daemon(&[]);

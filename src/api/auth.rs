@@ -1,4 +1,4 @@
-//! Bearer-token check for the control endpoints.
+//! Bearer-token check for `/status` and the control endpoints.
 
 use axum::http::HeaderMap;
 use axum::http::header::AUTHORIZATION;
@@ -17,7 +17,9 @@ pub enum AuthFailure {
 impl AuthFailure {
     pub fn as_str(self) -> &'static str {
         match self {
-            AuthFailure::NotConfigured => "no api.token configured",
+            AuthFailure::NotConfigured => {
+                "no api.token is configured: set WHALE_TRADER__API__TOKEN in the env file and restart the daemon"
+            }
             AuthFailure::Missing => "missing bearer token",
             AuthFailure::Wrong => "wrong bearer token",
         }

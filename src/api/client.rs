@@ -1,4 +1,4 @@
-//! The CLI's side of the control API: `status`, `halt`, `resume`, `kill`.
+//! The CLI's side of the control API: `status`, `halt`, `resume`, `kill`, `close`, `adopt`, `drop`.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
@@ -32,9 +32,14 @@ impl ApiClient {
         Self { base: base_url(config), token: config.token.clone(), http }
     }
 
+    /// GETs `path`, with the bearer token when one is configured (`/status` needs it).
     pub async fn get(&self, path: &str) -> Result<(u16, Value), ClientError> {
         let url = format!("{}{path}", self.base);
-        let response = self.http.get(&url).send().await.map_err(|e| unreachable(&url, e))?;
+        let mut request = self.http.get(&url);
+        if self.token.is_set() {
+            request = request.bearer_auth(self.token.expose());
+        }
+        let response = request.send().await.map_err(|e| unreachable(&url, e))?;
         let status = response.status().as_u16();
         let body = response.json::<Value>().await.map_err(|e| bad_answer(&url, e))?;
         Ok((status, body))

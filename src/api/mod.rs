@@ -2,22 +2,29 @@
 //!
 //! | route | what |
 //! | --- | --- |
-//! | `GET /health` | the health report; 200 when healthy or degraded, 503 otherwise |
-//! | `GET /metrics` | Prometheus text format |
-//! | `GET /status` | JSON: trading state, positions, P&L, limits in use |
-//! | `POST /halt`, `/resume`, `/kill`, `/close/{position}`, `/adopt/{token}`, `/drop/{trade}` | control; bearer token required |
+//! | `GET /health` | the health report; 200 when healthy or degraded, 503 otherwise; open |
+//! | `GET /metrics` | Prometheus text format; open unless `api.metrics_require_token` |
+//! | `GET /status` | JSON: trading state, positions, P&L, limits in use; bearer token required |
+//! | `POST /halt`, `/resume`, `/kill`, `/close/{trade}`, `/adopt/{token}`, `/drop/{trade}` | control; bearer token required |
 //!
-//! Control requests without the right token answer 401, change nothing, and are audited. Every
-//! request is timed into performance.log. The API is a thin adapter: it reads `watch` channels
+//! Requests whose `Host` is not one of `api.allowed_hosts` answer 421 (a browser led there by DNS
+//! rebinding reads nothing). Requests without the right token answer 401 before their body is
+//! read, change nothing, and are audited (rate-limited). Control replies answer 200 when done, 409
+//! when refused in the current state, 404 for an unknown trade or token. Connections are bounded in
+//! number, idle time, head and body time, and body size (see `conn`). Every request is timed into
+//! performance.log. The API is a thin adapter: it reads `watch` channels
 //! that the engine and the health monitor publish and forwards control requests on an mpsc.
 
 mod auth;
 mod client;
+mod conn;
 mod prometheus;
 mod server;
 mod status_view;
 
 pub use client::{ApiClient, ClientError};
 pub use prometheus::{MetricKind, PromText};
-pub use server::{ApiError, ApiState, ControlReply, ControlRequest, ControlSender, bind, serve};
+pub use server::{
+    ApiError, ApiLimits, ApiState, ControlOutcome, ControlReply, ControlRequest, ControlSender, bind, router, serve,
+};
 pub use status_view::{MismatchView, PositionView, StatusView, StoreView, WalletView};

@@ -1,12 +1,12 @@
 //! The HTTP server: routes, auth, request timing, graceful shutdown.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
-use std::time::Instant;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::{Path, Request, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -15,8 +15,12 @@ use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
+use http_body_util::{BodyExt, LengthLimitError, Limited};
+
 use super::auth::authorize;
+use super::conn::{ConnHandle, accept_loop};
 use crate::config::{ApiConfig, Secret};
+pub use crate::engine::ControlOutcome;
 use crate::logging::{AUDIT_TARGET, record_http_call};
 
 /// A control request forwarded to the engine.
@@ -47,9 +51,34 @@ pub enum ControlRequest {
 /// The engine's answer to a control request.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ControlReply {
-    pub ok: bool,
+    pub outcome: ControlOutcome,
     pub message: String,
     pub trading_state: String,
+}
+
+impl ControlReply {
+    pub fn ok(&self) -> bool {
+        self.outcome == ControlOutcome::Done
+    }
+
+    /// Done answers 200, a refusal in the current state 409, an unknown trade or token 404.
+    fn status_code(&self) -> StatusCode {
+        match self.outcome {
+            ControlOutcome::Done => StatusCode::OK,
+            ControlOutcome::Refused => StatusCode::CONFLICT,
+            ControlOutcome::NotFound => StatusCode::NOT_FOUND,
+        }
+    }
+
+    /// The JSON the CLI reads: `ok`, `outcome`, `message`, `trading_state`.
+    fn body(&self) -> serde_json::Value {
+        serde_json::json!({
+            "ok": self.ok(),
+            "outcome": self.outcome,
+            "message": self.message,
+            "trading_state": self.trading_state,
+        })
+    }
 }
 
 /// Requests go to the engine with a channel for its reply.
@@ -68,6 +97,41 @@ pub struct ApiState {
     /// The `/metrics` body.
     pub metrics: Arc<dyn Fn() -> String + Send + Sync>,
     pub control: ControlSender,
+    /// Connection and request bounds, and who may ask.
+    pub limits: Arc<ApiLimits>,
+}
+
+/// The `[api]` bounds the server enforces (read once at start).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiLimits {
+    pub max_connections: usize,
+    pub header_timeout: Duration,
+    pub body_timeout: Duration,
+    pub idle_timeout: Duration,
+    pub max_body_bytes: usize,
+    /// Lower-case host names, without port.
+    pub allowed_hosts: Vec<String>,
+    pub metrics_require_token: bool,
+}
+
+impl ApiLimits {
+    pub fn from_config(config: &ApiConfig) -> Self {
+        Self {
+            max_connections: config.max_connections,
+            header_timeout: Duration::from_secs(config.header_timeout_secs),
+            body_timeout: Duration::from_secs(config.body_timeout_secs),
+            idle_timeout: Duration::from_secs(config.idle_timeout_secs),
+            max_body_bytes: config.max_body_bytes,
+            allowed_hosts: config.allowed_hosts.iter().map(|h| h.to_ascii_lowercase()).collect(),
+            metrics_require_token: config.metrics_require_token,
+        }
+    }
+}
+
+impl Default for ApiLimits {
+    fn default() -> Self {
+        Self::from_config(&ApiConfig::default())
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -78,8 +142,6 @@ pub enum ApiError {
     BadAddress { bind: String },
     #[error("cannot listen on {addr}: {source}")]
     Listen { addr: SocketAddr, source: std::io::Error },
-    #[error("the API server failed: {0}")]
-    Serve(std::io::Error),
 }
 
 /// Binds the listener, refusing non-loopback addresses unless the config allows them.
@@ -92,9 +154,16 @@ pub async fn bind(config: &ApiConfig) -> Result<TcpListener, ApiError> {
     TcpListener::bind(addr).await.map_err(|source| ApiError::Listen { addr, source })
 }
 
-/// Serves until `stop` is cancelled.
+/// Serves until `stop` is cancelled; requests in flight then finish.
 pub async fn serve(listener: TcpListener, state: ApiState, stop: CancellationToken) -> Result<(), ApiError> {
-    let app = Router::new()
+    let limits = state.limits.clone();
+    accept_loop(listener, router(state), limits, stop).await;
+    Ok(())
+}
+
+/// The routes behind the guard (host, token, body bounds) and the request timing.
+pub fn router(state: ApiState) -> Router {
+    Router::new()
         .route("/health", get(health))
         .route("/metrics", get(metrics))
         .route("/status", get(status))
@@ -104,19 +173,182 @@ pub async fn serve(listener: TcpListener, state: ApiState, stop: CancellationTok
         .route("/close/{position}", post(close))
         .route("/adopt/{token}", post(adopt))
         .route("/drop/{trade}", post(drop_trade))
+        .layer(middleware::from_fn_with_state(state.clone(), guard))
         .layer(middleware::from_fn(time_request))
-        .with_state(state);
-    axum::serve(listener, app).with_graceful_shutdown(stop.cancelled_owned()).await.map_err(ApiError::Serve)
+        .with_state(state)
 }
 
-/// Every request's method, path, status and latency go to performance.log.
+/// Every request's method, route, status and latency go to performance.log. The route is the
+/// template (`/close/{trade}`), never the client's path, so a line stays short whatever a client
+/// sends.
 async fn time_request(request: Request, next: Next) -> Response {
     let started = Instant::now();
-    let method = request.method().to_string();
-    let path = request.uri().path().to_string();
+    let method = request.method().as_str().chars().take(16).collect::<String>();
+    let path = route_of(request.uri().path());
     let response = next.run(request).await;
-    record_http_call(&method, &path, Some(response.status().as_u16()), started.elapsed());
+    record_http_call(&method, path, Some(response.status().as_u16()), started.elapsed());
     response
+}
+
+/// The route a path belongs to, as the router names it.
+fn route_of(path: &str) -> &'static str {
+    const EXACT: [&str; 6] = ["/health", "/metrics", "/status", "/halt", "/resume", "/kill"];
+    const WITH_ID: [(&str, &str); 3] =
+        [("/close/", "/close/{trade}"), ("/adopt/", "/adopt/{token}"), ("/drop/", "/drop/{trade}")];
+    if let Some(route) = EXACT.iter().find(|r| **r == path) {
+        return route;
+    }
+    WITH_ID.iter().find(|(prefix, _)| path.starts_with(prefix)).map_or("(no route)", |(_, route)| route)
+}
+
+/// Before any handler: the `Host` must be an allowed name (421 otherwise), every route but
+/// `/health` (and `/metrics` unless configured) needs the token (401) — both checked before a
+/// byte of body is read, so an unauthorized client cannot hold a connection with a long body —
+/// then the body is read whole within its size (413) and time (408) bounds.
+async fn guard(State(state): State<ApiState>, request: Request, next: Next) -> Response {
+    let limits = &state.limits;
+    if let Err(why) = check_host(&limits.allowed_hosts, &request) {
+        note_refusal(RefusalCause::Host, why);
+        return refusal(
+            StatusCode::MISDIRECTED_REQUEST,
+            &format!("{why}; this API answers only to its configured host names (api.allowed_hosts)"),
+        );
+    }
+    let path = request.uri().path();
+    let open = path == "/health" || (path == "/metrics" && !limits.metrics_require_token);
+    if !open {
+        if let Err(failure) = authorize(request.headers(), &state.token) {
+            note_refusal(RefusalCause::Token, failure.as_str());
+            return refusal(StatusCode::UNAUTHORIZED, &format!("unauthorized: {}", failure.as_str()));
+        }
+        if let Some(ConnHandle(conn)) = request.extensions().get::<ConnHandle>() {
+            conn.authorized();
+        }
+    }
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limits.max_body_bytes as u64) {
+        note_refusal(RefusalCause::Body, "declared body too large");
+        return too_large(limits.max_body_bytes);
+    }
+    let (parts, body) = request.into_parts();
+    let collected =
+        tokio::time::timeout(limits.body_timeout, Limited::new(body, limits.max_body_bytes).collect()).await;
+    let bytes = match collected {
+        Ok(Ok(collected)) => collected.to_bytes(),
+        Ok(Err(e)) if e.downcast_ref::<LengthLimitError>().is_some() => {
+            note_refusal(RefusalCause::Body, "body too large");
+            return too_large(limits.max_body_bytes);
+        }
+        Ok(Err(_)) => {
+            note_refusal(RefusalCause::Body, "body could not be read");
+            return refusal(StatusCode::BAD_REQUEST, "the request body could not be read");
+        }
+        Err(_) => {
+            note_refusal(RefusalCause::Body, "body timed out");
+            return refusal(
+                StatusCode::REQUEST_TIMEOUT,
+                &format!("the request body did not arrive within {} s", limits.body_timeout.as_secs()),
+            );
+        }
+    };
+    next.run(Request::from_parts(parts, axum::body::Body::from(bytes))).await
+}
+
+fn too_large(max: usize) -> Response {
+    refusal(StatusCode::PAYLOAD_TOO_LARGE, &format!("request bodies are limited to {max} bytes (api.max_body_bytes)"))
+}
+
+fn refusal(code: StatusCode, message: &str) -> Response {
+    (code, axum::Json(serde_json::json!({ "ok": false, "message": message }))).into_response()
+}
+
+/// The request's `Host` (and the authority of an absolute-form target, if any) names an allowed
+/// host, with or without a port.
+fn check_host(allowed: &[String], request: &Request) -> Result<(), &'static str> {
+    let mut hosts = request.headers().get_all(header::HOST).iter();
+    let host = match (hosts.next(), hosts.next()) {
+        (Some(host), None) => host.to_str().map_err(|_| "the Host header is not text")?,
+        (None, _) => return Err("the request has no Host header"),
+        (Some(_), Some(_)) => return Err("the request has more than one Host header"),
+    };
+    if !host_allowed(allowed, host) {
+        return Err("the Host header names a host this API does not answer to");
+    }
+    match request.uri().authority() {
+        Some(authority) if !host_allowed(allowed, authority.as_str()) => {
+            Err("the request target names a host this API does not answer to")
+        }
+        _ => Ok(()),
+    }
+}
+
+/// `name`, `name:port`, `[v6]` or `[v6]:port`, the name compared without regard to case.
+pub(super) fn host_allowed(allowed: &[String], host: &str) -> bool {
+    let (name, port) = if host.starts_with('[') {
+        match host.find(']') {
+            Some(end) => host.split_at(end + 1),
+            None => return false,
+        }
+    } else {
+        match host.find(':') {
+            Some(colon) => host.split_at(colon),
+            None => (host, ""),
+        }
+    };
+    let port_ok = port.is_empty()
+        || port.strip_prefix(':').is_some_and(|p| (1..=5).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_digit()));
+    port_ok && allowed.iter().any(|a| a.eq_ignore_ascii_case(name))
+}
+
+/// Why the API turned something away; each cause is logged at most once per interval.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum RefusalCause {
+    Host,
+    Token,
+    Body,
+    Evicted,
+    Full,
+    Accept,
+}
+
+/// A flood of bad requests must not grow the logs: one line per cause per interval, with the
+/// count of the ones folded into it.
+const REFUSAL_LOG_INTERVAL: Duration = Duration::from_secs(10);
+
+struct RefusalLog {
+    /// Per cause: when it was last logged, and how many came since.
+    causes: [(Option<Instant>, u64); 6],
+}
+
+static REFUSALS: Mutex<RefusalLog> = Mutex::new(RefusalLog { causes: [(None, 0); 6] });
+
+pub(super) fn note_refusal(cause: RefusalCause, detail: &str) {
+    let now = Instant::now();
+    let folded = {
+        let mut log = REFUSALS.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let (last, count) = &mut log.causes[cause as usize];
+        *count += 1;
+        if last.is_some_and(|at| now.duration_since(at) < REFUSAL_LOG_INTERVAL) {
+            return;
+        }
+        *last = Some(now);
+        std::mem::take(count) - 1
+    };
+    match cause {
+        RefusalCause::Token => tracing::warn!(
+            target: AUDIT_TARGET, event = "control_rejected", reason = detail, folded,
+            "request refused: no valid bearer token"
+        ),
+        RefusalCause::Host => tracing::warn!(
+            target: AUDIT_TARGET, event = "host_rejected", reason = detail, folded,
+            "request refused: not addressed to an allowed host name (possible DNS rebinding)"
+        ),
+        _ => tracing::warn!(cause = ?cause, reason = detail, folded, "control API refusal"),
+    }
 }
 
 async fn health(State(state): State<ApiState>) -> Response {
@@ -138,44 +370,51 @@ struct ReasonBody {
     reason: Option<String>,
 }
 
+/// Longest reason kept (characters); the audit trail and alerts carry it.
+const MAX_REASON_CHARS: usize = 500;
+
 fn reason_from(body: &[u8], default: &str) -> String {
     serde_json::from_slice::<ReasonBody>(body)
         .ok()
         .and_then(|b| b.reason)
         .filter(|r| !r.trim().is_empty())
+        .map(|r| r.chars().take(MAX_REASON_CHARS).collect())
         .unwrap_or_else(|| default.to_string())
 }
 
-async fn halt(State(state): State<ApiState>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
+async fn halt(State(state): State<ApiState>, body: axum::body::Bytes) -> Response {
     let reason = reason_from(&body, "manual halt via API");
-    control(&state, &headers, "/halt", ControlRequest::Halt { reason }).await
+    control(&state, "/halt", ControlRequest::Halt { reason }).await
 }
 
-async fn resume(State(state): State<ApiState>, headers: HeaderMap) -> Response {
-    control(&state, &headers, "/resume", ControlRequest::Resume).await
+async fn resume(State(state): State<ApiState>) -> Response {
+    control(&state, "/resume", ControlRequest::Resume).await
 }
 
-async fn kill(State(state): State<ApiState>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
+async fn kill(State(state): State<ApiState>, body: axum::body::Bytes) -> Response {
     let reason = reason_from(&body, "manual kill via API");
-    control(&state, &headers, "/kill", ControlRequest::Kill { reason }).await
+    control(&state, "/kill", ControlRequest::Kill { reason }).await
 }
 
-async fn close(State(state): State<ApiState>, headers: HeaderMap, Path(position): Path<String>) -> Response {
-    control(&state, &headers, "/close", ControlRequest::Close { position }).await
-}
-
-async fn adopt(State(state): State<ApiState>, headers: HeaderMap, Path(token): Path<String>) -> Response {
-    if let Some(refusal) = unauthorized(&state, &headers, "/adopt").or_else(|| refuse_id("token", &token)) {
+async fn close(State(state): State<ApiState>, Path(position): Path<String>) -> Response {
+    if let Some(refusal) = refuse_id("trade", &position) {
         return refusal;
     }
-    control(&state, &headers, "/adopt", ControlRequest::Adopt { token }).await
+    control(&state, "/close", ControlRequest::Close { position }).await
 }
 
-async fn drop_trade(State(state): State<ApiState>, headers: HeaderMap, Path(trade): Path<String>) -> Response {
-    if let Some(refusal) = unauthorized(&state, &headers, "/drop").or_else(|| refuse_id("trade", &trade)) {
+async fn adopt(State(state): State<ApiState>, Path(token): Path<String>) -> Response {
+    if let Some(refusal) = refuse_id("token", &token) {
         return refusal;
     }
-    control(&state, &headers, "/drop", ControlRequest::Drop { trade }).await
+    control(&state, "/adopt", ControlRequest::Adopt { token }).await
+}
+
+async fn drop_trade(State(state): State<ApiState>, Path(trade): Path<String>) -> Response {
+    if let Some(refusal) = refuse_id("trade", &trade) {
+        return refusal;
+    }
+    control(&state, "/drop", ControlRequest::Drop { trade }).await
 }
 
 /// Ids in a path are bounded and plain (a token id is 78 digits, a trade id `T` and digits).
@@ -184,38 +423,62 @@ fn refuse_id(field: &str, value: &str) -> Option<Response> {
     (!ok).then(|| {
         let message =
             format!("{field} {:?} must be 1 to 100 letters or digits", value.chars().take(100).collect::<String>());
-        (StatusCode::BAD_REQUEST, axum::Json(serde_json::json!({ "ok": false, "message": message }))).into_response()
+        refusal(StatusCode::BAD_REQUEST, &message)
     })
 }
 
-/// The refusal of a request without the right token (audited), if it has none.
-fn unauthorized(state: &ApiState, headers: &HeaderMap, route: &str) -> Option<Response> {
-    let failure = authorize(headers, &state.token).err()?;
-    tracing::warn!(target: AUDIT_TARGET, event = "control_rejected", route, reason = failure.as_str(), "control request refused");
-    let body = serde_json::json!({ "ok": false, "message": format!("unauthorized: {}", failure.as_str()) });
-    Some((StatusCode::UNAUTHORIZED, axum::Json(body)).into_response())
-}
-
-/// Authorizes, audits and forwards a control request, then relays the engine's reply.
-async fn control(state: &ApiState, headers: &HeaderMap, route: &str, request: ControlRequest) -> Response {
-    if let Some(refusal) = unauthorized(state, headers, route) {
-        return refusal;
-    }
+/// Audits and forwards an authorized control request (the guard checked the token), then relays
+/// the engine's reply.
+async fn control(state: &ApiState, route: &str, request: ControlRequest) -> Response {
     tracing::info!(target: AUDIT_TARGET, event = "control_request", route, request = ?request, "control request accepted");
     let (reply_tx, reply_rx) = oneshot::channel();
     if state.control.send((request, reply_tx)).await.is_err() {
         return unavailable("the engine is not running");
     }
     match reply_rx.await {
-        Ok(reply) => {
-            let code = if reply.ok { StatusCode::OK } else { StatusCode::CONFLICT };
-            (code, axum::Json(reply)).into_response()
-        }
+        Ok(reply) => (reply.status_code(), axum::Json(reply.body())).into_response(),
         Err(_) => unavailable("the engine stopped before answering"),
     }
 }
 
 fn unavailable(message: &str) -> Response {
-    (StatusCode::SERVICE_UNAVAILABLE, axum::Json(serde_json::json!({ "ok": false, "message": message })))
-        .into_response()
+    refusal(StatusCode::SERVICE_UNAVAILABLE, message)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_allowed_host_names_pass_with_or_without_a_port() {
+        let allowed = ApiLimits::default().allowed_hosts;
+        for host in ["localhost", "LOCALHOST:8787", "127.0.0.1", "127.0.0.1:1", "[::1]", "[::1]:8787"] {
+            assert!(host_allowed(&allowed, host), "{host}");
+        }
+        for host in [
+            "attacker.example",
+            "attacker.example:8787",
+            "localhost.attacker.example",
+            "127.0.0.1.nip.io",
+            "localhost:",
+            "localhost:abc",
+            "localhost:123456",
+            "[::1",
+            "[::2]",
+            "::1",
+            "",
+            "localhost:80:80",
+        ] {
+            assert!(!host_allowed(&allowed, host), "{host}");
+        }
+    }
+
+    #[test]
+    fn reasons_are_bounded_and_default_when_absent() {
+        assert_eq!(reason_from(b"", "d"), "d");
+        assert_eq!(reason_from(br#"{"reason":"  "}"#, "d"), "d");
+        assert_eq!(reason_from(br#"{"reason":"drill"}"#, "d"), "drill");
+        let long = format!(r#"{{"reason":"{}"}}"#, "é".repeat(2000));
+        assert_eq!(reason_from(long.as_bytes(), "d").chars().count(), MAX_REASON_CHARS);
+    }
 }

@@ -1,4 +1,4 @@
-//! `status`, `halt`, `resume`, `kill`, `adopt`, `drop`: the CLI verbs that talk to the running daemon.
+//! `status`, `halt`, `resume`, `kill`, `close`, `adopt`, `drop`: the CLI verbs that talk to the running daemon.
 
 use rust_decimal::Decimal;
 use std::process::ExitCode;
@@ -26,7 +26,14 @@ pub fn status(config: &Config, json: bool) -> ExitCode {
             Ok(view) => print_view(&view, json),
             Err(e) => fail(&format!("the daemon's status could not be read: {e}")),
         },
-        Ok(Ok((code, body))) => fail(&format!("the daemon answered {code}: {body}")),
+        Ok(Ok((401, _))) if !config.api.token.is_set() => {
+            eprintln!("error: the daemon's /status needs the API token: {}", ClientError::NoToken);
+            ExitCode::from(exit::BAD_CONFIG)
+        }
+        Ok(Ok((code, body))) => match body["message"].as_str() {
+            Some(message) => fail(&format!("the daemon answered {code}: {message}")),
+            None => fail(&format!("the daemon answered {code}: {body}")),
+        },
         Ok(Err(ClientError::Unreachable { .. })) => match offline_status(config) {
             Ok(view) => print_view(&view, json),
             Err(e) => fail(&format!("no daemon is running and the store cannot be read: {e}")),
@@ -97,7 +104,7 @@ fn print_view(view: &StatusView, json: bool) -> ExitCode {
     ExitCode::from(exit::OK)
 }
 
-/// `halt`, `resume`, `kill`, `adopt`, `drop`: POST to the daemon and print its answer.
+/// `halt`, `resume`, `kill`, `close`, `adopt`, `drop`: POST to the daemon and print its answer.
 pub fn post(config: &Config, path: &str, reason: Option<&str>, json: bool) -> ExitCode {
     let client = ApiClient::new(&config.api);
     match block_on(client.control(path, reason)) {

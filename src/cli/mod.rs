@@ -73,6 +73,13 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Close one open trade at the market (a manual exit); an unknown trade id is refused.
+    Close {
+        /// The trade id, as `status` lists it (`T000042`).
+        trade_id: String,
+        #[arg(long)]
+        json: bool,
+    },
     /// Live mode, after a position mismatch: take the venue's position in TOKEN_ID into the books
     /// as a position of our own (no whale; stops anchored at its average price).
     Adopt {
@@ -138,6 +145,9 @@ pub fn main() -> ExitCode {
         Command::Resume { json } => with_config(&cli, |config| control::post(config, "/resume", None, *json)),
         Command::Kill { reason, json } => {
             with_config(&cli, |config| control::post(config, "/kill", reason.as_deref(), *json))
+        }
+        Command::Close { trade_id, json } => {
+            with_config(&cli, |config| control::post(config, &format!("/close/{trade_id}"), None, *json))
         }
         Command::Adopt { token_id, json } => {
             with_config(&cli, |config| control::post(config, &format!("/adopt/{token_id}"), None, *json))

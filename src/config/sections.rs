@@ -446,9 +446,33 @@ pub struct ApiConfig {
     pub port: u16,
     /// Binding to anything but loopback must be asked for explicitly.
     pub allow_non_loopback: bool,
-    /// Bearer token for POST endpoints; from the environment (`WHALE_TRADER__API__TOKEN`).
+    /// Bearer token for `/status` and the control routes; from the environment (`WHALE_TRADER__API__TOKEN`).
     pub token: Secret,
+    /// Open connections at most; when full, the oldest connection not serving an authorized request
+    /// is closed so a new one (the CLI's) always gets in.
+    pub max_connections: usize,
+    /// Seconds a client has to send a request's head once it has started it.
+    pub header_timeout_secs: u64,
+    /// Seconds an authorized client has to send a request's body.
+    pub body_timeout_secs: u64,
+    /// Seconds a connection may wait for its next request before it is closed.
+    pub idle_timeout_secs: u64,
+    /// Largest request body accepted (bytes); control bodies are a short JSON reason.
+    pub max_body_bytes: usize,
+    /// `Host` names the API answers to (with or without a port); anything else gets 421, which
+    /// keeps a web page behind a rebound DNS name from reading the API through a browser.
+    pub allowed_hosts: Vec<String>,
+    /// Whether `/metrics` needs the bearer token too.
+    pub metrics_require_token: bool,
 }
+
+/// Bounds of `[api] max_connections`: at least the CLI's connection plus one, and few enough that the
+/// unit's `LimitNOFILE=4096` keeps ample descriptors for the store, logs and venue connections.
+pub const API_MAX_CONNECTIONS: std::ops::RangeInclusive<usize> = 2..=1024;
+/// Bounds of `[api] max_body_bytes` (the control bodies are a few dozen bytes).
+pub const API_MAX_BODY_BYTES: std::ops::RangeInclusive<usize> = 64..=65_536;
+/// Bounds of the `[api]` timeouts, seconds.
+pub const API_TIMEOUT_SECS: std::ops::RangeInclusive<u64> = 1..=300;
 
 impl Default for ApiConfig {
     fn default() -> Self {
@@ -458,6 +482,13 @@ impl Default for ApiConfig {
             port: 8787,
             allow_non_loopback: false,
             token: Secret::default(),
+            max_connections: 128,
+            header_timeout_secs: 5,
+            body_timeout_secs: 5,
+            idle_timeout_secs: 30,
+            max_body_bytes: 4096,
+            allowed_hosts: vec!["localhost".into(), "127.0.0.1".into(), "[::1]".into()],
+            metrics_require_token: false,
         }
     }
 }
@@ -473,6 +504,57 @@ impl ApiConfig {
             ),
             Ok(_) => {}
         }
+        issues.check(
+            !API_MAX_CONNECTIONS.contains(&self.max_connections),
+            join(prefix, "max_connections"),
+            self.max_connections,
+            "must be between 2 and 1024 (the CLI needs a connection; the rest of the daemon needs descriptors)",
+        );
+        issues.check(
+            !API_MAX_BODY_BYTES.contains(&self.max_body_bytes),
+            join(prefix, "max_body_bytes"),
+            self.max_body_bytes,
+            "must be between 64 and 65536",
+        );
+        for (key, value) in [
+            ("header_timeout_secs", self.header_timeout_secs),
+            ("body_timeout_secs", self.body_timeout_secs),
+            ("idle_timeout_secs", self.idle_timeout_secs),
+        ] {
+            issues.check(
+                !API_TIMEOUT_SECS.contains(&value),
+                join(prefix, key),
+                value,
+                "must be between 1 and 300 seconds",
+            );
+        }
+        if self.allowed_hosts.is_empty() {
+            issues.push(join(prefix, "allowed_hosts"), "[]", "must name at least one host (e.g. \"localhost\")");
+        }
+        for (i, host) in self.allowed_hosts.iter().enumerate() {
+            if let Err(rule) = check_host_name(host) {
+                issues.push(join(prefix, &format!("allowed_hosts[{i}]")), format!("{host:?}"), rule);
+            }
+        }
+    }
+}
+
+/// An `allowed_hosts` entry is a bare host name or address as it appears in a `Host` header, without
+/// a port: `localhost`, `127.0.0.1`, `[::1]`, `trader.internal`.
+fn check_host_name(host: &str) -> Result<(), &'static str> {
+    if host.is_empty() || host.len() > 253 {
+        return Err("must be 1 to 253 characters");
+    }
+    if let Some(inner) = host.strip_prefix('[') {
+        return match inner.strip_suffix(']').map(str::parse::<std::net::Ipv6Addr>) {
+            Some(Ok(_)) => Ok(()),
+            _ => Err("must be an IPv6 address in brackets, e.g. [::1]"),
+        };
+    }
+    if host.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.') {
+        Ok(())
+    } else {
+        Err("must be a host name or address without scheme, port or path (letters, digits, '-', '.')")
     }
 }
 
@@ -515,6 +597,36 @@ mod tests {
         config.allow_non_loopback = true;
         let mut issues = Issues::new();
         config.validate("api", &mut issues);
+        assert!(issues.is_empty());
+    }
+
+    #[test]
+    fn api_limits_and_host_names_are_checked() {
+        let config = ApiConfig {
+            max_connections: 1,
+            idle_timeout_secs: 0,
+            max_body_bytes: 10_000_000,
+            allowed_hosts: vec!["localhost".into(), "http://evil".into(), "[::1]".into(), "[nope]".into()],
+            ..ApiConfig::default()
+        };
+        let mut issues = Issues::new();
+        config.validate("api", &mut issues);
+        let keys: Vec<String> = issues.into_vec().into_iter().map(|i| i.key).collect();
+        assert_eq!(
+            keys,
+            [
+                "api.max_connections",
+                "api.max_body_bytes",
+                "api.idle_timeout_secs",
+                "api.allowed_hosts[1]",
+                "api.allowed_hosts[3]"
+            ]
+        );
+        let mut issues = Issues::new();
+        ApiConfig { allowed_hosts: vec![], ..ApiConfig::default() }.validate("api", &mut issues);
+        assert_eq!(issues.as_slice().len(), 1);
+        let mut issues = Issues::new();
+        ApiConfig::default().validate("api", &mut issues);
         assert!(issues.is_empty());
     }
 }

@@ -26,8 +26,8 @@ use super::checkpoint::{CHECKPOINT_VERSION, EngineCheckpoint};
 use super::copy_rules::{self, CopyRejection, EntryInputs, RejectReason};
 use super::exit_policy::{self, ExitPlan};
 use super::io::{
-    Control, DecisionDetail, EngineEvent, EngineStatus, ExecutionReport, Input, Outputs, PositionClose, PositionUpdate,
-    Quote, RedemptionRequest, WhaleTradeDecision, WhaleVerdict,
+    Control, ControlOutcome, DecisionDetail, EngineEvent, EngineStatus, ExecutionReport, Input, Outputs, PositionClose,
+    PositionUpdate, Quote, RedemptionRequest, WhaleTradeDecision, WhaleVerdict,
 };
 use super::market_data::{MarketData, VenueRules};
 use super::portfolio::{OrderPurpose, PendingOrder, Portfolio, Trade, trade_id_of};
@@ -1176,12 +1176,13 @@ impl Engine {
                 None
             }
             Control::ClosePosition { trade_id } => {
-                match self.portfolio.trade_by_id(&trade_id) {
+                match self.portfolio.trade_by_id(&trade_id).filter(|t| t.is_open()) {
                     Some(trade) => {
                         let (position, size) = (trade.position, trade.open_size() - trade.exiting);
                         self.request_exit(position, size, ExitReason::Manual, now, out);
+                        self.answer(ControlOutcome::Done, format!("{trade_id}: close requested"));
                     }
-                    None => tracing::warn!(%trade_id, "close requested for a trade that is not open"),
+                    None => self.answer(ControlOutcome::NotFound, format!("{trade_id} is not an open trade")),
                 }
                 None
             }

@@ -105,8 +105,26 @@ impl Control {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ControlAnswer {
     pub seq: u64,
-    pub ok: bool,
+    pub outcome: ControlOutcome,
     pub message: String,
+}
+
+impl ControlAnswer {
+    pub fn ok(&self) -> bool {
+        self.outcome == ControlOutcome::Done
+    }
+}
+
+/// How a human command ended: the control API answers 200, 409 or 404 accordingly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ControlOutcome {
+    /// Applied (or, for a close, the exit is under way).
+    Done,
+    /// Understood but not applied in the current state (the message says why).
+    Refused,
+    /// The trade or token it names is not one the engine holds.
+    NotFound,
 }
 
 /// What happened to one order, as reported by the executor.

@@ -49,8 +49,9 @@ pub use executor::{
     check_live_start,
 };
 pub use io::{
-    Control, ControlAnswer, DecisionDetail, EngineEvent, EngineStatus, ExecutionReport, ExitCounters, Input, Outputs,
-    PositionClose, PositionUpdate, Quote, RedemptionRequest, WalletReading, WhaleTradeDecision, WhaleVerdict,
+    Control, ControlAnswer, ControlOutcome, DecisionDetail, EngineEvent, EngineStatus, ExecutionReport, ExitCounters,
+    Input, Outputs, PositionClose, PositionUpdate, Quote, RedemptionRequest, WalletReading, WhaleTradeDecision,
+    WhaleVerdict,
 };
 pub use market_data::{TYPICAL_FEE, TokenPrices, VenueRules};
 pub use replay::{ReplayReport, SimulatedRun, parse_line, replay_session, run_replay_feed};

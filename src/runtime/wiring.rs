@@ -31,7 +31,7 @@ use super::supervisor::{Supervisor, TaskError, TaskResult};
 use super::systemd::Systemd;
 use super::watchdog::watchdog;
 use crate::alerts::{Alert, AlertSender, AlertsBuilder, AlertsHandle};
-use crate::api::{self, ApiState, ControlReply, ControlRequest, StoreView};
+use crate::api::{self, ApiState, ControlOutcome, ControlReply, ControlRequest, StoreView};
 use crate::clock::{Clock, SimClock, SystemClock};
 use crate::config::{Config, FeedSource, Mode};
 use crate::domain::ReasonCode;
@@ -439,6 +439,7 @@ async fn start_tasks(
                 move || observe::metrics_text(&observed)
             }),
             control: control_tx,
+            limits: Arc::new(api::ApiLimits::from_config(&config.api)),
         };
         let api_stop = intake.clone();
         supervisor.spawn(
@@ -750,10 +751,14 @@ async fn forward_control(
             (now.trading_state.as_str().to_string(), now.control_answer.clone().filter(|a| a.seq == seq))
         };
         let reply_body = match (applied, answer) {
-            (true, Some(answer)) => ControlReply { ok: answer.ok, message: answer.message, trading_state: state },
-            (true, None) => ControlReply { ok: true, message: message.to_string(), trading_state: state },
+            (true, Some(answer)) => {
+                ControlReply { outcome: answer.outcome, message: answer.message, trading_state: state }
+            }
+            (true, None) => {
+                ControlReply { outcome: ControlOutcome::Done, message: message.to_string(), trading_state: state }
+            }
             (false, _) => ControlReply {
-                ok: false,
+                outcome: ControlOutcome::Refused,
                 message: "the engine did not apply the request in time".into(),
                 trading_state: state,
             },

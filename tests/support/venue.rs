@@ -439,10 +439,16 @@ pub fn has_state_change(ws: &Workspace, to: &str, reason: &str) -> bool {
 }
 
 pub fn http_get(port: u16, path: &str) -> String {
+    http_get_with_token(port, path, None)
+}
+
+/// `http_get` with `Authorization: Bearer <token>` (`/status` needs it).
+pub fn http_get_with_token(port: u16, path: &str, token: Option<&str>) -> String {
     use std::io::{Read, Write};
     let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect to the API");
     stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    write!(stream, "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n").unwrap();
+    let auth = token.map(|t| format!("Authorization: Bearer {t}\r\n")).unwrap_or_default();
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{auth}Connection: close\r\n\r\n").unwrap();
     let mut response = String::new();
     stream.read_to_string(&mut response).expect("read response");
     response

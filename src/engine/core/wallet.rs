@@ -13,7 +13,7 @@ use crate::risk::wallet::{LOT, reconcile};
 use crate::risk::{MismatchKind, OurHolding, PositionId, PositionMismatch, Transition, VenueHolding};
 
 use super::super::audit::{AuditRecord, PositionAdopted, PositionDropped, PositionMismatchRecord};
-use super::super::io::{ControlAnswer, EngineEvent, Outputs, WalletReading};
+use super::super::io::{ControlAnswer, ControlOutcome, EngineEvent, Outputs, WalletReading};
 use super::super::portfolio::{Trade, trade_id_of};
 use super::Engine;
 
@@ -146,14 +146,14 @@ impl Engine {
         format!("token {token} ({}): ours {}, venue {}", m.kind.as_str(), m.ours, m.venue)
     }
 
-    fn answer(&mut self, ok: bool, message: String) {
+    pub(super) fn answer(&mut self, outcome: ControlOutcome, message: String) {
         let seq = self.status.human_controls;
-        if ok {
+        if outcome == ControlOutcome::Done {
             tracing::info!(%message, "control answered");
         } else {
             tracing::warn!(%message, "control refused");
         }
-        self.status.control_answer = Some(ControlAnswer { seq, ok, message });
+        self.status.control_answer = Some(ControlAnswer { seq, outcome, message });
     }
 
     /// A human's resume: the `position_mismatch` hold is lifted only when no mismatch remains;
@@ -163,11 +163,11 @@ impl Engine {
         let remaining = self.risk.mismatches().to_vec();
         if remaining.is_empty() {
             let state = self.risk.trading_state();
-            self.answer(true, format!("trading resumed (now {state})"));
+            self.answer(ControlOutcome::Done, format!("trading resumed (now {state})"));
         } else {
             let list = remaining.iter().map(|m| self.describe(m)).collect::<Vec<_>>().join("; ");
             self.answer(
-                false,
+                ControlOutcome::Refused,
                 format!("position_mismatch still holds trading: {list}; resolve each with adopt or drop, then resume"),
             );
         }
@@ -179,13 +179,16 @@ impl Engine {
     pub(super) fn adopt(&mut self, token_id: &str, now: Timestamp, out: &mut Outputs) -> Option<Transition> {
         let token = self.interner.find_token(token_id);
         let Some(mismatch) = self.risk.mismatches().iter().find(|m| Some(m.token) == token).copied() else {
-            self.answer(false, format!("token {token_id}: no position mismatch is open for it; nothing to adopt"));
+            self.answer(
+                ControlOutcome::Refused,
+                format!("token {token_id}: no position mismatch is open for it; nothing to adopt"),
+            );
             return None;
         };
         let size = mismatch.venue - mismatch.ours;
         if size <= LOT || mismatch.kind == MismatchKind::MissingAtVenue {
             self.answer(
-                false,
+                ControlOutcome::Refused,
                 format!(
                     "token {token_id}: the venue holds {} and we hold {}; nothing to adopt (drop the trades the venue no longer holds)",
                     mismatch.venue, mismatch.ours
@@ -197,7 +200,7 @@ impl Engine {
         let position = PositionId::from(id);
         let price = mismatch.venue_avg_price;
         if let Err(e) = self.risk.adopt(position, mismatch.market, mismatch.token, size, price, now) {
-            self.answer(false, format!("token {token_id}: not adopted: {e}"));
+            self.answer(ControlOutcome::Refused, format!("token {token_id}: not adopted: {e}"));
             return None;
         }
         let whale = self.interner.whale(ADOPTED);
@@ -239,7 +242,10 @@ impl Engine {
         self.emit_audit(record, out);
         self.portfolio.order_ended(mismatch.token, now);
         let left = self.settle_mismatch(mismatch.token);
-        self.answer(true, format!("token {token_id}: {size} shares adopted as {trade_id} at {price}; {left}"));
+        self.answer(
+            ControlOutcome::Done,
+            format!("token {token_id}: {size} shares adopted as {trade_id} at {price}; {left}"),
+        );
         None
     }
 
@@ -247,18 +253,21 @@ impl Engine {
     /// `reconciled`, its P&L booked at its last mark (the entry price if it never had one).
     pub(super) fn drop_trade(&mut self, trade_id: &str, now: Timestamp, out: &mut Outputs) -> Option<Transition> {
         let Some(trade) = self.portfolio.trade_by_id(trade_id).filter(|t| t.is_open()) else {
-            self.answer(false, format!("{trade_id} is not an open trade"));
+            self.answer(ControlOutcome::NotFound, format!("{trade_id} is not an open trade"));
             return None;
         };
         let (position, token, size, entry) = (trade.position, trade.token, trade.open_size(), trade.avg_entry_price());
         if self.portfolio.pending.values().any(|p| p.position == position) {
-            self.answer(false, format!("{trade_id} has an order in flight; drop it once the order has finished"));
+            self.answer(
+                ControlOutcome::Refused,
+                format!("{trade_id} has an order in flight; drop it once the order has finished"),
+            );
             return None;
         }
         let mark = self.risk.mark(token).unwrap_or(entry);
         let realised = (mark - entry) * size;
         if let Err(e) = self.risk.on_close(position, realised, now) {
-            self.answer(false, format!("{trade_id}: not dropped: {e}"));
+            self.answer(ControlOutcome::Refused, format!("{trade_id}: not dropped: {e}"));
             return None;
         }
         if let Some(trade) = self.portfolio.trades.get_mut(&position) {
@@ -280,7 +289,10 @@ impl Engine {
         self.close_trade(position, ExitReason::Reconciled, now, out);
         self.portfolio.order_ended(token, now);
         let left = self.settle_mismatch(token);
-        self.answer(true, format!("{trade_id} dropped: {size} shares closed as reconciled at {mark}; {left}"));
+        self.answer(
+            ControlOutcome::Done,
+            format!("{trade_id} dropped: {size} shares closed as reconciled at {mark}; {left}"),
+        );
         None
     }
 
@@ -363,14 +375,14 @@ mod tests {
 
         engine.process(Input::Control(Control::Resume { detail: "test".into() }), T0, &mut out);
         let answer = engine.status().control_answer.unwrap_or_else(|| panic!("answered"));
-        assert!(!answer.ok && answer.message.contains("token 555 (unknown_to_us): ours 0, venue 120"), "{answer:?}");
+        assert!(!answer.ok() && answer.message.contains("token 555 (unknown_to_us): ours 0, venue 120"), "{answer:?}");
         assert_eq!(engine.trading_state(), TradingState::Reducing);
 
         engine.process(Input::Control(Control::Adopt { token_id: "999".into() }), T0, &mut out);
-        assert!(engine.status().control_answer.is_some_and(|a| !a.ok), "no mismatch for that token");
+        assert!(engine.status().control_answer.is_some_and(|a| !a.ok()), "no mismatch for that token");
         engine.process(Input::Control(Control::Adopt { token_id: "555".into() }), T0, &mut out);
         let answer = engine.status().control_answer.unwrap_or_else(|| panic!("answered"));
-        assert!(answer.ok && answer.message.contains("no position mismatch remains"), "{answer:?}");
+        assert!(answer.ok() && answer.message.contains("no position mismatch remains"), "{answer:?}");
         assert_eq!(engine.risk().equity(), dec!(2048), "cash + 120 shares at 0.40");
         assert_eq!(engine.portfolio().open_count(), 1);
 
@@ -379,6 +391,25 @@ mod tests {
         // The next reading agrees with the books.
         engine.process(reading(dec!(2000), &[("555", dec!(120))], 4), T0, &mut out);
         assert_eq!((events(&audit, "position_mismatch"), engine.trading_state()), (1, TradingState::Active));
+    }
+
+    #[test]
+    fn closing_an_unknown_trade_is_not_found_and_an_open_one_is_done() {
+        let (mut engine, _audit) = engine(Mode::Live);
+        let mut out = Outputs::new();
+        engine.process(Input::Control(Control::ClosePosition { trade_id: "T999999".into() }), T0, &mut out);
+        let answer = engine.status().control_answer.unwrap_or_else(|| panic!("answered"));
+        assert_eq!(answer.outcome, ControlOutcome::NotFound, "{answer:?}");
+        assert!(answer.message.contains("T999999 is not an open trade"), "{answer:?}");
+
+        engine.process(reading(dec!(2000), &[("555", dec!(120))], 1), T0, &mut out);
+        engine.process(Input::Control(Control::Adopt { token_id: "555".into() }), T0, &mut out);
+        let adopted = engine.status().control_answer.unwrap_or_else(|| panic!("answered")).message;
+        let trade_id =
+            adopted.split("adopted as ").nth(1).and_then(|m| m.split_whitespace().next()).unwrap_or_default();
+        engine.process(Input::Control(Control::ClosePosition { trade_id: trade_id.into() }), T0, &mut out);
+        let answer = engine.status().control_answer.unwrap_or_else(|| panic!("answered"));
+        assert_eq!(answer.outcome, ControlOutcome::Done, "{adopted}: {answer:?}");
     }
 
     #[test]
