@@ -133,3 +133,27 @@ fn nan_and_inf_in_the_file_are_reported_as_what_they_are() {
     );
     assert!(!said.contains("null"), "{said}");
 }
+
+#[test]
+fn a_malformed_env_file_line_is_located_not_quoted() {
+    let ws = Workspace::with_default_config("");
+    ws.write(".env", &format!("# secrets\nWHALE_TRADER__API__TOKEN='{CANARY}\n"));
+    let everything = refused(&ws, &[], &["line 2 cannot be parsed"]);
+    assert_no_canary(&everything);
+}
+
+#[test]
+fn a_value_that_is_not_unicode_is_named_not_quoted() {
+    use std::os::unix::ffi::OsStrExt;
+    let ws = Workspace::with_default_config("");
+    let mut value = CANARY.as_bytes().to_vec();
+    value.push(0xff);
+    let value = std::ffi::OsStr::from_bytes(&value);
+    for args in [&["check-config"][..], &["run"][..]] {
+        let output = ws.command(args).env("WHALE_TRADER__API__TOKEN", value).output().expect("run whale-trader");
+        let said = text(&output);
+        assert_eq!(output.status.code(), Some(2), "{args:?}:\n{said}");
+        assert!(said.contains("WHALE_TRADER__API__TOKEN must be valid UTF-8"), "{args:?}:\n{said}");
+        assert_no_canary(&said);
+    }
+}

@@ -247,7 +247,40 @@ fn load_env_file(path: &Path) -> Result<(), ConfigError> {
     match dotenvy::from_path(path) {
         Ok(()) => Ok(()),
         Err(dotenvy::Error::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        // dotenvy's parse error quotes the whole line, which holds a secret: say where instead.
+        Err(dotenvy::Error::LineParse(line, index)) => {
+            let text = std::fs::read_to_string(path).unwrap_or_default();
+            // dotenvy's `line` runs on past the bad line when a quote is left open.
+            let number = text
+                .lines()
+                .position(|l| !l.trim().is_empty() && line.trim_start().starts_with(l.trim()))
+                .map_or_else(|| "a".to_string(), |n| (n + 1).to_string());
+            Err(ConfigError::EnvFile {
+                path: path.to_path_buf(),
+                reason: format!(
+                    "line {number} cannot be parsed at character {index} (expected KEY=VALUE; the line is not shown \
+                     as it may hold a secret)"
+                ),
+            })
+        }
         Err(e) => Err(ConfigError::EnvFile { path: path.to_path_buf(), reason: e.to_string() }),
+    }
+}
+
+/// Why the environment cannot be read, without its values: the config crate's own message quotes
+/// a value that is not valid Unicode.
+fn environment_unreadable() -> String {
+    let prefix = format!("{ENV_PREFIX}__");
+    let bad: Vec<String> = std::env::vars_os()
+        .filter_map(|(key, value)| {
+            let key = key.into_string().ok()?;
+            (key.starts_with(&prefix) && value.into_string().is_err()).then_some(key)
+        })
+        .collect();
+    if bad.is_empty() {
+        "the environment cannot be read".into()
+    } else {
+        format!("{} must be valid UTF-8 (the value is not shown)", bad.join(", "))
     }
 }
 
@@ -265,9 +298,14 @@ fn merged_tree(path: &Path) -> Result<(Value, Value, Value), ConfigError> {
         .add_source(config::File::from(path).format(config::FileFormat::Toml).required(true))
         .add_source(environment())
         .build()
-        .map_err(|e| unreadable(e.to_string()))?;
-    let from_env =
-        config::Config::builder().add_source(environment()).build().map_err(|e| unreadable(e.to_string()))?;
+        .map_err(|e| match e {
+            config::ConfigError::FileParse { .. } | config::ConfigError::NotFound(_) => unreadable(e.to_string()),
+            _ => unreadable(environment_unreadable()),
+        })?;
+    let from_env = config::Config::builder()
+        .add_source(environment())
+        .build()
+        .map_err(|_| unreadable(environment_unreadable()))?;
     let from_file = config::Config::builder()
         .add_source(config::File::from(path).format(config::FileFormat::Toml).required(true))
         .build()
