@@ -153,7 +153,27 @@ fn a_value_that_is_not_unicode_is_named_not_quoted() {
         let output = ws.command(args).env("WHALE_TRADER__API__TOKEN", value).output().expect("run whale-trader");
         let said = text(&output);
         assert_eq!(output.status.code(), Some(2), "{args:?}:\n{said}");
-        assert!(said.contains("WHALE_TRADER__API__TOKEN must be valid UTF-8"), "{args:?}:\n{said}");
+        assert!(
+            said.contains("WHALE_TRADER__API__TOKEN = *** (set in the environment): must be valid UTF-8"),
+            "{args:?}:\n{said}"
+        );
         assert_no_canary(&said);
     }
+}
+
+/// The config crate reads names as path expressions: `x[3000000]` grew an array of three million
+/// entries (670 MB) before it was reported as an unknown key, and a larger index aborted.
+#[test]
+fn a_name_with_an_index_is_refused_without_building_it() {
+    let ws = Workspace::with_default_config("");
+    let big = ws.read("config/default.toml") + "\n[\"y[3000000000]\"]\nz = 1\n";
+    ws.write("config/default.toml", &big);
+    let output = ws.command(&["check-config"]).env("WHALE_TRADER__X[3000000000]", "1").output().expect("run");
+    let said = text(&output);
+    assert_eq!(output.status.code(), Some(2), "{said}");
+    assert!(
+        said.contains("WHALE_TRADER__X[3000000000] = *** (set in the environment): is not a setting's variable"),
+        "{said}"
+    );
+    assert!(said.contains("\"y[3000000000]\""), "{said}");
 }

@@ -293,7 +293,20 @@ fn merged_tree(path: &Path) -> Result<(Value, Value, Value), ConfigError> {
     }
     // Environment values stay text here; `coerce_env_values` parses each one as the schema wants,
     // so that `…__SMS__FROM=+15550001111` stays a string and `…__API__PORT=8788` becomes a number.
-    let environment = || config::Environment::with_prefix(ENV_PREFIX).prefix_separator("__").separator("__");
+    // The config crate reads names as path expressions (`x[3000000]` grows an array to that
+    // length), so names that are more than letters, digits and `_` never reach it.
+    let (variables, bad_names) = environment_variables();
+    let mut bad_keys = bad_names;
+    bad_keys.extend(bad_section_names(path));
+    if !bad_keys.is_empty() {
+        return Err(ConfigError::Invalid(bad_keys));
+    }
+    let environment = || {
+        config::Environment::with_prefix(ENV_PREFIX)
+            .prefix_separator("__")
+            .separator("__")
+            .source(Some(variables.clone()))
+    };
     let merged = config::Config::builder()
         .add_source(config::File::from(path).format(config::FileFormat::Toml).required(true))
         .add_source(environment())
@@ -315,6 +328,64 @@ fn merged_tree(path: &Path) -> Result<(Value, Value, Value), ConfigError> {
         from_env.try_deserialize::<Value>().map_err(|e| unreadable(e.to_string()))?,
         from_file.try_deserialize::<Value>().map_err(|e| unreadable(e.to_string()))?,
     ))
+}
+
+/// A setting name holds only these: anything else is not a setting, and the config crate would
+/// read it as a path expression.
+fn is_plain_name(name: &str) -> bool {
+    !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+/// The `WHALE_TRADER__*` variables that are valid UTF-8 with plain names, and a problem for
+/// every other one (named, never quoted).
+fn environment_variables() -> (config::Map<String, String>, Vec<ConfigIssue>) {
+    let prefix = format!("{ENV_PREFIX}__");
+    let mut variables = config::Map::new();
+    let mut issues = Vec::new();
+    for (name, value) in std::env::vars_os() {
+        let Some(name) = name.to_str().map(str::to_string) else { continue };
+        if !name.starts_with(&prefix) {
+            continue;
+        }
+        let rest = &name[prefix.len()..];
+        if !rest.split("__").all(is_plain_name) {
+            issues.push(ConfigIssue {
+                key: name.clone(),
+                value: FROM_ENVIRONMENT.to_string(),
+                rule: "is not a setting's variable: the name may hold only letters, digits and _, with __ between \
+                       section and key"
+                    .into(),
+            });
+            continue;
+        }
+        match value.into_string() {
+            Ok(value) => {
+                variables.insert(name, value);
+            }
+            Err(_) => issues.push(ConfigIssue {
+                key: name,
+                value: FROM_ENVIRONMENT.to_string(),
+                rule: "must be valid UTF-8".into(),
+            }),
+        }
+    }
+    (variables, issues)
+}
+
+/// Top-level keys of the file that cannot be section names (the config crate would read them
+/// as path expressions). An unparsable file yields nothing here: reading it reports that.
+fn bad_section_names(path: &Path) -> Vec<ConfigIssue> {
+    let Ok(text) = std::fs::read_to_string(path) else { return Vec::new() };
+    let Ok(table) = toml::from_str::<toml::Table>(&text) else { return Vec::new() };
+    table
+        .keys()
+        .filter(|key| !is_plain_name(key))
+        .map(|key| ConfigIssue {
+            key: format!("{key:?}"),
+            value: "(a table or value)".into(),
+            rule: "is not a section name: sections are named with letters, digits and _".into(),
+        })
+        .collect()
 }
 
 /// What a problem shows of a value that came from the environment: never the value itself, which
