@@ -642,8 +642,8 @@ mod tests {
         let mut issues = Issues::new();
         config.validate("alerts", &mut issues);
         let all = issues.into_vec();
-        let keys: Vec<&str> = all.iter().map(|i| i.key.as_str()).collect();
-        assert_eq!(keys, ["alerts.slack.webhook_url", "alerts.webhook.url", "alerts.heartbeat.url"]);
+        let found: Vec<&str> = all.iter().map(|i| i.key.as_str()).collect();
+        assert_eq!(found, ["alerts.slack.webhook_url", "alerts.webhook.url", "alerts.heartbeat.url"]);
         assert!(all.iter().all(|i| i.value == "***" && !i.to_string().contains("zz-hook")), "{all:?}");
         config.heartbeat.url = Secret::new("http://127.0.0.1:9/ping/uuid");
         config.webhook.url = Secret::new("https://hooks.example.com/x");
