@@ -375,6 +375,18 @@ fn require_secret(enabled: bool, secret: &Secret, prefix: &str, name: &str, issu
     }
 }
 
+/// Checks a URL that is itself a secret (webhook URLs embed their token): an http(s) URL with a
+/// host. Reports the rule, never the value.
+fn require_secret_url(enabled: bool, secret: &Secret, prefix: &str, name: &str, issues: &mut Issues) {
+    if enabled && secret.is_set() {
+        let valid = reqwest::Url::parse(secret.expose().trim())
+            .is_ok_and(|url| matches!(url.scheme(), "http" | "https") && url.host_str().is_some_and(|h| !h.is_empty()));
+        if !valid {
+            issues.push(join(prefix, name), crate::config::REDACTED, "must be an http:// or https:// URL with a host");
+        }
+    }
+}
+
 fn require_text(enabled: bool, value: &str, prefix: &str, name: &str, issues: &mut Issues) {
     if enabled && value.trim().is_empty() {
         issues.push(join(prefix, name), "\"\"", "must be set when the channel is enabled");
@@ -443,19 +455,14 @@ impl DeliveryConfig {
 impl WebhookChannelConfig {
     fn validate(&self, prefix: &str, issues: &mut Issues) {
         require_secret(self.enabled, &self.webhook_url, prefix, "webhook_url", issues);
-        if self.enabled && self.webhook_url.is_set() {
-            // The URL is a secret: report the rule, never the value.
-            let url = self.webhook_url.expose();
-            if !(url.starts_with("http://") || url.starts_with("https://")) {
-                issues.push(join(prefix, "webhook_url"), "***", "must be an http:// or https:// URL");
-            }
-        }
+        require_secret_url(self.enabled, &self.webhook_url, prefix, "webhook_url", issues);
     }
 }
 
 impl GenericWebhookConfig {
     fn validate(&self, prefix: &str, issues: &mut Issues) {
         require_secret(self.enabled, &self.url, prefix, "url", issues);
+        require_secret_url(self.enabled, &self.url, prefix, "url", issues);
         if self.header_name.trim().is_empty() == self.header_value.is_set() && self.enabled {
             issues.push(
                 join(prefix, "header_name"),
@@ -553,6 +560,7 @@ impl TelegramConfig {
 impl HeartbeatConfig {
     fn validate(&self, prefix: &str, issues: &mut Issues) {
         require_secret(self.enabled, &self.url, prefix, "url", issues);
+        require_secret_url(self.enabled, &self.url, prefix, "url", issues);
         issues.check(
             self.interval_secs == 0 || self.interval_secs > 86_400,
             join(prefix, "interval_secs"),
@@ -620,5 +628,26 @@ mod tests {
         let text = toml::to_string(&config).unwrap();
         let back: AlertsConfig = toml::from_str(&text).unwrap();
         assert_eq!(back, config);
+    }
+
+    #[test]
+    fn secret_urls_are_checked_alike_and_never_shown() {
+        let mut config = AlertsConfig::default();
+        config.slack.enabled = true;
+        config.slack.webhook_url = Secret::new("zz-hook-no-scheme");
+        config.webhook.enabled = true;
+        config.webhook.url = Secret::new("ftp://example.com/zz-hook");
+        config.heartbeat.enabled = true;
+        config.heartbeat.url = Secret::new("https://");
+        let mut issues = Issues::new();
+        config.validate("alerts", &mut issues);
+        let all = issues.into_vec();
+        let found: Vec<&str> = all.iter().map(|i| i.key.as_str()).collect();
+        assert_eq!(found, ["alerts.slack.webhook_url", "alerts.webhook.url", "alerts.heartbeat.url"]);
+        assert!(all.iter().all(|i| i.value == "***" && !i.to_string().contains("zz-hook")), "{all:?}");
+        config.heartbeat.url = Secret::new("http://127.0.0.1:9/ping/uuid");
+        config.webhook.url = Secret::new("https://hooks.example.com/x");
+        config.slack.webhook_url = Secret::new("https://hooks.slack.com/services/T/B/X");
+        assert!(keys(&config).is_empty());
     }
 }
