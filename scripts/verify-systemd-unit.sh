@@ -48,6 +48,11 @@ if ! command -v strace >/dev/null; then
   echo "strace is not installed: the daemon's system calls were not checked against SystemCallFilter="
   exit 0
 fi
+# A sandbox that forbids ptrace makes strace fail on any program: say so rather than blame the unit.
+if ! strace -qq -o /dev/null true 2>/dev/null; then
+  echo "strace cannot trace here (ptrace is not permitted): the daemon's system calls were not checked against SystemCallFilter="
+  exit 0
+fi
 
 # Every syscall of a SystemCallFilter= group, nested groups expanded.
 expand() {
