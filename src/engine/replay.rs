@@ -46,6 +46,29 @@ use super::session_file::{LineError, MalformedLines, SessionLine, SessionLines};
 /// Simulated time between two timer ticks (breaker cooldown, staleness, day roll-over).
 pub const TICK_EVERY_MS: i64 = 1_000;
 
+/// The longest quiet stretch between two events that is replayed tick by tick. A longer gap keeps
+/// only its last day of ticks, the way a daemon sees its clock jump after its host slept: a day
+/// covers every cooldown, staleness limit and day roll-over, and a line dated decades ahead
+/// cannot make a replay tick for hours.
+pub const MAX_TICKED_GAP_MS: i64 = 86_400_000;
+
+/// The latest event time a session line may carry (2100-01-01T00:00:00Z, in milliseconds); the
+/// earliest is the Unix epoch. Outside this a `ts` is a corrupt value, not a recording.
+pub const LATEST_SESSION_TS_MS: i64 = 4_102_444_800_000;
+
+/// The first timer tick to replay before an event at `at`, given the tick `next` due on the
+/// schedule: `next` itself, or, across a gap longer than [`MAX_TICKED_GAP_MS`], the first tick
+/// of the gap's last day (on the same one-second grid, so runs of one file agree tick for tick).
+fn first_tick_before(next: Timestamp, at: Timestamp) -> Timestamp {
+    let gap = at.millis_since(next);
+    if gap <= MAX_TICKED_GAP_MS {
+        return next;
+    }
+    // Whole ticks skipped, rounded up so that no more than the last day is ticked.
+    let skipped_ticks = (gap - MAX_TICKED_GAP_MS + TICK_EVERY_MS - 1) / TICK_EVERY_MS;
+    next.plus_millis(skipped_ticks * TICK_EVERY_MS)
+}
+
 #[derive(Deserialize)]
 struct RawLine<'a> {
     ts: i64,
@@ -84,6 +107,13 @@ pub fn parse_line(line: &str) -> Result<Option<ReplayEvent>, EngineError> {
         value: e.to_string(),
         rule: "a JSON object with ts and type",
     })?;
+    if !(0..=LATEST_SESSION_TS_MS).contains(&raw.ts) {
+        return Err(EngineError::BadField {
+            field: "ts",
+            value: raw.ts.to_string(),
+            rule: "milliseconds since 1970-01-01, before 2100",
+        });
+    }
     let at = Timestamp::from_millis(raw.ts);
     let input = match raw.kind {
         "whale_trade" => {
@@ -181,9 +211,9 @@ impl<E: Executor> SimulatedRun<E> {
         }
     }
 
-    /// Timer ticks for every whole second of simulated time up to `at`.
+    /// Timer ticks for every whole second of simulated time up to `at` (of a long gap, its last day).
     fn tick_until(&mut self, at: Timestamp) {
-        let mut next = self.next_tick.unwrap_or(at);
+        let mut next = first_tick_before(self.next_tick.unwrap_or(at), at);
         while next <= at {
             self.clock.set(next);
             self.step(Input::Tick, next);
@@ -376,7 +406,7 @@ pub async fn run_replay_feed(
             }
         };
         // Ticks up to this event, then the event: each one message with its number.
-        let mut tick = next_tick.unwrap_or(event.at);
+        let mut tick = first_tick_before(next_tick.unwrap_or(event.at), event.at);
         let ticks_before_event =
             if tick <= event.at { (event.at.millis_since(tick) / TICK_EVERY_MS) as u64 + 1 } else { 0 };
         let event_seq = seq + ticks_before_event + 1;
@@ -491,5 +521,64 @@ async fn send(tx: &mpsc::Sender<EngineMsg>, msg: EngineMsg, cancel: &Cancellatio
     tokio::select! {
         () = cancel.cancelled() => Err(()),
         sent = tx.send(msg) => sent.map_err(|_| ()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const T0: Timestamp = Timestamp::from_millis(1_767_607_200_000);
+
+    #[test]
+    fn a_gap_up_to_a_day_is_ticked_whole() {
+        let at = T0.plus_millis(MAX_TICKED_GAP_MS);
+        assert_eq!(first_tick_before(T0, at), T0);
+        assert_eq!(first_tick_before(T0, T0.plus_millis(-5)), T0, "an event before the next tick skips nothing");
+    }
+
+    #[test]
+    fn a_longer_gap_keeps_its_last_day_on_the_same_grid() {
+        let at = T0.plus_millis(30 * MAX_TICKED_GAP_MS + 1_500);
+        let first = first_tick_before(T0, at);
+        assert_eq!(first.millis_since(T0) % TICK_EVERY_MS, 0, "ticks stay on the one-second grid");
+        assert!(at.millis_since(first) <= MAX_TICKED_GAP_MS);
+        assert!(at.millis_since(first) > MAX_TICKED_GAP_MS - TICK_EVERY_MS);
+    }
+
+    #[test]
+    fn a_line_dated_outside_the_session_range_is_malformed() {
+        for ts in [-1, LATEST_SESSION_TS_MS + 1, i64::MAX] {
+            let line = format!(r#"{{"ts":{ts},"type":"resolution","condition_id":"0xc","winning_token_id":"1"}}"#);
+            match parse_line(&line) {
+                Err(EngineError::BadField { field: "ts", value, .. }) => assert_eq!(value, ts.to_string()),
+                other => panic!("ts {ts}: {other:?}"),
+            }
+        }
+        let line = format!(
+            r#"{{"ts":{LATEST_SESSION_TS_MS},"type":"resolution","condition_id":"0xc","winning_token_id":"1"}}"#
+        );
+        assert!(matches!(parse_line(&line), Ok(Some(_))));
+    }
+
+    #[test]
+    fn a_replay_across_decades_ends_after_a_day_of_ticks() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let path = dir.path().join("session.jsonl");
+        let lines = [
+            format!(r#"{{"ts":{},"type":"resolution","condition_id":"0xc","winning_token_id":"1"}}"#, T0.millis()),
+            format!(
+                r#"{{"ts":{LATEST_SESSION_TS_MS},"type":"resolution","condition_id":"0xc","winning_token_id":"1"}}"#
+            ),
+        ];
+        std::fs::write(&path, lines.join("\n")).unwrap_or_else(|e| panic!("{e}"));
+        let config = crate::config::Config::default();
+        let report =
+            replay_session(&path, Arc::new(config), Box::new(DiscardAuditSink)).unwrap_or_else(|e| panic!("{e}"));
+        // The first event and its tick, then at most a day of ticks (86,401 with both ends) and
+        // the second event: the decades between are skipped.
+        let day_of_ticks = (MAX_TICKED_GAP_MS / TICK_EVERY_MS) as u64;
+        assert_eq!(report.lines, 2);
+        assert!((2 + day_of_ticks..=2 + day_of_ticks + 2).contains(&report.inputs), "{report:?}");
     }
 }
