@@ -368,30 +368,8 @@ fn sighup_applies_a_valid_config_and_keeps_the_running_one_when_invalid() {
 /// short by a second signal: the daemon exits at once with code 1.
 #[test]
 fn a_second_stop_signal_exits_at_once_with_code_1() {
-    // Accepts connections (the kernel's backlog does) and never answers them.
-    let silent = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    let port = silent.local_addr().expect("addr").port();
     let ws = Workspace::with_default_config("");
-    ws.write(
-        ".env",
-        &[
-            "WHALE_TRADER__ALERTS__WEBHOOK__ENABLED=true".to_string(),
-            "WHALE_TRADER__ALERTS__WEBHOOK__MIN_PRIORITY=info".into(),
-            format!("WHALE_TRADER__ALERTS__WEBHOOK__URL=http://127.0.0.1:{port}/hook"),
-            "WHALE_TRADER__ALERTS__DELIVERY__ATTEMPT_TIMEOUT_SECS=300".into(),
-            "WHALE_TRADER__ALERTS__DELIVERY__DRAIN_TIMEOUT_SECS=120".into(),
-            "WHALE_TRADER__DAEMON__SHUTDOWN_GRACE_SECS=120".into(),
-            String::new(),
-        ]
-        .join("\n"),
-    );
-    let mut daemon = ws.spawn_daemon(&[]);
-    let replayed = wait_until(Duration::from_secs(60), || ws.read("logs/main.log").contains("replay finished"));
-    assert!(replayed, "the sample session did not finish; main.log:\n{}", ws.read("logs/main.log"));
-
-    signal(&daemon, "TERM");
-    let draining = wait_until(Duration::from_secs(10), || ws.read("logs/main.log").contains("stop requested"));
-    assert!(draining, "the first signal did not start the stop");
+    let (mut daemon, silent) = ws.spawn_draining_daemon(&[]);
     std::thread::sleep(Duration::from_secs(2));
     let still_running = daemon.try_wait().expect("try_wait");
     assert!(still_running.is_none(), "the stop was expected to hang on the silent webhook: {still_running:?}");

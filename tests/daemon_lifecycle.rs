@@ -254,30 +254,8 @@ fn a_rejected_sighup_reload_raises_an_alert() {
 /// SIGHUP meanwhile does not end it; a second SIGTERM cuts it short and says what it abandons.
 #[test]
 fn a_sighup_during_the_stop_does_not_end_it_and_a_second_sigterm_says_what_it_cuts() {
-    let silent = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    let port = silent.local_addr().expect("addr").port();
     let ws = Workspace::with_default_config("");
-    ws.write(
-        ".env",
-        &[
-            format!("WHALE_TRADER__API__TOKEN={TOKEN}"),
-            "WHALE_TRADER__ALERTS__WEBHOOK__ENABLED=true".into(),
-            "WHALE_TRADER__ALERTS__WEBHOOK__MIN_PRIORITY=info".into(),
-            format!("WHALE_TRADER__ALERTS__WEBHOOK__URL=http://127.0.0.1:{port}/hook"),
-            "WHALE_TRADER__ALERTS__DELIVERY__ATTEMPT_TIMEOUT_SECS=300".into(),
-            "WHALE_TRADER__ALERTS__DELIVERY__DRAIN_TIMEOUT_SECS=120".into(),
-            "WHALE_TRADER__DAEMON__SHUTDOWN_GRACE_SECS=120".into(),
-            String::new(),
-        ]
-        .join("\n"),
-    );
-    let mut daemon = ws.spawn_daemon(&[]);
-    let replayed = wait_until(Duration::from_secs(60), || ws.read("logs/main.log").contains("replay finished"));
-    assert!(replayed, "the sample session did not finish; main.log:\n{}", ws.read("logs/main.log"));
-
-    signal(&daemon, "TERM");
-    let draining = wait_until(Duration::from_secs(10), || ws.read("logs/main.log").contains("stop requested"));
-    assert!(draining, "the first signal did not start the stop");
+    let (mut daemon, silent) = ws.spawn_draining_daemon(&[format!("WHALE_TRADER__API__TOKEN={TOKEN}")]);
     signal(&daemon, "HUP");
     let noted = wait_until(Duration::from_secs(5), || {
         ws.read("logs/main.log").contains("SIGHUP during the stop") || daemon.try_wait().ok().flatten().is_some()

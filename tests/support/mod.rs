@@ -79,6 +79,33 @@ impl Workspace {
         command.spawn().expect("spawn daemon")
     }
 
+    /// A daemon caught in a stop that hangs: its `.env` (with `env_lines` added) sends every alert
+    /// to a webhook that accepts connections and never answers, with delivery and drain timeouts
+    /// far past any test; once the sample session is replayed it gets SIGTERM, and this returns
+    /// when it logs `stop requested`. Keep the returned listener alive while the daemon drains.
+    pub fn spawn_draining_daemon(&self, env_lines: &[String]) -> (Child, std::net::TcpListener) {
+        let silent = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = silent.local_addr().expect("addr").port();
+        let mut env = vec![
+            "WHALE_TRADER__ALERTS__WEBHOOK__ENABLED=true".to_owned(),
+            "WHALE_TRADER__ALERTS__WEBHOOK__MIN_PRIORITY=info".to_owned(),
+            format!("WHALE_TRADER__ALERTS__WEBHOOK__URL=http://127.0.0.1:{port}/hook"),
+            "WHALE_TRADER__ALERTS__DELIVERY__ATTEMPT_TIMEOUT_SECS=300".to_owned(),
+            "WHALE_TRADER__ALERTS__DELIVERY__DRAIN_TIMEOUT_SECS=120".to_owned(),
+            "WHALE_TRADER__DAEMON__SHUTDOWN_GRACE_SECS=120".to_owned(),
+        ];
+        env.extend_from_slice(env_lines);
+        env.push(String::new());
+        self.write(".env", &env.join("\n"));
+        let daemon = self.spawn_daemon(&[]);
+        let replayed = wait_until(Duration::from_secs(60), || self.read("logs/main.log").contains("replay finished"));
+        assert!(replayed, "the sample session did not finish; main.log:\n{}", self.read("logs/main.log"));
+        signal(&daemon, "TERM");
+        let draining = wait_until(Duration::from_secs(10), || self.read("logs/main.log").contains("stop requested"));
+        assert!(draining, "the first signal did not start the stop");
+        (daemon, silent)
+    }
+
     /// Every `*.log*` file under `logs/`, concatenated.
     pub fn all_logs(&self) -> String {
         let mut text = String::new();
