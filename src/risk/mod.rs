@@ -59,8 +59,10 @@ pub use config::{
 };
 pub use error::RiskError;
 pub use limits::Capacity;
-pub use manager::{KillOutcome, RiskEvent, RiskManager, WorkingKind};
-pub use order::{Approved, Decision, ExitIntent, Fill, FillOutcome, OrderIntent, OrderKind, PositionId, StopOverrides};
+pub use manager::{KillOutcome, RiskEvent, RiskManager};
+pub use order::{
+    Approved, Decision, ExitIntent, Fill, FillOutcome, OrderIntent, OrderKind, PositionId, StopOverrides, WorkingKind,
+};
 pub use positions::Position;
 pub use snapshot::{Mark, MarketExposure, RiskSnapshot, RiskState, WhaleExposure, WorkingOrderRecord};
 pub use state::Transition;

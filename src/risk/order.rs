@@ -224,3 +224,21 @@ impl ExitIntent {
         }
     }
 }
+
+/// Whether a working order opens or closes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WorkingKind {
+    Entry,
+    Exit,
+}
+
+/// An approved order that has not finished yet.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) struct WorkingOrder {
+    pub position: PositionId,
+    pub token: TokenId,
+    pub kind: WorkingKind,
+    pub remaining: Decimal,
+    pub price: Decimal,
+}

@@ -9,8 +9,8 @@ use crate::domain::{ClientOrderId, MarketId, ReasonCode, SourceTradeId, TokenId,
 
 use super::breaker::CircuitBreaker;
 use super::drawdown::DrawdownProtector;
-use super::manager::WorkingKind;
 use super::order::PositionId;
+use super::order::WorkingKind;
 use super::positions::Position;
 use super::safeguards::Firing;
 use super::state::StateMachine;

@@ -12,10 +12,10 @@ use crate::domain::{ExitReason, IdHashSet, ReasonCode, Side, TokenId};
 use crate::risk::wallet::{LOT, reconcile};
 use crate::risk::{MismatchKind, OurHolding, PositionId, PositionMismatch, Transition, VenueHolding};
 
-use super::super::audit::{AuditRecord, PositionAdopted, PositionDropped, PositionMismatchRecord};
-use super::super::io::{ControlAnswer, ControlOutcome, EngineEvent, Outputs, WalletReading};
-use super::super::portfolio::{Trade, trade_id_of};
 use super::Engine;
+use crate::engine::audit::{AuditRecord, PositionAdopted, PositionDropped, PositionMismatchRecord};
+use crate::engine::io::{ControlAnswer, ControlOutcome, EngineEvent, Outputs, WalletReading};
+use crate::engine::portfolio::{Trade, trade_id_of};
 
 /// The whale name of positions adopted from the venue: not a wallet address, so it can never be a
 /// followed whale (a whale's sale never exits them).

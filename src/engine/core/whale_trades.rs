@@ -1,0 +1,148 @@
+//! A whale trade comes in: whether we follow the wallet, whether it was decided on before (its
+//! dedupe key), the whale's holding, and the decision recorded for the store and the audit trail.
+
+use std::sync::Arc;
+
+use rust_decimal::Decimal;
+
+use crate::clock::Timestamp;
+use crate::domain::{Side, SourceTradeId};
+use crate::engine::audit::{AuditRecord, TradeRejected};
+use crate::engine::copy_rules::{CopyRejection, RejectReason};
+use crate::engine::io::{DecisionDetail, EngineEvent, Outputs, WhaleTradeDecision, WhaleVerdict};
+use crate::polymarket::WhaleTrade;
+
+use super::Engine;
+
+impl Engine {
+    pub(super) fn on_whale_trade(&mut self, trade: &WhaleTrade, now: Timestamp, out: &mut Outputs) {
+        // `find_whale` lower-cases only a wallet that needs it (the feed's are lower-case already).
+        let whale = self.interner.find_whale(&trade.wallet);
+        let Some(whale) = whale.filter(|w| self.whales.contains_key(w)) else {
+            tracing::debug!(wallet = %trade.wallet, "trade of a wallet we do not follow, ignored");
+            return;
+        };
+        write_whale_trade_key(trade, &mut self.key_text);
+        let key: Arc<str> = Arc::from(self.key_text.as_str());
+        let source = SourceTradeId::of(&key);
+        if !self.seen_trades.insert(source) {
+            self.status.duplicate_whale_trades += 1;
+            tracing::debug!(%key, "whale trade already decided on; skipped");
+            return;
+        }
+        self.status.whale_trades_seen += 1;
+        let market = self.interner.market(&trade.condition_id);
+        let token = self.interner.token(&trade.asset);
+        if !trade.outcome.is_empty() && self.market.outcome_label(token).is_none() {
+            self.market.set_outcome_label(token, &trade.outcome);
+        }
+        let side = domain_side(trade.side);
+        out.events.push(EngineEvent::WhaleTradeSeen {
+            whale,
+            market,
+            token,
+            side,
+            lag_ms: now.millis_since(trade.timestamp),
+            at: now,
+        });
+        let holding = self.portfolio.whale_holdings.entry((whale, token)).or_default();
+        let held_before = *holding;
+        match side {
+            Side::Buy => *holding += trade.size,
+            Side::Sell => *holding = (*holding - trade.size).max(Decimal::ZERO),
+        }
+        let decision = WhaleTradeDecision {
+            key,
+            whale,
+            market,
+            token,
+            traded_at: trade.timestamp,
+            verdict: WhaleVerdict::Skipped,
+            reason: "",
+            detail: DecisionDetail::NotHeld,
+            at: now,
+        };
+        match side {
+            Side::Buy => self.copy_entry(trade, decision, source, now, out),
+            Side::Sell => self.copy_exit(trade, decision, held_before, out),
+        }
+    }
+
+    /// Records the decision on a whale trade, for the store (which marks the trade seen with it).
+    pub(super) fn decided(
+        mut decision: WhaleTradeDecision,
+        verdict: WhaleVerdict,
+        reason: &'static str,
+        detail: DecisionDetail,
+        out: &mut Outputs,
+    ) {
+        decision.verdict = verdict;
+        decision.reason = reason;
+        decision.detail = detail;
+        out.events.push(EngineEvent::WhaleTradeDecided(Box::new(decision)));
+    }
+
+    pub(super) fn reject(
+        &mut self,
+        trade: &WhaleTrade,
+        decision: WhaleTradeDecision,
+        source: SourceTradeId,
+        rejection: CopyRejection,
+        now: Timestamp,
+        out: &mut Outputs,
+    ) {
+        self.status.trades_rejected += 1;
+        if let RejectReason::Code(code) = rejection.reason {
+            self.status.last_rejection = Some(code);
+        }
+        let reason = rejection.reason.as_str();
+        let detail = DecisionDetail::Rejected(rejection.detail.clone());
+        Self::decided(decision, WhaleVerdict::Rejected, reason, detail, out);
+        self.emit_audit(
+            AuditRecord::TradeRejected(TradeRejected {
+                whale_trade_id: source.to_string(),
+                whale_address: trade.wallet.to_ascii_lowercase(),
+                market_id: trade.condition_id.clone(),
+                token_id: trade.asset.clone(),
+                reason: rejection.reason.as_str().to_owned(),
+                detail: rejection.detail,
+                timestamp: now.to_rfc3339(),
+            }),
+            out,
+        );
+    }
+}
+
+fn domain_side(side: crate::polymarket::Side) -> Side {
+    match side {
+        crate::polymarket::Side::Buy => Side::Buy,
+        crate::polymarket::Side::Sell => Side::Sell,
+    }
+}
+
+/// The dedupe identity of a whale trade as text (transaction hash, asset, side, size, price,
+/// timestamp; decimals normalised so that `0.5` and `0.50` agree): exactly the text form of
+/// [`WhaleTrade::key`], written straight into one buffer because every whale trade needs it.
+pub fn whale_trade_key(trade: &WhaleTrade) -> String {
+    let mut key = String::with_capacity(trade.transaction_hash.len() + trade.asset.len() + 48);
+    write_whale_trade_key(trade, &mut key);
+    key
+}
+
+/// [`whale_trade_key`] into `key` (cleared first), so that a caller can reuse one buffer.
+fn write_whale_trade_key(trade: &WhaleTrade, key: &mut String) {
+    use std::fmt::Write;
+    key.clear();
+    key.push_str(&trade.transaction_hash);
+    key.make_ascii_lowercase();
+    // Writing into a String cannot fail.
+    let _ = write!(
+        key,
+        ":{}:{}:{}:{}:{}",
+        trade.asset,
+        trade.side,
+        trade.size.normalize(),
+        trade.price.normalize(),
+        trade.timestamp.millis()
+    );
+}

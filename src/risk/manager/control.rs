@@ -1,0 +1,64 @@
+//! What an operator (or an outside cause) does to trading: halt, resume, kill, reduce.
+
+use crate::clock::Timestamp;
+use crate::domain::{ClientOrderId, ReasonCode, TradingState};
+use crate::risk::order::{ExitIntent, WorkingKind};
+use crate::risk::state::Transition;
+
+use super::{KillOutcome, RiskManager};
+
+impl RiskManager {
+    /// A human halts trading (`whale-trader halt`).
+    pub fn halt(&mut self, detail: &str, now: Timestamp) -> Option<Transition> {
+        self.state.escalate(TradingState::Halted, ReasonCode::ManualHalt, || detail.to_string(), now)
+    }
+
+    /// A human resumes trading from any state: clears a breaker latch, re-arms the breaker,
+    /// acknowledges the drawdown (peak rebased to current equity) and resets the losing streak.
+    /// The daily loss limit still applies to today's P&L.
+    pub fn resume(&mut self, now: Timestamp) -> Option<Transition> {
+        // A position mismatch holds trading until a human resolves it: the resume lifts that hold
+        // only once no mismatch remains (see [`RiskManager::mismatches`]).
+        if self.wallet.mismatches.is_empty() {
+            self.state.release_hold(ReasonCode::PositionMismatch);
+        }
+        if self.state.state() == TradingState::Active {
+            return None;
+        }
+        self.breaker.reset_by_human();
+        let equity = self.equity();
+        self.drawdown.reset_by_human(&self.config.drawdown, equity);
+        let from = self.state.state();
+        self.state.resume(|| format!("resumed by an operator from {from}; peak equity reset to {equity}"), now)
+    }
+
+    /// The kill switch: `Killed`, exits for every open position and the entries to cancel.
+    pub fn kill(&mut self, detail: &str, now: Timestamp) -> KillOutcome {
+        let transition = self.state.escalate(TradingState::Killed, ReasonCode::KillSwitch, || detail.to_string(), now);
+        let exits = self.flatten(now);
+        let mut cancel_entries: Vec<ClientOrderId> =
+            self.orders.iter().filter(|(_, o)| o.kind == WorkingKind::Entry).map(|(id, _)| *id).collect();
+        cancel_entries.sort();
+        KillOutcome { transition, exits, cancel_entries }
+    }
+
+    /// Exits (reason `kill`) for every share not already being exited. `on_price` returns these by
+    /// itself when an emergency drawdown kills; when the kill comes from `on_fill` or `on_close`
+    /// (a [`RiskEvent::Transition`] to `Killed`), the engine calls this to get them.
+    pub fn flatten(&mut self, now: Timestamp) -> Vec<ExitIntent> {
+        self.exits.clear();
+        self.push_kill_exits(now);
+        // Drained, not taken: the buffer keeps its capacity for the next tick.
+        self.exits.drain(..).collect()
+    }
+
+    /// Moves to `Reducing` for an outside cause (`stale_feed`, `health_degraded`).
+    pub fn reduce(&mut self, reason: ReasonCode, detail: &str, now: Timestamp) -> Option<Transition> {
+        self.state.escalate(TradingState::Reducing, reason, || detail.to_string(), now)
+    }
+
+    /// The outside cause of a `Reducing` state is gone; back to `Active` if nothing else intervened.
+    pub fn clear_reduce(&mut self, reason: ReasonCode, now: Timestamp) -> Option<Transition> {
+        self.state.relax(TradingState::Reducing, reason, reason, || format!("{reason} cleared"), now)
+    }
+}
