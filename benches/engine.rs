@@ -1,4 +1,4 @@
-//! Engine benchmarks (issue 4, "Speed"):
+//! Engine benchmarks:
 //!
 //! 1. whale trade received → order intent, inside the engine, with 1,000 open positions: every
 //!    iteration is timed on its own so that the median and the p99 can be reported (criterion gives
@@ -6,7 +6,7 @@
 //! 2. replay throughput of the whole engine (paper executor, audit to a discarding sink) on price
 //!    updates, with positions open and their stops checked on every update, from 10^4 to 10^7
 //!    events generated in memory.
-//! 3. the same with the store on (issue 5): the daemon's engine task, fed through its queue, writing
+//! 3. the same with the store on: the daemon's engine task, fed through its queue, writing
 //!    ahead to a real SQLite file (WAL, `synchronous=FULL`) through the store writer, with its
 //!    periodic checkpoints; and the bundled sample session through that same path.
 //!
@@ -24,11 +24,12 @@ use whale_trader::clock::{SimClock, Timestamp};
 use whale_trader::config::{Config, FeedSource, Mode, WhaleConfig};
 use whale_trader::engine::journal::Journal;
 use whale_trader::engine::{
-    DiscardAuditSink, Engine, EngineMsg, EngineSettings, ExecutionReport, Input, Outputs, PaperExecutor, Persistence,
-    Quote, SimulatedRun, parse_line, spawn_engine_task,
+    DiscardAuditSink, Engine, EngineSettings, ExecutionReport, Input, Outputs, PaperExecutor, Quote, SimulatedRun,
+    parse_line,
 };
 use whale_trader::polymarket::{OrderBook, Side as WireSide, WhaleTrade};
 use whale_trader::risk::OrderIntent;
+use whale_trader::runtime::{EngineMsg, Persistence, spawn_engine_task};
 use whale_trader::store::{SqliteStore, StoreConfig, spawn_writer};
 
 const START: Timestamp = Timestamp::from_secs(1_767_607_200);

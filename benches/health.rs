@@ -3,7 +3,7 @@
 //! `cargo bench --bench health` runs the criterion benches, then measures the CPU time (not wall
 //! time) of many full samples from `/proc/thread-self/schedstat` and `/proc/self/stat`, and prints
 //! what that costs per minute at the default cadence (one sample per `system_interval_secs` = 60 s).
-//! The bar (issue 7): under 5 ms of CPU per minute.
+//! The bar: under 5 ms of CPU per minute.
 
 use std::hint::black_box;
 use std::time::Duration;

@@ -1,4 +1,4 @@
-//! Store benchmarks (issue 5): group-commit throughput, durability latency at 1,000 events/s, and the
+//! Store benchmarks: group-commit throughput, durability latency at 1,000 events/s, and the
 //! writer's memory under a 10^6-event burst. Every database is a real file on disk (ext4 here) with
 //! WAL and `synchronous=FULL`, exactly as the daemon opens it.
 //!

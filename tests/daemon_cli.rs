@@ -121,6 +121,8 @@ fn sigterm_drains_and_exits_0_within_the_grace_period_without_leaking_secrets() 
     assert!(!everything.contains(SECRET), "the secret leaked");
 }
 
+/// Needs the `failpoints` feature, which makes a task die on purpose.
+#[cfg(feature = "failpoints")]
 #[test]
 fn a_task_that_dies_is_logged_alerted_and_exits_1() {
     let ws = Workspace::with_default_config("");

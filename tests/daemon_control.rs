@@ -107,7 +107,7 @@ fn halt_resume_kill_through_the_cli_are_audited_and_alerted() {
     let (status_line, metrics) = http_get(ws.api_port, "/metrics");
     assert!(status_line.contains("200"), "{status_line}");
     assert!(metrics.contains("whale_trader_trading_state{state=\"killed\"} 1"), "{metrics}");
-    // Every figure issue 7 lists: state, equity, daily P&L, drawdown, exposure per whale, open
+    // Every figure an operator watches: state, equity, daily P&L, drawdown, exposure per whale, open
     // positions, decisions by reason code, orders, fills, feed lag, alert deliveries and drops,
     // system figures, build info.
     for family in [

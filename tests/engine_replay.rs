@@ -458,7 +458,8 @@ fn malformed_replay_lines_are_skipped_and_counted() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn daemon_replay_feed_through_the_engine_task_gives_the_same_audit_trail() {
     use whale_trader::clock::SimClock;
-    use whale_trader::engine::{EngineEvent, run_replay_feed, spawn_engine_task};
+    use whale_trader::engine::EngineEvent;
+    use whale_trader::runtime::{run_replay_feed, spawn_engine_task};
 
     let session = repo_path("data/sample_session.jsonl");
     let text = std::fs::read_to_string(&session).unwrap_or_else(|e| panic!("{e}"));

@@ -22,12 +22,13 @@ use tokio_util::sync::CancellationToken;
 use whale_trader::clock::{SimClock, Timestamp};
 use whale_trader::config::Secret;
 use whale_trader::domain::{ClientOrderId, MarketId, Side, TokenId, TradingState};
-use whale_trader::engine::{EngineMsg, EngineStatus, ExecutionReport, Executor, MarketView, VenueRules};
+use whale_trader::engine::{EngineStatus, ExecutionReport, Executor, MarketView, VenueRules};
 use whale_trader::live::{LiveExecutor, LiveSettings, LiveStart, MemoryJournal, OrderIdentity, prepare};
 use whale_trader::polymarket::{
     FeeCurve, OrderBook, OrderSigner, OrderType, PolymarketConfig, ZERO_BYTES32, salt_for_client_order_id,
 };
 use whale_trader::risk::OrderIntent;
+use whale_trader::runtime::EngineMsg;
 use wiremock::matchers::{body_json, method, path, query_param};
 use wiremock::{Match, Mock, MockServer, Request, Respond, ResponseTemplate};
 

@@ -36,11 +36,11 @@ use whale_trader::clock::{SimClock, Timestamp};
 use whale_trader::config::{Config, Secret};
 use whale_trader::engine::journal::Journal;
 use whale_trader::engine::{
-    DiscardAuditSink, Engine, EngineEvent, EngineMsg, EngineSettings, Input, PaperExecutor, Persistence,
-    RedemptionRequest, spawn_engine_task,
+    DiscardAuditSink, Engine, EngineEvent, EngineSettings, Input, PaperExecutor, RedemptionRequest,
 };
 use whale_trader::live::redeem::{Contracts, Gas, Redeemer, RedeemerStart, condition_id, ctf_redeem, sign};
 use whale_trader::polymarket::{ActivityRow, OrderBook, PolymarketConfig, parse_v1_row};
+use whale_trader::runtime::{EngineMsg, Persistence, spawn_engine_task};
 use whale_trader::store::{
     RedemptionRecord, RedemptionStatus, RedemptionUpdate, SentTransaction, SqliteStore, StoreCommand, StoreConfig,
     StoreHandle, StoreWriter, spawn_writer,

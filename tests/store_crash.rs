@@ -1,4 +1,4 @@
-//! Crash safety (issue 5), tried on the real daemon: the sample session replayed in paper mode,
+//! Crash safety, tried on the real daemon: the sample session replayed in paper mode,
 //! killed with SIGKILL at many random instants and restarted each time, must end in exactly the
 //! state of a run that was never interrupted: the same positions, orders, fills, decisions, trading
 //! states, risk state and engine checkpoint, no order handed to the executor twice, no whale trade

@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::alert::{Alert, Priority};
 use super::channels::{
-    AlertChannel, ConsoleChannel, DiscordChannel, EmailChannel, FileChannel, SlackChannel, SmsChannel, TelegramChannel,
+    AlertChannel, ChatWebhookChannel, ConsoleChannel, EmailChannel, FileChannel, SmsChannel, TelegramChannel,
     WebhookChannel,
 };
 use super::config::AlertsConfig;
@@ -212,10 +212,10 @@ fn build_channels(
         );
     }
     if config.slack.enabled {
-        add(Arc::new(SlackChannel::new(client.clone(), &config.slack)), config.slack.min_priority, false);
+        add(Arc::new(ChatWebhookChannel::slack(client.clone(), &config.slack)), config.slack.min_priority, false);
     }
     if config.discord.enabled {
-        add(Arc::new(DiscordChannel::new(client.clone(), &config.discord)), config.discord.min_priority, false);
+        add(Arc::new(ChatWebhookChannel::discord(client.clone(), &config.discord)), config.discord.min_priority, false);
     }
     if config.webhook.enabled {
         add(Arc::new(WebhookChannel::new(client.clone(), &config.webhook)?), config.webhook.min_priority, false);

@@ -1,4 +1,4 @@
-//! The alert dispatcher (issue 6): the owner hears about a breaker trip at 3 a.m. within
+//! The alert dispatcher: the owner hears about a breaker trip at 3 a.m. within
 //! seconds, once, on the right channel — and the engine never waits for it.
 //!
 //! ```text

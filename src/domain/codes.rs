@@ -27,7 +27,7 @@ impl Side {
     }
 }
 
-/// How much the daemon may trade (DESIGN.md, "Trading states"). Ordered by severity, so that an
+/// How much the daemon may trade. Ordered by severity, so that an
 /// automatic transition can only escalate: `Active < Reducing < Halted < Killed`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

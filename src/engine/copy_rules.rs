@@ -28,7 +28,7 @@ pub const SIZE_STEP: Decimal = dec!(0.01);
 /// Why a whale trade is not copied.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RejectReason {
-    /// One of the shared reason codes (DESIGN.md), usually from the risk manager.
+    /// One of the shared reason codes ([`ReasonCode`]), usually from the risk manager.
     Code(ReasonCode),
     /// The whale trade reached us later than `copy.max_signal_age_secs` after it happened.
     SignalTooOld,

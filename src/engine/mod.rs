@@ -1,4 +1,4 @@
-//! The copy-trading engine (issue 4): see a whale trade, decide, execute, manage the position until
+//! The copy-trading engine: see a whale trade, decide, execute, manage the position until
 //! it exits.
 //!
 //! ```text
@@ -20,11 +20,9 @@
 //! | [`audit`] | the trade audit trail and its sinks |
 //! | [`checkpoint`] | the engine's state for the store, restored after a restart or a crash |
 //! | [`journal`] | the engine's events as store commands (write-ahead orders, fills, positions, decisions) |
-//! | [`replay`] | recorded sessions: the JSONL format, the plain-loop replay, the daemon's replay feed |
-//! | [`actor`] | the async engine task around the step |
+//! | [`replay`] | recorded sessions: the JSONL format and the plain-loop replay |
 //! | [`io`] | [`Input`], [`Outputs`], [`EngineEvent`] |
 
-pub mod actor;
 pub mod audit;
 pub mod checkpoint;
 pub mod copy_rules;
@@ -39,9 +37,6 @@ pub mod replay;
 pub mod session_file;
 pub mod view;
 
-pub use actor::{
-    EngineHandle, EngineMsg, EngineRunSummary, Persistence, price_event_msg, spawn_engine_task, whale_trade_msg,
-};
 pub use audit::{AUDIT_TARGET, AuditRecord, AuditSink, DiscardAuditSink, MemoryAuditSink, TracingAuditSink};
 pub use core::{Engine, EngineSettings};
 pub use executor::{
@@ -54,7 +49,7 @@ pub use io::{
     WhaleVerdict,
 };
 pub use market_data::{TYPICAL_FEE, TokenPrices, VenueRules};
-pub use replay::{ReplayReport, SimulatedRun, parse_line, replay_session, run_replay_feed};
+pub use replay::{ReplayReport, SimulatedRun, parse_line, replay_session};
 pub use view::EngineView;
 
 /// The engine module's one error type.

@@ -1,4 +1,4 @@
-//! The health monitor (issue 7, monitoring half): system figures, component checks, the health
+//! The health monitor: system figures, component checks, the health
 //! report, and the one decision health takes for trading (hold it in `Reducing`).
 //!
 //! ```text

@@ -44,11 +44,12 @@ pub use outcome::{VenueFill, VenueStatus};
 use crate::clock::{Clock, Timestamp};
 use crate::config::Mode;
 use crate::domain::{ClientOrderId, TradingState};
-use crate::engine::{EngineMsg, EngineStatus, ExecutionReport, Executor, MarketView};
+use crate::engine::{EngineStatus, ExecutionReport, Executor, MarketView};
 use crate::polymarket::{
     ClobTradingClient, L2Credentials, OrderError, OrderSigner, PolymarketConfig, SignError, TradingError,
 };
 use crate::risk::OrderIntent;
+use crate::runtime::EngineMsg;
 use crate::runtime::TaskResult;
 
 /// Why the live executor cannot start, or why one order was refused before it was sent.

@@ -1,4 +1,4 @@
-//! Polymarket adapters (issue 4): the whale feed (Data API), the price feed (CLOB books), the
+//! Polymarket adapters: the whale feed (Data API), the price feed (CLOB books), the
 //! paper fill model, and the pieces of the live trading client (L2 signing, V2 order bodies).
 //!
 //! | module | job |

@@ -1,4 +1,4 @@
-//! The trading state machine of DESIGN.md: `Active`, `Reducing`, `Halted`, `Killed`.
+//! The trading state machine: `Active`, `Reducing`, `Halted`, `Killed`.
 //!
 //! Automatic transitions only escalate (a lower-severity cause never overrides a higher one);
 //! a state is relaxed only by the cause that set it (the breaker's cooldown lifts the breaker's

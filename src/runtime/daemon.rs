@@ -10,9 +10,9 @@ use tokio::sync::watch;
 use super::lock::{DataDirLock, LockError};
 use super::reload::reload_summary;
 use super::signals::{SignalEvent, Signals};
+use super::start;
 use super::supervisor::{Ended, Supervisor};
 use super::systemd::Systemd;
-use super::wiring;
 use crate::alerts::Priority;
 use crate::cli::exit;
 use crate::config::{self, Config, LoadOptions};
@@ -117,7 +117,7 @@ async fn run_async(config: Config, load_options: LoadOptions, live: bool) -> Sto
     let (config_tx, _) = watch::channel(Arc::new(config));
     // Every task waits at the start barrier until the whole daemon is up.
     let mut supervisor = Supervisor::gated();
-    let wired = match wiring::start(&config_tx, live, &mut supervisor, systemd).await {
+    let wired = match start::start(&config_tx, live, &mut supervisor, systemd).await {
         Ok(wired) => wired,
         Err(e) => {
             tracing::error!(error = %e, "start-up failed; nothing was started");
@@ -208,7 +208,7 @@ async fn run_async(config: Config, load_options: LoadOptions, live: bool) -> Sto
 
 /// SIGHUP: a valid new configuration replaces the running one; an invalid one is rejected, logged
 /// and alerted (the operator who sent it may not be watching the logs).
-fn reload(load_options: &LoadOptions, config_tx: &watch::Sender<Arc<Config>>, wired: &wiring::Wired) {
+fn reload(load_options: &LoadOptions, config_tx: &watch::Sender<Arc<Config>>, wired: &start::Wired) {
     let timer = logging::timed_operation("config.reload");
     match config::load(load_options) {
         Ok(new) => {

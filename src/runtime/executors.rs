@@ -14,18 +14,43 @@ use super::supervisor::TaskResult;
 use crate::alerts::AlertSender;
 use crate::config::{Config, FeedSource, Mode};
 use crate::engine::{
-    DryRunExecutor, EngineMsg, EngineStatus, Executor, LIVE_CONFIRM_ENV, PaperExecutor, RedemptionRequest,
+    DryRunExecutor, EngineStatus, Executor, LIVE_CONFIRM_ENV, LiveStartError, PaperExecutor, RedemptionRequest,
     check_live_start,
 };
+use crate::runtime::EngineMsg;
 use crate::store::{RecoveredState, StoreHandle};
 
-/// Why this build cannot trade live.
-pub const NO_LIVE_FEATURE: &str = "daemon.mode = \"live\" needs a build with the cargo feature `live` \
-     (cargo build --release --features live); this binary was built without it";
+/// Why the daemon does not trade live: a configuration, environment or build problem that a
+/// restart cannot fix (exit 2), or a live component that cannot be built from the configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum LiveUnavailable {
+    #[error(
+        "daemon.mode = \"live\" needs a build with the cargo feature `live` \
+         (cargo build --release --features live); this binary was built without it"
+    )]
+    NoLiveFeature,
+    #[error(transparent)]
+    Refused(#[from] LiveStartError),
+    /// Real orders from a replayed session would trade real money on recorded prices.
+    #[error(
+        "daemon.mode = \"live\" needs feed.source = \"polymarket\": \
+         a replayed session would send real orders on recorded prices"
+    )]
+    ReplayedFeed,
+    #[cfg(feature = "live")]
+    #[error(transparent)]
+    Executor(#[from] crate::live::LiveError),
+    #[cfg(feature = "live")]
+    #[error("redeemer: {0}")]
+    Redeemer(#[from] crate::live::redeem::RedeemError),
+    #[cfg(feature = "live")]
+    #[error("wallet reader: {0}")]
+    WalletReader(#[from] super::wallet::WalletReaderError),
+}
 
 /// The live preconditions: the feature first (nothing else matters without it), then every unmet
 /// condition of [`check_live_start`], all named at once.
-pub fn refuse_live_unless_ready(config: &Config, live_flag: bool) -> Result<(), String> {
+pub fn refuse_live_unless_ready(config: &Config, live_flag: bool) -> Result<(), LiveUnavailable> {
     live_refusal(
         cfg!(feature = "live"),
         config.daemon.mode,
@@ -34,14 +59,10 @@ pub fn refuse_live_unless_ready(config: &Config, live_flag: bool) -> Result<(), 
         std::env::var(LIVE_CONFIRM_ENV).ok().as_deref(),
     )?;
     if config.feed.source != FeedSource::Polymarket {
-        return Err(REPLAYED_FEED.to_owned());
+        return Err(LiveUnavailable::ReplayedFeed);
     }
     Ok(())
 }
-
-/// Real orders from a replayed session would trade real money on recorded prices.
-pub const REPLAYED_FEED: &str = "daemon.mode = \"live\" needs feed.source = \"polymarket\": \
-     a replayed session would send real orders on recorded prices";
 
 /// [`refuse_live_unless_ready`] with the build and the environment as parameters (testable in
 /// either build).
@@ -51,11 +72,11 @@ fn live_refusal(
     missing_credentials: &[&'static str],
     live_flag: bool,
     confirm: Option<&str>,
-) -> Result<(), String> {
+) -> Result<(), LiveUnavailable> {
     if !built_with_live && mode == Mode::Live {
-        return Err(NO_LIVE_FEATURE.to_owned());
+        return Err(LiveUnavailable::NoLiveFeature);
     }
-    check_live_start(missing_credentials, mode, live_flag, confirm).map_err(|e| e.to_string())
+    Ok(check_live_start(missing_credentials, mode, live_flag, confirm)?)
 }
 
 /// Tasks that run beside the executor (only the live one has any).
@@ -73,7 +94,7 @@ pub fn choose_executor(
     config: &Config,
     store: &StoreHandle,
     recovered: &RecoveredState,
-) -> Result<(Box<dyn Executor>, Option<ExecutorTasks>), String> {
+) -> Result<(Box<dyn Executor>, Option<ExecutorTasks>), LiveUnavailable> {
     match config.daemon.mode {
         Mode::DryRun => Ok((Box::new(DryRunExecutor), None)),
         Mode::Paper => Ok((Box::new(PaperExecutor::new(config.daemon.paper_extra_slippage_bps)), None)),
@@ -86,7 +107,7 @@ fn live_executor(
     config: &Config,
     store: &StoreHandle,
     recovered: &RecoveredState,
-) -> Result<(Box<dyn Executor>, Option<ExecutorTasks>), String> {
+) -> Result<(Box<dyn Executor>, Option<ExecutorTasks>), LiveUnavailable> {
     use std::sync::Arc;
 
     use crate::live::{LiveExecutor, LiveSettings, LiveStart, StoreJournal};
@@ -103,8 +124,7 @@ fn live_executor(
         clock: Arc::new(crate::clock::SystemClock),
         settings: LiveSettings::default(),
         sent_before,
-    })
-    .map_err(|e| e.to_string())?;
+    })?;
     let tasks: ExecutorTasks = Box::new(move |inputs, status, stop| tasks.into_tasks(inputs, status, stop));
     Ok((Box::new(executor), Some(tasks)))
 }
@@ -114,8 +134,8 @@ fn live_executor(
     _config: &Config,
     _store: &StoreHandle,
     _recovered: &RecoveredState,
-) -> Result<(Box<dyn Executor>, Option<ExecutorTasks>), String> {
-    Err(NO_LIVE_FEATURE.to_owned())
+) -> Result<(Box<dyn Executor>, Option<ExecutorTasks>), LiveUnavailable> {
+    Err(LiveUnavailable::NoLiveFeature)
 }
 
 /// The redeemer (live mode): its queue, for the recorder, and its task. Other modes hold no tokens.
@@ -128,7 +148,7 @@ pub fn start_redeemer(
     recovered: &RecoveredState,
     alerts: AlertSender,
     stop: CancellationToken,
-) -> Result<Option<RedeemerParts>, String> {
+) -> Result<Option<RedeemerParts>, LiveUnavailable> {
     if config.daemon.mode != Mode::Live {
         return Ok(None);
     }
@@ -142,7 +162,7 @@ fn live_redeemer(
     recovered: &RecoveredState,
     alerts: AlertSender,
     stop: CancellationToken,
-) -> Result<RedeemerParts, String> {
+) -> Result<RedeemerParts, LiveUnavailable> {
     use std::sync::Arc;
 
     use futures::FutureExt;
@@ -162,8 +182,7 @@ fn live_redeemer(
         }),
         clock: Arc::new(crate::clock::SystemClock),
         open: recovered.open_redemptions.clone(),
-    })
-    .map_err(|e| format!("redeemer: {e}"))?;
+    })?;
     let (tx, rx) = mpsc::channel(REDEMPTION_QUEUE);
     Ok((tx, redeemer.run(rx, stop).boxed()))
 }
@@ -175,8 +194,8 @@ fn live_redeemer(
     _recovered: &RecoveredState,
     _alerts: AlertSender,
     _stop: CancellationToken,
-) -> Result<RedeemerParts, String> {
-    Err(NO_LIVE_FEATURE.to_owned())
+) -> Result<RedeemerParts, LiveUnavailable> {
+    Err(LiveUnavailable::NoLiveFeature)
 }
 
 #[cfg(test)]
@@ -186,17 +205,18 @@ mod tests {
     #[test]
     fn a_build_without_the_feature_refuses_live_naming_it_before_anything_else() {
         let refused = live_refusal(false, Mode::Live, &[], true, Some("yes"));
-        assert_eq!(refused, Err(NO_LIVE_FEATURE.to_owned()));
-        assert!(NO_LIVE_FEATURE.contains("cargo feature `live`") && NO_LIVE_FEATURE.contains("--features live"));
+        assert!(matches!(refused, Err(LiveUnavailable::NoLiveFeature)), "{refused:?}");
+        let said = LiveUnavailable::NoLiveFeature.to_string();
+        assert!(said.contains("cargo feature `live`") && said.contains("--features live"), "{said}");
         // `--live` on a paper config is refused for what it is, in any build.
-        let paper = live_refusal(false, Mode::Paper, &[], true, Some("yes")).unwrap_err();
+        let paper = live_refusal(false, Mode::Paper, &[], true, Some("yes")).unwrap_err().to_string();
         assert!(paper.contains("daemon.mode = \"paper\""), "{paper}");
     }
 
     #[test]
     fn a_live_build_starts_only_when_all_four_conditions_hold() {
-        assert_eq!(live_refusal(true, Mode::Live, &[], true, Some("yes")), Ok(()));
-        let refused = live_refusal(true, Mode::Live, &["private_key"], false, None).unwrap_err();
+        assert!(live_refusal(true, Mode::Live, &[], true, Some("yes")).is_ok());
+        let refused = live_refusal(true, Mode::Live, &["private_key"], false, None).unwrap_err().to_string();
         for named in ["private_key", "--live flag", "WHALE_TRADER_LIVE_CONFIRM"] {
             assert!(refused.contains(named), "{named:?} not in {refused}");
         }

@@ -1,4 +1,4 @@
-//! Health checks of the live Polymarket side (issue 7, part 2): the whale feed's and the price
+//! Health checks of the live Polymarket side: the whale feed's and the price
 //! feed's freshness, read from the snapshots the feeds publish, and the venue's reachability
 //! (`GET {clob_url}/time`, the cheapest CLOB call). A failing feed is *unhealthy*, not critical:
 //! the engine already holds trading in `reducing` itself when prices go stale.

@@ -1,4 +1,4 @@
-//! The daemon: builds the tasks of DESIGN.md, connects them with channels, supervises them, and
+//! The daemon: builds its tasks ([`start`]), connects them with channels, supervises them, and
 //! turns signals into an orderly stop or a config reload.
 //!
 //! Start-up: config (already validated) → the data directory's lock (a second daemon exits 2) →
@@ -12,7 +12,9 @@
 
 mod alert_outbox;
 mod daemon;
+pub mod engine_task;
 mod executors;
+mod failpoints;
 mod feed_checks;
 mod feeds;
 mod health_alerts;
@@ -21,16 +23,21 @@ mod observe;
 mod recorder;
 mod recovery;
 mod reload;
+pub mod replay_feed;
 mod signals;
+mod start;
 mod supervisor;
 mod systemd;
 mod wallet;
 mod watchdog;
-mod wiring;
 
 pub use daemon::run;
+pub use engine_task::{
+    EngineHandle, EngineMsg, EngineRunSummary, Persistence, price_event_msg, spawn_engine_task, whale_trade_msg,
+};
 pub use lock::{DataDirLock, LOCK_FILE, LockError};
 pub use reload::{ReloadOutcome, reload_summary};
+pub use replay_feed::run_replay_feed;
 pub use signals::{SignalEvent, Signals};
 pub use supervisor::{Ended, Supervisor, TaskError, TaskExit, TaskResult};
 pub use systemd::Systemd;

@@ -12,7 +12,9 @@ use tokio::sync::{mpsc, watch};
 
 use crate::clock::Timestamp;
 #[cfg(any(feature = "live", test))]
-use crate::engine::{EngineMsg, Input, WalletReading};
+use crate::engine::{Input, WalletReading};
+#[cfg(any(feature = "live", test))]
+use crate::runtime::EngineMsg;
 
 /// What `/metrics` shows of the wallet reader.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -55,6 +57,20 @@ fn failed(status: &watch::Sender<WalletReaderStatus>, error: String) {
 #[cfg(feature = "live")]
 pub use reader::start_wallet_reader;
 
+/// Why the wallet reader cannot start (live mode).
+#[cfg(feature = "live")]
+#[derive(Debug, thiserror::Error)]
+pub enum WalletReaderError {
+    #[error(transparent)]
+    Signer(#[from] crate::polymarket::SignError),
+    #[error(transparent)]
+    Clob(#[from] crate::polymarket::TradingError),
+    #[error("data API client: {0}")]
+    DataApi(#[from] crate::polymarket::HttpError),
+    #[error("polymarket.credentials.funder_address = ***: must be 0x followed by 40 hex digits")]
+    BadFunder,
+}
+
 #[cfg(feature = "live")]
 mod reader {
     use futures::FutureExt;
@@ -80,24 +96,21 @@ mod reader {
         config: &Config,
         inputs: mpsc::Sender<EngineMsg>,
         stop: CancellationToken,
-    ) -> Result<(BoxFuture<'static, TaskResult>, watch::Receiver<WalletReaderStatus>), String> {
+    ) -> Result<(BoxFuture<'static, TaskResult>, watch::Receiver<WalletReaderStatus>), WalletReaderError> {
         let polymarket = &config.polymarket;
         let credentials = &polymarket.credentials;
-        let signer = OrderSigner::from_private_key(&credentials.private_key).map_err(|e| e.to_string())?;
+        let signer = OrderSigner::from_private_key(&credentials.private_key)?;
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let clob = ClobTradingClient::new(
             polymarket,
             L2Credentials::from_config(credentials, signer.address()),
             clock.clone(),
-        )
-        .map_err(|e| e.to_string())?
+        )?
         .with_max_body(MAX_BALANCE_BODY_BYTES);
-        let data_api = HttpClient::new(&polymarket.http, REQUESTS_PER_SEC)
-            .map_err(|e| e.to_string())?
-            .with_max_body(MAX_POSITIONS_PAGE_BYTES);
+        let data_api = HttpClient::new(&polymarket.http, REQUESTS_PER_SEC)?.with_max_body(MAX_POSITIONS_PAGE_BYTES);
         let funder = credentials.funder_address.expose().trim().to_ascii_lowercase();
         if !crate::config::is_wallet_address(&funder) {
-            return Err("polymarket.credentials.funder_address = ***: must be 0x followed by 40 hex digits".into());
+            return Err(WalletReaderError::BadFunder);
         }
         let signature_type = credentials.signature_type;
         let data_api_url = polymarket.data_api_url.clone();

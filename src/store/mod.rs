@@ -1,4 +1,4 @@
-//! The crash-safe store (issue 5): embedded SQLite, write-ahead orders, restart recovery.
+//! The crash-safe store: embedded SQLite, write-ahead orders, restart recovery.
 //!
 //! ## How the daemon uses it
 //! ```text

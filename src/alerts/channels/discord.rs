@@ -1,19 +1,11 @@
 //! Discord webhook: one embed coloured by priority, cut to Discord's limits (title 256,
 //! description 4096, 25 fields of name 256 / value 1024, 6000 characters in all).
 
-use std::time::Duration;
-
-use futures::future::BoxFuture;
 use serde_json::{Value, json};
 
-use super::http::execute;
-use super::{AlertChannel, Pacer, Part};
 use crate::alerts::alert::Priority;
-use crate::alerts::config::WebhookChannelConfig;
-use crate::alerts::error::AlertError;
 use crate::alerts::format::{fields, headline, message_text, truncate_chars};
 use crate::alerts::notification::{Notice, Notification};
-use crate::config::Secret;
 
 const TITLE_MAX: usize = 256;
 const DESCRIPTION_MAX: usize = 4096;
@@ -73,48 +65,6 @@ pub fn discord_payload(notification: &Notification) -> Value {
             "timestamp": alert.at.to_rfc3339(),
         }]
     })
-}
-
-pub struct DiscordChannel {
-    client: reqwest::Client,
-    url: Secret,
-    pacer: Pacer,
-}
-
-impl DiscordChannel {
-    pub fn new(client: reqwest::Client, config: &WebhookChannelConfig) -> Self {
-        Self {
-            client,
-            url: config.webhook_url.clone(),
-            pacer: Pacer::new(Duration::from_millis(config.min_interval_ms)),
-        }
-    }
-}
-
-impl AlertChannel for DiscordChannel {
-    fn name(&self) -> &str {
-        "discord"
-    }
-
-    fn render(&self, notification: &Notification) -> Vec<Part> {
-        vec![Part::body(discord_payload(notification).to_string())]
-    }
-
-    fn send<'a>(&'a self, part: &'a Part) -> BoxFuture<'a, Result<(), AlertError>> {
-        Box::pin(async move {
-            self.pacer.ready().await;
-            let request = self
-                .client
-                .post(self.url.expose())
-                .header(reqwest::header::CONTENT_TYPE, "application/json")
-                .body(part.body.clone());
-            let result = execute("discord", request).await;
-            if let Some(wait) = result.as_ref().err().and_then(AlertError::retry_after) {
-                self.pacer.defer(wait);
-            }
-            result
-        })
-    }
 }
 
 #[cfg(test)]

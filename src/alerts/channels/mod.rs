@@ -3,6 +3,7 @@
 //! A channel only knows its provider. Retries, timeouts, dead-lettering and queueing belong to
 //! the worker (`super::worker`) that drives it, so every channel gets them the same way.
 
+mod chat_webhook;
 mod console;
 mod discord;
 mod email;
@@ -19,15 +20,16 @@ use std::time::Duration;
 use futures::future::BoxFuture;
 use tokio::time::Instant;
 
+pub use chat_webhook::ChatWebhookChannel;
 pub use console::ConsoleChannel;
-pub use discord::{DiscordChannel, discord_payload};
+pub use discord::discord_payload;
 pub use email::EmailChannel;
 pub use file::FileChannel;
 pub(crate) use file::append_line;
 /// How a provider's error reply is read (status, `Retry-After`, body); the one parser of provider replies.
 pub use http::classify as classify_reply;
 pub(crate) use http::execute as execute_request;
-pub use slack::{SlackChannel, slack_payload};
+pub use slack::slack_payload;
 pub use sms::{SmsChannel, sms_segments};
 pub use telegram::{TelegramChannel, escape_markdown_v2, split_message, telegram_text};
 pub use webhook::WebhookChannel;

@@ -43,11 +43,12 @@ use seen::feed_start;
 use super::supervisor::{TaskError, TaskResult};
 use crate::clock::Clock;
 use crate::config::Config;
-use crate::engine::{EngineMsg, EngineStatus, EngineView};
+use crate::engine::{EngineStatus, EngineView};
 use crate::polymarket::{
     ClobMarketData, FollowedWallet, MarketDataError, SharedBookRefusals, WhaleFeedError, spawn_price_feed,
     spawn_whale_feed_with_held_back,
 };
+use crate::runtime::EngineMsg;
 use crate::store::{RecoveredState, StoreHandle};
 
 /// Trades read but not yet forwarded, at most (the feed waits beyond that: back-pressure).

@@ -8,9 +8,10 @@ use std::sync::Arc;
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
-use crate::engine::{EngineMsg, EngineView, price_event_msg};
+use crate::engine::EngineView;
 use crate::polymarket::PriceEvent;
 use crate::runtime::TaskResult;
+use crate::runtime::{EngineMsg, price_event_msg};
 
 /// Publishes the engine's watched tokens to the price feed whenever they change.
 pub(super) async fn follow_watched_tokens(

@@ -27,8 +27,9 @@ use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 use crate::clock::{Clock, Timestamp};
-use crate::engine::{EngineMsg, EngineStatus, EngineView, Input};
+use crate::engine::{EngineStatus, EngineView, Input};
 use crate::polymarket::{ClobMarketData, MarketDataError, MarketStatus, PriceFeedSnapshot};
+use crate::runtime::EngineMsg;
 use crate::runtime::TaskResult;
 
 /// A failure of one cause is logged at most this often (the rest are counted).

@@ -22,11 +22,12 @@ use tokio_util::sync::CancellationToken;
 
 use super::seen::held_back_command;
 use crate::clock::{Clock, Timestamp};
-use crate::engine::{EngineMsg, EngineStatus, Input, whale_trade_msg};
+use crate::engine::{EngineStatus, Input};
 use crate::polymarket::{
     ClobMarketData, MarketDataError, PriceFeedSnapshot, SharedBookRefusals, Side, WhaleFeedSnapshot, WhaleTrade,
 };
 use crate::runtime::TaskResult;
+use crate::runtime::{EngineMsg, whale_trade_msg};
 use crate::store::{StoreCommand, StoreHandle, WhaleWatermark};
 
 /// How often the watermarks are considered for persisting.

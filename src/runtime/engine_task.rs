@@ -3,7 +3,7 @@
 //!
 //! - inputs arrive on an `mpsc` of [`EngineMsg`] (feeds, control API, timers, live fills);
 //! - after each input, its events and a checkpoint of the engine go to the store writer as one
-//!   atomic group ([`super::journal`]); when the input produced orders, the task waits until that
+//!   atomic group ([`crate::engine::journal`]); when the input produced orders, the task waits until that
 //!   group is durable (write-ahead) and only then hands the orders to the executor; the outcome of
 //!   each order (fills, positions) is written durably the same way before anything else happens;
 //! - steps that record nothing (most price updates) write nothing, apart from a checkpoint every
@@ -32,12 +32,10 @@ use crate::clock::{Clock, Timestamp};
 use crate::polymarket::{PriceEvent, WhaleTrade};
 use crate::store::{DurableReceipt, StoreCommand, StoreHandle};
 
-use super::EngineError;
-use super::core::Engine;
-use super::executor::{Executor, MarketView};
-use super::io::{EngineEvent, EngineStatus, ExecutionReport, Input, Outputs};
-use super::journal::{Journal, any_recorded, client_order_id_text};
-use super::view::EngineView;
+use crate::engine::journal::{Journal, any_recorded, client_order_id_text};
+use crate::engine::{
+    Engine, EngineError, EngineEvent, EngineStatus, EngineView, ExecutionReport, Executor, Input, MarketView, Outputs,
+};
 
 /// One message on the engine's queue.
 #[derive(Debug, Clone)]
@@ -116,9 +114,6 @@ pub struct Persistence {
     pub cursor: Option<u64>,
     /// How often a step that records nothing still writes a checkpoint.
     pub checkpoint_every: Duration,
-    /// Crash tests only: abort the process (as `kill -9` would) right after the write-ahead of the
-    /// n-th order of this run is durable, before the executor sees it.
-    pub abort_after_write_ahead: Option<u64>,
 }
 
 impl Persistence {
@@ -127,7 +122,7 @@ impl Persistence {
     pub const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
 
     pub fn new(store: StoreHandle, journal: Journal, cursor: Option<u64>) -> Self {
-        Self { store, journal, cursor, checkpoint_every: Self::CHECKPOINT_EVERY, abort_after_write_ahead: None }
+        Self { store, journal, cursor, checkpoint_every: Self::CHECKPOINT_EVERY }
     }
 }
 
@@ -200,7 +195,7 @@ struct EngineActor {
     last_checkpoint: Instant,
     changed_since_checkpoint: bool,
     reconciled: bool,
-    /// Orders written ahead in this run (for the crash-test failpoint).
+    /// Orders written ahead in this run (the crash tests abort at a given count).
     written_ahead: u64,
     status: watch::Sender<EngineStatus>,
     view: watch::Sender<Arc<EngineView>>,
@@ -333,18 +328,9 @@ impl EngineActor {
         let durability = if out.intents.is_empty() && !fills { Durability::Queue } else { Durability::Wait };
         self.commit(out, now, durability).await?;
         self.written_ahead += out.intents.len() as u64;
-        self.failpoint();
+        super::failpoints::after_write_ahead(self.written_ahead);
         self.flush_events(out).await;
         self.execute(0, now, out, reports).await
-    }
-
-    /// See [`Persistence::abort_after_write_ahead`].
-    fn failpoint(&self) {
-        let limit = self.persistence.as_ref().and_then(|p| p.abort_after_write_ahead);
-        if limit.is_some_and(|n| self.written_ahead >= n) {
-            eprintln!("failpoint: aborting after the write-ahead of {} order(s)", self.written_ahead);
-            std::process::abort();
-        }
     }
 
     /// Sends `out.intents[from..]` (and every order their outcomes produce) to the executor, each

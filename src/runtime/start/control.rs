@@ -1,0 +1,205 @@
+//! Control: the control API (its port bound first of all, so that a taken port fails the start
+//! before anything else is built) with its requests turned into engine inputs, the watchdog that
+//! follows the engine's progress, and SIGHUP reloads handed to the engine and the health monitor.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio_util::sync::CancellationToken;
+
+use crate::api::{self, ApiState, ControlOutcome, ControlReply, ControlRequest};
+use crate::config::{Config, HealthConfig};
+use crate::engine::{Control, EngineStatus, Input};
+use crate::health::ProgressTracker;
+use crate::runtime::EngineMsg;
+use crate::runtime::failpoints::with_failpoint;
+use crate::runtime::observe::{self, Observed};
+use crate::runtime::supervisor::{Supervisor, TaskError, TaskResult};
+use crate::runtime::systemd::Systemd;
+use crate::runtime::watchdog::watchdog;
+
+use super::engine::EngineStart;
+use super::{StartError, Stops};
+
+/// Requests waiting for the engine, at most: a human's commands, one at a time.
+const CONTROL_QUEUE: usize = 16;
+
+/// How long a control request waits for the engine to apply it.
+const CONTROL_ANSWER_WITHIN: Duration = Duration::from_secs(10);
+
+/// The control API's port, when the API is enabled.
+pub(super) async fn bind(config: &Config) -> Result<Option<TcpListener>, StartError> {
+    match config.api.enabled {
+        true => Ok(Some(api::bind(&config.api).await?)),
+        false => Ok(None),
+    }
+}
+
+pub(super) struct ControlStart<'a> {
+    pub config: &'a Config,
+    pub config_tx: &'a watch::Sender<Arc<Config>>,
+    pub listener: Option<TcpListener>,
+    pub observed: Observed,
+    pub engine: &'a EngineStart,
+    pub health_config: watch::Sender<HealthConfig>,
+    pub engine_progress: ProgressTracker,
+    /// The engine's progress for the alert heartbeat.
+    pub progress: watch::Sender<u64>,
+    pub systemd: Systemd,
+    pub supervisor: &'a mut Supervisor,
+    pub stops: &'a Stops,
+}
+
+pub(super) fn start(start: ControlStart<'_>) {
+    let ControlStart {
+        config,
+        config_tx,
+        listener,
+        observed,
+        engine,
+        health_config,
+        engine_progress,
+        progress,
+        systemd,
+        supervisor,
+        stops,
+    } = start;
+    if let Some(listener) = listener {
+        let (control_tx, control_rx) = mpsc::channel(CONTROL_QUEUE);
+        let state = ApiState {
+            token: config.api.token.clone(),
+            status: Arc::new({
+                let observed = observed.clone();
+                move || observe::status_json(&observed)
+            }),
+            health: Arc::new({
+                let observed = observed.clone();
+                move || observe::health_json(&observed)
+            }),
+            metrics: Arc::new({
+                let observed = observed.clone();
+                move || observe::metrics_text(&observed)
+            }),
+            control: control_tx,
+            limits: Arc::new(api::ApiLimits::from_config(&config.api)),
+        };
+        let api_stop = stops.intake.clone();
+        supervisor.spawn(
+            "api",
+            with_failpoint("api", async move { api::serve(listener, state, api_stop).await.map_err(TaskError::new) }),
+        );
+        supervisor.spawn(
+            "control",
+            with_failpoint(
+                "control",
+                forward_control(control_rx, engine.inputs.clone(), observed.engine.clone(), stops.intake.clone()),
+            ),
+        );
+    }
+
+    // systemd watchdog, alert heartbeat and the health check of the engine loop all follow progress.
+    supervisor.spawn(
+        "watchdog",
+        with_failpoint(
+            "watchdog",
+            watchdog(systemd, engine.progress.clone(), progress, engine_progress, stops.sinks.clone()),
+        ),
+    );
+    supervisor.spawn(
+        "config-reload",
+        with_failpoint(
+            "config-reload",
+            apply_reloads(config_tx.subscribe(), engine.inputs.clone(), health_config, stops.intake.clone()),
+        ),
+    );
+}
+
+/// Control API requests become engine inputs; the reply is sent once the engine has processed it.
+async fn forward_control(
+    mut requests: mpsc::Receiver<(ControlRequest, oneshot::Sender<ControlReply>)>,
+    inputs: mpsc::Sender<EngineMsg>,
+    mut status: watch::Receiver<EngineStatus>,
+    stop: CancellationToken,
+) -> TaskResult {
+    loop {
+        let (request, reply) = tokio::select! {
+            () = stop.cancelled() => return Ok(()),
+            next = requests.recv() => match next {
+                Some(next) => next,
+                None => { stop.cancelled().await; return Ok(()); }
+            },
+        };
+        let (control, message) = match request {
+            ControlRequest::Halt { reason } => (Control::Halt { detail: reason }, "trading halted"),
+            ControlRequest::Resume => {
+                (Control::Resume { detail: "resumed via the control API".into() }, "resume requested")
+            }
+            ControlRequest::Kill { reason } => {
+                (Control::Kill { detail: reason }, "kill switch engaged: closing every position")
+            }
+            ControlRequest::Close { position } => (Control::ClosePosition { trade_id: position }, "close requested"),
+            ControlRequest::Adopt { token } => (Control::Adopt { token_id: token }, "adopt requested"),
+            ControlRequest::Drop { trade } => (Control::Drop { trade_id: trade }, "drop requested"),
+        };
+        // The engine handles inputs in order: once it has processed as many inputs as were queued
+        // ahead of ours plus ours, our request has been applied. Human commands are numbered too,
+        // and only this task sends them, so the answer numbered after the last one seen is ours.
+        let target = status.borrow().inputs_processed + (inputs.max_capacity() - inputs.capacity()) as u64 + 1;
+        let seq = status.borrow().human_controls + 1;
+        if inputs.send(EngineMsg::now(Input::Control(control))).await.is_err() {
+            return Ok(());
+        }
+        let applied = tokio::time::timeout(
+            CONTROL_ANSWER_WITHIN,
+            status.wait_for(|s| s.inputs_processed >= target && s.human_controls >= seq),
+        )
+        .await
+        .is_ok_and(|r| r.is_ok());
+        let (state, answer) = {
+            let now = status.borrow();
+            (now.trading_state.as_str().to_string(), now.control_answer.clone().filter(|a| a.seq == seq))
+        };
+        let reply_body = match (applied, answer) {
+            (true, Some(answer)) => {
+                ControlReply { outcome: answer.outcome, message: answer.message, trading_state: state }
+            }
+            (true, None) => {
+                ControlReply { outcome: ControlOutcome::Done, message: message.to_string(), trading_state: state }
+            }
+            (false, _) => ControlReply {
+                outcome: ControlOutcome::Refused,
+                message: "the engine did not apply the request in time".into(),
+                trading_state: state,
+            },
+        };
+        let _ = reply.send(reply_body);
+    }
+}
+
+/// SIGHUP: a new valid config reaches the engine (risk limits, copy rules) and the health monitor
+/// (thresholds); the alert task applies its own section.
+async fn apply_reloads(
+    mut config: watch::Receiver<Arc<Config>>,
+    inputs: mpsc::Sender<EngineMsg>,
+    health: watch::Sender<HealthConfig>,
+    stop: CancellationToken,
+) -> TaskResult {
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => return Ok(()),
+            changed = config.changed() => {
+                if changed.is_err() {
+                    stop.cancelled().await;
+                    return Ok(());
+                }
+                let new = config.borrow_and_update().clone();
+                health.send_replace(new.health.clone());
+                if inputs.send(EngineMsg::now(Input::Control(Control::SetConfig(new)))).await.is_err() {
+                    return Ok(());
+                }
+            }
+        }
+    }
+}
