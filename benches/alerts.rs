@@ -6,7 +6,7 @@
 //! the percentiles and the throughput, printed at the end.
 
 use std::hint::black_box;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use criterion::{BatchSize, Criterion};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
@@ -184,7 +184,7 @@ fn alert(i: u64) -> Alert {
 
 /// Spins for `gap`: the engine's own work between two alerts.
 fn engine_work(gap: Duration) {
-    let start = Instant::now();
+    let start = whale_trader::clock::monotonic();
     while start.elapsed() < gap {
         std::hint::spin_loop();
     }
@@ -194,7 +194,7 @@ fn engine_work(gap: Duration) {
 fn noise_floor(calls: usize, gap: Duration) -> (Duration, Duration) {
     let mut samples = Vec::with_capacity(calls);
     for i in 0..calls {
-        let t = Instant::now();
+        let t = whale_trader::clock::monotonic();
         black_box(i);
         samples.push(t.elapsed());
         engine_work(gap);
@@ -208,9 +208,9 @@ fn noise_floor(calls: usize, gap: Duration) -> (Duration, Duration) {
 fn percentiles(sender: &AlertSender, calls: usize, gap: Duration) -> (Duration, Duration, Duration, Duration, f64) {
     let alerts: Vec<Alert> = (0..calls as u64).map(alert).collect();
     let mut samples = Vec::with_capacity(calls);
-    let started = Instant::now();
+    let started = whale_trader::clock::monotonic();
     for a in alerts {
-        let t = Instant::now();
+        let t = whale_trader::clock::monotonic();
         black_box(sender.raise(a));
         samples.push(t.elapsed());
         engine_work(gap);

@@ -14,7 +14,7 @@
 
 use std::hint::black_box;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use criterion::{Criterion, Throughput};
 use rust_decimal::Decimal;
@@ -144,7 +144,7 @@ fn whale_trade_to_intent(c: &mut Criterion) {
             now,
         )));
         out.clear();
-        let started = Instant::now();
+        let started = whale_trader::clock::monotonic();
         engine.process(input, now, out);
         let elapsed = started.elapsed();
         let intent: Option<OrderIntent> = out.intents.first().copied();
@@ -219,7 +219,7 @@ fn replay_throughput(c: &mut Criterion) {
         let count = 10usize.pow(exp);
         let (mut run, ids) = engine_with_positions(TOKENS);
         let events = quotes(&ids, count);
-        let started = Instant::now();
+        let started = whale_trader::clock::monotonic();
         for (at, input) in events {
             run.feed_untimed(at, input);
         }
@@ -294,7 +294,7 @@ fn through_engine_task_with_store(engine: Engine, setup: Vec<EngineMsg>, inputs:
         wait_for(setup_count).await;
         let count = inputs.len() as u64;
         let transactions_before = handle.stats().transactions;
-        let started = Instant::now();
+        let started = whale_trader::clock::monotonic();
         for msg in inputs {
             task.inputs.send(msg).await.expect("engine queue");
         }

@@ -4,7 +4,7 @@
 //! Run: `cargo bench --bench risk`. Figures and their reading: `bench-notes/risk.md`.
 
 use std::hint::black_box;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use rust_decimal::Decimal;
@@ -73,7 +73,7 @@ fn bench_check(c: &mut Criterion) {
                 // double-fire window, so every call takes the full approve path.
                 now = now.plus_secs(4);
                 let intent = entry(10_000_000 + i, (i % 500) as u32, (i % 300) as u32, (i % 300) as u32);
-                let started = Instant::now();
+                let started = whale_trader::clock::monotonic();
                 let decision = rm.check(black_box(&intent), now);
                 total += started.elapsed();
                 assert!(decision.is_approved(), "{decision:?}");

@@ -7,7 +7,7 @@
 
 use std::hint::black_box;
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use criterion::{Criterion, Throughput};
 use rust_decimal_macros::dec;
@@ -175,7 +175,7 @@ fn memory_under_burst() {
     let rt = runtime();
     let settings = default_settings();
     let (hwm_before, rss_before) = rss_kb();
-    let started = Instant::now();
+    let started = whale_trader::clock::monotonic();
     let (stats, peak_seen) = rt.block_on(async {
         let (handle, writer, cancel) = start(&config_in(dir.path(), "bench.db"), settings);
         open_positions(&handle).await;
@@ -241,15 +241,15 @@ fn raw_fsync(dir: &Path, pace: Duration, count: u64) -> String {
     use std::os::unix::fs::FileExt;
     let file = std::fs::File::create(dir.join("fsync-probe")).expect("probe file");
     file.write_all_at(&[7u8; 4096 * 16], 0).and_then(|()| file.sync_all()).expect("probe");
-    let mut next = Instant::now();
+    let mut next = whale_trader::clock::monotonic();
     let samples = (0..count)
         .map(|i| {
             file.write_all_at(&[i as u8; 4096], (i % 16) * 4096).expect("write");
-            let started = Instant::now();
+            let started = whale_trader::clock::monotonic();
             file.sync_data().expect("fdatasync");
             let took = started.elapsed();
             next += pace;
-            std::thread::sleep(next.saturating_duration_since(Instant::now()));
+            std::thread::sleep(next.saturating_duration_since(whale_trader::clock::monotonic()));
             took
         })
         .collect();
@@ -264,7 +264,7 @@ fn backend_only() {
         SqliteStore::open(&dir.path().join("direct.paper.replay.db"), "paper", "replay", Duration::from_secs(5))
             .expect("open");
     let cpu_before = cpu_secs(Path::new("/proc/thread-self"));
-    let started = Instant::now();
+    let started = whale_trader::clock::monotonic();
     for b in 0..BATCHES {
         let commands: Vec<StoreCommand> = (0..1024).map(|i| decision(b * 1024 + i)).collect();
         let refs: Vec<&StoreCommand> = commands.iter().collect();
@@ -325,7 +325,7 @@ fn order_intent_latencies(config: &StoreConfig) -> (Vec<Duration>, WriterStatsSn
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
         for i in 0..SECONDS * RATE {
             ticker.tick().await;
-            let sent = Instant::now();
+            let sent = whale_trader::clock::monotonic();
             let receipt = handle.submit_durable(order_intent(i)).await.expect("submit");
             let tx = tx.clone();
             tokio::spawn(async move {
@@ -360,7 +360,7 @@ fn throughput(c: &mut Criterion) {
         group.bench_function(name, |b| {
             b.iter_custom(|iters| {
                 rt.block_on(async {
-                    let started = Instant::now();
+                    let started = whale_trader::clock::monotonic();
                     for _ in 0..iters {
                         handle.send(black_box(make(next))).await.expect("send");
                         next += 1;

@@ -31,6 +31,8 @@
 //! Decision logic (risk, sizing, copy rules) is pure and synchronous; the async I/O lives in thin
 //! adapters around it so that replay and tests drive exactly the daemon's code.
 
+#![deny(unsafe_code)]
+
 pub mod alerts;
 pub mod api;
 pub mod cli;

@@ -46,7 +46,7 @@ impl Script {
 impl Respond for Script {
     fn respond(&self, request: &Request) -> ResponseTemplate {
         let mut calls = self.calls.lock().expect("calls lock");
-        calls.push((Instant::now(), request.clone()));
+        calls.push((whale_trader::clock::monotonic(), request.clone()));
         let i = (calls.len() - 1).min(self.responses.len() - 1);
         self.responses[i].clone()
     }
@@ -91,7 +91,7 @@ async fn stop(alerts: AlertsHandle, shutdown: CancellationToken) {
 
 /// Polls `done` every 20 ms for at most `limit`.
 async fn wait_until(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
-    let start = Instant::now();
+    let start = whale_trader::clock::monotonic();
     while start.elapsed() < limit {
         if done() {
             return true;
@@ -176,7 +176,7 @@ async fn discord_gets_an_embed_and_a_hanging_discord_never_delays_slack() {
     config.slack.webhook_url = Secret::new(format!("{}/hook", slack.uri()));
     let (alerts, shutdown) = start(config, dir.path());
 
-    let started = Instant::now();
+    let started = whale_trader::clock::monotonic();
     alerts.sender().raise(breaker());
     // Slack is delivered while Discord's request still hangs (30 s): the bound is far below the
     // hang, so a loaded machine cannot make this fail, and a Slack that waited for Discord would.
@@ -483,7 +483,7 @@ impl SmtpServer {
             });
         }
         let mut server = Self { child, port, output };
-        let started = Instant::now();
+        let started = whale_trader::clock::monotonic();
         while TcpStream::connect(("127.0.0.1", port)).is_err() {
             if let Ok(Some(status)) = server.child.try_wait() {
                 panic!("the SMTP server exited ({status}) before listening on port {port}");

@@ -8,7 +8,7 @@ mod support;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use support::{Workspace, signal, wait_until, wait_with_limit};
 
@@ -70,7 +70,7 @@ fn status_line(answer: &str) -> &str {
 /// Whether the server closes `stream` (EOF or reset) within `limit`, while `keep_sending` drips
 /// a byte every 200 ms.
 fn closed_within(stream: &mut TcpStream, limit: Duration, keep_sending: bool) -> Option<Duration> {
-    let started = Instant::now();
+    let started = whale_trader::clock::monotonic();
     stream.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
     while started.elapsed() < limit {
         if keep_sending && stream.write_all(b"a").is_err() {
@@ -108,7 +108,7 @@ fn three_hundred_idle_and_half_sent_connections_cannot_keep_halt_out() {
     }
     assert!(held.len() >= 250, "only {} connections opened", held.len());
 
-    let started = Instant::now();
+    let started = whale_trader::clock::monotonic();
     let out =
         ws.command(&["halt", "--reason", "locked-out drill"]).env("WHALE_TRADER__API__TOKEN", TOKEN).output().unwrap();
     let took = started.elapsed();
@@ -145,7 +145,7 @@ fn slow_heads_and_idle_connections_are_closed_after_their_timeouts() {
     kept.read_exact(&mut first).unwrap();
     assert_eq!(&first, b"HTTP/1.1 200");
     let mut rest = Vec::new();
-    let started = Instant::now();
+    let started = whale_trader::clock::monotonic();
     let _ = kept.read_to_end(&mut rest);
     assert!(started.elapsed() < Duration::from_secs(4), "an idle keep-alive connection was held open");
     stop(&ws, daemon);
@@ -165,7 +165,7 @@ fn a_huge_body_is_answered_at_once_and_never_read_without_the_token() {
             format!("POST /halt HTTP/1.1\r\nHost: 127.0.0.1\r\n{auth}Content-Length: 10000000000\r\n\r\n{{\"reason\":");
         stream.write_all(head.as_bytes()).unwrap();
         stream.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
-        let started = Instant::now();
+        let started = whale_trader::clock::monotonic();
         let mut answer = [0u8; 12];
         let read = stream.read_exact(&mut answer);
         assert!(read.is_ok(), "no answer within 2 s with {auth:?}: {read:?}");

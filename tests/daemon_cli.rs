@@ -279,8 +279,8 @@ fn systemd_hears_ready_watchdog_pings_and_stopping() {
         done: impl Fn(&[String]) -> bool,
         limit: Duration,
     ) -> bool {
-        let deadline = std::time::Instant::now() + limit;
-        while !done(messages) && std::time::Instant::now() < deadline {
+        let deadline = whale_trader::clock::monotonic() + limit;
+        while !done(messages) && whale_trader::clock::monotonic() < deadline {
             if let Ok(message) = rx.recv_timeout(Duration::from_millis(100)) {
                 messages.push(message);
             }

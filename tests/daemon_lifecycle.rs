@@ -6,7 +6,7 @@
 mod support;
 
 use std::io::{Read, Write};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use support::{Workspace, json_lines, signal, wait_until, wait_with_limit};
 
@@ -77,7 +77,7 @@ fn a_second_daemon_on_the_same_data_directory_exits_2_naming_the_holder_and_send
     assert!(started(&ws), "the first daemon did not start; main.log:\n{}", ws.read("logs/main.log"));
 
     // The second one: its own log directory and API port, so anything it wrote or bound is its own.
-    let began = Instant::now();
+    let began = whale_trader::clock::monotonic();
     let second = ws
         .command(&["run"])
         .env("WHALE_TRADER__LOGGING__DIR", "logs-second")
@@ -115,7 +115,7 @@ fn with_the_api_port_taken_the_start_fails_at_once_and_decides_nothing() {
     ws.write(".env", &format!("WHALE_TRADER__API__TOKEN={TOKEN}\n"));
     // Something else holds the control API's port.
     let squatter = std::net::TcpListener::bind(("127.0.0.1", ws.api_port)).expect("take the API port");
-    let began = Instant::now();
+    let began = whale_trader::clock::monotonic();
     // The sample session has whale trades the engine would decide at once.
     let mut daemon = ws.spawn_daemon(&[]);
     let (status, took) = wait_with_limit(&mut daemon, Duration::from_secs(20));
@@ -162,7 +162,7 @@ fn a_health_hold_restored_from_the_store_is_released_by_the_first_health_check()
     ws.write("config/default.toml", &original);
     edit_config(&ws, &QUIET_DISKS);
     let audit_lines_before = audit(&ws).len();
-    let began = Instant::now();
+    let began = whale_trader::clock::monotonic();
     let mut daemon = ws.spawn_daemon(&[("WHALE_TRADER__FEED__REPLAY_PATH", &session)]);
     assert!(started(&ws), "the daemon did not restart; main.log:\n{}", ws.read("logs/main.log"));
     let released = wait_until(Duration::from_secs(20), || {

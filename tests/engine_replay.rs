@@ -505,8 +505,8 @@ async fn daemon_replay_feed_through_the_engine_task_gives_the_same_audit_trail()
     // The feed sends everything, then idles; wait (bounded) until the engine has seen the last event.
     let mut status = handle.status.clone();
     let mut reached = false;
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while std::time::Instant::now() < deadline {
+    let deadline = whale_trader::clock::monotonic() + std::time::Duration::from_secs(30);
+    while whale_trader::clock::monotonic() < deadline {
         if status.borrow_and_update().last_input_at == Some(last_at) {
             reached = true;
             break;

@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use rust_decimal_macros::dec;
 use serde_json::{Value, json};
@@ -273,7 +273,7 @@ async fn rate_limit_is_honoured_with_retry_after() {
         .mount(&server)
         .await;
     let clock = SimClock::starting_at(Timestamp::from_secs(START_SECS));
-    let started = Instant::now();
+    let started = whale_trader::clock::monotonic();
     let mut feed = start_feed(&config(&server), &clock, FeedStart::default(), 4);
     feed.next().await;
     let waited = started.elapsed();
@@ -461,9 +461,9 @@ async fn price_feed_polls_watched_tokens_in_batches_and_reports_staleness() {
     server.reset().await;
     Mock::given(method("POST")).and(path("/books")).respond_with(ResponseTemplate::new(500)).mount(&server).await;
     // Polls run one after another: once one has failed, no later book can arrive.
-    let deadline = Instant::now() + WAIT;
+    let deadline = whale_trader::clock::monotonic() + WAIT;
     while handle.snapshot.borrow().consecutive_failures == 0 {
-        assert!(Instant::now() < deadline, "a failing poll in time");
+        assert!(whale_trader::clock::monotonic() < deadline, "a failing poll in time");
         while rx.try_recv().is_ok() {}
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
@@ -528,10 +528,14 @@ async fn a_token_left_out_of_post_books_is_confirmed_by_get_book_and_flagged_unt
     )
     .unwrap();
 
-    let deadline = Instant::now() + WAIT;
+    let deadline = whale_trader::clock::monotonic() + WAIT;
     let mut snapshot = handle.snapshot.clone();
     while !snapshot.borrow().tokens.get(&gone).is_some_and(|t| t.no_book) {
-        assert!(Instant::now() < deadline, "the missing book was not flagged: {:?}", snapshot.borrow());
+        assert!(
+            whale_trader::clock::monotonic() < deadline,
+            "the missing book was not flagged: {:?}",
+            snapshot.borrow()
+        );
         while rx.try_recv().is_ok() {}
         tokio::time::timeout(WAIT, snapshot.changed()).await.unwrap().unwrap();
     }
@@ -561,7 +565,7 @@ async fn a_token_left_out_of_post_books_is_confirmed_by_get_book_and_flagged_unt
         .mount(&server)
         .await;
     while snapshot.borrow().tokens_without_book != 0 {
-        assert!(Instant::now() < deadline + WAIT, "the returned book did not clear the flag");
+        assert!(whale_trader::clock::monotonic() < deadline + WAIT, "the returned book did not clear the flag");
         while rx.try_recv().is_ok() {}
         tokio::time::timeout(WAIT, snapshot.changed()).await.unwrap().unwrap();
     }

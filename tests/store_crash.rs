@@ -12,7 +12,7 @@ mod support;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::Child;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use rand::{Rng, SeedableRng};
 use rusqlite::{Connection, OpenFlags};
@@ -42,7 +42,7 @@ fn recoveries(ws: &Workspace) -> usize {
 /// Runs the daemon until the session has been replayed to its end, then stops it with SIGTERM.
 fn run_to_the_end(ws: &Workspace) -> Duration {
     let before = replays_finished(ws);
-    let started = Instant::now();
+    let started = whale_trader::clock::monotonic();
     let mut child = spawn(ws);
     let finished = wait_until(Duration::from_secs(120), || replays_finished(ws) > before);
     let took = started.elapsed();
@@ -137,7 +137,8 @@ fn submissions(ws: &Workspace) -> BTreeMap<String, usize> {
 fn sigkill_at_random_instants_changes_nothing_in_the_final_state() {
     let kills: usize = std::env::var("WHALE_TRADER_CRASH_KILLS").ok().and_then(|v| v.parse().ok()).unwrap_or(50);
     let seed: u64 = std::env::var("WHALE_TRADER_CRASH_SEED").ok().and_then(|v| v.parse().ok()).unwrap_or_else(|| {
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(1, |d| d.as_secs())
+        use whale_trader::clock::{Clock, SystemClock};
+        SystemClock.now().millis().unsigned_abs() / 1000
     });
     eprintln!("crash test: {kills} kills, WHALE_TRADER_CRASH_SEED={seed}");
 

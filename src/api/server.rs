@@ -182,7 +182,7 @@ pub fn router(state: ApiState) -> Router {
 /// template (`/close/{trade}`), never the client's path, so a line stays short whatever a client
 /// sends.
 async fn time_request(request: Request, next: Next) -> Response {
-    let started = Instant::now();
+    let started = crate::clock::monotonic();
     let method = request.method().as_str().chars().take(16).collect::<String>();
     let path = route_of(request.uri().path());
     let response = next.run(request).await;
@@ -327,7 +327,7 @@ struct RefusalLog {
 static REFUSALS: Mutex<RefusalLog> = Mutex::new(RefusalLog { causes: [(None, 0); 6] });
 
 pub(super) fn note_refusal(cause: RefusalCause, detail: &str) {
-    let now = Instant::now();
+    let now = crate::clock::monotonic();
     let folded = {
         let mut log = REFUSALS.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let (last, count) = &mut log.causes[cause as usize];

@@ -143,7 +143,7 @@ impl MalformedLines {
     /// one of this cause is older than the interval.
     pub fn record(&mut self, cause: &'static str, line: usize, error: &dyn std::fmt::Display) {
         self.total += 1;
-        let now = Instant::now();
+        let now = crate::clock::monotonic();
         match self.causes.get_mut(cause) {
             None => {
                 self.causes.insert(cause, CauseTally { total: 1, unreported: 0, last_report: now });

@@ -158,6 +158,9 @@ fn same_file_system(_path: &Path, _mount_point: &Path) -> bool {
 // The field types of `statvfs` differ between platforms (32 or 64 bits): the conversions are
 // identities only on some.
 #[allow(clippy::useless_conversion)]
+// The one foreign call of the crate: the standard library has no `statvfs`, and the space of the
+// file system under a directory (tmpfs and mounts sysinfo does not list included) needs it.
+#[allow(unsafe_code)]
 pub fn file_system_usage(path: &Path) -> Option<SpaceUsage> {
     use std::os::unix::ffi::OsStrExt;
     let c_path = std::ffi::CString::new(path.as_os_str().as_bytes()).ok()?;

@@ -11,7 +11,6 @@
 //! resolution for an order whose hash the store holds.
 
 use std::sync::Arc;
-use std::time::Instant;
 
 use super::outcome::{self, VenueFill, VenueStatus};
 use super::{Shared, Tracked};
@@ -103,7 +102,7 @@ fn sent_id(shared: &Shared, id: ClientOrderId) -> String {
 /// Finds out what an order did at the venue: waits while it is working (cancelling it once it has
 /// rested longer than an FAK should, or when the kill switch asked), then reads its fills.
 pub(super) async fn resolve(shared: &Shared, id: ClientOrderId, venue_id: &str, fee: &FeeCurve) -> ExecutionReport {
-    let started = Instant::now();
+    let started = crate::clock::monotonic();
     let mut cancel_sent = false;
     let mut wait = shared.settings.status_poll;
     loop {

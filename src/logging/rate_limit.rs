@@ -131,7 +131,7 @@ impl RateLimitLayer {
         let spawned = std::thread::Builder::new().name("log-limit".into()).spawn(move || {
             loop {
                 std::thread::sleep(WINDOW / 4);
-                for suppressed in reporter.closed_windows(Instant::now()) {
+                for suppressed in reporter.closed_windows(crate::clock::monotonic()) {
                     report(&suppressed);
                 }
             }
@@ -156,7 +156,7 @@ impl<S: Subscriber> Layer<S> for RateLimitLayer {
         if exempt(metadata) {
             return true;
         }
-        let (admitted, closed) = self.limiter.admit(metadata, Instant::now());
+        let (admitted, closed) = self.limiter.admit(metadata, crate::clock::monotonic());
         if let Some(suppressed) = closed {
             report(&suppressed);
         }
@@ -195,7 +195,7 @@ mod tests {
     fn a_call_site_writes_its_allowance_per_window_and_the_rest_is_counted() {
         let limiter = RateLimiter::default();
         let metadata = metadata_of_a_warning();
-        let start = Instant::now();
+        let start = crate::clock::monotonic();
         let admitted = (0..1_000).filter(|_| limiter.admit(metadata, start).0).count();
         assert_eq!(admitted, LINES_PER_WINDOW as usize);
         assert!(limiter.closed_windows(start + WINDOW / 2).is_empty(), "the window is still open");
@@ -212,7 +212,7 @@ mod tests {
     fn a_quiet_call_site_is_reported_by_the_sweep_once() {
         let limiter = RateLimiter::default();
         let metadata = metadata_of_a_warning();
-        let start = Instant::now();
+        let start = crate::clock::monotonic();
         for _ in 0..=LINES_PER_WINDOW {
             limiter.admit(metadata, start);
         }

@@ -16,7 +16,7 @@ pub struct TimedOperation {
 
 /// Starts timing `name`.
 pub fn timed_operation(name: &'static str) -> TimedOperation {
-    TimedOperation { name, started: Instant::now(), success: false }
+    TimedOperation { name, started: crate::clock::monotonic(), success: false }
 }
 
 impl TimedOperation {

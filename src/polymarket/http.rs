@@ -194,7 +194,7 @@ impl HttpClient {
         let url = redact_query(request.url());
         let method = request.method().to_string();
         let endpoint = request.url().path().to_string();
-        let started = std::time::Instant::now();
+        let started = crate::clock::monotonic();
         // Every call, failed or not, is timed into performance.log (endpoint without the query).
         let response = match self.client.execute(request).await {
             Ok(response) => response,

@@ -1,4 +1,4 @@
-//! Compliance: risk parameters validated before trading, complete trade plans, the leverage cap and
+//! Compliance: risk parameters validated before trading, the leverage cap and
 //! opposing-position detection (holding one outcome of a market while buying another, or long and
 //! short one token).
 
@@ -16,40 +16,9 @@ pub fn validate_risk_parameters(config: &RiskConfig) -> Result<(), RiskError> {
     if issues.is_empty() { Ok(()) } else { Err(RiskError::InvalidConfig(issues)) }
 }
 
-/// A trade plan as a strategy or an operator writes it: any field may be missing.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
-pub struct TradePlan {
-    pub entry: Option<Decimal>,
-    pub stop: Option<Decimal>,
-    pub side: Option<Side>,
-    pub size: Option<Decimal>,
-}
-
-/// A plan with every field present.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct CompletePlan {
-    pub entry: Decimal,
-    pub stop: Decimal,
-    pub side: Side,
-    pub size: Decimal,
-}
-
-/// Rejects a plan with a missing field (named) or a non-positive size.
-pub fn validate_trade_plan(plan: &TradePlan) -> Result<CompletePlan, RiskError> {
-    let entry = plan.entry.ok_or(RiskError::IncompletePlan { field: "entry" })?;
-    let stop = plan.stop.ok_or(RiskError::IncompletePlan { field: "stop" })?;
-    let side = plan.side.ok_or(RiskError::IncompletePlan { field: "side" })?;
-    let size = plan.size.ok_or(RiskError::IncompletePlan { field: "size" })?;
-    if size <= Decimal::ZERO {
-        return Err(RiskError::input("size", size, "must be greater than 0"));
-    }
-    if entry <= Decimal::ZERO || entry >= Decimal::ONE {
-        return Err(RiskError::input("entry", entry, "must be inside (0, 1)"));
-    }
-    Ok(CompletePlan { entry, stop, side, size })
-}
-
 /// True when `leverage` is beyond the allowed maximum (or below 1, which is not a leverage).
+/// Polymarket orders carry 1; venues with margin set [`super::OrderIntent::leverage`] from the
+/// trade plan they execute, and a plan's own validation belongs with that signal path.
 pub fn breaks_leverage_cap(leverage: Decimal, max_leverage: Decimal) -> bool {
     leverage > max_leverage || leverage < Decimal::ONE
 }
@@ -106,24 +75,6 @@ mod tests {
     use rust_decimal_macros::dec;
 
     use super::*;
-
-    #[test]
-    fn incomplete_plans_name_the_missing_field() {
-        let full =
-            TradePlan { entry: Some(dec!(0.5)), stop: Some(dec!(0.45)), side: Some(Side::Buy), size: Some(dec!(10)) };
-        assert!(validate_trade_plan(&full).is_ok());
-        let table = [
-            (TradePlan { entry: None, ..full }, "entry"),
-            (TradePlan { stop: None, ..full }, "stop"),
-            (TradePlan { side: None, ..full }, "side"),
-            (TradePlan { size: None, ..full }, "size"),
-        ];
-        for (plan, field) in table {
-            assert_eq!(validate_trade_plan(&plan), Err(RiskError::IncompletePlan { field }));
-        }
-        assert!(validate_trade_plan(&TradePlan { size: Some(dec!(-1)), ..full }).is_err());
-        assert!(validate_trade_plan(&TradePlan { entry: Some(dec!(1)), ..full }).is_err());
-    }
 
     #[test]
     fn leverage_cap_boundaries() {

@@ -13,9 +13,6 @@ pub enum RiskError {
     /// An input outside its domain: zero balance, entry equal to stop, negative size, …
     #[error("{field} = {value}: {rule}")]
     InvalidInput { field: &'static str, value: String, rule: &'static str },
-    /// A trade plan lacks a field that every order needs.
-    #[error("incomplete trade plan: {field} is missing")]
-    IncompletePlan { field: &'static str },
     /// A fill or order update names an order the risk manager never approved (or already forgot).
     #[error("unknown order {0}")]
     UnknownOrder(ClientOrderId),

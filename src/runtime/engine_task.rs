@@ -165,13 +165,13 @@ pub fn spawn_engine_task(
         events,
         persistence,
         receipts: VecDeque::new(),
-        last_checkpoint: Instant::now(),
+        last_checkpoint: crate::clock::monotonic(),
         changed_since_checkpoint: false,
         reconciled: false,
         written_ahead: 0,
         status: status_tx,
         view: view_tx,
-        view_published: Instant::now(),
+        view_published: crate::clock::monotonic(),
         progress: progress.clone(),
     };
     let task = tokio::spawn(actor.run(rx, cancel));
@@ -430,7 +430,7 @@ impl EngineActor {
         commands.extend(persistence.journal.checkpoint(&self.engine, self.cursor, now)?);
         let receipt =
             persistence.store.submit_durable(StoreCommand::Atomic(commands)).await.map_err(EngineError::Store)?;
-        self.last_checkpoint = Instant::now();
+        self.last_checkpoint = crate::clock::monotonic();
         self.changed_since_checkpoint = false;
         self.receipts.push_back(receipt);
         match durability {
@@ -498,7 +498,7 @@ impl EngineActor {
         });
         if state_changed || self.view_published.elapsed() >= VIEW_EVERY {
             self.view.send_replace(Arc::new(self.engine.view()));
-            self.view_published = Instant::now();
+            self.view_published = crate::clock::monotonic();
         }
     }
 }

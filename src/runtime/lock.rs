@@ -9,9 +9,8 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
-use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// The lock file's name inside the directory it guards.
 pub const LOCK_FILE: &str = "whale-trader.lock";
@@ -58,11 +57,14 @@ impl DataDirLock {
             .truncate(false)
             .open(&path)
             .map_err(|source| LockError::Open { file: path.clone(), source })?;
-        if let Err(source) = try_lock_exclusive(&file) {
-            if source.raw_os_error() == Some(libc::EWOULDBLOCK) {
+        // An exclusive `flock` held for the file's life: the kernel releases it when the process
+        // ends, however it ends.
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
                 return Err(LockError::Held { holder: holder_pid(&mut file), dir: dir.to_path_buf(), file: path });
             }
-            return Err(LockError::Lock { file: path, source });
+            Err(std::fs::TryLockError::Error(source)) => return Err(LockError::Lock { file: path, source }),
         }
         let write_pid = |file: &mut File| -> std::io::Result<()> {
             file.set_len(0)?;
@@ -85,15 +87,9 @@ impl DataDirLock {
     }
 }
 
-fn try_lock_exclusive(file: &File) -> std::io::Result<()> {
-    // SAFETY: `flock` only reads the descriptor number, which `file` keeps open for this call.
-    let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
-    if rc == 0 { Ok(()) } else { Err(std::io::Error::last_os_error()) }
-}
-
 /// The PID the holder wrote, waiting briefly in case it has the lock but has not written it yet.
 fn holder_pid(file: &mut File) -> String {
-    let deadline = Instant::now() + PID_WAIT;
+    let deadline = crate::clock::monotonic() + PID_WAIT;
     loop {
         let mut text = String::new();
         let read = file.seek(SeekFrom::Start(0)).and_then(|_| file.take(64).read_to_string(&mut text));
@@ -102,7 +98,7 @@ fn holder_pid(file: &mut File) -> String {
         {
             return pid.to_string();
         }
-        if Instant::now() >= deadline {
+        if crate::clock::monotonic() >= deadline {
             return "unknown".into();
         }
         std::thread::sleep(Duration::from_millis(10));

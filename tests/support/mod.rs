@@ -7,7 +7,7 @@ pub mod venue;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// A temporary directory laid out like an install: `config/default.toml`, `logs/`, `data/`.
 pub struct Workspace {
@@ -131,8 +131,8 @@ pub fn repo_path(relative: &str) -> PathBuf {
 
 /// Polls `condition` every 50 ms until it holds or `limit` passes.
 pub fn wait_until(limit: Duration, mut condition: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + limit;
-    while Instant::now() < deadline {
+    let deadline = whale_trader::clock::monotonic() + limit;
+    while whale_trader::clock::monotonic() < deadline {
         if condition() {
             return true;
         }
@@ -143,7 +143,7 @@ pub fn wait_until(limit: Duration, mut condition: impl FnMut() -> bool) -> bool 
 
 /// Waits for the child to exit, killing it after `limit`; returns its status and how long it took.
 pub fn wait_with_limit(child: &mut Child, limit: Duration) -> (Option<ExitStatus>, Duration) {
-    let started = Instant::now();
+    let started = whale_trader::clock::monotonic();
     while started.elapsed() < limit {
         if let Ok(Some(status)) = child.try_wait() {
             return (Some(status), started.elapsed());

@@ -168,7 +168,8 @@ pub fn market_status(market: &str, yes: &str, no: &str, closed: bool, accepting:
 pub const TOKEN_NO: &str = "1";
 
 pub fn now_secs() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64
+    use whale_trader::clock::{Clock, SystemClock};
+    SystemClock.now().millis() / 1000
 }
 
 async fn activity(

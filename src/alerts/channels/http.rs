@@ -15,7 +15,7 @@ use crate::logging::record_http_call;
 /// Its latency goes to performance.log under the channel's name, never the (secret) URL.
 pub async fn execute(channel: &str, request: reqwest::RequestBuilder) -> Result<(), AlertError> {
     let endpoint = format!("alerts:{channel}");
-    let started = std::time::Instant::now();
+    let started = crate::clock::monotonic();
     let response = request.send().await.map_err(|e| {
         record_http_call("POST", &endpoint, None, started.elapsed());
         AlertError::Temporary {

@@ -122,9 +122,9 @@ mod tests {
         let db_size = || std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
         let before = db_size();
         let checkpointer = Checkpointer::start(&path, Duration::from_secs(1)).unwrap_or_else(|e| panic!("{e}"));
-        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        let deadline = crate::clock::monotonic() + Duration::from_secs(10);
         let done = || db_size() > before + 1_000_000 && checkpointer.frames.load(Ordering::Relaxed) > 0;
-        while !done() && std::time::Instant::now() < deadline {
+        while !done() && crate::clock::monotonic() < deadline {
             std::thread::sleep(Duration::from_millis(20));
         }
         assert!(db_size() > before + 1_000_000, "the pages reached the database file: {before} → {}", db_size());

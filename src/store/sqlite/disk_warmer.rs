@@ -91,7 +91,7 @@ impl DiskWarmer {
             }
         };
         let shared = Arc::new(Shared {
-            started: Instant::now(),
+            started: crate::clock::monotonic(),
             last_commit_nanos: AtomicU64::new(0),
             parked: AtomicBool::new(false),
             stop: AtomicBool::new(false),
@@ -162,7 +162,7 @@ impl AlignedBlock {
 fn run(file: &File, interval: Duration, shared: &Shared) {
     let mut block = AlignedBlock::new();
     let mut failures = 0u32;
-    let mut last_read = Instant::now();
+    let mut last_read = crate::clock::monotonic();
     while !shared.stop.load(Ordering::SeqCst) {
         let since_commit = shared.since_last_commit();
         if since_commit >= WINDOW {
@@ -181,7 +181,7 @@ fn run(file: &File, interval: Duration, shared: &Shared) {
             std::thread::sleep(interval - idle);
             continue;
         }
-        last_read = Instant::now();
+        last_read = crate::clock::monotonic();
         match read_block(file, &mut block) {
             Ok(()) => {
                 shared.reads.fetch_add(1, Ordering::Relaxed);
@@ -247,9 +247,9 @@ pub(super) fn direct_io_tempdir() -> tempfile::TempDir {
 /// Polls `done` until it holds, failing the test after 10 s: the warmer's work is seen from outside.
 #[cfg(test)]
 pub(super) fn wait_until(what: &str, done: impl Fn() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(10);
+    let deadline = crate::clock::monotonic() + Duration::from_secs(10);
     while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting until {what}");
+        assert!(crate::clock::monotonic() < deadline, "timed out waiting until {what}");
         std::thread::sleep(Duration::from_millis(5));
     }
 }
