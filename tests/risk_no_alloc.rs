@@ -7,11 +7,15 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
+mod support;
+
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
 use whale_trader::clock::Timestamp;
-use whale_trader::domain::{ClientOrderId, MarketId, Side, TokenId, WhaleId};
-use whale_trader::risk::{Fill, OrderIntent, RiskConfig, RiskManager};
+use whale_trader::domain::{ClientOrderId, TokenId};
+use whale_trader::risk::{OrderIntent, RiskConfig, RiskManager};
+
+use support::risk::{fill_at_limit, whale_entry};
 
 struct CountingAllocator;
 
@@ -65,10 +69,7 @@ fn config() -> RiskConfig {
 
 fn entry(id: u64, i: u64, price: Decimal) -> OrderIntent {
     let market = (i % MARKETS) as u32;
-    let mut intent =
-        OrderIntent::entry(ClientOrderId(id), MarketId(market), TokenId(market), Side::Buy, price, dec!(10));
-    intent.whale = Some(WhaleId((i % WHALES) as u32));
-    intent
+    whale_entry(id, (i % WHALES) as u32, market, market, price, dec!(10))
 }
 
 /// 1,000 filled positions over 500 whales and 300 markets.
@@ -79,8 +80,7 @@ fn warmed_manager() -> RiskManager {
     for i in 0..1000 {
         let intent = entry(i + 1, i, dec!(0.50));
         assert!(rm.check(&intent, T0).is_approved());
-        let fill = Fill { client_order_id: intent.client_order_id, price: dec!(0.50), size: dec!(10), fee: dec!(0) };
-        rm.on_fill(&fill, T0).expect("fill");
+        fill_at_limit(&mut rm, &intent, T0);
     }
     rm.set_config(config()).expect("valid config");
     rm

@@ -1,5 +1,7 @@
 //! The seeds' examples and the risk manager's behaviour end to end, through its public API only.
 
+mod support;
+
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
 use whale_trader::clock::Timestamp;
@@ -8,6 +10,8 @@ use whale_trader::risk::{
     Decision, ExitReason, Fill, OrderIntent, PositionId, ReasonCode, RiskConfig, RiskEvent, RiskManager, RiskState,
     Side, TradingState,
 };
+
+use support::risk::{open, whale_entry as entry};
 
 /// 2023-11-15 10:00 UTC (the trading day starts at midnight UTC).
 const T0: Timestamp = Timestamp::from_secs(1_700_006_400 + 10 * 3600);
@@ -25,12 +29,6 @@ fn manager() -> RiskManager {
     manager_with(RiskConfig::default())
 }
 
-fn entry(id: u64, whale: u32, market: u32, token: u32, price: Decimal, size: Decimal) -> OrderIntent {
-    let mut intent = OrderIntent::entry(ClientOrderId(id), MarketId(market), TokenId(token), Side::Buy, price, size);
-    intent.whale = Some(WhaleId(whale));
-    intent
-}
-
 fn reason(decision: &Decision) -> Option<ReasonCode> {
     decision.reason()
 }
@@ -40,16 +38,6 @@ fn detail(decision: &Decision) -> String {
         Decision::Rejected { detail, .. } => detail.clone(),
         Decision::Approved(_) => String::new(),
     }
-}
-
-/// Approves and fully fills an entry; returns the position.
-fn open(rm: &mut RiskManager, intent: OrderIntent, now: Timestamp) -> PositionId {
-    let decision = rm.check(&intent, now);
-    let approved = decision.approved().unwrap_or_else(|| panic!("entry rejected: {decision:?}"));
-    let order = *approved.order();
-    let fill = Fill { client_order_id: order.client_order_id, price: order.price, size: order.size, fee: dec!(0) };
-    rm.on_fill(&fill, now).expect("fill");
-    PositionId::from(order.client_order_id)
 }
 
 fn transitions(rm: &mut RiskManager) -> Vec<(TradingState, TradingState, ReasonCode)> {

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod fuzz;
+pub mod risk;
 pub mod venue;
 
 use std::path::{Path, PathBuf};
