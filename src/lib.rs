@@ -2,8 +2,8 @@
 //!
 //! Copy-trades chosen Polymarket "whale" wallets under strict, provable risk control.
 //!
-//! The modules follow the architecture of `DESIGN.md`: sources feed one engine, which owns
-//! the pure risk manager and emits order intents and events to sinks.
+//! Sources feed one engine, which owns the pure risk manager and emits order intents and events
+//! to sinks.
 //!
 //! ```text
 //!  sources (async tasks)         core (one task, synchronous logic)        sinks (async tasks)
@@ -13,20 +13,45 @@
 //!  health monitor ── watch ──► control API, alerts
 //! ```
 //!
-//! | module | part of the design |
-//! | --- | --- |
-//! | [`config`] | `config/default.toml`, `.env` and `WHALE_TRADER__…` overrides; validation of every section |
-//! | [`clock`] | time as a parameter: the system clock for the daemon, a simulated one for replay and tests |
-//! | [`engine`] | the engine: one task, one input queue; copy rules, position monitor, audit events |
-//! | [`risk`] | the risk manager: pure, synchronous checks, trading states and reason codes |
-//! | [`polymarket`] | adapters to the Polymarket Data API and CLOB: whale feed, price feed, order signing |
-//! | `live` | the live executor: signed FAK orders on the CLOB, reconciliation, kill-switch cancels (feature `live`) |
-//! | [`store`] | the embedded SQLite store: write-ahead orders, fills, risk state, recovery |
-//! | [`alerts`] | the alert dispatcher and its channels |
-//! | [`logging`] | rotating JSON log files, the trade audit trail and operation timings |
-//! | [`api`] | the local control API: /health, /metrics, /status and the control POSTs |
-//! | [`runtime`] | the daemon: tasks, channels, supervisor, signals, systemd notification |
-//! | [`cli`] | the `whale-trader` command line |
+//! # Layout
+//!
+//! The vocabulary everything shares:
+//!
+//! - [`domain`]: interned ids, sides, trading states, reason and exit codes.
+//! - [`clock`]: time as a parameter (the only place that reads the wall or monotonic clock).
+//! - [`config`]: the TOML file, `.env` and `WHALE_TRADER__…` overrides, validated as a whole.
+//!
+//! The decision core, pure and synchronous (no tokio, no I/O):
+//!
+//! - [`risk`]: the risk manager. `risk::manager` holds its state; its jobs are files of their own:
+//!   `checks` (the pre-trade pipeline), `evaluation` (prices, stops, breaker, loss limits,
+//!   drawdown), `fills` (fill accounting), `control` (halt, resume, kill), `wallet_truth` (live
+//!   equity from the wallet) and `persistence` (metrics, export, restore); the rules themselves
+//!   are `breaker`, `daily_loss`, `drawdown`, `limits`, `safeguards`, `sizing`, `stops`, `state`.
+//! - [`engine`]: the copy-trading engine's one step. `engine::core` holds the [`engine::Engine`];
+//!   `whale_trades` (intake and dedupe), `copy_entry`, `copy_exit`, `exits`, `fills`, `prices`,
+//!   `resolution`, `restore`, `control` and `wallet` are its jobs; `copy_rules` and `exit_policy`
+//!   the pure rules it applies; `replay` the plain-loop replay of a session file.
+//!
+//! Adapters at the edges (async I/O, converting to and from the core's types):
+//!
+//! - [`polymarket`]: the Data API and CLOB clients, the whale and price feeds, books and their
+//!   checks, the paper fill model, order signing.
+//! - `live` (feature `live`): the live executor on the CLOB and the on-chain redeemer.
+//! - [`store`]: the embedded SQLite store (write-ahead orders, fills, positions, risk state,
+//!   recovery) behind one writer task.
+//! - [`alerts`]: the dispatcher, its policy (dedupe, throttle, quiet hours) and its channels.
+//! - [`health`]: system figures, component checks and the hold health may put on trading.
+//! - [`logging`]: rotating JSON logs, the audit trail, per-call-site rate limits, timings.
+//! - [`api`]: the local control API (`/health`, `/metrics`, `/status`, control POSTs) and its client.
+//!
+//! Putting it together:
+//!
+//! - [`runtime`]: the daemon. `runtime::start` builds it, one builder per subsystem (`store`,
+//!   `alerts`, `engine`, `feeds`, `health`, `control`); `engine_task` is the async actor around the
+//!   engine's step, `replay_feed` the daemon's paced replay, `feeds` the live feeds' tasks,
+//!   `supervisor`, `signals` and `daemon` the task tree and the orderly stop.
+//! - [`cli`]: the `whale-trader` command line.
 //!
 //! Decision logic (risk, sizing, copy rules) is pure and synchronous; the async I/O lives in thin
 //! adapters around it so that replay and tests drive exactly the daemon's code.

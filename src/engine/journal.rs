@@ -4,7 +4,7 @@
 //! with this module and writes them, together with a checkpoint of the engine after that step, as
 //! one atomic group. So the store always holds a *prefix* of the engine's history: the rows of
 //! every step up to some point, and the checkpoint of exactly that point. A restart restores the
-//! checkpoint and carries on from there (see `docs` in [`super::actor`]).
+//! checkpoint and carries on from there (see [`crate::runtime::engine_task`]).
 //!
 //! | event | rows |
 //! | --- | --- |

@@ -2,7 +2,7 @@
 //! last refreshed, and each market's venue rules (tick, minimum size, fee curve).
 //!
 //! Books and market info are the polymarket module's types ([`OrderBook`], best level first on
-//! both sides; [`ClobMarketInfo`]); this module only remembers them per interned id.
+//! both sides; [`crate::polymarket::ClobMarketInfo`]); this module only remembers them per interned id.
 //!
 //! It is also the last gate before a price moves anything: [`MarketData::update_book`] refuses a
 //! book that is not sane (crossed, locked, out of order, priced outside (0, 1): see

@@ -1,4 +1,4 @@
-//! The daemon: builds its tasks ([`start`]), connects them with channels, supervises them, and
+//! The daemon: builds its tasks (`start`), connects them with channels, supervises them, and
 //! turns signals into an orderly stop or a config reload.
 //!
 //! Start-up: config (already validated) → the data directory's lock (a second daemon exits 2) →

@@ -1,6 +1,6 @@
 //! The engine: one synchronous step, `process(input, now, out)`, that turns what happened into order
 //! intents and events. It owns the portfolio and the risk manager and does no I/O: the daemon wraps
-//! it in a task ([`super::spawn_engine_task`]), replay calls it in a plain loop ([`super::replay`]).
+//! it in a task ([`crate::runtime::spawn_engine_task`]), replay calls it in a plain loop ([`super::replay`]).
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -142,7 +142,7 @@ impl Engine {
         &self.market
     }
 
-    /// The interned id of a token (creating it), so that feeds can send [`Quote`]s.
+    /// The interned id of a token (creating it), so that feeds can send [`crate::engine::Quote`]s.
     pub fn token_id(&mut self, token: &str) -> TokenId {
         self.interner.token(token)
     }

@@ -44,7 +44,7 @@ impl RiskManager {
 
     /// Exits (reason `kill`) for every share not already being exited. `on_price` returns these by
     /// itself when an emergency drawdown kills; when the kill comes from `on_fill` or `on_close`
-    /// (a [`RiskEvent::Transition`] to `Killed`), the engine calls this to get them.
+    /// (a [`super::RiskEvent::Transition`] to `Killed`), the engine calls this to get them.
     pub fn flatten(&mut self, now: Timestamp) -> Vec<ExitIntent> {
         self.exits.clear();
         self.push_kill_exits(now);
