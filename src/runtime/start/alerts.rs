@@ -15,7 +15,7 @@ use crate::runtime::alert_outbox::{StoreOutbox, undelivered_alerts};
 use crate::runtime::failpoints::with_failpoint;
 use crate::runtime::supervisor::{Supervisor, TaskResult};
 
-use super::store::StoreStart;
+use super::store::StoreParts;
 use super::{StartError, Stops};
 
 pub(super) struct AlertsStart {
@@ -50,11 +50,10 @@ impl StartupAlerts {
 pub(super) fn start(
     config: &Config,
     config_tx: &watch::Sender<Arc<Config>>,
-    store: &StoreStart,
+    store: &StoreParts,
     supervisor: &mut Supervisor,
     stops: &Stops,
 ) -> Result<AlertsStart, StartError> {
-    let store = &store.parts;
     let (progress, progress_rx) = watch::channel(0u64);
     let (outbox, outbox_forwarder) = StoreOutbox::new(store.handle.clone());
     supervisor.spawn("alert-outbox", with_failpoint("alert-outbox", outbox_forwarder));

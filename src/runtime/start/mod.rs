@@ -144,7 +144,7 @@ async fn start_tasks(
 
     // Alerts, with the heartbeat driven by engine progress; what start-up itself has to say is
     // raised only once every component is up (a start that fails later sends nothing).
-    let alerts = alerts::start(&config, config_tx, &store, supervisor, stops)?;
+    let alerts = alerts::start(&config, config_tx, &store.parts, supervisor, stops)?;
 
     // The executor, the engine task and the recorder behind it.
     let engine = engine::start(&config, config_tx, store.resumed, &store.parts, &alerts, supervisor, stops)?;
