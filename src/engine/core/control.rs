@@ -103,6 +103,7 @@ impl Engine {
         }
     }
 
+    #[inline]
     pub(super) fn drain_risk_events(&mut self, now: Timestamp, out: &mut Outputs) {
         // Collect first: recording needs `&mut self` while the drain borrows the risk manager.
         let mut pending = std::mem::take(&mut self.risk_events);

@@ -11,6 +11,7 @@ use crate::risk::safeguards::MarketRules;
 use super::Engine;
 
 impl Engine {
+    #[inline]
     pub(super) fn on_book(&mut self, book: OrderBook, now: Timestamp, out: &mut Outputs) {
         if let Some(token) = self.apply_book(book, now) {
             self.check_stops(token, now, out);
@@ -55,6 +56,7 @@ impl Engine {
         self.market.set_rules(market, rules);
     }
 
+    #[inline]
     pub(super) fn on_quote(&mut self, quote: Quote, now: Timestamp, out: &mut Outputs) {
         self.market.update_quote(quote.token, quote.best_bid, quote.best_ask, now);
         self.check_stops(quote.token, now, out);
@@ -74,6 +76,7 @@ impl Engine {
 
     /// Every price update goes through the risk manager: its stops, and the breaker on realised plus
     /// unrealised P&L. We hold outcome tokens long, so a position is worth the best bid.
+    #[inline]
     fn check_stops(&mut self, token: TokenId, now: Timestamp, out: &mut Outputs) {
         let Some(bid) = self.market.prices(token).and_then(|p| p.best_bid) else { return };
         let signalled = self.risk.on_price(token, bid, now);

@@ -46,6 +46,7 @@ impl RiskManager {
     }
 
     /// Evaluates the breaker, the daily loss limit and drawdown against the current equity.
+    #[inline]
     pub(super) fn evaluate(&mut self, now: Timestamp) {
         let equity = self.equity();
         let daily = equity - self.start_of_day_equity;

@@ -202,6 +202,7 @@ impl RiskManager {
             .unwrap_or(self.config.limits.daily_whale_allocation_usd)
     }
 
+    #[inline]
     pub fn trading_state(&self) -> TradingState {
         self.state.state()
     }
@@ -214,6 +215,7 @@ impl RiskManager {
 
     /// Equity = base + realised + unrealised P&L. The base is `risk.starting_balance_usd` until a
     /// wallet reading sets it (live mode: see [`RiskManager::on_wallet_cash`]).
+    #[inline]
     pub fn equity(&self) -> Decimal {
         self.wallet.base.unwrap_or(self.config.starting_balance_usd) + self.realised_total + self.unrealised_total
     }
@@ -229,6 +231,7 @@ impl RiskManager {
     }
 
     /// The last price seen for `token`, if any.
+    #[inline]
     pub fn mark(&self, token: TokenId) -> Option<Decimal> {
         self.tokens.get(&token).and_then(|book| book.mark)
     }
