@@ -190,19 +190,24 @@ mod tests {
         assert!(rm.on_wallet_cash(dec!(-1), T0).is_err());
     }
 
-    #[test]
-    fn the_state_round_trips_and_an_older_state_without_a_wallet_still_loads() {
-        let mut rm = RiskManager::new(RiskConfig::default(), T0).unwrap_or_else(|e| panic!("{e}"));
-        rm.on_wallet_cash(dec!(2000), T0).unwrap_or_else(|e| panic!("{e}"));
-        rm.set_mismatches(vec![PositionMismatch {
+    /// Shares of token 3 that the venue holds at 0.4 and the books do not know.
+    fn venue_only(shares: Decimal) -> PositionMismatch {
+        PositionMismatch {
             token: TokenId(3),
             market: MarketId(3),
             kind: MismatchKind::UnknownToUs,
             ours: Decimal::ZERO,
-            venue: dec!(12),
+            venue: shares,
             venue_avg_price: dec!(0.4),
             since: T0,
-        }]);
+        }
+    }
+
+    #[test]
+    fn the_state_round_trips_and_an_older_state_without_a_wallet_still_loads() {
+        let mut rm = RiskManager::new(RiskConfig::default(), T0).unwrap_or_else(|e| panic!("{e}"));
+        rm.on_wallet_cash(dec!(2000), T0).unwrap_or_else(|e| panic!("{e}"));
+        rm.set_mismatches(vec![venue_only(dec!(12))]);
         let json = serde_json::to_value(rm.export()).unwrap_or_default();
         let back: RiskState = serde_json::from_value(json.clone()).unwrap_or_else(|e| panic!("{e}"));
         let restored = RiskManager::restore(RiskConfig::default(), back).unwrap_or_else(|e| panic!("{e}"));
@@ -217,15 +222,7 @@ mod tests {
     fn an_adopted_position_counts_in_exposure_and_equity_and_resume_waits_for_the_last_mismatch() {
         let mut rm = RiskManager::new(RiskConfig::default(), T0).unwrap_or_else(|e| panic!("{e}"));
         rm.on_wallet_cash(dec!(2000), T0).unwrap_or_else(|e| panic!("{e}"));
-        rm.set_mismatches(vec![PositionMismatch {
-            token: TokenId(3),
-            market: MarketId(3),
-            kind: MismatchKind::UnknownToUs,
-            ours: Decimal::ZERO,
-            venue: dec!(100),
-            venue_avg_price: dec!(0.4),
-            since: T0,
-        }]);
+        rm.set_mismatches(vec![venue_only(dec!(100))]);
         assert!(rm.reduce(ReasonCode::PositionMismatch, "venue holds 100 of token 3", T0).is_some());
         assert_eq!(rm.resume(T0), None, "a mismatch remains: the hold stays");
         assert_eq!(rm.trading_state(), TradingState::Reducing);
