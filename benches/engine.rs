@@ -22,14 +22,15 @@ use rust_decimal_macros::dec;
 use tokio_util::sync::CancellationToken;
 use whale_trader::clock::{SimClock, Timestamp};
 use whale_trader::config::{Config, FeedSource, Mode, WhaleConfig};
+use whale_trader::domain::Side as WireSide;
 use whale_trader::engine::journal::Journal;
 use whale_trader::engine::{
     DiscardAuditSink, Engine, EngineSettings, ExecutionReport, Input, Outputs, PaperExecutor, Quote, SimulatedRun,
-    parse_line,
 };
-use whale_trader::polymarket::{OrderBook, Side as WireSide, WhaleTrade};
+use whale_trader::market::{OrderBook, WhaleTrade};
 use whale_trader::risk::OrderIntent;
 use whale_trader::runtime::{EngineMsg, Persistence, spawn_engine_task};
+use whale_trader::session::parse_line;
 use whale_trader::store::{SqliteStore, StoreConfig, spawn_writer};
 
 const START: Timestamp = Timestamp::from_secs(1_767_607_200);

@@ -15,9 +15,10 @@ use tokio::runtime::Runtime;
 use tokio_util::sync::CancellationToken;
 use whale_trader::clock::Timestamp;
 use whale_trader::config::{FeedSource, Mode};
+use whale_trader::domain::Side;
 use whale_trader::store::{
     Decision, DecisionRecord, OrderKind, OrderRecord, OrderStatus, PositionRecord, PositionStatus, RiskStateRecord,
-    Side, SqliteStore, Store, StoreCommand, StoreConfig, StoreHandle, StoreWriter, WriterSettings, WriterStatsSnapshot,
+    SqliteStore, Store, StoreCommand, StoreConfig, StoreHandle, StoreWriter, WriterSettings, WriterStatsSnapshot,
     spawn_writer,
 };
 

@@ -18,6 +18,9 @@
 //! The vocabulary everything shares:
 //!
 //! - [`domain`]: interned ids, sides, trading states, reason and exit codes.
+//! - [`market`]: the market as the core sees it, whichever venue read it: order books and the
+//!   rules a usable one keeps, market parameters and fee curves, the paper fill model, whale trades
+//!   with their dedupe key, the positions the venue says we hold.
 //! - [`clock`]: time as a parameter (the only place that reads the wall or monotonic clock).
 //! - [`config`]: the TOML file, `.env` and `WHALE_TRADER__…` overrides, validated as a whole.
 //!
@@ -31,12 +34,14 @@
 //! - [`engine`]: the copy-trading engine's one step. `engine::core` holds the [`engine::Engine`];
 //!   `whale_trades` (intake and dedupe), `copy_entry`, `copy_exit`, `exits`, `fills`, `prices`,
 //!   `resolution`, `restore`, `control` and `wallet` are its jobs; `copy_rules` and `exit_policy`
-//!   the pure rules it applies; `replay` the plain-loop replay of a session file.
+//!   the pure rules it applies; `replay` the engine stepped in a plain loop with simulated time.
 //!
 //! Adapters at the edges (async I/O, converting to and from the core's types):
 //!
-//! - [`polymarket`]: the Data API and CLOB clients, the whale and price feeds, books and their
-//!   checks, the paper fill model, order signing.
+//! - [`polymarket`]: the Data API and CLOB clients, the whale and price feeds, market status, order
+//!   signing; each reads its wire form into `market` types.
+//! - [`session`]: recorded sessions, a source that drives the engine from a file: the format,
+//!   bounded reading, and the plain-loop replay.
 //! - `live` (feature `live`): the live executor on the CLOB and the on-chain redeemer.
 //! - [`store`]: the embedded SQLite store (write-ahead orders, fills, positions, risk state,
 //!   recovery) behind one writer task.
@@ -69,7 +74,9 @@ pub mod health;
 #[cfg(feature = "live")]
 pub mod live;
 pub mod logging;
+pub mod market;
 pub mod polymarket;
 pub mod risk;
 pub mod runtime;
+pub mod session;
 pub mod store;

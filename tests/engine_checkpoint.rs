@@ -8,11 +8,9 @@ use std::sync::Arc;
 use whale_trader::config::Config;
 use whale_trader::engine::audit::AuditRecord;
 use whale_trader::engine::checkpoint::EngineCheckpoint;
-use whale_trader::engine::replay::ReplayEvent;
-use whale_trader::engine::{
-    Engine, EngineEvent, EngineSettings, Input, MemoryAuditSink, PaperExecutor, SimulatedRun, parse_line,
-};
+use whale_trader::engine::{Engine, EngineEvent, EngineSettings, Input, MemoryAuditSink, PaperExecutor, SimulatedRun};
 use whale_trader::risk::RiskState;
+use whale_trader::session::{ReplayEvent, parse_line};
 
 fn repo_path(relative: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(relative)

@@ -24,9 +24,10 @@ use whale_trader::domain::TradingState;
 use whale_trader::engine::audit::AuditRecord;
 use whale_trader::engine::{
     Control, DryRunExecutor, Engine, EngineSettings, Input, MemoryAuditSink, PaperExecutor, SimulatedRun,
-    replay_session,
 };
-use whale_trader::polymarket::{ActivityRow, OrderBook, PriceLevel, SharedBookRefusals, parse_v1_row};
+use whale_trader::market::{OrderBook, PriceLevel, SharedBookRefusals};
+use whale_trader::polymarket::{ActivityRow, parse_v1_row};
+use whale_trader::session::replay_session;
 
 fn repo_path(relative: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(relative)
@@ -463,12 +464,12 @@ async fn daemon_replay_feed_through_the_engine_task_gives_the_same_audit_trail()
 
     let session = repo_path("data/sample_session.jsonl");
     let text = std::fs::read_to_string(&session).unwrap_or_else(|e| panic!("{e}"));
-    let first_at = whale_trader::engine::parse_line(text.lines().next().unwrap_or_default())
+    let first_at = whale_trader::session::parse_line(text.lines().next().unwrap_or_default())
         .ok()
         .flatten()
         .map(|e| e.at)
         .unwrap_or_else(|| panic!("no first event"));
-    let last_at = whale_trader::engine::parse_line(text.lines().last().unwrap_or_default())
+    let last_at = whale_trader::session::parse_line(text.lines().last().unwrap_or_default())
         .ok()
         .flatten()
         .map(|e| e.at)

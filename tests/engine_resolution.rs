@@ -13,7 +13,8 @@ use whale_trader::config::Config;
 use whale_trader::domain::TradingState;
 use whale_trader::engine::audit::AuditRecord;
 use whale_trader::engine::{Control, Engine, EngineSettings, Input, MemoryAuditSink, PaperExecutor, SimulatedRun};
-use whale_trader::polymarket::{ActivityRow, OrderBook, parse_v1_row};
+use whale_trader::market::OrderBook;
+use whale_trader::polymarket::{ActivityRow, parse_v1_row};
 
 const WHALE: &str = "0x1111111111111111111111111111111111111111";
 const MARKET_A: &str = "0xaaaa000000000000000000000000000000000000000000000000000000000001";

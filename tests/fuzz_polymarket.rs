@@ -13,9 +13,10 @@ use std::sync::Mutex;
 use proptest::prelude::*;
 use serde_json::{Value, json};
 use support::fuzz::{bytes, config, json_value, mutated_object};
+use whale_trader::market::{ClobMarketInfo, OrderBook};
 use whale_trader::polymarket::{
-    ClobMarketInfo, MarketStatus, OrderBook, PostOrderResponse, parse_balance, parse_books, parse_positions_page,
-    parse_v1_page, parse_v1_row, parse_v2_page, parse_v2_row,
+    MarketStatus, PostOrderResponse, parse_balance, parse_books, parse_positions_page, parse_v1_page, parse_v1_row,
+    parse_v2_page, parse_v2_row,
 };
 
 const WALLET: &str = "0xc6ef18652fcf021e6ec53aa6627746e629f41aca";

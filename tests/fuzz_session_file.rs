@@ -14,9 +14,9 @@ use serde_json::Value;
 use support::fuzz::{bytes, config, json_value, mutated_object};
 use support::repo_path;
 use whale_trader::config::Config;
+use whale_trader::engine::MemoryAuditSink;
 use whale_trader::engine::io::Input;
-use whale_trader::engine::session_file::SessionLines;
-use whale_trader::engine::{MemoryAuditSink, parse_line, replay_session};
+use whale_trader::session::{SessionLines, parse_line, replay_session};
 
 const WORDS: &[&str] = &[
     "ts",

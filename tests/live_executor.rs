@@ -24,9 +24,8 @@ use whale_trader::config::Secret;
 use whale_trader::domain::{ClientOrderId, MarketId, Side, TokenId, TradingState};
 use whale_trader::engine::{EngineStatus, ExecutionReport, Executor, MarketView, VenueRules};
 use whale_trader::live::{LiveExecutor, LiveSettings, LiveStart, MemoryJournal, OrderIdentity, prepare};
-use whale_trader::polymarket::{
-    FeeCurve, OrderBook, OrderSigner, OrderType, PolymarketConfig, ZERO_BYTES32, salt_for_client_order_id,
-};
+use whale_trader::market::{FeeCurve, OrderBook};
+use whale_trader::polymarket::{OrderSigner, OrderType, PolymarketConfig, ZERO_BYTES32, salt_for_client_order_id};
 use whale_trader::risk::OrderIntent;
 use whale_trader::runtime::EngineMsg;
 use wiremock::matchers::{body_json, method, path, query_param};

@@ -11,9 +11,11 @@ use serde_json::{Value, json};
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 use whale_trader::clock::{SimClock, Timestamp};
+use whale_trader::domain::Side;
+use whale_trader::market::{SharedBookRefusals, WhaleTrade};
 use whale_trader::polymarket::{
-    CursorState, DataApiVersion, FeedStart, FollowedWallet, PolymarketConfig, PriceEvent, SharedBookRefusals, Side,
-    WhaleFeedHandle, WhaleFeedSnapshot, WhaleTrade, spawn_price_feed, spawn_whale_feed,
+    CursorState, DataApiVersion, FeedStart, FollowedWallet, PolymarketConfig, PriceEvent, WhaleFeedHandle,
+    WhaleFeedSnapshot, spawn_price_feed, spawn_whale_feed,
 };
 use wiremock::matchers::{method, path, query_param, query_param_is_missing};
 use wiremock::{Mock, MockServer, ResponseTemplate};

@@ -13,9 +13,11 @@ use serde_json::{Value, json};
 use sha2::Sha256;
 use whale_trader::clock::{SimClock, Timestamp};
 use whale_trader::config::Secret;
+use whale_trader::domain::Side;
+use whale_trader::market::{ClobMarketInfo, FeeCurve, FillRequest, OrderBook, simulate_fill};
 use whale_trader::polymarket::{
-    ClobMarketInfo, ClobTradingClient, FeeCurve, FillRequest, L2Credentials, ListFilter, OrderBook, OrderType,
-    PolymarketConfig, Side, TradingError, UnsignedOrder, ZERO_BYTES32, limit_order_amounts, parse_books, simulate_fill,
+    ClobTradingClient, L2Credentials, ListFilter, OrderType, PolymarketConfig, TradingError, UnsignedOrder,
+    ZERO_BYTES32, limit_order_amounts, parse_books,
 };
 use wiremock::matchers::{body_json, method, path, query_param, query_param_is_missing};
 use wiremock::{Match, Mock, MockServer, Request, ResponseTemplate};

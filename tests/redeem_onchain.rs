@@ -39,7 +39,8 @@ use whale_trader::engine::{
     DiscardAuditSink, Engine, EngineEvent, EngineSettings, Input, PaperExecutor, RedemptionRequest,
 };
 use whale_trader::live::redeem::{Contracts, Gas, Redeemer, RedeemerStart, condition_id, ctf_redeem, sign};
-use whale_trader::polymarket::{ActivityRow, OrderBook, PolymarketConfig, parse_v1_row};
+use whale_trader::market::OrderBook;
+use whale_trader::polymarket::{ActivityRow, PolymarketConfig, parse_v1_row};
 use whale_trader::runtime::{EngineMsg, Persistence, spawn_engine_task};
 use whale_trader::store::{
     RedemptionRecord, RedemptionStatus, RedemptionUpdate, SentTransaction, SqliteStore, StoreCommand, StoreConfig,

@@ -9,9 +9,10 @@ use rust_decimal_macros::dec;
 use tokio_util::sync::CancellationToken;
 use whale_trader::clock::Timestamp;
 use whale_trader::config::{FeedSource, Mode};
+use whale_trader::domain::Side;
 use whale_trader::store::{
     AlertRecord, Decision, DecisionRecord, FillRecord, OrderKind, OrderRecord, OrderStatus, PositionRecord,
-    PositionStatus, RecoveredOrder, RetentionCutoffs, RiskStateRecord, SeenWhaleTrade, Side, SqliteStore, Store,
+    PositionStatus, RecoveredOrder, RetentionCutoffs, RiskStateRecord, SeenWhaleTrade, SqliteStore, Store,
     StoreCommand, StoreConfig, StoreError, StoreHandle, StoreWriter, TradingStateChange, WhaleWatermark,
     WriterSettings, latest_version, spawn_writer,
 };

@@ -8,7 +8,8 @@ use std::sync::Arc;
 
 use crate::config::Config;
 use crate::engine::audit::AuditRecord;
-use crate::engine::{MemoryAuditSink, ReplayReport, replay_session};
+use crate::engine::{MemoryAuditSink, ReplayReport};
+use crate::session::replay_session;
 
 use super::exit;
 

@@ -11,6 +11,20 @@ pub enum Side {
 }
 
 impl Side {
+    /// Every side, for exhaustive tables and tests.
+    pub const ALL: &'static [Side] = &[Side::Buy, Side::Sell];
+
+    /// Reads `buy` / `sell` in any case: the stored names and the venues' `BUY` / `SELL`.
+    pub fn parse(text: &str) -> Option<Side> {
+        if text.eq_ignore_ascii_case("buy") {
+            Some(Side::Buy)
+        } else if text.eq_ignore_ascii_case("sell") {
+            Some(Side::Sell)
+        } else {
+            None
+        }
+    }
+
     pub const fn as_str(self) -> &'static str {
         match self {
             Side::Buy => "buy",
@@ -243,5 +257,16 @@ mod tests {
         assert!(TradingState::Reducing < TradingState::Halted);
         assert!(TradingState::Halted < TradingState::Killed);
         assert_eq!(Side::Buy.opposite(), Side::Sell);
+    }
+
+    #[test]
+    fn sides_read_their_stored_and_venue_names_in_any_case() {
+        for side in Side::ALL {
+            assert_eq!(Side::parse(side.as_str()), Some(*side));
+        }
+        assert_eq!(Side::parse("BUY"), Some(Side::Buy));
+        assert_eq!(Side::parse("Sell"), Some(Side::Sell));
+        assert_eq!(Side::parse(""), None);
+        assert_eq!(Side::parse("hold"), None);
     }
 }

@@ -15,10 +15,9 @@ use rust_decimal::Decimal;
 
 use crate::clock::Timestamp;
 use crate::config::Mode;
-use crate::domain::Side;
 use crate::risk::OrderIntent;
 
-use crate::polymarket::{FillRequest, OrderBook, simulate_fill};
+use crate::market::{FillRequest, OrderBook, simulate_fill};
 
 use super::io::ExecutionReport;
 use super::market_data::VenueRules;
@@ -144,7 +143,7 @@ impl Executor for PaperExecutor {
             return;
         };
         let request = FillRequest {
-            side: wire_side(intent.side),
+            side: intent.side,
             limit_price: intent.price,
             size: intent.size,
             extra_slippage_bps: self.extra_slippage_bps,
@@ -177,13 +176,6 @@ impl Executor for PaperExecutor {
         reports: &mut Vec<ExecutionReport>,
     ) {
         self.submit(intent, market, now, reports);
-    }
-}
-
-fn wire_side(side: Side) -> crate::polymarket::Side {
-    match side {
-        Side::Buy => crate::polymarket::Side::Buy,
-        Side::Sell => crate::polymarket::Side::Sell,
     }
 }
 
@@ -237,7 +229,7 @@ mod tests {
     use rust_decimal_macros::dec;
 
     use super::*;
-    use crate::domain::{ClientOrderId, MarketId, TokenId};
+    use crate::domain::{ClientOrderId, MarketId, Side, TokenId};
 
     const BOOK: &str = r#"{"market":"m","asset_id":"t","timestamp":"1000","bids":[{"price":"0.29","size":"100"},{"price":"0.30","size":"10"}],"asks":[{"price":"0.54","size":"26.99"},{"price":"0.53","size":"13.49"},{"price":"0.43","size":"8.37"}],"min_order_size":"5","tick_size":"0.01"}"#;
 

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::clock::Timestamp;
 use crate::config::{Config, Mode};
 use crate::domain::{ClientOrderId, ExitReason, MarketId, ReasonCode, Side, TokenId, TradingState, WhaleId};
-use crate::polymarket::{BookRefusalCounts, ClobMarketInfo, OrderBook, VenuePosition, WhaleTrade};
+use crate::market::{BookRefusalCounts, ClobMarketInfo, OrderBook, VenuePosition, WhaleTrade};
 use crate::risk::{OrderIntent, Transition};
 
 use super::audit::AuditRecord;
@@ -246,7 +246,7 @@ pub struct PositionClose {
 /// journal turns it into text (see [`super::journal`]) off it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct WhaleTradeDecision {
-    /// The exact dedupe key (`polymarket::TradeKey` in its text form, see [`super::core::whale_trade_key`]),
+    /// The exact dedupe key (the text form of [`crate::market::TradeKey`], see [`WhaleTrade::write_key_text`]),
     /// shared with the order intent that copies the trade.
     pub key: Arc<str>,
     pub whale: WhaleId,

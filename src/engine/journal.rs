@@ -18,7 +18,7 @@
 //! | (after every step that wrote something) | `risk_state` and `engine_checkpoint` |
 
 use crate::clock::Timestamp;
-use crate::domain::{ClientOrderId, Side};
+use crate::domain::ClientOrderId;
 use crate::store::{
     self, DecisionRecord, EngineCheckpointRecord, FillRecord, OrderKind, OrderRecord, OrderStatus, PositionRecord,
     PositionStatus, RedemptionRecord, RedemptionStatus, RiskStateRecord, SeenWhaleTrade, StoreCommand,
@@ -72,7 +72,7 @@ impl Journal {
                         position_id: Some(trade_id.clone()).filter(|t| !t.is_empty()),
                         whale_trade_key: whale_trade_key.as_deref().map(str::to_owned),
                         token_id: engine.interner().token_name(intent.token).unwrap_or_default().to_owned(),
-                        side: store_side(intent.side),
+                        side: intent.side,
                         limit_price: intent.price,
                         size: intent.size,
                         kind: if intent.is_entry() { OrderKind::Entry } else { OrderKind::Exit },
@@ -183,13 +183,6 @@ impl Journal {
     }
 }
 
-fn store_side(side: Side) -> store::Side {
-    match side {
-        Side::Buy => store::Side::Buy,
-        Side::Sell => store::Side::Sell,
-    }
-}
-
 fn position_record(engine: &Engine, p: &PositionUpdate) -> PositionRecord {
     let names = engine.interner();
     let closed = p.close.is_some();
@@ -199,7 +192,7 @@ fn position_record(engine: &Engine, p: &PositionUpdate) -> PositionRecord {
         market_id: names.market_name(p.market).unwrap_or_default().to_owned(),
         token_id: names.token_name(p.token).unwrap_or_default().to_owned(),
         outcome: p.outcome.clone(),
-        side: store_side(p.side),
+        side: p.side,
         // Open: the shares held now. Closed: the shares the position held (they were all sold).
         size: if closed { p.entry_size } else { p.open_size },
         entry_price: p.avg_entry_price.round_dp(8),

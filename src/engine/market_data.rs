@@ -2,7 +2,7 @@
 //! last refreshed, and each market's venue rules (tick, minimum size, fee curve).
 //!
 //! Books and market info are the polymarket module's types ([`OrderBook`], best level first on
-//! both sides; [`crate::polymarket::ClobMarketInfo`]); this module only remembers them per interned id.
+//! both sides; [`crate::market::ClobMarketInfo`]); this module only remembers them per interned id.
 //!
 //! It is also the last gate before a price moves anything: [`MarketData::update_book`] refuses a
 //! book that is not sane (crossed, locked, out of order, priced outside (0, 1): see
@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::clock::Timestamp;
 use crate::domain::{IdHashMap, MarketId, TokenId};
-use crate::polymarket::{BookCause, BookError, BookRefusalCounts, BookRefusals, FeeCurve, OrderBook};
+use crate::market::{BookCause, BookError, BookRefusalCounts, BookRefusals, FeeCurve, OrderBook};
 
 /// The fee curve observed on most Polymarket markets (`fd {r: 0.05, e: 1, to: true}`), used until a
 /// market's own info arrives.

@@ -20,7 +20,7 @@
 //! | [`audit`] | the trade audit trail and its sinks |
 //! | [`checkpoint`] | the engine's state for the store, restored after a restart or a crash |
 //! | [`journal`] | the engine's events as store commands (write-ahead orders, fills, positions, decisions) |
-//! | [`replay`] | recorded sessions: the JSONL format and the plain-loop replay |
+//! | [`replay`] | the engine stepped in a plain loop with a simulated clock and executor |
 //! | [`io`] | [`Input`], [`Outputs`], [`EngineEvent`] |
 
 pub mod audit;
@@ -34,7 +34,6 @@ pub mod journal;
 pub mod market_data;
 pub mod portfolio;
 pub mod replay;
-pub mod session_file;
 pub mod view;
 
 pub use audit::{AUDIT_TARGET, AuditRecord, AuditSink, DiscardAuditSink, MemoryAuditSink, TracingAuditSink};
@@ -49,24 +48,19 @@ pub use io::{
     WhaleVerdict,
 };
 pub use market_data::{TYPICAL_FEE, TokenPrices, VenueRules};
-pub use replay::{ReplayReport, SimulatedRun, parse_line, replay_session};
+pub use replay::{ReplayReport, SimulatedRun};
 pub use view::EngineView;
 
 /// The engine module's one error type.
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
-    /// A field of an input (a replay line, a book, a market) breaks its rule.
+    /// A field of the engine's stored state (a checkpoint, a restored record) breaks its rule.
     #[error("{field} = {value}: must be {rule}")]
     BadField { field: &'static str, value: String, rule: &'static str },
-    #[error("cannot read {path}: {reason}")]
-    Io { path: String, reason: String },
     #[error("the risk manager cannot start: {0}")]
     Risk(crate::risk::RiskError),
     /// The store refused or could not commit the engine's records: the engine stops rather than
     /// trade on state it cannot persist (systemd restarts it from the last durable checkpoint).
     #[error("the store could not record the engine's step: {0}")]
     Store(crate::store::StoreError),
-    /// A replayed book that cannot be used (see [`crate::polymarket::BookCause`]): skipped, counted.
-    #[error("order book refused: {0}")]
-    BookRefused(crate::polymarket::BookError),
 }

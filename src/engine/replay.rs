@@ -1,43 +1,15 @@
-//! Replay: a recorded session (JSON lines) driven through the very same engine with a simulated
-//! clock.
-//!
-//! Format: one event per line, in time order, each `{"ts": <ms since epoch>, "type": …, …}`:
-//!
-//! | `type` | payload | shape |
-//! | --- | --- | --- |
-//! | `whale_trade` | `trade` | a Data API v1 `/trades` row (camelCase, numbers, `timestamp` in seconds) |
-//! | `book` | `book` | a CLOB `GET /book` object (decimal strings, best level last) |
-//! | `market` | `market` | a CLOB `/clob-markets/{condition_id}` object (tick, min size, fee curve) |
-//! | `resolution` | `condition_id`, `winning_token_id` | the market resolved |
-//!
-//! A malformed line is skipped and the session goes on: the first of each cause is logged with its
-//! line number, later ones are counted (see [`super::session_file`]). A book the
-//! live feeds would refuse (crossed, out of order, …: see [`crate::polymarket::BookCause`]) is
-//! refused here too, counted per cause and logged at most once per cause a minute of session time.
-//!
-//! Two ways to run a session: [`replay_session`] here (a plain loop: parse, step, execute, as fast
-//! as the CPU allows — `whale-trader replay`, tests, benchmarks) and the daemon's replay feed
-//! ([`crate::runtime::run_replay_feed`], `[feed] source = "replay"`: an async task that paces the
-//! events by `replay_speed` into the engine task's queue and then idles until cancelled).
-
-use std::path::Path;
-use std::sync::Arc;
+//! The engine stepped in a plain loop with a simulated clock and a simulated executor: what a
+//! recorded session (see [`crate::session`]), a test or a benchmark drives. Timer ticks fall on a
+//! one-second grid of simulated time, so that runs of one input sequence agree tick for tick.
 
 use rust_decimal::Decimal;
-use serde::Deserialize;
-use serde_json::value::RawValue;
 
-use crate::clock::{Clock, SimClock, Timestamp};
-use crate::config::Config;
+use crate::clock::{SimClock, Timestamp};
 use crate::domain::TradingState;
-use crate::polymarket::{ActivityRow, BookRefusals, ClobMarketInfo, OrderBook, parse_v1_row};
 
-use super::EngineError;
-use super::audit::{AuditSink, DiscardAuditSink};
-use super::core::{Engine, EngineSettings};
-use super::executor::{Executor, MarketView, PaperExecutor};
+use super::core::Engine;
+use super::executor::{Executor, MarketView};
 use super::io::{EngineEvent, ExecutionReport, Input, Outputs};
-use super::session_file::{LineError, MalformedLines, SessionLines};
 
 /// Simulated time between two timer ticks (breaker cooldown, staleness, day roll-over).
 pub const TICK_EVERY_MS: i64 = 1_000;
@@ -47,10 +19,6 @@ pub const TICK_EVERY_MS: i64 = 1_000;
 /// covers every cooldown, staleness limit and day roll-over, and a line dated decades ahead
 /// cannot make a replay tick for hours.
 pub const MAX_TICKED_GAP_MS: i64 = 86_400_000;
-
-/// The latest event time a session line may carry (2100-01-01T00:00:00Z, in milliseconds); the
-/// earliest is the Unix epoch. Outside this a `ts` is a corrupt value, not a recording.
-pub const LATEST_SESSION_TS_MS: i64 = 4_102_444_800_000;
 
 /// The first timer tick to replay before an event at `at`, given the tick `next` due on the
 /// schedule: `next` itself, or, across a gap longer than [`MAX_TICKED_GAP_MS`], the first tick
@@ -63,93 +31,6 @@ pub(crate) fn first_tick_before(next: Timestamp, at: Timestamp) -> Timestamp {
     // Whole ticks skipped, rounded up so that no more than the last day is ticked.
     let skipped_ticks = (gap - MAX_TICKED_GAP_MS + TICK_EVERY_MS - 1) / TICK_EVERY_MS;
     next.plus_millis(skipped_ticks * TICK_EVERY_MS)
-}
-
-#[derive(Deserialize)]
-struct RawLine<'a> {
-    ts: i64,
-    #[serde(rename = "type")]
-    kind: &'a str,
-    #[serde(borrow, default)]
-    trade: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    book: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    market: Option<&'a RawValue>,
-    #[serde(default)]
-    condition_id: Option<String>,
-    #[serde(default)]
-    winning_token_id: Option<String>,
-}
-
-/// One parsed line: when it happened and what it is.
-#[derive(Debug, Clone)]
-pub struct ReplayEvent {
-    pub at: Timestamp,
-    pub input: Input,
-}
-
-fn missing(field: &'static str) -> EngineError {
-    EngineError::BadField { field, value: "absent".to_owned(), rule: "required for this event type" }
-}
-
-/// Parses one line of a session file. `Ok(None)` for a blank line or a non-trade activity row.
-pub fn parse_line(line: &str) -> Result<Option<ReplayEvent>, EngineError> {
-    if line.trim().is_empty() {
-        return Ok(None);
-    }
-    let raw: RawLine<'_> = serde_json::from_str(line).map_err(|e| EngineError::BadField {
-        field: "line",
-        value: e.to_string(),
-        rule: "a JSON object with ts and type",
-    })?;
-    if !(0..=LATEST_SESSION_TS_MS).contains(&raw.ts) {
-        return Err(EngineError::BadField {
-            field: "ts",
-            value: raw.ts.to_string(),
-            rule: "milliseconds since 1970-01-01, before 2100",
-        });
-    }
-    let at = Timestamp::from_millis(raw.ts);
-    let input = match raw.kind {
-        "whale_trade" => {
-            let row = raw.trade.ok_or_else(|| missing("trade"))?;
-            match parse_v1_row(row.get()).map_err(|e| EngineError::BadField {
-                field: "trade",
-                value: e,
-                rule: "a Data API v1 trade row",
-            })? {
-                ActivityRow::Trade(trade) => Input::WhaleTrade(Box::new(trade)),
-                _ => return Ok(None),
-            }
-        }
-        "book" => {
-            let json = raw.book.ok_or_else(|| missing("book"))?;
-            let book = OrderBook::from_json(json.get()).map_err(EngineError::BookRefused)?;
-            Input::Book(Box::new(book))
-        }
-        "market" => {
-            let json = raw.market.ok_or_else(|| missing("market"))?;
-            let info = ClobMarketInfo::from_json(json.get()).map_err(|e| EngineError::BadField {
-                field: "market",
-                value: e.to_string(),
-                rule: "a CLOB /clob-markets object",
-            })?;
-            Input::MarketInfo(Box::new(info))
-        }
-        "resolution" => Input::Resolution {
-            condition_id: raw.condition_id.ok_or_else(|| missing("condition_id"))?,
-            winning_token_id: raw.winning_token_id.ok_or_else(|| missing("winning_token_id"))?,
-        },
-        other => {
-            return Err(EngineError::BadField {
-                field: "type",
-                value: other.to_owned(),
-                rule: "one of whale_trade, book, market, resolution",
-            });
-        }
-    };
-    Ok(Some(ReplayEvent { at, input }))
 }
 
 /// What a replayed session did.
@@ -302,74 +183,6 @@ impl<E: Executor> SimulatedRun<E> {
     }
 }
 
-/// Replays the session at `path` through a paper-trading engine built from `config`, as fast as
-/// possible, sending audit records to `audit`.
-pub fn replay_session(
-    path: &Path,
-    config: Arc<Config>,
-    audit: Box<dyn AuditSink>,
-) -> Result<ReplayReport, EngineError> {
-    let file = std::fs::File::open(path)
-        .map_err(|e| EngineError::Io { path: path.display().to_string(), reason: e.to_string() })?;
-    let mut audit = Some(audit);
-    let mut run: Option<SimulatedRun<PaperExecutor>> = None;
-    let (mut lines, mut refused) = (0u64, 0u64);
-    let mut malformed = MalformedLines::new(path);
-    let mut refusals = BookRefusals::new("replay");
-    for line in SessionLines::new(std::io::BufReader::new(file)) {
-        let line = line.map_err(|e| EngineError::Io { path: path.display().to_string(), reason: e.to_string() })?;
-        lines += 1;
-        let event = match parse_session_line(line.text) {
-            Ok(Some(event)) => event,
-            Ok(None) => continue,
-            Err(EngineError::BookRefused(e)) => {
-                refused += 1;
-                refusals.record(&e, run.as_ref().map_or(Timestamp::from_millis(0), |r| r.clock.now()));
-                continue;
-            }
-            Err(e) => {
-                malformed.record(malformed_cause(&e), line.number, &e);
-                continue;
-            }
-        };
-        let run = match run.as_mut() {
-            Some(run) => run,
-            None => {
-                // The engine starts at the first event's time: the session's trading day, not today's.
-                let sink = audit.take().unwrap_or_else(|| Box::new(DiscardAuditSink));
-                let engine = Engine::new(config.clone(), EngineSettings::default(), sink, event.at)?;
-                run.insert(SimulatedRun::new(engine, PaperExecutor::default(), event.at))
-            }
-        };
-        run.feed(event.at, event.input);
-    }
-    malformed.finish();
-    let malformed = malformed.total();
-    Ok(run.map(|r| r.report(lines, malformed, refused)).unwrap_or(ReplayReport {
-        lines,
-        malformed_lines: malformed,
-        books_refused: refused,
-        ..Default::default()
-    }))
-}
-
-/// A line read from a session file, parsed; a line that could not be read as text is malformed.
-pub(crate) fn parse_session_line(text: Result<String, LineError>) -> Result<Option<ReplayEvent>, EngineError> {
-    match text {
-        Ok(text) => parse_line(&text),
-        Err(e) => Err(EngineError::BadField { field: e.cause(), value: e.to_string(), rule: "a line of UTF-8 JSON" }),
-    }
-}
-
-/// The cause a malformed line is counted under: the field that broke its rule.
-pub(crate) fn malformed_cause(error: &EngineError) -> &'static str {
-    match error {
-        EngineError::BadField { field, .. } => field,
-        EngineError::BookRefused(_) => "book",
-        EngineError::Io { .. } | EngineError::Risk(_) | EngineError::Store(_) => "other",
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -390,41 +203,5 @@ mod tests {
         assert_eq!(first.millis_since(T0) % TICK_EVERY_MS, 0, "ticks stay on the one-second grid");
         assert!(at.millis_since(first) <= MAX_TICKED_GAP_MS);
         assert!(at.millis_since(first) > MAX_TICKED_GAP_MS - TICK_EVERY_MS);
-    }
-
-    #[test]
-    fn a_line_dated_outside_the_session_range_is_malformed() {
-        for ts in [-1, LATEST_SESSION_TS_MS + 1, i64::MAX] {
-            let line = format!(r#"{{"ts":{ts},"type":"resolution","condition_id":"0xc","winning_token_id":"1"}}"#);
-            match parse_line(&line) {
-                Err(EngineError::BadField { field: "ts", value, .. }) => assert_eq!(value, ts.to_string()),
-                other => panic!("ts {ts}: {other:?}"),
-            }
-        }
-        let line = format!(
-            r#"{{"ts":{LATEST_SESSION_TS_MS},"type":"resolution","condition_id":"0xc","winning_token_id":"1"}}"#
-        );
-        assert!(matches!(parse_line(&line), Ok(Some(_))));
-    }
-
-    #[test]
-    fn a_replay_across_decades_ends_after_a_day_of_ticks() {
-        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-        let path = dir.path().join("session.jsonl");
-        let lines = [
-            format!(r#"{{"ts":{},"type":"resolution","condition_id":"0xc","winning_token_id":"1"}}"#, T0.millis()),
-            format!(
-                r#"{{"ts":{LATEST_SESSION_TS_MS},"type":"resolution","condition_id":"0xc","winning_token_id":"1"}}"#
-            ),
-        ];
-        std::fs::write(&path, lines.join("\n")).unwrap_or_else(|e| panic!("{e}"));
-        let config = crate::config::Config::default();
-        let report =
-            replay_session(&path, Arc::new(config), Box::new(DiscardAuditSink)).unwrap_or_else(|e| panic!("{e}"));
-        // The first event and its tick, then at most a day of ticks (86,401 with both ends) and
-        // the second event: the decades between are skipped.
-        let day_of_ticks = (MAX_TICKED_GAP_MS / TICK_EVERY_MS) as u64;
-        assert_eq!(report.lines, 2);
-        assert!((2 + day_of_ticks..=2 + day_of_ticks + 2).contains(&report.inputs), "{report:?}");
     }
 }

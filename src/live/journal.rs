@@ -20,7 +20,7 @@ use futures::future::BoxFuture;
 use rust_decimal::Decimal;
 
 use crate::clock::Timestamp;
-use crate::polymarket::Side;
+use crate::domain::Side;
 use crate::store::{OrderKind, OrderRecord, OrderStatus, StoreCommand, StoreError, StoreHandle};
 
 /// An order about to be sent, as the journal records it.
@@ -87,10 +87,7 @@ fn order_record(order: &SentOrder) -> OrderRecord {
         position_id: None,
         whale_trade_key: None,
         token_id: order.token_id.clone(),
-        side: match order.side {
-            Side::Buy => crate::store::Side::Buy,
-            Side::Sell => crate::store::Side::Sell,
-        },
+        side: order.side,
         limit_price: order.limit_price,
         size: order.size,
         kind: if order.is_entry { OrderKind::Entry } else { OrderKind::Exit },

@@ -9,9 +9,10 @@ use rust_decimal::Decimal;
 
 use super::LiveError;
 use crate::clock::Timestamp;
-use crate::domain::{ClientOrderId, Side as DomainSide};
+use crate::domain::{ClientOrderId, Side};
 use crate::engine::MarketView;
-use crate::polymarket::{FeeCurve, Side, UnsignedOrder, ZERO_BYTES32, limit_order_amounts, salt_for_client_order_id};
+use crate::market::FeeCurve;
+use crate::polymarket::{UnsignedOrder, ZERO_BYTES32, limit_order_amounts, salt_for_client_order_id};
 use crate::risk::{OrderIntent, OrderKind};
 
 /// Who places the orders (from `[polymarket.credentials]` and the signing key).
@@ -51,10 +52,7 @@ pub fn prepare(
     now: Timestamp,
 ) -> Result<PreparedOrder, LiveError> {
     let book = market.book.ok_or(LiveError::NoBook)?;
-    let side = match intent.side {
-        DomainSide::Buy => Side::Buy,
-        DomainSide::Sell => Side::Sell,
-    };
+    let side = intent.side;
     let tick = if book.tick_size > Decimal::ZERO { book.tick_size } else { market.rules.tick_size };
     let amounts = limit_order_amounts(side, intent.price, intent.size, tick, book.min_order_size)?;
     let unsigned = UnsignedOrder {
@@ -90,7 +88,7 @@ mod tests {
     use super::*;
     use crate::domain::{MarketId, TokenId};
     use crate::engine::VenueRules;
-    use crate::polymarket::OrderBook;
+    use crate::market::OrderBook;
 
     const BOOK: &str = r#"{"market":"0xc0","asset_id":"2409840732","timestamp":"1000","bids":[{"price":"0.40","size":"100"}],"asks":[{"price":"0.45","size":"100"}],"min_order_size":"5","tick_size":"0.01","neg_risk":true}"#;
 
@@ -105,8 +103,7 @@ mod tests {
     #[test]
     fn an_intent_becomes_a_fak_ready_order_named_by_the_books_token() {
         let book = OrderBook::from_json(BOOK).unwrap();
-        let intent =
-            OrderIntent::entry(ClientOrderId(7), MarketId(0), TokenId(0), DomainSide::Buy, dec!(0.45), dec!(10.129));
+        let intent = OrderIntent::entry(ClientOrderId(7), MarketId(0), TokenId(0), Side::Buy, dec!(0.45), dec!(10.129));
         let market = MarketView { book: Some(&book), rules: VenueRules::default() };
         let order = prepare(&intent, market, &identity(), Timestamp(1_700_000_000_000)).unwrap();
         assert_eq!(order.token_id, "2409840732");
@@ -121,8 +118,7 @@ mod tests {
 
     #[test]
     fn no_book_or_a_price_off_the_tick_is_refused_before_anything_is_sent() {
-        let intent =
-            OrderIntent::entry(ClientOrderId(7), MarketId(0), TokenId(0), DomainSide::Buy, dec!(0.455), dec!(10));
+        let intent = OrderIntent::entry(ClientOrderId(7), MarketId(0), TokenId(0), Side::Buy, dec!(0.455), dec!(10));
         let market = MarketView { book: None, rules: VenueRules::default() };
         assert!(matches!(prepare(&intent, market, &identity(), Timestamp(1)), Err(LiveError::NoBook)));
         let book = OrderBook::from_json(BOOK).unwrap();

@@ -11,8 +11,10 @@ use rust_decimal::Decimal;
 
 use crate::clock::Timestamp;
 use crate::domain::ClientOrderId;
+use crate::domain::Side;
 use crate::engine::ExecutionReport;
-use crate::polymarket::{ClobTrade, FeeCurve, OpenOrder, Side};
+use crate::market::FeeCurve;
+use crate::polymarket::{ClobTrade, OpenOrder};
 
 /// 10⁶: order amounts on the wire are integers of 10⁻⁶ pUSD or shares.
 const FIXED_POINT: Decimal = Decimal::from_parts(1_000_000, 0, 0, false, 0);

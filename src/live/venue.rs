@@ -16,7 +16,8 @@ use super::outcome::{self, VenueFill, VenueStatus};
 use super::{Shared, Tracked};
 use crate::domain::ClientOrderId;
 use crate::engine::ExecutionReport;
-use crate::polymarket::{FeeCurve, ListFilter, OrderType, TradingError};
+use crate::market::FeeCurve;
+use crate::polymarket::{ListFilter, OrderType, TradingError};
 
 use super::journal::SentOrder;
 use super::order::PreparedOrder;

@@ -9,10 +9,8 @@
 
 use std::collections::BTreeSet;
 
-use serde::{Deserialize, Serialize};
-
-use super::trade::{TradeKey, WhaleTrade};
 use crate::clock::Timestamp;
+use crate::market::{TradeKey, WhaleTrade};
 
 /// What the feed should do with a row it just read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,7 +27,7 @@ pub enum Admission {
 }
 
 /// A cursor's persistent form: what a restart needs to neither skip nor duplicate.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CursorState {
     pub watermark: Timestamp,
     pub seen: Vec<TradeKey>,
@@ -152,7 +150,7 @@ mod tests {
     use rust_decimal_macros::dec;
 
     use super::*;
-    use crate::polymarket::trade::Side;
+    use crate::domain::Side;
 
     fn trade(tx: &str, secs: i64) -> WhaleTrade {
         WhaleTrade {

@@ -19,8 +19,9 @@ use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 
 use super::exact_decimal;
-use super::trade::{Side, WhaleTrade};
 use crate::clock::Timestamp;
+use crate::domain::Side;
+use crate::market::WhaleTrade;
 
 /// The outcome index the API uses for "could not be labeled".
 const UNLABELED_OUTCOME_INDEX: u32 = 999;

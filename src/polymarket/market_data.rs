@@ -1,9 +1,10 @@
 //! Public CLOB reads: one book, a batch of books, a market's trading parameters and its status.
 
-use super::book::{BookError, ClobMarketInfo, OrderBook, ParsedBooks, parse_books};
+use super::book::{ParsedBooks, parse_books};
 use super::config::PolymarketConfig;
 use super::http::{HttpClient, HttpError, endpoint};
 use super::market_status::{MAX_MARKET_BODY_BYTES, MarketStatus, MarketStatusError};
+use crate::market::{BookError, ClobMarketInfo, OrderBook};
 
 /// A CLOB read that failed.
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]

@@ -1,23 +1,19 @@
-//! Polymarket adapters: the whale feed (Data API), the price feed (CLOB books), the
-//! paper fill model, and the pieces of the live trading client (L2 signing, V2 order bodies).
+//! Polymarket adapters: the whale feed (Data API), the price feed (CLOB books), market parameters
+//! and status, and the pieces of the live trading client (L2 signing, V2 order bodies).
 //!
 //! | module | job |
 //! | --- | --- |
 //! | `config` | `[polymarket]`: hosts, poll intervals, limits, retry policy, credentials |
 //! | `exact_decimal` | JSON numbers and strings to `Decimal` without passing through `f64` |
-//! | `trade` | [`WhaleTrade`] and its exact dedupe [`TradeKey`] |
 //! | `data_api` | v1/v2 activity rows and pages, normalised; malformed rows skipped |
 //! | `http` | rate limit, timeout, retries with backoff and jitter, `Retry-After` |
 //! | `cursor` | a wallet's watermark and bounded dedupe memory (pure) |
 //! | `whale_feed` | the per-wallet pollers that feed the engine |
-//! | `book` | CLOB order books (best first, corrupt ones refused with a cause) and `/clob-markets` parameters |
-//! | `book_refusals` | refused books counted per cause, logged at most once per cause a minute |
+//! | `book` | CLOB books and `/clob-markets` parameters read from the wire into `market` types |
 //! | `market_data` | public CLOB reads: `/book`, `/books`, `/clob-markets`, `/markets` |
 //! | `market_status` | a market's status from `/markets/{condition_id}`: closed, accepting orders, winner |
 //! | `staleness` | which watched tokens have a fresh price (pure) |
 //! | `price_feed` | the book poller for the tokens the engine watches |
-//! | `fees` | the V2 taker fee curve |
-//! | `paper_fill` | the paper fill model: walk the book, fees, slippage, partial fills (pure) |
 //! | `auth` | L2 HMAC request signing (`POLY_*` headers) |
 //! | `order` | V2 order amounts (6-decimal fixed point) and the `POST /order` body |
 //! | `signer` | EIP-712 V2 order signatures via the official SDK (cargo feature `live`) |
@@ -26,29 +22,24 @@
 
 mod auth;
 mod book;
-mod book_refusals;
 mod config;
 mod cursor;
 mod data_api;
 mod exact_decimal;
-mod fees;
 mod http;
 mod market_data;
 mod market_status;
 mod order;
-mod paper_fill;
 mod price_feed;
 #[cfg(feature = "live")]
 mod signer;
 mod staleness;
-mod trade;
 mod trading;
 mod wallet;
 mod whale_feed;
 
 pub use auth::{AuthError, L2Credentials, l2_headers, l2_signature};
-pub use book::{BookCause, BookError, ClobMarketInfo, OrderBook, ParsedBooks, PriceLevel, parse_books};
-pub use book_refusals::{BookRefusalCounts, BookRefusals, SharedBookRefusals};
+pub use book::{ParsedBooks, parse_books};
 pub use config::{
     CredentialsConfig, DataApiVersion, HttpConfig, MarketWsConfig, PolymarketConfig, PriceFeedConfig, RedeemConfig,
     ResolutionConfig, WalletConfig, WhaleFeedConfig,
@@ -58,7 +49,6 @@ pub use data_api::{
     ActivityPage, ActivityRow, DataApiError, Redemption, parse_v1_page, parse_v1_row, parse_v2_page, parse_v2_row,
 };
 pub use exact_decimal::decimal_from_json_text;
-pub use fees::{FeeCurve, FeeError};
 pub use http::{HttpClient, HttpError, RetryPolicy, endpoint};
 pub use market_data::{ClobMarketData, MarketDataError};
 pub use market_status::{MAX_MARKET_BODY_BYTES, MarketStatus, MarketStatusError, MarketToken};
@@ -66,18 +56,16 @@ pub use order::{
     OrderAmounts, OrderError, OrderType, OrderWire, PostOrderRequest, UnsignedOrder, ZERO_BYTES32, limit_order_amounts,
     salt_for_client_order_id,
 };
-pub use paper_fill::{FillError, FillRequest, LevelFill, PaperFill, simulate_fill};
 pub use price_feed::{BookUpdate, PriceEvent, PriceFeedHandle, PriceFeedSnapshot, spawn_price_feed};
 #[cfg(feature = "live")]
 pub use signer::{OrderSignature, OrderSigner, SignError};
 pub use staleness::{StalenessTracker, TokenFreshness};
-pub use trade::{Side, TradeKey, TradeKeyError, WhaleTrade};
 pub use trading::{
     CancelResponse, ClobTrade, ClobTradingClient, ListFilter, OpenOrder, PostOrderResponse, TradingError,
 };
 pub use wallet::{
-    MAX_BALANCE_BODY_BYTES, MAX_POSITIONS_PAGE_BYTES, PositionsPage, PositionsReading, VenuePosition, WalletError,
-    parse_balance, parse_positions_page, read_positions,
+    MAX_BALANCE_BODY_BYTES, MAX_POSITIONS_PAGE_BYTES, PositionsPage, PositionsReading, WalletError, parse_balance,
+    parse_positions_page, read_positions,
 };
 pub use whale_feed::{
     FeedStart, FollowedWallet, WalletFeedStatus, WhaleFeedError, WhaleFeedHandle, WhaleFeedSnapshot, spawn_whale_feed,

@@ -8,7 +8,7 @@ use rust_decimal::{Decimal, RoundingStrategy};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::trade::Side;
+use crate::domain::Side;
 
 /// Shares are traded in lots of 0.01.
 const LOT_DECIMALS: u32 = 2;
@@ -119,6 +119,7 @@ pub struct OrderWire {
     pub token_id: String,
     pub maker_amount: String,
     pub taker_amount: String,
+    #[serde(with = "wire_side")]
     pub side: Side,
     /// Seconds, as a string.
     pub expiration: String,
@@ -184,6 +185,25 @@ impl UnsignedOrder {
             post_only: false,
             defer_exec: false,
         }
+    }
+}
+
+/// The side as the CLOB writes it: `BUY` / `SELL`.
+mod wire_side {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    use crate::domain::Side;
+
+    pub fn serialize<S: Serializer>(side: &Side, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(match side {
+            Side::Buy => "BUY",
+            Side::Sell => "SELL",
+        })
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Side, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        Side::parse(&text).ok_or_else(|| serde::de::Error::custom(format!("side {text:?}: must be BUY or SELL")))
     }
 }
 

@@ -22,12 +22,11 @@ use serde::Serialize;
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
-use super::book::OrderBook;
-use super::book_refusals::SharedBookRefusals;
 use super::config::{PolymarketConfig, PriceFeedConfig};
 use super::market_data::{ClobMarketData, MarketDataError};
 use super::staleness::{StalenessTracker, TokenFreshness};
 use crate::clock::{Clock, Timestamp};
+use crate::market::{OrderBook, SharedBookRefusals};
 
 /// A fresh book for a watched token.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -24,8 +24,8 @@ use polymarket_client_sdk_v2::contract_config;
 use polymarket_client_sdk_v2::types::{Address, B256, U256};
 
 use super::order::UnsignedOrder;
-use super::trade::Side;
 use crate::config::Secret;
+use crate::domain::Side;
 
 const ORDER_DOMAIN_NAME: &str = "Polymarket CTF Exchange";
 const ORDER_DOMAIN_VERSION: &str = "2";

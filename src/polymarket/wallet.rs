@@ -12,6 +12,7 @@ use serde_json::value::RawValue;
 
 use super::exact_decimal;
 use super::http::{HttpClient, HttpError, endpoint};
+use crate::market::VenuePosition;
 
 /// Longest `/balance-allowance` answer read (a balance and a few allowances).
 pub const MAX_BALANCE_BODY_BYTES: usize = 64 * 1024;
@@ -39,19 +40,6 @@ pub enum WalletError {
     Http(#[from] HttpError),
     #[error("balance: {0}")]
     Balance(String),
-}
-
-/// One position of the wallet, as the Data API states it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct VenuePosition {
-    pub token_id: String,
-    pub condition_id: String,
-    /// Shares held now.
-    pub size: Decimal,
-    /// Average price paid per share.
-    pub avg_price: Decimal,
-    /// The market resolved and the shares wait to be redeemed.
-    pub redeemable: bool,
 }
 
 /// One `/v2/positions` page, its rows parsed one by one.

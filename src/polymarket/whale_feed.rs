@@ -21,8 +21,8 @@ use super::config::{DataApiVersion, PolymarketConfig, WhaleFeedConfig};
 use super::cursor::{Admission, CursorState, WalletCursor};
 use super::data_api::{ActivityPage, ActivityRow, DataApiError, SkippedRows, parse_v1_page, parse_v2_page};
 use super::http::{HttpClient, HttpError, endpoint};
-use super::trade::WhaleTrade;
 use crate::clock::{Clock, Timestamp};
+use crate::market::WhaleTrade;
 
 /// v1 `/activity` refuses offsets beyond this.
 const V1_MAX_OFFSET: u32 = 5_000;

@@ -29,7 +29,8 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::clock::{Clock, Timestamp};
-use crate::polymarket::{PriceEvent, WhaleTrade};
+use crate::market::WhaleTrade;
+use crate::polymarket::PriceEvent;
 use crate::store::{DurableReceipt, StoreCommand, StoreHandle};
 
 use crate::engine::journal::{Journal, any_recorded, client_order_id_text};
@@ -509,7 +510,8 @@ pub const VIEW_EVERY: Duration = Duration::from_millis(250);
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::polymarket::{BookUpdate, OrderBook};
+    use crate::market::OrderBook;
+    use crate::polymarket::BookUpdate;
 
     #[test]
     fn price_feed_books_become_stamped_inputs_and_staleness_notices_do_not() {

@@ -13,7 +13,7 @@ use crate::api::{StatusView, StoreView, WalletView};
 use crate::config::Config;
 use crate::engine::{EngineStatus, EngineView, ExitCounters};
 use crate::health::HealthReport;
-use crate::polymarket::{BookRefusalCounts, SharedBookRefusals};
+use crate::market::{BookRefusalCounts, SharedBookRefusals};
 
 /// The receivers observers read; cheap to clone.
 #[derive(Clone)]

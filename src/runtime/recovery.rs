@@ -89,8 +89,9 @@ mod tests {
     use rust_decimal_macros::dec;
 
     use super::*;
+    use crate::domain::Side;
     use crate::engine::DiscardAuditSink;
-    use crate::store::{PositionRecord, PositionStatus, Side};
+    use crate::store::{PositionRecord, PositionStatus};
 
     fn config() -> Arc<Config> {
         Arc::new(Config::default())

@@ -1,7 +1,7 @@
 //! The daemon's replay feed (`[feed] source = "replay"`): a recorded session paced into the engine
 //! task's queue by `replay_speed`, numbered so that a restart resumes exactly where the store's
-//! checkpoint left it. The session format and the plain-loop replay are the engine's
-//! ([`crate::engine::replay`]); this is their async half.
+//! checkpoint left it. The session format and the plain-loop replay are [`crate::session`]'s;
+//! this is their async half.
 
 use std::path::Path;
 
@@ -11,10 +11,10 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::clock::{Clock, SimClock, Timestamp};
-use crate::engine::replay::{TICK_EVERY_MS, first_tick_before, malformed_cause, parse_session_line};
-use crate::engine::session_file::{MalformedLines, SessionLine, SessionLines};
-use crate::engine::{EngineError, Input, ReplayReport};
-use crate::polymarket::SharedBookRefusals;
+use crate::engine::replay::{TICK_EVERY_MS, first_tick_before};
+use crate::engine::{Input, ReplayReport};
+use crate::market::SharedBookRefusals;
+use crate::session::{MalformedLines, SessionError, SessionLine, SessionLines, malformed_cause, parse_session_line};
 
 use super::engine_task::EngineMsg;
 
@@ -35,9 +35,9 @@ pub async fn run_replay_feed(
     cancel: CancellationToken,
     resume_after: Option<u64>,
     refusals: SharedBookRefusals,
-) -> Result<ReplayReport, EngineError> {
+) -> Result<ReplayReport, SessionError> {
     let file = std::fs::File::open(path)
-        .map_err(|e| EngineError::Io { path: path.display().to_string(), reason: e.to_string() })?;
+        .map_err(|e| SessionError::Io { path: path.display().to_string(), reason: e.to_string() })?;
     let mut lines = stream_lines(file, cancel.clone());
     let speed = speed.to_f64().filter(|s| s.is_finite() && *s > 0.0);
     let resume_after = resume_after.unwrap_or(0);
@@ -49,12 +49,12 @@ pub async fn run_replay_feed(
     let mut report = ReplayReport { resumed_after: Some(resume_after).filter(|r| *r > 0), ..Default::default() };
     let mut malformed = MalformedLines::new(path);
     while let Some(line) = lines.recv().await {
-        let line = line.map_err(|e| EngineError::Io { path: path.display().to_string(), reason: e.to_string() })?;
+        let line = line.map_err(|e| SessionError::Io { path: path.display().to_string(), reason: e.to_string() })?;
         report.lines += 1;
         let event = match parse_session_line(line.text) {
             Ok(Some(event)) => event,
             Ok(None) => continue,
-            Err(EngineError::BookRefused(e)) => {
+            Err(SessionError::BookRefused(e)) => {
                 // Not a message: a refused book has no number, in this run as in every other.
                 report.books_refused += 1;
                 refusals.record(&e, clock.now());

@@ -40,7 +40,7 @@ pub use error::StoreError;
 pub use records::{
     AlertRecord, Decision, DecisionRecord, EngineCheckpointRecord, FillRecord, OrderKind, OrderRecord, OrderStatus,
     PositionRecord, PositionStatus, RedemptionRecord, RedemptionStatus, RedemptionUpdate, RiskStateRecord,
-    SeenWhaleTrade, SentTransaction, Side, TradingStateChange, WhaleWatermark,
+    SeenWhaleTrade, SentTransaction, TradingStateChange, WhaleWatermark,
 };
 pub use sqlite::{MIGRATIONS, Migration, SqliteStore, latest_version};
 pub use writer::{DurableReceipt, StoreHandle, StoreWriter, WriterSettings, WriterStatsSnapshot, spawn_writer};

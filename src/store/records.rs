@@ -1,13 +1,14 @@
 //! The rows the engine writes: plain data with exact `Decimal` money and `Timestamp` times.
 //!
-//! These types belong to the store so that it depends on no other module: the engine maps its own
-//! domain types onto them. Enumerations are stored as their snake_case names, money as decimal text
+//! These types belong to the store so that it depends on nothing but the shared vocabulary
+//! (`clock`, `domain`): the engine maps its own types onto them. Enumerations are stored as their snake_case names, money as decimal text
 //! (exact, and readable in the `sqlite3` shell), times as milliseconds since the epoch.
 
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use crate::clock::Timestamp;
+use crate::domain::Side;
 
 use super::error::StoreError;
 
@@ -44,11 +45,6 @@ macro_rules! stored_enum {
         }
     };
 }
-
-stored_enum!(
-    /// Buy or sell, of an order or of the order that opened a position.
-    Side { Buy => "buy", Sell => "sell" }
-);
 
 stored_enum!(
     /// Whether a position is still held.

@@ -10,7 +10,7 @@ use crate::domain::{Side, SourceTradeId};
 use crate::engine::copy_rules::{self, CopyRejection, EntryInputs, RejectReason};
 use crate::engine::io::{DecisionDetail, Outputs, WhaleTradeDecision, WhaleVerdict};
 use crate::engine::portfolio::{OrderPurpose, Trade, trade_id_of};
-use crate::polymarket::WhaleTrade;
+use crate::market::WhaleTrade;
 use crate::risk::{Decision, OrderIntent, PositionId};
 
 use super::Engine;

@@ -6,7 +6,7 @@ use rust_decimal::Decimal;
 use crate::domain::ExitReason;
 use crate::engine::copy_rules;
 use crate::engine::io::{DecisionDetail, Outputs, WhaleTradeDecision, WhaleVerdict};
-use crate::polymarket::WhaleTrade;
+use crate::market::WhaleTrade;
 
 use super::Engine;
 

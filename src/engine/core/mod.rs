@@ -15,7 +15,7 @@ use crate::engine::audit::{AuditRecord, AuditSink};
 use crate::engine::io::{EngineEvent, EngineStatus, Input, Outputs};
 use crate::engine::market_data::{MarketData, VenueRules};
 use crate::engine::portfolio::{OrderPurpose, PendingOrder, Portfolio};
-use crate::polymarket::OrderBook;
+use crate::market::OrderBook;
 use crate::risk::{ExitIntent, OrderIntent, PositionId, RiskEvent, RiskManager};
 
 mod control;
@@ -31,8 +31,6 @@ mod whale_trades;
 
 #[cfg(test)]
 mod tests;
-
-pub use whale_trades::whale_trade_key;
 
 /// Settings of one engine that do not come from the config file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -5,7 +5,7 @@ use crate::clock::Timestamp;
 use crate::domain::{MarketId, TokenId};
 use crate::engine::io::{Outputs, Quote};
 use crate::engine::market_data::VenueRules;
-use crate::polymarket::{ClobMarketInfo, OrderBook};
+use crate::market::{ClobMarketInfo, OrderBook};
 use crate::risk::safeguards::MarketRules;
 
 use super::Engine;

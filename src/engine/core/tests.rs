@@ -1,14 +1,15 @@
-//! The engine's own unit tests: redemptions asked for on resolution, and the whale-trade key.
+//! The engine's own unit tests: redemptions asked for on resolution.
 
 use rust_decimal_macros::dec;
 
 use super::*;
 use crate::config::Config;
+use crate::domain::Side;
 use crate::engine::io::{ExecutionReport, RedemptionRequest};
-use crate::polymarket::{Side as WireSide, WhaleTrade};
+use crate::market::WhaleTrade;
 use rust_decimal::Decimal;
 
-fn trade(tx: &str, side: WireSide, size: Decimal, price: Decimal) -> WhaleTrade {
+fn trade(tx: &str, side: Side, size: Decimal, price: Decimal) -> WhaleTrade {
     WhaleTrade {
         transaction_hash: tx.into(),
         wallet: "0xwhale".into(),
@@ -46,7 +47,7 @@ fn holding(mode: Mode) -> (Engine, Decimal) {
     );
     let book = OrderBook::from_json(&book).unwrap_or_else(|e| panic!("{e}"));
     engine.process(Input::Book(Box::new(book)), now, &mut out);
-    let mut whale = trade("0xaa", WireSide::Buy, dec!(1000), dec!(0.50));
+    let mut whale = trade("0xaa", Side::Buy, dec!(1000), dec!(0.50));
     whale.wallet = WHALE.into();
     whale.timestamp = now;
     out.clear();
@@ -100,18 +101,5 @@ fn losers_and_simulated_modes_need_nothing_on_chain() {
     for mode in [Mode::Paper, Mode::DryRun] {
         let (mut engine, _) = holding(mode);
         assert_eq!(redemptions(&mut engine, YES), vec![], "{mode}: no tokens are held");
-    }
-}
-
-#[test]
-fn the_fast_key_is_the_text_form_of_the_trade_key() {
-    let cases = [
-        trade("0xABcd", WireSide::Buy, dec!(100.0), dec!(0.50)),
-        trade("0xabcd", WireSide::Sell, dec!(2538.26612), dec!(0.5699998232997013)),
-        trade("0x00", WireSide::Buy, dec!(0.000100), dec!(1)),
-    ];
-    for t in &cases {
-        assert_eq!(whale_trade_key(t), t.key().to_string());
-        assert_eq!(whale_trade_key(t).parse::<crate::polymarket::TradeKey>(), Ok(t.key()));
     }
 }

@@ -329,7 +329,7 @@ mod tests {
     use super::*;
     use crate::config::Config;
     use crate::domain::TradingState;
-    use crate::polymarket::VenuePosition;
+    use crate::market::VenuePosition;
 
     const T0: Timestamp = Timestamp(1_767_261_600_000);
 

@@ -10,7 +10,7 @@ use crate::domain::{Side, SourceTradeId};
 use crate::engine::audit::{AuditRecord, TradeRejected};
 use crate::engine::copy_rules::{CopyRejection, RejectReason};
 use crate::engine::io::{DecisionDetail, EngineEvent, Outputs, WhaleTradeDecision, WhaleVerdict};
-use crate::polymarket::WhaleTrade;
+use crate::market::WhaleTrade;
 
 use super::Engine;
 
@@ -22,7 +22,7 @@ impl Engine {
             tracing::debug!(wallet = %trade.wallet, "trade of a wallet we do not follow, ignored");
             return;
         };
-        write_whale_trade_key(trade, &mut self.key_text);
+        trade.write_key_text(&mut self.key_text);
         let key: Arc<str> = Arc::from(self.key_text.as_str());
         let source = SourceTradeId::of(&key);
         if !self.seen_trades.insert(source) {
@@ -36,7 +36,7 @@ impl Engine {
         if !trade.outcome.is_empty() && self.market.outcome_label(token).is_none() {
             self.market.set_outcome_label(token, &trade.outcome);
         }
-        let side = domain_side(trade.side);
+        let side = trade.side;
         out.events.push(EngineEvent::WhaleTradeSeen {
             whale,
             market,
@@ -111,38 +111,4 @@ impl Engine {
             out,
         );
     }
-}
-
-fn domain_side(side: crate::polymarket::Side) -> Side {
-    match side {
-        crate::polymarket::Side::Buy => Side::Buy,
-        crate::polymarket::Side::Sell => Side::Sell,
-    }
-}
-
-/// The dedupe identity of a whale trade as text (transaction hash, asset, side, size, price,
-/// timestamp; decimals normalised so that `0.5` and `0.50` agree): exactly the text form of
-/// [`WhaleTrade::key`], written straight into one buffer because every whale trade needs it.
-pub fn whale_trade_key(trade: &WhaleTrade) -> String {
-    let mut key = String::with_capacity(trade.transaction_hash.len() + trade.asset.len() + 48);
-    write_whale_trade_key(trade, &mut key);
-    key
-}
-
-/// [`whale_trade_key`] into `key` (cleared first), so that a caller can reuse one buffer.
-fn write_whale_trade_key(trade: &WhaleTrade, key: &mut String) {
-    use std::fmt::Write;
-    key.clear();
-    key.push_str(&trade.transaction_hash);
-    key.make_ascii_lowercase();
-    // Writing into a String cannot fail.
-    let _ = write!(
-        key,
-        ":{}:{}:{}:{}:{}",
-        trade.asset,
-        trade.side,
-        trade.size.normalize(),
-        trade.price.normalize(),
-        trade.timestamp.millis()
-    );
 }

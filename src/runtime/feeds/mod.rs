@@ -44,9 +44,9 @@ use super::supervisor::{TaskError, TaskResult};
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::engine::{EngineStatus, EngineView};
+use crate::market::SharedBookRefusals;
 use crate::polymarket::{
-    ClobMarketData, FollowedWallet, MarketDataError, SharedBookRefusals, WhaleFeedError, spawn_price_feed,
-    spawn_whale_feed_with_held_back,
+    ClobMarketData, FollowedWallet, MarketDataError, WhaleFeedError, spawn_price_feed, spawn_whale_feed_with_held_back,
 };
 use crate::runtime::EngineMsg;
 use crate::store::{RecoveredState, StoreHandle};

@@ -14,7 +14,8 @@
 use std::collections::HashMap;
 
 use crate::clock::Timestamp;
-use crate::polymarket::{CursorState, FeedStart, TradeKey, WhaleTrade};
+use crate::market::{TradeKey, WhaleTrade};
+use crate::polymarket::{CursorState, FeedStart};
 use crate::store::{Decision, DecisionRecord, RecoveredState, SeenWhaleTrade, StoreCommand};
 
 /// The reason code of a trade the feed did not hand to the engine because it predates start-up.
@@ -95,7 +96,7 @@ mod tests {
     use rust_decimal_macros::dec;
 
     use super::*;
-    use crate::polymarket::Side;
+    use crate::domain::Side;
     use crate::store::WhaleWatermark;
 
     const A: &str = "0x1111111111111111111111111111111111111111";

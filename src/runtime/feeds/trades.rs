@@ -22,10 +22,10 @@ use tokio_util::sync::CancellationToken;
 
 use super::seen::held_back_command;
 use crate::clock::{Clock, Timestamp};
+use crate::domain::Side;
 use crate::engine::{EngineStatus, Input};
-use crate::polymarket::{
-    ClobMarketData, MarketDataError, PriceFeedSnapshot, SharedBookRefusals, Side, WhaleFeedSnapshot, WhaleTrade,
-};
+use crate::market::{SharedBookRefusals, WhaleTrade};
+use crate::polymarket::{ClobMarketData, MarketDataError, PriceFeedSnapshot, WhaleFeedSnapshot};
 use crate::runtime::TaskResult;
 use crate::runtime::{EngineMsg, whale_trade_msg};
 use crate::store::{StoreCommand, StoreHandle, WhaleWatermark};

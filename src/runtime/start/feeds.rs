@@ -9,7 +9,7 @@ use tokio_util::sync::CancellationToken;
 use crate::clock::Clock;
 use crate::config::{Config, FeedSource};
 use crate::engine::Input;
-use crate::polymarket::SharedBookRefusals;
+use crate::market::SharedBookRefusals;
 use crate::runtime::EngineMsg;
 use crate::runtime::failpoints::with_failpoint;
 use crate::runtime::feeds::{FeedsObserved, FeedsStart, start_polymarket_feeds};

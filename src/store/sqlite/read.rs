@@ -7,11 +7,12 @@ use rusqlite::{Connection, OptionalExtension, Params, Row};
 use rust_decimal::Decimal;
 
 use crate::clock::Timestamp;
+use crate::domain::Side;
 use crate::store::backend::{RecoveredOrder, RecoveredState, StatusReport, latest_trading_state};
 use crate::store::error::StoreError;
 use crate::store::records::{
     AlertRecord, Decision, EngineCheckpointRecord, FillRecord, OrderKind, OrderRecord, OrderStatus, PositionRecord,
-    PositionStatus, RedemptionRecord, RedemptionStatus, RiskStateRecord, SeenWhaleTrade, Side, TradingStateChange,
+    PositionStatus, RedemptionRecord, RedemptionStatus, RiskStateRecord, SeenWhaleTrade, TradingStateChange,
     WhaleWatermark,
 };
 

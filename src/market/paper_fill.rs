@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use super::book::{OrderBook, PriceLevel};
 use super::fees::FeeCurve;
-use super::trade::Side;
+use crate::domain::Side;
 
 const BPS_PER_UNIT: Decimal = Decimal::from_parts(10_000, 0, 0, false, 0);
 

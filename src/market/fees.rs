@@ -1,4 +1,4 @@
-//! The CLOB V2 taker fee curve (reference §7.6).
+//! The CLOB V2 taker fee curve.
 //!
 //! ```text
 //! fee = shares × r × (p × (1 − p))^e

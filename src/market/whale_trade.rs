@@ -1,49 +1,21 @@
 //! A whale's trade as the engine sees it, whichever Data API generation it came from, and the
 //! exact key that tells two rows apart.
+//!
+//! The key, and its text form, are made here and nowhere else. Each layer that must not act twice
+//! on one trade keeps it in the form its job needs: the feed's cursor remembers [`TradeKey`]s of
+//! its overlap window (a row read again on the next poll), the engine a [`crate::domain::SourceTradeId`]
+//! hashed from the text (a trade decided on once), the risk manager's duplicate guard the same id
+//! (one order per trade), and the store the text (what a restart must not decide again).
 
 use std::fmt;
 
 use rust_decimal::Decimal;
-use serde::{Deserialize, Serialize};
 
 use crate::clock::Timestamp;
-
-/// Which side of the book the wallet was on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "UPPERCASE")]
-pub enum Side {
-    Buy,
-    Sell,
-}
-
-impl Side {
-    /// Parses the wire form (`"BUY"` / `"SELL"`, any case).
-    pub fn parse(text: &str) -> Option<Side> {
-        if text.eq_ignore_ascii_case("BUY") {
-            Some(Side::Buy)
-        } else if text.eq_ignore_ascii_case("SELL") {
-            Some(Side::Sell)
-        } else {
-            None
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Side::Buy => "BUY",
-            Side::Sell => "SELL",
-        }
-    }
-}
-
-impl fmt::Display for Side {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+use crate::domain::Side;
 
 /// One fill of a followed wallet, normalised from a v1 or v2 Data API row.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WhaleTrade {
     /// The settling transaction. **Not unique**: one transaction settles several fills.
     pub transaction_hash: String,
@@ -76,6 +48,16 @@ impl WhaleTrade {
         TradeKey::new(&self.transaction_hash, &self.asset, self.side, self.size, self.price, self.timestamp)
     }
 
+    /// The text form of [`WhaleTrade::key`], written into `out` (cleared first) without building
+    /// the key: the engine needs it for every trade it sees, so it reuses one buffer.
+    pub fn write_key_text(&self, out: &mut String) {
+        out.clear();
+        out.push_str(&self.transaction_hash);
+        out.make_ascii_lowercase();
+        // Writing into a String cannot fail.
+        let _ = write_key_tail(out, &self.asset, self.side, self.size, self.price, self.timestamp);
+    }
+
     /// `size × price`: the whale's notional in USDC, before fees.
     pub fn notional(&self) -> Decimal {
         self.size * self.price
@@ -84,7 +66,7 @@ impl WhaleTrade {
 
 /// (transaction hash, asset, side, size, price, timestamp), with size and price compared as
 /// decimals: `0.5` and `0.50` are the same row, `0.5699998232997013` and `0.5699998232997014` are not.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct TradeKey {
     pub timestamp: Timestamp,
     pub transaction_hash: String,
@@ -118,16 +100,30 @@ impl TradeKey {
 impl fmt::Display for TradeKey {
     /// A stable text id for audit records: `tx:asset:side:size:price:ts_ms`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}:{}:{}:{}:{}:{}",
-            self.transaction_hash,
-            self.asset,
-            self.side,
-            self.size,
-            self.price,
-            self.timestamp.millis()
-        )
+        f.write_str(&self.transaction_hash)?;
+        write_key_tail(f, &self.asset, self.side, self.size, self.price, self.timestamp)
+    }
+}
+
+/// Everything of the key text after the transaction hash: `:asset:side:size:price:ts_ms`, decimals
+/// normalised so that `0.5` and `0.50` write the same text.
+fn write_key_tail(
+    out: &mut impl fmt::Write,
+    asset: &str,
+    side: Side,
+    size: Decimal,
+    price: Decimal,
+    timestamp: Timestamp,
+) -> fmt::Result {
+    write!(out, ":{asset}:{}:{}:{}:{}", key_side(side), size.normalize(), price.normalize(), timestamp.millis())
+}
+
+/// The side as the key text writes it: upper case, as the Data API names it, so that keys stored by
+/// every earlier version still read back and compare equal.
+fn key_side(side: Side) -> &'static str {
+    match side {
+        Side::Buy => "BUY",
+        Side::Sell => "SELL",
     }
 }
 
@@ -189,9 +185,31 @@ mod tests {
     }
 
     #[test]
-    fn side_parses_wire_text() {
-        assert_eq!(Side::parse("BUY"), Some(Side::Buy));
-        assert_eq!(Side::parse("sell"), Some(Side::Sell));
-        assert_eq!(Side::parse(""), None);
+    fn the_buffered_key_text_is_the_text_form_of_the_key() {
+        let trade = |tx: &str, side, size, price| WhaleTrade {
+            transaction_hash: tx.to_owned(),
+            wallet: "0xw".to_owned(),
+            condition_id: "0xc".to_owned(),
+            asset: "123".to_owned(),
+            outcome: String::new(),
+            outcome_index: None,
+            side,
+            size,
+            price,
+            usdc_size: None,
+            timestamp: Timestamp::from_secs(1_767_607_200),
+            title: String::new(),
+            slug: String::new(),
+        };
+        let mut text = String::from("left over from the previous trade");
+        for t in [
+            trade("0xABcd", Side::Buy, dec!(100.0), dec!(0.50)),
+            trade("0xabcd", Side::Sell, dec!(2538.26612), dec!(0.5699998232997013)),
+            trade("0x00", Side::Buy, dec!(0.000100), dec!(1)),
+        ] {
+            t.write_key_text(&mut text);
+            assert_eq!(text, t.key().to_string());
+            assert_eq!(text.parse::<TradeKey>(), Ok(t.key()));
+        }
     }
 }

@@ -1,0 +1,139 @@
+//! One line of a session file: when it happened and which engine input it is.
+
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use super::SessionError;
+use super::file::LineError;
+use crate::clock::Timestamp;
+use crate::engine::Input;
+use crate::market::{ClobMarketInfo, OrderBook};
+use crate::polymarket::{ActivityRow, parse_v1_row};
+
+/// The latest event time a session line may carry (2100-01-01T00:00:00Z, in milliseconds); the
+/// earliest is the Unix epoch. Outside this a `ts` is a corrupt value, not a recording.
+pub const LATEST_SESSION_TS_MS: i64 = 4_102_444_800_000;
+
+#[derive(Deserialize)]
+struct RawLine<'a> {
+    ts: i64,
+    #[serde(rename = "type")]
+    kind: &'a str,
+    #[serde(borrow, default)]
+    trade: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    book: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    market: Option<&'a RawValue>,
+    #[serde(default)]
+    condition_id: Option<String>,
+    #[serde(default)]
+    winning_token_id: Option<String>,
+}
+
+/// One parsed line: when it happened and what it is.
+#[derive(Debug, Clone)]
+pub struct ReplayEvent {
+    pub at: Timestamp,
+    pub input: Input,
+}
+
+fn missing(field: &'static str) -> SessionError {
+    SessionError::BadField { field, value: "absent".to_owned(), rule: "required for this event type" }
+}
+
+/// Parses one line of a session file. `Ok(None)` for a blank line or a non-trade activity row.
+pub fn parse_line(line: &str) -> Result<Option<ReplayEvent>, SessionError> {
+    if line.trim().is_empty() {
+        return Ok(None);
+    }
+    let raw: RawLine<'_> = serde_json::from_str(line).map_err(|e| SessionError::BadField {
+        field: "line",
+        value: e.to_string(),
+        rule: "a JSON object with ts and type",
+    })?;
+    if !(0..=LATEST_SESSION_TS_MS).contains(&raw.ts) {
+        return Err(SessionError::BadField {
+            field: "ts",
+            value: raw.ts.to_string(),
+            rule: "milliseconds since 1970-01-01, before 2100",
+        });
+    }
+    let at = Timestamp::from_millis(raw.ts);
+    let input = match raw.kind {
+        "whale_trade" => {
+            let row = raw.trade.ok_or_else(|| missing("trade"))?;
+            match parse_v1_row(row.get()).map_err(|e| SessionError::BadField {
+                field: "trade",
+                value: e,
+                rule: "a Data API v1 trade row",
+            })? {
+                ActivityRow::Trade(trade) => Input::WhaleTrade(Box::new(trade)),
+                _ => return Ok(None),
+            }
+        }
+        "book" => {
+            let json = raw.book.ok_or_else(|| missing("book"))?;
+            let book = OrderBook::from_json(json.get()).map_err(SessionError::BookRefused)?;
+            Input::Book(Box::new(book))
+        }
+        "market" => {
+            let json = raw.market.ok_or_else(|| missing("market"))?;
+            let info = ClobMarketInfo::from_json(json.get()).map_err(|e| SessionError::BadField {
+                field: "market",
+                value: e.to_string(),
+                rule: "a CLOB /clob-markets object",
+            })?;
+            Input::MarketInfo(Box::new(info))
+        }
+        "resolution" => Input::Resolution {
+            condition_id: raw.condition_id.ok_or_else(|| missing("condition_id"))?,
+            winning_token_id: raw.winning_token_id.ok_or_else(|| missing("winning_token_id"))?,
+        },
+        other => {
+            return Err(SessionError::BadField {
+                field: "type",
+                value: other.to_owned(),
+                rule: "one of whale_trade, book, market, resolution",
+            });
+        }
+    };
+    Ok(Some(ReplayEvent { at, input }))
+}
+
+/// A line read from a session file, parsed; a line that could not be read as text is malformed.
+pub fn parse_session_line(text: Result<String, LineError>) -> Result<Option<ReplayEvent>, SessionError> {
+    match text {
+        Ok(text) => parse_line(&text),
+        Err(e) => Err(SessionError::BadField { field: e.cause(), value: e.to_string(), rule: "a line of UTF-8 JSON" }),
+    }
+}
+
+/// The cause a malformed line is counted under: the field that broke its rule.
+pub fn malformed_cause(error: &SessionError) -> &'static str {
+    match error {
+        SessionError::BadField { field, .. } => field,
+        SessionError::BookRefused(_) => "book",
+        SessionError::Io { .. } | SessionError::Engine(_) => "other",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_line_dated_outside_the_session_range_is_malformed() {
+        for ts in [-1, LATEST_SESSION_TS_MS + 1, i64::MAX] {
+            let line = format!(r#"{{"ts":{ts},"type":"resolution","condition_id":"0xc","winning_token_id":"1"}}"#);
+            match parse_line(&line) {
+                Err(SessionError::BadField { field: "ts", value, .. }) => assert_eq!(value, ts.to_string()),
+                other => panic!("ts {ts}: {other:?}"),
+            }
+        }
+        let line = format!(
+            r#"{{"ts":{LATEST_SESSION_TS_MS},"type":"resolution","condition_id":"0xc","winning_token_id":"1"}}"#
+        );
+        assert!(matches!(parse_line(&line), Ok(Some(_))));
+    }
+}
