@@ -16,10 +16,10 @@ use tokio_util::sync::CancellationToken;
 use whale_trader::clock::Timestamp;
 use whale_trader::config::{FeedSource, Mode};
 use whale_trader::domain::Side;
+use whale_trader::domain::WhaleVerdict;
 use whale_trader::store::{
-    Decision, DecisionRecord, OrderKind, OrderRecord, OrderStatus, PositionRecord, PositionStatus, RiskStateRecord,
-    SqliteStore, Store, StoreCommand, StoreConfig, StoreHandle, StoreWriter, WriterSettings, WriterStatsSnapshot,
-    spawn_writer,
+    DecisionRecord, OrderKind, OrderRecord, OrderStatus, PositionRecord, PositionStatus, RiskStateRecord, SqliteStore,
+    Store, StoreCommand, StoreConfig, StoreHandle, StoreWriter, WriterSettings, WriterStatsSnapshot, spawn_writer,
 };
 
 const POSITIONS: usize = 100;
@@ -53,7 +53,7 @@ fn decision(i: u64) -> StoreCommand {
         wallet: "0x56687bf447db6ffa42ffe2204a05edaa20f55839".into(),
         market_id: "0xcondition".into(),
         token_id: "token-7".into(),
-        decision: if i.is_multiple_of(3) { Decision::Approved } else { Decision::Rejected },
+        decision: if i.is_multiple_of(3) { WhaleVerdict::Approved } else { WhaleVerdict::Rejected },
         reason_code: "max_total_exposure".into(),
         detail: None,
         decided_at: Timestamp(1_700_000_000_000 + i as i64),

@@ -15,7 +15,7 @@ use rust_decimal_macros::dec;
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 use whale_trader::alerts::{
-    Alert, AlertsBuilder, AlertsConfig, AlertsHandle, ChannelCountersSnapshot, DeliveryConfig, Priority, RiskSnapshot,
+    Alert, AlertsBuilder, AlertsConfig, AlertsHandle, ChannelCountersSnapshot, DeliveryConfig, Priority, RiskFigures,
     SmtpSecurity,
 };
 use whale_trader::clock::Timestamp;
@@ -107,7 +107,7 @@ fn channel(alerts: &AlertsHandle, name: &str) -> ChannelCountersSnapshot {
 
 /// The seed's breaker trip, at 2025-11-02 15:30:45 UTC.
 fn breaker() -> Alert {
-    let metrics = RiskSnapshot {
+    let metrics = RiskFigures {
         daily_pnl_usd: dec!(-523.45),
         drawdown_percent: dec!(12.3),
         open_positions: 8,

@@ -9,7 +9,7 @@ use futures::future::BoxFuture;
 use tokio_util::sync::CancellationToken;
 use whale_trader::alerts::{
     Alert, AlertChannel, AlertError, AlertsBuilder, AlertsConfig, AlertsHandle, Handoff, Notification, Part, Priority,
-    RiskSnapshot, SummaryItem,
+    RiskFigures, SummaryItem,
 };
 use whale_trader::clock::Timestamp;
 
@@ -158,7 +158,7 @@ async fn grouping_repeat_and_resolve_follow_the_condition() {
 async fn a_halt_suppresses_the_rejections_it_causes_until_resumed() {
     let h = start(quiet_config());
     let sender = h.alerts.sender();
-    sender.raise(Alert::trading_halted("Max drawdown exceeded: 15.2%", RiskSnapshot::default(), at(0)));
+    sender.raise(Alert::trading_halted("Max drawdown exceeded: 15.2%", RiskFigures::default(), at(0)));
     for _ in 0..5 {
         sender.raise(rejection());
     }

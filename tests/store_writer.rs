@@ -10,11 +10,12 @@ use tokio_util::sync::CancellationToken;
 use whale_trader::clock::Timestamp;
 use whale_trader::config::{FeedSource, Mode};
 use whale_trader::domain::Side;
+use whale_trader::domain::WhaleVerdict;
 use whale_trader::store::{
-    AlertRecord, Decision, DecisionRecord, FillRecord, OrderKind, OrderRecord, OrderStatus, PositionRecord,
-    PositionStatus, RecoveredOrder, RetentionCutoffs, RiskStateRecord, SeenWhaleTrade, SqliteStore, Store,
-    StoreCommand, StoreConfig, StoreError, StoreHandle, StoreWriter, TradingStateChange, WhaleWatermark,
-    WriterSettings, latest_version, spawn_writer,
+    AlertRecord, DecisionRecord, FillRecord, OrderKind, OrderRecord, OrderStatus, PositionRecord, PositionStatus,
+    RecoveredOrder, RetentionCutoffs, RiskStateRecord, SeenWhaleTrade, SqliteStore, Store, StoreCommand, StoreConfig,
+    StoreError, StoreHandle, StoreWriter, TradingStateChange, WhaleWatermark, WriterSettings, latest_version,
+    spawn_writer,
 };
 
 const TIMEOUT: Duration = Duration::from_millis(2000);
@@ -121,11 +122,11 @@ fn risk(daily_pnl: Decimal, at: i64) -> RiskStateRecord {
     }
 }
 
-fn seen(key: &str, traded_at: i64, decision: Decision) -> SeenWhaleTrade {
+fn seen(key: &str, traded_at: i64, decision: WhaleVerdict) -> SeenWhaleTrade {
     SeenWhaleTrade { dedupe_key: key.into(), wallet: "0xwhale1".into(), traded_at: Timestamp(traded_at), decision }
 }
 
-fn decision(key: &str, at: i64, decision: Decision, reason: &str) -> DecisionRecord {
+fn decision(key: &str, at: i64, decision: WhaleVerdict, reason: &str) -> DecisionRecord {
     DecisionRecord {
         whale_trade_key: key.into(),
         wallet: "0xwhale1".into(),
@@ -138,7 +139,7 @@ fn decision(key: &str, at: i64, decision: Decision, reason: &str) -> DecisionRec
     }
 }
 
-fn whale_decision(key: &str, at: i64, d: Decision, reason: &str) -> StoreCommand {
+fn whale_decision(key: &str, at: i64, d: WhaleVerdict, reason: &str) -> StoreCommand {
     StoreCommand::RecordWhaleDecision { trade: seen(key, at, d), decision: decision(key, at, d, reason) }
 }
 
@@ -212,10 +213,10 @@ async fn every_record_type_round_trips_and_recovery_returns_exactly_what_was_wri
     };
     handle.write_durable(StoreCommand::RecordTradingStateChange(change.clone())).await.unwrap();
 
-    handle.write_durable(whale_decision("wt-1", 900, Decision::Approved, "copied")).await.unwrap();
-    handle.write_durable(whale_decision("wt-3", 950, Decision::Rejected, "max_total_exposure")).await.unwrap();
+    handle.write_durable(whale_decision("wt-1", 900, WhaleVerdict::Approved, "copied")).await.unwrap();
+    handle.write_durable(whale_decision("wt-3", 950, WhaleVerdict::Rejected, "max_total_exposure")).await.unwrap();
     handle
-        .write_durable(StoreCommand::RecordDecision(decision("wt-1", 990, Decision::Skipped, "double_fire")))
+        .write_durable(StoreCommand::RecordDecision(decision("wt-1", 990, WhaleVerdict::Skipped, "double_fire")))
         .await
         .unwrap();
     for (wallet, at) in [("0xwhale1", 5_000), ("0xwhale1", 4_000), ("0xwhale2", 7_000)] {
@@ -248,7 +249,7 @@ async fn every_record_type_round_trips_and_recovery_returns_exactly_what_was_wri
     );
     assert_eq!(
         recovered.seen_trades,
-        vec![seen("wt-1", 900, Decision::Approved), seen("wt-3", 950, Decision::Rejected)]
+        vec![seen("wt-1", 900, WhaleVerdict::Approved), seen("wt-3", 950, WhaleVerdict::Rejected)]
     );
     let partial_now = OrderRecord {
         status: OrderStatus::PartiallyFilled,
@@ -315,7 +316,7 @@ async fn a_durable_ack_means_another_connection_already_sees_the_row() {
     for i in 0..50 {
         // A fire-and-forget command queued before a durable one is committed no later than it.
         handle
-            .send(StoreCommand::RecordDecision(decision(&format!("wt-{i}"), i, Decision::Rejected, "price_moved")))
+            .send(StoreCommand::RecordDecision(decision(&format!("wt-{i}"), i, WhaleVerdict::Rejected, "price_moved")))
             .await
             .unwrap();
         let id = format!("o-{i}");
@@ -370,8 +371,10 @@ async fn a_refused_command_fails_alone_and_leaves_its_batch_mates_written() {
     let other =
         handle.submit_durable(StoreCommand::InsertOrder(order("o-2", OrderStatus::Pending, None, None))).await.unwrap();
     let orphan_fill = handle.submit_durable(StoreCommand::RecordFill(fill("f-x", "o-missing", 5))).await.unwrap();
-    let repeat_trade_1 = handle.submit_durable(whale_decision("wt-9", 10, Decision::Approved, "copied")).await.unwrap();
-    let repeat_trade_2 = handle.submit_durable(whale_decision("wt-9", 11, Decision::Approved, "copied")).await.unwrap();
+    let repeat_trade_1 =
+        handle.submit_durable(whale_decision("wt-9", 10, WhaleVerdict::Approved, "copied")).await.unwrap();
+    let repeat_trade_2 =
+        handle.submit_durable(whale_decision("wt-9", 11, WhaleVerdict::Approved, "copied")).await.unwrap();
     let bad_json = handle
         .submit_durable(StoreCommand::EnqueueAlert(AlertRecord { body_json: "{oops".into(), ..alert("al", 1) }))
         .await
@@ -516,11 +519,11 @@ async fn retention_prunes_only_old_audit_and_unprotected_seen_trades() {
     let recent = now - DAY;
     let mut setup = vec![
         // Old trades: one protected by an open position, one by a live order, two unprotected.
-        whale_decision("old-open-position", old, Decision::Approved, "copied"),
-        whale_decision("old-live-order", old, Decision::Approved, "copied"),
-        whale_decision("old-closed-position", old, Decision::Approved, "copied"),
-        whale_decision("old-rejected", old, Decision::Rejected, "max_total_positions"),
-        whale_decision("recent", recent, Decision::Rejected, "stale_price"),
+        whale_decision("old-open-position", old, WhaleVerdict::Approved, "copied"),
+        whale_decision("old-live-order", old, WhaleVerdict::Approved, "copied"),
+        whale_decision("old-closed-position", old, WhaleVerdict::Approved, "copied"),
+        whale_decision("old-rejected", old, WhaleVerdict::Rejected, "max_total_positions"),
+        whale_decision("recent", recent, WhaleVerdict::Rejected, "stale_price"),
         StoreCommand::UpsertPosition(position("p-open", old)),
         StoreCommand::UpsertPosition(closed(position("p-closed", old), dec!(0.3), dec!(-4), old + DAY)),
         StoreCommand::InsertOrder(order("o-open-pos", OrderStatus::Filled, Some("old-open-position"), Some("p-open"))),
@@ -559,7 +562,10 @@ async fn retention_cutoffs_come_from_the_config_ages() {
     let (handle, writer, cancel) = start(&path);
     let now = 100 * DAY;
     for (key, age_days) in [("a", 2), ("b", 8), ("c", 40)] {
-        handle.write_durable(whale_decision(key, now - age_days * DAY, Decision::Skipped, "not_held")).await.unwrap();
+        handle
+            .write_durable(whale_decision(key, now - age_days * DAY, WhaleVerdict::Skipped, "not_held"))
+            .await
+            .unwrap();
     }
     let config = StoreConfig { decision_audit_retention_days: 30, seen_trades_retention_days: 7, ..Default::default() };
     handle.write_durable(StoreCommand::Prune(config.retention_cutoffs(Timestamp(now)))).await.unwrap();

@@ -35,7 +35,7 @@ impl Priority {
         self == Priority::Critical
     }
 
-    /// The console and Telegram indicator, as in the seed.
+    /// The console and Telegram indicator.
     pub fn emoji(self) -> &'static str {
         match self {
             Priority::Info => "ℹ️",
@@ -226,7 +226,7 @@ impl Alert {
             .with_dedup_key(format!("trade_rejected:{reason}:{whale}"))
     }
 
-    pub fn circuit_breaker_tripped(reason: &str, metrics: RiskSnapshot, at: Timestamp) -> Self {
+    pub fn circuit_breaker_tripped(reason: &str, metrics: RiskFigures, at: Timestamp) -> Self {
         Alert::new(Priority::Critical, "Circuit Breaker Tripped", reason, at)
             .with_kind(AlertKind::CircuitBreakerTripped)
             .with_contexts(metrics.into_context())
@@ -239,15 +239,15 @@ impl Alert {
             .resolving("circuit_breaker")
     }
 
-    /// The seed's `halt_with_alert`: CRITICAL, with the risk metrics as context.
-    pub fn trading_halted(reason: &str, metrics: RiskSnapshot, at: Timestamp) -> Self {
+    /// A halt: CRITICAL, with the risk figures as context.
+    pub fn trading_halted(reason: &str, metrics: RiskFigures, at: Timestamp) -> Self {
         Alert::new(Priority::Critical, "Trading Halted", reason, at)
             .with_kind(AlertKind::TradingHalted)
             .with_contexts(metrics.into_context())
             .with_dedup_key("trading_halted")
     }
 
-    pub fn trading_killed(reason: &str, metrics: RiskSnapshot, at: Timestamp) -> Self {
+    pub fn trading_killed(reason: &str, metrics: RiskFigures, at: Timestamp) -> Self {
         Alert::new(Priority::Critical, "Trading Killed", format!("Emergency stop, closing all positions: {reason}"), at)
             .with_kind(AlertKind::TradingKilled)
             .with_contexts(metrics.into_context())
@@ -324,16 +324,16 @@ pub struct SummaryItem {
     pub detail: String,
 }
 
-/// The risk metrics the seed attaches to halts and breaker trips (`_metrics_to_dict`).
+/// The risk figures an alert about a halt or a breaker trip carries: the day's P&L, the drawdown, the positions.
 #[derive(Debug, Clone, PartialEq, Default)]
-pub struct RiskSnapshot {
+pub struct RiskFigures {
     pub daily_pnl_usd: Decimal,
     pub drawdown_percent: Decimal,
     pub open_positions: usize,
     pub max_positions: usize,
 }
 
-impl RiskSnapshot {
+impl RiskFigures {
     fn into_context(self) -> Vec<(String, String)> {
         vec![
             ("Daily P&L".into(), usd(self.daily_pnl_usd)),
@@ -343,7 +343,7 @@ impl RiskSnapshot {
     }
 }
 
-/// `-$523.45`, the seed's money format.
+/// `-$523.45`: money as every alert writes it.
 pub fn usd(amount: Decimal) -> String {
     let rounded = amount.round_dp(2);
     if rounded.is_sign_negative() && !rounded.is_zero() {
@@ -367,7 +367,7 @@ mod tests {
 
     #[test]
     fn halt_carries_the_seed_metrics_in_order() {
-        let snapshot = RiskSnapshot {
+        let snapshot = RiskFigures {
             daily_pnl_usd: dec!(-523.45),
             drawdown_percent: dec!(12.3),
             open_positions: 8,

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::alert::Priority;
 use crate::config::{Issues, Secret, join};
 
-/// Every key of `[alerts]`, with the seeds' defaults.
+/// Every key of `[alerts]`, with their defaults.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AlertsConfig {
@@ -57,7 +57,7 @@ impl Default for AlertsConfig {
     }
 }
 
-/// The seed's `AlertThrottler`: at most N alerts per window per channel; CRITICAL always passes.
+/// The throttle: at most N alerts per window per channel; CRITICAL always passes.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ThrottleConfig {

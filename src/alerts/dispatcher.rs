@@ -25,7 +25,7 @@ use super::heartbeat::spawn_heartbeat;
 use super::lane::{Lane, Pushed, Wake};
 use super::notification::{Notice, Notification};
 use super::outbox::{AlertOutbox, is_local_channel, new_outbox_id};
-use super::policy::{Decision, Held, Policy, PolicySettings, Throttle};
+use super::policy::{Delivery, Held, Policy, PolicySettings, Throttle};
 use super::sender::{AlertSender, Inbox};
 use super::worker::Worker;
 use crate::clock::{Clock, SystemClock, Timestamp};
@@ -366,15 +366,15 @@ impl Dispatcher {
             enqueue(slot, Notification { alert: Arc::clone(&alert), notice: Notice::Single });
         }
         match self.policy.on_alert(alert, now) {
-            Decision::Send(notification) => {
+            Delivery::Send(notification) => {
                 if matches!(notification.notice, Notice::Resolved { .. }) {
                     bump(&self.counters.resolved);
                 }
                 self.fan_out(notification, now);
             }
-            Decision::Hold(Held::Grouped) => bump(&self.counters.grouped),
-            Decision::Hold(Held::Repeat) => bump(&self.counters.repeat_suppressed),
-            Decision::Hold(Held::Halted) => bump(&self.counters.halt_suppressed),
+            Delivery::Hold(Held::Grouped) => bump(&self.counters.grouped),
+            Delivery::Hold(Held::Repeat) => bump(&self.counters.repeat_suppressed),
+            Delivery::Hold(Held::Halted) => bump(&self.counters.halt_suppressed),
         }
     }
 

@@ -1,4 +1,4 @@
-//! Wording shared by every channel: the headline, the fields, the plain-text body of the seed's
+//! Wording shared by every channel: the headline, the fields, the plain-text body of an
 //! email, and the JSON record of the file channel, webhook and dead-letter file.
 
 use serde_json::{Value, json};
@@ -48,7 +48,7 @@ pub fn message_text(notification: &Notification) -> String {
     }
 }
 
-/// `[CRITICAL] Circuit Breaker Tripped`, the seed's subject line.
+/// `[CRITICAL] Circuit Breaker Tripped`: the subject line.
 pub fn email_subject(notification: &Notification) -> String {
     let alert = &notification.alert;
     match notification.notice {
@@ -60,7 +60,7 @@ pub fn email_subject(notification: &Notification) -> String {
     }
 }
 
-/// The seed's plain-text email body.
+/// The plain-text email body.
 pub fn plain_text_body(notification: &Notification) -> String {
     let alert = &notification.alert;
     let mut body = format!(
@@ -122,11 +122,11 @@ mod tests {
     use rust_decimal_macros::dec;
 
     use super::*;
-    use crate::alerts::alert::RiskSnapshot;
+    use crate::alerts::alert::RiskFigures;
     use crate::clock::Timestamp;
 
     fn breaker() -> Notification {
-        let metrics = RiskSnapshot {
+        let metrics = RiskFigures {
             daily_pnl_usd: dec!(-523.45),
             drawdown_percent: dec!(12.3),
             open_positions: 8,
@@ -140,7 +140,7 @@ mod tests {
     }
 
     #[test]
-    fn email_matches_the_seed() {
+    fn email_has_the_subject_and_body_layout() {
         let n = breaker();
         assert_eq!(email_subject(&n), "[CRITICAL] Circuit Breaker Tripped");
         assert_eq!(

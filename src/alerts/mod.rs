@@ -38,7 +38,7 @@ mod policy;
 mod sender;
 mod worker;
 
-pub use alert::{Alert, AlertKind, Labels, Priority, RiskSnapshot, SummaryItem, usd};
+pub use alert::{Alert, AlertKind, Labels, Priority, RiskFigures, SummaryItem, usd};
 pub use channels::{AlertChannel, Part};
 pub use config::{
     AlertsConfig, ConsoleChannelConfig, DeliveryConfig, EmailConfig, FileChannelConfig, GenericWebhookConfig,
@@ -49,5 +49,5 @@ pub use dispatcher::{AlertsBuilder, AlertsHandle};
 pub use error::AlertError;
 pub use notification::{Notice, Notification};
 pub use outbox::AlertOutbox;
-pub use policy::{Decision, Held, Policy, PolicySettings, Throttle};
+pub use policy::{Delivery, Held, Policy, PolicySettings, Throttle};
 pub use sender::{AlertSender, Handoff};

@@ -61,7 +61,7 @@ pub enum Held {
 
 /// The outcome of one raised alert.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Decision {
+pub enum Delivery {
     Send(Notification),
     Hold(Held),
 }
@@ -100,19 +100,19 @@ impl Policy {
         self.halted
     }
 
-    pub fn on_alert(&mut self, alert: impl Into<Arc<Alert>>, now: Timestamp) -> Decision {
+    pub fn on_alert(&mut self, alert: impl Into<Arc<Alert>>, now: Timestamp) -> Delivery {
         let alert: Arc<Alert> = alert.into();
         match alert.labels.kind {
             kind if kind.stops_trading() => self.halted = true,
             AlertKind::TradingResumed => self.halted = false,
-            AlertKind::TradeRejected if self.halted => return Decision::Hold(Held::Halted),
+            AlertKind::TradeRejected if self.halted => return Delivery::Hold(Held::Halted),
             _ => {}
         }
         let Some(key) = alert.dedup_key.clone() else {
-            return Decision::Send(Notification { alert, notice: Notice::Single });
+            return Delivery::Send(Notification { alert, notice: Notice::Single });
         };
         if alert.resolves {
-            return Decision::Send(self.resolve(&key, alert));
+            return Delivery::Send(self.resolve(&key, alert));
         }
         let settings = self.settings;
         let Some(condition) = self.conditions.get_mut(&key) else {
@@ -128,22 +128,22 @@ impl Policy {
                     group_until: (settings.group_window_ms > 0).then(|| now.plus_millis(settings.group_window_ms)),
                 },
             );
-            return Decision::Send(Notification { alert, notice: Notice::Single });
+            return Delivery::Send(Notification { alert, notice: Notice::Single });
         };
         condition.total += 1;
         condition.pending += 1;
         condition.last_seen = now;
         condition.latest = alert;
         if condition.group_until.is_some_and(|until| now < until) {
-            return Decision::Hold(Held::Grouped);
+            return Delivery::Hold(Held::Grouped);
         }
         if now.millis_since(condition.last_sent) < settings.repeat_interval_ms {
-            return Decision::Hold(Held::Repeat);
+            return Delivery::Hold(Held::Repeat);
         }
         let count = std::mem::take(&mut condition.pending);
         condition.last_sent = now;
         condition.group_until = (settings.group_window_ms > 0).then(|| now.plus_millis(settings.group_window_ms));
-        Decision::Send(Notification { alert: Arc::clone(&condition.latest), notice: Notice::Repeat { count } })
+        Delivery::Send(Notification { alert: Arc::clone(&condition.latest), notice: Notice::Repeat { count } })
     }
 
     /// The resolved notice; it goes out at least at the priority the condition was announced with,
@@ -206,7 +206,7 @@ impl Policy {
     }
 }
 
-/// The seed's `AlertThrottler`, one per channel: a sliding window of recent messages.
+/// The throttle, one per channel: a sliding window of recent messages.
 #[derive(Debug, Default)]
 pub struct Throttle {
     sent: VecDeque<Timestamp>,
@@ -245,15 +245,15 @@ mod tests {
         Alert::trade_rejected("0xwhale", "market-1", "max_total_positions", at(at_ms))
     }
 
-    fn notice(decision: Decision) -> Option<Notice> {
+    fn notice(decision: Delivery) -> Option<Notice> {
         match decision {
-            Decision::Send(n) => Some(n.notice),
-            Decision::Hold(_) => None,
+            Delivery::Send(n) => Some(n.notice),
+            Delivery::Hold(_) => None,
         }
     }
 
     #[test]
-    fn defaults_match_the_seed() {
+    fn defaults_are_the_documented_ones() {
         let s = settings();
         assert_eq!((s.throttle_max, s.throttle_window_ms), (10, 15 * MIN));
     }
@@ -263,7 +263,7 @@ mod tests {
         let mut policy = Policy::new(settings());
         assert_eq!(notice(policy.on_alert(rejection(0), at(0))), Some(Notice::Single));
         for s in 1..=4 {
-            assert_eq!(policy.on_alert(rejection(s * 1000), at(s * 1000)), Decision::Hold(Held::Grouped));
+            assert_eq!(policy.on_alert(rejection(s * 1000), at(s * 1000)), Delivery::Hold(Held::Grouped));
         }
         assert_eq!(policy.next_deadline(), Some(at(MIN)));
         assert!(policy.flush_due(at(MIN - 1)).is_empty());
@@ -277,8 +277,8 @@ mod tests {
     fn still_active_condition_repeats_only_after_the_interval() {
         let mut policy = Policy::new(settings());
         policy.on_alert(rejection(0), at(0));
-        assert_eq!(policy.on_alert(rejection(2 * MIN), at(2 * MIN)), Decision::Hold(Held::Repeat));
-        assert_eq!(policy.on_alert(rejection(59 * MIN), at(59 * MIN)), Decision::Hold(Held::Repeat));
+        assert_eq!(policy.on_alert(rejection(2 * MIN), at(2 * MIN)), Delivery::Hold(Held::Repeat));
+        assert_eq!(policy.on_alert(rejection(59 * MIN), at(59 * MIN)), Delivery::Hold(Held::Repeat));
         assert_eq!(notice(policy.on_alert(rejection(60 * MIN), at(60 * MIN))), Some(Notice::Repeat { count: 3 }));
     }
 
@@ -298,7 +298,7 @@ mod tests {
     fn halt_suppresses_rejections_until_resumed() {
         let mut policy = Policy::new(settings());
         policy.on_alert(Alert::trading_halted("daily loss", Default::default(), at(0)), at(0));
-        assert_eq!(policy.on_alert(rejection(1), at(1)), Decision::Hold(Held::Halted));
+        assert_eq!(policy.on_alert(rejection(1), at(1)), Delivery::Hold(Held::Halted));
         policy.on_alert(Alert::trading_resumed("operator", at(2)), at(2));
         assert_eq!(notice(policy.on_alert(rejection(3), at(3))), Some(Notice::Single));
     }

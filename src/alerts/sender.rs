@@ -62,7 +62,7 @@ impl AlertSender {
         }
     }
 
-    /// The seed's `send_custom_alert(priority, title, message, context)`; time is a parameter.
+    /// A custom alert: priority, title, message and context; time is a parameter.
     pub fn send_custom_alert(
         &self,
         priority: Priority,

@@ -190,7 +190,7 @@ mod tests {
         assert!(text.contains("trading state : halted (manual_halt)"), "{text}");
         assert!(text.contains("realised P&L  : unknown"), "{text}");
         assert!(text.contains("equity        : $10012.34") || text.contains("equity        : $10012.35"), "{text}");
-        // Money reads like the alerts' (the seed's `-$523.45`), sign first.
+        // Money reads like the alerts' (`-$523.45`), sign first.
         assert!(text.contains("daily P&L     : -$12.50"), "{text}");
         assert!(text.contains("wallet cash   : $2000.00 (read 2026-01-01T00:00:00.000Z)"), "{text}");
         assert!(text.contains("mismatch 555 (unknown_to_us): ours 0, venue 120 @ 0.4"), "{text}");

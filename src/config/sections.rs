@@ -373,7 +373,7 @@ impl CopyConfig {
     }
 }
 
-/// `[health]`: the seed's thresholds and loop cadence.
+/// `[health]`: the thresholds and the loops' cadence.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct HealthConfig {

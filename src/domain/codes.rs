@@ -41,6 +41,33 @@ impl Side {
     }
 }
 
+/// What was decided about a whale trade: copied (an entry or a whale exit went out), refused by a
+/// rule (the reason code says which), or nothing to do (the whale sold a token we do not hold).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WhaleVerdict {
+    Approved,
+    Rejected,
+    Skipped,
+}
+
+impl WhaleVerdict {
+    pub const ALL: &'static [WhaleVerdict] = &[WhaleVerdict::Approved, WhaleVerdict::Rejected, WhaleVerdict::Skipped];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            WhaleVerdict::Approved => "approved",
+            WhaleVerdict::Rejected => "rejected",
+            WhaleVerdict::Skipped => "skipped",
+        }
+    }
+
+    /// Reads a stored name back.
+    pub fn parse(text: &str) -> Option<WhaleVerdict> {
+        WhaleVerdict::ALL.iter().copied().find(|v| v.as_str() == text)
+    }
+}
+
 /// How much the daemon may trade. Ordered by severity, so that an
 /// automatic transition can only escalate: `Active < Reducing < Halted < Killed`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize, Deserialize)]
@@ -221,7 +248,7 @@ macro_rules! display_as_str {
         }
     )*};
 }
-display_as_str!(Side, TradingState, ReasonCode, ExitReason);
+display_as_str!(Side, WhaleVerdict, TradingState, ReasonCode, ExitReason);
 
 #[cfg(test)]
 mod tests {
@@ -268,5 +295,14 @@ mod tests {
         assert_eq!(Side::parse("Sell"), Some(Side::Sell));
         assert_eq!(Side::parse(""), None);
         assert_eq!(Side::parse("hold"), None);
+    }
+
+    #[test]
+    fn verdicts_read_back_their_stored_names() {
+        for verdict in WhaleVerdict::ALL {
+            assert_eq!(WhaleVerdict::parse(verdict.as_str()), Some(*verdict));
+            assert_eq!(serde_json::to_string(verdict).unwrap_or_default(), format!("\"{verdict}\""));
+        }
+        assert_eq!(WhaleVerdict::parse("Approved"), None);
     }
 }

@@ -1,7 +1,7 @@
 //! The shared vocabulary of whale-trader: the words the engine, the risk manager, the store and the
 //! alerts all use, so that none of them depends on another just to name a side, a state or a reason.
 //!
-//! - [`Side`], [`TradingState`], [`ReasonCode`] and [`ExitReason`]: small `Copy` enums with stable
+//! - [`Side`], [`WhaleVerdict`], [`TradingState`], [`ReasonCode`] and [`ExitReason`]: small `Copy` enums with stable
 //!   snake_case names (`as_str()`, serde) that appear in the audit trail, metrics and reports.
 //! - [`WhaleId`], [`MarketId`], [`TokenId`]: wallet, market (condition id) and outcome-token strings
 //!   interned to `u32` at the edge by an [`Interner`], so that hot paths compare and hash integers,
@@ -12,5 +12,5 @@
 mod codes;
 mod ids;
 
-pub use codes::{ExitReason, ReasonCode, Side, TradingState};
+pub use codes::{ExitReason, ReasonCode, Side, TradingState, WhaleVerdict};
 pub use ids::{ClientOrderId, IdHashMap, IdHashSet, IdHasher, Interner, MarketId, SourceTradeId, TokenId, WhaleId};

@@ -1,4 +1,4 @@
-//! The trade audit trail (the seeds' `TradeAuditLogger`): every trade opened, closed or rejected and
+//! The trade audit trail: every trade opened, closed or rejected and
 //! every trading-state change, as one flat JSON record each.
 //!
 //! The engine hands each record to an [`AuditSink`]. The daemon's sink writes it to `tracing` under
@@ -247,7 +247,7 @@ pub trait AuditSink: Send {
     fn record(&mut self, record: &AuditRecord);
 }
 
-/// The daemon's sink: one `tracing` event per record under [`AUDIT_TARGET`], fields as in the seeds.
+/// The daemon's sink: one `tracing` event per record under [`AUDIT_TARGET`], its fields flat.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct TracingAuditSink;
 

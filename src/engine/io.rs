@@ -8,11 +8,14 @@ use serde::{Deserialize, Serialize};
 
 use crate::clock::Timestamp;
 use crate::config::{Config, Mode};
-use crate::domain::{ClientOrderId, ExitReason, MarketId, ReasonCode, Side, TokenId, TradingState, WhaleId};
+use crate::domain::{
+    ClientOrderId, ExitReason, MarketId, ReasonCode, Side, TokenId, TradingState, WhaleId, WhaleVerdict,
+};
 use crate::market::{BookRefusalCounts, ClobMarketInfo, OrderBook, VenuePosition, WhaleTrade};
 use crate::risk::{OrderIntent, Transition};
 
 use super::audit::AuditRecord;
+use super::copy_rules::RejectReason;
 
 /// One thing that happened, for the engine to react to.
 #[derive(Debug, Clone)]
@@ -253,27 +256,45 @@ pub struct WhaleTradeDecision {
     pub market: MarketId,
     pub token: TokenId,
     pub traded_at: Timestamp,
-    pub verdict: WhaleVerdict,
-    /// `copied`, a rejection reason code, `whale_exit` or `not_held`.
-    pub reason: &'static str,
-    pub detail: DecisionDetail,
+    pub outcome: DecisionOutcome,
     pub at: Timestamp,
 }
 
-/// The human-readable part of a decision, kept as figures until the journal writes it.
+/// What was decided, with its reason and figures, kept typed until the journal writes it.
 #[derive(Debug, Clone, PartialEq)]
-pub enum DecisionDetail {
+pub enum DecisionOutcome {
     /// The entry order that copies the trade.
     Copied { side: Side, size: Decimal, price: Decimal, mode: Mode },
     /// `orders` exit orders went out for a whale sale of `sold` of the `held` shares it held.
     WhaleExit { orders: usize, sold: Decimal, held: Decimal },
     /// The whale sold a token we hold none of through it.
     NotHeld,
-    /// Why a copy rule or the risk manager refused the trade.
-    Rejected(String),
+    /// Why a copy rule or the risk manager refused the trade, and the limit and value that broke.
+    Rejected { reason: RejectReason, detail: String },
 }
 
-impl fmt::Display for DecisionDetail {
+impl DecisionOutcome {
+    pub fn verdict(&self) -> WhaleVerdict {
+        match self {
+            Self::Copied { .. } | Self::WhaleExit { .. } => WhaleVerdict::Approved,
+            Self::Rejected { .. } => WhaleVerdict::Rejected,
+            Self::NotHeld => WhaleVerdict::Skipped,
+        }
+    }
+
+    /// The stored reason code: `copied`, the rejection's code, `whale_exit` or `not_held`.
+    pub fn reason_code(&self) -> &'static str {
+        match self {
+            Self::Copied { .. } => "copied",
+            Self::WhaleExit { .. } => ExitReason::WhaleExit.as_str(),
+            Self::NotHeld => "not_held",
+            Self::Rejected { reason, .. } => reason.as_str(),
+        }
+    }
+}
+
+impl fmt::Display for DecisionOutcome {
+    /// The human-readable detail stored beside the reason code.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Copied { side, size, price, mode } => write!(f, "{side} {size} @ {price} ({mode})"),
@@ -281,17 +302,9 @@ impl fmt::Display for DecisionDetail {
                 write!(f, "{orders} exit order(s) for {sold} of {held} shares the whale held")
             }
             Self::NotHeld => f.write_str("no open position copied from this whale in this token"),
-            Self::Rejected(detail) => f.write_str(detail),
+            Self::Rejected { detail, .. } => f.write_str(detail),
         }
     }
-}
-
-/// Copied (an entry or a whale exit went out), rejected by a rule, or nothing to do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum WhaleVerdict {
-    Approved,
-    Rejected,
-    Skipped,
 }
 
 /// The outputs of one step. The buffers are reused from step to step (call [`Outputs::clear`]), so a

@@ -20,14 +20,14 @@
 use crate::clock::Timestamp;
 use crate::domain::ClientOrderId;
 use crate::store::{
-    self, DecisionRecord, EngineCheckpointRecord, FillRecord, OrderKind, OrderRecord, OrderStatus, PositionRecord,
+    DecisionRecord, EngineCheckpointRecord, FillRecord, OrderKind, OrderRecord, OrderStatus, PositionRecord,
     PositionStatus, RedemptionRecord, RedemptionStatus, RiskStateRecord, SeenWhaleTrade, StoreCommand,
     TradingStateChange,
 };
 
 use super::EngineError;
 use super::core::Engine;
-use super::io::{EngineEvent, PositionUpdate, WhaleTradeDecision, WhaleVerdict};
+use super::io::{EngineEvent, PositionUpdate, WhaleTradeDecision};
 
 /// How the store (and the live executor, whose order salt derives from it) names an order:
 /// the client order id's text form, `order#42`.
@@ -207,14 +207,10 @@ fn position_record(engine: &Engine, p: &PositionUpdate) -> PositionRecord {
 }
 
 fn whale_decision(engine: &Engine, d: &WhaleTradeDecision) -> StoreCommand {
-    let decision = match d.verdict {
-        WhaleVerdict::Approved => store::Decision::Approved,
-        WhaleVerdict::Rejected => store::Decision::Rejected,
-        WhaleVerdict::Skipped => store::Decision::Skipped,
-    };
+    let decision = d.outcome.verdict();
     let names = engine.interner();
     let wallet = names.whale_name(d.whale).unwrap_or_default().to_owned();
-    let detail = d.detail.to_string();
+    let detail = d.outcome.to_string();
     StoreCommand::RecordWhaleDecision {
         trade: SeenWhaleTrade {
             dedupe_key: d.key.to_string(),
@@ -228,7 +224,7 @@ fn whale_decision(engine: &Engine, d: &WhaleTradeDecision) -> StoreCommand {
             market_id: names.market_name(d.market).unwrap_or_default().to_owned(),
             token_id: names.token_name(d.token).unwrap_or_default().to_owned(),
             decision,
-            reason_code: d.reason.to_owned(),
+            reason_code: d.outcome.reason_code().to_owned(),
             detail: Some(detail).filter(|d| !d.is_empty()),
             decided_at: d.at,
         },

@@ -43,9 +43,8 @@ pub use executor::{
     check_live_start,
 };
 pub use io::{
-    Control, ControlAnswer, ControlOutcome, DecisionDetail, EngineEvent, EngineStatus, ExecutionReport, ExitCounters,
+    Control, ControlAnswer, ControlOutcome, DecisionOutcome, EngineEvent, EngineStatus, ExecutionReport, ExitCounters,
     Input, Outputs, PositionClose, PositionUpdate, Quote, RedemptionRequest, WalletReading, WhaleTradeDecision,
-    WhaleVerdict,
 };
 pub use market_data::{TYPICAL_FEE, TokenPrices, VenueRules};
 pub use replay::{ReplayReport, SimulatedRun};

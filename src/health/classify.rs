@@ -1,6 +1,6 @@
 //! Pure classification of system figures against the `[health]` thresholds.
 //!
-//! The mapping (seed: HEALTHY normal, DEGRADED warnings, UNHEALTHY significant issues, CRITICAL
+//! The mapping (HEALTHY normal, DEGRADED warnings, UNHEALTHY significant issues, CRITICAL
 //! failure imminent), with each threshold *inclusive* (at the threshold counts as reached):
 //!
 //! | figure | below warning | ≥ warning | ≥ critical | why |

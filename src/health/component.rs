@@ -16,7 +16,7 @@ use super::error::HealthError;
 use super::status::HealthStatus;
 use crate::clock::{Clock, Timestamp};
 
-/// What a check answers (the seed's `{status, message, metrics}`).
+/// What a check answers (`{status, message, metrics}`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ComponentHealth {
     pub status: HealthStatus,

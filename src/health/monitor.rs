@@ -1,5 +1,5 @@
-//! The monitor task: a system loop, a component loop and a report loop (the seed's 60 s / 30 s /
-//! hourly, from `[health]`), publishing the latest report and the hold/release actions on `watch`
+//! The monitor task: a system loop, a component loop and a report loop (60 s / 30 s /
+//! hourly by default, from `[health]`), publishing the latest report and the hold/release actions on `watch`
 //! channels, until its `CancellationToken` is cancelled.
 //!
 //! The three loops run concurrently inside one task and share a small state behind a mutex that is
@@ -276,7 +276,7 @@ impl Shared {
     }
 }
 
-/// The seed logs an unhealthy system; this logs each change of its status, so a degraded machine is
+/// Logs each change of the system's status rather than each unhealthy reading, so a degraded machine is
 /// one line, not one per minute.
 fn log_system_change(previous: Option<HealthStatus>, system: &SystemHealth) {
     if previous == Some(system.status) {

@@ -1,4 +1,4 @@
-//! The health report (the seed's hourly summary, also served by `GET /health`), built purely from
+//! The health report (the hourly summary, also served by `GET /health`), built purely from
 //! the latest system verdict, the history and the latest component results.
 //!
 //! Overall status rules:

@@ -1,4 +1,4 @@
-//! The four health levels of the seed, ordered so that the worst one wins.
+//! The four health levels, ordered so that the worst one wins.
 
 use serde::{Deserialize, Serialize};
 

@@ -1,4 +1,4 @@
-//! Operation timings for performance.log (the seeds' `timed_operation` and `log_api_call`).
+//! Operation timings for performance.log (each operation's and each API call's duration).
 
 use std::future::Future;
 use std::time::{Duration, Instant};

@@ -4,7 +4,7 @@
 //! message   = timestamp + METHOD + path + body     // path without the query; body = the exact bytes sent
 //! signature = base64url(HMAC_SHA256(base64url_decode(secret), message))   // URL-safe alphabet, '=' padded
 //! ```
-//! (reference §6; the official SDK's `auth.rs`). The timestamp is in seconds.
+//! as the official SDK computes it. The timestamp is in seconds.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE;
@@ -128,7 +128,7 @@ mod tests {
 
     #[test]
     fn published_test_vectors() {
-        // Reference §6 (SDK v2 auth tests; polygolem hmac_headers.json).
+        // The SDK v2 auth tests' published vectors.
         let zero_key = Secret::new("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=");
         assert_eq!(l2_signature(&zero_key, 1, "GET", "/", "").unwrap(), "eHaylCwqRSOa2LFD77Nt_SaTpbsxzN8eTEI3LryhEj4=");
         let secret = Secret::new("c2VjcmV0");

@@ -16,12 +16,12 @@ use crate::config::{Issues, Secret, is_wallet_address, join};
 pub enum DataApiVersion {
     /// `GET /v1/activity`-style legacy routes: camelCase bare arrays, offset paging (≤ 5,000).
     V1,
-    /// `GET /v2/activity`: snake_case `{data, pagination}`, keyset cursors. Recommended by the reference.
+    /// `GET /v2/activity`: snake_case `{data, pagination}`, keyset cursors: sees maker fills, cached 15 s.
     #[default]
     V2,
 }
 
-/// Every key of `[polymarket]`, with the seeds' defaults.
+/// Every key of `[polymarket]`, with their defaults.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct PolymarketConfig {

@@ -1,4 +1,4 @@
-//! CLOB V2 orders: fixed-point amounts (reference §7.3) and the `POST /order` body (§7.4).
+//! CLOB V2 orders: fixed-point amounts and the `POST /order` body.
 //!
 //! The EIP-712 signature itself needs secp256k1 and keccak; it is made by the official SDK behind
 //! the `live` cargo feature (see `signer`). Everything here is plain data and arithmetic.

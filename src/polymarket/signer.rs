@@ -1,4 +1,4 @@
-//! EIP-712 order signing for CLOB V2 (reference §7.2), through the official
+//! EIP-712 order signing for CLOB V2, through the official
 //! `polymarket_client_sdk_v2` crate. Only built with the `live` cargo feature.
 //!
 //! The SDK's `Client::sign` needs an authenticated client and asks the network whether the token is

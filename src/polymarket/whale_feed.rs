@@ -3,8 +3,8 @@
 //! windows, dedupes exactly, and hands new trades to the engine on a bounded channel — waiting
 //! when the engine is busy, never dropping.
 //!
-//! Route: `GET /v2/activity?user=…&type=TRADE&start=…&sort_direction=ASC` (the reference's
-//! recommendation, §10): activity includes the wallet's *maker* fills (which `/trades` hides
+//! Route: `GET /v2/activity?user=…&type=TRADE&start=…&sort_direction=ASC` (the
+//! recommended route): activity includes the wallet's *maker* fills (which `/trades` hides
 //! behind `takerOnly=true`), is CDN-cached 15 s rather than 300 s, and keyset cursors do not shift
 //! under a moving feed. Oldest first, so a poll cut short still leaves a watermark that is true.
 //! `api_version = "v1"` uses `GET /activity` with offset paging instead.

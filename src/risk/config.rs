@@ -1,4 +1,4 @@
-//! Configuration of the risk manager: `[risk]` and its sub-sections, with the seeds' defaults.
+//! Configuration of the risk manager: `[risk]` and its sub-sections, with their defaults.
 //!
 //! Percentages are Decimal percent (`15` = 15 %). Money is USD. Every rule is checked by
 //! [`RiskConfig::validate`], which names the key, the value and the rule of every problem.
@@ -522,7 +522,7 @@ mod tests {
     }
 
     #[test]
-    fn defaults_are_the_seeds_and_valid() {
+    fn the_defaults_are_valid() {
         let config = RiskConfig::default();
         assert!(config.issues().is_empty(), "{:?}", config.issues());
         assert_eq!(config.circuit_breaker.loss_threshold_usd, dec!(500));

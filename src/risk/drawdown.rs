@@ -103,7 +103,7 @@ mod tests {
         let table = [
             (dec!(8500.01), DrawdownLevel::Normal), // 14.9999 %
             (dec!(8500), DrawdownLevel::Halt),      // exactly 15 %
-            (dec!(8480), DrawdownLevel::Halt),      // 15.2 %, the seed's example
+            (dec!(8480), DrawdownLevel::Halt),      // 15.2 %
             (dec!(8000.01), DrawdownLevel::Halt),
             (dec!(8000), DrawdownLevel::Emergency), // exactly 20 %
         ];

@@ -1,4 +1,4 @@
-//! The risk manager: every check from the seeds as pure, synchronous code the engine owns.
+//! The risk manager: every pre-trade and position check as pure, synchronous code the engine owns.
 //!
 //! # How the pieces fit
 //!

@@ -1,6 +1,6 @@
 //! Position sizing: how many shares to buy.
 //!
-//! - Risk-based: size = balance × risk% ÷ |entry − stop| × leverage (the seed's formula): losing the
+//! - Risk-based: size = balance × risk% ÷ |entry − stop| × leverage: losing the
 //!   distance to the stop on every share costs `risk%` of the balance.
 //! - Volatility adjustment: scale by baseline ATR ÷ current ATR, never above the unadjusted size.
 //! - Copy modes for whale trades: a fixed USD notional, a ratio of the whale's notional, or risk-based.

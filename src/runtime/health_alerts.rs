@@ -1,4 +1,4 @@
-//! Health changes become alerts (the seed's component loop "alerts on failures"): each time the
+//! Health changes become alerts (the component loop alerts on failures): each time the
 //! system verdict or a component's status changes, one alert says so, and a return to healthy
 //! resolves it.
 //!

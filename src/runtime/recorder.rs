@@ -156,9 +156,9 @@ impl Recorder {
         self.alerts.raise(alert.with_context("From", t.from.as_str()));
     }
 
-    fn risk_metrics(&self) -> alerts::RiskSnapshot {
+    fn risk_metrics(&self) -> alerts::RiskFigures {
         let view = self.view.borrow().clone();
-        alerts::RiskSnapshot {
+        alerts::RiskFigures {
             daily_pnl_usd: view.risk.daily_pnl,
             drawdown_percent: view.risk.drawdown_percent,
             open_positions: view.status.open_positions,

@@ -38,7 +38,7 @@ pub use command::{RetentionCutoffs, StoreCommand};
 pub use config::StoreConfig;
 pub use error::StoreError;
 pub use records::{
-    AlertRecord, Decision, DecisionRecord, EngineCheckpointRecord, FillRecord, OrderKind, OrderRecord, OrderStatus,
+    AlertRecord, DecisionRecord, EngineCheckpointRecord, FillRecord, OrderKind, OrderRecord, OrderStatus,
     PositionRecord, PositionStatus, RedemptionRecord, RedemptionStatus, RedemptionUpdate, RiskStateRecord,
     SeenWhaleTrade, SentTransaction, TradingStateChange, WhaleWatermark,
 };

@@ -8,7 +8,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use crate::clock::Timestamp;
-use crate::domain::Side;
+use crate::domain::{Side, WhaleVerdict};
 
 use super::error::StoreError;
 
@@ -76,18 +76,6 @@ impl OrderStatus {
         matches!(self, OrderStatus::Filled | OrderStatus::Cancelled | OrderStatus::Rejected)
     }
 }
-
-stored_enum!(
-    /// What the engine decided about a whale trade.
-    Decision {
-        /// Copied (possibly resized).
-        Approved => "approved",
-        /// Refused by a risk or copy rule; the reason code says which.
-        Rejected => "rejected",
-        /// Not a candidate at all (e.g. the whale sold a token we do not hold).
-        Skipped => "skipped",
-    }
-);
 
 stored_enum!(
     /// Where an on-chain redemption is: written ahead (`pending`), signed and recorded before
@@ -245,7 +233,7 @@ pub struct SeenWhaleTrade {
     pub wallet: String,
     /// When the whale traded.
     pub traded_at: Timestamp,
-    pub decision: Decision,
+    pub decision: WhaleVerdict,
 }
 
 /// How far the feed has read one whale's trades.
@@ -262,7 +250,7 @@ pub struct DecisionRecord {
     pub wallet: String,
     pub market_id: String,
     pub token_id: String,
-    pub decision: Decision,
+    pub decision: WhaleVerdict,
     /// A stable snake_case code (`max_total_positions`, `price_moved`, … or `copied`).
     pub reason_code: String,
     pub detail: Option<String>,
@@ -442,8 +430,8 @@ mod tests {
         for status in OrderStatus::ALL {
             assert_eq!(OrderStatus::parse(status.as_str()), Some(*status));
         }
-        for decision in Decision::ALL {
-            assert_eq!(Decision::parse(decision.as_str()), Some(*decision));
+        for decision in WhaleVerdict::ALL {
+            assert_eq!(WhaleVerdict::parse(decision.as_str()), Some(*decision));
         }
         assert_eq!(OrderStatus::parse("Filled"), None);
         assert_eq!(serde_json::to_string(&OrderStatus::PartiallyFilled).unwrap(), "\"partially_filled\"");

@@ -15,7 +15,7 @@ const FIELD_VALUE_MAX: usize = 1024;
 const EMBED_TOTAL_MAX: usize = 6000;
 const FOOTER: &str = "whale-trader";
 
-/// Embed colours as decimal RGB; CRITICAL is the seed's dark red 10038562.
+/// Embed colours as decimal RGB; CRITICAL is dark red 10038562.
 pub fn discord_colour(priority: Priority, notice: Notice) -> u32 {
     if matches!(notice, Notice::Resolved { .. }) {
         return 3_066_993; // green

@@ -1,4 +1,4 @@
-//! Email over SMTP with lettre: subject `[CRITICAL] title`, the seed's plain-text body, over
+//! Email over SMTP with lettre: subject `[CRITICAL] title`, a plain-text body, over
 //! STARTTLS (587) or TLS (465) with the certificate checked, and login when a username is set.
 
 use std::path::Path;

@@ -19,7 +19,7 @@ pub fn slack_colour(priority: Priority, notice: Notice) -> &'static str {
     }
 }
 
-/// The seed's payload: `{"attachments":[{"color","title","text","fields":[{"title","value"}]}]}`.
+/// The payload: `{"attachments":[{"color","title","text","fields":[{"title","value"}]}]}`.
 pub fn slack_payload(notification: &Notification) -> Value {
     let alert = &notification.alert;
     let fields: Vec<Value> = fields(alert)

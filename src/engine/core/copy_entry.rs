@@ -8,7 +8,7 @@ use rust_decimal::Decimal;
 use crate::clock::Timestamp;
 use crate::domain::{Side, SourceTradeId};
 use crate::engine::copy_rules::{self, CopyRejection, EntryInputs, RejectReason};
-use crate::engine::io::{DecisionDetail, Outputs, WhaleTradeDecision, WhaleVerdict};
+use crate::engine::io::{DecisionOutcome, Outputs, WhaleTradeDecision};
 use crate::engine::portfolio::{OrderPurpose, Trade, trade_id_of};
 use crate::market::WhaleTrade;
 use crate::risk::{Decision, OrderIntent, PositionId};
@@ -84,9 +84,9 @@ impl Engine {
                     },
                 );
                 let key = Arc::clone(&decision.key);
-                let detail =
-                    DecisionDetail::Copied { side: order.side, size: order.size, price: order.price, mode: self.mode };
-                Self::decided(decision, WhaleVerdict::Approved, "copied", detail, out);
+                let outcome =
+                    DecisionOutcome::Copied { side: order.side, size: order.size, price: order.price, mode: self.mode };
+                Self::decided(decision, outcome, out);
                 self.send(order, position, OrderPurpose::Entry, Some(key), now, out);
             }
         }

@@ -5,7 +5,7 @@ use rust_decimal::Decimal;
 
 use crate::domain::ExitReason;
 use crate::engine::copy_rules;
-use crate::engine::io::{DecisionDetail, Outputs, WhaleTradeDecision, WhaleVerdict};
+use crate::engine::io::{DecisionOutcome, Outputs, WhaleTradeDecision};
 use crate::market::WhaleTrade;
 
 use super::Engine;
@@ -37,10 +37,10 @@ impl Engine {
         }
         let exits = out.intents.len() - intents_before;
         if exits > 0 {
-            let detail = DecisionDetail::WhaleExit { orders: exits, sold: trade.size, held: whale_held };
-            Self::decided(decision, WhaleVerdict::Approved, ExitReason::WhaleExit.as_str(), detail, out);
+            let outcome = DecisionOutcome::WhaleExit { orders: exits, sold: trade.size, held: whale_held };
+            Self::decided(decision, outcome, out);
         } else {
-            Self::decided(decision, WhaleVerdict::Skipped, "not_held", DecisionDetail::NotHeld, out);
+            Self::decided(decision, DecisionOutcome::NotHeld, out);
         }
     }
 }

@@ -9,7 +9,7 @@ use crate::clock::Timestamp;
 use crate::domain::{Side, SourceTradeId};
 use crate::engine::audit::{AuditRecord, TradeRejected};
 use crate::engine::copy_rules::{CopyRejection, RejectReason};
-use crate::engine::io::{DecisionDetail, EngineEvent, Outputs, WhaleTradeDecision, WhaleVerdict};
+use crate::engine::io::{DecisionOutcome, EngineEvent, Outputs, WhaleTradeDecision};
 use crate::market::WhaleTrade;
 
 use super::Engine;
@@ -57,9 +57,8 @@ impl Engine {
             market,
             token,
             traded_at: trade.timestamp,
-            verdict: WhaleVerdict::Skipped,
-            reason: "",
-            detail: DecisionDetail::NotHeld,
+            // Until `decided` records what the entry or exit path made of it.
+            outcome: DecisionOutcome::NotHeld,
             at: now,
         };
         match side {
@@ -69,16 +68,8 @@ impl Engine {
     }
 
     /// Records the decision on a whale trade, for the store (which marks the trade seen with it).
-    pub(super) fn decided(
-        mut decision: WhaleTradeDecision,
-        verdict: WhaleVerdict,
-        reason: &'static str,
-        detail: DecisionDetail,
-        out: &mut Outputs,
-    ) {
-        decision.verdict = verdict;
-        decision.reason = reason;
-        decision.detail = detail;
+    pub(super) fn decided(mut decision: WhaleTradeDecision, outcome: DecisionOutcome, out: &mut Outputs) {
+        decision.outcome = outcome;
         out.events.push(EngineEvent::WhaleTradeDecided(Box::new(decision)));
     }
 
@@ -95,9 +86,8 @@ impl Engine {
         if let RejectReason::Code(code) = rejection.reason {
             self.status.last_rejection = Some(code);
         }
-        let reason = rejection.reason.as_str();
-        let detail = DecisionDetail::Rejected(rejection.detail.clone());
-        Self::decided(decision, WhaleVerdict::Rejected, reason, detail, out);
+        let outcome = DecisionOutcome::Rejected { reason: rejection.reason, detail: rejection.detail.clone() };
+        Self::decided(decision, outcome, out);
         self.emit_audit(
             AuditRecord::TradeRejected(TradeRejected {
                 whale_trade_id: source.to_string(),

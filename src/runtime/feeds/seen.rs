@@ -14,9 +14,10 @@
 use std::collections::HashMap;
 
 use crate::clock::Timestamp;
+use crate::domain::WhaleVerdict;
 use crate::market::{TradeKey, WhaleTrade};
 use crate::polymarket::{CursorState, FeedStart};
-use crate::store::{Decision, DecisionRecord, RecoveredState, SeenWhaleTrade, StoreCommand};
+use crate::store::{DecisionRecord, RecoveredState, SeenWhaleTrade, StoreCommand};
 
 /// The reason code of a trade the feed did not hand to the engine because it predates start-up.
 pub const BEFORE_START: &str = "before_start";
@@ -30,14 +31,14 @@ pub fn held_back_command(trade: &WhaleTrade, at: Timestamp) -> StoreCommand {
             dedupe_key: key.clone(),
             wallet: wallet.clone(),
             traded_at: trade.timestamp,
-            decision: Decision::Skipped,
+            decision: WhaleVerdict::Skipped,
         },
         decision: DecisionRecord {
             whale_trade_key: key,
             wallet,
             market_id: trade.condition_id.clone(),
             token_id: trade.asset.clone(),
-            decision: Decision::Skipped,
+            decision: WhaleVerdict::Skipped,
             reason_code: BEFORE_START.to_owned(),
             detail: Some("traded before the daemon started (copy.copy_trades_before_start = false)".to_owned()),
             decided_at: at,
@@ -125,7 +126,7 @@ mod tests {
             dedupe_key: t.key().to_string(),
             wallet: t.wallet.clone(),
             traded_at: t.timestamp,
-            decision: Decision::Approved,
+            decision: WhaleVerdict::Approved,
         }
     }
 
@@ -143,7 +144,7 @@ mod tests {
     fn a_held_back_trade_is_marked_seen_with_its_reason() {
         let t = trade(A, "0xaa", 1_000);
         let held = mark(held_back_command(&t, Timestamp::from_secs(2_000)));
-        assert_eq!((held.decision, held.traded_at), (Decision::Skipped, t.timestamp));
+        assert_eq!((held.decision, held.traded_at), (WhaleVerdict::Skipped, t.timestamp));
         assert_eq!(held.dedupe_key, t.key().to_string());
     }
 
@@ -158,7 +159,7 @@ mod tests {
                     dedupe_key: "trade#00ff".into(),
                     wallet: A.into(),
                     traded_at: Timestamp(1),
-                    decision: Decision::Rejected,
+                    decision: WhaleVerdict::Rejected,
                 }])
                 .collect(),
             watermarks: vec![

@@ -7,11 +7,11 @@ use rusqlite::{Connection, OptionalExtension, Params, Row};
 use rust_decimal::Decimal;
 
 use crate::clock::Timestamp;
-use crate::domain::Side;
+use crate::domain::{Side, WhaleVerdict};
 use crate::store::backend::{RecoveredOrder, RecoveredState, StatusReport, latest_trading_state};
 use crate::store::error::StoreError;
 use crate::store::records::{
-    AlertRecord, Decision, EngineCheckpointRecord, FillRecord, OrderKind, OrderRecord, OrderStatus, PositionRecord,
+    AlertRecord, EngineCheckpointRecord, FillRecord, OrderKind, OrderRecord, OrderStatus, PositionRecord,
     PositionStatus, RedemptionRecord, RedemptionStatus, RiskStateRecord, SeenWhaleTrade, TradingStateChange,
     WhaleWatermark,
 };
@@ -60,7 +60,7 @@ pub(super) fn load_recovery(conn: &Connection) -> Result<RecoveredState, StoreEr
                     dedupe_key: get(row, 0)?,
                     wallet: get(row, 1)?,
                     traded_at: Timestamp(get(row, 2)?),
-                    decision: named(row, 3, "seen_whale_trades", "decision", Decision::parse)?,
+                    decision: named(row, 3, "seen_whale_trades", "decision", WhaleVerdict::parse)?,
                 })
             },
         )?,
