@@ -148,7 +148,7 @@ fn whale_trade_to_intent(c: &mut Criterion) {
         let started = whale_trader::clock::monotonic();
         engine.process(input, now, out);
         let elapsed = started.elapsed();
-        let intent: Option<OrderIntent> = out.intents.first().copied();
+        let intent: Option<OrderIntent> = out.intents.first().map(|order| *order.order());
         let Some(intent) = intent else { panic!("no intent: {:?}", out.events.last()) };
         black_box(&intent);
         out.clear();

@@ -5,6 +5,8 @@
 //! `--features live` (the EIP-712 signer).
 #![cfg(feature = "live")]
 
+mod support;
+
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -17,16 +19,16 @@ use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
 use serde_json::{Value, json};
 use sha2::Sha256;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use whale_trader::clock::{SimClock, Timestamp};
 use whale_trader::config::Secret;
-use whale_trader::domain::{ClientOrderId, MarketId, Side, TokenId, TradingState};
-use whale_trader::engine::{EngineStatus, ExecutionReport, Executor, MarketView, VenueRules};
+use whale_trader::domain::{ClientOrderId, MarketId, Side, TokenId};
+use whale_trader::engine::{ExecutionReport, Executor, MarketView, VenueRules};
 use whale_trader::live::{LiveExecutor, LiveSettings, LiveStart, MemoryJournal, OrderIdentity, prepare};
 use whale_trader::market::{FeeCurve, OrderBook};
 use whale_trader::polymarket::{OrderSigner, OrderType, PolymarketConfig, ZERO_BYTES32, salt_for_client_order_id};
-use whale_trader::risk::OrderIntent;
+use whale_trader::risk::{Approved, OrderIntent, RiskConfig};
 use whale_trader::runtime::EngineMsg;
 use wiremock::matchers::{body_json, method, path, query_param};
 use wiremock::{Match, Mock, MockServer, Request, Respond, ResponseTemplate};
@@ -112,7 +114,6 @@ async fn order_hash(intent: &OrderIntent) -> String {
 struct Live {
     executor: LiveExecutor,
     reports: mpsc::Receiver<EngineMsg>,
-    status: watch::Sender<EngineStatus>,
     journal: MemoryJournal,
     stop: CancellationToken,
 }
@@ -139,12 +140,11 @@ fn start(server: &MockServer, settings: LiveSettings, sent_before: Vec<(String, 
     })
     .unwrap();
     let (inputs, reports) = mpsc::channel(16);
-    let (status, status_rx) = watch::channel(EngineStatus::default());
     let stop = CancellationToken::new();
-    for (_, task) in tasks.into_tasks(inputs, status_rx, stop.clone()) {
+    for (_, task) in tasks.into_tasks(inputs, stop.clone()) {
         tokio::spawn(task);
     }
-    Live { executor, reports, status, journal, stop }
+    Live { executor, reports, journal, stop }
 }
 
 fn fast() -> LiveSettings {
@@ -166,9 +166,20 @@ impl Live {
     }
 
     fn submit(&mut self, intent: &OrderIntent) -> Vec<ExecutionReport> {
+        self.submit_approved(&support::risk::approved(intent, now()))
+    }
+
+    fn submit_approved(&mut self, order: &Approved) -> Vec<ExecutionReport> {
         let book = book();
         let mut immediate = Vec::new();
-        self.executor.submit(intent, market(&book), now(), &mut immediate);
+        self.executor.submit(order, market(&book), now(), &mut immediate);
+        immediate
+    }
+
+    /// The engine's cancels of a step (the kill switch's working entries).
+    fn cancel(&mut self, orders: &[ClientOrderId]) -> Vec<ExecutionReport> {
+        let mut immediate = Vec::new();
+        self.executor.cancel(orders, now(), &mut immediate);
         immediate
     }
 
@@ -307,11 +318,11 @@ async fn the_kill_switch_cancels_a_resting_entry_at_the_venue_and_its_partial_fi
 
     let mut live = start(&server, fast(), Vec::new());
     live.submit(&intent);
-    // The FAK came back `live`: it keeps working (no report) until the kill switch flips.
+    // The FAK came back `live`: it keeps working (no report) until the kill switch cancels it.
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(live.reports.try_recv().is_err(), "no report while the order works");
     assert!(!cancelled.load(Ordering::SeqCst));
-    live.status.send_replace(EngineStatus { trading_state: TradingState::Killed, ..EngineStatus::default() });
+    assert!(live.cancel(&[ClientOrderId(2)]).is_empty(), "the outcome comes from the venue, not at once");
     let report = live.report().await;
     assert!(cancelled.load(Ordering::SeqCst), "DELETE /order reached the venue");
     assert_eq!((report.client_order_id, report.filled_size, report.avg_price), (ClientOrderId(2), dec!(4), dec!(0.54)));
@@ -409,8 +420,12 @@ async fn refusals_before_or_at_the_venue_finish_the_order_unfilled_with_the_reas
         .mount(&server)
         .await;
     let mut live = start(&server, fast(), Vec::new());
-    // Off the tick: refused at once, nothing sent.
-    let immediate = live.submit(&buy(7, dec!(0.555), dec!(10)));
+    // Off the market's tick (approved under a finer tick than the book now states): refused at
+    // once, nothing sent.
+    let mut finer_tick = RiskConfig::default();
+    finer_tick.safeguards.tick_size = dec!(0.001);
+    let immediate =
+        live.submit_approved(&support::risk::approved_under(finer_tick, &buy(7, dec!(0.555), dec!(10)), now()));
     assert!(immediate.len() == 1 && immediate[0].note.as_deref().is_some_and(|n| n.contains("tick")), "{immediate:?}");
     // The venue refuses: the reason comes back.
     live.submit(&buy(8, dec!(0.55), dec!(10)));

@@ -8,16 +8,19 @@
 //! - live: real orders on the CLOB. It may only start when [`check_live_start`] passes: credentials
 //!   set, `daemon.mode = "live"`, the `--live` flag, and `WHALE_TRADER_LIVE_CONFIRM=yes`.
 //!
-//! Simulated executors answer at once, so replay needs no channel hop; a live executor would send
-//! the order and feed its reports back into the engine's queue as `Input::Execution`.
+//! Only an order the risk manager approved can be submitted: [`Executor::submit`] takes
+//! [`Approved`], which nothing outside the risk module can make. Simulated executors answer at
+//! once, so replay needs no channel hop; the live one sends the order and feeds its reports back
+//! into the engine's queue. Cancels the engine decides (the kill switch's working entries) go to
+//! [`Executor::cancel`]: the executor that owns an order is the one that can stop it.
 
 use rust_decimal::Decimal;
 
 use crate::clock::Timestamp;
 use crate::config::Mode;
-use crate::risk::OrderIntent;
-
+use crate::domain::ClientOrderId;
 use crate::market::{FillRequest, OrderBook, simulate_fill};
+use crate::risk::{Approved, OrderIntent};
 
 use super::io::ExecutionReport;
 use super::market_data::VenueRules;
@@ -34,15 +37,13 @@ pub struct MarketView<'a> {
 pub trait Executor: Send {
     fn mode(&self) -> Mode;
 
-    /// Handles one approved intent at `now`. Simulated executors push their report(s) into `reports`
+    /// Handles one approved order at `now`. Simulated executors push their report(s) into `reports`
     /// right away; the engine applies them before the next input.
-    fn submit(
-        &mut self,
-        intent: &OrderIntent,
-        market: MarketView<'_>,
-        now: Timestamp,
-        reports: &mut Vec<ExecutionReport>,
-    );
+    fn submit(&mut self, order: &Approved, market: MarketView<'_>, now: Timestamp, reports: &mut Vec<ExecutionReport>);
+
+    /// Stops orders still working (the kill switch's entries). An order already finished is left
+    /// alone; what a cancelled order had filled is reported like any outcome.
+    fn cancel(&mut self, orders: &[ClientOrderId], now: Timestamp, reports: &mut Vec<ExecutionReport>);
 
     /// Finds out what became of an order that was written ahead (durable in the store) but whose
     /// outcome was lost in a crash or restart. It must never send the order again: a live venue is
@@ -69,11 +70,12 @@ impl Executor for DryRunExecutor {
 
     fn submit(
         &mut self,
-        intent: &OrderIntent,
+        order: &Approved,
         _market: MarketView<'_>,
         now: Timestamp,
         reports: &mut Vec<ExecutionReport>,
     ) {
+        let intent = order.order();
         tracing::info!(
             order = %intent.client_order_id,
             side = %intent.side,
@@ -81,26 +83,21 @@ impl Executor for DryRunExecutor {
             price = %intent.price,
             "dry run: order recorded, not sent"
         );
-        reports.push(ExecutionReport {
-            client_order_id: intent.client_order_id,
-            filled_size: Decimal::ZERO,
-            avg_price: Decimal::ZERO,
-            fee: Decimal::ZERO,
-            done: true,
-            note: Some("dry run".to_owned()),
-            at: now,
-        });
+        reports.push(dry_run_report(intent, now));
     }
+
+    /// Nothing is ever working in a dry run: each order finished, unfilled, when it was submitted.
+    fn cancel(&mut self, _orders: &[ClientOrderId], _now: Timestamp, _reports: &mut Vec<ExecutionReport>) {}
 
     /// A dry-run order never reached any venue: it finished unfilled.
     fn reconcile(
         &mut self,
         intent: &OrderIntent,
-        market: MarketView<'_>,
+        _market: MarketView<'_>,
         now: Timestamp,
         reports: &mut Vec<ExecutionReport>,
     ) {
-        self.submit(intent, market, now, reports);
+        reports.push(dry_run_report(intent, now));
     }
 }
 
@@ -122,48 +119,12 @@ impl Executor for PaperExecutor {
         Mode::Paper
     }
 
-    fn submit(
-        &mut self,
-        intent: &OrderIntent,
-        market: MarketView<'_>,
-        now: Timestamp,
-        reports: &mut Vec<ExecutionReport>,
-    ) {
-        let unfilled = |note: String| ExecutionReport {
-            client_order_id: intent.client_order_id,
-            filled_size: Decimal::ZERO,
-            avg_price: Decimal::ZERO,
-            fee: Decimal::ZERO,
-            done: true,
-            note: Some(note),
-            at: now,
-        };
-        let Some(book) = market.book else {
-            reports.push(unfilled("no current book for this token".to_owned()));
-            return;
-        };
-        let request = FillRequest {
-            side: intent.side,
-            limit_price: intent.price,
-            size: intent.size,
-            extra_slippage_bps: self.extra_slippage_bps,
-        };
-        // The polymarket module's fill model: walks the book within the limit, taker fee per level.
-        let report = match simulate_fill(book, &request, &market.rules.fee) {
-            Ok(fill) => ExecutionReport {
-                client_order_id: intent.client_order_id,
-                filled_size: fill.filled_size,
-                avg_price: fill.average_price.unwrap_or_default(),
-                fee: fill.fee,
-                done: true,
-                note: (!fill.is_complete())
-                    .then(|| format!("book too thin: {} of {} shares filled", fill.filled_size, intent.size)),
-                at: now,
-            },
-            Err(e) => unfilled(format!("paper fill refused: {e}")),
-        };
-        reports.push(report);
+    fn submit(&mut self, order: &Approved, market: MarketView<'_>, now: Timestamp, reports: &mut Vec<ExecutionReport>) {
+        reports.push(self.fill(order.order(), market, now));
     }
+
+    /// Paper orders are fill-and-kill against the book: none is still working to cancel.
+    fn cancel(&mut self, _orders: &[ClientOrderId], _now: Timestamp, _reports: &mut Vec<ExecutionReport>) {}
 
     /// The paper venue keeps no order book of its own: what it did with an order is what the fill
     /// model gives for that order against the book the engine holds, so reconciling asks the model
@@ -175,7 +136,58 @@ impl Executor for PaperExecutor {
         now: Timestamp,
         reports: &mut Vec<ExecutionReport>,
     ) {
-        self.submit(intent, market, now, reports);
+        reports.push(self.fill(intent, market, now));
+    }
+}
+
+impl PaperExecutor {
+    /// What the fill model gives `intent` against the book in `market`.
+    fn fill(&self, intent: &OrderIntent, market: MarketView<'_>, now: Timestamp) -> ExecutionReport {
+        let unfilled = |note: String| ExecutionReport {
+            client_order_id: intent.client_order_id,
+            filled_size: Decimal::ZERO,
+            avg_price: Decimal::ZERO,
+            fee: Decimal::ZERO,
+            done: true,
+            note: Some(note),
+            at: now,
+        };
+        let Some(book) = market.book else {
+            return unfilled("no current book for this token".to_owned());
+        };
+        let request = FillRequest {
+            side: intent.side,
+            limit_price: intent.price,
+            size: intent.size,
+            extra_slippage_bps: self.extra_slippage_bps,
+        };
+        // The fill model walks the book within the limit, taker fee per level.
+        match simulate_fill(book, &request, &market.rules.fee) {
+            Ok(fill) => ExecutionReport {
+                client_order_id: intent.client_order_id,
+                filled_size: fill.filled_size,
+                avg_price: fill.average_price.unwrap_or_default(),
+                fee: fill.fee,
+                done: true,
+                note: (!fill.is_complete())
+                    .then(|| format!("book too thin: {} of {} shares filled", fill.filled_size, intent.size)),
+                at: now,
+            },
+            Err(e) => unfilled(format!("paper fill refused: {e}")),
+        }
+    }
+}
+
+/// A dry-run order's one report: finished, unfilled.
+fn dry_run_report(intent: &OrderIntent, now: Timestamp) -> ExecutionReport {
+    ExecutionReport {
+        client_order_id: intent.client_order_id,
+        filled_size: Decimal::ZERO,
+        avg_price: Decimal::ZERO,
+        fee: Decimal::ZERO,
+        done: true,
+        note: Some("dry run".to_owned()),
+        at: now,
     }
 }
 
@@ -239,7 +251,8 @@ mod tests {
 
     fn submit(executor: &mut dyn Executor, intent: &OrderIntent, book: Option<&OrderBook>) -> ExecutionReport {
         let mut reports = Vec::new();
-        executor.submit(intent, MarketView { book, rules: VenueRules::default() }, Timestamp(5), &mut reports);
+        let order = Approved::unchecked(*intent);
+        executor.submit(&order, MarketView { book, rules: VenueRules::default() }, Timestamp(5), &mut reports);
         assert_eq!(reports.len(), 1);
         reports.pop().unwrap_or_else(|| panic!("no report"))
     }

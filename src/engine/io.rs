@@ -12,7 +12,7 @@ use crate::domain::{
     ClientOrderId, ExitReason, MarketId, ReasonCode, Side, TokenId, TradingState, WhaleId, WhaleVerdict,
 };
 use crate::market::{BookRefusalCounts, ClobMarketInfo, OrderBook, VenuePosition, WhaleTrade};
-use crate::risk::{OrderIntent, Transition};
+use crate::risk::{Approved, OrderIntent, Transition};
 
 use super::audit::AuditRecord;
 use super::copy_rules::RejectReason;
@@ -311,8 +311,8 @@ impl fmt::Display for DecisionOutcome {
 /// price update that triggers nothing allocates nothing.
 #[derive(Debug, Default)]
 pub struct Outputs {
-    /// Orders for the executor, in the order they must be sent.
-    pub intents: Vec<OrderIntent>,
+    /// Orders for the executor, in the order they must be sent: only approved ones can be.
+    pub intents: Vec<Approved>,
     /// Working orders to cancel (entries still working when the kill switch flips).
     pub cancels: Vec<ClientOrderId>,
     /// Events for the store, the audit trail and alerts.

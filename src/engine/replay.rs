@@ -6,6 +6,7 @@ use rust_decimal::Decimal;
 
 use crate::clock::{SimClock, Timestamp};
 use crate::domain::TradingState;
+use crate::risk::Approved;
 
 use super::core::Engine;
 use super::executor::{Executor, MarketView};
@@ -63,7 +64,7 @@ pub struct SimulatedRun<E: Executor> {
     pub executor: E,
     pub clock: SimClock,
     out: Outputs,
-    pending_intents: Vec<crate::risk::OrderIntent>,
+    pending_intents: Vec<Approved>,
     reports: Vec<ExecutionReport>,
     next_tick: Option<Timestamp>,
     pub order_intents: u64,
@@ -126,14 +127,19 @@ impl<E: Executor> SimulatedRun<E> {
     fn step(&mut self, input: Input, now: Timestamp) {
         self.out.clear();
         self.engine.process(input, now, &mut self.out);
+        if !self.out.cancels.is_empty() {
+            self.executor.cancel(&self.out.cancels, now, &mut self.reports);
+            self.out.cancels.clear();
+        }
         self.collect();
         // Execute every order at once; fills can trigger more orders (a fill that trips a limit).
-        while !self.pending_intents.is_empty() {
+        while !self.pending_intents.is_empty() || !self.reports.is_empty() {
             let intents = std::mem::take(&mut self.pending_intents);
-            for intent in &intents {
+            for order in &intents {
+                let intent = order.order();
                 let market =
                     MarketView { book: self.engine.book(intent.token), rules: self.engine.venue_rules(intent.market) };
-                self.executor.submit(intent, market, now, &mut self.reports);
+                self.executor.submit(order, market, now, &mut self.reports);
             }
             self.pending_intents = intents;
             self.pending_intents.clear();

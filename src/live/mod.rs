@@ -16,11 +16,10 @@
 //! | `outcome.rs` | venue answers → execution reports, fees by the market's curve (pure) |
 //! | `redeem/` | the redeemer: a resolved market's winning shares redeemed on chain (JSON-RPC) |
 //!
-//! Beside the executor the daemon runs [`LiveTasks`]: the reports into the engine's queue, and the
-//! kill switch's cancels. The engine's `Outputs::cancels` on a kill are the entries still working;
-//! the trait has no cancel call, so the executor watches the engine's trading state and, when it
-//! turns `killed`, cancels every entry it still follows at the venue (`DELETE /order`), or stops it
-//! before it is sent. Exits keep going: the kill's own exits flatten the positions.
+//! Beside the executor the daemon runs [`LiveTasks`]: the reports into the engine's queue. The
+//! engine's cancels on a kill (the entries still working) come through [`Executor::cancel`]: each
+//! is cancelled at the venue (`DELETE /order`), or marked so that it is never sent if its task has
+//! not sent it yet. Exits keep going: the kill's own exits flatten the positions.
 
 mod journal;
 mod order;
@@ -34,7 +33,7 @@ use std::time::Duration;
 
 use futures::FutureExt;
 use futures::future::BoxFuture;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 pub use journal::{MemoryJournal, OrderJournal, SentOrder, StoreJournal};
@@ -43,12 +42,12 @@ pub use outcome::{VenueFill, VenueStatus};
 
 use crate::clock::{Clock, Timestamp};
 use crate::config::Mode;
-use crate::domain::{ClientOrderId, TradingState};
-use crate::engine::{EngineStatus, ExecutionReport, Executor, MarketView};
+use crate::domain::ClientOrderId;
+use crate::engine::{ExecutionReport, Executor, MarketView};
 use crate::polymarket::{
     ClobTradingClient, L2Credentials, OrderError, OrderSigner, PolymarketConfig, SignError, TradingError,
 };
-use crate::risk::OrderIntent;
+use crate::risk::{Approved, OrderIntent};
 use crate::runtime::EngineMsg;
 use crate::runtime::TaskResult;
 
@@ -164,15 +163,15 @@ impl Shared {
         }
     }
 
-    /// Entries still followed, for the kill switch: marked so that none is sent any more.
-    fn mark_entries_for_cancel(&self) -> Vec<(ClientOrderId, Option<String>)> {
+    /// Of `ids`, the orders still followed and not yet asked to cancel: marked so that none is sent
+    /// any more, each with its venue id once it has one.
+    fn mark_for_cancel(&self, ids: &[ClientOrderId]) -> Vec<(ClientOrderId, Option<String>)> {
         let mut orders = self.orders();
-        orders
-            .iter_mut()
-            .filter(|(_, t)| t.is_entry && !t.cancel_requested)
-            .map(|(id, t)| {
-                t.cancel_requested = true;
-                (*id, t.venue_order_id.clone())
+        ids.iter()
+            .filter_map(|id| {
+                let tracked = orders.get_mut(id).filter(|t| !t.cancel_requested)?;
+                tracked.cancel_requested = true;
+                Some((*id, tracked.venue_order_id.clone()))
             })
             .collect()
     }
@@ -197,7 +196,6 @@ pub struct LiveExecutor {
 
 /// The tasks that run beside the live executor.
 pub struct LiveTasks {
-    shared: Arc<Shared>,
     reports: mpsc::UnboundedReceiver<ExecutionReport>,
 }
 
@@ -249,7 +247,7 @@ impl LiveExecutor {
             signature_type = shared.identity.signature_type,
             "live executor ready"
         );
-        Ok((Self { shared: shared.clone(), runtime }, LiveTasks { shared, reports: reports_rx }))
+        Ok((Self { shared, runtime }, LiveTasks { reports: reports_rx }))
     }
 }
 
@@ -259,13 +257,8 @@ impl Executor for LiveExecutor {
     }
 
     /// Prepares the order now (refusals are reported at once) and sends it from its own task.
-    fn submit(
-        &mut self,
-        intent: &OrderIntent,
-        market: MarketView<'_>,
-        now: Timestamp,
-        reports: &mut Vec<ExecutionReport>,
-    ) {
+    fn submit(&mut self, order: &Approved, market: MarketView<'_>, now: Timestamp, reports: &mut Vec<ExecutionReport>) {
+        let intent = order.order();
         match prepare(intent, market, &self.shared.identity, now) {
             Ok(order) => {
                 self.shared.track(
@@ -277,6 +270,19 @@ impl Executor for LiveExecutor {
             Err(e) => {
                 tracing::warn!(order = %intent.client_order_id, error = %e, "live order refused before sending");
                 reports.push(outcome::unfilled(intent.client_order_id, format!("not sent: {e}"), now));
+            }
+        }
+    }
+
+    /// Cancels at the venue each order already sent; one its task has not sent yet is never sent.
+    /// What a cancelled order had filled comes back through its task, as any outcome does.
+    fn cancel(&mut self, orders: &[ClientOrderId], _now: Timestamp, _reports: &mut Vec<ExecutionReport>) {
+        let marked = self.shared.mark_for_cancel(orders);
+        tracing::warn!(orders = marked.len(), "cancelling the live orders still working");
+        for (id, venue_id) in marked {
+            if let Some(venue_id) = venue_id {
+                let shared = self.shared.clone();
+                self.runtime.spawn(async move { venue::cancel(&shared, id, &venue_id).await });
             }
         }
     }
@@ -302,19 +308,13 @@ impl Executor for LiveExecutor {
 }
 
 impl LiveTasks {
-    /// The tasks to supervise: reports into `inputs`, and the kill switch's cancels (following
-    /// `status`), until `stop`.
+    /// The tasks to supervise: reports into `inputs`, until `stop`.
     pub fn into_tasks(
         self,
         inputs: mpsc::Sender<EngineMsg>,
-        status: watch::Receiver<EngineStatus>,
         stop: CancellationToken,
     ) -> Vec<(&'static str, BoxFuture<'static, TaskResult>)> {
-        let LiveTasks { shared, reports } = self;
-        vec![
-            ("live-reports", forward_reports(reports, inputs, stop.clone()).boxed()),
-            ("live-kill-cancels", cancel_entries_on_kill(shared, status, stop).boxed()),
-        ]
+        vec![("live-reports", forward_reports(self.reports, inputs, stop).boxed())]
     }
 }
 
@@ -344,38 +344,4 @@ async fn forward_reports(
     }
     stop.cancelled().await;
     Ok(())
-}
-
-/// When the engine's trading state turns `killed`, every entry still followed is cancelled at the
-/// venue (or not sent at all, if it was not yet).
-async fn cancel_entries_on_kill(
-    shared: Arc<Shared>,
-    mut status: watch::Receiver<EngineStatus>,
-    stop: CancellationToken,
-) -> TaskResult {
-    let mut was_killed = status.borrow().trading_state == TradingState::Killed;
-    loop {
-        tokio::select! {
-            () = stop.cancelled() => return Ok(()),
-            changed = status.changed() => {
-                if changed.is_err() {
-                    stop.cancelled().await;
-                    return Ok(());
-                }
-            }
-        }
-        let killed = status.borrow_and_update().trading_state == TradingState::Killed;
-        if killed && !was_killed {
-            let entries = shared.mark_entries_for_cancel();
-            tracing::warn!(entries = entries.len(), "kill switch: cancelling the live entries still working");
-            for (id, venue_id) in entries {
-                // Not yet sent: its task sees the mark and does not send it.
-                if let Some(venue_id) = venue_id {
-                    let shared = shared.clone();
-                    tokio::spawn(async move { venue::cancel(&shared, id, &venue_id).await });
-                }
-            }
-        }
-        was_killed = killed;
-    }
 }

@@ -149,6 +149,13 @@ impl Approved {
         Self { order, requested_size }
     }
 
+    /// An order taken as approved without the checks: for the unit tests of the code downstream of
+    /// risk (executors), which test what happens to an approved order, not whether it is approved.
+    #[cfg(test)]
+    pub(crate) fn unchecked(order: OrderIntent) -> Self {
+        Self { requested_size: order.size, order }
+    }
+
     /// The order to send (possibly resized down).
     pub fn order(&self) -> &OrderIntent {
         &self.order
@@ -164,6 +171,15 @@ impl Approved {
 
     pub fn was_resized(&self) -> bool {
         self.order.size != self.requested_size
+    }
+}
+
+/// Reads the approved order's fields; nothing can change them, so approval cannot be sidestepped.
+impl std::ops::Deref for Approved {
+    type Target = OrderIntent;
+
+    fn deref(&self) -> &OrderIntent {
+        &self.order
     }
 }
 

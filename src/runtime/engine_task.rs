@@ -334,8 +334,9 @@ impl EngineActor {
         self.execute(0, now, out, reports).await
     }
 
-    /// Sends `out.intents[from..]` (and every order their outcomes produce) to the executor, each
-    /// only once its record is durable, and records each outcome durably before going on.
+    /// Hands the step's cancels to the executor, then sends `out.intents[from..]` (and every order
+    /// their outcomes produce), each only once its record is durable, and records each outcome
+    /// durably before going on.
     async fn execute(
         &mut self,
         from: usize,
@@ -343,14 +344,29 @@ impl EngineActor {
         out: &mut Outputs,
         reports: &mut Vec<ExecutionReport>,
     ) -> Result<(), EngineError> {
+        // Working orders the step stopped (the kill switch's entries) go first: the sooner a cancel
+        // reaches the venue, the less of the order can still fill.
+        if !out.cancels.is_empty() {
+            reports.clear();
+            self.executor.cancel(&out.cancels, now, reports);
+            out.cancels.clear();
+            if !reports.is_empty() {
+                for report in reports.drain(..) {
+                    self.engine.process(Input::Execution(report), now, out);
+                }
+                self.commit(out, now, Durability::Wait).await?;
+                self.flush_events(out).await;
+            }
+        }
         let mut sent = from;
         while sent < out.intents.len() {
-            let Some(intent) = out.intents.get(sent).copied() else { break };
+            let Some(order) = out.intents.get(sent).copied() else { break };
             sent += 1;
+            let intent = order.order();
             let market =
                 MarketView { book: self.engine.book(intent.token), rules: self.engine.venue_rules(intent.market) };
             reports.clear();
-            self.executor.submit(&intent, market, now, reports);
+            self.executor.submit(&order, market, now, reports);
             tracing::info!(
                 order = %client_order_id_text(intent.client_order_id),
                 side = %intent.side,
@@ -363,11 +379,6 @@ impl EngineActor {
             }
             self.commit(out, now, Durability::Wait).await?;
             self.flush_events(out).await;
-        }
-        for order in out.cancels.drain(..) {
-            // A simulated executor has nothing working; the live one cancels working entries at
-            // the venue when it sees trading turn `killed`.
-            tracing::info!(%order, "entry still working at kill: the executor cancels it");
         }
         Ok(())
     }

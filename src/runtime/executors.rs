@@ -7,15 +7,14 @@
 //! at start-up and says how to get one.
 
 use futures::future::BoxFuture;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::supervisor::TaskResult;
 use crate::alerts::AlertSender;
 use crate::config::{Config, FeedSource, Mode};
 use crate::engine::{
-    DryRunExecutor, EngineStatus, Executor, LIVE_CONFIRM_ENV, LiveStartError, PaperExecutor, RedemptionRequest,
-    check_live_start,
+    DryRunExecutor, Executor, LIVE_CONFIRM_ENV, LiveStartError, PaperExecutor, RedemptionRequest, check_live_start,
 };
 use crate::runtime::EngineMsg;
 use crate::store::{RecoveredState, StoreHandle};
@@ -81,11 +80,7 @@ fn live_refusal(
 
 /// Tasks that run beside the executor (only the live one has any).
 pub type ExecutorTasks = Box<
-    dyn FnOnce(
-            mpsc::Sender<EngineMsg>,
-            watch::Receiver<EngineStatus>,
-            CancellationToken,
-        ) -> Vec<(&'static str, BoxFuture<'static, TaskResult>)>
+    dyn FnOnce(mpsc::Sender<EngineMsg>, CancellationToken) -> Vec<(&'static str, BoxFuture<'static, TaskResult>)>
         + Send,
 >;
 
@@ -125,7 +120,7 @@ fn live_executor(
         settings: LiveSettings::default(),
         sent_before,
     })?;
-    let tasks: ExecutorTasks = Box::new(move |inputs, status, stop| tasks.into_tasks(inputs, status, stop));
+    let tasks: ExecutorTasks = Box::new(move |inputs, stop| tasks.into_tasks(inputs, stop));
     Ok((Box::new(executor), Some(tasks)))
 }
 

@@ -57,7 +57,7 @@ impl Engine {
                 self.reject(trade, decision, source, rejection, now, out)
             }
             Decision::Approved(approved) => {
-                let order = approved.into_order();
+                let order = *approved.order();
                 let position = PositionId::from(order_id);
                 let outcome = self.market.outcome_label(token).unwrap_or(&trade.outcome).to_owned();
                 self.portfolio.trades.insert(
@@ -87,7 +87,7 @@ impl Engine {
                 let outcome =
                     DecisionOutcome::Copied { side: order.side, size: order.size, price: order.price, mode: self.mode };
                 Self::decided(decision, outcome, out);
-                self.send(order, position, OrderPurpose::Entry, Some(key), now, out);
+                self.send(approved, position, OrderPurpose::Entry, Some(key), now, out);
             }
         }
     }

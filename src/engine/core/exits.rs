@@ -138,7 +138,7 @@ impl Engine {
         let order = exit.to_order(order_id, limit);
         match self.risk.check(&order, now) {
             Decision::Approved(approved) => {
-                let order = approved.into_order();
+                let order = *approved.order();
                 let Some(trade) = self.portfolio.trades.get_mut(&position) else { return };
                 trade.exiting += order.size;
                 let Some(plan) = trade.exit_plan.as_mut() else { return };
@@ -156,7 +156,7 @@ impl Engine {
                 let reason = plan.reason;
                 self.status.exits.orders += 1;
                 self.emit_audit(record, out);
-                self.send(order, position, OrderPurpose::Exit(reason), None, now, out);
+                self.send(approved, position, OrderPurpose::Exit(reason), None, now, out);
             }
             Decision::Rejected { reason: code, detail } => {
                 self.status.exits.refused += 1;

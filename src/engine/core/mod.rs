@@ -16,7 +16,7 @@ use crate::engine::io::{EngineEvent, EngineStatus, Input, Outputs};
 use crate::engine::market_data::{MarketData, VenueRules};
 use crate::engine::portfolio::{OrderPurpose, PendingOrder, Portfolio};
 use crate::market::OrderBook;
-use crate::risk::{ExitIntent, OrderIntent, PositionId, RiskEvent, RiskManager};
+use crate::risk::{Approved, ExitIntent, PositionId, RiskEvent, RiskManager};
 
 mod control;
 mod copy_entry;
@@ -209,17 +209,18 @@ impl Engine {
 
     pub(super) fn send(
         &mut self,
-        order: OrderIntent,
+        approved: Approved,
         position: PositionId,
         purpose: OrderPurpose,
         whale_trade_key: Option<Arc<str>>,
         now: Timestamp,
         out: &mut Outputs,
     ) {
+        let order = *approved.order();
         let trade_id = self.portfolio.trades.get(&position).map(|t| t.trade_id.clone()).unwrap_or_default();
         self.portfolio.pending.insert(order.client_order_id, PendingOrder::new(order, position, purpose, now));
         out.events.push(EngineEvent::OrderIntentRecorded { intent: order, trade_id, whale_trade_key, at: now });
-        out.intents.push(order);
+        out.intents.push(approved);
     }
 
     pub(super) fn emit_audit(&mut self, record: AuditRecord, out: &mut Outputs) {

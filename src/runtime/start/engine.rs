@@ -92,10 +92,8 @@ pub(super) fn start(
         }),
     );
 
-    // The executor's own tasks (live: execution reports back into the engine, kill-switch cancels).
-    for (name, task) in
-        executor_tasks.map(|start| start(inputs.clone(), status.clone(), stops.intake.clone())).unwrap_or_default()
-    {
+    // The executor's own tasks (live: execution reports back into the engine).
+    for (name, task) in executor_tasks.map(|start| start(inputs.clone(), stops.intake.clone())).unwrap_or_default() {
         supervisor.spawn(name, with_failpoint(name, task));
     }
     Ok(EngineStart { inputs, status, view, progress, recorded })
