@@ -58,6 +58,21 @@
 //!   `supervisor`, `signals` and `daemon` the task tree and the orderly stop.
 //! - [`cli`]: the `whale-trader` command line.
 //!
+//! ## A trade's path, one shape per layer
+//!
+//! Each concept has one type in each layer that needs its own shape, converted in one place:
+//!
+//! | concept | source edge | core | store / observers (text edge) |
+//! | --- | --- | --- | --- |
+//! | whale trade | wire rows → [`market::WhaleTrade`] in `polymarket::data_api` | [`market::WhaleTrade`], dedupe by [`market::TradeKey`] | `store::SeenWhaleTrade` (key text) |
+//! | decision | | [`engine::WhaleTradeDecision`] with a typed [`engine::DecisionOutcome`] | `store::DecisionRecord` in `engine::journal` |
+//! | order | | [`risk::OrderIntent`], [`risk::Approved`] (only risk makes one; executors take only it) | `store::OrderRecord` in `engine::journal` |
+//! | fill | venue answers → [`engine::ExecutionReport`] | [`risk::Fill`] | `store::FillRecord` in `engine::journal` |
+//! | position | | [`risk::Position`] (limits, stops, reservations; interned ids) and `engine::portfolio::Trade` (the copy's accounting) | [`engine::PositionUpdate`] → `store::PositionRecord` in `engine::journal`; [`engine::view::PositionView`] for `/status`; audit records at the log |
+//!
+//! [`domain`] holds the words all of them share ([`domain::Side`], [`domain::WhaleVerdict`],
+//! [`domain::ReasonCode`], …), so that no layer keeps its own copy of them.
+//!
 //! Decision logic (risk, sizing, copy rules) is pure and synchronous; the async I/O lives in thin
 //! adapters around it so that replay and tests drive exactly the daemon's code.
 

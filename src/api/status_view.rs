@@ -4,20 +4,7 @@
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-/// One open position.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct PositionView {
-    pub id: String,
-    pub whale: String,
-    pub market: String,
-    pub token: String,
-    pub outcome: String,
-    pub size: Decimal,
-    pub entry_price: Decimal,
-    pub last_price: Option<Decimal>,
-    pub unrealised_pnl: Option<Decimal>,
-    pub opened_at: String,
-}
+pub use crate::engine::view::{MismatchView, PositionView};
 
 /// Which store the status is about: its file, and the mode and feed source it holds the state of.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -60,19 +47,6 @@ pub struct WalletView {
     /// When that reading was taken (RFC 3339).
     pub read_at: Option<String>,
     pub mismatches: Vec<MismatchView>,
-}
-
-/// One token whose holdings at the venue and in the books disagree.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct MismatchView {
-    pub token: String,
-    pub market: String,
-    /// `unknown_to_us`, `missing_at_venue` or `size_differs`.
-    pub kind: String,
-    pub ours: Decimal,
-    pub venue: Decimal,
-    pub venue_avg_price: Decimal,
-    pub since: String,
 }
 
 impl StatusView {

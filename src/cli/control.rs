@@ -56,22 +56,7 @@ fn offline_status(config: &Config) -> Result<StatusView, crate::store::StoreErro
     };
     let mode = mode.as_str();
     let risk = report.risk_state.as_ref();
-    let open_positions = report
-        .open_positions
-        .iter()
-        .map(|p| PositionView {
-            id: p.position_id.clone(),
-            whale: p.whale_wallet.clone(),
-            market: p.market_id.clone(),
-            token: p.token_id.clone(),
-            outcome: p.outcome.clone(),
-            size: p.size,
-            entry_price: p.entry_price,
-            last_price: p.high_water_price,
-            unrealised_pnl: None,
-            opened_at: p.opened_at.to_rfc3339(),
-        })
-        .collect();
+    let open_positions = report.open_positions.iter().map(PositionView::from).collect();
     Ok(StatusView {
         source: "store".into(),
         mode: mode.into(),

@@ -83,7 +83,7 @@ impl Executor for DryRunExecutor {
             price = %intent.price,
             "dry run: order recorded, not sent"
         );
-        reports.push(dry_run_report(intent, now));
+        reports.push(ExecutionReport::unfilled(intent.client_order_id, "dry run", now));
     }
 
     /// Nothing is ever working in a dry run: each order finished, unfilled, when it was submitted.
@@ -97,7 +97,7 @@ impl Executor for DryRunExecutor {
         now: Timestamp,
         reports: &mut Vec<ExecutionReport>,
     ) {
-        reports.push(dry_run_report(intent, now));
+        reports.push(ExecutionReport::unfilled(intent.client_order_id, "dry run", now));
     }
 }
 
@@ -143,15 +143,7 @@ impl Executor for PaperExecutor {
 impl PaperExecutor {
     /// What the fill model gives `intent` against the book in `market`.
     fn fill(&self, intent: &OrderIntent, market: MarketView<'_>, now: Timestamp) -> ExecutionReport {
-        let unfilled = |note: String| ExecutionReport {
-            client_order_id: intent.client_order_id,
-            filled_size: Decimal::ZERO,
-            avg_price: Decimal::ZERO,
-            fee: Decimal::ZERO,
-            done: true,
-            note: Some(note),
-            at: now,
-        };
+        let unfilled = |note: String| ExecutionReport::unfilled(intent.client_order_id, note, now);
         let Some(book) = market.book else {
             return unfilled("no current book for this token".to_owned());
         };
@@ -175,19 +167,6 @@ impl PaperExecutor {
             },
             Err(e) => unfilled(format!("paper fill refused: {e}")),
         }
-    }
-}
-
-/// A dry-run order's one report: finished, unfilled.
-fn dry_run_report(intent: &OrderIntent, now: Timestamp) -> ExecutionReport {
-    ExecutionReport {
-        client_order_id: intent.client_order_id,
-        filled_size: Decimal::ZERO,
-        avg_price: Decimal::ZERO,
-        fee: Decimal::ZERO,
-        done: true,
-        note: Some("dry run".to_owned()),
-        at: now,
     }
 }
 

@@ -147,6 +147,21 @@ pub struct ExecutionReport {
     pub at: Timestamp,
 }
 
+impl ExecutionReport {
+    /// The order finished without filling anything, for the reason in `note`.
+    pub fn unfilled(client_order_id: ClientOrderId, note: impl Into<String>, at: Timestamp) -> Self {
+        Self {
+            client_order_id,
+            filled_size: Decimal::ZERO,
+            avg_price: Decimal::ZERO,
+            fee: Decimal::ZERO,
+            done: true,
+            note: Some(note.into()),
+            at,
+        }
+    }
+}
+
 /// Something the engine decided or observed, for the store, the audit trail and alerts.
 #[derive(Debug, Clone, PartialEq)]
 pub enum EngineEvent {

@@ -3,8 +3,11 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::api::{MismatchView, PositionView};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
 use crate::risk::RiskSnapshot;
+use crate::store::PositionRecord;
 
 use super::core::Engine;
 use super::io::EngineStatus;
@@ -25,6 +28,53 @@ pub struct EngineView {
     pub closed_markets: BTreeSet<String>,
     /// Live mode: the position mismatches holding trading, tokens by name.
     pub mismatches: Vec<MismatchView>,
+}
+
+/// One open position by name, as `/status` and `whale-trader status` show it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PositionView {
+    pub id: String,
+    pub whale: String,
+    pub market: String,
+    pub token: String,
+    pub outcome: String,
+    pub size: Decimal,
+    pub entry_price: Decimal,
+    pub last_price: Option<Decimal>,
+    pub unrealised_pnl: Option<Decimal>,
+    pub opened_at: String,
+}
+
+/// An open position as the store holds it, for the status read with the daemon stopped: no price
+/// is known then (the best price since entry is the trailing stop's reference, not the last one).
+impl From<&PositionRecord> for PositionView {
+    fn from(p: &PositionRecord) -> Self {
+        PositionView {
+            id: p.position_id.clone(),
+            whale: p.whale_wallet.clone(),
+            market: p.market_id.clone(),
+            token: p.token_id.clone(),
+            outcome: p.outcome.clone(),
+            size: p.size,
+            entry_price: p.entry_price,
+            last_price: None,
+            unrealised_pnl: None,
+            opened_at: p.opened_at.to_rfc3339(),
+        }
+    }
+}
+
+/// One token whose holdings at the venue and in the books disagree.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MismatchView {
+    pub token: String,
+    pub market: String,
+    /// `unknown_to_us`, `missing_at_venue` or `size_differs`.
+    pub kind: String,
+    pub ours: Decimal,
+    pub venue: Decimal,
+    pub venue_avg_price: Decimal,
+    pub since: String,
 }
 
 impl Engine {

@@ -201,7 +201,7 @@ pub struct LiveTasks {
 
 impl LiveExecutor {
     /// Checks the credentials, derives the signer's address from the private key, and builds the
-    /// L2 client for `polymarket.clob_url`. Secrets stay in [`Secret`]s and are never logged.
+    /// L2 client for `polymarket.clob_url`. Secrets stay in `Secret`s and are never logged.
     pub fn new(start: LiveStart) -> Result<(Self, LiveTasks), LiveError> {
         let LiveStart { polymarket, journal, clock, settings, sent_before } = start;
         let credentials = &polymarket.credentials;
@@ -269,7 +269,7 @@ impl Executor for LiveExecutor {
             }
             Err(e) => {
                 tracing::warn!(order = %intent.client_order_id, error = %e, "live order refused before sending");
-                reports.push(outcome::unfilled(intent.client_order_id, format!("not sent: {e}"), now));
+                reports.push(ExecutionReport::unfilled(intent.client_order_id, format!("not sent: {e}"), now));
             }
         }
     }
@@ -302,7 +302,9 @@ impl Executor for LiveExecutor {
                 // The report carries everything the venue filled for this order.
                 self.runtime.spawn(venue::reconcile(self.shared.clone(), id, venue_id, market.rules.fee));
             }
-            None => reports.push(outcome::unfilled(id, "never sent: no venue order id was recorded for it", now)),
+            None => {
+                reports.push(ExecutionReport::unfilled(id, "never sent: no venue order id was recorded for it", now))
+            }
         }
     }
 }

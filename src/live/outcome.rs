@@ -103,11 +103,6 @@ pub fn report(
     }
 }
 
-/// A finished order that filled nothing, and why.
-pub fn unfilled(client_order_id: ClientOrderId, note: impl Into<String>, at: Timestamp) -> ExecutionReport {
-    report(client_order_id, &[], &FeeCurve::FREE, true, Some(note.into()), at)
-}
-
 #[cfg(test)]
 mod tests {
     use rust_decimal_macros::dec;
@@ -138,7 +133,7 @@ mod tests {
         assert_eq!(r.avg_price, (dec!(8.37) * dec!(0.43) + dec!(1.63) * dec!(0.53) + dec!(2.5)) / dec!(15));
         let fee = dec!(8.37) * dec!(0.05) * dec!(0.43) * dec!(0.57) + dec!(1.63) * dec!(0.05) * dec!(0.53) * dec!(0.47);
         assert_eq!(r.fee, fee, "the maker fill pays nothing on a taker-only curve");
-        let none = unfilled(ClientOrderId(3), "refused", Timestamp(9));
+        let none = ExecutionReport::unfilled(ClientOrderId(3), "refused", Timestamp(9));
         assert_eq!((none.filled_size, none.avg_price, none.done), (dec!(0), dec!(0), true));
     }
 

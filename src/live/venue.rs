@@ -33,10 +33,12 @@ async fn place_and_follow(shared: &Shared, order: PreparedOrder) -> ExecutionRep
     let id = order.client_order_id;
     let signed = match shared.signer.sign_order(&order.unsigned).await {
         Ok(signed) => signed,
-        Err(e) => return outcome::unfilled(id, format!("not sent: the order could not be signed: {e}"), shared.now()),
+        Err(e) => {
+            return ExecutionReport::unfilled(id, format!("not sent: the order could not be signed: {e}"), shared.now());
+        }
     };
     if shared.cancel_requested(id) {
-        return outcome::unfilled(id, "not sent: cancelled by the kill switch before sending", shared.now());
+        return ExecutionReport::unfilled(id, "not sent: cancelled by the kill switch before sending", shared.now());
     }
     let sent = SentOrder {
         client_order_id: id.to_string(),
@@ -49,7 +51,7 @@ async fn place_and_follow(shared: &Shared, order: PreparedOrder) -> ExecutionRep
         at: shared.now(),
     };
     if let Err(e) = shared.journal.record_sent(sent).await {
-        return outcome::unfilled(
+        return ExecutionReport::unfilled(
             id,
             format!("not sent: its venue order id could not be recorded first: {e}"),
             shared.now(),
@@ -79,13 +81,13 @@ async fn place_and_follow(shared: &Shared, order: PreparedOrder) -> ExecutionRep
                 return outcome::report(id, &[fill], &order.fee, true, None, shared.now());
             }
             if answer.status.eq_ignore_ascii_case("unmatched") {
-                return outcome::unfilled(id, "FAK: nothing to match within the limit", shared.now());
+                return ExecutionReport::unfilled(id, "FAK: nothing to match within the limit", shared.now());
             }
             resolve(shared, id, &venue_id, &order.fee).await
         }
         // The venue answered and refused: the order does not exist there.
         Err(TradingError::Rejected { status, message, .. }) => {
-            outcome::unfilled(id, format!("refused by the venue ({status}): {message}"), shared.now())
+            ExecutionReport::unfilled(id, format!("refused by the venue ({status}): {message}"), shared.now())
         }
         // No answer (timeout, connection, 5xx): it may have arrived. Ask, never resend.
         Err(e) => {
@@ -124,7 +126,11 @@ pub(super) async fn resolve(shared: &Shared, id: ClientOrderId, venue_id: &str, 
             }
             // The venue does not know the order: it never arrived.
             Err(TradingError::Rejected { status: 404, .. }) => {
-                return outcome::unfilled(id, "the venue does not know this order: it was never placed", shared.now());
+                return ExecutionReport::unfilled(
+                    id,
+                    "the venue does not know this order: it was never placed",
+                    shared.now(),
+                );
             }
             Err(e) => tracing::warn!(order = %id, error = %e, "order status unavailable; asking again"),
         }

@@ -106,7 +106,7 @@ impl BookRefusals {
     }
 
     /// Counts `error` at `now`; logs a warning when its cause has not had one for
-    /// [`LOG_INTERVAL_MS`]. Returns whether it did.
+    /// `LOG_INTERVAL_MS`. Returns whether it did.
     pub fn record(&mut self, error: &BookError, now: Timestamp) -> bool {
         let cause = error.cause();
         let count = self.counts.slot(cause);

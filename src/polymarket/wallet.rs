@@ -184,7 +184,7 @@ fn parse_row(json: &str, user: &str) -> Result<Option<VenuePosition>, String> {
 }
 
 /// Every position of `user` (the funder wallet), page after page: `GET /v2/positions?user=…&limit=…`
-/// then `&cursor=…`, at most [`MAX_POSITIONS_PAGES`] pages.
+/// then `&cursor=…`, at most `MAX_POSITIONS_PAGES` pages.
 pub async fn read_positions(
     http: &HttpClient,
     data_api_url: &str,
