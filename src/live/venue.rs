@@ -34,7 +34,11 @@ async fn place_and_follow(shared: &Shared, order: PreparedOrder) -> ExecutionRep
     let signed = match shared.signer.sign_order(&order.unsigned).await {
         Ok(signed) => signed,
         Err(e) => {
-            return ExecutionReport::unfilled(id, format!("not sent: the order could not be signed: {e}"), shared.now());
+            return ExecutionReport::unfilled(
+                id,
+                format!("not sent: the order could not be signed: {e}"),
+                shared.now(),
+            );
         }
     };
     if shared.cancel_requested(id) {

@@ -64,6 +64,29 @@ impl WhaleTrade {
     }
 }
 
+#[cfg(test)]
+impl WhaleTrade {
+    /// A buy of 10 `Yes` shares at 0.5 by wallet `0xw` of token `1` in market `0xc`, in transaction
+    /// `tx` at `timestamp`: unit tests change what they are about with struct update syntax.
+    pub(crate) fn sample(tx: &str, timestamp: Timestamp) -> Self {
+        Self {
+            transaction_hash: tx.into(),
+            wallet: "0xw".into(),
+            condition_id: "0xc".into(),
+            asset: "1".into(),
+            outcome: "Yes".into(),
+            outcome_index: Some(0),
+            side: Side::Buy,
+            size: Decimal::TEN,
+            price: Decimal::new(5, 1),
+            usdc_size: None,
+            timestamp,
+            title: String::new(),
+            slug: String::new(),
+        }
+    }
+}
+
 /// (transaction hash, asset, side, size, price, timestamp), with size and price compared as
 /// decimals: `0.5` and `0.50` are the same row, `0.5699998232997013` and `0.5699998232997014` are not.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -187,19 +210,10 @@ mod tests {
     #[test]
     fn the_buffered_key_text_is_the_text_form_of_the_key() {
         let trade = |tx: &str, side, size, price| WhaleTrade {
-            transaction_hash: tx.to_owned(),
-            wallet: "0xw".to_owned(),
-            condition_id: "0xc".to_owned(),
-            asset: "123".to_owned(),
-            outcome: String::new(),
-            outcome_index: None,
             side,
             size,
             price,
-            usdc_size: None,
-            timestamp: Timestamp::from_secs(1_767_607_200),
-            title: String::new(),
-            slug: String::new(),
+            ..WhaleTrade::sample(tx, Timestamp::from_secs(1_767_607_200))
         };
         let mut text = String::from("left over from the previous trade");
         for t in [

@@ -150,24 +150,9 @@ mod tests {
     use rust_decimal_macros::dec;
 
     use super::*;
-    use crate::domain::Side;
 
     fn trade(tx: &str, secs: i64) -> WhaleTrade {
-        WhaleTrade {
-            transaction_hash: tx.into(),
-            wallet: "0xw".into(),
-            condition_id: "0xc".into(),
-            asset: "1".into(),
-            outcome: "Yes".into(),
-            outcome_index: Some(0),
-            side: Side::Buy,
-            size: dec!(10),
-            price: dec!(0.5),
-            usdc_size: None,
-            timestamp: Timestamp::from_secs(secs),
-            title: String::new(),
-            slug: String::new(),
-        }
+        WhaleTrade::sample(tx, Timestamp::from_secs(secs))
     }
 
     #[test]

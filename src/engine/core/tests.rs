@@ -11,19 +11,13 @@ use rust_decimal::Decimal;
 
 fn trade(tx: &str, side: Side, size: Decimal, price: Decimal) -> WhaleTrade {
     WhaleTrade {
-        transaction_hash: tx.into(),
         wallet: "0xwhale".into(),
         condition_id: "0xcondition".into(),
         asset: "71321045679252212594626385532706912750332728571942532289631379312455583992563".into(),
-        outcome: "Yes".into(),
-        outcome_index: Some(0),
         side,
         size,
         price,
-        usdc_size: None,
-        timestamp: Timestamp::from_millis(1_700_000_000_123),
-        title: String::new(),
-        slug: String::new(),
+        ..WhaleTrade::sample(tx, Timestamp::from_millis(1_700_000_000_123))
     }
 }
 

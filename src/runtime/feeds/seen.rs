@@ -94,31 +94,15 @@ pub struct RestoredFeed {
 
 #[cfg(test)]
 mod tests {
-    use rust_decimal_macros::dec;
 
     use super::*;
-    use crate::domain::Side;
     use crate::store::WhaleWatermark;
 
     const A: &str = "0x1111111111111111111111111111111111111111";
     const B: &str = "0x2222222222222222222222222222222222222222";
 
     fn trade(wallet: &str, tx: &str, secs: i64) -> WhaleTrade {
-        WhaleTrade {
-            transaction_hash: tx.into(),
-            wallet: wallet.into(),
-            condition_id: "0xc0".into(),
-            asset: "123".into(),
-            outcome: "Yes".into(),
-            outcome_index: Some(0),
-            side: Side::Buy,
-            size: dec!(10),
-            price: dec!(0.5),
-            usdc_size: None,
-            timestamp: Timestamp::from_secs(secs),
-            title: String::new(),
-            slug: String::new(),
-        }
+        WhaleTrade { wallet: wallet.into(), ..WhaleTrade::sample(tx, Timestamp::from_secs(secs)) }
     }
 
     fn decided(t: &WhaleTrade) -> SeenWhaleTrade {
