@@ -109,6 +109,8 @@ fn sample_session_shows_every_behaviour_in_order() {
         ("trade_closed", Some("stop_loss")),
         ("trading_state_changed", Some("circuit_breaker_tripped")),
         ("trade_closed", Some("stop_loss")),
+        // That third loss in a row from one whale mutes it (whale breaker), beside the global breaker.
+        ("whale_standing_changed", Some("consecutive_losses")),
         ("trade_rejected", Some("circuit_breaker_open")),
     ];
     assert_eq!(pairs, expected);

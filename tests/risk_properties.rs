@@ -11,7 +11,7 @@ use whale_trader::clock::Timestamp;
 use whale_trader::domain::{ClientOrderId, MarketId, Side, SourceTradeId, TokenId, WhaleId};
 use whale_trader::risk::{
     Decision, ExitIntent, ExitReason, Fill, OrderIntent, OrderKind, ReasonCode, RiskConfig, RiskEvent, RiskManager,
-    RiskState, TradingState,
+    RiskState, TradingState, WhaleChange,
 };
 
 const T0: Timestamp = Timestamp::from_secs(1_700_006_400);
@@ -80,6 +80,7 @@ enum Output {
     Exits(Vec<ExitIntent>),
     Result(Result<(Decimal, bool), String>),
     Transition(Option<(TradingState, TradingState, ReasonCode)>),
+    Whale(WhaleChange),
     Nothing,
 }
 
@@ -183,6 +184,7 @@ impl Harness {
         out.extend(self.rm.drain_events().map(|e| match e {
             RiskEvent::Transition(t) => Output::Transition(Some((t.from, t.to, t.reason))),
             RiskEvent::BreakerWarning { daily_pnl, .. } => Output::Result(Ok((daily_pnl, false))),
+            RiskEvent::Whale(change) => Output::Whale(change),
         }));
         out
     }

@@ -44,7 +44,7 @@ fn transitions(rm: &mut RiskManager) -> Vec<(TradingState, TradingState, ReasonC
     rm.drain_events()
         .filter_map(|e| match e {
             RiskEvent::Transition(t) => Some((t.from, t.to, t.reason)),
-            RiskEvent::BreakerWarning { .. } => None,
+            RiskEvent::BreakerWarning { .. } | RiskEvent::Whale(_) => None,
         })
         .collect()
 }

@@ -27,4 +27,4 @@ pub use prometheus::{MetricKind, PromText};
 pub use server::{
     ApiError, ApiLimits, ApiState, ControlOutcome, ControlReply, ControlRequest, ControlSender, bind, router, serve,
 };
-pub use status_view::{MismatchView, PositionView, StatusView, StoreView, WalletView};
+pub use status_view::{MismatchView, PositionView, StatusView, StoreView, WalletView, whale_line};

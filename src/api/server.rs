@@ -46,6 +46,10 @@ pub enum ControlRequest {
     Drop {
         trade: String,
     },
+    /// Lift a muted whale's mute before its cooldown ends.
+    Unmute {
+        wallet: String,
+    },
 }
 
 /// The engine's answer to a control request.
@@ -173,6 +177,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/close/{position}", post(close))
         .route("/adopt/{token}", post(adopt))
         .route("/drop/{trade}", post(drop_trade))
+        .route("/unmute/{wallet}", post(unmute))
         .layer(middleware::from_fn_with_state(state.clone(), guard))
         .layer(middleware::from_fn(time_request))
         .with_state(state)
@@ -193,8 +198,12 @@ async fn time_request(request: Request, next: Next) -> Response {
 /// The route a path belongs to, as the router names it.
 fn route_of(path: &str) -> &'static str {
     const EXACT: [&str; 6] = ["/health", "/metrics", "/status", "/halt", "/resume", "/kill"];
-    const WITH_ID: [(&str, &str); 3] =
-        [("/close/", "/close/{trade}"), ("/adopt/", "/adopt/{token}"), ("/drop/", "/drop/{trade}")];
+    const WITH_ID: [(&str, &str); 4] = [
+        ("/close/", "/close/{trade}"),
+        ("/adopt/", "/adopt/{token}"),
+        ("/drop/", "/drop/{trade}"),
+        ("/unmute/", "/unmute/{wallet}"),
+    ];
     if let Some(route) = EXACT.iter().find(|r| **r == path) {
         return route;
     }
@@ -415,6 +424,13 @@ async fn drop_trade(State(state): State<ApiState>, Path(trade): Path<String>) ->
         return refusal;
     }
     control(&state, "/drop", ControlRequest::Drop { trade }).await
+}
+
+async fn unmute(State(state): State<ApiState>, Path(wallet): Path<String>) -> Response {
+    if let Some(refusal) = refuse_id("wallet", &wallet) {
+        return refusal;
+    }
+    control(&state, "/unmute", ControlRequest::Unmute { wallet }).await
 }
 
 /// Ids in a path are bounded and plain (a token id is 78 digits, a trade id `T` and digits).

@@ -4,7 +4,7 @@
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-pub use crate::engine::view::{MismatchView, PositionView};
+pub use crate::engine::view::{MismatchView, PositionView, WhaleView};
 
 /// Which store the status is about: its file, and the mode and feed source it holds the state of.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -37,6 +37,9 @@ pub struct StatusView {
     /// Live mode: the wallet's cash at its last reading and the position mismatches holding trading.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub wallet: Option<WalletView>,
+    /// Each copied whale's results and standing (the daemon's view; empty offline).
+    #[serde(default)]
+    pub whales: Vec<WhaleView>,
 }
 
 /// The wallet as its last reading found it (live mode).
@@ -80,6 +83,12 @@ impl StatusView {
         out.push_str(&format!("drawdown      : {drawdown}\n"));
         let trips = self.breaker_trips_today.map(|t| t.to_string()).unwrap_or_else(|| "unknown".into());
         out.push_str(&format!("breaker trips : {trips} today\n"));
+        if !self.whales.is_empty() {
+            out.push_str(&format!("whales        : {}\n", self.whales.len()));
+            for w in &self.whales {
+                out.push_str(&format!("  {}\n", whale_line(w)));
+            }
+        }
         out.push_str(&format!("open positions: {}\n", self.open_positions.len()));
         for p in &self.open_positions {
             let pnl = p.unrealised_pnl.map(|v| format!(" P&L {}", crate::alerts::usd(v))).unwrap_or_default();
@@ -100,6 +109,32 @@ impl StatusView {
 
 fn usd_or_unknown(value: Option<Decimal>) -> String {
     value.map(crate::alerts::usd).unwrap_or_else(|| "unknown".into())
+}
+
+/// One whale on one line: name, standing, results, and what copying cost against the whale's own fills.
+pub fn whale_line(w: &WhaleView) -> String {
+    let usd = crate::alerts::usd;
+    let name = match &w.label {
+        Some(label) => format!("{label} ({})", w.wallet),
+        None => w.wallet.clone(),
+    };
+    let standing = match (&w.muted_until, &w.mute_cause) {
+        (Some(until), Some(cause)) => format!("{} until {until} ({cause})", w.standing),
+        _ => w.standing.clone(),
+    };
+    let hit = w.hit_rate.map(|h| format!(", {}% hit", (h * Decimal::ONE_HUNDRED).round_dp(0))).unwrap_or_default();
+    let slip = w
+        .average_slippage
+        .map(|s| format!(", slippage {} /share ({})", s.round_dp(4), usd(w.slippage_usd)))
+        .unwrap_or_default();
+    format!(
+        "{name}: {standing}; {} copies ({} open), realised {}, unrealised {}, whale's own {}{hit}{slip}",
+        w.copies_opened,
+        w.open_positions,
+        usd(w.realised_pnl),
+        usd(w.unrealised_pnl),
+        usd(w.whale_result),
+    )
 }
 
 fn short(id: &str) -> String {
@@ -155,8 +190,38 @@ mod tests {
                     since: "2026-01-01T00:00:00.000Z".into(),
                 }],
             }),
+            whales: vec![WhaleView {
+                wallet: "0xabc".into(),
+                label: Some("Theo".into()),
+                standing: "muted".into(),
+                mute_cause: Some("consecutive_losses".into()),
+                muted_until: Some("2026-01-02T00:00:00.000Z".into()),
+                copies_opened: 4,
+                copies_closed: 3,
+                open_positions: 1,
+                realised_pnl: dec!(-12.5),
+                unrealised_pnl: dec!(1.25),
+                fees: dec!(0.3),
+                hit_rate: Some(dec!(0)),
+                average_hold_secs: Some(600),
+                average_slippage: Some(dec!(0.012)),
+                slippage_usd: dec!(3.6),
+                whale_result: dec!(-8.6),
+                rolling_pnl: dec!(-12.5),
+                consecutive_losses: 3,
+            }],
         };
         let text = view.render();
+        assert!(
+            text.contains("Theo (0xabc): muted until 2026-01-02T00:00:00.000Z (consecutive_losses); 4 copies (1 open)"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "realised -$12.50, unrealised $1.25, whale's own -$8.60, 0% hit, slippage 0.012 /share ($3.60)"
+            ),
+            "{text}"
+        );
         assert!(
             text.contains("store         : data/whale-trader.paper.polymarket.db (paper mode, polymarket feed)"),
             "{text}"

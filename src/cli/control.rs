@@ -1,4 +1,5 @@
-//! `status`, `halt`, `resume`, `kill`, `close`, `adopt`, `drop`: the CLI verbs that talk to the running daemon.
+//! `status`, `whales`, `halt`, `resume`, `kill`, `close`, `adopt`, `drop`, `unmute`: the CLI verbs
+//! that talk to the running daemon.
 
 use rust_decimal::Decimal;
 use std::process::ExitCode;
@@ -43,6 +44,36 @@ pub fn status(config: &Config, json: bool) -> ExitCode {
     }
 }
 
+/// `whale-trader whales`: each copied whale's results and standing, from the running daemon.
+pub fn whales(config: &Config, json: bool) -> ExitCode {
+    let client = ApiClient::new(&config.api);
+    match block_on(client.get("/status")) {
+        Ok(Ok((200, body))) => match serde_json::from_value::<StatusView>(body) {
+            Ok(view) if json => {
+                println!("{}", serde_json::to_string_pretty(&view.whales).unwrap_or_default());
+                ExitCode::from(exit::OK)
+            }
+            Ok(view) => {
+                if view.whales.is_empty() {
+                    println!("no whale has been copied yet");
+                }
+                for whale in &view.whales {
+                    println!("{}", crate::api::whale_line(whale));
+                }
+                ExitCode::from(exit::OK)
+            }
+            Err(e) => fail(&format!("the daemon's status could not be read: {e}")),
+        },
+        Ok(Ok((401, _))) if !config.api.token.is_set() => {
+            eprintln!("error: the daemon's /status needs the API token: {}", ClientError::NoToken);
+            ExitCode::from(exit::BAD_CONFIG)
+        }
+        Ok(Ok((code, body))) => fail(&format!("the daemon answered {code}: {body}")),
+        Ok(Err(e)) => fail(&e.to_string()),
+        Err(e) => fail(&e),
+    }
+}
+
 /// The status as the store of the configured mode and feed source last recorded it.
 fn offline_status(config: &Config) -> Result<StatusView, crate::store::StoreError> {
     let (mode, source) = (config.daemon.mode, config.feed.source);
@@ -77,6 +108,7 @@ fn offline_status(config: &Config) -> Result<StatusView, crate::store::StoreErro
         store: Some(store_view),
         // The wallet's last reading lives in the running daemon's risk state; offline it is not shown.
         wallet: None,
+        whales: Vec::new(),
     })
 }
 

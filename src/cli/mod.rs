@@ -96,6 +96,18 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Each copied whale's results and standing (copied, muted, locked), from the running daemon.
+    Whales {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Lift a muted whale's mute before its cooldown ends: its next trades are copied again.
+    Unmute {
+        /// The whale's wallet, as `whales` lists it.
+        wallet: String,
+        #[arg(long)]
+        json: bool,
+    },
     /// Replay a recorded session through the engine as fast as possible (paper fills, the configured
     /// rules and limits; nothing stored, no alerts) and print what it did.
     Replay {
@@ -154,6 +166,10 @@ pub fn main() -> ExitCode {
         }
         Command::Drop { trade_id, json } => {
             with_config(&cli, |config| control::post(config, &format!("/drop/{trade_id}"), None, *json))
+        }
+        Command::Whales { json } => with_config(&cli, |config| control::whales(config, *json)),
+        Command::Unmute { wallet, json } => {
+            with_config(&cli, |config| control::post(config, &format!("/unmute/{wallet}"), None, *json))
         }
         Command::Replay { session, audit, json } => {
             with_config(&cli, |config| replay::replay(config, session.as_deref(), *audit, *json))

@@ -119,6 +119,10 @@ pub enum ReasonCode {
     StalePrice,
     BelowMinimumSize,
     UnknownPosition,
+    /// The whale's breaker muted it (losing streak or daily loss): its new trades are not copied.
+    WhaleMuted,
+    /// The whale's rolling P&L over the lookback is below the floor.
+    WhaleLowProfit,
     // State transitions.
     CircuitBreakerTripped,
     DailyLossLimit,
@@ -157,6 +161,8 @@ impl ReasonCode {
             ReasonCode::StalePrice => "stale_price",
             ReasonCode::BelowMinimumSize => "below_minimum_size",
             ReasonCode::UnknownPosition => "unknown_position",
+            ReasonCode::WhaleMuted => "whale_muted",
+            ReasonCode::WhaleLowProfit => "whale_low_profit",
             ReasonCode::CircuitBreakerTripped => "circuit_breaker_tripped",
             ReasonCode::DailyLossLimit => "daily_loss_limit",
             ReasonCode::MaxDrawdown => "max_drawdown",
@@ -174,7 +180,7 @@ impl ReasonCode {
     }
 
     /// Every code, for documentation and exhaustive tests.
-    pub const ALL: [ReasonCode; 31] = [
+    pub const ALL: [ReasonCode; 33] = [
         ReasonCode::MaxTotalPositions,
         ReasonCode::MaxPositionsPerWhale,
         ReasonCode::MaxPositionsPerMarket,
@@ -193,6 +199,8 @@ impl ReasonCode {
         ReasonCode::StalePrice,
         ReasonCode::BelowMinimumSize,
         ReasonCode::UnknownPosition,
+        ReasonCode::WhaleMuted,
+        ReasonCode::WhaleLowProfit,
         ReasonCode::CircuitBreakerTripped,
         ReasonCode::DailyLossLimit,
         ReasonCode::MaxDrawdown,

@@ -181,6 +181,23 @@ pub struct MarketReopened {
     pub timestamp: String,
 }
 
+/// `whale_standing_changed`: a copied whale was muted by its breaker (`muted`), locked for low
+/// profit (`locked`), or let go again (`unmuted`, `unlocked`). Its new copies are refused while it
+/// is muted or locked; its exits are still mirrored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WhaleStandingChanged {
+    pub whale_address: String,
+    /// `muted`, `unmuted`, `locked` or `unlocked`.
+    pub change: String,
+    /// `consecutive_losses` or `daily_loss_limit` (muted), `whale_low_profit` (locked),
+    /// `cooldown_elapsed` or `manual_resume` (unmuted), `whale_low_profit` (unlocked).
+    pub reason: String,
+    pub detail: String,
+    /// RFC 3339: when a mute ends, for `muted`.
+    pub until: Option<String>,
+    pub timestamp: String,
+}
+
 /// One line of the audit trail.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
@@ -197,11 +214,13 @@ pub enum AuditRecord {
     PositionDropped(PositionDropped),
     MarketClosed(MarketClosed),
     MarketReopened(MarketReopened),
+    WhaleStandingChanged(WhaleStandingChanged),
 }
 
 impl AuditRecord {
     /// The `event` field: `trade_opened`, `trade_closed`, `trade_rejected`, `trading_state_changed`,
-    /// `exit_order`, `exit_escalated`, `exit_deferred`, `market_closed` or `market_reopened`.
+    /// `exit_order`, `exit_escalated`, `exit_deferred`, `market_closed`, `market_reopened` or
+    /// `whale_standing_changed`.
     pub fn event_name(&self) -> &'static str {
         match self {
             AuditRecord::TradeOpened(_) => "trade_opened",
@@ -216,6 +235,7 @@ impl AuditRecord {
             AuditRecord::PositionDropped(_) => "position_dropped",
             AuditRecord::MarketClosed(_) => "market_closed",
             AuditRecord::MarketReopened(_) => "market_reopened",
+            AuditRecord::WhaleStandingChanged(_) => "whale_standing_changed",
         }
     }
 
@@ -232,6 +252,7 @@ impl AuditRecord {
             AuditRecord::PositionMismatch(r) => Some(&r.kind),
             AuditRecord::PositionAdopted(_) | AuditRecord::PositionDropped(_) => None,
             AuditRecord::MarketClosed(_) | AuditRecord::MarketReopened(_) => None,
+            AuditRecord::WhaleStandingChanged(r) => Some(&r.reason),
         }
     }
 
@@ -390,6 +411,17 @@ impl AuditSink for TracingAuditSink {
                 trade_ids = %r.trade_ids.join(","),
                 timestamp = %r.timestamp,
                 "market takes orders again: its positions are managed again"
+            ),
+            AuditRecord::WhaleStandingChanged(r) => tracing::info!(
+                target: AUDIT_TARGET,
+                event = "whale_standing_changed",
+                whale_address = %r.whale_address,
+                change = %r.change,
+                reason = %r.reason,
+                detail = %r.detail,
+                until = r.until.as_deref().unwrap_or(""),
+                timestamp = %r.timestamp,
+                "whale standing changed"
             ),
         }
     }

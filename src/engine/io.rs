@@ -87,6 +87,8 @@ pub enum Control {
     Adopt { token_id: String },
     /// A human forgets a trade the venue no longer holds (closed with reason `reconciled`).
     Drop { trade_id: String },
+    /// A human lifts a muted whale's mute before its cooldown ends.
+    Unmute { wallet: String },
 }
 
 impl Control {
@@ -100,6 +102,7 @@ impl Control {
                 | Control::ClosePosition { .. }
                 | Control::Adopt { .. }
                 | Control::Drop { .. }
+                | Control::Unmute { .. }
         )
     }
 }
@@ -225,6 +228,7 @@ impl EngineEvent {
                         | AuditRecord::TradeOpened(_)
                         | AuditRecord::MarketClosed(_)
                         | AuditRecord::MarketReopened(_)
+                        | AuditRecord::WhaleStandingChanged(_)
                 )
             )
     }

@@ -28,6 +28,36 @@ pub struct EngineView {
     pub closed_markets: BTreeSet<String>,
     /// Live mode: the position mismatches holding trading, tokens by name.
     pub mismatches: Vec<MismatchView>,
+    /// Each copied whale's results and standing, by wallet and label.
+    pub whales: Vec<WhaleView>,
+}
+
+/// One copied whale's results and standing, as `whale-trader whales`, `status` and `/status` show it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WhaleView {
+    pub wallet: String,
+    /// The whale's label from the config, when it has one.
+    pub label: Option<String>,
+    /// `copied`, `muted` (by its breaker) or `locked` (low profit).
+    pub standing: String,
+    /// Why it is muted (`consecutive_losses`, `daily_loss_limit`), and until when (RFC 3339).
+    pub mute_cause: Option<String>,
+    pub muted_until: Option<String>,
+    pub copies_opened: u64,
+    pub copies_closed: u64,
+    pub open_positions: u32,
+    pub realised_pnl: Decimal,
+    pub unrealised_pnl: Decimal,
+    pub fees: Decimal,
+    pub hit_rate: Option<Decimal>,
+    pub average_hold_secs: Option<i64>,
+    /// Our entry against the whale's fill, per share on average and in USD in total.
+    pub average_slippage: Option<Decimal>,
+    pub slippage_usd: Decimal,
+    /// What the closed copies would have made at the whale's prices and without fees.
+    pub whale_result: Decimal,
+    pub rolling_pnl: Decimal,
+    pub consecutive_losses: u32,
 }
 
 /// One open position by name, as `/status` and `whale-trader status` show it.
@@ -132,14 +162,53 @@ impl Engine {
                 since: m.since.to_rfc3339(),
             })
             .collect();
+        let risk = self.risk().snapshot();
+        let now = self.status().last_input_at.unwrap_or_default();
+        let whales = risk
+            .whales
+            .iter()
+            .map(|w| {
+                let wallet = names.whale_name(w.whale).unwrap_or("?").to_string();
+                let label = self.whale_label(w.whale).map(str::to_owned);
+                let muted = w.muted_until.filter(|until| now < *until);
+                let standing = if muted.is_some() {
+                    "muted"
+                } else if w.low_profit {
+                    "locked"
+                } else {
+                    "copied"
+                };
+                WhaleView {
+                    wallet,
+                    label,
+                    standing: standing.to_owned(),
+                    mute_cause: muted.and(w.mute_cause).map(|c| c.as_str().to_owned()),
+                    muted_until: muted.map(|t| t.to_rfc3339()),
+                    copies_opened: w.copies_opened,
+                    copies_closed: w.copies_closed,
+                    open_positions: w.open_positions,
+                    realised_pnl: w.realised,
+                    unrealised_pnl: w.unrealised,
+                    fees: w.fees,
+                    hit_rate: w.hit_rate,
+                    average_hold_secs: w.average_hold_ms.map(|ms| ms / 1000),
+                    average_slippage: w.average_slippage,
+                    slippage_usd: w.slippage_usd,
+                    whale_result: w.whale_result,
+                    rolling_pnl: w.rolling_pnl,
+                    consecutive_losses: w.consecutive_losses,
+                }
+            })
+            .collect();
         EngineView {
             status: self.status(),
-            risk: self.risk().snapshot(),
+            risk,
             positions,
             watched_tokens,
             watched_markets,
             closed_markets,
             mismatches,
+            whales,
         }
     }
 }

@@ -26,6 +26,7 @@ pub struct RiskConfig {
     pub sizing: SizingConfig,
     pub compliance: ComplianceConfig,
     pub safeguards: SafeguardsConfig,
+    pub whales: WhalesConfig,
 }
 
 /// `[risk.circuit_breaker]`
@@ -96,6 +97,24 @@ pub struct DrawdownConfig {
     pub emergency_drawdown_percent: Decimal,
     /// Losing trades in a row that halt trading (0 = off).
     pub max_consecutive_losses: u32,
+}
+
+/// `[risk.whales]`: each copied whale's breaker and low-profit lock (see `risk::whales`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WhalesConfig {
+    /// Losing copies in a row that mute the whale (0 = off).
+    pub mute_after_losses: u32,
+    /// Loss today, in percent of the whale's daily allocation, that mutes it (0 = off).
+    pub mute_after_loss_percent: Decimal,
+    /// How long a mute lasts, in hours.
+    pub mute_hours: u32,
+    /// The low-profit lock's window, in days.
+    pub low_profit_lookback_days: u32,
+    /// Closed copies within the window before the lock may engage (0 = off).
+    pub low_profit_min_trades: u32,
+    /// The rolling P&L (USD) below which the whale is locked.
+    pub low_profit_min_usd: Decimal,
 }
 
 /// `[risk.limits]`
@@ -193,6 +212,7 @@ impl Default for RiskConfig {
             stops: StopsConfig::default(),
             exits: ExitsConfig::default(),
             drawdown: DrawdownConfig::default(),
+            whales: WhalesConfig::default(),
             limits: LimitsConfig::default(),
             sizing: SizingConfig::default(),
             compliance: ComplianceConfig::default(),
@@ -238,6 +258,19 @@ impl Default for ExitsConfig {
             retry_after_secs: 10,
             widen_after_attempts: 3,
             widen_step_percent: dec!(5),
+        }
+    }
+}
+
+impl Default for WhalesConfig {
+    fn default() -> Self {
+        Self {
+            mute_after_losses: 3,
+            mute_after_loss_percent: dec!(50),
+            mute_hours: 24,
+            low_profit_lookback_days: 7,
+            low_profit_min_trades: 5,
+            low_profit_min_usd: dec!(0),
         }
     }
 }
@@ -432,6 +465,28 @@ impl RiskConfig {
             join(&at, "max_drawdown_percent"),
             dd.max_drawdown_percent,
             "must be less than risk.drawdown.emergency_drawdown_percent (warning level below critical)",
+        );
+
+        let wh = &self.whales;
+        let at = join(prefix, "whales");
+        percent(issues, &at, "mute_after_loss_percent", wh.mute_after_loss_percent);
+        issues.check(
+            wh.mute_hours == 0 || wh.mute_hours > 24 * 365,
+            join(&at, "mute_hours"),
+            wh.mute_hours,
+            "must be between 1 and 8760 (a year)",
+        );
+        issues.check(
+            wh.low_profit_lookback_days == 0 || wh.low_profit_lookback_days > 365,
+            join(&at, "low_profit_lookback_days"),
+            wh.low_profit_lookback_days,
+            "must be between 1 and 365",
+        );
+        issues.check(
+            wh.low_profit_min_usd.abs() > MAX_AMOUNT,
+            join(&at, "low_profit_min_usd"),
+            wh.low_profit_min_usd,
+            "must be within ±10^12",
         );
 
         let li = &self.limits;

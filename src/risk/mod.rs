@@ -51,11 +51,12 @@ mod snapshot;
 pub mod state;
 pub mod stops;
 pub mod wallet;
+pub mod whales;
 
 pub use crate::domain::{ExitReason, ReasonCode, Side, TradingState};
 pub use config::{
     CircuitBreakerConfig, ComplianceConfig, DailyLossConfig, DrawdownConfig, ExitsConfig, LimitsConfig, OpposingPolicy,
-    RiskConfig, SafeguardsConfig, SizingConfig, StopsConfig,
+    RiskConfig, SafeguardsConfig, SizingConfig, StopsConfig, WhalesConfig,
 };
 pub use error::RiskError;
 pub use limits::Capacity;
@@ -64,6 +65,7 @@ pub use order::{
     Approved, Decision, ExitIntent, Fill, FillOutcome, OrderIntent, OrderKind, PositionId, StopOverrides, WorkingKind,
 };
 pub use positions::Position;
-pub use snapshot::{Mark, MarketExposure, RiskSnapshot, RiskState, WhaleExposure, WorkingOrderRecord};
+pub use snapshot::{Mark, MarketExposure, RiskSnapshot, RiskState, WhaleExposure, WhaleStanding, WorkingOrderRecord};
 pub use state::Transition;
 pub use wallet::{MismatchKind, OurHolding, PositionMismatch, VenueHolding, WalletBook};
+pub use whales::{Block, ClosedCopy, WhaleBook, WhaleChange, WhaleLedger};

@@ -38,6 +38,14 @@ pub struct Position {
     /// An exit already requested for this position (so a tick does not ask twice).
     pub exit_signalled: Option<ExitReason>,
     pub opened_at: Timestamp,
+    /// The whale's fill price the entry copied (copy slippage is scored against it).
+    #[serde(default)]
+    pub whale_price: Option<Decimal>,
+    /// Shares bought over the position's life, and the fees paid on it.
+    #[serde(default)]
+    pub bought: Decimal,
+    #[serde(default)]
+    pub fees: Decimal,
 }
 
 impl Position {

@@ -15,6 +15,7 @@ use super::positions::Position;
 use super::safeguards::Firing;
 use super::state::StateMachine;
 use super::wallet::{PositionMismatch, WalletBook};
+use super::whales::WhaleLedger;
 
 /// Exposure of one whale.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -66,6 +67,33 @@ pub struct RiskSnapshot {
     pub wallet_read_at: Option<Timestamp>,
     /// Position mismatches holding trading until a human resolves them.
     pub position_mismatches: Vec<PositionMismatch>,
+    /// Each copied whale's results and standing.
+    pub whales: Vec<WhaleStanding>,
+}
+
+/// One copied whale's results and standing, as status and metrics show them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WhaleStanding {
+    pub whale: WhaleId,
+    pub copies_opened: u64,
+    pub copies_closed: u64,
+    pub open_positions: u32,
+    pub realised: Decimal,
+    /// Of the copies still open, at the last marks.
+    pub unrealised: Decimal,
+    pub fees: Decimal,
+    pub hit_rate: Option<Decimal>,
+    pub average_hold_ms: Option<i64>,
+    /// Our entry against the whale's fill, per share on average and in USD in total (against us positive).
+    pub average_slippage: Option<Decimal>,
+    pub slippage_usd: Decimal,
+    /// What the closed copies would have made at the whale's price and without fees.
+    pub whale_result: Decimal,
+    pub rolling_pnl: Decimal,
+    pub consecutive_losses: u32,
+    pub muted_until: Option<Timestamp>,
+    pub mute_cause: Option<ReasonCode>,
+    pub low_profit: bool,
 }
 
 /// The last price of a token.
@@ -114,6 +142,9 @@ pub struct RiskState {
     /// Live mode: the last wallet reading and the mismatches still open (absent in older checkpoints).
     #[serde(default)]
     pub wallet: WalletBook,
+    /// Each copied whale's ledger and standing (absent in older checkpoints).
+    #[serde(default)]
+    pub whales: Vec<WhaleLedger>,
 }
 
 impl RiskState {

@@ -53,6 +53,7 @@ pub fn status_view(observed: &Observed) -> StatusView {
         limits: serde_json::to_value(&config.risk).unwrap_or_default(),
         store: Some(observed.store.clone()),
         wallet: (config.daemon.mode == crate::config::Mode::Live).then(|| wallet_view(&view)),
+        whales: view.whales.clone(),
     }
 }
 

@@ -13,6 +13,7 @@ use crate::alerts::{self, Alert, AlertSender, Priority};
 use crate::clock::Timestamp;
 use crate::config::Config;
 use crate::domain::{ReasonCode, TradingState};
+use crate::engine::audit::WhaleStandingChanged;
 use crate::engine::{AuditRecord, EngineEvent, EngineView, RedemptionRequest};
 use crate::risk::Transition;
 
@@ -291,7 +292,35 @@ impl Recorder {
                 .resolving(format!("market_closed:{}", m.market_id));
                 self.alerts.raise(alert);
             }
+            AuditRecord::WhaleStandingChanged(w) => self.alert_whale_standing(&w),
         }
+    }
+
+    /// A whale muted or locked is a warning that stays one condition until it is let go again.
+    fn alert_whale_standing(&self, w: &WhaleStandingChanged) {
+        let at = parse_timestamp(&w.timestamp);
+        let condition = format!("whale_standing:{}", w.whale_address);
+        let until = w.until.as_deref().map(|u| format!(" until {u}")).unwrap_or_default();
+        let alert = match w.change.as_str() {
+            "muted" | "locked" => Alert::new(
+                Priority::Warning,
+                if w.change == "muted" { "Whale Muted" } else { "Whale Locked" },
+                format!(
+                    "{} {}{until} ({}): {}; its exits are still mirrored",
+                    w.whale_address, w.change, w.reason, w.detail
+                ),
+                at,
+            )
+            .with_dedup_key(condition),
+            _ => Alert::new(
+                Priority::Info,
+                "Whale Copied Again",
+                format!("{} {} ({}): {}", w.whale_address, w.change, w.reason, w.detail),
+                at,
+            )
+            .resolving(condition),
+        };
+        self.alerts.raise(alert.with_whale(w.whale_address.clone()));
     }
 }
 

@@ -3,8 +3,9 @@
 
 use crate::clock::Timestamp;
 use crate::domain::{ExitReason, ReasonCode, TradingState};
-use crate::engine::audit::{AuditRecord, TradingStateChanged};
+use crate::engine::audit::{AuditRecord, TradingStateChanged, WhaleStandingChanged};
 use crate::engine::io::{Control, ControlOutcome, EngineEvent, Outputs};
+use crate::risk::whales::WhaleChange;
 use crate::risk::{RiskEvent, Transition};
 
 use super::Engine;
@@ -65,9 +66,26 @@ impl Engine {
             Control::FeedStale { detail } => self.risk.reduce(ReasonCode::StaleFeed, &detail, now),
             Control::Adopt { token_id } => self.adopt(&token_id, now, out),
             Control::Drop { trade_id } => self.drop_trade(&trade_id, now, out),
+            Control::Unmute { wallet } => {
+                self.unmute(&wallet, now);
+                None
+            }
         };
         if let Some(t) = transition {
             self.record_transition(&t, out);
+        }
+    }
+
+    /// A human lifts a whale's mute: its next trades are copied again (its losing streak starts over).
+    fn unmute(&mut self, wallet: &str, now: Timestamp) {
+        let Some(whale) = self.interner.find_whale(wallet).filter(|w| self.whales.contains_key(w)) else {
+            self.answer(ControlOutcome::NotFound, format!("{wallet} is not a followed whale"));
+            return;
+        };
+        if self.risk.unmute_whale(whale, now) {
+            self.answer(ControlOutcome::Done, format!("{wallet} unmuted: its trades are copied again"));
+        } else {
+            self.answer(ControlOutcome::Refused, format!("{wallet} is not muted"));
         }
     }
 
@@ -76,7 +94,7 @@ impl Engine {
     /// or orders (outside closed markets) moves trading to `reducing` until prices flow again or
     /// nothing needs them any more.
     pub(super) fn on_tick(&mut self, now: Timestamp, out: &mut Outputs) {
-        self.risk.roll_over(now);
+        self.risk.on_timer(now);
         self.retry_exits(now, out);
         if !self.closed_markets.is_empty() {
             // A closed market we no longer hold anything in is not watched any more: forget it.
@@ -124,9 +142,50 @@ impl Engine {
                     tracing::warn!(%daily_pnl, threshold = %threshold_usd, "circuit breaker warning");
                     out.events.push(EngineEvent::BreakerWarning { daily_pnl, threshold: threshold_usd, at });
                 }
+                RiskEvent::Whale(change) => self.record_whale_change(&change, out),
             }
         }
         self.risk_events = pending;
+    }
+
+    /// A whale muted, locked or let go: an audit record (and through it an alert), by its wallet.
+    fn record_whale_change(&mut self, change: &WhaleChange, out: &mut Outputs) {
+        let (whale, kind, reason, detail, until, at) = match change {
+            WhaleChange::Muted { whale, cause, until, detail, at } => {
+                (*whale, "muted", cause.as_str(), detail.clone(), Some(until.to_rfc3339()), *at)
+            }
+            WhaleChange::Unmuted { whale, manual, at } => {
+                let (reason, detail) = if *manual {
+                    (ReasonCode::ManualResume, "lifted by hand")
+                } else {
+                    (ReasonCode::CooldownElapsed, "the mute's cooldown elapsed")
+                };
+                (*whale, "unmuted", reason.as_str(), detail.to_owned(), None, *at)
+            }
+            WhaleChange::Locked { whale, rolling_pnl, copies, at } => {
+                let detail = format!(
+                    "rolling P&L {rolling_pnl} over its last {copies} copies is below risk.whales.low_profit_min_usd"
+                );
+                (*whale, "locked", ReasonCode::WhaleLowProfit.as_str(), detail, None, *at)
+            }
+            WhaleChange::Unlocked { whale, rolling_pnl, at } => {
+                let detail = format!("rolling P&L {rolling_pnl} is no longer below the floor");
+                (*whale, "unlocked", ReasonCode::WhaleLowProfit.as_str(), detail, None, *at)
+            }
+        };
+        let whale_address = self.interner.whale_name(whale).unwrap_or_default().to_owned();
+        tracing::warn!(whale = %whale_address, change = kind, reason, %detail, "whale standing changed");
+        self.emit_audit(
+            AuditRecord::WhaleStandingChanged(WhaleStandingChanged {
+                whale_address,
+                change: kind.to_owned(),
+                reason: reason.to_owned(),
+                detail,
+                until,
+                timestamp: at.to_rfc3339(),
+            }),
+            out,
+        );
     }
 
     pub(super) fn record_transition(&mut self, t: &Transition, out: &mut Outputs) {

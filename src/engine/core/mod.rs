@@ -149,6 +149,11 @@ impl Engine {
         &self.interner
     }
 
+    /// A followed whale's label from the config, when it has one.
+    pub fn whale_label(&self, whale: WhaleId) -> Option<&str> {
+        self.whales.get(&whale).and_then(|c| c.label.as_deref())
+    }
+
     pub fn status(&self) -> EngineStatus {
         let mut status = self.status.clone();
         status.trading_state = self.risk.trading_state();

@@ -14,6 +14,7 @@ use crate::risk::positions::Position;
 use crate::risk::safeguards::{Duplicate, OrderRules, SanityViolation, check_order};
 use crate::risk::sizing::{CopySizeInputs, Fit, constrain_notional, copy_size, fit_to_capacity};
 use crate::risk::stops::StopLevels;
+use crate::risk::whales::Block;
 
 use super::RiskManager;
 
@@ -43,6 +44,11 @@ impl RiskManager {
             };
             let cause = self.state.cause().map_or("none", ReasonCode::as_str);
             return reject(reason, format!("trading state is {state} (cause {cause}); new entries need active"));
+        }
+        if let Some(whale) = intent.whale
+            && let Some(block) = self.whales.blocked(whale, now)
+        {
+            return whale_rejection(block, whale);
         }
         let rules = self.order_rules(intent.market);
         if let Err(violation) = check_order(&rules, intent.price, intent.size, true) {
@@ -199,6 +205,9 @@ impl RiskManager {
             stops: StopLevels::new(&self.config.stops, &order.stops, order.side, order.price),
             exit_signalled: None,
             opened_at: now,
+            whale_price: order.reference_price.filter(|_| order.whale.is_some()),
+            bought: Decimal::ZERO,
+            fees: Decimal::ZERO,
         };
         self.tokens.entry(order.token).or_default().positions.push(position);
         self.position_tokens.insert(id, order.token);
@@ -380,4 +389,17 @@ fn capacity_rejection(capacity: &Capacity, intent: &OrderIntent, resize_to_fit: 
             capacity.used
         ),
     )
+}
+
+/// A copy refused because its whale is muted or locked.
+fn whale_rejection(block: Block, whale: WhaleId) -> Decision {
+    let detail = match block {
+        Block::Muted { cause, until } => {
+            format!("{whale} is muted until {until} ({cause}); its exits are still mirrored (risk.whales)")
+        }
+        Block::LowProfit => {
+            format!("{whale} is locked: its rolling P&L over the lookback is below risk.whales.low_profit_min_usd")
+        }
+    };
+    reject(block.reason(), detail)
 }

@@ -8,6 +8,7 @@ use crate::risk::error::RiskError;
 use crate::risk::order::{Fill, FillOutcome, PositionId, WorkingKind, WorkingOrder};
 use crate::risk::safeguards::MAX_QUANTITY;
 use crate::risk::stops::direction;
+use crate::risk::whales::ClosedCopy;
 
 use super::RiskManager;
 
@@ -52,6 +53,8 @@ impl RiskManager {
         position.pending_entry = (position.pending_entry - fill.size).max(Decimal::ZERO);
         position.reserved -= released;
         position.realised -= fill.fee;
+        position.bought += fill.size;
+        position.fees += fill.fee;
         if let Some(average) = position.cost.checked_div(position.size) {
             position.entry_price = average;
         }
@@ -63,6 +66,9 @@ impl RiskManager {
             position.stops.reprice(side, entry);
         }
         let (whale, market) = (position.whale, position.market);
+        if first_fill && let Some(whale) = whale {
+            self.whales.copy_opened(whale);
+        }
         let sign = direction(side);
         book.net_size += sign * fill.size;
         book.net_cost += sign * cost;
@@ -88,6 +94,7 @@ impl RiskManager {
         position.cost -= cost_out;
         position.exiting = (position.exiting - fill.size).max(Decimal::ZERO);
         position.realised += pnl;
+        position.fees += fill.fee;
         let (whale, market) = (position.whale, position.market);
         let done = position.size.is_zero() && position.pending_entry.is_zero();
         book.net_size -= sign * shares;
@@ -114,6 +121,22 @@ impl RiskManager {
             self.book.change_exposure(position.whale, position.market, -(position.reserved + position.cost));
         }
         self.book.close(position.whale, position.market, position.token, position.side);
+        if let Some(whale) = position.whale.filter(|_| !position.bought.is_zero()) {
+            let copy = ClosedCopy {
+                whale,
+                realised: position.realised,
+                fees: position.fees,
+                shares: position.bought,
+                entry_price: position.entry_price,
+                whale_price: position.whale_price,
+                direction: direction(position.side),
+                opened_at: position.opened_at,
+                closed_at: now,
+            };
+            let allocation = self.whale_allocation(Some(whale));
+            self.whales.copy_closed(&copy, allocation, &self.config.whales, &mut self.whale_changes);
+            self.queue_whale_changes();
+        }
         if self.drawdown.record_trade(&self.config.drawdown, position.realised) {
             let (streak, max) = (self.drawdown.consecutive_losses, self.config.drawdown.max_consecutive_losses);
             self.escalate(TradingState::Halted, ReasonCode::ConsecutiveLosses, now, || {

@@ -25,6 +25,7 @@ use super::positions::{Position, TokenBook};
 use super::safeguards::{DoubleFireGuard, DuplicateGuard, MarketRules, OrderRules};
 use super::state::{StateMachine, Transition};
 use super::wallet::WalletBook;
+use super::whales::{WhaleBook, WhaleChange};
 
 mod checks;
 mod control;
@@ -46,6 +47,8 @@ pub enum RiskEvent {
     Transition(Transition),
     /// Today's loss reached the breaker's warning level.
     BreakerWarning { daily_pnl: Decimal, threshold_usd: Decimal, at: Timestamp },
+    /// A copied whale was muted, locked, or let go again.
+    Whale(WhaleChange),
 }
 
 /// What a manual kill produced.
@@ -109,6 +112,10 @@ pub struct RiskManager {
     ignored_prices: u64,
     /// Live mode: the last wallet reading, the equity base it set, the open position mismatches.
     wallet: WalletBook,
+    /// Each copied whale's ledger, breaker and low-profit lock.
+    whales: WhaleBook,
+    /// Reused buffer for the whale book's changes.
+    whale_changes: Vec<WhaleChange>,
 }
 
 impl RiskManager {
@@ -140,6 +147,8 @@ impl RiskManager {
             rejected: 0,
             ignored_prices: 0,
             wallet: WalletBook::default(),
+            whales: WhaleBook::with_capacity(64),
+            whale_changes: Vec::with_capacity(8),
             config,
         })
     }
@@ -262,6 +271,8 @@ impl RiskManager {
         self.breaker.new_day();
         self.book.new_day();
         self.double_fire.prune(now, self.config.safeguards.double_fire_window_minutes);
+        self.whales.new_day(now, &self.config.whales, &mut self.whale_changes);
+        self.queue_whale_changes();
         if let Some(t) = self.state.relax(
             TradingState::Halted,
             ReasonCode::DailyLossLimit,
@@ -279,6 +290,10 @@ impl RiskManager {
         if trading_day(now, self.config.day_start_utc_minutes) > self.trading_day {
             self.roll_over(now);
         }
+        if self.whales.mute_ends_by(now) {
+            self.whales.end_elapsed_mutes(now, &mut self.whale_changes);
+            self.queue_whale_changes();
+        }
         if self.breaker.poll_cooldown(now)
             && let Some(t) = self.state.relax(
                 TradingState::Reducing,
@@ -290,6 +305,32 @@ impl RiskManager {
         {
             self.events.push(RiskEvent::Transition(t));
         }
+    }
+}
+
+impl RiskManager {
+    /// The whale book's changes become events for the engine.
+    fn queue_whale_changes(&mut self) {
+        self.events.extend(self.whale_changes.drain(..).map(RiskEvent::Whale));
+    }
+
+    /// The clock-driven rules without an input: a new trading day, the breaker's cooldown, whale
+    /// mutes that ran out.
+    pub fn on_timer(&mut self, now: Timestamp) {
+        self.tick_clock(now);
+    }
+
+    /// A human lifts `whale`'s mute. Answers whether it was muted.
+    pub fn unmute_whale(&mut self, whale: WhaleId, now: Timestamp) -> bool {
+        self.tick_clock(now);
+        let lifted = self.whales.unmute(whale, now, &mut self.whale_changes);
+        self.queue_whale_changes();
+        lifted
+    }
+
+    /// Every copied whale's ledger and standing.
+    pub fn whales(&self) -> &WhaleBook {
+        &self.whales
     }
 }
 

@@ -3,18 +3,85 @@
 use rust_decimal::Decimal;
 
 use crate::clock::Timestamp;
-use crate::domain::{TokenId, WhaleId};
+use crate::domain::{IdHashMap, TokenId, WhaleId};
 use crate::risk::config::RiskConfig;
 use crate::risk::error::RiskError;
 use crate::risk::order::WorkingOrder;
 use crate::risk::positions::TokenBook;
 use crate::risk::safeguards::{DoubleFireGuard, DuplicateGuard};
-use crate::risk::snapshot::{Mark, MarketExposure, RiskSnapshot, RiskState, WhaleExposure, WorkingOrderRecord};
+use crate::risk::snapshot::{
+    Mark, MarketExposure, RiskSnapshot, RiskState, WhaleExposure, WhaleStanding, WorkingOrderRecord,
+};
 use crate::risk::stops::direction;
+use crate::risk::whales::WhaleBook;
 
 use super::{Derived, RiskManager};
 
 impl RiskManager {
+    /// Each whale with a ledger or an open copy: its results, the open copies at the last marks,
+    /// and its standing.
+    fn whale_standings(&self) -> Vec<WhaleStanding> {
+        let mut open: IdHashMap<WhaleId, (u32, Decimal)> = IdHashMap::default();
+        for book in self.tokens.values() {
+            for position in &book.positions {
+                let Some(whale) = position.whale else { continue };
+                let entry = open.entry(whale).or_default();
+                entry.0 += 1;
+                if let Some(mark) = book.mark {
+                    entry.1 += position.unrealised(mark);
+                }
+            }
+        }
+        let mut standings: Vec<WhaleStanding> = self
+            .whales
+            .ledgers()
+            .into_iter()
+            .map(|l| {
+                let (open_positions, unrealised) = open.remove(&l.whale).unwrap_or_default();
+                WhaleStanding {
+                    whale: l.whale,
+                    copies_opened: l.copies_opened,
+                    copies_closed: l.copies_closed,
+                    open_positions,
+                    realised: l.realised,
+                    unrealised,
+                    fees: l.fees,
+                    hit_rate: l.hit_rate(),
+                    average_hold_ms: l.average_hold_ms(),
+                    average_slippage: l.average_slippage(),
+                    slippage_usd: l.slippage_usd,
+                    whale_result: l.whale_result,
+                    rolling_pnl: l.rolling_pnl(),
+                    consecutive_losses: l.consecutive_losses,
+                    muted_until: l.muted_until,
+                    mute_cause: l.mute_cause,
+                    low_profit: l.low_profit,
+                }
+            })
+            .collect();
+        standings.extend(open.into_iter().map(|(whale, (open_positions, unrealised))| WhaleStanding {
+            whale,
+            copies_opened: 0,
+            copies_closed: 0,
+            open_positions,
+            realised: Decimal::ZERO,
+            unrealised,
+            fees: Decimal::ZERO,
+            hit_rate: None,
+            average_hold_ms: None,
+            average_slippage: None,
+            slippage_usd: Decimal::ZERO,
+            whale_result: Decimal::ZERO,
+            rolling_pnl: Decimal::ZERO,
+            consecutive_losses: 0,
+            muted_until: None,
+            mute_cause: None,
+            low_profit: false,
+        }));
+        standings.sort_by_key(|s| s.whale);
+        standings
+    }
+
     /// Metrics for `/metrics`, `/status` and alerts (allocates; not for the hot path).
     pub fn snapshot(&self) -> RiskSnapshot {
         let equity = self.equity();
@@ -63,6 +130,7 @@ impl RiskManager {
             wallet_cash: self.wallet.cash,
             wallet_read_at: self.wallet.read_at,
             position_mismatches: self.wallet.mismatches.clone(),
+            whales: self.whale_standings(),
         }
     }
 
@@ -116,6 +184,7 @@ impl RiskManager {
             rejected_total: self.rejected,
             ignored_prices_total: self.ignored_prices,
             wallet: self.wallet.clone(),
+            whales: self.whales.ledgers(),
         }
     }
 
@@ -192,6 +261,7 @@ impl RiskManager {
         manager.rejected = saved.rejected_total;
         manager.ignored_prices = saved.ignored_prices_total;
         manager.wallet = saved.wallet;
+        manager.whales = WhaleBook::restore(saved.whales);
         Ok(manager)
     }
 }

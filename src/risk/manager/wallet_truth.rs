@@ -112,6 +112,9 @@ impl RiskManager {
             stops,
             exit_signalled: None,
             opened_at: now,
+            whale_price: None,
+            bought: size,
+            fees: Decimal::ZERO,
         };
         let book = self.tokens.entry(token).or_default();
         book.positions.push(position);

@@ -142,6 +142,7 @@ async fn forward_control(
             ControlRequest::Close { position } => (Control::ClosePosition { trade_id: position }, "close requested"),
             ControlRequest::Adopt { token } => (Control::Adopt { token_id: token }, "adopt requested"),
             ControlRequest::Drop { trade } => (Control::Drop { trade_id: trade }, "drop requested"),
+            ControlRequest::Unmute { wallet } => (Control::Unmute { wallet }, "unmute requested"),
         };
         // The engine handles inputs in order: once it has processed as many inputs as were queued
         // ahead of ours plus ours, our request has been applied. Human commands are numbered too,
