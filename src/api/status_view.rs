@@ -119,8 +119,8 @@ pub fn whale_line(w: &WhaleView) -> String {
         None => w.wallet.clone(),
     };
     let standing = match (&w.muted_until, &w.mute_cause) {
-        (Some(until), Some(cause)) => format!("{} until {until} ({cause})", w.standing),
-        _ => w.standing.clone(),
+        (Some(until), Some(cause)) => format!("{} until {until} ({cause})", w.standing.as_str()),
+        _ => w.standing.as_str().to_owned(),
     };
     let hit = w.hit_rate.map(|h| format!(", {}% hit", (h * Decimal::ONE_HUNDRED).round_dp(0))).unwrap_or_default();
     let slip = w
@@ -193,7 +193,7 @@ mod tests {
             whales: vec![WhaleView {
                 wallet: "0xabc".into(),
                 label: Some("Theo".into()),
-                standing: "muted".into(),
+                standing: crate::engine::Standing::Muted,
                 mute_cause: Some("consecutive_losses".into()),
                 muted_until: Some("2026-01-02T00:00:00.000Z".into()),
                 copies_opened: 4,

@@ -296,6 +296,14 @@ pub struct CopyConfig {
     pub max_price_drift_percent: Decimal,
     /// Whale trades older than this when they reach the engine are not copied.
     pub max_signal_age_secs: u64,
+    /// Widest bid-ask spread, in percent of the mid price, at which a trade is copied (0 = off).
+    pub max_spread_percent: Decimal,
+    /// Copy only when the book's asks up to our limit price hold our whole size.
+    pub require_depth: bool,
+    /// No new entry this many hours or less before the market's end date (0 = off).
+    pub min_hours_to_resolution: Decimal,
+    /// No new entry when the ask is this close to 0 or 1: the outcome is all but decided (0 = off).
+    pub extreme_price_band: Decimal,
     pub exit_mode: ExitMode,
     /// Copy trades the whale made before the daemon started.
     pub copy_trades_before_start: bool,
@@ -311,6 +319,10 @@ impl Default for CopyConfig {
             min_whale_trade_usd: dec!(100),
             max_price_drift_percent: dec!(5),
             max_signal_age_secs: 120,
+            max_spread_percent: dec!(10),
+            require_depth: true,
+            min_hours_to_resolution: dec!(1),
+            extreme_price_band: dec!(0.02),
             exit_mode: ExitMode::Full,
             copy_trades_before_start: false,
         }
@@ -370,6 +382,24 @@ impl CopyConfig {
             "must be between 0 and 100",
         );
         issues.check(self.max_signal_age_secs == 0, join(prefix, "max_signal_age_secs"), 0, "must be at least 1");
+        issues.check(
+            self.max_spread_percent < Decimal::ZERO || self.max_spread_percent > dec!(200),
+            join(prefix, "max_spread_percent"),
+            self.max_spread_percent,
+            "must be between 0 (off) and 200",
+        );
+        issues.check(
+            self.min_hours_to_resolution < Decimal::ZERO,
+            join(prefix, "min_hours_to_resolution"),
+            self.min_hours_to_resolution,
+            "must not be negative",
+        );
+        issues.check(
+            self.extreme_price_band < Decimal::ZERO || self.extreme_price_band >= dec!(0.5),
+            join(prefix, "extreme_price_band"),
+            self.extreme_price_band,
+            "must be at least 0 (off) and below 0.5",
+        );
     }
 }
 

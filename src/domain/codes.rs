@@ -123,6 +123,14 @@ pub enum ReasonCode {
     WhaleMuted,
     /// The whale's rolling P&L over the lookback is below the floor.
     WhaleLowProfit,
+    /// The book's bid-ask spread is wider than the copy rules allow.
+    SpreadTooWide,
+    /// The book does not hold our size within the allowed drift from the whale's price.
+    InsufficientDepth,
+    /// The market ends soon, or its price is already near 0 or 1.
+    NearResolution,
+    /// Copying this whale has cost more in slippage than its trades gain on average.
+    NegativeCopyEdge,
     // State transitions.
     CircuitBreakerTripped,
     DailyLossLimit,
@@ -163,6 +171,10 @@ impl ReasonCode {
             ReasonCode::UnknownPosition => "unknown_position",
             ReasonCode::WhaleMuted => "whale_muted",
             ReasonCode::WhaleLowProfit => "whale_low_profit",
+            ReasonCode::SpreadTooWide => "spread_too_wide",
+            ReasonCode::InsufficientDepth => "insufficient_depth",
+            ReasonCode::NearResolution => "near_resolution",
+            ReasonCode::NegativeCopyEdge => "negative_copy_edge",
             ReasonCode::CircuitBreakerTripped => "circuit_breaker_tripped",
             ReasonCode::DailyLossLimit => "daily_loss_limit",
             ReasonCode::MaxDrawdown => "max_drawdown",
@@ -180,7 +192,7 @@ impl ReasonCode {
     }
 
     /// Every code, for documentation and exhaustive tests.
-    pub const ALL: [ReasonCode; 33] = [
+    pub const ALL: [ReasonCode; 37] = [
         ReasonCode::MaxTotalPositions,
         ReasonCode::MaxPositionsPerWhale,
         ReasonCode::MaxPositionsPerMarket,
@@ -201,6 +213,10 @@ impl ReasonCode {
         ReasonCode::UnknownPosition,
         ReasonCode::WhaleMuted,
         ReasonCode::WhaleLowProfit,
+        ReasonCode::SpreadTooWide,
+        ReasonCode::InsufficientDepth,
+        ReasonCode::NearResolution,
+        ReasonCode::NegativeCopyEdge,
         ReasonCode::CircuitBreakerTripped,
         ReasonCode::DailyLossLimit,
         ReasonCode::MaxDrawdown,

@@ -32,6 +32,9 @@ pub struct TradeOpened {
     pub notional_usd: Decimal,
     pub whale_price: Decimal,
     pub whale_size: Decimal,
+    /// Our entry against the whale's fill over the shares held, in USD (positive: we paid more).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slippage_usd: Option<Decimal>,
     /// `dry-run`, `paper` or `live`.
     pub mode: String,
     /// RFC 3339 with milliseconds.
@@ -42,10 +45,20 @@ pub struct TradeOpened {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TradeClosed {
     pub trade_id: String,
+    /// The whale the position copied.
+    #[serde(default)]
+    pub whale_address: String,
     /// Average exit price over the position's exits.
     pub exit_price: Decimal,
     /// Realised P&L of the whole position, fees included.
     pub pnl_usd: Decimal,
+    /// The entry's slippage against the whale's fill, in USD (as on `trade_opened`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slippage_usd: Option<Decimal>,
+    /// What the same shares made at the whale's price, without fees: the whale's own result, so
+    /// that `whale_pnl_usd − pnl_usd` is the edge lost to latency and costs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub whale_pnl_usd: Option<Decimal>,
     pub hold_time_seconds: i64,
     /// `stop_loss`, `take_profit`, `trailing_stop`, `whale_exit`, `market_resolved`, `manual` or `kill`.
     pub reason: String,
@@ -289,6 +302,7 @@ impl AuditSink for TracingAuditSink {
                 notional_usd = %r.notional_usd,
                 whale_price = %r.whale_price,
                 whale_size = %r.whale_size,
+                slippage_usd = r.slippage_usd.map(tracing::field::display),
                 mode = %r.mode,
                 timestamp = %r.timestamp,
                 "trade opened"
@@ -297,8 +311,11 @@ impl AuditSink for TracingAuditSink {
                 target: AUDIT_TARGET,
                 event = "trade_closed",
                 trade_id = %r.trade_id,
+                whale_address = %r.whale_address,
                 exit_price = %r.exit_price,
                 pnl_usd = %r.pnl_usd,
+                slippage_usd = r.slippage_usd.map(tracing::field::display),
+                whale_pnl_usd = r.whale_pnl_usd.map(tracing::field::display),
                 hold_time_seconds = r.hold_time_seconds,
                 reason = %r.reason,
                 timestamp = %r.timestamp,
@@ -468,8 +485,11 @@ mod tests {
     fn closed() -> AuditRecord {
         AuditRecord::TradeClosed(TradeClosed {
             trade_id: "T000001".into(),
+            whale_address: "0x6a72f61820b26b1fe4d956e17b6dc2a1ea3033ee".into(),
             exit_price: dec!(0.58),
             pnl_usd: dec!(15.50),
+            slippage_usd: Some(dec!(2)),
+            whale_pnl_usd: Some(dec!(18.10)),
             hold_time_seconds: 3600,
             reason: "take_profit".into(),
             timestamp: "2025-11-02T16:30:45.000Z".into(),
@@ -481,7 +501,7 @@ mod tests {
         let line = closed().to_json_line();
         assert_eq!(
             line,
-            r#"{"event":"trade_closed","trade_id":"T000001","exit_price":"0.58","pnl_usd":"15.50","hold_time_seconds":3600,"reason":"take_profit","timestamp":"2025-11-02T16:30:45.000Z"}"#
+            r#"{"event":"trade_closed","trade_id":"T000001","whale_address":"0x6a72f61820b26b1fe4d956e17b6dc2a1ea3033ee","exit_price":"0.58","pnl_usd":"15.50","slippage_usd":"2","whale_pnl_usd":"18.10","hold_time_seconds":3600,"reason":"take_profit","timestamp":"2025-11-02T16:30:45.000Z"}"#
         );
         let back: AuditRecord = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(back, closed());

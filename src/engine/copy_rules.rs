@@ -4,11 +4,19 @@
 //! Entry (whale BUY), in order:
 //! 1. the whale's notional must reach `copy.min_whale_trade_usd` (`below_minimum_size`);
 //! 2. the signal must be younger than `copy.max_signal_age_secs` (`signal_too_old`);
-//! 3. the token must have a price newer than the feed's `stale_after_secs` (`stale_price`);
-//! 4. the best ask must be within `copy.max_price_drift_percent` of the whale's price (`price_moved`);
-//! 5. size from the sizing mode × the whale's multiplier, capped by the whale's `max_usd_per_trade`,
+//! 3. the market's end date, when known, must be more than `copy.min_hours_to_resolution` away
+//!    (`near_resolution`);
+//! 4. the token must have a price newer than the feed's `stale_after_secs` (`stale_price`);
+//! 5. the best ask must be further than `copy.extreme_price_band` from 0 and from 1: a price that
+//!    close says the outcome is all but decided (`near_resolution`);
+//! 6. the best ask must be within `copy.max_price_drift_percent` of the whale's price (`price_moved`);
+//! 7. the spread must be at most `copy.max_spread_percent` of the mid price (`spread_too_wide`);
+//! 8. size from the sizing mode × the whale's multiplier, capped by the whale's `max_usd_per_trade`,
 //!    rounded DOWN to the size step at a limit price rounded DOWN to the tick (never upsized); a size
-//!    below the venue minimum is rejected (`below_minimum_size`), never raised to it.
+//!    below the venue minimum is rejected (`below_minimum_size`), never raised to it;
+//! 9. with `copy.require_depth`, the current book's asks up to the limit price must hold that size
+//!    (`insufficient_depth`). A quote-only update carries no depth, so the rule judges the book
+//!    whenever one is current and cannot when only a quote is.
 //!
 //! The outcome side is preserved exactly: the order buys the very token id the whale bought.
 
@@ -18,6 +26,7 @@ use rust_decimal_macros::dec;
 use crate::clock::Timestamp;
 use crate::config::{CopyConfig, ExitMode, WhaleConfig};
 use crate::domain::ReasonCode;
+use crate::market::OrderBook;
 use crate::risk::sizing::{CopySizeInputs, copy_size};
 
 use super::market_data::{TokenPrices, VenueRules};
@@ -65,6 +74,8 @@ pub struct EntryInputs<'a> {
     pub whale_size: Decimal,
     /// When the whale traded (block time).
     pub whale_traded_at: Timestamp,
+    /// When the market is scheduled to end, if the venue said.
+    pub end_date: Option<Timestamp>,
     pub prices: Option<&'a TokenPrices>,
     pub rules: VenueRules,
     pub stale_after_ms: i64,
@@ -119,6 +130,21 @@ pub fn plan_entry(inputs: &EntryInputs<'_>) -> Result<EntryPlan, CopyRejection> 
             ),
         });
     }
+    if let Some(end) = inputs.end_date {
+        let min_ms = hours_to_ms(copy.min_hours_to_resolution);
+        let left_ms = end.millis_since(inputs.now);
+        if min_ms > 0 && left_ms <= min_ms {
+            return Err(CopyRejection::code(
+                ReasonCode::NearResolution,
+                format!(
+                    "the market ends at {} ({} h from now), copy.min_hours_to_resolution = {}",
+                    end.to_rfc3339(),
+                    (Decimal::from(left_ms) / dec!(3600000)).round_dp(2),
+                    copy.min_hours_to_resolution
+                ),
+            ));
+        }
+    }
     let Some(prices) = inputs.prices.filter(|p| p.is_fresh(inputs.now, inputs.stale_after_ms)) else {
         let age = inputs.prices.and_then(|p| p.updated_at).map_or_else(
             || "no price yet".to_owned(),
@@ -138,6 +164,13 @@ pub fn plan_entry(inputs: &EntryInputs<'_>) -> Result<EntryPlan, CopyRejection> 
             format!("whale price {} is outside (0, 1)", inputs.whale_price),
         ));
     }
+    let band = copy.extreme_price_band;
+    if band > Decimal::ZERO && best_ask.min(Decimal::ONE - best_ask) <= band {
+        return Err(CopyRejection::code(
+            ReasonCode::NearResolution,
+            format!("best ask {best_ask} is within copy.extreme_price_band = {band} of 0 or 1"),
+        ));
+    }
     let drift_percent = (best_ask - inputs.whale_price).abs() / inputs.whale_price * Decimal::ONE_HUNDRED;
     if drift_percent > copy.max_price_drift_percent {
         return Err(CopyRejection::code(
@@ -150,6 +183,9 @@ pub fn plan_entry(inputs: &EntryInputs<'_>) -> Result<EntryPlan, CopyRejection> 
                 copy.max_price_drift_percent
             ),
         ));
+    }
+    if copy.max_spread_percent > Decimal::ZERO {
+        check_spread(prices.best_bid, best_ask, copy.max_spread_percent)?;
     }
     let tick = inputs.rules.tick_size;
     let cap = inputs.whale_price * (Decimal::ONE + copy.max_price_drift_percent / Decimal::ONE_HUNDRED);
@@ -182,7 +218,52 @@ pub fn plan_entry(inputs: &EntryInputs<'_>) -> Result<EntryPlan, CopyRejection> 
             format!("{} shares is below the venue minimum of {} shares", size, inputs.rules.min_order_size),
         ));
     }
+    if copy.require_depth
+        && let Some(book) = prices.current_book()
+    {
+        check_depth(book, limit_price, size)?;
+    }
     Ok(EntryPlan { limit_price, size })
+}
+
+fn hours_to_ms(hours: Decimal) -> i64 {
+    i64::try_from((hours * dec!(3600000)).trunc()).unwrap_or(i64::MAX)
+}
+
+/// The spread in percent of the mid price must be at most `max_percent`; a book without bids has
+/// no spread to speak of and is as wide as it gets.
+fn check_spread(best_bid: Option<Decimal>, best_ask: Decimal, max_percent: Decimal) -> Result<(), CopyRejection> {
+    let Some(bid) = best_bid.filter(|b| *b > Decimal::ZERO) else {
+        return Err(CopyRejection::code(
+            ReasonCode::SpreadTooWide,
+            format!("the book has no bids under the ask {best_ask}, copy.max_spread_percent = {max_percent}"),
+        ));
+    };
+    let mid = (bid + best_ask) / Decimal::TWO;
+    let spread_percent = (best_ask - bid) / mid * Decimal::ONE_HUNDRED;
+    if spread_percent > max_percent {
+        return Err(CopyRejection::code(
+            ReasonCode::SpreadTooWide,
+            format!(
+                "spread {bid} / {best_ask} is {} of the mid, copy.max_spread_percent = {max_percent}",
+                percent(spread_percent)
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// The asks at or below `limit_price` must hold `size` shares: what a marketable limit there can
+/// take at once.
+fn check_depth(book: &OrderBook, limit_price: Decimal, size: Decimal) -> Result<(), CopyRejection> {
+    let available: Decimal = book.asks.iter().take_while(|level| level.price <= limit_price).map(|l| l.size).sum();
+    if available < size {
+        return Err(CopyRejection::code(
+            ReasonCode::InsufficientDepth,
+            format!("the asks up to {limit_price} hold {available} shares, the copy needs {size} (copy.require_depth)"),
+        ));
+    }
+    Ok(())
 }
 
 /// The share of our position to sell when the whale sells `whale_sold` of the `whale_holding` shares
@@ -232,6 +313,7 @@ mod tests {
             whale_price,
             whale_size,
             whale_traded_at: Timestamp::from_secs(995),
+            end_date: None,
             prices: Some(&c.prices),
             rules: VenueRules::default(),
             stale_after_ms: 30_000,
@@ -286,6 +368,108 @@ mod tests {
         // Drift: ask 0.51 vs 0.4857… is 5.0003 % → moved; vs 0.486 is 4.94 % → fine.
         assert_eq!(reason(plan_entry(&inputs(&c, dec!(0.486), dec!(400), 1001))), "approved");
         assert_eq!(reason(plan_entry(&inputs(&c, dec!(0.4857), dec!(400), 1001))), "price_moved");
+    }
+
+    fn with_quote(bid: Decimal, ask: Decimal) -> Case {
+        let mut c = case();
+        c.prices.best_bid = Some(bid);
+        c.prices.best_ask = Some(ask);
+        c
+    }
+
+    #[test]
+    fn the_spread_guard_at_its_limit_and_just_past() {
+        // 0.45 / 0.55 around a mid of 0.50: a 20 % spread.
+        let mut c = with_quote(dec!(0.45), dec!(0.55));
+        c.copy.max_spread_percent = dec!(20);
+        assert_eq!(reason(plan_entry(&inputs(&c, dec!(0.55), dec!(400), 1001))), "approved");
+        c.copy.max_spread_percent = dec!(19.99);
+        let refused = plan_entry(&inputs(&c, dec!(0.55), dec!(400), 1001));
+        assert_eq!(
+            refused.as_ref().err().map(|r| r.detail.as_str()),
+            Some("spread 0.45 / 0.55 is 20% of the mid, copy.max_spread_percent = 19.99")
+        );
+        c.prices.best_bid = None;
+        c.copy.max_spread_percent = dec!(200);
+        assert_eq!(reason(plan_entry(&inputs(&c, dec!(0.55), dec!(400), 1001))), "spread_too_wide", "no bids at all");
+        c.copy.max_spread_percent = Decimal::ZERO;
+        assert_eq!(reason(plan_entry(&inputs(&c, dec!(0.55), dec!(400), 1001))), "approved", "0 turns it off");
+    }
+
+    fn book_of_asks(asks: &[(Decimal, Decimal)]) -> OrderBook {
+        OrderBook {
+            market: "0xm".into(),
+            asset_id: "1".into(),
+            timestamp: Timestamp::from_secs(1000),
+            hash: String::new(),
+            bids: vec![crate::market::PriceLevel { price: dec!(0.50), size: dec!(1000) }],
+            asks: asks.iter().map(|&(price, size)| crate::market::PriceLevel { price, size }).collect(),
+            min_order_size: dec!(5),
+            tick_size: dec!(0.01),
+            neg_risk: false,
+            last_trade_price: None,
+        }
+    }
+
+    #[test]
+    fn the_depth_guard_needs_our_whole_size_within_the_limit() {
+        // The copy: 94.33 shares at the limit 0.53 (see the first test); the 0.60 level is beyond it.
+        let mut c = case();
+        let deep_enough = [(dec!(0.51), dec!(50)), (dec!(0.53), dec!(44.33)), (dec!(0.60), dec!(1000))];
+        c.prices.book = Some(book_of_asks(&deep_enough));
+        c.prices.book_at = c.prices.updated_at;
+        assert_eq!(reason(plan_entry(&inputs(&c, dec!(0.505), dec!(400), 1001))), "approved");
+        let one_short = [(dec!(0.51), dec!(50)), (dec!(0.53), dec!(44.32)), (dec!(0.60), dec!(1000))];
+        c.prices.book = Some(book_of_asks(&one_short));
+        let refused = plan_entry(&inputs(&c, dec!(0.505), dec!(400), 1001));
+        assert_eq!(
+            refused.as_ref().err().map(|r| (r.reason.as_str(), r.detail.as_str())),
+            Some((
+                "insufficient_depth",
+                "the asks up to 0.53 hold 94.32 shares, the copy needs 94.33 (copy.require_depth)"
+            ))
+        );
+        c.copy.require_depth = false;
+        assert_eq!(reason(plan_entry(&inputs(&c, dec!(0.505), dec!(400), 1001))), "approved");
+        // A quote newer than the book leaves no current depth to judge.
+        c.copy.require_depth = true;
+        c.prices.updated_at = Some(Timestamp::from_secs(1001));
+        assert_eq!(reason(plan_entry(&inputs(&c, dec!(0.505), dec!(400), 1001))), "approved");
+    }
+
+    #[test]
+    fn no_entry_within_the_hours_before_the_market_ends() {
+        let c = case();
+        let now = Timestamp::from_secs(1001);
+        let mut at_the_limit = inputs(&c, dec!(0.51), dec!(400), 1001);
+        at_the_limit.end_date = Some(now.plus_millis(3_600_000));
+        assert_eq!(reason(plan_entry(&at_the_limit)), "near_resolution");
+        let mut just_before = at_the_limit;
+        just_before.end_date = Some(now.plus_millis(3_600_001));
+        assert_eq!(reason(plan_entry(&just_before)), "approved");
+        let mut ended = at_the_limit;
+        ended.end_date = Some(now.plus_millis(-1));
+        assert_eq!(reason(plan_entry(&ended)), "near_resolution", "an end date already passed");
+        let mut off = c.copy.clone();
+        off.min_hours_to_resolution = Decimal::ZERO;
+        let mut unguarded = at_the_limit;
+        unguarded.copy = &off;
+        assert_eq!(reason(plan_entry(&unguarded)), "approved");
+    }
+
+    #[test]
+    fn no_entry_at_a_price_all_but_decided() {
+        // Band 0.02: an ask of 0.98 or 0.02 is within it, 0.97 and 0.03 are not.
+        for (bid, ask, expected) in [
+            (dec!(0.97), dec!(0.98), "near_resolution"),
+            (dec!(0.96), dec!(0.97), "approved"),
+            (dec!(0.01), dec!(0.02), "near_resolution"),
+            (dec!(0.029), dec!(0.03), "approved"),
+        ] {
+            let mut c = with_quote(bid, ask);
+            c.whale.max_usd_per_trade = Some(dec!(1000));
+            assert_eq!(reason(plan_entry(&inputs(&c, ask, dec!(100000), 1001))), expected, "ask {ask}");
+        }
     }
 
     #[test]

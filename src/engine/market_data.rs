@@ -69,6 +69,8 @@ pub struct MarketData {
     prices: IdHashMap<TokenId, TokenPrices>,
     rules: IdHashMap<MarketId, VenueRules>,
     outcome_labels: IdHashMap<TokenId, String>,
+    /// When each market is scheduled to end, where the venue said.
+    end_dates: IdHashMap<MarketId, Timestamp>,
     /// The last time any price arrived (for the whole-feed staleness check).
     pub last_price_at: Option<Timestamp>,
     /// Books refused, per cause (rate-limited warnings on the engine's clock).
@@ -81,6 +83,7 @@ impl Default for MarketData {
             prices: IdHashMap::default(),
             rules: IdHashMap::default(),
             outcome_labels: IdHashMap::default(),
+            end_dates: IdHashMap::default(),
             last_price_at: None,
             refusals: BookRefusals::new("engine"),
         }
@@ -103,6 +106,14 @@ impl MarketData {
 
     pub fn set_rules(&mut self, market: MarketId, rules: VenueRules) {
         self.rules.insert(market, rules);
+    }
+
+    pub fn set_end_date(&mut self, market: MarketId, end: Timestamp) {
+        self.end_dates.insert(market, end);
+    }
+
+    pub fn end_date(&self, market: MarketId) -> Option<Timestamp> {
+        self.end_dates.get(&market).copied()
     }
 
     pub fn set_outcome_label(&mut self, token: TokenId, label: &str) {

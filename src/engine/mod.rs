@@ -48,7 +48,7 @@ pub use io::{
 };
 pub use market_data::{TYPICAL_FEE, TokenPrices, VenueRules};
 pub use replay::{ReplayReport, SimulatedRun};
-pub use view::EngineView;
+pub use view::{EngineView, Standing, WhaleView};
 
 /// The engine module's one error type.
 #[derive(Debug, thiserror::Error)]

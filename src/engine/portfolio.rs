@@ -43,6 +43,16 @@ pub struct Trade {
 }
 
 impl Trade {
+    /// What copying cost against the whale's own fill, in USD over the shares bought (positive: we
+    /// paid more than the whale). `None` for a position that copied no fill (adopted from the wallet).
+    pub fn copy_slippage_usd(&self) -> Option<Decimal> {
+        (self.whale_price > Decimal::ZERO && self.entry_size > Decimal::ZERO).then(|| {
+            let per_share = self.avg_entry_price() - self.whale_price;
+            let direction = if self.side == Side::Buy { Decimal::ONE } else { Decimal::NEGATIVE_ONE };
+            direction * per_share * self.entry_size
+        })
+    }
+
     pub fn open_size(&self) -> Decimal {
         self.entry_size - self.exit_size
     }

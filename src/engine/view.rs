@@ -38,8 +38,7 @@ pub struct WhaleView {
     pub wallet: String,
     /// The whale's label from the config, when it has one.
     pub label: Option<String>,
-    /// `copied`, `muted` (by its breaker) or `locked` (low profit).
-    pub standing: String,
+    pub standing: Standing,
     /// Why it is muted (`consecutive_losses`, `daily_loss_limit`), and until when (RFC 3339).
     pub mute_cause: Option<String>,
     pub muted_until: Option<String>,
@@ -58,6 +57,56 @@ pub struct WhaleView {
     pub whale_result: Decimal,
     pub rolling_pnl: Decimal,
     pub consecutive_losses: u32,
+}
+
+/// Whether a whale's trades are copied now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Standing {
+    Copied,
+    /// Muted by its breaker until the cooldown ends or a human unmutes it.
+    Muted,
+    /// Locked for low profit over the lookback.
+    Locked,
+    /// Skipped by the copy-edge guard.
+    NegativeEdge,
+}
+
+impl Standing {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Standing::Copied => "copied",
+            Standing::Muted => "muted",
+            Standing::Locked => "locked",
+            Standing::NegativeEdge => "negative_edge",
+        }
+    }
+}
+
+impl WhaleView {
+    /// A configured whale not copied yet.
+    pub fn unseen(wallet: &str) -> Self {
+        WhaleView {
+            wallet: wallet.to_owned(),
+            label: None,
+            standing: Standing::Copied,
+            mute_cause: None,
+            muted_until: None,
+            copies_opened: 0,
+            copies_closed: 0,
+            open_positions: 0,
+            realised_pnl: Decimal::ZERO,
+            unrealised_pnl: Decimal::ZERO,
+            fees: Decimal::ZERO,
+            hit_rate: None,
+            average_hold_secs: None,
+            average_slippage: None,
+            slippage_usd: Decimal::ZERO,
+            whale_result: Decimal::ZERO,
+            rolling_pnl: Decimal::ZERO,
+            consecutive_losses: 0,
+        }
+    }
 }
 
 /// One open position by name, as `/status` and `whale-trader status` show it.
@@ -172,16 +221,18 @@ impl Engine {
                 let label = self.whale_label(w.whale).map(str::to_owned);
                 let muted = w.muted_until.filter(|until| now < *until);
                 let standing = if muted.is_some() {
-                    "muted"
+                    Standing::Muted
                 } else if w.low_profit {
-                    "locked"
+                    Standing::Locked
+                } else if w.negative_edge {
+                    Standing::NegativeEdge
                 } else {
-                    "copied"
+                    Standing::Copied
                 };
                 WhaleView {
                     wallet,
                     label,
-                    standing: standing.to_owned(),
+                    standing,
                     mute_cause: muted.and(w.mute_cause).map(|c| c.as_str().to_owned()),
                     muted_until: muted.map(|t| t.to_rfc3339()),
                     copies_opened: w.copies_opened,

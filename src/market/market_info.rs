@@ -4,6 +4,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use super::fees::FeeCurve;
+use crate::clock::Timestamp;
 
 /// The trading parameters of a market, from `GET /clob-markets/{condition_id}` (short keys).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -16,4 +17,8 @@ pub struct ClobMarketInfo {
     pub neg_risk: bool,
     pub accepting_orders: bool,
     pub fees: FeeCurve,
+    /// When the market is scheduled to end. `/clob-markets` does not say; the feed fills it in from
+    /// the market's `end_date_iso` (`GET /markets/{condition_id}`), a recording from its `end_date`.
+    #[serde(default)]
+    pub end_date: Option<Timestamp>,
 }

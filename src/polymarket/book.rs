@@ -238,6 +238,7 @@ impl ClobMarketInfo {
             neg_risk: wire.nr,
             accepting_orders: wire.ao,
             fees,
+            end_date: None,
         })
     }
 }

@@ -14,6 +14,7 @@ use serde::Serialize;
 use serde_json::value::RawValue;
 
 use super::exact_decimal::decimal_from_json_text;
+use crate::clock::Timestamp;
 
 /// Longest `/markets/{condition_id}` answer accepted. The documented object is a few kilobytes
 /// (the description is the longest field); anything far beyond is not a market.
@@ -59,6 +60,8 @@ pub struct MarketStatus {
     pub archived: bool,
     /// Whether the order book takes orders.
     pub accepting_orders: bool,
+    /// When the market is scheduled to end (`end_date_iso`), if it says.
+    pub end_date: Option<Timestamp>,
     pub tokens: Vec<MarketToken>,
 }
 
@@ -84,6 +87,7 @@ impl MarketStatus {
             closed: object.bool("closed")?,
             archived: object.optional_bool("archived")?.unwrap_or(false),
             accepting_orders: object.bool("accepting_orders")?,
+            end_date: object.optional_date("end_date_iso")?,
             tokens: object.tokens()?,
             condition_id,
         };
@@ -160,6 +164,20 @@ impl Fields<'_> {
             .transpose()
     }
 
+    /// An RFC 3339 time, or a bare `YYYY-MM-DD` read as that day's start in UTC (the earlier
+    /// reading, so a guard against the end date errs on the safe side). Empty is absent.
+    fn optional_date(&self, field: &str) -> Result<Option<Timestamp>, MarketStatusError> {
+        let Some(text) = self.optional_string(field)?.filter(|t| !t.is_empty()) else { return Ok(None) };
+        if let Ok(at) = chrono::DateTime::parse_from_rfc3339(&text) {
+            return Ok(Some(Timestamp::from(at.with_timezone(&chrono::Utc))));
+        }
+        chrono::NaiveDate::parse_from_str(&text, "%Y-%m-%d")
+            .ok()
+            .and_then(|day| day.and_hms_opt(0, 0, 0))
+            .map(|start| Some(Timestamp::from(start.and_utc())))
+            .ok_or_else(|| self.invalid(field, &text, "must be an RFC 3339 time or a YYYY-MM-DD date"))
+    }
+
     fn tokens(&self) -> Result<Vec<MarketToken>, MarketStatusError> {
         let text = self.raw("tokens").ok_or_else(|| self.missing("tokens"))?;
         let elements: Vec<HashMap<String, &RawValue>> =
@@ -225,6 +243,25 @@ mod tests {
         assert_eq!(winner.price, Some(dec!(1)), "a JSON number, read exactly");
         assert_eq!(status.tokens[1].price, Some(dec!(0)));
         assert!(!status.tokens[1].winner);
+        assert_eq!(status.end_date.map(|t| t.to_rfc3339()).as_deref(), Some("2026-06-30T00:00:00.000Z"));
+    }
+
+    #[test]
+    fn the_end_date_reads_as_a_time_or_a_day_and_a_bad_one_is_named() {
+        let with = |end: &str| {
+            let json = market(false, true, r#"[{"token_id":"1","outcome":"Yes"}]"#).replacen(
+                '{',
+                &format!(r#"{{"end_date_iso":{end},"#),
+                1,
+            );
+            parse(&json)
+        };
+        let day = with(r#""2026-07-01""#).map(|s| s.end_date.map(|t| t.to_rfc3339()));
+        assert_eq!(day, Ok(Some("2026-07-01T00:00:00.000Z".to_owned())));
+        assert_eq!(with("null").map(|s| s.end_date), Ok(None));
+        assert_eq!(with(r#""""#).map(|s| s.end_date), Ok(None));
+        let bad = with(r#""next tuesday""#).err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(bad.contains("end_date_iso") && bad.contains("next tuesday"), "{bad}");
     }
 
     #[test]

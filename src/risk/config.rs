@@ -115,6 +115,11 @@ pub struct WhalesConfig {
     pub low_profit_min_trades: u32,
     /// The rolling P&L (USD) below which the whale is locked.
     pub low_profit_min_usd: Decimal,
+    /// Skip a whale whose average copy slippage (USD per copy) exceeds its own average result per
+    /// copy: the edge its trades have is lost to our latency and costs.
+    pub skip_negative_copy_edge: bool,
+    /// Closed copies with a known whale price before the copy-edge guard may judge.
+    pub copy_edge_min_copies: u32,
 }
 
 /// `[risk.limits]`
@@ -271,6 +276,8 @@ impl Default for WhalesConfig {
             low_profit_lookback_days: 7,
             low_profit_min_trades: 5,
             low_profit_min_usd: dec!(0),
+            skip_negative_copy_edge: false,
+            copy_edge_min_copies: 5,
         }
     }
 }

@@ -94,6 +94,8 @@ pub struct WhaleStanding {
     pub muted_until: Option<Timestamp>,
     pub mute_cause: Option<ReasonCode>,
     pub low_profit: bool,
+    /// Skipped by the copy-edge guard: its copies' slippage outweighs its own gain.
+    pub negative_edge: bool,
 }
 
 /// The last price of a token.

@@ -59,6 +59,8 @@ pub enum Block {
     Muted { cause: ReasonCode, until: Timestamp },
     /// Its rolling P&L over the lookback is below the floor.
     LowProfit,
+    /// Copying it costs more in slippage per copy (USD) than its own trades gain per copy.
+    NegativeEdge { slippage_per_copy: Decimal, gain_per_copy: Decimal },
 }
 
 impl Block {
@@ -66,6 +68,7 @@ impl Block {
         match self {
             Block::Muted { .. } => ReasonCode::WhaleMuted,
             Block::LowProfit => ReasonCode::WhaleLowProfit,
+            Block::NegativeEdge { .. } => ReasonCode::NegativeCopyEdge,
         }
     }
 }
@@ -158,13 +161,33 @@ impl WhaleLedger {
         self.recent.iter().map(|(_, pnl)| *pnl).sum()
     }
 
+    /// Average copy slippage in USD against the whale's own average result, per closed copy, once
+    /// at least `min_copies` closed copies with a known whale price are in.
+    pub fn copy_edge(&self, min_copies: u32) -> Option<(Decimal, Decimal)> {
+        if min_copies == 0 || self.slippage_copies < u64::from(min_copies) || self.copies_closed == 0 {
+            return None;
+        }
+        let slippage_per_copy = self.slippage_usd / Decimal::from(self.slippage_copies);
+        let gain_per_copy = self.whale_result / Decimal::from(self.copies_closed);
+        Some((slippage_per_copy, gain_per_copy))
+    }
+
     /// Why the whale may not be copied at `now`, if it may not.
-    pub fn block(&self, now: Timestamp) -> Option<Block> {
+    pub fn block(&self, now: Timestamp, config: &WhalesConfig) -> Option<Block> {
         if let Some(until) = self.muted_until.filter(|until| now < *until) {
             let cause = self.mute_cause.unwrap_or(ReasonCode::ConsecutiveLosses);
             return Some(Block::Muted { cause, until });
         }
-        self.low_profit.then_some(Block::LowProfit)
+        if self.low_profit {
+            return Some(Block::LowProfit);
+        }
+        if config.skip_negative_copy_edge
+            && let Some((slippage_per_copy, gain_per_copy)) = self.copy_edge(config.copy_edge_min_copies)
+            && slippage_per_copy > gain_per_copy
+        {
+            return Some(Block::NegativeEdge { slippage_per_copy, gain_per_copy });
+        }
+        None
     }
 }
 
@@ -216,8 +239,8 @@ impl WhaleBook {
 
     /// Why `whale` may not be copied at `now`. Reads only: the pre-trade path allocates nothing.
     #[inline]
-    pub fn blocked(&self, whale: WhaleId, now: Timestamp) -> Option<Block> {
-        self.ledgers.get(&whale).and_then(|ledger| ledger.block(now))
+    pub fn blocked(&self, whale: WhaleId, now: Timestamp, config: &WhalesConfig) -> Option<Block> {
+        self.ledgers.get(&whale).and_then(|ledger| ledger.block(now, config))
     }
 
     /// An entry copying `whale` filled for the first time.
@@ -420,15 +443,15 @@ mod tests {
         for i in 0..c.mute_after_losses - 1 {
             assert!(close(&mut book, dec!(-1), T0.plus_millis(i64::from(i)), &c).is_empty());
         }
-        assert_eq!(book.blocked(W, T0), None, "one loss short of the streak");
+        assert_eq!(book.blocked(W, T0, &c), None, "one loss short of the streak");
         let changes = close(&mut book, dec!(-1), T0.plus_millis(10), &c);
         let until = T0.plus_millis(10 + i64::from(c.mute_hours) * MS_PER_HOUR);
         assert!(matches!(changes.as_slice(), [WhaleChange::Muted { cause: ReasonCode::ConsecutiveLosses, .. }]));
         assert_eq!(
-            book.blocked(W, T0.plus_millis(11)),
+            book.blocked(W, T0.plus_millis(11), &c),
             Some(Block::Muted { cause: ReasonCode::ConsecutiveLosses, until })
         );
-        assert_eq!(book.blocked(W, until), None, "the cooldown ends the mute");
+        assert_eq!(book.blocked(W, until, &c), None, "the cooldown ends the mute");
         let mut changes = Vec::new();
         book.end_elapsed_mutes(until, &mut changes);
         assert_eq!(changes, vec![WhaleChange::Unmuted { whale: W, manual: false, at: until }]);
@@ -442,7 +465,7 @@ mod tests {
         close(&mut book, dec!(-1), T0, &c);
         close(&mut book, dec!(0.5), T0, &c);
         close(&mut book, dec!(-1), T0, &c);
-        assert_eq!(book.blocked(W, T0), None);
+        assert_eq!(book.blocked(W, T0, &c), None);
         assert_eq!(book.ledger(W).map(|l| l.consecutive_losses), Some(1));
     }
 
@@ -469,7 +492,7 @@ mod tests {
         }
         let mut changes = Vec::new();
         assert!(book.unmute(W, T0.plus_millis(1), &mut changes));
-        assert_eq!(book.blocked(W, T0.plus_millis(1)), None);
+        assert_eq!(book.blocked(W, T0.plus_millis(1), &c), None);
         assert_eq!(changes, vec![WhaleChange::Unmuted { whale: W, manual: true, at: T0.plus_millis(1) }]);
         assert!(!book.unmute(W, T0.plus_millis(2), &mut changes), "not muted any more");
         assert!(!book.unmute(WhaleId(9), T0, &mut changes), "never seen");
@@ -482,16 +505,16 @@ mod tests {
         for i in 0..c.low_profit_min_trades - 1 {
             assert!(close(&mut book, dec!(-0.01), T0.plus_millis(i64::from(i)), &c).is_empty());
         }
-        assert_eq!(book.blocked(W, T0), None, "one copy short of the minimum");
+        assert_eq!(book.blocked(W, T0, &c), None, "one copy short of the minimum");
         let changes = close(&mut book, dec!(-0.01), T0.plus_millis(100), &c);
         assert!(matches!(changes.as_slice(), [WhaleChange::Locked { .. }]));
-        assert_eq!(book.blocked(W, T0.plus_millis(101)), Some(Block::LowProfit));
+        assert_eq!(book.blocked(W, T0.plus_millis(101), &c), Some(Block::LowProfit));
         // After the lookback the losing copies fall out: the next day's evaluation lifts the lock.
         let later = T0.plus_millis(i64::from(c.low_profit_lookback_days) * MS_PER_DAY + 1_000);
         let mut changes = Vec::new();
         book.new_day(later, &c, &mut changes);
         assert!(matches!(changes.as_slice(), [WhaleChange::Unlocked { .. }]));
-        assert_eq!(book.blocked(W, later), None);
+        assert_eq!(book.blocked(W, later, &c), None);
     }
 
     #[test]
@@ -501,7 +524,36 @@ mod tests {
         for i in 0..c.low_profit_min_trades {
             close(&mut book, Decimal::ZERO, T0.plus_millis(i64::from(i)), &c);
         }
-        assert_eq!(book.blocked(W, T0.plus_millis(1_000)), None, "0 is not below the floor of 0");
+        assert_eq!(book.blocked(W, T0.plus_millis(1_000), &c), None, "0 is not below the floor of 0");
+    }
+
+    #[test]
+    fn the_copy_edge_guard_skips_a_whale_whose_slippage_outweighs_its_gain() {
+        // Each copy: $2 of slippage (0.02 × 100 shares); the whale's own result is realised + fees
+        // ($0.10) + slippage. At −0.10 realised the whale gains $2.00 a copy, exactly the slippage.
+        let c = WhalesConfig {
+            mute_after_losses: 0,
+            mute_after_loss_percent: Decimal::ZERO,
+            low_profit_min_trades: 0,
+            skip_negative_copy_edge: true,
+            ..config()
+        };
+        let mut even = WhaleBook::default();
+        for i in 0..c.copy_edge_min_copies {
+            close(&mut even, dec!(-0.10), T0.plus_millis(i64::from(i)), &c);
+        }
+        assert_eq!(even.blocked(W, T0, &c), None, "slippage equal to the gain is not negative");
+        let mut worse = WhaleBook::default();
+        for i in 0..c.copy_edge_min_copies - 1 {
+            close(&mut worse, dec!(-0.11), T0.plus_millis(i64::from(i)), &c);
+        }
+        assert_eq!(worse.blocked(W, T0, &c), None, "one copy short of the minimum");
+        close(&mut worse, dec!(-0.11), T0.plus_millis(100), &c);
+        let block = worse.blocked(W, T0, &c);
+        assert_eq!(block, Some(Block::NegativeEdge { slippage_per_copy: dec!(2), gain_per_copy: dec!(1.99) }));
+        assert_eq!(block.map(Block::reason), Some(ReasonCode::NegativeCopyEdge));
+        // Off by default.
+        assert_eq!(worse.blocked(W, T0, &config()), None);
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use rust_decimal::Decimal;
 use tokio::sync::watch;
 
 use super::feeds::FeedsObserved;
@@ -10,8 +11,8 @@ use super::recorder::SharedStats;
 use crate::alerts::{AlertCountersSnapshot, ChannelCountersSnapshot};
 use crate::api::{MetricKind, PromText};
 use crate::api::{StatusView, StoreView, WalletView};
-use crate::config::Config;
-use crate::engine::{EngineStatus, EngineView, ExitCounters};
+use crate::config::{Config, WhaleConfig};
+use crate::engine::{EngineStatus, EngineView, ExitCounters, Standing, WhaleView};
 use crate::health::HealthReport;
 use crate::market::{BookRefusalCounts, SharedBookRefusals};
 
@@ -112,6 +113,7 @@ pub fn metrics_text(observed: &Observed) -> String {
     exit_metrics(&mut text, &engine.exits);
     book_refusal_metrics(&mut text, &observed.book_refusals.counts().plus(&engine.books_refused));
     risk_metrics(&mut text, &observed.view.borrow());
+    whale_metrics(&mut text, &observed.view.borrow().whales, &observed.config.borrow().copy.whales);
     recorder_metrics(&mut text, &observed.recorded);
     alert_metrics(&mut text, &observed.alerts.borrow());
     health_metrics(&mut text, &observed.health.borrow());
@@ -122,6 +124,82 @@ pub fn metrics_text(observed: &Observed) -> String {
         wallet_metrics(&mut text, &wallet.borrow(), &observed.view.borrow());
     }
     text.finish()
+}
+
+type WhaleRead = fn(&WhaleView) -> Option<Decimal>;
+
+fn flag(on: bool) -> Option<Decimal> {
+    Some(if on { Decimal::ONE } else { Decimal::ZERO })
+}
+
+/// Each configured whale's ledger and standing. Only the configured whales are labelled (a bounded
+/// set the operator chose); one not copied yet shows zeros, so a dashboard sees it from the start.
+fn whale_metrics(text: &mut PromText, whales: &[WhaleView], configured: &[WhaleConfig]) {
+    let families: [(&str, MetricKind, &str, WhaleRead); 11] = [
+        ("whale_trader_whale_copies_opened_total", MetricKind::Counter, "Copies of the whale opened.", |w| {
+            Some(Decimal::from(w.copies_opened))
+        }),
+        ("whale_trader_whale_copies_closed_total", MetricKind::Counter, "Copies of the whale closed.", |w| {
+            Some(Decimal::from(w.copies_closed))
+        }),
+        ("whale_trader_whale_open_positions", MetricKind::Gauge, "Open copies of the whale.", |w| {
+            Some(Decimal::from(w.open_positions))
+        }),
+        (
+            "whale_trader_whale_realised_pnl_usd",
+            MetricKind::Gauge,
+            "Realised P&L of the whale's closed copies, fees included.",
+            |w| Some(w.realised_pnl),
+        ),
+        (
+            "whale_trader_whale_unrealised_pnl_usd",
+            MetricKind::Gauge,
+            "Unrealised P&L of the whale's open copies at the last marks.",
+            |w| Some(w.unrealised_pnl),
+        ),
+        (
+            "whale_trader_whale_own_result_usd",
+            MetricKind::Gauge,
+            "What the closed copies would have made at the whale's own prices, without fees.",
+            |w| Some(w.whale_result),
+        ),
+        (
+            "whale_trader_whale_copy_slippage_usd",
+            MetricKind::Gauge,
+            "Our entries against the whale's fills, in USD (positive: we paid more).",
+            |w| Some(w.slippage_usd),
+        ),
+        (
+            "whale_trader_whale_hit_ratio",
+            MetricKind::Gauge,
+            "Share of the whale's closed copies that made money.",
+            |w| w.hit_rate,
+        ),
+        ("whale_trader_whale_consecutive_losses", MetricKind::Gauge, "Losing copies of the whale in a row.", |w| {
+            Some(Decimal::from(w.consecutive_losses))
+        }),
+        ("whale_trader_whale_muted", MetricKind::Gauge, "1 while the whale breaker mutes the whale.", |w| {
+            flag(w.standing == Standing::Muted)
+        }),
+        ("whale_trader_whale_locked", MetricKind::Gauge, "1 while the low-profit lock holds the whale.", |w| {
+            flag(w.standing == Standing::Locked)
+        }),
+    ];
+    let rows: Vec<(&WhaleConfig, WhaleView)> = configured
+        .iter()
+        .map(|whale| {
+            let seen = whales.iter().find(|w| w.wallet.eq_ignore_ascii_case(&whale.address));
+            (whale, seen.cloned().unwrap_or_else(|| WhaleView::unseen(&whale.address)))
+        })
+        .collect();
+    for (name, kind, help, read) in families {
+        text.family(name, kind, help);
+        for (whale, row) in &rows {
+            if let Some(value) = read(row) {
+                text.sample(name, &[("whale", &whale.address), ("label", whale.label.as_deref().unwrap_or(""))], value);
+            }
+        }
+    }
 }
 
 fn wallet_metrics(text: &mut PromText, wallet: &super::wallet::WalletReaderStatus, view: &EngineView) {
@@ -415,5 +493,39 @@ mod tests {
         ] {
             assert!(body.contains(&format!("whale_trader_books_refused_total{{cause=\"{cause}\"}} {n}\n")), "{body}");
         }
+    }
+
+    #[test]
+    fn whale_metrics_label_only_the_configured_whales_and_show_a_new_one_at_zero() {
+        use rust_decimal_macros::dec;
+        let configured = |address: &str, label: Option<&str>| WhaleConfig {
+            address: address.into(),
+            label: label.map(str::to_owned),
+            ..WhaleConfig::default()
+        };
+        let config = [configured("0xaa", Some("alpha")), configured("0xbb", None)];
+        let mut muted = WhaleView::unseen("0xAA");
+        muted.standing = Standing::Muted;
+        muted.copies_closed = 3;
+        muted.consecutive_losses = 3;
+        muted.realised_pnl = dec!(-12.5);
+        muted.hit_rate = Some(Decimal::ZERO);
+        // Copied before the operator removed it from the config: not labelled any more.
+        let dropped = WhaleView::unseen("0xcc");
+        let mut text = PromText::new();
+        whale_metrics(&mut text, &[muted, dropped], &config);
+        let body = text.finish();
+        for line in [
+            "whale_trader_whale_muted{whale=\"0xaa\",label=\"alpha\"} 1",
+            "whale_trader_whale_realised_pnl_usd{whale=\"0xaa\",label=\"alpha\"} -12.5",
+            "whale_trader_whale_consecutive_losses{whale=\"0xaa\",label=\"alpha\"} 3",
+            "whale_trader_whale_hit_ratio{whale=\"0xaa\",label=\"alpha\"} 0",
+            "whale_trader_whale_copies_closed_total{whale=\"0xbb\",label=\"\"} 0",
+            "whale_trader_whale_muted{whale=\"0xbb\",label=\"\"} 0",
+        ] {
+            assert!(body.contains(&format!("{line}\n")), "{line} missing from\n{body}");
+        }
+        assert!(!body.contains("0xcc"), "{body}");
+        assert!(!body.contains("whale_trader_whale_hit_ratio{whale=\"0xbb\""), "no hit ratio before a closed copy");
     }
 }

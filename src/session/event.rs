@@ -25,6 +25,9 @@ struct RawLine<'a> {
     book: Option<&'a RawValue>,
     #[serde(borrow, default)]
     market: Option<&'a RawValue>,
+    /// Beside `market`: when the market ends (RFC 3339), as `GET /markets/{condition_id}` says.
+    #[serde(default)]
+    end_date: Option<String>,
     #[serde(default)]
     condition_id: Option<String>,
     #[serde(default)]
@@ -79,11 +82,19 @@ pub fn parse_line(line: &str) -> Result<Option<ReplayEvent>, SessionError> {
         }
         "market" => {
             let json = raw.market.ok_or_else(|| missing("market"))?;
-            let info = ClobMarketInfo::from_json(json.get()).map_err(|e| SessionError::BadField {
+            let mut info = ClobMarketInfo::from_json(json.get()).map_err(|e| SessionError::BadField {
                 field: "market",
                 value: e.to_string(),
                 rule: "a CLOB /clob-markets object",
             })?;
+            if let Some(text) = raw.end_date {
+                let at = chrono::DateTime::parse_from_rfc3339(&text).map_err(|_| SessionError::BadField {
+                    field: "end_date",
+                    value: text.chars().take(80).collect(),
+                    rule: "an RFC 3339 time",
+                })?;
+                info.end_date = Some(Timestamp::from(at.with_timezone(&chrono::Utc)));
+            }
             Input::MarketInfo(Box::new(info))
         }
         "resolution" => Input::Resolution {

@@ -6,7 +6,7 @@
 //! | --- | --- | --- |
 //! | `whale_trade` | `trade` | a Data API v1 `/trades` row (camelCase, numbers, `timestamp` in seconds) |
 //! | `book` | `book` | a CLOB `GET /book` object (decimal strings, best level last) |
-//! | `market` | `market` | a CLOB `/clob-markets/{condition_id}` object (tick, min size, fee curve) |
+//! | `market` | `market`, optional `end_date` | a CLOB `/clob-markets/{condition_id}` object (tick, min size, fee curve); the market's end as RFC 3339 |
 //! | `resolution` | `condition_id`, `winning_token_id` | the market resolved |
 //!
 //! The payloads are the venue's own answers, read by the Polymarket adapter's parsers, so a

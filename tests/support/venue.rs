@@ -147,11 +147,18 @@ pub fn book_with(token: &str, market: &str, bids: &[(&str, &str)], asks: &[(&str
 
 /// The `GET /markets/{condition_id}` answer (the documented schema, as in the fixture) of a binary
 /// market whose outcomes are `yes` and `no`, with the flags given; `winner` names the winning token.
+/// An open market (`closed` false) ends thirty days from now.
 pub fn market_status(market: &str, yes: &str, no: &str, closed: bool, accepting: bool, winner: Option<&str>) -> Value {
     let mut status = fixture("clob_market_resolved_docs_shape.json");
     status["condition_id"] = json!(market);
     status["closed"] = json!(closed);
     status["accepting_orders"] = json!(accepting);
+    // An open market ends a month from now (the fixture's date has passed: its market resolved), so
+    // the copy rules' resolution-proximity guard lets its entries through.
+    if !closed {
+        let month_ahead = chrono::DateTime::from_timestamp(now_secs() + 30 * 86_400, 0).unwrap_or_default();
+        status["end_date_iso"] = json!(month_ahead.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+    }
     let price = |token: &str| match winner {
         Some(w) if w == token => json!(1),
         Some(_) => json!(0),

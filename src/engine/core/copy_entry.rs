@@ -33,6 +33,7 @@ impl Engine {
             whale_price: trade.price,
             whale_size: trade.size,
             whale_traded_at: trade.timestamp,
+            end_date: self.market.end_date(market),
             prices: self.market.prices(token),
             rules: self.market.rules(market),
             stale_after_ms: self.stale_after_ms(),

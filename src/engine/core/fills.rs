@@ -135,6 +135,7 @@ impl Engine {
             notional_usd: trade.entry_cost.round_dp(6),
             whale_price: trade.whale_price,
             whale_size: trade.whale_size,
+            slippage_usd: trade.copy_slippage_usd().map(|s| s.round_dp(6)),
             mode: self.mode.as_str().to_owned(),
             timestamp: now.to_rfc3339(),
         });
@@ -171,10 +172,14 @@ impl Engine {
         }
         let Some(trade) = self.portfolio.trades.get(&position) else { return };
         let hold_ms = trade.opened_at.map_or(0, |at| now.millis_since(at));
+        let slippage = trade.copy_slippage_usd();
         let record = AuditRecord::TradeClosed(TradeClosed {
             trade_id: trade.trade_id.clone(),
+            whale_address: self.interner.whale_name(trade.whale).unwrap_or_default().to_owned(),
             exit_price: trade.avg_exit_price().round_dp(6),
             pnl_usd: pnl.round_dp(6),
+            slippage_usd: slippage.map(|s| s.round_dp(6)),
+            whale_pnl_usd: slippage.map(|s| (pnl + trade.fees + s).round_dp(6)),
             hold_time_seconds: hold_ms / 1000,
             reason: reason.as_str().to_owned(),
             timestamp: now.to_rfc3339(),

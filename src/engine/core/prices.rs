@@ -68,6 +68,9 @@ impl Engine {
             market,
             VenueRules { tick_size: info.tick_size, min_order_size: info.min_order_size, fee: info.fees },
         );
+        if let Some(end) = info.end_date {
+            self.market.set_end_date(market, end);
+        }
         for (token, label) in &info.tokens {
             let id = self.interner.token(token);
             self.market.set_outcome_label(id, label);

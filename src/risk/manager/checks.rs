@@ -46,7 +46,7 @@ impl RiskManager {
             return reject(reason, format!("trading state is {state} (cause {cause}); new entries need active"));
         }
         if let Some(whale) = intent.whale
-            && let Some(block) = self.whales.blocked(whale, now)
+            && let Some(block) = self.whales.blocked(whale, now, &self.config.whales)
         {
             return whale_rejection(block, whale);
         }
@@ -400,6 +400,12 @@ fn whale_rejection(block: Block, whale: WhaleId) -> Decision {
         Block::LowProfit => {
             format!("{whale} is locked: its rolling P&L over the lookback is below risk.whales.low_profit_min_usd")
         }
+        Block::NegativeEdge { slippage_per_copy, gain_per_copy } => format!(
+            "copying {whale} costs {} per copy in slippage against its own {} per copy \
+             (risk.whales.skip_negative_copy_edge)",
+            slippage_per_copy.round_dp(4),
+            gain_per_copy.round_dp(4)
+        ),
     };
     reject(block.reason(), detail)
 }

@@ -32,6 +32,7 @@ impl RiskManager {
                 }
             }
         }
+        let edge = &self.config.whales;
         let mut standings: Vec<WhaleStanding> = self
             .whales
             .ledgers()
@@ -56,6 +57,8 @@ impl RiskManager {
                     muted_until: l.muted_until,
                     mute_cause: l.mute_cause,
                     low_profit: l.low_profit,
+                    negative_edge: edge.skip_negative_copy_edge
+                        && l.copy_edge(edge.copy_edge_min_copies).is_some_and(|(slippage, gain)| slippage > gain),
                 }
             })
             .collect();
@@ -77,6 +80,7 @@ impl RiskManager {
             muted_until: None,
             mute_cause: None,
             low_profit: false,
+            negative_edge: false,
         }));
         standings.sort_by_key(|s| s.whale);
         standings

@@ -4,10 +4,11 @@
 //! would reject the copy `stale_price` only because nobody had looked: the price feed watches only
 //! the tokens we hold or have orders on. So the forwarder fetches the book (`GET /book`) unless the
 //! price feed or the forwarder itself delivered one recently, and the market's trading parameters
-//! (`GET /clob-markets/{condition_id}`: tick, minimum size, fee curve) once per market, and hands
-//! them to the engine ahead of the trade. A failed fetch, or a book refused as unusable (counted in
-//! the daemon's book refusals), is logged and the trade still goes in (the engine then rejects it
-//! `stale_price`, which is the truth: we have no price).
+//! once per market (`GET /clob-markets/{condition_id}`: tick, minimum size, fee curve; and the end
+//! date from `GET /markets/{condition_id}`), and hands them to the engine ahead of the trade. A
+//! failed fetch, or a book refused as unusable (counted in the daemon's book refusals), is logged
+//! and the trade still goes in (the engine then rejects it `stale_price`, which is the truth: we
+//! have no price).
 //!
 //! It also persists the feed's progress: trades held back because they predate start-up are
 //! marked seen, and each wallet's watermark is written once every trade read below it has been
@@ -134,7 +135,15 @@ impl TradeForwarder {
         stop: &CancellationToken,
     ) -> Result<(), ()> {
         match self.clob.market_info(&trade.condition_id).await {
-            Ok(info) => {
+            Ok(mut info) => {
+                // The end date lives in the market's status, not its trading parameters; without it
+                // the resolution-proximity guard has only the price band to go on.
+                match self.clob.market_status(&trade.condition_id).await {
+                    Ok(status) => info.end_date = status.end_date,
+                    Err(e) => {
+                        tracing::warn!(market = %trade.condition_id, error = %e, "market end date unavailable")
+                    }
+                }
                 memory.markets_known.insert(trade.condition_id.clone());
                 self.send(EngineMsg::now(Input::MarketInfo(Box::new(info))), stop).await
             }
