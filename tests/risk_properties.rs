@@ -1,6 +1,8 @@
 //! Property tests over random sequences of entries, fills, cancels, exits, price ticks, manual
-//! controls and day roll-overs: caps and counts are never exceeded, a trailing stop never loosens,
-//! no entry is approved outside `Active`, export → restore gives the same decisions, nothing panics.
+//! controls, day roll-overs and the whale rules (mutes, locks, the copy-edge skip, unmutes): caps
+//! and counts are never exceeded whatever state the whales are in, an entry from a blocked whale is
+//! never approved, a trailing stop never loosens, no entry is approved outside `Active`, export →
+//! restore gives the same decisions (whale ledgers included), nothing panics.
 
 use std::collections::HashMap;
 
@@ -31,6 +33,14 @@ fn config() -> RiskConfig {
     c.sizing.min_position_usd = dec!(0.5);
     c.safeguards.min_order_size = dec!(1);
     c.safeguards.min_order_notional_usd = dec!(0.5);
+    // Whale rules that fire often, so that random sequences mute, lock, skip and release whales.
+    c.whales.mute_after_losses = 2;
+    c.whales.mute_after_loss_percent = dec!(20);
+    c.whales.mute_hours = 1;
+    c.whales.low_profit_lookback_days = 1;
+    c.whales.low_profit_min_trades = 2;
+    c.whales.skip_negative_copy_edge = true;
+    c.whales.copy_edge_min_copies = 1;
     c
 }
 
@@ -49,6 +59,8 @@ enum Op {
     Halt,
     Resume,
     Kill,
+    Unmute(u32),
+    Timer,
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -70,6 +82,8 @@ fn op() -> impl Strategy<Value = Op> {
         1 => Just(Op::Halt),
         1 => Just(Op::Resume),
         1 => Just(Op::Kill),
+        1 => (0u32..5).prop_map(Op::Unmute),
+        1 => Just(Op::Timer),
     ]
 }
 
@@ -118,7 +132,13 @@ impl Harness {
 
     fn check(&mut self, intent: &OrderIntent) -> Output {
         let snapshot_before = self.rm.snapshot();
+        let whale_blocked = intent.whale.and_then(|w| self.rm.whales().blocked(w, self.now, &self.rm.config().whales));
         let decision = self.rm.check(intent, self.now);
+        if intent.is_entry()
+            && let Some(block) = whale_blocked
+        {
+            assert!(decision.approved().is_none(), "an entry from a whale {block:?} was approved");
+        }
         if let Some(approved) = decision.approved() {
             let order = approved.order();
             assert!(order.size <= intent.size, "never upsized: {order:?} from {intent:?}");
@@ -293,6 +313,15 @@ impl Harness {
             Op::Kill => {
                 let outcome = self.rm.kill("test", self.now);
                 Output::Exits(outcome.exits)
+            }
+            Op::Unmute(whale) => Output::Transition(self.rm.unmute_whale(WhaleId(whale), self.now).then_some((
+                TradingState::Active,
+                TradingState::Active,
+                ReasonCode::ManualResume,
+            ))),
+            Op::Timer => {
+                self.rm.on_timer(self.now);
+                Output::Nothing
             }
         }
     }
