@@ -115,6 +115,9 @@ fn a_market_near_its_end_is_not_entered_and_a_losing_whale_is_muted_until_a_huma
 
     // Muted: the whale's next BUY is refused, though nothing else stops it.
     venue.with(|v| v.books.insert(TOKEN_A.into(), book(TOKEN_A, MARKET_A)));
+    // Past the forwarder's refresh window (half of the 2 s staleness here), so that the next BUY
+    // fetches this book rather than trusting the stop-loss's one.
+    std::thread::sleep(Duration::from_millis(1_200));
     venue.with(|v| v.rows.push(trade_row("BUY", TOKEN_A, MARKET_A, now_secs(), 400.0, 0.5, "0xa2")));
     let refused = wait_until(LIMIT, || rejected(&ws, TOKEN_A, "whale_muted"));
     assert!(refused, "a muted whale was not refused:\n{}", ws.read("logs/trade_audit.log"));

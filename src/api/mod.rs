@@ -23,7 +23,7 @@ mod server;
 mod status_view;
 
 pub use client::{ApiClient, ClientError};
-pub use prometheus::{MetricKind, PromText};
+pub use prometheus::{MetricKind, PromText, WhaleFamily, WhaleRow};
 pub use server::{
     ApiError, ApiLimits, ApiState, ControlOutcome, ControlReply, ControlRequest, ControlSender, bind, router, serve,
 };

@@ -8,6 +8,13 @@ pub enum MetricKind {
     Counter,
 }
 
+/// A family of per-whale figures: name, kind, help, and how to read the value from a whale's row
+/// (`None`: no sample for that whale yet).
+pub type WhaleFamily<T> = (&'static str, MetricKind, &'static str, fn(&T) -> Option<rust_decimal::Decimal>);
+
+/// One whale's row: wallet, label, and its figures.
+pub type WhaleRow<'a, T> = (&'a str, &'a str, &'a T);
+
 /// Builds a `/metrics` body: each family gets its HELP and TYPE lines once, then its samples.
 #[derive(Debug, Default)]
 pub struct PromText {
@@ -50,6 +57,20 @@ impl PromText {
     /// A family with a single unlabelled sample.
     pub fn single(&mut self, name: &str, kind: MetricKind, help: &str, value: impl std::fmt::Display) -> &mut Self {
         self.family(name, kind, help).sample(name, &[], value)
+    }
+
+    /// Families of per-whale figures: for each family, one sample per whale row that has a value,
+    /// labelled `whale` (the wallet) and `label` (its configured name, empty when none).
+    pub fn per_whale<T>(&mut self, families: &[WhaleFamily<T>], rows: &[WhaleRow<'_, T>]) -> &mut Self {
+        for (name, kind, help, read) in families {
+            self.family(name, *kind, help);
+            for (wallet, label, row) in rows {
+                if let Some(value) = read(row) {
+                    self.sample(name, &[("whale", wallet), ("label", label)], value);
+                }
+            }
+        }
+        self
     }
 
     pub fn finish(self) -> String {

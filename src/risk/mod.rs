@@ -7,7 +7,8 @@
 //!
 //! 1. **Before an order** — [`RiskManager::check`] runs, in order: the trading state
 //!    ([`state`]: entries only in `Active`; exits pass in `Reducing`/`Halted`, and in `Killed` only
-//!    when they flatten a position), order sanity ([`safeguards`]: price in (0, 1) on the tick grid,
+//!    when they flatten a position), the copied whale's standing ([`whales`]: muted, locked for low
+//!    profit, or skipped for a negative copy edge), order sanity ([`safeguards`]: price in (0, 1) on the tick grid,
 //!    size, minimums), the leverage cap ([`compliance`]), duplicates and double fire
 //!    ([`safeguards`]), price drift and staleness, opposing positions ([`compliance`]), count limits
 //!    and notional capacity ([`limits`]: USD and percent caps, the stricter wins), and finally
@@ -18,7 +19,7 @@
 //!    approvals cannot overshoot a cap together.
 //! 2. **On fills and order completion** — [`RiskManager::on_fill`], [`RiskManager::on_order_done`]
 //!    and [`RiskManager::on_close`] move positions, exposure and realised P&L; closed trades feed
-//!    the losing streak ([`drawdown`]).
+//!    the losing streak ([`drawdown`]) and their whale's ledger, breaker and lock ([`whales`]).
 //! 3. **On every price** — [`RiskManager::on_price`] moves the stops of the positions on that token
 //!    ([`stops`], positions indexed by token in [`positions`]) and returns exit intents, then
 //!    re-evaluates equity (starting balance + realised + unrealised) against the circuit breaker

@@ -13,6 +13,10 @@
 //!   `low_profit_lookback_days`, a rolling P&L below `low_profit_min_usd` locks the whale
 //!   (`whale_low_profit`) until a later evaluation (at each close and each new trading day) finds it
 //!   above again.
+//! - **Copy edge** (`skip_negative_copy_edge`, off by default): once `copy_edge_min_copies` closed
+//!   copies have a known whale price, a whale whose average slippage per copy (USD) exceeds its
+//!   own average result per copy is skipped (`negative_copy_edge`): its edge does not survive the
+//!   copying.
 //!
 //! Pure: time is a parameter, and [`WhaleBook::blocked`] (on the pre-trade path) only reads.
 

@@ -9,7 +9,7 @@ use tokio::sync::watch;
 use super::feeds::FeedsObserved;
 use super::recorder::SharedStats;
 use crate::alerts::{AlertCountersSnapshot, ChannelCountersSnapshot};
-use crate::api::{MetricKind, PromText};
+use crate::api::{MetricKind, PromText, WhaleFamily, WhaleRow};
 use crate::api::{StatusView, StoreView, WalletView};
 use crate::config::{Config, WhaleConfig};
 use crate::engine::{EngineStatus, EngineView, ExitCounters, Standing, WhaleView};
@@ -126,8 +126,6 @@ pub fn metrics_text(observed: &Observed) -> String {
     text.finish()
 }
 
-type WhaleRead = fn(&WhaleView) -> Option<Decimal>;
-
 fn flag(on: bool) -> Option<Decimal> {
     Some(if on { Decimal::ONE } else { Decimal::ZERO })
 }
@@ -135,7 +133,7 @@ fn flag(on: bool) -> Option<Decimal> {
 /// Each configured whale's ledger and standing. Only the configured whales are labelled (a bounded
 /// set the operator chose); one not copied yet shows zeros, so a dashboard sees it from the start.
 fn whale_metrics(text: &mut PromText, whales: &[WhaleView], configured: &[WhaleConfig]) {
-    let families: [(&str, MetricKind, &str, WhaleRead); 11] = [
+    let families: [WhaleFamily<WhaleView>; 11] = [
         ("whale_trader_whale_copies_opened_total", MetricKind::Counter, "Copies of the whale opened.", |w| {
             Some(Decimal::from(w.copies_opened))
         }),
@@ -185,21 +183,19 @@ fn whale_metrics(text: &mut PromText, whales: &[WhaleView], configured: &[WhaleC
             flag(w.standing == Standing::Locked)
         }),
     ];
-    let rows: Vec<(&WhaleConfig, WhaleView)> = configured
+    let views: Vec<WhaleView> = configured
         .iter()
         .map(|whale| {
             let seen = whales.iter().find(|w| w.wallet.eq_ignore_ascii_case(&whale.address));
-            (whale, seen.cloned().unwrap_or_else(|| WhaleView::unseen(&whale.address)))
+            seen.cloned().unwrap_or_else(|| WhaleView::unseen(&whale.address))
         })
         .collect();
-    for (name, kind, help, read) in families {
-        text.family(name, kind, help);
-        for (whale, row) in &rows {
-            if let Some(value) = read(row) {
-                text.sample(name, &[("whale", &whale.address), ("label", whale.label.as_deref().unwrap_or(""))], value);
-            }
-        }
-    }
+    let rows: Vec<WhaleRow<'_, WhaleView>> = configured
+        .iter()
+        .zip(&views)
+        .map(|(whale, view)| (whale.address.as_str(), whale.label.as_deref().unwrap_or(""), view))
+        .collect();
+    text.per_whale(&families, &rows);
 }
 
 fn wallet_metrics(text: &mut PromText, wallet: &super::wallet::WalletReaderStatus, view: &EngineView) {

@@ -7,7 +7,7 @@ use rust_decimal::Decimal;
 use tokio::sync::watch;
 
 use super::resolution::ResolutionSnapshot;
-use crate::api::{MetricKind, PromText};
+use crate::api::{MetricKind, PromText, WhaleFamily, WhaleRow};
 use crate::polymarket::{PriceFeedSnapshot, WalletFeedStatus, WhaleFeedSnapshot};
 
 /// The feeds' published state; cheap to clone.
@@ -27,8 +27,6 @@ impl FeedsObserved {
     }
 }
 
-type Read = fn(&WalletFeedStatus) -> Option<Decimal>;
-
 fn seconds(ms: Option<i64>) -> Option<Decimal> {
     ms.map(|ms| Decimal::new(ms, 3))
 }
@@ -38,7 +36,7 @@ fn count(n: u64) -> Option<Decimal> {
 }
 
 fn write_whale_metrics(text: &mut PromText, snapshot: &WhaleFeedSnapshot) {
-    let families: [(&str, MetricKind, &str, Read); 10] = [
+    let families: [WhaleFamily<WalletFeedStatus>; 10] = [
         (
             "whale_trader_whale_feed_lag_seconds",
             MetricKind::Gauge,
@@ -91,15 +89,12 @@ fn write_whale_metrics(text: &mut PromText, snapshot: &WhaleFeedSnapshot) {
             |s| seconds(Some(s.watermark.millis())),
         ),
     ];
-    for (name, kind, help, read) in families {
-        text.family(name, kind, help);
-        for (wallet, status) in &snapshot.wallets {
-            if let Some(value) = read(status) {
-                let label = status.label.as_deref().unwrap_or("");
-                text.sample(name, &[("whale", wallet), ("label", label)], value);
-            }
-        }
-    }
+    let rows: Vec<WhaleRow<'_, WalletFeedStatus>> = snapshot
+        .wallets
+        .iter()
+        .map(|(wallet, status)| (wallet.as_str(), status.label.as_deref().unwrap_or(""), status))
+        .collect();
+    text.per_whale(&families, &rows);
 }
 
 fn write_price_metrics(text: &mut PromText, snapshot: &PriceFeedSnapshot) {
