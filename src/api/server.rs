@@ -433,7 +433,8 @@ async fn unmute(State(state): State<ApiState>, Path(wallet): Path<String>) -> Re
     control(&state, "/unmute", ControlRequest::Unmute { wallet }).await
 }
 
-/// Ids in a path are bounded and plain (a token id is 78 digits, a trade id `T` and digits).
+/// Ids in a path are bounded and plain (a token id is 78 digits, a trade id `T` and digits, a
+/// wallet `0x` and 40 hex digits).
 fn refuse_id(field: &str, value: &str) -> Option<Response> {
     let ok = !value.is_empty() && value.len() <= 100 && value.bytes().all(|b| b.is_ascii_alphanumeric());
     (!ok).then(|| {

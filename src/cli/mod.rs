@@ -96,7 +96,7 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Each copied whale's results and standing (copied, muted, locked), from the running daemon.
+    /// Each copied whale's results and standing (copied, muted, locked, negative_edge), from the running daemon.
     Whales {
         #[arg(long)]
         json: bool,
