@@ -119,6 +119,24 @@ impl Workspace {
     }
 }
 
+/// A test that fails half way leaves no daemon behind: whatever this workspace's binary still runs
+/// inside it (its working directory) is killed with the workspace, however it was started.
+impl Drop for Workspace {
+    fn drop(&mut self) {
+        let binary = std::fs::canonicalize(env!("CARGO_BIN_EXE_whale-trader")).ok();
+        let here = std::fs::canonicalize(self.path()).ok();
+        let Ok(processes) = std::fs::read_dir("/proc") else { return };
+        for process in processes.flatten() {
+            let Some(pid) = process.file_name().to_str().and_then(|p| p.parse::<u32>().ok()) else { continue };
+            let cwd = std::fs::read_link(process.path().join("cwd")).ok();
+            let exe = std::fs::read_link(process.path().join("exe")).ok();
+            if here.is_some() && cwd == here && binary.is_some() && exe == binary {
+                let _ = Command::new("kill").args(["-KILL", &pid.to_string()]).status();
+            }
+        }
+    }
+}
+
 /// A loopback port nobody listens on right now.
 pub fn free_port() -> u16 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a free port");
