@@ -60,8 +60,11 @@ pub struct MarketStatus {
     pub archived: bool,
     /// Whether the order book takes orders.
     pub accepting_orders: bool,
-    /// When the market is scheduled to end (`end_date_iso`), if it says.
-    pub end_date: Option<Timestamp>,
+    /// When the market is scheduled to end (`end_date_iso`), if it says. An unreadable end date is
+    /// kept as its error rather than refusing the whole status: the resolution watcher needs the
+    /// rest, only the entry guard needs the date.
+    #[serde(skip)]
+    pub end_date: Result<Option<Timestamp>, MarketStatusError>,
     pub tokens: Vec<MarketToken>,
 }
 
@@ -87,7 +90,7 @@ impl MarketStatus {
             closed: object.bool("closed")?,
             archived: object.optional_bool("archived")?.unwrap_or(false),
             accepting_orders: object.bool("accepting_orders")?,
-            end_date: object.optional_date("end_date_iso")?,
+            end_date: object.optional_date("end_date_iso"),
             tokens: object.tokens()?,
             condition_id,
         };
@@ -243,7 +246,7 @@ mod tests {
         assert_eq!(winner.price, Some(dec!(1)), "a JSON number, read exactly");
         assert_eq!(status.tokens[1].price, Some(dec!(0)));
         assert!(!status.tokens[1].winner);
-        assert_eq!(status.end_date.map(|t| t.to_rfc3339()).as_deref(), Some("2026-06-30T00:00:00.000Z"));
+        assert_eq!(status.end_date.map(|d| d.map(|t| t.to_rfc3339())), Ok(Some("2026-06-30T00:00:00.000Z".to_owned())));
     }
 
     #[test]
@@ -256,12 +259,15 @@ mod tests {
             );
             parse(&json)
         };
-        let day = with(r#""2026-07-01""#).map(|s| s.end_date.map(|t| t.to_rfc3339()));
-        assert_eq!(day, Ok(Some("2026-07-01T00:00:00.000Z".to_owned())));
-        assert_eq!(with("null").map(|s| s.end_date), Ok(None));
-        assert_eq!(with(r#""""#).map(|s| s.end_date), Ok(None));
-        let bad = with(r#""next tuesday""#).err().map(|e| e.to_string()).unwrap_or_default();
-        assert!(bad.contains("end_date_iso") && bad.contains("next tuesday"), "{bad}");
+        let end = |text: &str| with(text).map(|s| s.end_date.map(|d| d.map(|t| t.to_rfc3339())));
+        assert_eq!(end(r#""2026-07-01""#), Ok(Ok(Some("2026-07-01T00:00:00.000Z".to_owned()))));
+        assert_eq!(end("null"), Ok(Ok(None)));
+        assert_eq!(end(r#""""#), Ok(Ok(None)));
+        // A bad end date is named, and the rest of the status still reads.
+        let bad = with(r#""next tuesday""#).unwrap_or_else(|e| panic!("{e}"));
+        let error = bad.end_date.err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(error.contains("end_date_iso") && error.contains("next tuesday"), "{error}");
+        assert_eq!(bad.tokens.len(), 1);
     }
 
     #[test]

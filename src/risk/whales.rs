@@ -185,13 +185,26 @@ impl WhaleLedger {
         if self.low_profit {
             return Some(Block::LowProfit);
         }
-        if config.skip_negative_copy_edge
-            && let Some((slippage_per_copy, gain_per_copy)) = self.copy_edge(config.copy_edge_min_copies)
-            && slippage_per_copy > gain_per_copy
-        {
-            return Some(Block::NegativeEdge { slippage_per_copy, gain_per_copy });
-        }
-        None
+        self.negative_edge(config)
+            .map(|(slippage_per_copy, gain_per_copy)| Block::NegativeEdge { slippage_per_copy, gain_per_copy })
+    }
+
+    /// The copy edge, when the copy-edge guard is on and finds it negative.
+    pub fn negative_edge(&self, config: &WhalesConfig) -> Option<(Decimal, Decimal)> {
+        config
+            .skip_negative_copy_edge
+            .then(|| self.copy_edge(config.copy_edge_min_copies))
+            .flatten()
+            .filter(|(slippage, gain)| slippage > gain)
+    }
+
+    /// Ends the mute and the losing streak behind it; answers whether a mute was running at `now`.
+    fn lift_mute(&mut self, now: Timestamp) -> bool {
+        let was_muted = self.muted_until.is_some_and(|until| now < until);
+        self.muted_until = None;
+        self.mute_cause = None;
+        self.consecutive_losses = 0;
+        was_muted
     }
 }
 
@@ -314,9 +327,7 @@ impl WhaleBook {
     pub fn end_elapsed_mutes(&mut self, now: Timestamp, changes: &mut Vec<WhaleChange>) {
         for ledger in self.ledgers.values_mut() {
             if ledger.muted_until.is_some_and(|until| now >= until) {
-                ledger.muted_until = None;
-                ledger.mute_cause = None;
-                ledger.consecutive_losses = 0;
+                ledger.lift_mute(now);
                 changes.push(WhaleChange::Unmuted { whale: ledger.whale, manual: false, at: now });
             }
         }
@@ -326,10 +337,7 @@ impl WhaleBook {
     /// A human lifts `whale`'s mute (and its losing streak). Answers whether it was muted.
     pub fn unmute(&mut self, whale: WhaleId, now: Timestamp, changes: &mut Vec<WhaleChange>) -> bool {
         let Some(ledger) = self.ledgers.get_mut(&whale) else { return false };
-        let was_muted = ledger.muted_until.is_some_and(|until| now < until);
-        ledger.muted_until = None;
-        ledger.mute_cause = None;
-        ledger.consecutive_losses = 0;
+        let was_muted = ledger.lift_mute(now);
         if was_muted {
             changes.push(WhaleChange::Unmuted { whale, manual: true, at: now });
         }

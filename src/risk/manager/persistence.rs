@@ -57,8 +57,7 @@ impl RiskManager {
                     muted_until: l.muted_until,
                     mute_cause: l.mute_cause,
                     low_profit: l.low_profit,
-                    negative_edge: edge.skip_negative_copy_edge
-                        && l.copy_edge(edge.copy_edge_min_copies).is_some_and(|(slippage, gain)| slippage > gain),
+                    negative_edge: l.negative_edge(edge).is_some(),
                 }
             })
             .collect();

@@ -328,7 +328,7 @@ mod tests {
             closed,
             archived: false,
             accepting_orders,
-            end_date: None,
+            end_date: Ok(None),
             tokens: vec![token(0), token(1)],
         }
     }

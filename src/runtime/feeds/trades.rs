@@ -26,7 +26,7 @@ use crate::clock::{Clock, Timestamp};
 use crate::domain::Side;
 use crate::engine::{EngineStatus, Input};
 use crate::market::{SharedBookRefusals, WhaleTrade};
-use crate::polymarket::{ClobMarketData, MarketDataError, PriceFeedSnapshot, WhaleFeedSnapshot};
+use crate::polymarket::{ClobMarketData, MarketDataError, MarketStatus, PriceFeedSnapshot, WhaleFeedSnapshot};
 use crate::runtime::TaskResult;
 use crate::runtime::{EngineMsg, whale_trade_msg};
 use crate::store::{StoreCommand, StoreHandle, WhaleWatermark};
@@ -139,7 +139,10 @@ impl TradeForwarder {
                 // The end date lives in the market's status, not its trading parameters; without it
                 // the resolution-proximity guard has only the price band to go on.
                 match self.clob.market_status(&trade.condition_id).await {
-                    Ok(status) => info.end_date = status.end_date,
+                    Ok(MarketStatus { end_date: Ok(end), .. }) => info.end_date = end,
+                    Ok(MarketStatus { end_date: Err(e), .. }) | Err(MarketDataError::Status(e)) => {
+                        tracing::warn!(market = %trade.condition_id, error = %e, "market end date unreadable")
+                    }
                     Err(e) => {
                         tracing::warn!(market = %trade.condition_id, error = %e, "market end date unavailable")
                     }
