@@ -1,6 +1,6 @@
 //! The `whale-trader` command line.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -9,6 +9,7 @@ use crate::config::{self, LoadOptions};
 use crate::runtime;
 
 mod control;
+mod locate;
 mod replay;
 
 /// Exit codes shared by every command (see the README).
@@ -25,13 +26,15 @@ pub mod exit {
 #[derive(Debug, Parser)]
 #[command(name = "whale-trader", version, about, long_about = None)]
 pub struct Cli {
-    /// The TOML configuration file.
-    #[arg(long, global = true, default_value = "config/default.toml", env = "WHALE_TRADER_CONFIG")]
-    pub config: PathBuf,
+    /// The TOML configuration file [default: $WHALE_TRADER_CONFIG, else /etc/whale-trader/config.toml
+    /// when it exists, else config/default.toml].
+    #[arg(long, global = true)]
+    pub config: Option<PathBuf>,
 
-    /// The env file holding secrets; a missing file is fine.
-    #[arg(long, global = true, default_value = ".env")]
-    pub env_file: PathBuf,
+    /// The env file holding secrets; a missing file is fine [default: $WHALE_TRADER_ENV_FILE, else
+    /// .env when it exists, else /etc/whale-trader/whale-trader.env when it exists].
+    #[arg(long, global = true)]
+    pub env_file: Option<PathBuf>,
 
     #[command(subcommand)]
     pub command: Command,
@@ -125,8 +128,16 @@ pub enum Command {
 }
 
 impl Cli {
+    /// The configuration file this command reads, found by [`locate::config`].
+    fn located_config(&self) -> locate::Located {
+        let env = std::env::var("WHALE_TRADER_CONFIG").ok();
+        locate::config(self.config.as_deref(), env.as_deref(), Path::is_file)
+    }
+
     fn load_options(&self) -> LoadOptions {
-        LoadOptions { config_path: self.config.clone(), env_file: Some(self.env_file.clone()) }
+        let env = std::env::var("WHALE_TRADER_ENV_FILE").ok();
+        let env_file = locate::env_file(self.env_file.as_deref(), env.as_deref(), Path::is_file);
+        LoadOptions { config_path: self.located_config().path, env_file: Some(env_file) }
     }
 }
 
@@ -177,8 +188,11 @@ pub fn main() -> ExitCode {
     }
 }
 
-/// Loads the config (for the API address, token and store path), then runs `command`.
+/// Loads the config (for the API address, token and store path), then runs `command`. Says on
+/// stderr which file it read, since the CLI may find it in several places.
 fn with_config(cli: &Cli, command: impl FnOnce(&config::Config) -> ExitCode) -> ExitCode {
+    let located = cli.located_config();
+    eprintln!("whale-trader: config {} ({})", located.path.display(), located.origin);
     match config::load(&cli.load_options()) {
         Ok(config) => command(&config),
         Err(e) => config_failure(&e),

@@ -202,7 +202,9 @@ pub struct FeedConfig {
     pub source: FeedSource,
     /// The recorded session replayed when `source = "replay"`.
     pub replay_path: PathBuf,
-    /// Replay speed: 0 replays as fast as possible, 1.0 in real time, 60 a minute per second.
+    /// Replay speed: 0 replays as fast as possible, 1.0 in real time, 60 a minute per second. The
+    /// default, 40, plays the bundled 40-minute sample session in about a minute: a first run a
+    /// person can watch.
     pub replay_speed: Decimal,
 }
 
@@ -211,7 +213,7 @@ impl Default for FeedConfig {
         Self {
             source: FeedSource::Replay,
             replay_path: PathBuf::from("data/sample_session.jsonl"),
-            replay_speed: dec!(0),
+            replay_speed: dec!(40),
         }
     }
 }

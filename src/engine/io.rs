@@ -16,6 +16,7 @@ use crate::risk::{Approved, OrderIntent, Transition};
 
 use super::audit::AuditRecord;
 use super::copy_rules::RejectReason;
+use super::replay::ReplayReport;
 
 /// One thing that happened, for the engine to react to.
 #[derive(Debug, Clone)]
@@ -197,6 +198,9 @@ pub enum EngineEvent {
     /// Live mode: a resolved market's winning shares are to be redeemed on chain. Written ahead
     /// (`redemptions`, status `pending`) in the settlement's own group, before the redeemer sees it.
     RedemptionRequested(Box<RedemptionRequest>),
+    /// A replayed session's last input has been applied (every event it caused is ahead of this
+    /// one): what the feed read, for the closing summary.
+    SessionEnded(Box<ReplayReport>),
 }
 
 /// The redemption of one resolved market's winning shares (live mode).

@@ -140,7 +140,10 @@ impl Journal {
                         updated_at: r.at,
                     }));
                 }
-                EngineEvent::Audit(_) | EngineEvent::WhaleTradeSeen { .. } | EngineEvent::BreakerWarning { .. } => {}
+                EngineEvent::Audit(_)
+                | EngineEvent::WhaleTradeSeen { .. }
+                | EngineEvent::BreakerWarning { .. }
+                | EngineEvent::SessionEnded(_) => {}
             }
         }
     }

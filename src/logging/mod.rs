@@ -16,6 +16,7 @@
 //! suppressed (see [`rate_limit`]).
 
 mod files;
+mod human;
 pub mod rate_limit;
 mod timing;
 
@@ -121,18 +122,26 @@ where
         .boxed()
 }
 
-/// Human-readable on a terminal, JSON otherwise (journald keeps the structure).
-fn console_layer(format: ConsoleFormat) -> Option<BoxedLayer> {
-    let human = match format {
-        ConsoleFormat::Off => return None,
+/// Whether the console is read by a person: `human`, or `auto` on a terminal.
+pub fn console_is_human(format: ConsoleFormat) -> bool {
+    match format {
+        ConsoleFormat::Off | ConsoleFormat::Json => false,
         ConsoleFormat::Human => true,
-        ConsoleFormat::Json => false,
         ConsoleFormat::Auto => std::io::stdout().is_terminal(),
-    };
-    Some(if human {
+    }
+}
+
+/// Human-readable on a terminal ([`human`]: short ids, no float noise), JSON otherwise (journald
+/// keeps the structure).
+fn console_layer(format: ConsoleFormat) -> Option<BoxedLayer> {
+    if format == ConsoleFormat::Off {
+        return None;
+    }
+    Some(if console_is_human(format) {
         tracing_subscriber::fmt::layer()
-            .with_timer(ChronoUtc::new(TIMESTAMP_FORMAT.to_string()))
+            .event_format(human::HumanFormat)
             .with_writer(std::io::stdout)
+            .with_filter(tracing_subscriber::filter::filter_fn(|meta| meta.target() != PERF_TARGET))
             .boxed()
     } else {
         json_layer(std::io::stdout)

@@ -276,6 +276,9 @@ pub struct HttpConfig {
     /// Longest answer body read from any venue endpoint; a longer one is cut off while streaming
     /// and the request fails, so that a runaway answer can neither fill memory nor the logs.
     pub max_response_bytes: u64,
+    /// Longest back-off between two calls to an endpoint that keeps failing (an outage): it starts
+    /// at one second and doubles with every failed call up to this.
+    pub max_outage_backoff_secs: u64,
 }
 
 impl HttpConfig {
@@ -294,6 +297,7 @@ impl Default for HttpConfig {
             max_backoff_ms: 10_000,
             max_retry_after_secs: 60,
             max_response_bytes: 4 * 1024 * 1024,
+            max_outage_backoff_secs: 60,
         }
     }
 }
@@ -478,6 +482,12 @@ impl HttpConfig {
             join(prefix, "max_response_bytes"),
             self.max_response_bytes,
             "must be between 65536 (64 KiB) and 268435456 (256 MiB)",
+        );
+        issues.check(
+            !(1..=3600).contains(&self.max_outage_backoff_secs),
+            join(prefix, "max_outage_backoff_secs"),
+            self.max_outage_backoff_secs,
+            "must be between 1 and 3600 seconds",
         );
     }
 

@@ -1,9 +1,12 @@
 //! The one way this module talks HTTP: a shared rate limiter (governor), a per-request timeout, and
 //! retries with exponential backoff and jitter (backon) for the failures that are worth retrying —
-//! 429 (honouring `Retry-After`), 425/5xx and timeouts. Other 4xx are returned at once.
+//! 429 (honouring `Retry-After`), 425/5xx and timeouts. Other 4xx are returned at once. A call that
+//! still fails after its retries opens an outage of its endpoint (see [`super::outage`]): one line
+//! with the root cause, then a back-off across calls until it answers again.
 
 use std::num::NonZeroU32;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use crate::logging::record_http_call;
@@ -12,6 +15,7 @@ use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use reqwest::{RequestBuilder, StatusCode, Url};
 
 use super::config::HttpConfig;
+use super::outage::{Gate, Outages, endpoint_key, human_duration};
 
 /// Longest error body kept for a log line or an error message.
 const MAX_ERROR_BODY_CHARS: usize = 500;
@@ -21,7 +25,8 @@ const MAX_ERROR_BODY_CHARS: usize = 500;
 pub enum HttpError {
     #[error("{url}: timed out")]
     Timeout { url: String },
-    #[error("{url}: transport error: {detail}")]
+    /// `detail` is the root cause, as [`root_cause`] finds it (DNS, refused, TLS, …).
+    #[error("{url}: {detail}")]
     Transport { url: String, detail: String },
     #[error("{url}: rate limited (429), retry after {retry_after:?}")]
     RateLimited { url: String, retry_after: Option<Duration> },
@@ -38,6 +43,9 @@ pub enum HttpError {
         "{url}: the answer is larger than the {limit} bytes allowed for it (polymarket.http.max_response_bytes); abandoned unread"
     )]
     BodyTooLarge { url: String, limit: usize },
+    /// Not sent: the endpoint failed its last calls and is backing off (the outage was logged).
+    #[error("{endpoint}: not asked, backing off for {}s more after: {cause}", wait.as_secs_f32().ceil())]
+    BackingOff { endpoint: String, wait: Duration, cause: String },
 }
 
 impl HttpError {
@@ -45,6 +53,23 @@ impl HttpError {
     pub fn is_retryable(&self) -> bool {
         matches!(self, HttpError::Timeout { .. } | HttpError::Transport { .. } | HttpError::RateLimited { .. })
             || matches!(self, HttpError::Server { .. })
+    }
+
+    /// The endpoint is down or overloaded (timeouts, transport failures, 429, 5xx, backing off),
+    /// as opposed to refusing this request: the outage line already said it.
+    pub fn is_outage(&self) -> bool {
+        self.is_retryable() || matches!(self, HttpError::BackingOff { .. })
+    }
+
+    /// The root cause in a few words, for the outage's line.
+    fn cause(&self) -> String {
+        match self {
+            HttpError::Timeout { .. } => "timed out".to_owned(),
+            HttpError::Transport { detail, .. } => detail.clone(),
+            HttpError::RateLimited { .. } => "rate limited (429)".to_owned(),
+            HttpError::Server { status, .. } => format!("server error {status}"),
+            other => other.to_string(),
+        }
     }
 
     /// The HTTP status, when the server answered.
@@ -95,6 +120,8 @@ pub struct HttpClient {
     /// whose answers are small); a longer one is refused, not read. Error answers too: every byte
     /// from a venue is bounded.
     max_body_bytes: usize,
+    /// The endpoints that stopped answering, shared by clones (every feed backs off together).
+    outages: Arc<Mutex<Outages>>,
 }
 
 impl std::fmt::Debug for HttpClient {
@@ -117,6 +144,7 @@ impl HttpClient {
             limiter: Arc::new(RateLimiter::direct(Quota::per_second(rate))),
             policy: RetryPolicy::from_config(config),
             max_body_bytes: config.max_response_bytes(),
+            outages: Arc::new(Mutex::new(Outages::new(Duration::from_secs(config.max_outage_backoff_secs)))),
         })
     }
 
@@ -149,12 +177,20 @@ impl HttpClient {
     /// `GET url` like [`HttpClient::get`], with a tighter bound than the client's for this call
     /// (the smaller of the two applies).
     pub async fn get_bounded(&self, url: &Url, limit: usize) -> Result<Vec<u8>, HttpError> {
-        (|| async { self.send_once_bounded(self.client.get(url.clone()), Some(limit)).await })
-            .retry(self.policy.backoff())
-            .when(HttpError::is_retryable)
-            .adjust(self.retry_after_adjuster())
-            .notify(|error, wait| tracing::warn!(error = %error, wait_ms = wait.as_millis() as u64, "retrying request"))
-            .await
+        let endpoint = endpoint_key("GET", url);
+        self.gate(&endpoint)?;
+        let attempts = AtomicU32::new(0);
+        let result = (|| async {
+            attempts.fetch_add(1, Ordering::Relaxed);
+            self.send_once_bounded(self.client.get(url.clone()), Some(limit)).await
+        })
+        .retry(self.policy.backoff())
+        .when(HttpError::is_retryable)
+        .adjust(self.retry_after_adjuster())
+        .notify(|error, wait| tracing::debug!(error = %error, wait_ms = wait.as_millis() as u64, "retrying request"))
+        .await;
+        self.after_call(&endpoint, &result, attempts.into_inner());
+        result
     }
 
     /// Sends the request `build` makes, retrying retryable failures with a freshly built request
@@ -163,12 +199,71 @@ impl HttpClient {
     where
         F: Fn() -> Result<RequestBuilder, HttpError>,
     {
-        (|| async { self.send_once(build()?).await })
-            .retry(self.policy.backoff())
-            .when(HttpError::is_retryable)
-            .adjust(self.retry_after_adjuster())
-            .notify(|error, wait| tracing::warn!(error = %error, wait_ms = wait.as_millis() as u64, "retrying request"))
-            .await
+        let probe = build()?.build().map_err(|e| HttpError::Request { detail: e.to_string() })?;
+        let endpoint = endpoint_key(probe.method().as_str(), probe.url());
+        self.gate(&endpoint)?;
+        let attempts = AtomicU32::new(0);
+        let result = (|| async {
+            attempts.fetch_add(1, Ordering::Relaxed);
+            self.send_once(build()?).await
+        })
+        .retry(self.policy.backoff())
+        .when(HttpError::is_retryable)
+        .adjust(self.retry_after_adjuster())
+        .notify(|error, wait| tracing::debug!(error = %error, wait_ms = wait.as_millis() as u64, "retrying request"))
+        .await;
+        self.after_call(&endpoint, &result, attempts.into_inner());
+        result
+    }
+
+    fn outages(&self) -> std::sync::MutexGuard<'_, Outages> {
+        self.outages.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// A call to an endpoint that is backing off is not sent.
+    fn gate(&self, endpoint: &str) -> Result<(), HttpError> {
+        match self.outages().gate(endpoint, crate::clock::monotonic()) {
+            Gate::Call => Ok(()),
+            Gate::Skip(wait, cause) => Err(HttpError::BackingOff { endpoint: endpoint.to_owned(), wait, cause }),
+        }
+    }
+
+    /// The failure that opens an outage and the success that ends one are the only lines logged
+    /// about an endpoint's health (each retry in between is a debug line).
+    fn after_call(&self, endpoint: &str, result: &Result<Vec<u8>, HttpError>, attempts: u32) {
+        let now = crate::clock::monotonic();
+        match result {
+            Ok(_) => {
+                if let Some(ended) = self.outages().succeeded(endpoint, now) {
+                    tracing::info!(
+                        endpoint = ended.endpoint,
+                        failed_calls = ended.failures,
+                        skipped_calls = ended.skipped,
+                        "{} answers again after {} ({} failed call(s), {} skipped while backing off; last cause: {})",
+                        ended.endpoint,
+                        human_duration(ended.lasted),
+                        ended.failures,
+                        ended.skipped,
+                        ended.cause
+                    );
+                }
+            }
+            Err(error) if error.is_retryable() => {
+                if let Some(started) = self.outages().failed(endpoint, &error.cause(), attempts, now) {
+                    tracing::warn!(
+                        endpoint = started.endpoint,
+                        attempts = started.attempts,
+                        "{} is failing: {} ({} attempt(s)); asked again with a growing back-off (from {}, up to \
+                         polymarket.http.max_outage_backoff_secs) until it answers",
+                        started.endpoint,
+                        started.cause,
+                        started.attempts,
+                        human_duration(started.backoff)
+                    );
+                }
+            }
+            Err(_) => {}
+        }
     }
 
     /// The server said how long to wait (429, 503): wait that long (capped), unless attempts are used up.
@@ -252,7 +347,42 @@ fn classify_transport(url: &str, error: &reqwest::Error) -> HttpError {
     if error.is_timeout() {
         HttpError::Timeout { url: url.to_string() }
     } else {
-        HttpError::Transport { url: url.to_string(), detail: error.to_string() }
+        HttpError::Transport { url: url.to_string(), detail: root_cause(error) }
+    }
+}
+
+/// What actually went wrong under reqwest's "error sending request for url …": the innermost
+/// error of the chain, named by its kind when it has a well-known one.
+fn root_cause(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut innermost = error;
+    let mut io_kind = None;
+    let mut chain = Vec::new();
+    let mut current = Some(error);
+    while let Some(e) = current {
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            io_kind = Some(io.kind());
+        }
+        chain.push(e.to_string());
+        innermost = e;
+        current = e.source();
+    }
+    let text = chain.join(": ").to_lowercase();
+    let detail = innermost.to_string();
+    use std::io::ErrorKind;
+    match io_kind {
+        _ if text.contains("dns error") || text.contains("failed to lookup address") => {
+            format!("DNS lookup failed ({detail})")
+        }
+        Some(ErrorKind::ConnectionRefused) => "connection refused".to_owned(),
+        Some(ErrorKind::ConnectionReset) => "connection reset by the server".to_owned(),
+        Some(ErrorKind::TimedOut) => "timed out".to_owned(),
+        _ if text.contains("certificate") || text.contains("tls") || text.contains("handshake") => {
+            format!("TLS failed ({detail})")
+        }
+        _ if text.contains("connection closed") || text.contains("incomplete message") => {
+            format!("connection closed by the server ({detail})")
+        }
+        _ => detail,
     }
 }
 
@@ -319,6 +449,68 @@ mod tests {
         assert_eq!(client.max_body_bytes(), 100_000);
         assert_eq!(client.clone().with_max_body(10).max_body_bytes(), 10);
         assert_eq!(client.with_max_body(1 << 30).max_body_bytes(), 100_000);
+    }
+
+    #[tokio::test]
+    async fn a_refused_connection_is_named_and_the_endpoint_then_backs_off() {
+        let port = {
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            listener.local_addr().unwrap().port()
+        };
+        let config = HttpConfig { max_attempts: 2, base_backoff_ms: 1, max_backoff_ms: 2, ..HttpConfig::default() };
+        let client = HttpClient::new(&config, 100).unwrap();
+        let url = Url::parse(&format!("http://127.0.0.1:{port}/v2/activity?user=0xabc")).unwrap();
+        let error = client.get(&url).await.unwrap_err();
+        assert_eq!(
+            error,
+            HttpError::Transport {
+                url: format!("http://127.0.0.1:{port}/v2/activity"),
+                detail: "connection refused".into()
+            }
+        );
+        // The next poll within the back-off is not sent at all, and says why.
+        let skipped = client.clone().get(&url).await.unwrap_err();
+        assert!(
+            matches!(&skipped, HttpError::BackingOff { endpoint, .. } if *endpoint == format!("GET 127.0.0.1:{port}/v2/activity")),
+            "{skipped:?}"
+        );
+        assert!(skipped.is_outage() && !skipped.is_retryable());
+    }
+
+    /// An error with a message and an inner cause, as hyper and reqwest nest them.
+    #[derive(Debug)]
+    struct Layer(&'static str, Option<Box<dyn std::error::Error + Send + Sync + 'static>>);
+
+    impl std::fmt::Display for Layer {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.0)
+        }
+    }
+
+    impl std::error::Error for Layer {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            self.1.as_deref().map(|e| e as &(dyn std::error::Error + 'static))
+        }
+    }
+
+    fn chain(outer: &'static str, inner: impl std::error::Error + Send + Sync + 'static) -> Layer {
+        Layer("error sending request for url (http://x/)", Some(Box::new(Layer(outer, Some(Box::new(inner))))))
+    }
+
+    #[test]
+    fn the_root_cause_is_named_by_its_kind() {
+        use std::io::{Error, ErrorKind};
+        let dns = chain("dns error", Error::other("failed to lookup address information: Name or service not known"));
+        assert_eq!(
+            root_cause(&dns),
+            "DNS lookup failed (failed to lookup address information: Name or service not known)"
+        );
+        let reset = chain("client error (Connect)", Error::from(ErrorKind::ConnectionReset));
+        assert_eq!(root_cause(&reset), "connection reset by the server");
+        let tls = chain("client error (Connect)", Layer("invalid peer certificate: UnknownIssuer", None));
+        assert_eq!(root_cause(&tls), "TLS failed (invalid peer certificate: UnknownIssuer)");
+        let other = chain("client error", Layer("something odd", None));
+        assert_eq!(root_cause(&other), "something odd");
     }
 
     #[test]

@@ -30,6 +30,7 @@ mod http;
 mod market_data;
 mod market_status;
 mod order;
+mod outage;
 mod price_feed;
 #[cfg(feature = "live")]
 mod signer;

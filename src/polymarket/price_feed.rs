@@ -189,7 +189,12 @@ impl PriceFeed {
                     }
                 }
                 Err(e) => {
-                    tracing::warn!(error = %e, "price-feed batch failed");
+                    // An outage was told once by the HTTP client, with its root cause.
+                    if matches!(&e, MarketDataError::Http(http) if http.is_outage()) {
+                        tracing::debug!(error = %e, "price-feed batch failed in an outage");
+                    } else {
+                        tracing::warn!(error = %e, "price-feed batch failed");
+                    }
                     failure = Some(e.to_string());
                 }
             }

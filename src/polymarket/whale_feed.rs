@@ -432,10 +432,13 @@ async fn fetch_page(
 }
 
 fn publish(ctx: &FeedContext, address: &str, cursor: &WalletCursor, outcome: PollOutcome) {
-    if let Err(e) = &outcome.result
-        && !matches!(e, WhaleFeedError::Cancelled)
-    {
-        tracing::warn!(wallet = %address, error = %e, "whale-feed poll failed; retrying next interval");
+    match &outcome.result {
+        Err(WhaleFeedError::Cancelled) | Ok(_) => {}
+        // The HTTP client told the outage once, with its root cause; a poll it cost is a detail.
+        Err(WhaleFeedError::Http(e)) if e.is_outage() => {
+            tracing::debug!(wallet = %address, error = %e, "whale-feed poll failed in an outage; retrying next interval")
+        }
+        Err(e) => tracing::warn!(wallet = %address, error = %e, "whale-feed poll failed; retrying next interval"),
     }
     // One line per cause and poll, however many rows a page brought: the logs grow with polls,
     // never with what the venue sends.

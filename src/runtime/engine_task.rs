@@ -36,6 +36,7 @@ use crate::store::{DurableReceipt, StoreCommand, StoreHandle};
 use crate::engine::journal::{Journal, any_recorded, client_order_id_text};
 use crate::engine::{
     Engine, EngineError, EngineEvent, EngineStatus, EngineView, ExecutionReport, Executor, Input, MarketView, Outputs,
+    ReplayReport,
 };
 
 /// One message on the engine's queue.
@@ -56,6 +57,9 @@ pub enum EngineMsg {
     VenueOutcome(ExecutionReport),
     /// Proves the task is alive (the watchdog's progress) without touching the engine.
     Liveness,
+    /// The replayed session has no more lines: the task publishes a fresh view, then passes the
+    /// feed's report on behind every event the session caused.
+    SessionEnded(Box<ReplayReport>),
 }
 
 impl EngineMsg {
@@ -274,6 +278,13 @@ impl EngineActor {
     ) -> Result<(), EngineError> {
         match msg {
             EngineMsg::Liveness => {}
+            EngineMsg::SessionEnded(report) => {
+                self.view.send_replace(Arc::new(self.engine.view()));
+                self.view_published = crate::clock::monotonic();
+                let mut ended = Outputs::new();
+                ended.events.push(EngineEvent::SessionEnded(report));
+                self.flush_events(&mut ended).await;
+            }
             EngineMsg::WarmUp { input, at } => self.engine.warm_up(input, at),
             EngineMsg::Reconcile { at } => {
                 let now = at.unwrap_or_else(|| self.clock.now());

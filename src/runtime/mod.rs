@@ -11,6 +11,7 @@
 //! stops with exit code 1 so that systemd restarts it.
 
 mod alert_outbox;
+mod closing_summary;
 mod daemon;
 pub mod engine_task;
 mod executors;

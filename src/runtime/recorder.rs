@@ -8,13 +8,14 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use tokio::sync::{mpsc, watch};
 
+use super::closing_summary::ClosingSummary;
 use super::supervisor::TaskResult;
 use crate::alerts::{self, Alert, AlertSender, Priority};
 use crate::clock::Timestamp;
 use crate::config::Config;
 use crate::domain::{ReasonCode, TradingState};
 use crate::engine::audit::WhaleStandingChanged;
-use crate::engine::{AuditRecord, EngineEvent, EngineView, RedemptionRequest};
+use crate::engine::{AuditRecord, EngineEvent, EngineView, RedemptionRequest, ReplayReport};
 use crate::risk::Transition;
 
 /// Counters for `/metrics`, kept by the recorder.
@@ -30,6 +31,8 @@ pub struct RecorderStats {
     pub max_feed_lag_ms: i64,
     /// On-chain redemptions the engine asked for (live mode), handed to the redeemer.
     pub redemptions_requested: u64,
+    /// Closed trades by exit reason.
+    pub closes: BTreeMap<String, u64>,
 }
 
 /// Shared read access to the recorder's counters.
@@ -119,6 +122,7 @@ impl Recorder {
             EngineEvent::OrderIntentRecorded { .. } => self.count(|s| s.order_intents += 1),
             EngineEvent::FillApplied { .. } => self.count(|s| s.fills += 1),
             EngineEvent::RedemptionRequested(_) => self.count(|s| s.redemptions_requested += 1),
+            EngineEvent::SessionEnded(report) => self.tell_session_end(&report),
             EngineEvent::WhaleTradeSeen { lag_ms, .. } => self.count(|s| {
                 s.whale_trades_seen += 1;
                 s.last_feed_lag_ms = lag_ms;
@@ -128,6 +132,43 @@ impl Recorder {
             EngineEvent::OrderFinished { .. } | EngineEvent::PositionUpdated(_) | EngineEvent::WhaleTradeDecided(_) => {
             }
         }
+    }
+
+    /// The replayed session's end, once every event it caused is recorded: one log line with its
+    /// figures and, for a person at a terminal, the closing summary.
+    fn tell_session_end(&self, report: &ReplayReport) {
+        let view = self.view.borrow().clone();
+        let config = self.config.borrow().clone();
+        tracing::info!(
+            path = %config.feed.replay_path.display(),
+            lines = report.lines,
+            malformed = report.malformed_lines,
+            books_refused = report.books_refused,
+            sent = report.inputs,
+            warmed_up = report.warmed_up,
+            resumed_after = report.resumed_after,
+            trades_opened = view.status.trades_opened,
+            trades_closed = view.status.trades_closed,
+            trades_rejected = view.status.trades_rejected,
+            realised_pnl_usd = %view.status.realised_pnl_usd,
+            trading_state = view.risk.state.as_str(),
+            "replay finished; the feed stays idle until the daemon stops"
+        );
+        if !crate::logging::console_is_human(config.logging.console) {
+            return;
+        }
+        let stats = self.stats.lock().unwrap_or_else(PoisonError::into_inner).clone();
+        let store = config.store.path_for(config.daemon.mode, config.feed.source);
+        let summary = ClosingSummary {
+            session: &config.feed.replay_path,
+            report,
+            view: &view,
+            closes: &stats.closes,
+            decisions: &stats.decisions,
+            log_dir: &config.logging.dir,
+            store: &store,
+        };
+        println!("{}", summary.render());
     }
 
     /// Breaker trips, halts, kills and resumes as the dispatcher's own kinds, so that a halt
@@ -202,6 +243,7 @@ impl Recorder {
             }
             AuditRecord::TradeClosed(t) => {
                 let at = parse_timestamp(&t.timestamp);
+                self.count(|s| *s.closes.entry(t.reason.clone()).or_default() += 1);
                 let (whale, market) = self.names_of(&t.trade_id);
                 let market = if market.is_empty() { t.trade_id.clone() } else { market };
                 self.alerts.raise(Alert::trade_closed(&whale, &market, t.pnl_usd, &t.reason, at));

@@ -20,7 +20,8 @@ use super::engine_task::EngineMsg;
 
 /// Replays `path` into the engine task's queue for the daemon (`[feed] source = "replay"`):
 /// `speed` 0 sends as fast as the queue takes them, 1 in real time, 60 a minute per second. The
-/// simulated clock follows the events; after the last line the task idles until `cancel`.
+/// simulated clock follows the events; after the last line the report goes to the engine task
+/// (which passes it on to the recorder's closing summary), then the task idles until `cancel`.
 ///
 /// Every message (timer ticks included) gets a number, the same in every run of the same file.
 /// After a restart, `resume_after` is the number of the last message the store's checkpoint holds:
@@ -128,17 +129,12 @@ pub async fn run_replay_feed(
         return Ok(report);
     }
     malformed.finish();
-    tracing::info!(
-        path = %path.display(),
-        lines = report.lines,
-        malformed = report.malformed_lines,
-        books_refused = report.books_refused,
-        sent = report.inputs,
-        warmed_up = report.warmed_up,
-        resumed_after = report.resumed_after,
-        last_message = seq,
-        "replay finished; the feed stays idle until the daemon stops"
-    );
+    tracing::debug!(path = %path.display(), last_message = seq, "the replay feed sent the session's last line");
+    // The engine passes the report on behind every event the session caused: the closing summary
+    // ("replay finished") is told once they are all recorded, not while trades are still coming.
+    if !send(&tx, EngineMsg::SessionEnded(Box::new(report.clone())), &cancel).await {
+        return Ok(report);
+    }
     cancel.cancelled().await;
     Ok(report)
 }

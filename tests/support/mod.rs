@@ -52,7 +52,7 @@ impl Workspace {
     }
 
     /// The binary, with the workspace as working directory, a clean `WHALE_TRADER__*` env, this
-    /// workspace's API port and the repository's sample session.
+    /// workspace's API port and the repository's sample session replayed at full speed.
     pub fn command(&self, args: &[&str]) -> Command {
         let mut command = Command::new(env!("CARGO_BIN_EXE_whale-trader"));
         command.current_dir(self.path()).args(args);
@@ -63,6 +63,8 @@ impl Workspace {
         }
         command.env("WHALE_TRADER__API__PORT", self.api_port.to_string());
         command.env("WHALE_TRADER__FEED__REPLAY_PATH", repo_path("data/sample_session.jsonl"));
+        // The demo's watchable pace is for people; a test replays as fast as the engine takes it.
+        command.env("WHALE_TRADER__FEED__REPLAY_SPEED", "0");
         command
     }
 

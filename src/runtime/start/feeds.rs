@@ -57,7 +57,7 @@ pub(super) fn start(
                     let report = run_replay_feed(&path, speed, clock, inputs, stop, cursor, refusals)
                         .await
                         .map_err(TaskError::new)?;
-                    tracing::info!(?report, "replay feed stopped");
+                    tracing::info!(lines = report.lines, sent = report.inputs, "replay feed stopped");
                     Ok(())
                 }),
             );

@@ -91,7 +91,12 @@ pub(super) fn start(
         "store-writer",
         with_failpoint("store-writer", async move {
             let stats = writer.join().await.map_err(TaskError::new)?;
-            tracing::info!(?stats, "store writer stopped; queued writes committed");
+            tracing::info!(
+                transactions = stats.transactions,
+                failed_transactions = stats.failed_transactions,
+                commands_written = stats.commands_written,
+                "store writer stopped; queued writes committed"
+            );
             Ok(())
         }),
     );
