@@ -11,7 +11,7 @@ use crate::config::{Config, Mode};
 use crate::domain::{
     ClientOrderId, ExitReason, MarketId, ReasonCode, Side, TokenId, TradingState, WhaleId, WhaleVerdict,
 };
-use crate::market::{BookRefusalCounts, ClobMarketInfo, OrderBook, VenuePosition, WhaleTrade};
+use crate::market::{BookRefusalCounts, ClobMarketInfo, MarketName, OrderBook, VenuePosition, WhaleTrade};
 use crate::risk::{Approved, OrderIntent, Transition};
 
 use super::audit::AuditRecord;
@@ -28,6 +28,8 @@ pub enum Input {
     Quote(Quote),
     /// Tick size, minimum order size, fee curve and outcome labels of one market.
     MarketInfo(Box<ClobMarketInfo>),
+    /// Market names read from the Gamma API (question, outcome names, end date).
+    MarketNames(Vec<MarketName>),
     /// The market resolved: `winning_token` pays 1, every other outcome 0.
     Resolution { condition_id: String, winning_token_id: String },
     /// The market stopped trading before its resolution is known: its positions wait for the
@@ -197,6 +199,8 @@ pub enum EngineEvent {
     /// Live mode: a resolved market's winning shares are to be redeemed on chain. Written ahead
     /// (`redemptions`, status `pending`) in the settlement's own group, before the redeemer sees it.
     RedemptionRequested(Box<RedemptionRequest>),
+    /// A market's names, new or changed (from a whale trade or Gamma): the store caches them.
+    MarketNamed(Box<MarketName>),
 }
 
 /// The redemption of one resolved market's winning shares (live mode).
