@@ -4,6 +4,8 @@
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
+use crate::market::beside;
+
 pub use crate::engine::view::{MismatchView, PositionView, WhaleView};
 
 /// Which store the status is about: its file, and the mode and feed source it holds the state of.
@@ -94,13 +96,13 @@ impl StatusView {
             let pnl = p.unrealised_pnl.map(|v| format!(" P&L {}", crate::alerts::usd(v))).unwrap_or_default();
             let last = p.last_price.map(|v| format!(" now {v}")).unwrap_or_default();
             out.push_str(&format!(
-                "  {} {} {} @ {}{last}{pnl} (whale {}, market {})\n",
+                "  {} {} {} @ {}{last}{pnl}: {} (whale {})\n",
                 p.id,
                 p.size.round_dp(2),
                 p.outcome,
                 p.entry_price,
-                short(&p.whale),
-                short(&p.market)
+                beside(&p.market_title, &p.market),
+                beside(&p.whale_label, &p.whale)
             ));
         }
         out
@@ -137,10 +139,6 @@ pub fn whale_line(w: &WhaleView) -> String {
     )
 }
 
-fn short(id: &str) -> String {
-    if id.len() > 12 { format!("{}…{}", &id[..6], &id[id.len() - 4..]) } else { id.to_string() }
-}
-
 #[cfg(test)]
 mod tests {
     use rust_decimal_macros::dec;
@@ -165,6 +163,8 @@ mod tests {
                 market: "0xabc".into(),
                 token: "123".into(),
                 outcome: "Yes".into(),
+                whale_label: "Theo".into(),
+                market_title: "Will it rain in Paris?".into(),
                 size: dec!(100),
                 entry_price: dec!(0.52),
                 last_price: Some(dec!(0.55)),
@@ -193,6 +193,7 @@ mod tests {
             whales: vec![WhaleView {
                 wallet: "0xabc".into(),
                 label: Some("Theo".into()),
+                whale_label: "Theo".into(),
                 standing: crate::engine::Standing::Muted,
                 mute_cause: Some("consecutive_losses".into()),
                 muted_until: Some("2026-01-02T00:00:00.000Z".into()),
@@ -233,6 +234,11 @@ mod tests {
         assert!(text.contains("daily P&L     : -$12.50"), "{text}");
         assert!(text.contains("wallet cash   : $2000.00 (read 2026-01-01T00:00:00.000Z)"), "{text}");
         assert!(text.contains("mismatch 555 (unknown_to_us): ours 0, venue 120 @ 0.4"), "{text}");
-        assert!(text.contains("pos-1 100 Yes @ 0.52 now 0.55 P&L $3.00 (whale 0x6a72…33ee"), "{text}");
+        assert!(
+            text.contains(
+                "pos-1 100 Yes @ 0.52 now 0.55 P&L $3.00: Will it rain in Paris? (0xabc) (whale Theo (0x6a72f6…33ee))"
+            ),
+            "{text}"
+        );
     }
 }

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use super::exit;
 use crate::api::{ApiClient, ClientError, PositionView, StatusView, StoreView};
 use crate::config::Config;
+use crate::market::NameCatalogue;
 use crate::store::{SqliteStore, Store};
 
 /// Runs one async client call on a small runtime.
@@ -87,7 +88,13 @@ fn offline_status(config: &Config) -> Result<StatusView, crate::store::StoreErro
     };
     let mode = mode.as_str();
     let risk = report.risk_state.as_ref();
-    let open_positions = report.open_positions.iter().map(PositionView::from).collect();
+    // Names as the daemon cached them: market questions from the store, whale labels from the config.
+    let mut names = NameCatalogue::new();
+    names.set_whale_labels(config.copy.whales.iter().map(|w| (w.address.as_str(), w.label.as_deref())));
+    for name in report.market_names.iter().cloned() {
+        names.insert(name);
+    }
+    let open_positions = report.open_positions.iter().map(|p| PositionView::from(p).named_by(&names)).collect();
     Ok(StatusView {
         source: "store".into(),
         mode: mode.into(),

@@ -21,6 +21,12 @@ pub struct TradeOpened {
     pub whale_address: String,
     pub market_id: String,
     pub token_id: String,
+    /// The whale's label from the config, or its short address (the address stays in `whale_address`).
+    #[serde(default)]
+    pub whale_label: String,
+    /// The market's question, or its short id (the id stays in `market_id`).
+    #[serde(default)]
+    pub market_title: String,
     /// The outcome label as the whale's trade named it (`Yes`, `Down`, a team name).
     pub outcome: String,
     pub side: String,
@@ -48,6 +54,18 @@ pub struct TradeClosed {
     /// The whale the position copied.
     #[serde(default)]
     pub whale_address: String,
+    /// The whale's label from the config, or its short address (the address stays in `whale_address`).
+    #[serde(default)]
+    pub whale_label: String,
+    /// The market and outcome the position held.
+    #[serde(default)]
+    pub market_id: String,
+    /// The market's question, or its short id (the id stays in `market_id`).
+    #[serde(default)]
+    pub market_title: String,
+    /// The outcome's name, or the token's short id.
+    #[serde(default)]
+    pub outcome: String,
     /// Average exit price over the position's exits.
     pub exit_price: Decimal,
     /// Realised P&L of the whole position, fees included.
@@ -72,6 +90,15 @@ pub struct TradeRejected {
     pub whale_address: String,
     pub market_id: String,
     pub token_id: String,
+    /// The whale's label from the config, or its short address (the address stays in `whale_address`).
+    #[serde(default)]
+    pub whale_label: String,
+    /// The market's question, or its short id (the id stays in `market_id`).
+    #[serde(default)]
+    pub market_title: String,
+    /// The outcome's name, or the token's short id.
+    #[serde(default)]
+    pub outcome: String,
     /// A stable snake_case reason code (`price_moved`, `max_positions_per_whale`, …).
     pub reason: String,
     /// The limit and the value that broke it, for a human.
@@ -181,6 +208,9 @@ pub struct PositionDropped {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MarketClosed {
     pub market_id: String,
+    /// The market's question, or its short id (the id stays in `market_id`).
+    #[serde(default)]
+    pub market_title: String,
     /// The open trades held in it, by trade id.
     pub trade_ids: Vec<String>,
     pub timestamp: String,
@@ -190,6 +220,9 @@ pub struct MarketClosed {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MarketReopened {
     pub market_id: String,
+    /// The market's question, or its short id (the id stays in `market_id`).
+    #[serde(default)]
+    pub market_title: String,
     pub trade_ids: Vec<String>,
     pub timestamp: String,
 }
@@ -200,6 +233,9 @@ pub struct MarketReopened {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WhaleStandingChanged {
     pub whale_address: String,
+    /// The whale's label from the config, or its short address (the address stays in `whale_address`).
+    #[serde(default)]
+    pub whale_label: String,
     /// `muted`, `unmuted`, `locked` or `unlocked`.
     pub change: String,
     /// `consecutive_losses` or `daily_loss_limit` (muted), `whale_low_profit` (locked),
@@ -295,6 +331,8 @@ impl AuditSink for TracingAuditSink {
                 whale_address = %r.whale_address,
                 market_id = %r.market_id,
                 token_id = %r.token_id,
+                whale_label = %r.whale_label,
+                market_title = %r.market_title,
                 outcome = %r.outcome,
                 side = %r.side,
                 size = %r.size,
@@ -312,6 +350,10 @@ impl AuditSink for TracingAuditSink {
                 event = "trade_closed",
                 trade_id = %r.trade_id,
                 whale_address = %r.whale_address,
+                whale_label = %r.whale_label,
+                market_id = %r.market_id,
+                market_title = %r.market_title,
+                outcome = %r.outcome,
                 exit_price = %r.exit_price,
                 pnl_usd = %r.pnl_usd,
                 slippage_usd = r.slippage_usd.map(tracing::field::display),
@@ -328,6 +370,9 @@ impl AuditSink for TracingAuditSink {
                 whale_address = %r.whale_address,
                 market_id = %r.market_id,
                 token_id = %r.token_id,
+                whale_label = %r.whale_label,
+                market_title = %r.market_title,
+                outcome = %r.outcome,
                 reason = %r.reason,
                 detail = %r.detail,
                 timestamp = %r.timestamp,
@@ -417,6 +462,7 @@ impl AuditSink for TracingAuditSink {
                 target: AUDIT_TARGET,
                 event = "market_closed",
                 market_id = %r.market_id,
+                market_title = %r.market_title,
                 trade_ids = %r.trade_ids.join(","),
                 timestamp = %r.timestamp,
                 "market closed before its resolution: its positions wait for it, without exit orders"
@@ -425,6 +471,7 @@ impl AuditSink for TracingAuditSink {
                 target: AUDIT_TARGET,
                 event = "market_reopened",
                 market_id = %r.market_id,
+                market_title = %r.market_title,
                 trade_ids = %r.trade_ids.join(","),
                 timestamp = %r.timestamp,
                 "market takes orders again: its positions are managed again"
@@ -433,6 +480,7 @@ impl AuditSink for TracingAuditSink {
                 target: AUDIT_TARGET,
                 event = "whale_standing_changed",
                 whale_address = %r.whale_address,
+                whale_label = %r.whale_label,
                 change = %r.change,
                 reason = %r.reason,
                 detail = %r.detail,
@@ -486,6 +534,10 @@ mod tests {
         AuditRecord::TradeClosed(TradeClosed {
             trade_id: "T000001".into(),
             whale_address: "0x6a72f61820b26b1fe4d956e17b6dc2a1ea3033ee".into(),
+            whale_label: "Theo".into(),
+            market_id: "0xfd48e3".into(),
+            market_title: "Will it rain?".into(),
+            outcome: "Yes".into(),
             exit_price: dec!(0.58),
             pnl_usd: dec!(15.50),
             slippage_usd: Some(dec!(2)),
@@ -501,7 +553,7 @@ mod tests {
         let line = closed().to_json_line();
         assert_eq!(
             line,
-            r#"{"event":"trade_closed","trade_id":"T000001","whale_address":"0x6a72f61820b26b1fe4d956e17b6dc2a1ea3033ee","exit_price":"0.58","pnl_usd":"15.50","slippage_usd":"2","whale_pnl_usd":"18.10","hold_time_seconds":3600,"reason":"take_profit","timestamp":"2025-11-02T16:30:45.000Z"}"#
+            r#"{"event":"trade_closed","trade_id":"T000001","whale_address":"0x6a72f61820b26b1fe4d956e17b6dc2a1ea3033ee","whale_label":"Theo","market_id":"0xfd48e3","market_title":"Will it rain?","outcome":"Yes","exit_price":"0.58","pnl_usd":"15.50","slippage_usd":"2","whale_pnl_usd":"18.10","hold_time_seconds":3600,"reason":"take_profit","timestamp":"2025-11-02T16:30:45.000Z"}"#
         );
         let back: AuditRecord = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(back, closed());

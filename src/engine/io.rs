@@ -11,7 +11,7 @@ use crate::config::{Config, Mode};
 use crate::domain::{
     ClientOrderId, ExitReason, MarketId, ReasonCode, Side, TokenId, TradingState, WhaleId, WhaleVerdict,
 };
-use crate::market::{BookRefusalCounts, ClobMarketInfo, OrderBook, VenuePosition, WhaleTrade};
+use crate::market::{BookRefusalCounts, ClobMarketInfo, MarketName, OrderBook, VenuePosition, WhaleTrade};
 use crate::risk::{Approved, OrderIntent, Transition};
 
 use super::audit::AuditRecord;
@@ -29,6 +29,8 @@ pub enum Input {
     Quote(Quote),
     /// Tick size, minimum order size, fee curve and outcome labels of one market.
     MarketInfo(Box<ClobMarketInfo>),
+    /// Market names read from the Gamma API (question, outcome names, end date).
+    MarketNames(Vec<MarketName>),
     /// The market resolved: `winning_token` pays 1, every other outcome 0.
     Resolution { condition_id: String, winning_token_id: String },
     /// The market stopped trading before its resolution is known: its positions wait for the
@@ -201,6 +203,8 @@ pub enum EngineEvent {
     /// A replayed session's last input has been applied (every event it caused is ahead of this
     /// one): what the feed read, for the closing summary.
     SessionEnded(Box<ReplayReport>),
+    /// A market's names, new or changed (from a whale trade or Gamma): the store caches them.
+    MarketNamed(Box<MarketName>),
 }
 
 /// The redemption of one resolved market's winning shares (live mode).

@@ -14,6 +14,7 @@
 //! | position opened, resized, closed, settled | `positions` |
 //! | decision on a whale trade | `seen_whale_trades` + `decision_audit` (one command) |
 //! | trading-state change | `trading_state_changes` |
+//! | market named (a whale trade's title, Gamma) | `market_names` |
 //! | redemption requested (live) | `redemptions` (status `pending`), before the redeemer sees it |
 //! | (after every step that wrote something) | `risk_state` and `engine_checkpoint` |
 
@@ -140,6 +141,7 @@ impl Journal {
                         updated_at: r.at,
                     }));
                 }
+                EngineEvent::MarketNamed(name) => commands.push(StoreCommand::UpsertMarketName((**name).clone())),
                 EngineEvent::Audit(_)
                 | EngineEvent::WhaleTradeSeen { .. }
                 | EngineEvent::BreakerWarning { .. }

@@ -6,6 +6,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
+use std::sync::Arc;
+
+use crate::market::NameCatalogue;
 use crate::risk::RiskSnapshot;
 use crate::store::PositionRecord;
 
@@ -30,6 +33,8 @@ pub struct EngineView {
     pub mismatches: Vec<MismatchView>,
     /// Each copied whale's results and standing, by wallet and label.
     pub whales: Vec<WhaleView>,
+    /// Market questions, outcome names and whale labels (what the names refresher reads too).
+    pub names: Arc<NameCatalogue>,
 }
 
 /// One copied whale's results and standing, as `whale-trader whales`, `status` and `/status` show it.
@@ -38,6 +43,9 @@ pub struct WhaleView {
     pub wallet: String,
     /// The whale's label from the config, when it has one.
     pub label: Option<String>,
+    /// The label, or the short address when there is none: always something to show.
+    #[serde(default)]
+    pub whale_label: String,
     pub standing: Standing,
     /// Why it is muted (`consecutive_losses`, `daily_loss_limit`), and until when (RFC 3339).
     pub mute_cause: Option<String>,
@@ -89,6 +97,7 @@ impl WhaleView {
         WhaleView {
             wallet: wallet.to_owned(),
             label: None,
+            whale_label: crate::market::short_id(wallet),
             standing: Standing::Copied,
             mute_cause: None,
             muted_until: None,
@@ -117,6 +126,12 @@ pub struct PositionView {
     pub market: String,
     pub token: String,
     pub outcome: String,
+    /// The whale's label, or its short address (the address is `whale`).
+    #[serde(default)]
+    pub whale_label: String,
+    /// The market's question, or its short id (the condition id is `market`).
+    #[serde(default)]
+    pub market_title: String,
     pub size: Decimal,
     pub entry_price: Decimal,
     pub last_price: Option<Decimal>,
@@ -134,12 +149,26 @@ impl From<&PositionRecord> for PositionView {
             market: p.market_id.clone(),
             token: p.token_id.clone(),
             outcome: p.outcome.clone(),
+            whale_label: crate::market::short_id(&p.whale_wallet),
+            market_title: crate::market::short_id(&p.market_id),
             size: p.size,
             entry_price: p.entry_price,
             last_price: None,
             unrealised_pnl: None,
             opened_at: p.opened_at.to_rfc3339(),
         }
+    }
+}
+
+impl PositionView {
+    /// Names the position from `names` (a store read: the daemon's view names its own).
+    pub fn named_by(mut self, names: &NameCatalogue) -> Self {
+        self.whale_label = names.whale_label(&self.whale);
+        self.market_title = names.market_title(&self.market);
+        if let Some(outcome) = names.outcome(&self.token) {
+            self.outcome = outcome.to_owned();
+        }
+        self
     }
 }
 
@@ -172,7 +201,9 @@ impl Engine {
                     whale: names.whale_name(trade.whale).unwrap_or("?").to_string(),
                     market: names.market_name(trade.market).unwrap_or("?").to_string(),
                     token: names.token_name(trade.token).unwrap_or("?").to_string(),
-                    outcome: trade.outcome.clone(),
+                    outcome: self.outcome_of(trade.token, &trade.outcome),
+                    whale_label: self.whale_label_of(trade.whale),
+                    market_title: self.market_title_of(trade.market),
                     size,
                     entry_price: entry,
                     last_price: last,
@@ -230,6 +261,7 @@ impl Engine {
                     Standing::Copied
                 };
                 WhaleView {
+                    whale_label: self.names().whale_label(&wallet),
                     wallet,
                     label,
                     standing,
@@ -260,6 +292,7 @@ impl Engine {
             closed_markets,
             mismatches,
             whales,
+            names: self.shared_names(),
         }
     }
 }

@@ -13,12 +13,14 @@
 //! | `fees` | the taker [`FeeCurve`] |
 //! | `paper_fill` | the paper fill model: walk the book, fees, slippage, partial fills |
 //! | `whale_trade` | [`WhaleTrade`] and its exact dedupe [`TradeKey`] |
+//! | `names` | [`NameCatalogue`]: market questions, outcome names and whale labels, with short-id fallbacks |
 //! | `venue_position` | [`VenuePosition`]: one position of our wallet as the venue states it |
 
 mod book;
 mod book_refusals;
 mod fees;
 mod market_info;
+mod names;
 mod paper_fill;
 mod venue_position;
 mod whale_trade;
@@ -27,6 +29,10 @@ pub use book::{BookCause, BookError, OrderBook, PriceLevel};
 pub use book_refusals::{BookRefusalCounts, BookRefusals, SharedBookRefusals};
 pub use fees::{FeeCurve, FeeError};
 pub use market_info::ClobMarketInfo;
+pub use names::{
+    MAX_NAME_CHARS, MAX_OUTCOMES, MarketName, NameCatalogue, NameSource, OutcomeName, beside, clean_name, named,
+    short_id,
+};
 pub use paper_fill::{FillError, FillRequest, LevelFill, PaperFill, simulate_fill};
 pub use venue_position::VenuePosition;
 pub use whale_trade::{TradeKey, TradeKeyError, WhaleTrade};

@@ -34,6 +34,7 @@ pub struct PolymarketConfig {
     pub whale_feed: WhaleFeedConfig,
     pub price_feed: PriceFeedConfig,
     pub resolution: ResolutionConfig,
+    pub names: NamesConfig,
     pub http: HttpConfig,
     pub market_ws: MarketWsConfig,
     pub credentials: CredentialsConfig,
@@ -55,6 +56,7 @@ impl Default for PolymarketConfig {
             whale_feed: WhaleFeedConfig::default(),
             price_feed: PriceFeedConfig::default(),
             resolution: ResolutionConfig::default(),
+            names: NamesConfig::default(),
             http: HttpConfig::default(),
             market_ws: MarketWsConfig::default(),
             credentials: CredentialsConfig::default(),
@@ -262,6 +264,44 @@ impl ResolutionConfig {
     }
 }
 
+/// `[polymarket.names]`: market names (question, outcome names, end date) read from the Gamma API
+/// for the markets we hold or have orders in, cached in the store.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NamesConfig {
+    /// Names read from Gamma longer ago than this are read again.
+    pub refresh_hours: u64,
+    /// Gamma requests per second at most (documented: `/markets` 300 per 10 s).
+    pub requests_per_sec: u32,
+}
+
+impl Default for NamesConfig {
+    fn default() -> Self {
+        Self { refresh_hours: 24, requests_per_sec: 2 }
+    }
+}
+
+impl NamesConfig {
+    pub fn refresh_ms(&self) -> i64 {
+        i64::try_from(self.refresh_hours.saturating_mul(3_600_000)).unwrap_or(i64::MAX)
+    }
+
+    fn validate(&self, prefix: &str, issues: &mut Issues) {
+        issues.check(
+            self.refresh_hours == 0 || self.refresh_hours > 720,
+            join(prefix, "refresh_hours"),
+            self.refresh_hours,
+            "must be between 1 and 720 hours (30 days)",
+        );
+        issues.check(
+            self.requests_per_sec == 0 || self.requests_per_sec > 30,
+            join(prefix, "requests_per_sec"),
+            self.requests_per_sec,
+            "must be between 1 and 30 (Gamma allows 300 /markets requests per 10 s)",
+        );
+    }
+}
+
 /// `[polymarket.http]`: timeouts and the retry policy shared by every client.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -380,6 +420,7 @@ impl PolymarketConfig {
         self.whale_feed.validate(&join(prefix, "whale_feed"), issues);
         self.price_feed.validate(&join(prefix, "price_feed"), issues);
         self.resolution.validate(&join(prefix, "resolution"), issues);
+        self.names.validate(&join(prefix, "names"), issues);
         self.http.validate(&join(prefix, "http"), issues);
         if self.market_ws.enabled {
             check_url(issues, &join(&join(prefix, "market_ws"), "url"), &self.market_ws.url, &["ws", "wss"]);

@@ -6,6 +6,7 @@
 //! | `config` | `[polymarket]`: hosts, poll intervals, limits, retry policy, credentials |
 //! | `exact_decimal` | JSON numbers and strings to `Decimal` without passing through `f64` |
 //! | `data_api` | v1/v2 activity rows and pages, normalised; malformed rows skipped |
+//! | `gamma` | market names (question, outcome names, end date) from Gamma `/markets`; malformed rows set aside |
 //! | `http` | rate limit, timeout, retries with backoff and jitter, `Retry-After` |
 //! | `cursor` | a wallet's watermark and bounded dedupe memory (pure) |
 //! | `whale_feed` | the per-wallet pollers that feed the engine |
@@ -26,6 +27,7 @@ mod config;
 mod cursor;
 mod data_api;
 mod exact_decimal;
+mod gamma;
 mod http;
 mod market_data;
 mod market_status;
@@ -42,14 +44,17 @@ mod whale_feed;
 pub use auth::{AuthError, L2Credentials, l2_headers, l2_signature};
 pub use book::{ParsedBooks, parse_books};
 pub use config::{
-    CredentialsConfig, DataApiVersion, HttpConfig, MarketWsConfig, PolymarketConfig, PriceFeedConfig, RedeemConfig,
-    ResolutionConfig, WalletConfig, WhaleFeedConfig,
+    CredentialsConfig, DataApiVersion, HttpConfig, MarketWsConfig, NamesConfig, PolymarketConfig, PriceFeedConfig,
+    RedeemConfig, ResolutionConfig, WalletConfig, WhaleFeedConfig,
 };
 pub use cursor::{Admission, CursorState, WalletCursor};
 pub use data_api::{
     ActivityPage, ActivityRow, DataApiError, Redemption, parse_v1_page, parse_v1_row, parse_v2_page, parse_v2_row,
 };
 pub use exact_decimal::decimal_from_json_text;
+pub use gamma::{
+    GAMMA_BATCH, GammaClient, GammaError, GammaMarkets, GammaRowError, MAX_GAMMA_BODY_BYTES, parse_gamma_markets,
+};
 pub use http::{HttpClient, HttpError, RetryPolicy, endpoint};
 pub use market_data::{ClobMarketData, MarketDataError};
 pub use market_status::{MAX_MARKET_BODY_BYTES, MarketStatus, MarketStatusError, MarketToken};

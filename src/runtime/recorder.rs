@@ -16,6 +16,7 @@ use crate::config::Config;
 use crate::domain::{ReasonCode, TradingState};
 use crate::engine::audit::WhaleStandingChanged;
 use crate::engine::{AuditRecord, EngineEvent, EngineView, RedemptionRequest, ReplayReport};
+use crate::market::beside;
 use crate::risk::Transition;
 
 /// Counters for `/metrics`, kept by the recorder.
@@ -129,8 +130,10 @@ impl Recorder {
                 s.max_feed_lag_ms = s.max_feed_lag_ms.max(lag_ms);
             }),
             // Persisted by the engine task; nothing to alert.
-            EngineEvent::OrderFinished { .. } | EngineEvent::PositionUpdated(_) | EngineEvent::WhaleTradeDecided(_) => {
-            }
+            EngineEvent::OrderFinished { .. }
+            | EngineEvent::PositionUpdated(_)
+            | EngineEvent::WhaleTradeDecided(_)
+            | EngineEvent::MarketNamed(_) => {}
         }
     }
 
@@ -208,13 +211,14 @@ impl Recorder {
         }
     }
 
-    /// The whale and market of an open trade, from the engine's last view (empty when unknown).
+    /// The whale and market of an open trade by name, ids beside them, from the engine's last
+    /// view (empty when the view does not show the trade).
     fn names_of(&self, trade_id: &str) -> (String, String) {
         let view = self.view.borrow();
         view.positions
             .iter()
             .find(|p| p.id == trade_id)
-            .map(|p| (p.whale.clone(), p.market.clone()))
+            .map(|p| (beside(&p.whale_label, &p.whale), beside(&p.market_title, &p.market)))
             .unwrap_or_default()
     }
 
@@ -232,26 +236,62 @@ impl Recorder {
             AuditRecord::TradeOpened(t) => {
                 let at = parse_timestamp(&t.timestamp);
                 self.count(|s| *s.decisions.entry("copied".into()).or_default() += 1);
-                self.alerts.raise(Alert::trade_opened(
-                    &t.whale_address,
-                    &t.market_id,
-                    &t.side,
-                    t.notional_usd,
-                    t.price,
-                    at,
-                ));
+                let market = beside(&t.market_title, &t.market_id);
+                tracing::info!(
+                    trade_id = %t.trade_id,
+                    whale = %t.whale_label,
+                    market = %t.market_title,
+                    outcome = %t.outcome,
+                    "copied {}: {} {} of {market} at {}",
+                    t.whale_label,
+                    t.side,
+                    t.outcome,
+                    t.price
+                );
+                self.alerts.raise(
+                    Alert::trade_opened(
+                        &beside(&t.whale_label, &t.whale_address),
+                        &market,
+                        &t.side,
+                        t.notional_usd,
+                        t.price,
+                        at,
+                    )
+                    .with_context("Outcome", t.outcome.clone()),
+                );
             }
             AuditRecord::TradeClosed(t) => {
                 let at = parse_timestamp(&t.timestamp);
                 self.count(|s| *s.closes.entry(t.reason.clone()).or_default() += 1);
-                let (whale, market) = self.names_of(&t.trade_id);
+                // The record names its whale and market itself: the trade is gone from the view.
+                let whale = beside(&t.whale_label, &t.whale_address);
+                let market = beside(&t.market_title, &t.market_id);
                 let market = if market.is_empty() { t.trade_id.clone() } else { market };
-                self.alerts.raise(Alert::trade_closed(&whale, &market, t.pnl_usd, &t.reason, at));
+                tracing::info!(
+                    trade_id = %t.trade_id,
+                    whale = %t.whale_label,
+                    market = %t.market_title,
+                    outcome = %t.outcome,
+                    pnl_usd = %t.pnl_usd,
+                    reason = %t.reason,
+                    "closed {} ({}) on {market}",
+                    t.trade_id,
+                    t.outcome
+                );
+                self.alerts.raise(
+                    Alert::trade_closed(&whale, &market, t.pnl_usd, &t.reason, at)
+                        .with_context("Outcome", t.outcome.clone())
+                        .with_context("Trade", t.trade_id.clone()),
+                );
             }
             AuditRecord::TradeRejected(t) => {
                 let at = parse_timestamp(&t.timestamp);
                 self.count(|s| *s.decisions.entry(t.reason.clone()).or_default() += 1);
-                self.alerts.raise(Alert::trade_rejected(&t.whale_address, &t.market_id, &t.reason, at));
+                let whale = beside(&t.whale_label, &t.whale_address);
+                let market = beside(&t.market_title, &t.market_id);
+                self.alerts.raise(
+                    Alert::trade_rejected(&whale, &market, &t.reason, at).with_context("Outcome", t.outcome.clone()),
+                );
             }
             // State changes are alerted from the risk manager's own transition record.
             AuditRecord::TradingStateChanged(_) => {}
@@ -278,17 +318,21 @@ impl Recorder {
             AuditRecord::PositionMismatch(m) => {
                 let at = parse_timestamp(&m.timestamp);
                 let trades = if m.trade_ids.is_empty() { "none".to_owned() } else { m.trade_ids.join(", ") };
+                let (market, outcome) = {
+                    let view = self.view.borrow();
+                    (beside(&view.names.market_title(&m.market_id), &m.market_id), view.names.outcome(&m.token_id).map(|o| format!(" \"{o}\"")).unwrap_or_default())
+                };
                 let alert = Alert::new(
                     Priority::Error,
                     "Position Mismatch",
                     format!(
-                        "The venue holds {} shares of token {} ({}), our trades hold {} (trades: {trades}). \
+                        "The venue holds {} shares of token {}{outcome} of {market} ({}), our trades hold {} (trades: {trades}). \
                          No new entries until resolved: `whale-trader adopt {}` or `whale-trader drop TRADE_ID`, then `resume`",
                         m.venue, m.token_id, m.kind, m.ours, m.token_id
                     ),
                     at,
                 )
-                .with_market(m.market_id)
+                .with_market(market)
                 .with_dedup_key(format!("position_mismatch:{}", m.token_id));
                 self.alerts.raise(alert);
             }
@@ -300,37 +344,38 @@ impl Recorder {
                     format!("{} shares of token {} adopted as {} at {}", a.size, a.token_id, a.trade_id, a.price),
                     at,
                 )
-                .with_market(a.market_id);
+                .with_market(beside(&self.view.borrow().names.market_title(&a.market_id), &a.market_id));
                 self.alerts.raise(alert);
             }
             // The drop closes the trade: its `trade_closed` (reason `reconciled`) is alerted.
             AuditRecord::PositionDropped(_) => {}
             AuditRecord::MarketClosed(m) => {
                 let at = parse_timestamp(&m.timestamp);
+                let market = beside(&m.market_title, &m.market_id);
                 let alert = Alert::new(
                     Priority::Warning,
                     "Market Closed",
                     format!(
-                        "{} stopped trading before its resolution: {} position(s) ({}) wait for it, without exit orders",
-                        m.market_id,
+                        "{market} stopped trading before its resolution: {} position(s) ({}) wait for it, without exit orders",
                         m.trade_ids.len(),
                         m.trade_ids.join(", ")
                     ),
                     at,
                 )
-                .with_market(m.market_id.clone())
+                .with_market(market.clone())
                 .with_dedup_key(format!("market_closed:{}", m.market_id));
                 self.alerts.raise(alert);
             }
             AuditRecord::MarketReopened(m) => {
                 let at = parse_timestamp(&m.timestamp);
+                let market = beside(&m.market_title, &m.market_id);
                 let alert = Alert::new(
                     Priority::Info,
                     "Market Reopened",
-                    format!("{} takes orders again: its positions are managed again", m.market_id),
+                    format!("{market} takes orders again: its positions are managed again"),
                     at,
                 )
-                .with_market(m.market_id.clone())
+                .with_market(market.clone())
                 .resolving(format!("market_closed:{}", m.market_id));
                 self.alerts.raise(alert);
             }
@@ -343,26 +388,24 @@ impl Recorder {
         let at = parse_timestamp(&w.timestamp);
         let condition = format!("whale_standing:{}", w.whale_address);
         let until = w.until.as_deref().map(|u| format!(" until {u}")).unwrap_or_default();
+        let whale = beside(&w.whale_label, &w.whale_address);
         let alert = match w.change.as_str() {
             "muted" | "locked" => Alert::new(
                 Priority::Warning,
                 if w.change == "muted" { "Whale Muted" } else { "Whale Locked" },
-                format!(
-                    "{} {}{until} ({}): {}; its exits are still mirrored",
-                    w.whale_address, w.change, w.reason, w.detail
-                ),
+                format!("{whale} {}{until} ({}): {}; its exits are still mirrored", w.change, w.reason, w.detail),
                 at,
             )
             .with_dedup_key(condition),
             _ => Alert::new(
                 Priority::Info,
                 "Whale Copied Again",
-                format!("{} {} ({}): {}", w.whale_address, w.change, w.reason, w.detail),
+                format!("{whale} {} ({}): {}", w.change, w.reason, w.detail),
                 at,
             )
             .resolving(condition),
         };
-        self.alerts.raise(alert.with_whale(w.whale_address.clone()));
+        self.alerts.raise(alert.with_whale(whale));
     }
 }
 

@@ -56,7 +56,9 @@ pub fn resume_engine(
                 orders: recovered.non_final_orders.len(),
             });
         }
-        let engine = Engine::new(config, EngineSettings::default(), audit, start).map_err(RecoveryError::Restore)?;
+        let mut engine =
+            Engine::new(config, EngineSettings::default(), audit, start).map_err(RecoveryError::Restore)?;
+        engine.load_names(recovered.market_names.iter().cloned());
         return Ok(Resumed { engine, cursor: None, restored: false });
     };
     let checkpoint: EngineCheckpoint = serde_json::from_str(&record.state_json)
@@ -69,7 +71,8 @@ pub fn resume_engine(
     let risk: RiskState = serde_json::from_str(risk_json)
         .map_err(|e| RecoveryError::Unreadable { what: "risk state", reason: e.to_string() })?;
     let seen = recovered.seen_trades.iter().map(|t| t.dedupe_key.as_str());
-    let engine = Engine::restore(config, audit, checkpoint, risk, seen).map_err(RecoveryError::Restore)?;
+    let mut engine = Engine::restore(config, audit, checkpoint, risk, seen).map_err(RecoveryError::Restore)?;
+    engine.load_names(recovered.market_names.iter().cloned());
     let cursor = if record.source == source {
         record.cursor
     } else {

@@ -7,6 +7,7 @@ use std::fmt;
 use rust_decimal::Decimal;
 
 use crate::clock::Timestamp;
+use crate::market::MarketName;
 
 use super::command::StoreCommand;
 use super::error::StoreError;
@@ -83,6 +84,8 @@ pub struct RecoveredState {
     pub undelivered_alerts: Vec<AlertRecord>,
     /// Redemptions not yet confirmed or failed (`pending`, `sent`): the redeemer finishes these.
     pub open_redemptions: Vec<RedemptionRecord>,
+    /// Every market's cached names (the engine starts with them).
+    pub market_names: Vec<MarketName>,
 }
 
 impl RecoveredState {
@@ -156,6 +159,8 @@ pub struct StatusReport {
     pub mode: Option<String>,
     /// The feed source the file is stamped with (`store_meta`).
     pub feed_source: Option<String>,
+    /// Every market's cached names, for the positions shown.
+    pub market_names: Vec<MarketName>,
 }
 
 /// The newer of a risk snapshot and a transition (the transition wins a tie): (state, reason, since).

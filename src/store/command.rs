@@ -7,6 +7,7 @@
 use rust_decimal::Decimal;
 
 use crate::clock::Timestamp;
+use crate::market::MarketName;
 
 use super::records::{
     AlertRecord, DecisionRecord, EngineCheckpointRecord, FillRecord, OrderRecord, OrderStatus, PositionRecord,
@@ -47,6 +48,8 @@ pub enum StoreCommand {
     InsertRedemption(RedemptionRecord),
     /// A redemption's next status; `sent` carries the transaction, durable before it is broadcast.
     UpdateRedemption(RedemptionUpdate),
+    /// Inserts or replaces the cached names of one market.
+    UpsertMarketName(MarketName),
     /// Puts an alert in the outbox.
     EnqueueAlert(AlertRecord),
     /// Marks an outbox alert delivered.
@@ -110,6 +113,7 @@ impl StoreCommand {
             StoreCommand::AdvanceWatermark(_) => "advance_watermark",
             StoreCommand::InsertRedemption(_) => "insert_redemption",
             StoreCommand::UpdateRedemption(_) => "update_redemption",
+            StoreCommand::UpsertMarketName(_) => "upsert_market_name",
             StoreCommand::EnqueueAlert(_) => "enqueue_alert",
             StoreCommand::MarkAlertDelivered { .. } => "mark_alert_delivered",
             StoreCommand::Prune(_) => "prune",

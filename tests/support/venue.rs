@@ -1,15 +1,16 @@
 //! A local stand-in for Polymarket on 127.0.0.1: the Data API (`GET /v2/activity`,
 //! `GET /v2/positions`) and the CLOB (`GET /book`, `POST /books`, `GET /clob-markets/{id}`,
 //! `GET /markets/{id}`, `POST /order`, `GET /balance-allowance`) in the shapes of the captured
-//! fixtures (the documented schema for `/markets`), changed by the test as it goes; and the helpers
-//! that run the daemon against it.
+//! fixtures (the documented schema for `/markets`), and Gamma (`GET /gamma/markets?condition_ids=…`,
+//! the captured market object's shape), changed by the test as it goes; and the helpers that run
+//! the daemon against it.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, Query, RawQuery, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use serde_json::{Value, json};
@@ -61,6 +62,11 @@ pub struct Venue {
     /// While set, `GET /v2/activity` answers exactly these bytes (for every wallet), streamed in
     /// 64 KiB chunks without a `Content-Length`, as a runaway or hostile server would.
     pub activity_raw: Option<axum::body::Bytes>,
+    /// Gamma market objects by condition id (see [`gamma_market`]); a market without one is not
+    /// in the answer.
+    pub gamma: HashMap<String, Value>,
+    /// Gamma answers 503 while set.
+    pub gamma_down: bool,
 }
 
 pub type Shared = Arc<Mutex<Venue>>;
@@ -79,6 +85,19 @@ pub fn trade_row(side: &str, token: &str, market: &str, secs: i64, size: f64, pr
     row["transaction_hash"] = json!(tx);
     row["outcome"] = json!("Yes");
     row
+}
+
+/// A Gamma market object (the captured fixture's shape: `outcomes` and `clobTokenIds` are JSON
+/// arrays encoded as strings) naming `market` and its two tokens.
+pub fn gamma_market(market: &str, question: &str, yes: &str, no: &str) -> Value {
+    let mut object = fixture("gamma_market.json");
+    object["conditionId"] = json!(market);
+    object["question"] = json!(question);
+    object["slug"] = json!("stand-in-market");
+    object["endDate"] = json!("2030-01-01T00:00:00Z");
+    object["outcomes"] = json!(r#"["Yes", "No"]"#);
+    object["clobTokenIds"] = json!(format!(r#"["{yes}", "{no}"]"#));
+    object
 }
 
 /// The funder wallet of `LIVE_SECRETS`: the `user` of our own positions.
@@ -252,6 +271,21 @@ async fn market(State(venue): State<Shared>, Path(condition): Path<String>) -> (
     }
 }
 
+/// Gamma `GET /markets?condition_ids=…&condition_ids=…`: the known markets of those asked for.
+async fn gamma_markets(State(venue): State<Shared>, RawQuery(query): RawQuery) -> (StatusCode, Json<Value>) {
+    let query = query.unwrap_or_default();
+    let asked: Vec<String> = reqwest::Url::parse(&format!("http://gamma/?{query}"))
+        .map(|url| url.query_pairs().filter(|(k, _)| k == "condition_ids").map(|(_, v)| v.into_owned()).collect())
+        .unwrap_or_default();
+    let mut venue = venue.lock().unwrap();
+    venue.seen.push(format!("GET /gamma/markets {}", asked.join(",")));
+    if venue.gamma_down {
+        return (StatusCode::SERVICE_UNAVAILABLE, Json(json!({"error": "unavailable"})));
+    }
+    let found: Vec<Value> = asked.iter().filter_map(|m| venue.gamma.get(m).cloned()).collect();
+    (StatusCode::OK, Json(Value::Array(found)))
+}
+
 /// `POST /order`: every order not refused matches in full, BUYs at 0.50 and SELLs at 0.49 (the served book's
 /// best levels), answered like the docs' `matched` example (amounts in 10⁻⁶ units).
 async fn post_order(
@@ -348,6 +382,7 @@ impl LocalVenue {
             .route("/books", post(many_books))
             .route("/clob-markets/{condition}", get(market_info))
             .route("/markets/{condition}", get(market))
+            .route("/gamma/markets", get(gamma_markets))
             .route("/order", post(post_order))
             .route("/balance-allowance", get(balance_allowance))
             .route("/v2/positions", get(positions))
@@ -394,6 +429,7 @@ pub fn daemon_env(venue: &LocalVenue) -> Vec<(&'static str, String)> {
         ("WHALE_TRADER__FEED__SOURCE", "polymarket".into()),
         ("WHALE_TRADER__POLYMARKET__DATA_API_URL", venue.url()),
         ("WHALE_TRADER__POLYMARKET__CLOB_URL", venue.url()),
+        ("WHALE_TRADER__POLYMARKET__GAMMA_URL", format!("{}/gamma", venue.url())),
         ("WHALE_TRADER__POLYMARKET__WHALE_FEED__POLL_INTERVAL_MS", "200".into()),
         ("WHALE_TRADER__POLYMARKET__PRICE_FEED__POLL_INTERVAL_MS", "200".into()),
         ("WHALE_TRADER__POLYMARKET__PRICE_FEED__STALE_AFTER_SECS", "2".into()),

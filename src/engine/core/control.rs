@@ -177,6 +177,7 @@ impl Engine {
         tracing::warn!(whale = %whale_address, change = kind, reason, %detail, "whale standing changed");
         self.emit_audit(
             AuditRecord::WhaleStandingChanged(WhaleStandingChanged {
+                whale_label: self.names.whale_label(&whale_address),
                 whale_address,
                 change: kind.to_owned(),
                 reason: reason.to_owned(),

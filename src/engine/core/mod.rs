@@ -15,7 +15,7 @@ use crate::engine::audit::{AuditRecord, AuditSink};
 use crate::engine::io::{EngineEvent, EngineStatus, Input, Outputs};
 use crate::engine::market_data::{MarketData, VenueRules};
 use crate::engine::portfolio::{OrderPurpose, PendingOrder, Portfolio};
-use crate::market::OrderBook;
+use crate::market::{MarketName, NameCatalogue, OrderBook};
 use crate::risk::{Approved, ExitIntent, PositionId, RiskEvent, RiskManager};
 
 mod control;
@@ -69,6 +69,9 @@ pub struct Engine {
     /// Markets that stopped trading before their resolution is known: their positions wait for it
     /// (no exit orders) and do not count for the stale-feed hold.
     closed_markets: BTreeSet<MarketId>,
+    /// Market questions, outcome names and whale labels for everything a person reads. Shared
+    /// with the views published to observers (copied only when it changes while a view holds it).
+    names: Arc<NameCatalogue>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -102,6 +105,7 @@ impl Engine {
             key_text: String::with_capacity(256),
             status: EngineStatus::default(),
             closed_markets: BTreeSet::new(),
+            names: Arc::default(),
         };
         engine.load_whales();
         Ok(engine)
@@ -113,6 +117,56 @@ impl Engine {
             let id = self.interner.whale(&whale.address.to_ascii_lowercase());
             self.risk.set_whale_allocation(id, whale.daily_allocation_usd);
             self.whales.insert(id, whale.clone());
+        }
+        let labels = self.config.copy.whales.iter().map(|w| (w.address.as_str(), w.label.as_deref()));
+        Arc::make_mut(&mut self.names).set_whale_labels(labels);
+    }
+
+    /// The names known: market questions, outcome names, whale labels.
+    pub fn names(&self) -> &NameCatalogue {
+        &self.names
+    }
+
+    /// A whale's label, or its short address.
+    pub(crate) fn whale_label_of(&self, whale: WhaleId) -> String {
+        self.names.whale_label(self.interner.whale_name(whale).unwrap_or_default())
+    }
+
+    /// A market's question, or its short id.
+    pub(crate) fn market_title_of(&self, market: MarketId) -> String {
+        self.names.market_title(self.interner.market_name(market).unwrap_or_default())
+    }
+
+    /// A token's outcome name: the catalogue's, else `known` (the label the trade was opened
+    /// with), else the token's short id.
+    pub(crate) fn outcome_of(&self, token: TokenId, known: &str) -> String {
+        let token = self.interner.token_name(token).unwrap_or_default();
+        match self.names.outcome(token) {
+            Some(name) => name.to_owned(),
+            None if !known.is_empty() => known.to_owned(),
+            None => crate::market::short_id(token),
+        }
+    }
+
+    /// A shared handle on the names, for a view.
+    pub fn shared_names(&self) -> Arc<NameCatalogue> {
+        Arc::clone(&self.names)
+    }
+
+    /// Names read back from the store at start (no event: they are stored already).
+    pub fn load_names(&mut self, names: impl IntoIterator<Item = MarketName>) {
+        let catalogue = Arc::make_mut(&mut self.names);
+        for name in names {
+            catalogue.insert(name);
+        }
+    }
+
+    /// Names learned now (from Gamma): kept, and handed to the store.
+    pub(super) fn on_market_names(&mut self, names: Vec<MarketName>, out: &mut Outputs) {
+        let catalogue = Arc::make_mut(&mut self.names);
+        for name in names {
+            catalogue.insert(name.clone());
+            out.events.push(EngineEvent::MarketNamed(Box::new(name)));
         }
     }
 
@@ -193,6 +247,7 @@ impl Engine {
             Input::Book(book) => self.on_book(*book, now, out),
             Input::Quote(quote) => self.on_quote(quote, now, out),
             Input::MarketInfo(info) => self.on_market_info(&info),
+            Input::MarketNames(names) => self.on_market_names(names, out),
             Input::Resolution { condition_id, winning_token_id } => {
                 self.on_resolution(&condition_id, &winning_token_id, now, out)
             }

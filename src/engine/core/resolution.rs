@@ -61,6 +61,7 @@ impl Engine {
         );
         let record = AuditRecord::MarketClosed(MarketClosed {
             market_id: condition_id.to_owned(),
+            market_title: self.names.market_title(condition_id),
             trade_ids: held,
             timestamp: now.to_rfc3339(),
         });
@@ -75,6 +76,7 @@ impl Engine {
         }
         let record = AuditRecord::MarketReopened(MarketReopened {
             market_id: condition_id.to_owned(),
+            market_title: self.names.market_title(condition_id),
             trade_ids: self.trade_ids_in(market),
             timestamp: now.to_rfc3339(),
         });

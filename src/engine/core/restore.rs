@@ -107,6 +107,7 @@ impl Engine {
             key_text: String::with_capacity(256),
             status: checkpoint.status,
             closed_markets: checkpoint.closed_markets.into_iter().collect(),
+            names: std::sync::Arc::default(),
         };
         for trade in checkpoint.trades {
             engine.portfolio.trades.insert(trade.position, trade);

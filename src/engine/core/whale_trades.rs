@@ -36,6 +36,11 @@ impl Engine {
         if !trade.outcome.is_empty() && self.market.outcome_label(token).is_none() {
             self.market.set_outcome_label(token, &trade.outcome);
         }
+        // The trade's own title and outcome name the market at once (in replay too); the store
+        // keeps them only when they add something.
+        if let Some(learned) = Arc::make_mut(&mut self.names).learn_from_trade(trade, now) {
+            out.events.push(EngineEvent::MarketNamed(Box::new(learned.clone())));
+        }
         let side = trade.side;
         out.events.push(EngineEvent::WhaleTradeSeen {
             whale,
@@ -94,6 +99,9 @@ impl Engine {
                 whale_address: trade.wallet.to_ascii_lowercase(),
                 market_id: trade.condition_id.clone(),
                 token_id: trade.asset.clone(),
+                whale_label: self.names.whale_label(&trade.wallet),
+                market_title: self.names.market_title(&trade.condition_id),
+                outcome: self.names.outcome_name(&trade.asset),
                 reason: rejection.reason.as_str().to_owned(),
                 detail: rejection.detail,
                 timestamp: now.to_rfc3339(),

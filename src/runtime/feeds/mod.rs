@@ -6,7 +6,8 @@
 //!       └─ watch<WhaleFeedSnapshot> ─► /metrics (lag per whale), watermarks ─► store               │
 //!  engine view ─► watched tokens ─► price feed (POST /books) ─► books ─────────────────────────────┤
 //!       │                                   └─ no book for a token ─┐                              │
-//!       └─ watched markets ─► resolution watcher (GET /markets/{id}) ◄┘─► resolution, closure ──────┘
+//!       └─ watched markets ─► resolution watcher (GET /markets/{id}) ◄┘─► resolution, closure ──────┤
+//!       └─ watched markets whose names are missing or old ─► names refresher (Gamma /markets) ─► names ┘
 //! ```
 //!
 //! | file | job |
@@ -15,13 +16,15 @@
 //! | `trades.rs` | whale trades into the engine, each BUY preceded by a fresh book; progress persisted |
 //! | `prices.rs` | the watched tokens from the engine's view; books into the engine |
 //! | `resolution.rs` | the status of every watched market: resolutions and closures into the engine |
+//! | `names.rs` | market names from Gamma for the watched markets, into the engine (which has the store cache them) |
 //! | `observe.rs` | the feeds' `/metrics` families |
 //!
-//! Base URLs come from `polymarket.data_api_url` and `polymarket.clob_url`. The daemon runs on the
+//! Base URLs come from `polymarket.data_api_url`, `polymarket.clob_url` and `polymarket.gamma_url`. The daemon runs on the
 //! system clock; a price feed that delivers nothing for `stale_after_secs` while positions or
 //! orders are open (outside closed markets) moves trading to `reducing` (the engine's tick, reason
 //! `stale_feed`). Malformed rows and failed polls are logged and counted, never fatal.
 
+mod names;
 mod observe;
 mod prices;
 mod resolution;
@@ -36,6 +39,7 @@ use futures::future::BoxFuture;
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
+use names::NamesSnapshot;
 pub use observe::FeedsObserved;
 use resolution::ResolutionSnapshot;
 use seen::feed_start;
@@ -46,7 +50,8 @@ use crate::config::Config;
 use crate::engine::{EngineStatus, EngineView};
 use crate::market::SharedBookRefusals;
 use crate::polymarket::{
-    ClobMarketData, FollowedWallet, MarketDataError, WhaleFeedError, spawn_price_feed, spawn_whale_feed_with_held_back,
+    ClobMarketData, FollowedWallet, GammaClient, GammaError, MarketDataError, WhaleFeedError, spawn_price_feed,
+    spawn_whale_feed_with_held_back,
 };
 use crate::runtime::EngineMsg;
 use crate::store::{RecoveredState, StoreHandle};
@@ -63,6 +68,8 @@ pub enum FeedsError {
     WhaleFeed(#[from] WhaleFeedError),
     #[error("price feed: {0}")]
     PriceFeed(#[from] MarketDataError),
+    #[error("names refresher: {0}")]
+    Names(#[from] GammaError),
 }
 
 /// What the feeds need from the daemon.
@@ -139,10 +146,20 @@ pub fn start_polymarket_feeds(start: FeedsStart<'_>) -> Result<StartedFeeds, Fee
         interval: polymarket.resolution.poll_interval(),
         snapshot: resolution_tx,
     };
+    let (names_tx, names_rx) = watch::channel(NamesSnapshot::default());
+    let refresher = names::NamesRefresher {
+        gamma: GammaClient::new(polymarket)?,
+        inputs: inputs.clone(),
+        view: view.clone(),
+        clock: clock.clone(),
+        refresh_ms: polymarket.names.refresh_ms(),
+        snapshot: names_tx,
+    };
     let observed = FeedsObserved {
         whales: whale_feed.snapshot.clone(),
         prices: price_feed.snapshot.clone(),
         resolution: resolution_rx,
+        names: names_rx,
     };
     let forwarder = trades::TradeForwarder {
         inputs: inputs.clone(),
@@ -181,6 +198,7 @@ pub fn start_polymarket_feeds(start: FeedsStart<'_>) -> Result<StartedFeeds, Fee
         ),
         ("price-watch", prices::follow_watched_tokens(view, watched_tx, stop.clone()).boxed()),
         ("resolution-watch", watcher.run(stop.clone()).boxed()),
+        ("market-names", refresher.run(stop.clone()).boxed()),
         ("price-books", prices::forward_prices(prices_rx, inputs, stop).boxed()),
     ];
     Ok(StartedFeeds { tasks, observed })

@@ -6,6 +6,7 @@
 use rust_decimal::Decimal;
 use tokio::sync::watch;
 
+use super::names::NamesSnapshot;
 use super::resolution::ResolutionSnapshot;
 use crate::api::{MetricKind, PromText, WhaleFamily, WhaleRow};
 use crate::polymarket::{PriceFeedSnapshot, WalletFeedStatus, WhaleFeedSnapshot};
@@ -16,6 +17,7 @@ pub struct FeedsObserved {
     pub whales: watch::Receiver<WhaleFeedSnapshot>,
     pub prices: watch::Receiver<PriceFeedSnapshot>,
     pub resolution: watch::Receiver<ResolutionSnapshot>,
+    pub names: watch::Receiver<NamesSnapshot>,
 }
 
 impl FeedsObserved {
@@ -24,6 +26,7 @@ impl FeedsObserved {
         write_whale_metrics(text, &self.whales.borrow());
         write_price_metrics(text, &self.prices.borrow());
         write_resolution_metrics(text, &self.resolution.borrow());
+        write_names_metrics(text, &self.names.borrow());
     }
 }
 
@@ -163,6 +166,39 @@ fn write_resolution_metrics(text: &mut PromText, snapshot: &ResolutionSnapshot) 
     }
 }
 
+fn write_names_metrics(text: &mut PromText, snapshot: &NamesSnapshot) {
+    text.single(
+        "whale_trader_market_names",
+        MetricKind::Gauge,
+        "Markets named in the engine's catalogue (from whale trades, Gamma and the store's cache).",
+        snapshot.markets_named,
+    );
+    text.single(
+        "whale_trader_gamma_requests_total",
+        MetricKind::Counter,
+        "Gamma GET /markets requests answered.",
+        snapshot.requests_total,
+    );
+    text.single(
+        "whale_trader_gamma_failures_total",
+        MetricKind::Counter,
+        "Gamma requests that failed after their retries; the markets keep their short ids until the next try.",
+        snapshot.failed_total,
+    );
+    text.single(
+        "whale_trader_gamma_markets_named_total",
+        MetricKind::Counter,
+        "Markets Gamma named and the engine was given.",
+        snapshot.markets_fetched_total,
+    );
+    text.single(
+        "whale_trader_gamma_malformed_rows_total",
+        MetricKind::Counter,
+        "Gamma market rows that could not be read (skipped).",
+        snapshot.malformed_rows_total,
+    );
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;
@@ -196,7 +232,9 @@ mod tests {
             ..ResolutionSnapshot::default()
         });
         let mut text = PromText::new();
-        FeedsObserved { whales, prices, resolution }.write_metrics(&mut text);
+        let (_ntx, names) =
+            watch::channel(NamesSnapshot { markets_named: 2, malformed_rows_total: 4, ..NamesSnapshot::default() });
+        FeedsObserved { whales, prices, resolution, names }.write_metrics(&mut text);
         let body = text.finish();
         assert!(body.contains("whale_trader_whale_feed_lag_seconds{whale=\"0xaa\",label=\"alpha\"} 10.800"), "{body}");
         assert!(body.contains("whale_trader_whale_feed_lag_max_seconds{whale=\"0xaa\",label=\"alpha\"} 167.000"));
@@ -209,6 +247,8 @@ mod tests {
         assert!(body.contains("whale_trader_price_feed_tokens_without_book 1"), "{body}");
         assert!(body.contains("whale_trader_price_feed_missing_books_total 2"), "{body}");
         assert!(body.contains("whale_trader_resolution_watched_markets 1"), "{body}");
+        assert!(body.contains("whale_trader_market_names 2"), "{body}");
+        assert!(body.contains("whale_trader_gamma_malformed_rows_total 4"), "{body}");
         assert!(body.contains("whale_trader_resolution_check_failures_total{cause=\"not_found\"} 3"), "{body}");
         assert!(body.contains("whale_trader_resolution_inputs_total{kind=\"resolution\"} 1"), "{body}");
     }

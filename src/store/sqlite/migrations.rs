@@ -23,6 +23,7 @@ pub const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../../../migrations/0002_engine_checkpoint.sql"),
     },
     Migration { version: 3, name: "redemptions", sql: include_str!("../../../migrations/0003_redemptions.sql") },
+    Migration { version: 4, name: "market_names", sql: include_str!("../../../migrations/0004_market_names.sql") },
 ];
 
 /// The schema version this binary creates and understands.
@@ -99,10 +100,10 @@ mod tests {
     #[test]
     fn migrating_twice_applies_nothing_the_second_time() {
         let conn = Connection::open_in_memory().unwrap();
-        assert_eq!(migrate(&conn, Path::new(":memory:")).unwrap(), [1, 2, 3]);
+        assert_eq!(migrate(&conn, Path::new(":memory:")).unwrap(), [1, 2, 3, 4]);
         assert!(migrate(&conn, Path::new(":memory:")).unwrap().is_empty());
         let rows: i64 = conn.query_row("SELECT COUNT(*) FROM schema_version", [], |r| r.get(0)).unwrap();
-        assert_eq!(rows, 3);
+        assert_eq!(rows, 4);
     }
 
     #[test]
@@ -111,9 +112,9 @@ mod tests {
         migrate(&conn, Path::new("x.db")).unwrap();
         conn.execute("INSERT INTO schema_version VALUES (99, 'future', 0)", []).unwrap();
         let err = migrate(&conn, Path::new("x.db")).unwrap_err();
-        assert_eq!(err, StoreError::SchemaTooNew { path: "x.db".into(), found: 99, supported: 3 });
+        assert_eq!(err, StoreError::SchemaTooNew { path: "x.db".into(), found: 99, supported: 4 });
         let rows: i64 = conn.query_row("SELECT COUNT(*) FROM schema_version", [], |r| r.get(0)).unwrap();
-        assert_eq!(rows, 4);
+        assert_eq!(rows, 5);
     }
 
     /// The allowed-value lists are `=` chains (see the note in `0001_initial.sql`): they must still

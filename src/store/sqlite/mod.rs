@@ -400,6 +400,35 @@ mod tests {
     }
 
     #[test]
+    fn market_names_are_cached_replaced_and_read_back_and_an_unreadable_row_is_skipped() {
+        use crate::clock::Timestamp;
+        use crate::market::{MarketName, NameSource, OutcomeName};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("names.db");
+        let mut store = open(&path, "paper").unwrap();
+        let name = |question: &str, source, at| MarketName {
+            condition_id: "0xabc".into(),
+            question: question.into(),
+            slug: "abc".into(),
+            end_date: Some("2026-03-22T07:55:00Z".into()),
+            outcomes: vec![OutcomeName { token_id: "11".into(), outcome: "Yes".into() }],
+            source,
+            fetched_at: Timestamp(at),
+        };
+        let first = StoreCommand::UpsertMarketName(name("from a trade", NameSource::Trade, 1));
+        let second = StoreCommand::UpsertMarketName(name("Will it rain?", NameSource::Gamma, 2));
+        let results = store.write_batch(&[&first, &second]).unwrap();
+        assert!(results.iter().all(Result::is_ok), "{results:?}");
+        assert_eq!(store.load_recovery().unwrap().market_names, vec![name("Will it rain?", NameSource::Gamma, 2)]);
+        assert_eq!(store.status().unwrap().market_names.len(), 1);
+        store
+            .conn
+            .execute("INSERT INTO market_names VALUES ('0xbad', 'q', '', NULL, 'not json', 'gamma', 3)", [])
+            .unwrap();
+        assert_eq!(store.load_recovery().unwrap().market_names.len(), 1, "the unreadable row is a cache miss");
+    }
+
+    #[test]
     fn a_missing_file_is_created_with_the_whole_schema() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("nested/dir/wt.db");

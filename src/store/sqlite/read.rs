@@ -8,6 +8,7 @@ use rust_decimal::Decimal;
 
 use crate::clock::Timestamp;
 use crate::domain::{Side, WhaleVerdict};
+use crate::market::{MarketName, NameSource, OutcomeName};
 use crate::store::backend::{RecoveredOrder, RecoveredState, StatusReport, latest_trading_state};
 use crate::store::error::StoreError;
 use crate::store::records::{
@@ -82,9 +83,50 @@ pub(super) fn load_recovery(conn: &Connection) -> Result<RecoveredState, StoreEr
             },
         )?,
         open_redemptions: open_redemptions(conn)?,
+        market_names: market_names(conn)?,
     };
     snapshot.commit().map_err(StoreError::sqlite("ending a recovery read"))?;
     Ok(state)
+}
+
+/// Every market's cached names. A row that cannot be read is a cache miss, not a damaged store:
+/// it is skipped (and logged), and the names are read again.
+pub(crate) fn market_names(conn: &Connection) -> Result<Vec<MarketName>, StoreError> {
+    let rows: Vec<Result<MarketName, String>> = query(
+        conn,
+        "SELECT condition_id, question, slug, end_date, outcomes_json, source, fetched_at FROM market_names
+         ORDER BY condition_id",
+        [],
+        |row| {
+            let condition_id: String = get(row, 0)?;
+            let outcomes_json: String = get(row, 4)?;
+            let source: String = get(row, 5)?;
+            let outcomes = serde_json::from_str::<Vec<(String, String)>>(&outcomes_json)
+                .map_err(|e| format!("{condition_id}: outcomes_json: {e}"));
+            let source = NameSource::parse(&source).ok_or_else(|| format!("{condition_id}: source {source:?}"));
+            let name = outcomes.and_then(|outcomes| {
+                Ok(MarketName {
+                    question: get(row, 1).map_err(|e| e.to_string())?,
+                    slug: get(row, 2).map_err(|e| e.to_string())?,
+                    end_date: get(row, 3).map_err(|e| e.to_string())?,
+                    outcomes: outcomes
+                        .into_iter()
+                        .map(|(token_id, outcome)| OutcomeName { token_id, outcome })
+                        .collect(),
+                    source: source?,
+                    fetched_at: Timestamp(get(row, 6).map_err(|e| e.to_string())?),
+                    condition_id: condition_id.clone(),
+                })
+            });
+            Ok(name)
+        },
+    )?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|row| {
+            row.map_err(|e| tracing::warn!(error = %e, "a cached market name cannot be read; skipped")).ok()
+        })
+        .collect())
 }
 
 /// Redemptions a restart must finish, oldest first.
@@ -160,6 +202,7 @@ pub(super) fn status(conn: &Connection) -> Result<StatusReport, StoreError> {
         undelivered_alerts: u64::try_from(count(conn, "SELECT COUNT(*) FROM alert_outbox WHERE delivered_at IS NULL")?)
             .unwrap_or(0),
         open_positions: open,
+        market_names: market_names(conn)?,
         mode: meta(conn, super::MODE_KEY)?,
         feed_source: meta(conn, super::SOURCE_KEY)?,
     };

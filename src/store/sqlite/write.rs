@@ -9,6 +9,7 @@ use rusqlite::Connection;
 use rust_decimal::Decimal;
 
 use crate::clock::Timestamp;
+use crate::market::MarketName;
 use crate::store::command::{RetentionCutoffs, StoreCommand};
 use crate::store::error::{StoreError, is_foreign_key_violation, is_unique_violation};
 use crate::store::records::{
@@ -96,6 +97,7 @@ fn apply(conn: &Connection, command: &StoreCommand) -> Result<(), StoreError> {
         StoreCommand::AdvanceWatermark(mark) => advance_watermark(conn, mark),
         StoreCommand::InsertRedemption(redemption) => insert_redemption(conn, redemption),
         StoreCommand::UpdateRedemption(update) => update_redemption(conn, update),
+        StoreCommand::UpsertMarketName(name) => upsert_market_name(conn, name),
         StoreCommand::EnqueueAlert(alert) => insert_alert(conn, alert),
         StoreCommand::MarkAlertDelivered { alert_id, at } => {
             require_id("alert_delivered.alert_id", alert_id)?;
@@ -394,6 +396,30 @@ fn advance_watermark(conn: &Connection, w: &WhaleWatermark) -> Result<(), StoreE
     .and_then(|mut s| s.execute((&w.wallet, w.watermark.0)))
     .map(drop)
     .map_err(StoreError::sqlite("advancing a watermark"))
+}
+
+fn upsert_market_name(conn: &Connection, n: &MarketName) -> Result<(), StoreError> {
+    require_id("market_name.condition_id", &n.condition_id)?;
+    let outcomes: Vec<(&str, &str)> = n.outcomes.iter().map(|o| (o.token_id.as_str(), o.outcome.as_str())).collect();
+    let outcomes_json = serde_json::to_string(&outcomes)
+        .map_err(|e| StoreError::invalid("market_name.outcomes", &e.to_string(), "serializable as JSON"))?;
+    conn.prepare_cached(
+        "INSERT OR REPLACE INTO market_names (condition_id, question, slug, end_date, outcomes_json, source, fetched_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )
+    .and_then(|mut s| {
+        s.execute((
+            &n.condition_id,
+            &n.question,
+            &n.slug,
+            &n.end_date,
+            &outcomes_json,
+            n.source.as_str(),
+            n.fetched_at.0,
+        ))
+    })
+    .map(drop)
+    .map_err(StoreError::sqlite("caching a market's names"))
 }
 
 fn insert_alert(conn: &Connection, a: &AlertRecord) -> Result<(), StoreError> {
