@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use tokio::sync::{mpsc, watch};
 
 use super::supervisor::TaskResult;
-use crate::alerts::{self, Alert, AlertSender, Priority};
+use crate::alerts::{self, Alert, AlertKind, AlertSender, Priority};
 use crate::clock::Timestamp;
 use crate::config::Config;
 use crate::domain::{ReasonCode, TradingState};
@@ -152,6 +152,7 @@ impl Recorder {
                 format!("No new entries, exits still run: {detail}"),
                 t.at,
             )
+            .with_kind(AlertKind::TradingReducing)
             .with_dedup_key(format!("reducing:{}", t.reason.as_str())),
         };
         self.alerts.raise(alert.with_context("From", t.from.as_str()));
