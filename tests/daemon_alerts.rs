@@ -11,7 +11,7 @@ use rust_decimal::Decimal;
 use serde_json::Value;
 use support::chat::{ChatHook, field};
 use support::venue::http_get_with_token;
-use support::{Workspace, repo_path, signal, wait_until, wait_with_limit};
+use support::{Workspace, json_lines, repo_path, signal, wait_until, wait_with_limit};
 
 const TOKEN: &str = "alerts-token-7c2b";
 
@@ -103,6 +103,95 @@ fn the_breaker_alert_carries_the_figures_of_the_trip_that_status_shows() {
     let text = alert["text"].as_str().unwrap_or_default();
     let in_text = text.split("P&L ").nth(1).and_then(|rest| rest.split_whitespace().next()).map(Decimal::from_str);
     assert_eq!(in_text, Some(Ok(pnl)), "the alert's text {text:?} names another P&L than {pnl}");
+
+    signal(&daemon, "TERM");
+    let (exit, _) = wait_with_limit(&mut daemon, Duration::from_secs(20));
+    assert_eq!(exit.and_then(|s| s.code()), Some(0), "logs:\n{}", ws.all_logs());
+}
+
+/// One close as a person reads it: its P&L and its reason.
+fn close_of(pnl: &str, reason: &str) -> String {
+    format!("{pnl} {reason}")
+}
+
+/// The closes Slack received: alone (fields P&L and Reason) or listed in a digest.
+fn closes_on_slack(slack: &ChatHook) -> Vec<String> {
+    let mut closes = Vec::new();
+    for a in slack.attachments() {
+        let title = a["title"].as_str().unwrap_or_default();
+        if title.contains("Trade Closed") {
+            closes.push(close_of(&field(&a, "P&L").unwrap_or_default(), &field(&a, "Reason").unwrap_or_default()));
+        } else if title.contains("Alerts Held Back by the Throttle") {
+            for line in a["text"].as_str().unwrap_or_default().lines().filter(|l| l.starts_with("Closed ")) {
+                // "Closed <market> (whale <w>): P&L <usd>, <reason> at <time>"
+                let rest = line.split("): P&L ").nth(1).unwrap_or_default();
+                let (pnl, rest) = rest.split_once(", ").unwrap_or_default();
+                let reason = rest.split(" at ").next().unwrap_or_default();
+                closes.push(close_of(pnl, reason));
+            }
+        }
+    }
+    closes.sort();
+    closes
+}
+
+#[test]
+fn a_throttled_run_still_delivers_every_close_to_slack_in_a_digest() {
+    let slack = ChatHook::start();
+    let ws = Workspace::with_default_config("");
+    ws.write(
+        ".env",
+        &[
+            format!("WHALE_TRADER__API__TOKEN={TOKEN}"),
+            "WHALE_TRADER__ALERTS__SLACK__ENABLED=true".into(),
+            "WHALE_TRADER__ALERTS__SLACK__MIN_PRIORITY=info".into(),
+            "WHALE_TRADER__ALERTS__SLACK__MIN_INTERVAL_MS=0".into(),
+            format!("WHALE_TRADER__ALERTS__SLACK__WEBHOOK_URL={}", slack.url()),
+            // Three messages a minute: the session's opens use them up at once.
+            "WHALE_TRADER__ALERTS__THROTTLE__MAX_ALERTS_PER_WINDOW=3".into(),
+            "WHALE_TRADER__ALERTS__THROTTLE__WINDOW_MINUTES=1".into(),
+            String::new(),
+        ]
+        .join("\n"),
+    );
+    let mut daemon = ws.spawn_daemon(&[]);
+    let replayed = wait_until(Duration::from_secs(60), || ws.read("logs/main.log").contains("replay finished"));
+    assert!(replayed, "the sample session did not finish; main.log:\n{}", ws.read("logs/main.log"));
+    let audit_closes = || {
+        let mut closes: Vec<String> = json_lines(&ws.read("logs/trade_audit.log"))
+            .iter()
+            .filter(|l| l["event"] == "trade_closed")
+            .map(|l| close_of(&usd(decimal(&l["pnl_usd"])), l["reason"].as_str().unwrap_or_default()))
+            .collect();
+        closes.sort();
+        closes
+    };
+    let written = wait_until(Duration::from_secs(30), || audit_closes().len() >= 8);
+    assert!(written, "the session's closes were not audited: {:?}", audit_closes());
+    let closes = audit_closes();
+
+    // When the window reopens, the digest brings the rest: every close reached Slack once.
+    let all = wait_until(Duration::from_secs(90), || closes_on_slack(&slack) == closes);
+    assert!(all, "Slack has closes {:?}, the audit trail {closes:?}", closes_on_slack(&slack));
+    let alone: Vec<String> = slack
+        .attachments()
+        .iter()
+        .filter(|a| a["title"].as_str().is_some_and(|t| t.contains("Trade Closed")))
+        .map(|a| close_of(&field(a, "P&L").unwrap_or_default(), &field(a, "Reason").unwrap_or_default()))
+        .collect();
+    assert!(alone.len() < closes.len(), "the throttle never engaged: every close was sent alone");
+    let losing: Vec<&String> = closes.iter().filter(|c| c.starts_with('-')).collect();
+    assert!(!losing.is_empty());
+    for close in losing {
+        assert!(alone.contains(close), "the losing close {close} waited for the digest; alone: {alone:?}");
+    }
+    let digest = slack
+        .attachments()
+        .into_iter()
+        .find(|a| a["title"].as_str().is_some_and(|t| t.contains("Alerts Held Back")))
+        .expect("a digest");
+    let text = digest["text"].as_str().unwrap_or_default();
+    assert!(text.lines().next().is_some_and(|l| l.contains(" opened, ") && l.contains(" closed")), "{text}");
 
     signal(&daemon, "TERM");
     let (exit, _) = wait_with_limit(&mut daemon, Duration::from_secs(20));
