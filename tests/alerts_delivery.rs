@@ -243,7 +243,7 @@ async fn webhook_sends_json_with_secrets_retries_500_and_dead_letters_in_the_end
             "message": "Copy of 0xwhale on market-7 rejected: max_total_exposure",
             "context": [{"key": "Reason", "value": "max_total_exposure"}],
             "dedup_key": "trade_rejected:max_total_exposure:0xwhale",
-            "labels": {"kind": "trade_rejected", "whale": "0xwhale", "market": "market-7"},
+            "labels": {"kind": "trade_rejected", "whale": "0xwhale", "market": "market-7", "reason": "max_total_exposure"},
             "resolves": false,
             "notice": "single",
             "count": 1

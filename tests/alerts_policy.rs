@@ -257,3 +257,45 @@ async fn batch_summary_lists_the_configured_top_n() {
     h.shutdown.cancel();
     h.alerts.join().await;
 }
+
+/// The throttle spends its budget on opens; the closes still arrive: a losing one at once, the
+/// others in the digest sent when the window reopens, and what is held at shutdown in a last one.
+#[tokio::test(start_paused = true)]
+async fn a_throttled_channel_gets_every_close_in_time_or_in_a_digest() {
+    use rust_decimal::Decimal;
+    let mut config = quiet_config();
+    config.throttle.max_alerts_per_window = 3;
+    let h = start(config);
+    let sender = h.alerts.sender();
+    let open = |i: usize| Alert::trade_opened("0xw", &format!("m{i}"), "BUY", Decimal::TEN, Decimal::ONE, at(0));
+    for i in 0..5 {
+        sender.raise(open(i));
+    }
+    sender.raise(Alert::trade_closed("0xw", "m0", Decimal::from(-133), "stop_loss", at(1)));
+    sender.raise(Alert::trade_closed("0xw", "m1", Decimal::from(12), "take_profit", at(2)));
+    sender.raise(rejection());
+    settle().await;
+    let sent = h.recorder.sent();
+    assert_eq!(sent, ["single|1|Trade Opened"; 3].into_iter().chain(["single|1|Trade Closed"]).collect::<Vec<_>>());
+    assert_eq!(h.alerts.counters().channels["recorder"].suppressed, 4);
+
+    // The window reopens 15 minutes after the first message: one digest holds the rest.
+    tokio::time::sleep(Duration::from_secs(15 * 60)).await;
+    settle().await;
+    assert_eq!(h.recorder.sent().last().map(String::as_str), Some("single|1|Alerts Held Back by the Throttle"));
+    let digest = h.recorder.messages().last().cloned().unwrap_or_default();
+    assert!(digest.starts_with("2 opened, 1 closed, P&L $12.00, 1 rejected: max_total_positions ×1"), "{digest}");
+    assert!(digest.contains("Closed m1 (whale 0xw): P&L $12.00, take_profit"), "{digest}");
+    assert_eq!(h.alerts.counters().channels["recorder"].digests, 1);
+
+    // Held back again, then the daemon stops: the last digest goes out in the drain.
+    for i in 0..4 {
+        sender.raise(open(i));
+    }
+    sender.raise(Alert::trade_closed("0xw", "m3", Decimal::ONE, "whale_exit", at(3)));
+    settle().await;
+    h.shutdown.cancel();
+    h.alerts.join().await;
+    let last = h.recorder.messages().last().cloned().unwrap_or_default();
+    assert!(last.contains("Closed m3 (whale 0xw): P&L $1.00, whale_exit"), "{last}");
+}

@@ -741,3 +741,48 @@ fn a_market_on_the_thousandth_tick_trades_and_its_exit_follows_a_tick_change() {
     let closed = h.closed().unwrap_or_else(|| panic!("not closed: {:?}", h.pairs()));
     assert_eq!((closed.reason.as_str(), closed.exit_price), ("stop_loss", dec!(0.8501)));
 }
+
+/// The breaker trip carries the figures of its own moment: in the sample session it trips on the
+/// mark of a stop-loss exit still open, whose fill later in the same step moves the P&L again. The
+/// figures are those the trip's detail names, with that position still counted.
+#[test]
+fn a_state_change_carries_the_risk_figures_of_its_moment() {
+    use whale_trader::engine::EngineEvent;
+    let text = std::fs::read_to_string(repo_path("data/sample_session.jsonl")).unwrap_or_else(|e| panic!("{e}"));
+    let mut run: Option<SimulatedRun<PaperExecutor>> = None;
+    let mut trip = None;
+    for line in text.lines() {
+        let Some(event) = whale_trader::session::parse_line(line).unwrap_or_else(|e| panic!("{e}")) else { continue };
+        let run = run.get_or_insert_with(|| {
+            let engine = Engine::new(
+                Arc::new(sample_config()),
+                EngineSettings::default(),
+                Box::new(MemoryAuditSink::new()),
+                event.at,
+            )
+            .unwrap_or_else(|e| panic!("{e}"));
+            let mut run = SimulatedRun::new(engine, PaperExecutor::default(), event.at);
+            run.keep_events = true;
+            run
+        });
+        run.feed(event.at, event.input);
+        let open_after_step = run.engine.view().status.open_positions;
+        if trip.is_none()
+            && let Some((t, figures)) = run.events.iter().find_map(|e| match e {
+                EngineEvent::StateChanged(t, figures) if t.to == TradingState::Reducing => Some((t.clone(), *figures)),
+                _ => None,
+            })
+        {
+            trip = Some((t, figures, run.engine.risk().daily_pnl(), open_after_step));
+        }
+        run.events.clear();
+    }
+    let (t, figures, pnl_after_step, open_after_step) = trip.expect("the sample session trips the breaker");
+    let named: Decimal =
+        t.detail.split("P&L ").nth(1).and_then(|r| r.split_whitespace().next()).unwrap().parse().unwrap();
+    assert_eq!(figures.daily_pnl, named, "{t:?}");
+    assert_eq!(figures.open_positions, 1, "the stop-loss exit of T000014 has not filled at the trip");
+    assert_ne!(figures.daily_pnl, pnl_after_step, "its fill, in the same step, moved the P&L after the trip");
+    assert_eq!(open_after_step, 0);
+    assert!(figures.drawdown_percent > Decimal::ZERO);
+}

@@ -64,10 +64,14 @@ pub enum AlertKind {
     TradingHalted,
     TradingKilled,
     TradingResumed,
+    /// No new entries while a rule holds trading (a breaker cooldown, a stale feed); exits run.
+    TradingReducing,
     RecoverySummary,
     HealthChanged,
     TaskFailed,
     BatchSummary,
+    /// What a channel's throttle held back during its window, folded into one message.
+    ThrottleDigest,
     #[default]
     Custom,
 }
@@ -82,10 +86,12 @@ impl AlertKind {
             AlertKind::TradingHalted => "trading_halted",
             AlertKind::TradingKilled => "trading_killed",
             AlertKind::TradingResumed => "trading_resumed",
+            AlertKind::TradingReducing => "trading_reducing",
             AlertKind::RecoverySummary => "recovery_summary",
             AlertKind::HealthChanged => "health_changed",
             AlertKind::TaskFailed => "task_failed",
             AlertKind::BatchSummary => "batch_summary",
+            AlertKind::ThrottleDigest => "throttle_digest",
             AlertKind::Custom => "custom",
         }
     }
@@ -94,6 +100,29 @@ impl AlertKind {
     pub fn stops_trading(self) -> bool {
         matches!(self, AlertKind::CircuitBreakerTripped | AlertKind::TradingHalted | AlertKind::TradingKilled)
     }
+
+    /// Kinds that announce a change of the trading state, whichever way.
+    pub fn changes_trading_state(self) -> bool {
+        self.stops_trading() || matches!(self, AlertKind::TradingResumed | AlertKind::TradingReducing)
+    }
+
+    /// Every kind, for help texts and error messages.
+    pub const ALL: [AlertKind; 14] = [
+        AlertKind::TradeOpened,
+        AlertKind::TradeClosed,
+        AlertKind::TradeRejected,
+        AlertKind::CircuitBreakerTripped,
+        AlertKind::TradingHalted,
+        AlertKind::TradingKilled,
+        AlertKind::TradingResumed,
+        AlertKind::TradingReducing,
+        AlertKind::RecoverySummary,
+        AlertKind::HealthChanged,
+        AlertKind::TaskFailed,
+        AlertKind::BatchSummary,
+        AlertKind::ThrottleDigest,
+        AlertKind::Custom,
+    ];
 }
 
 /// Who and what an alert is about; also how receivers filter them.
@@ -104,6 +133,12 @@ pub struct Labels {
     pub whale: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub market: Option<String>,
+    /// A trade close's P&L: a losing close is never throttled away, and digests add them up.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pnl_usd: Option<Decimal>,
+    /// The reason code of a close or a rejection, for digests.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 /// One alert as produced by the engine, the health monitor or [`super::AlertSender::send_custom_alert`].
@@ -174,6 +209,26 @@ impl Alert {
         self
     }
 
+    pub fn with_pnl(mut self, pnl_usd: Decimal) -> Self {
+        self.labels.pnl_usd = Some(pnl_usd);
+        self
+    }
+
+    pub fn with_reason(mut self, reason: impl Into<String>) -> Self {
+        self.labels.reason = Some(reason.into());
+        self
+    }
+
+    /// An alert that must reach its channels whatever their load: CRITICAL ones, trading-state
+    /// changes, losing trade closes and throttle digests. The throttle lets them through (they
+    /// still count towards its window) and the lanes never drop them.
+    pub fn must_reach(&self) -> bool {
+        self.priority.is_critical()
+            || self.labels.kind.changes_trading_state()
+            || self.labels.kind == AlertKind::ThrottleDigest
+            || (self.labels.kind == AlertKind::TradeClosed && self.labels.pnl_usd.is_some_and(|p| p < Decimal::ZERO))
+    }
+
     /// Marks this alert as the notice that condition `dedup_key` has cleared.
     pub fn resolving(mut self, dedup_key: impl Into<String>) -> Self {
         self.dedup_key = Some(dedup_key.into());
@@ -213,6 +268,8 @@ impl Alert {
             .with_market(market)
             .with_context("P&L", usd(pnl_usd))
             .with_context("Reason", reason)
+            .with_pnl(pnl_usd)
+            .with_reason(reason)
     }
 
     /// A risk rejection; `reason` is the stable snake_case reason code. Keyed per reason and
@@ -223,6 +280,7 @@ impl Alert {
             .with_whale(whale)
             .with_market(market)
             .with_context("Reason", reason)
+            .with_reason(reason)
             .with_dedup_key(format!("trade_rejected:{reason}:{whale}"))
     }
 

@@ -12,6 +12,7 @@ use serde::Serialize;
 pub struct ChannelCounters {
     pub(crate) queued: AtomicU64,
     pub(crate) suppressed: AtomicU64,
+    pub(crate) digests: AtomicU64,
     pub(crate) dropped: AtomicU64,
     pub(crate) delivered: AtomicU64,
     pub(crate) retried: AtomicU64,
@@ -23,8 +24,10 @@ pub struct ChannelCounters {
 pub struct ChannelCountersSnapshot {
     /// Handed to the channel's worker.
     pub queued: u64,
-    /// Held back by the channel's throttle.
+    /// Held back by the channel's throttle (each folded into its next digest).
     pub suppressed: u64,
+    /// Digests of what the throttle held back, handed to the channel's worker.
+    pub digests: u64,
     /// Lost because the channel's queue overflowed (oldest non-critical first).
     pub dropped: u64,
     /// Messages (parts) the provider accepted.
@@ -40,6 +43,7 @@ impl ChannelCounters {
         ChannelCountersSnapshot {
             queued: self.queued.load(Ordering::Acquire),
             suppressed: self.suppressed.load(Ordering::Acquire),
+            digests: self.digests.load(Ordering::Acquire),
             dropped: self.dropped.load(Ordering::Acquire),
             delivered: self.delivered.load(Ordering::Acquire),
             retried: self.retried.load(Ordering::Acquire),

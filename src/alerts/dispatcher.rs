@@ -340,7 +340,11 @@ impl Dispatcher {
             for notification in self.policy.flush_due(now) {
                 self.fan_out(notification, now);
             }
-            let deadline = self.policy.next_deadline().map(|at| self.clock.instant_at(at));
+            self.send_digests(now, false);
+            let settings = self.settings;
+            let digests = self.slots.iter().filter_map(|s| s.throttle.digest_due_at(&settings));
+            let deadline =
+                self.policy.next_deadline().into_iter().chain(digests).min().map(|at| self.clock.instant_at(at));
             tokio::select! {
                 biased;
                 _ = shutdown.cancelled() => break,
@@ -391,11 +395,30 @@ impl Dispatcher {
             notification.alert = Arc::new(Alert { outbox_id: Some(id), ..(*notification.alert).clone() });
         }
         for slot in self.slots.iter_mut().filter(|s| !s.raw && priority >= s.min_priority) {
-            if slot.throttle.admit(priority, now, &self.settings) {
+            if slot.throttle.admit(&notification, now, &self.settings) {
                 enqueue(slot, notification.clone());
             } else {
                 bump(&slot.counters.suppressed);
             }
+        }
+    }
+
+    /// Each channel's digest of what its throttle held back, when it is due (or all of them, on
+    /// shutdown). A digest bound for a remote channel gets an outbox row like a critical alert: a
+    /// restart before it is delivered sends it again.
+    fn send_digests(&mut self, now: Timestamp, all: bool) {
+        let settings = self.settings;
+        for slot in self.slots.iter_mut() {
+            let digest =
+                if all { slot.throttle.take_digest(now) } else { slot.throttle.take_due_digest(now, &settings) };
+            let Some(mut notification) = digest else { continue };
+            if let Some(outbox) = self.outbox.as_ref().filter(|_| !is_local_channel(&slot.name)) {
+                let id = new_outbox_id(now);
+                outbox.enqueued(&id, &notification.alert);
+                notification.alert = Arc::new(Alert { outbox_id: Some(id), ..(*notification.alert).clone() });
+            }
+            bump(&slot.counters.digests);
+            enqueue(slot, notification);
         }
     }
 
@@ -453,6 +476,7 @@ impl Dispatcher {
         for notification in self.policy.flush_all() {
             self.fan_out(notification, now);
         }
+        self.send_digests(now, true);
         let mut tasks = std::mem::take(&mut self.retired);
         for slot in self.slots.drain(..) {
             slot.lane.close();

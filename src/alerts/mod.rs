@@ -27,6 +27,7 @@ pub mod channels;
 mod config;
 mod counters;
 mod dead_letter;
+mod digest;
 mod dispatcher;
 mod error;
 pub mod format;
@@ -45,6 +46,7 @@ pub use config::{
     HeartbeatConfig, HeartbeatMethod, SmsConfig, SmtpSecurity, TelegramConfig, ThrottleConfig, WebhookChannelConfig,
 };
 pub use counters::{AlertCountersSnapshot, ChannelCountersSnapshot};
+pub use digest::{Digest, HeldClose, MAX_DIGEST_CLOSES};
 pub use dispatcher::{AlertsBuilder, AlertsHandle};
 pub use error::AlertError;
 pub use notification::{Notice, Notification};

@@ -49,14 +49,16 @@ impl Notification {
     }
 }
 
+/// A full lane drops its oldest droppable item: never one that must reach the owner (a loss, a
+/// state change, a digest of what the throttle held back), as never a CRITICAL one.
 impl Urgency for Notification {
     fn is_critical(&self) -> bool {
-        self.alert.priority.is_critical()
+        self.alert.must_reach()
     }
 }
 
 impl Urgency for Alert {
     fn is_critical(&self) -> bool {
-        self.priority.is_critical()
+        self.must_reach()
     }
 }

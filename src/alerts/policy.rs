@@ -11,14 +11,18 @@
 //! - while trading is halted (breaker trip, halt or kill seen, no resume yet), every
 //!   `trade_rejected` alert is one the halt caused: it is suppressed and counted.
 //!
-//! Throttling is per channel: at most `max_alerts_per_window` messages per window, CRITICAL
-//! always passes (and still counts towards the window).
+//! Throttling is per channel: at most `max_alerts_per_window` messages per window. What must
+//! reach the owner always passes (and still counts towards the window): CRITICAL alerts,
+//! trading-state changes, losing trade closes (see [`Alert::must_reach`]). Everything else the
+//! throttle holds back is folded into the channel's [`Digest`], sent as one message as soon as the
+//! window has room again (or at once when it is full, and on shutdown), so no close is ever lost.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
-use super::alert::{Alert, AlertKind, Priority};
+use super::alert::{Alert, AlertKind};
 use super::config::AlertsConfig;
+use super::digest::Digest;
 use super::notification::{Notice, Notification};
 use crate::clock::Timestamp;
 
@@ -206,30 +210,69 @@ impl Policy {
     }
 }
 
-/// The throttle, one per channel: a sliding window of recent messages.
+/// The throttle, one per channel: a sliding window of recent messages, and the digest of what it
+/// held back.
 #[derive(Debug, Default)]
 pub struct Throttle {
     sent: VecDeque<Timestamp>,
+    digest: Digest,
 }
 
 impl Throttle {
-    /// Whether a message of `priority` may go out at `now`; records it when it may.
-    pub fn admit(&mut self, priority: Priority, now: Timestamp, settings: &PolicySettings) -> bool {
+    fn forget_expired(&mut self, now: Timestamp, settings: &PolicySettings) {
         while self.sent.front().is_some_and(|t| now.millis_since(*t) >= settings.throttle_window_ms) {
             self.sent.pop_front();
         }
-        if priority.is_critical() || self.sent.len() < settings.throttle_max {
+    }
+
+    /// Whether `notification` may go out at `now`; records it when it may, and folds it into the
+    /// digest when it may not.
+    pub fn admit(&mut self, notification: &Notification, now: Timestamp, settings: &PolicySettings) -> bool {
+        self.forget_expired(now, settings);
+        if notification.alert.must_reach() || self.sent.len() < settings.throttle_max {
             self.sent.push_back(now);
             true
         } else {
+            self.digest.fold(notification);
             false
         }
+    }
+
+    /// When the digest is due: once the window has room for one more message (at once when the
+    /// digest is full). `None` while nothing is held back.
+    pub fn digest_due_at(&self, settings: &PolicySettings) -> Option<Timestamp> {
+        if self.digest.is_empty() {
+            return None;
+        }
+        // The window has room once all but `throttle_max - 1` of the messages in it have expired.
+        let must_expire = (self.sent.len() + 1).saturating_sub(settings.throttle_max);
+        match must_expire.checked_sub(1).and_then(|i| self.sent.get(i)) {
+            Some(oldest) if !self.digest.is_full() => Some(oldest.plus_millis(settings.throttle_window_ms)),
+            _ => Some(Timestamp::from_millis(0)),
+        }
+    }
+
+    /// The digest, when it is due at `now`: it is then one message of the window like any other.
+    pub fn take_due_digest(&mut self, now: Timestamp, settings: &PolicySettings) -> Option<Notification> {
+        self.forget_expired(now, settings);
+        let due = self.digest_due_at(settings).is_some_and(|at| at <= now);
+        if !due {
+            return None;
+        }
+        self.sent.push_back(now);
+        self.digest.take(now).map(|alert| Notification { alert: Arc::new(alert), notice: Notice::Single })
+    }
+
+    /// On shutdown: the digest now, whatever the window, so that nothing held back is lost.
+    pub fn take_digest(&mut self, now: Timestamp) -> Option<Notification> {
+        self.digest.take(now).map(|alert| Notification { alert: Arc::new(alert), notice: Notice::Single })
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::alerts::Priority;
 
     const MIN: i64 = 60_000;
 
@@ -303,16 +346,100 @@ mod tests {
         assert_eq!(notice(policy.on_alert(rejection(3), at(3))), Some(Notice::Single));
     }
 
+    fn message(alert: Alert) -> Notification {
+        Notification::single(alert)
+    }
+
+    fn opened(at_ms: i64) -> Notification {
+        message(Alert::trade_opened(
+            "0xw",
+            "m",
+            "BUY",
+            rust_decimal::Decimal::TEN,
+            rust_decimal::Decimal::ONE,
+            at(at_ms),
+        ))
+    }
+
     #[test]
     fn throttle_lets_ten_through_per_window_but_always_critical() {
         let s = settings();
         let mut throttle = Throttle::default();
+        let warning = |ms| message(Alert::new(Priority::Warning, "w", "x", at(ms)));
         for i in 0..10 {
-            assert!(throttle.admit(Priority::Warning, at(i), &s));
+            assert!(throttle.admit(&warning(i), at(i), &s));
         }
-        assert!(!throttle.admit(Priority::Warning, at(11), &s));
-        assert!(throttle.admit(Priority::Critical, at(12), &s));
-        assert!(!throttle.admit(Priority::Error, at(15 * MIN - 1), &s));
-        assert!(throttle.admit(Priority::Warning, at(15 * MIN + 12), &s));
+        assert!(!throttle.admit(&warning(11), at(11), &s));
+        assert!(throttle.admit(&message(Alert::new(Priority::Critical, "c", "x", at(12))), at(12), &s));
+        assert!(!throttle.admit(&message(Alert::new(Priority::Error, "e", "x", at(13))), at(15 * MIN - 1), &s));
+        assert!(throttle.admit(&warning(15 * MIN + 12), at(15 * MIN + 12), &s));
+    }
+
+    #[test]
+    fn state_changes_and_losing_closes_always_pass_and_still_count() {
+        let s = settings();
+        let mut throttle = Throttle::default();
+        for i in 0..10 {
+            assert!(throttle.admit(&opened(i), at(i), &s));
+        }
+        let loss = message(Alert::trade_closed("0xw", "m", rust_decimal::Decimal::NEGATIVE_ONE, "stop_loss", at(20)));
+        let gain = message(Alert::trade_closed("0xw", "m", rust_decimal::Decimal::ONE, "take_profit", at(21)));
+        let reducing = message(
+            Alert::new(Priority::Warning, "Trading Reducing", "x", at(22)).with_kind(AlertKind::TradingReducing),
+        );
+        let resumed = message(Alert::trading_resumed("operator", at(23)));
+        assert!(throttle.admit(&loss, at(20), &s), "a losing close is never held back");
+        assert!(!throttle.admit(&gain, at(21), &s), "a winning close waits for the digest");
+        assert!(throttle.admit(&reducing, at(22), &s));
+        assert!(throttle.admit(&resumed, at(23), &s));
+        // Those that passed count: thirteen in a window of ten, so a slot frees only when the
+        // fourth oldest has expired.
+        assert_eq!(throttle.digest_due_at(&s), Some(at(3 + 15 * MIN)));
+    }
+
+    #[test]
+    fn what_the_throttle_holds_back_goes_out_as_one_digest_when_the_window_reopens() {
+        let s = settings();
+        let mut throttle = Throttle::default();
+        assert_eq!(throttle.digest_due_at(&s), None, "nothing held back, no digest");
+        for i in 0..10 {
+            assert!(throttle.admit(&opened(i * 1000), at(i * 1000), &s));
+        }
+        for i in 10..17 {
+            assert!(!throttle.admit(&opened(i * 1000), at(i * 1000), &s));
+        }
+        let close = message(Alert::trade_closed("0xw", "m-7", rust_decimal::Decimal::TWO, "whale_exit", at(17_000)));
+        assert!(!throttle.admit(&close, at(17_000), &s));
+        // The window reopens when the first of the ten expires.
+        assert_eq!(throttle.digest_due_at(&s), Some(at(15 * MIN)));
+        assert!(throttle.take_due_digest(at(15 * MIN - 1), &s).is_none(), "not before");
+        let digest = throttle.take_due_digest(at(15 * MIN), &s).expect("due");
+        assert_eq!(digest.alert.labels.kind, AlertKind::ThrottleDigest);
+        assert!(
+            digest.alert.message.starts_with("7 opened, 1 closed, P&L $2.00, 0 rejected"),
+            "{}",
+            digest.alert.message
+        );
+        assert!(digest.alert.message.contains("Closed m-7 (whale 0xw)"), "{}", digest.alert.message);
+        assert_eq!(throttle.digest_due_at(&s), None);
+        // The digest took the freed slot: the window is full again.
+        assert!(!throttle.admit(&opened(15 * MIN + 1), at(15 * MIN + 1), &s));
+        assert_eq!(
+            throttle.take_digest(at(15 * MIN + 2)).map(|n| n.alert.labels.kind),
+            Some(AlertKind::ThrottleDigest)
+        );
+    }
+
+    #[test]
+    fn a_full_digest_is_due_at_once() {
+        let s = PolicySettings { throttle_max: 1, ..settings() };
+        let mut throttle = Throttle::default();
+        assert!(throttle.admit(&opened(0), at(0), &s));
+        for i in 0..super::super::digest::MAX_DIGEST_CLOSES {
+            let close = message(Alert::trade_closed("w", "m", rust_decimal::Decimal::ONE, "take_profit", at(1)));
+            assert!(!throttle.admit(&close, at(1 + i as i64), &s));
+        }
+        assert_eq!(throttle.digest_due_at(&s), Some(at(0)));
+        assert!(throttle.take_due_digest(at(500), &s).is_some());
     }
 }

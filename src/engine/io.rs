@@ -173,8 +173,10 @@ impl ExecutionReport {
 pub enum EngineEvent {
     /// A trade opened, closed or rejected, or a trading-state change (also sent to the audit sink).
     Audit(AuditRecord),
-    /// The risk manager's transition record (the store persists it before it matters).
-    StateChanged(Transition),
+    /// The risk manager's transition record (the store persists it before it matters), with the
+    /// risk figures right after the input that caused it was applied: what a breaker or halt alert
+    /// reports, rather than whatever observers last saw.
+    StateChanged(Transition, StateFigures),
     /// An order intent the engine hands to the executor (persist before sending: write-ahead).
     /// `whale_trade_key` is the dedupe key of the whale trade an entry copies.
     OrderIntentRecorded { intent: OrderIntent, trade_id: String, whale_trade_key: Option<Arc<str>>, at: Timestamp },
@@ -207,6 +209,16 @@ pub enum EngineEvent {
     MarketNamed(Box<MarketName>),
 }
 
+/// The risk figures at a trading-state change: the same numbers `/status` shows once the step
+/// that caused the change is published.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct StateFigures {
+    /// Today's P&L, realised plus unrealised.
+    pub daily_pnl: Decimal,
+    pub drawdown_percent: Decimal,
+    pub open_positions: u32,
+}
+
 /// The redemption of one resolved market's winning shares (live mode).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RedemptionRequest {
@@ -228,7 +240,7 @@ pub struct RedemptionRequest {
 impl EngineEvent {
     /// Whether an alert should go out for this event.
     pub fn is_alertable(&self) -> bool {
-        matches!(self, EngineEvent::StateChanged(_) | EngineEvent::BreakerWarning { .. })
+        matches!(self, EngineEvent::StateChanged(..) | EngineEvent::BreakerWarning { .. })
             || matches!(
                 self,
                 EngineEvent::Audit(

@@ -115,7 +115,7 @@ impl Journal {
                 }
                 // Watermarks belong to the whale feed, which knows what it has read and handed over.
                 EngineEvent::WhaleTradeDecided(decision) => commands.push(whale_decision(engine, decision)),
-                EngineEvent::StateChanged(t) => {
+                EngineEvent::StateChanged(t, _) => {
                     commands.push(StoreCommand::RecordTradingStateChange(TradingStateChange {
                         from_state: t.from.as_str().to_owned(),
                         to_state: t.to.as_str().to_owned(),

@@ -44,7 +44,8 @@ pub use executor::{
 };
 pub use io::{
     Control, ControlAnswer, ControlOutcome, DecisionOutcome, EngineEvent, EngineStatus, ExecutionReport, ExitCounters,
-    Input, Outputs, PositionClose, PositionUpdate, Quote, RedemptionRequest, WalletReading, WhaleTradeDecision,
+    Input, Outputs, PositionClose, PositionUpdate, Quote, RedemptionRequest, StateFigures, WalletReading,
+    WhaleTradeDecision,
 };
 pub use market_data::{TYPICAL_FEE, TokenPrices, VenueRules};
 pub use replay::{ReplayReport, SimulatedRun};

@@ -366,10 +366,15 @@ fn alert_metrics(text: &mut PromText, counters: &AlertCountersSnapshot) {
         text.single(name, MetricKind::Counter, help, value);
     }
     type Read = fn(&ChannelCountersSnapshot) -> u64;
-    let families: [(&str, &str, Read); 4] = [
+    let families: [(&str, &str, Read); 5] = [
         ("whale_trader_alerts_delivered_total", "Alerts delivered, per channel.", |c| c.delivered),
         ("whale_trader_alerts_suppressed_total", "Alerts suppressed by throttling or grouping.", |c| c.suppressed),
         ("whale_trader_alerts_dropped_total", "Alerts dropped from a full queue.", |c| c.dropped),
+        (
+            "whale_trader_alerts_digests_total",
+            "Digests of the alerts a channel's throttle held back, per channel.",
+            |c| c.digests,
+        ),
         ("whale_trader_alerts_dead_lettered_total", "Deliveries that finally failed.", |c| c.dead_lettered),
     ];
     for (name, help, read) in families {

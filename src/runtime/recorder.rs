@@ -10,12 +10,12 @@ use tokio::sync::{mpsc, watch};
 
 use super::closing_summary::ClosingSummary;
 use super::supervisor::TaskResult;
-use crate::alerts::{self, Alert, AlertSender, Priority};
+use crate::alerts::{self, Alert, AlertKind, AlertSender, Priority};
 use crate::clock::Timestamp;
 use crate::config::Config;
 use crate::domain::{ReasonCode, TradingState};
 use crate::engine::audit::WhaleStandingChanged;
-use crate::engine::{AuditRecord, EngineEvent, EngineView, RedemptionRequest, ReplayReport};
+use crate::engine::{AuditRecord, EngineEvent, EngineView, RedemptionRequest, ReplayReport, StateFigures};
 use crate::market::beside;
 use crate::risk::Transition;
 
@@ -106,7 +106,7 @@ impl Recorder {
     fn record(&self, event: EngineEvent) {
         match event {
             EngineEvent::Audit(record) => self.record_audit(record),
-            EngineEvent::StateChanged(transition) => self.alert_state_change(&transition),
+            EngineEvent::StateChanged(transition, figures) => self.alert_state_change(&transition, figures),
             EngineEvent::BreakerWarning { daily_pnl, threshold, at } => {
                 let alert = Alert::new(
                     Priority::Warning,
@@ -176,7 +176,7 @@ impl Recorder {
 
     /// Breaker trips, halts, kills and resumes as the dispatcher's own kinds, so that a halt
     /// suppresses the per-trade rejections it causes and a resume resolves it.
-    fn alert_state_change(&self, t: &Transition) {
+    fn alert_state_change(&self, t: &Transition, figures: StateFigures) {
         let detail = format!("{}: {}", t.reason.as_str(), t.detail);
         let alert = match (t.to, t.reason) {
             // A human's resume resolves the halt even when another rule still holds `Reducing`.
@@ -184,10 +184,10 @@ impl Recorder {
                 Alert::trading_resumed(&format!("an operator (now {})", t.to.as_str()), t.at)
             }
             (TradingState::Reducing, ReasonCode::CircuitBreakerTripped) => {
-                Alert::circuit_breaker_tripped(&detail, self.risk_metrics(), t.at)
+                Alert::circuit_breaker_tripped(&detail, self.risk_figures(figures), t.at)
             }
-            (TradingState::Halted, _) => Alert::trading_halted(&detail, self.risk_metrics(), t.at),
-            (TradingState::Killed, _) => Alert::trading_killed(&detail, self.risk_metrics(), t.at),
+            (TradingState::Halted, _) => Alert::trading_halted(&detail, self.risk_figures(figures), t.at),
+            (TradingState::Killed, _) => Alert::trading_killed(&detail, self.risk_figures(figures), t.at),
             (TradingState::Active, ReasonCode::CooldownElapsed) => Alert::circuit_breaker_reset(t.at),
             (TradingState::Active, _) => Alert::trading_resumed(&detail, t.at),
             (TradingState::Reducing, _) => Alert::new(
@@ -196,17 +196,19 @@ impl Recorder {
                 format!("No new entries, exits still run: {detail}"),
                 t.at,
             )
+            .with_kind(AlertKind::TradingReducing)
             .with_dedup_key(format!("reducing:{}", t.reason.as_str())),
         };
         self.alerts.raise(alert.with_context("From", t.from.as_str()));
     }
 
-    fn risk_metrics(&self) -> alerts::RiskFigures {
-        let view = self.view.borrow().clone();
+    /// The figures the engine attached to the state change (those of the moment it happened),
+    /// against the configured position limit.
+    fn risk_figures(&self, figures: StateFigures) -> alerts::RiskFigures {
         alerts::RiskFigures {
-            daily_pnl_usd: view.risk.daily_pnl,
-            drawdown_percent: view.risk.drawdown_percent,
-            open_positions: view.status.open_positions,
+            daily_pnl_usd: figures.daily_pnl,
+            drawdown_percent: figures.drawdown_percent,
+            open_positions: figures.open_positions as usize,
             max_positions: self.config.borrow().risk.limits.max_total_positions as usize,
         }
     }

@@ -4,7 +4,7 @@
 use crate::clock::Timestamp;
 use crate::domain::{ExitReason, ReasonCode, TradingState};
 use crate::engine::audit::{AuditRecord, TradingStateChanged, WhaleStandingChanged};
-use crate::engine::io::{Control, ControlOutcome, EngineEvent, Outputs};
+use crate::engine::io::{Control, ControlOutcome, EngineEvent, Outputs, StateFigures};
 use crate::risk::whales::WhaleChange;
 use crate::risk::{RiskEvent, Transition};
 
@@ -200,6 +200,13 @@ impl Engine {
             }),
             out,
         );
-        out.events.push(EngineEvent::StateChanged(t.clone()));
+        // Figures of this moment: the input that caused the change is applied, the step not yet
+        // published, so the view observers hold may still show the state before it.
+        let figures = StateFigures {
+            daily_pnl: self.risk.daily_pnl(),
+            drawdown_percent: self.risk.drawdown_percent(),
+            open_positions: u32::try_from(self.portfolio.open_count()).unwrap_or(u32::MAX),
+        };
+        out.events.push(EngineEvent::StateChanged(t.clone(), figures));
     }
 }

@@ -234,6 +234,11 @@ impl RiskManager {
         self.equity() - self.start_of_day_equity
     }
 
+    /// Drawdown from the equity peak, in percent (divides: for records, not the hot path).
+    pub fn drawdown_percent(&self) -> Decimal {
+        self.drawdown.drawdown_percent(self.equity())
+    }
+
     /// Automatic transitions and warnings since the last drain, oldest first.
     pub fn drain_events(&mut self) -> std::vec::Drain<'_, RiskEvent> {
         self.events.drain(..)
