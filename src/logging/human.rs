@@ -7,7 +7,8 @@
 //! decimal digits) the same, and numbers with more than [`MAX_FRACTION_DIGITS`] decimals (a float
 //! the Data API printed, `0.5049999999999999`) rounded. Fields that repeat the line (`event`, the
 //! record's own `timestamp`, `mode`) are left out, and so are operation timings (they have
-//! `performance.log`).
+//! `performance.log`) and the audit records (`trade_audit.log` keeps them; the console tells the
+//! same decisions in the engine's one-line narration and the console alerts, with names).
 
 use std::fmt::{self, Write as _};
 use std::str::FromStr;

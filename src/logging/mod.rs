@@ -141,7 +141,9 @@ fn console_layer(format: ConsoleFormat) -> Option<BoxedLayer> {
         tracing_subscriber::fmt::layer()
             .event_format(human::HumanFormat)
             .with_writer(std::io::stdout)
-            .with_filter(tracing_subscriber::filter::filter_fn(|meta| meta.target() != PERF_TARGET))
+            .with_filter(tracing_subscriber::filter::filter_fn(|meta| {
+                meta.target() != PERF_TARGET && meta.target() != AUDIT_TARGET
+            }))
             .boxed()
     } else {
         json_layer(std::io::stdout)

@@ -69,8 +69,8 @@ impl RiskManager {
             return reject(
                 ReasonCode::DoubleFire,
                 format!(
-                    "{} {} already fired at {at}, within the {window}-minute window (risk.safeguards.double_fire_window_minutes)",
-                    intent.side, intent.market
+                    "a {} in the same market already fired at {at}, within the {window}-minute window (risk.safeguards.double_fire_window_minutes)",
+                    intent.side
                 ),
             );
         }
@@ -83,8 +83,8 @@ impl RiskManager {
             return reject(
                 ReasonCode::OpposingPosition,
                 format!(
-                    "{} {} {} opposes a position already held in {} (risk.compliance.opposing_positions = reject)",
-                    intent.side, intent.size, intent.token, intent.market
+                    "{} {} shares opposes a position already held in the same market (risk.compliance.opposing_positions = reject)",
+                    intent.side, intent.size
                 ),
             );
         }
