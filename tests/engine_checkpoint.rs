@@ -46,6 +46,17 @@ fn saved(engine: &Engine) -> (String, String) {
     )
 }
 
+/// The market names learned so far (what the store's `market_names` table holds).
+fn market_names(events: &[EngineEvent]) -> Vec<whale_trader::market::MarketName> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            EngineEvent::MarketNamed(name) => Some((**name).clone()),
+            _ => None,
+        })
+        .collect()
+}
+
 /// The dedupe keys of the whale trades decided so far (what the store's seen table holds).
 fn seen_keys(events: &[EngineEvent]) -> Vec<String> {
     events
@@ -76,6 +87,8 @@ fn a_session_stopped_anywhere_and_restored_ends_exactly_like_one_never_stopped()
         let mut engine =
             Engine::restore(config(), Box::new(sink.clone()), checkpoint, risk, seen.iter().map(String::as_str))
                 .unwrap_or_else(|e| panic!("split {split}: {e}"));
+        // Names are not in the checkpoint either: the store's cache gives them back.
+        engine.load_names(market_names(&first.events));
         // Books are not in the checkpoint: the market data before the split comes back as warm-up.
         for event in &events[..split] {
             if matches!(event.input, Input::Book(_) | Input::MarketInfo(_)) {

@@ -19,6 +19,10 @@ pub const MAX_NAME_CHARS: usize = 300;
 /// Most outcomes one market names.
 pub const MAX_OUTCOMES: usize = 16;
 
+/// Most markets the catalogue keeps; past it, the names learned longest ago make room (a held
+/// market's names are then read from Gamma again).
+pub const MAX_MARKETS: usize = 10_000;
+
 /// An id shortened for a person: `0xfd48e3…d8b4` for a condition id or an address, `942422…0261`
 /// for a token id; ids of at most 14 characters are kept whole.
 pub fn short_id(id: &str) -> String {
@@ -208,10 +212,24 @@ impl NameCatalogue {
                 self.tokens.remove(&outcome.token_id);
             }
         }
+        if !self.markets.contains_key(&name.condition_id) && self.markets.len() >= MAX_MARKETS {
+            self.evict_oldest();
+        }
         for outcome in &name.outcomes {
             self.tokens.insert(outcome.token_id.clone(), name.condition_id.clone());
         }
         self.markets.insert(name.condition_id.clone(), name);
+    }
+
+    fn evict_oldest(&mut self) {
+        let Some(oldest) = self.markets.values().min_by_key(|m| m.fetched_at).map(|m| m.condition_id.clone()) else {
+            return;
+        };
+        if let Some(gone) = self.markets.remove(&oldest) {
+            for outcome in gone.outcomes {
+                self.tokens.remove(&outcome.token_id);
+            }
+        }
     }
 
     pub fn market(&self, condition_id: &str) -> Option<&MarketName> {
@@ -357,6 +375,20 @@ mod tests {
         assert_eq!(names.market_title(MARKET), "Bitcoin Up or Down - March 22");
         assert!(names.due_for_refresh([MARKET], Timestamp(1099), 1000).is_empty());
         assert_eq!(names.due_for_refresh([MARKET, "0xnew"], Timestamp(1100), 1000), vec![MARKET, "0xnew"]);
+    }
+
+    #[test]
+    fn the_catalogue_is_bounded_and_the_oldest_names_make_room() {
+        let mut names = NameCatalogue::new();
+        for i in 0..=MAX_MARKETS {
+            let mut name = gamma("q", i as i64);
+            name.condition_id = format!("0x{i}");
+            name.outcomes = vec![OutcomeName { token_id: i.to_string(), outcome: "Yes".into() }];
+            names.insert(name);
+        }
+        assert_eq!(names.len(), MAX_MARKETS);
+        assert!(names.market("0x0").is_none() && names.outcome("0").is_none());
+        assert_eq!(names.outcome_name(&MAX_MARKETS.to_string()), "Yes");
     }
 
     #[test]

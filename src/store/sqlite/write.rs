@@ -402,7 +402,7 @@ fn upsert_market_name(conn: &Connection, n: &MarketName) -> Result<(), StoreErro
     require_id("market_name.condition_id", &n.condition_id)?;
     let outcomes: Vec<(&str, &str)> = n.outcomes.iter().map(|o| (o.token_id.as_str(), o.outcome.as_str())).collect();
     let outcomes_json = serde_json::to_string(&outcomes)
-        .map_err(|e| StoreError::invalid("market_name.outcomes", &e.to_string(), "serializable as JSON"))?;
+        .map_err(|e| StoreError::invalid("market_name.outcomes", e.to_string(), "serializable as JSON"))?;
     conn.prepare_cached(
         "INSERT OR REPLACE INTO market_names (condition_id, question, slug, end_date, outcomes_json, source, fetched_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -463,9 +463,20 @@ fn prune(conn: &Connection, cutoffs: &RetentionCutoffs) -> Result<(), StoreError
         )
         .and_then(|mut s| s.execute([cutoffs.seen_trades_before.0]))
         .map_err(StoreError::sqlite("pruning seen whale trades"))?;
+    // Names of markets we traded stay (positions are history); those only seen in a whale trade go
+    // with the decisions about them.
+    let names = conn
+        .prepare_cached(
+            "DELETE FROM market_names
+             WHERE fetched_at < ?1
+               AND NOT EXISTS (SELECT 1 FROM positions WHERE positions.market_id = market_names.condition_id)",
+        )
+        .and_then(|mut s| s.execute([cutoffs.decisions_before.0]))
+        .map_err(StoreError::sqlite("pruning market names"))?;
     tracing::info!(
         decisions_pruned = decisions,
         seen_trades_pruned = seen,
+        market_names_pruned = names,
         decisions_before = %cutoffs.decisions_before,
         seen_trades_before = %cutoffs.seen_trades_before,
         "store retention pass"
