@@ -299,3 +299,57 @@ async fn a_throttled_channel_gets_every_close_in_time_or_in_a_digest() {
     let last = h.recorder.messages().last().cloned().unwrap_or_default();
     assert!(last.contains("Closed m3 (whale 0xw): P&L $1.00, whale_exit"), "{last}");
 }
+
+/// Records what the dispatcher writes to the outbox.
+#[derive(Default)]
+struct MemoryOutbox {
+    enqueued: Mutex<Vec<(String, Alert)>>,
+    delivered: Mutex<Vec<String>>,
+}
+
+impl whale_trader::alerts::AlertOutbox for MemoryOutbox {
+    fn enqueued(&self, id: &str, alert: &Alert) {
+        if let Ok(mut rows) = self.enqueued.lock() {
+            rows.push((id.to_owned(), alert.clone()));
+        }
+    }
+
+    fn delivered(&self, id: &str, _at: Timestamp) {
+        if let Ok(mut ids) = self.delivered.lock() {
+            ids.push(id.to_owned());
+        }
+    }
+}
+
+/// A digest bound for a remote channel is written to the outbox before the channel tries it and
+/// marked delivered after: a restart in between sends it again, as it does a critical alert.
+#[tokio::test(start_paused = true)]
+async fn a_digest_for_a_remote_channel_goes_through_the_outbox() {
+    use whale_trader::alerts::AlertKind;
+    let mut config = quiet_config();
+    config.throttle.max_alerts_per_window = 1;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let recorder = Arc::new(Recorder::default());
+    let outbox = Arc::new(MemoryOutbox::default());
+    let shutdown = CancellationToken::new();
+    let alerts = AlertsBuilder::new(config, dir.path())
+        .channel(recorder.clone(), Priority::Info)
+        .outbox(outbox.clone())
+        .spawn(shutdown.clone())
+        .expect("alerts start");
+    let sender = alerts.sender();
+    sender.raise(Alert::new(Priority::Info, "first", "m", at(0)));
+    sender.raise(Alert::new(Priority::Info, "held", "m", at(0)));
+    settle().await;
+    assert!(outbox.enqueued.lock().map(|r| r.is_empty()).unwrap_or(false), "nothing critical yet");
+    tokio::time::sleep(Duration::from_secs(15 * 60)).await;
+    settle().await;
+    let rows = outbox.enqueued.lock().map(|r| r.clone()).unwrap_or_default();
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0].1.labels.kind, AlertKind::ThrottleDigest);
+    assert!(rows[0].1.message.contains("1 other alert(s): held ×1"), "{}", rows[0].1.message);
+    assert_eq!(outbox.delivered.lock().map(|d| d.clone()).unwrap_or_default(), vec![rows[0].0.clone()]);
+    assert_eq!(recorder.sent().last().map(String::as_str), Some("single|1|Alerts Held Back by the Throttle"));
+    shutdown.cancel();
+    alerts.join().await;
+}

@@ -116,4 +116,25 @@ mod tests {
         );
         assert!(again[0].context.iter().any(|(k, _)| k == "Re-sent"));
     }
+
+    #[test]
+    fn an_undelivered_digest_comes_back_as_a_digest_that_must_reach_its_channels() {
+        let mut digest = crate::alerts::Digest::default();
+        let close = Alert::trade_closed("0xw", "m", rust_decimal::Decimal::TWO, "take_profit", Timestamp(1));
+        digest.fold(&crate::alerts::Notification::single(close));
+        let alert = digest.take(Timestamp(9)).expect("a digest");
+        let row = AlertRecord {
+            alert_id: "alert-9-00000001".into(),
+            priority: alert.priority.as_str().to_ascii_lowercase(),
+            title: alert.title.clone(),
+            body_json: serde_json::to_string(&alert).unwrap_or_default(),
+            created_at: Timestamp(9),
+            delivered_at: None,
+        };
+        let again = undelivered_alerts(&[row]);
+        assert_eq!(again.len(), 1);
+        assert_eq!(again[0].labels.kind, crate::alerts::AlertKind::ThrottleDigest);
+        assert!(again[0].must_reach(), "a re-sent digest is not held back by the throttle again");
+        assert!(again[0].message.contains("Closed m (whale 0xw): P&L $2.00, take_profit"), "{}", again[0].message);
+    }
 }
