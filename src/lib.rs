@@ -20,7 +20,8 @@
 //! - [`domain`]: interned ids, sides, trading states, reason and exit codes.
 //! - [`market`]: the market as the core sees it, whichever venue read it: order books and the
 //!   rules a usable one keeps, market parameters and fee curves, the paper fill model, whale trades
-//!   with their dedupe key, the positions the venue says we hold.
+//!   with their dedupe key, the positions the venue says we hold, and the names a person reads
+//!   (market questions, outcome names, whale labels, short ids when unknown).
 //! - [`clock`]: time as a parameter (the only place that reads the wall or monotonic clock).
 //! - [`config`]: the TOML file, `.env` and `WHALE_TRADER__…` overrides, validated as a whole.
 //!
@@ -38,8 +39,8 @@
 //!
 //! Adapters at the edges (async I/O, converting to and from the core's types):
 //!
-//! - [`polymarket`]: the Data API and CLOB clients, the whale and price feeds, market status, order
-//!   signing; each reads its wire form into `market` types.
+//! - [`polymarket`]: the Data API, CLOB and Gamma clients, the whale and price feeds, market status
+//!   and names, order signing; each reads its wire form into `market` types.
 //! - [`session`]: recorded sessions, a source that drives the engine from a file: the format,
 //!   bounded reading, and the plain-loop replay.
 //! - `live` (feature `live`): the live executor on the CLOB and the on-chain redeemer.

@@ -74,8 +74,14 @@ impl StatusView {
             out.push_str(&format!("wallet cash   : {}{read}\n", usd_or_unknown(wallet.cash_usd)));
             for m in &wallet.mismatches {
                 out.push_str(&format!(
-                    "  mismatch {} ({}): ours {}, venue {} @ {}\n",
-                    m.token, m.kind, m.ours, m.venue, m.venue_avg_price
+                    "  mismatch {} ({}): ours {}, venue {} @ {}: {} of {}\n",
+                    m.token,
+                    m.kind,
+                    m.ours,
+                    m.venue,
+                    m.venue_avg_price,
+                    beside(&m.outcome, &m.token),
+                    beside(&m.market_title, &m.market)
                 ));
             }
         }
@@ -183,6 +189,8 @@ mod tests {
                 mismatches: vec![MismatchView {
                     token: "555".into(),
                     market: "0xm".into(),
+                    market_title: "Will it snow?".into(),
+                    outcome: "No".into(),
                     kind: "unknown_to_us".into(),
                     ours: dec!(0),
                     venue: dec!(120),
@@ -233,7 +241,10 @@ mod tests {
         // Money reads like the alerts' (`-$523.45`), sign first.
         assert!(text.contains("daily P&L     : -$12.50"), "{text}");
         assert!(text.contains("wallet cash   : $2000.00 (read 2026-01-01T00:00:00.000Z)"), "{text}");
-        assert!(text.contains("mismatch 555 (unknown_to_us): ours 0, venue 120 @ 0.4"), "{text}");
+        assert!(
+            text.contains("mismatch 555 (unknown_to_us): ours 0, venue 120 @ 0.4: No (555) of Will it snow? (0xm)"),
+            "{text}"
+        );
         assert!(
             text.contains(
                 "pos-1 100 Yes @ 0.52 now 0.55 P&L $3.00: Will it rain in Paris? (0xabc) (whale Theo (0x6a72f6…33ee))"

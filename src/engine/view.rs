@@ -177,6 +177,11 @@ impl PositionView {
 pub struct MismatchView {
     pub token: String,
     pub market: String,
+    /// The market's question and the token's outcome name, or their short ids.
+    #[serde(default)]
+    pub market_title: String,
+    #[serde(default)]
+    pub outcome: String,
     /// `unknown_to_us`, `missing_at_venue` or `size_differs`.
     pub kind: String,
     pub ours: Decimal,
@@ -235,6 +240,8 @@ impl Engine {
             .map(|m| MismatchView {
                 token: names.token_name(m.token).unwrap_or("?").to_string(),
                 market: names.market_name(m.market).unwrap_or("?").to_string(),
+                market_title: self.market_title_of(m.market),
+                outcome: self.outcome_of(m.token, ""),
                 kind: m.kind.as_str().to_owned(),
                 ours: m.ours,
                 venue: m.venue,

@@ -629,6 +629,23 @@ mod tests {
     }
 
     #[test]
+    fn the_names_refresh_is_bounded() {
+        let mut config = PolymarketConfig::default();
+        config.names.refresh_hours = 0;
+        config.names.requests_per_sec = 31;
+        let found = issues_of(&config);
+        for line in [
+            "polymarket.names.refresh_hours = 0: must be between 1 and 720 hours (30 days)",
+            "polymarket.names.requests_per_sec = 31: must be between 1 and 30 (Gamma allows 300 /markets requests per 10 s)",
+        ] {
+            assert!(found.iter().any(|f| f == line), "missing {line:?} in {found:#?}");
+        }
+        config.names.refresh_hours = 721;
+        assert!(issues_of(&config).iter().any(|f| f.starts_with("polymarket.names.refresh_hours = 721")));
+        assert_eq!(NamesConfig::default().refresh_ms(), 24 * 3_600_000);
+    }
+
+    #[test]
     fn toml_section_round_trips_and_rejects_unknown_keys() {
         let text = "[whale_feed]\napi_version = \"v1\"\npage_size = 200\n[credentials]\napi_key = \"k\"\n";
         let parsed: PolymarketConfig = toml::from_str(text).unwrap();

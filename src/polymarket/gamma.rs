@@ -182,15 +182,36 @@ impl GammaClient {
 
     /// `GET /markets?condition_ids=…&condition_ids=…` for at most [`GAMMA_BATCH`] markets (the
     /// rest of `condition_ids` is left for the next call), answer bounded to [`MAX_GAMMA_BODY_BYTES`].
+    /// Gamma leaves closed markets out unless asked for them: those the first answer does not
+    /// name are asked for again with `closed=true`.
     pub async fn markets(&self, condition_ids: &[String], at: Timestamp) -> Result<GammaMarkets, GammaError> {
+        let batch = &condition_ids[..condition_ids.len().min(GAMMA_BATCH)];
+        if let Some(bad) = batch.iter().find(|id| !is_condition_id(&id.to_ascii_lowercase())) {
+            return Err(GammaError::BadConditionId(bad.clone()));
+        }
+        let mut page = self.ask(batch, None, at).await?;
+        let missing: Vec<String> = batch
+            .iter()
+            .filter(|id| !page.names.iter().any(|n| n.condition_id.eq_ignore_ascii_case(id)))
+            .cloned()
+            .collect();
+        if !missing.is_empty() {
+            let closed = self.ask(&missing, Some("true"), at).await?;
+            page.names.extend(closed.names);
+            page.malformed.extend(closed.malformed);
+        }
+        Ok(page)
+    }
+
+    async fn ask(&self, ids: &[String], closed: Option<&str>, at: Timestamp) -> Result<GammaMarkets, GammaError> {
         let mut url = endpoint(&self.base_url, "markets")?;
         {
             let mut query = url.query_pairs_mut();
-            for id in condition_ids.iter().take(GAMMA_BATCH) {
-                if !is_condition_id(&id.to_ascii_lowercase()) {
-                    return Err(GammaError::BadConditionId(id.clone()));
-                }
+            for id in ids {
                 query.append_pair("condition_ids", id);
+            }
+            if let Some(closed) = closed {
+                query.append_pair("closed", closed);
             }
             query.append_pair("limit", &GAMMA_BATCH.to_string());
         }
@@ -267,5 +288,38 @@ mod tests {
     fn an_answer_that_is_not_an_array_is_refused_as_a_whole() {
         assert!(matches!(parse_gamma_markets(b"{\"error\":\"x\"}", Timestamp(1)), Err(GammaError::Parse(_))));
         assert!(matches!(parse_gamma_markets(b"", Timestamp(1)), Err(GammaError::Parse(_))));
+    }
+
+    /// A loopback Gamma that leaves closed markets out unless `closed=true` is asked for.
+    async fn serve(closed_market: String) -> String {
+        use axum::extract::RawQuery;
+        let app = axum::Router::new().route(
+            "/markets",
+            axum::routing::get(move |RawQuery(query): RawQuery| {
+                let closed_market = closed_market.clone();
+                async move {
+                    let query = query.unwrap_or_default();
+                    let row = format!(
+                        r#"{{"conditionId":"{closed_market}","question":"Closed?","outcomes":"[\"Yes\"]","clobTokenIds":"[\"7\"]"}}"#
+                    );
+                    if query.contains("closed=true") { format!("[{row}]") } else { "[]".to_owned() }
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        url
+    }
+
+    #[tokio::test]
+    async fn a_market_left_out_as_closed_is_asked_for_again_with_closed_true() {
+        let market = format!("0x{}", "cd".repeat(32));
+        let config = PolymarketConfig { gamma_url: serve(market.clone()).await, ..PolymarketConfig::default() };
+        let client = GammaClient::new(&config).unwrap();
+        let page = client.markets(std::slice::from_ref(&market), Timestamp(1)).await.unwrap();
+        assert_eq!(page.names.iter().map(|n| n.question.as_str()).collect::<Vec<_>>(), ["Closed?"]);
+        let bad = client.markets(&["0xnot-hex".to_owned()], Timestamp(1)).await;
+        assert!(matches!(bad, Err(GammaError::BadConditionId(_))), "{bad:?}");
     }
 }

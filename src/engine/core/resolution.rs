@@ -56,6 +56,7 @@ impl Engine {
         }
         tracing::warn!(
             market = condition_id,
+            title = %self.names.market_title(condition_id),
             trades = held.len(),
             "market closed; its positions wait for the resolution"
         );

@@ -42,6 +42,15 @@ impl Engine {
             out.events.push(EngineEvent::MarketNamed(Box::new(learned.clone())));
         }
         let side = trade.side;
+        tracing::debug!(
+            whale = %self.names.whale_label(&trade.wallet),
+            market = %self.names.market_title(&trade.condition_id),
+            outcome = %trade.outcome,
+            %side,
+            size = %trade.size,
+            price = %trade.price,
+            "whale trade"
+        );
         out.events.push(EngineEvent::WhaleTradeSeen {
             whale,
             market,
