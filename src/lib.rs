@@ -49,6 +49,8 @@
 //! - [`health`]: system figures, component checks and the hold health may put on trading.
 //! - [`logging`]: rotating JSON logs, the audit trail, per-call-site rate limits, timings.
 //! - [`api`]: the local control API (`/health`, `/metrics`, `/status`, control POSTs) and its client.
+//! - [`history`]: trade history, profit and daily P&L computed from the store's trade records
+//!   (pure), for `GET /trades`, `/profit`, `/daily` and the CLI verbs of the same names.
 //!
 //! Putting it together:
 //!
@@ -86,6 +88,7 @@ pub mod config;
 pub mod domain;
 pub mod engine;
 pub mod health;
+pub mod history;
 #[cfg(feature = "live")]
 pub mod live;
 pub mod logging;

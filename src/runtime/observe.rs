@@ -72,6 +72,35 @@ pub fn status_json(observed: &Observed) -> serde_json::Value {
     serde_json::to_value(status_view(observed)).unwrap_or_default()
 }
 
+/// The daemon's side of `trades`, `profit`, `daily`: the store it writes, read through a read-only
+/// connection, with the open trades marked at the engine's last prices (blocking).
+pub fn history_json(
+    observed: &Observed,
+    query: &crate::history::HistoryQuery,
+) -> Result<serde_json::Value, crate::history::HistoryError> {
+    use crate::clock::Clock;
+    let config = observed.config.borrow().clone();
+    let marks = crate::history::Marks {
+        open: observed
+            .view
+            .borrow()
+            .positions
+            .iter()
+            .map(|p| (p.id.clone(), (p.last_price, p.unrealised_pnl)))
+            .collect(),
+    };
+    let names = crate::history::Names::from_config(&config);
+    let cx = crate::history::Context {
+        marks: Some(&marks),
+        names: &names,
+        now: crate::clock::SystemClock.now(),
+        day_start_utc_minutes: config.risk.day_start_utc_minutes,
+        source: "daemon",
+    };
+    let path = std::path::Path::new(&observed.store.path);
+    Ok(crate::history::answer_from_store(path, config.store.busy_timeout(), query, &cx)?)
+}
+
 pub fn health_json(observed: &Observed) -> (bool, serde_json::Value) {
     let report = observed.health.borrow().clone();
     let json = serde_json::to_value(report.as_ref()).unwrap_or(serde_json::Value::Null);

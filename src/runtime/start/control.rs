@@ -13,6 +13,7 @@ use crate::api::{self, ApiState, ControlOutcome, ControlReply, ControlRequest};
 use crate::config::{Config, HealthConfig};
 use crate::engine::{Control, EngineStatus, Input};
 use crate::health::ProgressTracker;
+use crate::history::HistoryQuery;
 use crate::runtime::EngineMsg;
 use crate::runtime::failpoints::with_failpoint;
 use crate::runtime::observe::{self, Observed};
@@ -81,6 +82,10 @@ pub(super) fn start(start: ControlStart<'_>) {
             metrics: Arc::new({
                 let observed = observed.clone();
                 move || observe::metrics_text(&observed)
+            }),
+            history: Arc::new({
+                let observed = observed.clone();
+                move |query: &HistoryQuery| observe::history_json(&observed, query)
             }),
             control: control_tx,
             limits: Arc::new(api::ApiLimits::from_config(&config.api)),
