@@ -49,6 +49,8 @@
 //! - [`health`]: system figures, component checks and the hold health may put on trading.
 //! - [`logging`]: rotating JSON logs, the audit trail, per-call-site rate limits, timings.
 //! - [`api`]: the local control API (`/health`, `/metrics`, `/status`, control POSTs) and its client.
+//! - [`telegram`]: two-way control from a Telegram chat (long-polled `getUpdates`, commands
+//!   through the control API's path, answers by `sendMessage`).
 //! - [`history`]: trade history, profit and daily P&L computed from the store's trade records
 //!   (pure), for `GET /trades`, `/profit`, `/daily` and the CLI verbs of the same names.
 //!
@@ -98,3 +100,4 @@ pub mod risk;
 pub mod runtime;
 pub mod session;
 pub mod store;
+pub mod telegram;

@@ -27,6 +27,6 @@ pub use client::{ApiClient, ClientError};
 pub use prometheus::{MetricKind, PromText, WhaleFamily, WhaleRow};
 pub use server::{
     ApiError, ApiLimits, ApiState, ControlOutcome, ControlReply, ControlRequest, ControlSender, HistorySource, bind,
-    router, serve,
+    router, send_control, serve,
 };
 pub use status_view::{MismatchView, PositionView, StatusView, StoreView, WalletView, whale_line};

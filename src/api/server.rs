@@ -507,15 +507,26 @@ fn refuse_id(field: &str, value: &str) -> Option<Response> {
 /// Audits and forwards an authorized control request (the guard checked the token), then relays
 /// the engine's reply.
 async fn control(state: &ApiState, route: &str, request: ControlRequest) -> Response {
-    tracing::info!(target: AUDIT_TARGET, event = "control_request", route, request = ?request, "control request accepted");
-    let (reply_tx, reply_rx) = oneshot::channel();
-    if state.control.send((request, reply_tx)).await.is_err() {
-        return unavailable("the engine is not running");
-    }
-    match reply_rx.await {
+    match send_control(&state.control, "api", route, request).await {
         Ok(reply) => (reply.status_code(), axum::Json(reply.body())).into_response(),
-        Err(_) => unavailable("the engine stopped before answering"),
+        Err(message) => unavailable(message),
     }
+}
+
+/// The one way a human's control request reaches the engine, from the API or a chat: audited with
+/// who asked (`api`, `telegram:<chat id>`), then answered by the engine. `Err` says why no answer came.
+pub async fn send_control(
+    sender: &ControlSender,
+    who: &str,
+    route: &str,
+    request: ControlRequest,
+) -> Result<ControlReply, &'static str> {
+    tracing::info!(target: AUDIT_TARGET, event = "control_request", route, who, request = ?request, "control request accepted");
+    let (reply_tx, reply_rx) = oneshot::channel();
+    if sender.send((request, reply_tx)).await.is_err() {
+        return Err("the engine is not running");
+    }
+    reply_rx.await.map_err(|_| "the engine stopped before answering")
 }
 
 fn unavailable(message: &str) -> Response {

@@ -152,6 +152,28 @@ pub fn metrics_text(observed: &Observed) -> String {
     if let Some(wallet) = &observed.wallet {
         wallet_metrics(&mut text, &wallet.borrow(), &observed.view.borrow());
     }
+    if config.alerts.telegram.control {
+        let chat = crate::telegram::counters();
+        let read = |c: &std::sync::atomic::AtomicU64| c.load(std::sync::atomic::Ordering::Relaxed);
+        text.single(
+            "whale_trader_telegram_commands_total",
+            MetricKind::Counter,
+            "Telegram commands received from the configured chats.",
+            read(&chat.commands),
+        );
+        text.single(
+            "whale_trader_telegram_ignored_updates_total",
+            MetricKind::Counter,
+            "Telegram updates from chats that are not configured, ignored.",
+            read(&chat.ignored),
+        );
+        text.single(
+            "whale_trader_telegram_poll_errors_total",
+            MetricKind::Counter,
+            "Failed Telegram getUpdates polls.",
+            read(&chat.poll_errors),
+        );
+    }
     text.finish()
 }
 

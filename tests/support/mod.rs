@@ -4,6 +4,7 @@
 
 pub mod fuzz;
 pub mod risk;
+pub mod telegram;
 pub mod venue;
 
 use std::path::{Path, PathBuf};
