@@ -652,6 +652,34 @@ mod tests {
     }
 
     #[test]
+    fn telegram_control_needs_numeric_chat_ids_and_a_bounded_poll_without_showing_them() {
+        let mut config = AlertsConfig::default();
+        config.telegram.control = true;
+        assert_eq!(keys(&config), ["alerts.telegram.bot_token", "alerts.telegram.chat_id"]);
+        config.telegram.bot_token = Secret::new("1:abc");
+        config.telegram.chat_id = Secret::new("@channel");
+        config.telegram.allowed_chat_ids = Secret::new("222, x7");
+        config.telegram.poll_timeout_secs = 51;
+        let mut issues = Issues::new();
+        config.validate("alerts", &mut issues);
+        let all = issues.into_vec();
+        let found: Vec<(&str, &str)> = all.iter().map(|i| (i.key.as_str(), i.value.as_str())).collect();
+        assert_eq!(
+            found,
+            [
+                ("alerts.telegram.chat_id", crate::config::REDACTED),
+                ("alerts.telegram.allowed_chat_ids", crate::config::REDACTED),
+                ("alerts.telegram.poll_timeout_secs", "51"),
+            ]
+        );
+        config.telegram.chat_id = Secret::new("-100123");
+        config.telegram.allowed_chat_ids = Secret::new(" 222 ,333,,");
+        config.telegram.poll_timeout_secs = 50;
+        assert!(keys(&config).is_empty());
+        assert_eq!(config.telegram.control_chat_ids(), [-100123, 222, 333]);
+    }
+
+    #[test]
     fn email_needs_host_sender_recipients_and_valid_addresses() {
         let mut config = AlertsConfig::default();
         config.email.enabled = true;

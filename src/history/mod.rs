@@ -453,7 +453,7 @@ pub fn profit(records: &[TradeRecord], marks: Option<&Marks>, names: &Names, sou
     }
     view.whales = whales.into_values().collect();
     // Best first; a tie keeps the wallets' order.
-    view.whales.sort_by(|a, b| b.realised_pnl.cmp(&a.realised_pnl));
+    view.whales.sort_by_key(|w| std::cmp::Reverse(w.realised_pnl));
     view
 }
 
