@@ -194,6 +194,9 @@ fn health_that_sees_a_full_disk_moves_trading_to_reducing_with_an_alert() {
     assert!(health_alerted, "no health-change alert: {}", ws.read("logs/alerts.log"));
     let (status_line, _) = http_get(ws.api_port, "/health");
     assert!(status_line.contains("503"), "a critical disk must make /health answer 503: {status_line}");
+    let (code, stdout, stderr) = cli(&ws, &["status"], TOKEN);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stdout.contains("held by     : health_degraded (trading) until it clears"), "{stdout}");
     // A resume cannot lift the health hold, and says it still holds trading.
     let (code, stdout, stderr) = cli(&ws, &["resume"], TOKEN);
     assert_eq!(code, Some(0), "{stderr}");

@@ -4,7 +4,7 @@
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-pub use crate::engine::view::{MismatchView, PositionView, WhaleView};
+pub use crate::engine::view::{HoldView, MismatchView, PositionView, WhaleView};
 
 /// Which store the status is about: its file, and the mode and feed source it holds the state of.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -40,6 +40,10 @@ pub struct StatusView {
     /// Each copied whale's results and standing (the daemon's view; empty offline).
     #[serde(default)]
     pub whales: Vec<WhaleView>,
+    /// What holds trading and until when (the daemon's view; empty offline, where the state's
+    /// reason is all the store says).
+    #[serde(default)]
+    pub holds: Vec<HoldView>,
 }
 
 /// The wallet as its last reading found it (live mode).
@@ -65,6 +69,14 @@ impl StatusView {
             ));
         }
         out.push_str(&format!("trading state : {}{reason}\n", self.trading_state));
+        for h in &self.holds {
+            let until = h
+                .until
+                .as_deref()
+                .map(|u| format!(" until {u}"))
+                .unwrap_or_else(|| " until it clears or a human acts".into());
+            out.push_str(&format!("  held by     : {} ({}){until}\n", h.reason, h.holds));
+        }
         out.push_str(&format!("equity        : {}\n", usd_or_unknown(self.equity)));
         if let Some(wallet) = &self.wallet {
             let read =
@@ -210,8 +222,21 @@ mod tests {
                 rolling_pnl: dec!(-12.5),
                 consecutive_losses: 3,
             }],
+            holds: vec![
+                HoldView {
+                    reason: "circuit_breaker_tripped".into(),
+                    holds: "trading".into(),
+                    until: Some("2026-01-01T01:00:00.000Z".into()),
+                },
+                HoldView { reason: "health_degraded".into(), holds: "trading".into(), until: None },
+            ],
         };
         let text = view.render();
+        assert!(
+            text.contains("held by     : circuit_breaker_tripped (trading) until 2026-01-01T01:00:00.000Z\n"),
+            "{text}"
+        );
+        assert!(text.contains("held by     : health_degraded (trading) until it clears or a human acts"), "{text}");
         assert!(
             text.contains("Theo (0xabc): muted until 2026-01-02T00:00:00.000Z (consecutive_losses); 4 copies (1 open)"),
             "{text}"

@@ -190,6 +190,8 @@ fn offline_status(config: &Config) -> Result<StatusView, crate::store::StoreErro
         // The wallet's last reading lives in the running daemon's risk state; offline it is not shown.
         wallet: None,
         whales: Vec::new(),
+        // Which rules hold trading, and until when, is the running daemon's to say.
+        holds: Vec::new(),
     })
 }
 

@@ -134,7 +134,7 @@ pub fn render_whales(whales: &[WhaleProfit]) -> String {
 /// The running daemon's whales as a table: one row each, standing first.
 pub fn render_whale_table(whales: &[WhaleView]) -> String {
     let mut out = format!(
-        "{:<28} {:<14} {:>6} {:>5} {:>12} {:>12} {:>6} {:>10}  {}\n",
+        "{:<48} {:<14} {:>6} {:>5} {:>12} {:>12} {:>6} {:>10}  {}\n",
         "whale", "standing", "copies", "open", "realised", "unrealised", "hit", "fees", "held until"
     );
     for w in whales {
@@ -147,8 +147,12 @@ pub fn render_whale_table(whales: &[WhaleView]) -> String {
         };
         let _ = writeln!(
             out,
-            "{:<28} {:<14} {:>6} {:>5} {:>12} {:>12} {:>6} {:>10}  {held}",
-            name(w.label.as_deref(), &w.wallet),
+            "{:<48} {:<14} {:>6} {:>5} {:>12} {:>12} {:>6} {:>10}  {held}",
+            // The whole wallet: it is what `unmute` takes.
+            match &w.label {
+                Some(label) => format!("{label} ({})", w.wallet),
+                None => w.wallet.clone(),
+            },
             w.standing.as_str(),
             w.copies_opened,
             w.open_positions,

@@ -55,6 +55,7 @@ pub fn status_view(observed: &Observed) -> StatusView {
         store: Some(observed.store.clone()),
         wallet: (config.daemon.mode == crate::config::Mode::Live).then(|| wallet_view(&view)),
         whales: view.whales.clone(),
+        holds: view.holds.clone(),
     }
 }
 

@@ -165,7 +165,7 @@ impl Engine {
             let state = self.risk.trading_state();
             let holds: Vec<String> = self
                 .risk
-                .holds(now)
+                .holds()
                 .iter()
                 .map(|h| match h.until {
                     Some(until) => format!("{} until {}", h.reason.as_str(), until.to_rfc3339()),

@@ -2,7 +2,6 @@
 
 use crate::clock::Timestamp;
 use crate::domain::{ClientOrderId, ReasonCode, TradingState};
-use crate::risk::daily_loss::trading_day;
 use crate::risk::order::{ExitIntent, WorkingKind};
 use crate::risk::state::Transition;
 
@@ -20,13 +19,13 @@ impl RiskManager {
     /// What holds trading now: the cause of a halt or kill, then every hold keeping it in
     /// `Reducing`. The breaker's cooldown ends at its re-arm time; the daily loss limit's halt at
     /// the next trading day's start.
-    pub fn holds(&self, now: Timestamp) -> Vec<Hold> {
+    pub fn holds(&self) -> Vec<Hold> {
         const DAY_MS: i64 = 24 * 60 * 60 * 1000;
         let until = |reason: ReasonCode| match reason {
             ReasonCode::CircuitBreakerTripped if !self.breaker.latched => self.breaker.open_until,
             ReasonCode::DailyLossLimit => {
                 let offset = i64::from(self.config.day_start_utc_minutes) * 60_000;
-                Some(Timestamp((trading_day(now, self.config.day_start_utc_minutes) + 1) * DAY_MS + offset))
+                Some(Timestamp((self.trading_day + 1) * DAY_MS + offset))
             }
             _ => None,
         };
