@@ -197,6 +197,9 @@ fn health_that_sees_a_full_disk_moves_trading_to_reducing_with_an_alert() {
     let (code, stdout, stderr) = cli(&ws, &["status"], TOKEN);
     assert_eq!(code, Some(0), "{stderr}");
     assert!(stdout.contains("held by     : health_degraded (trading) until it clears"), "{stdout}");
+    let checked =
+        stdout.lines().skip_while(|l| !l.starts_with("health        :")).skip(1).take_while(|l| l.starts_with("  "));
+    assert!(checked.filter(|l| l.contains("(checked ")).count() >= 2, "no component health in status: {stdout}");
     // A resume cannot lift the health hold, and says it still holds trading.
     let (code, stdout, stderr) = cli(&ws, &["resume"], TOKEN);
     assert_eq!(code, Some(0), "{stderr}");

@@ -29,4 +29,6 @@ pub use server::{
     ApiError, ApiLimits, ApiState, ControlOutcome, ControlReply, ControlRequest, ControlSender, HistorySource, bind,
     router, send_control, serve,
 };
-pub use status_view::{HoldView, MismatchView, PositionView, StatusView, StoreView, WalletView, whale_line};
+pub use status_view::{
+    ComponentView, HoldView, MismatchView, PositionView, StatusView, StoreView, WalletView, whale_line,
+};

@@ -44,6 +44,19 @@ pub struct StatusView {
     /// reason is all the store says).
     #[serde(default)]
     pub holds: Vec<HoldView>,
+    /// The feeds' and the other components' last health check (the daemon's; empty offline).
+    #[serde(default)]
+    pub components: Vec<ComponentView>,
+}
+
+/// One component's last health check: the whale and price feeds (polls failing in a row, the
+/// last successful poll, stale tokens), the venue, the engine, the store.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ComponentView {
+    pub name: String,
+    pub status: String,
+    pub message: String,
+    pub checked_at: String,
 }
 
 /// The wallet as its last reading found it (live mode).
@@ -99,6 +112,12 @@ impl StatusView {
             out.push_str(&format!("whales        : {}\n", self.whales.len()));
             for w in &self.whales {
                 out.push_str(&format!("  {}\n", whale_line(w)));
+            }
+        }
+        if !self.components.is_empty() {
+            out.push_str("health        :\n");
+            for c in &self.components {
+                out.push_str(&format!("  {:<12} {:<10} {} (checked {})\n", c.name, c.status, c.message, c.checked_at));
             }
         }
         out.push_str(&format!("open positions: {}\n", self.open_positions.len()));
@@ -230,6 +249,12 @@ mod tests {
                 },
                 HoldView { reason: "health_degraded".into(), holds: "trading".into(), until: None },
             ],
+            components: vec![ComponentView {
+                name: "whale_feed".into(),
+                status: "degraded".into(),
+                message: "alpha: 3 polls failed in a row (timeout)".into(),
+                checked_at: "2026-01-01T00:00:30.000Z".into(),
+            }],
         };
         let text = view.render();
         assert!(
@@ -237,6 +262,12 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("held by     : health_degraded (trading) until it clears or a human acts"), "{text}");
+        assert!(
+            text.contains(
+                "  whale_feed   degraded   alpha: 3 polls failed in a row (timeout) (checked 2026-01-01T00:00:30.000Z)"
+            ),
+            "{text}"
+        );
         assert!(
             text.contains("Theo (0xabc): muted until 2026-01-02T00:00:00.000Z (consecutive_losses); 4 copies (1 open)"),
             "{text}"

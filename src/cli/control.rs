@@ -192,6 +192,7 @@ fn offline_status(config: &Config) -> Result<StatusView, crate::store::StoreErro
         whales: Vec::new(),
         // Which rules hold trading, and until when, is the running daemon's to say.
         holds: Vec::new(),
+        components: Vec::new(),
     })
 }
 

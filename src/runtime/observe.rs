@@ -56,6 +56,18 @@ pub fn status_view(observed: &Observed) -> StatusView {
         wallet: (config.daemon.mode == crate::config::Mode::Live).then(|| wallet_view(&view)),
         whales: view.whales.clone(),
         holds: view.holds.clone(),
+        components: observed
+            .health
+            .borrow()
+            .components
+            .iter()
+            .map(|(name, c)| crate::api::ComponentView {
+                name: name.clone(),
+                status: c.status.as_str().into(),
+                message: c.message.clone(),
+                checked_at: c.checked_at.to_rfc3339(),
+            })
+            .collect(),
     }
 }
 
