@@ -186,6 +186,12 @@ pub fn metrics_text(observed: &Observed) -> String {
             "Failed Telegram getUpdates polls.",
             read(&chat.poll_errors),
         );
+        text.single(
+            "whale_trader_telegram_malformed_updates_total",
+            MetricKind::Counter,
+            "Telegram updates skipped as malformed.",
+            read(&chat.malformed),
+        );
     }
     text.finish()
 }

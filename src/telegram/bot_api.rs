@@ -40,6 +40,14 @@ pub struct Update {
     pub date: Option<i64>,
 }
 
+/// One `getUpdates` answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Polled {
+    pub updates: Vec<Update>,
+    /// Items skipped for having no numeric `update_id`.
+    pub malformed: usize,
+}
+
 #[derive(Deserialize)]
 struct Envelope {
     ok: bool,
@@ -75,12 +83,9 @@ impl BotApi {
 
     /// Updates from `offset` on, waiting up to `timeout_secs` for one. Asking with an offset confirms
     /// every update below it: Telegram never sends those again.
-    pub async fn get_updates(
-        &self,
-        offset: Option<i64>,
-        timeout_secs: u64,
-        limit: u32,
-    ) -> Result<Vec<Update>, BotError> {
+    /// An update without a numeric `update_id` cannot be moved past or answered: it is counted in
+    /// [`Polled::malformed`] and skipped.
+    pub async fn get_updates(&self, offset: Option<i64>, timeout_secs: u64, limit: u32) -> Result<Polled, BotError> {
         let mut url = format!("{}/getUpdates?timeout={timeout_secs}&limit={limit}", self.base.expose());
         if let Some(offset) = offset {
             url.push_str(&format!("&offset={offset}"));
@@ -90,7 +95,8 @@ impl BotApi {
         let Value::Array(items) = result else {
             return Err(BotError::Malformed("getUpdates result is not a list".into()));
         };
-        items.iter().map(update_from).collect()
+        let updates: Vec<Update> = items.iter().filter_map(update_from).collect();
+        Ok(Polled { malformed: items.len() - updates.len(), updates })
     }
 
     pub async fn send_message(&self, chat_id: i64, text: &str) -> Result<(), BotError> {
@@ -102,11 +108,10 @@ impl BotApi {
 }
 
 /// An update needs its id (to move past it); the rest is read if it is there.
-fn update_from(item: &Value) -> Result<Update, BotError> {
-    let update_id =
-        item["update_id"].as_i64().ok_or_else(|| BotError::Malformed("an update has no numeric update_id".into()))?;
+fn update_from(item: &Value) -> Option<Update> {
+    let update_id = item["update_id"].as_i64()?;
     let message = &item["message"];
-    Ok(Update {
+    Some(Update {
         update_id,
         chat_id: message["chat"]["id"].as_i64(),
         text: message["text"].as_str().map(str::to_owned),
@@ -146,4 +151,30 @@ async fn envelope(mut response: reqwest::Response, max: usize) -> Result<Value, 
 
 fn unreachable(e: reqwest::Error) -> BotError {
     BotError::Unreachable(e.without_url().to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn updates_are_read_from_the_bot_api_shapes_and_an_id_is_all_that_is_required() {
+        let text = json!({
+            "update_id": 7,
+            "message": { "message_id": 1, "chat": { "id": -100_123, "type": "group" }, "date": 1_800_000_000, "text": "/status" }
+        });
+        assert_eq!(
+            update_from(&text),
+            Some(Update {
+                update_id: 7,
+                chat_id: Some(-100_123),
+                text: Some("/status".into()),
+                date: Some(1_800_000_000)
+            })
+        );
+        let edited = json!({ "update_id": 8, "edited_message": { "chat": { "id": 1 }, "text": "/halt" } });
+        assert_eq!(update_from(&edited), Some(Update { update_id: 8, chat_id: None, text: None, date: None }));
+        assert_eq!(update_from(&json!({ "update_id": "9", "message": {} })), None);
+        assert_eq!(update_from(&json!([1, 2])), None);
+    }
 }

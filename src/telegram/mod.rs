@@ -14,6 +14,6 @@ mod bot_api;
 mod command;
 mod task;
 
-pub use bot_api::{BotApi, BotError, Update};
+pub use bot_api::{BotApi, BotError, Polled, Update};
 pub use command::{ChatCommand, HELP, KillConfirmations, MAX_COMMAND_CHARS, ParseError, parse};
 pub use task::{Backend, ChatCounters, chat_control, counters};

@@ -45,10 +45,16 @@ pub struct ChatCounters {
     /// Updates from chats not configured (ignored, never answered).
     pub ignored: AtomicU64,
     pub poll_errors: AtomicU64,
+    /// Updates skipped as malformed (no numeric `update_id`).
+    pub malformed: AtomicU64,
 }
 
-static COUNTERS: ChatCounters =
-    ChatCounters { commands: AtomicU64::new(0), ignored: AtomicU64::new(0), poll_errors: AtomicU64::new(0) };
+static COUNTERS: ChatCounters = ChatCounters {
+    commands: AtomicU64::new(0),
+    ignored: AtomicU64::new(0),
+    poll_errors: AtomicU64::new(0),
+    malformed: AtomicU64::new(0),
+};
 
 pub fn counters() -> &'static ChatCounters {
     &COUNTERS
@@ -75,7 +81,13 @@ pub async fn chat_control(config: TelegramConfig, backend: Backend, stop: Cancel
             polled = loop_state.bot.get_updates(offset, config.poll_timeout_secs, UPDATES_PER_POLL) => polled,
         };
         let updates = match polled {
-            Ok(updates) => updates,
+            Ok(polled) => {
+                if polled.malformed > 0 {
+                    COUNTERS.malformed.fetch_add(polled.malformed as u64, Ordering::Relaxed);
+                    loop_state.log_once("malformed", "updates without a numeric update_id were skipped");
+                }
+                polled.updates
+            }
             Err(e) => {
                 let wait = match &e {
                     BotError::RetryAfter(secs) => Duration::from_secs(*secs),
