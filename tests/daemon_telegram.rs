@@ -105,6 +105,11 @@ fn commands_from_the_configured_chats_act_and_from_another_chat_do_nothing() {
     assert_eq!(who(DEPUTY, "control_request"), 1, "{audit:?}");
     assert_eq!(who(OPERATOR, "chat_command"), 7, "{audit:?}");
     assert_eq!(who(STRANGER, "chat_command"), 0);
+    let refused = json_lines(&ws.read("logs/trade_audit.log"))
+        .into_iter()
+        .filter(|l| l["event"] == "chat_command_refused" && l["who"] == format!("telegram:{OPERATOR}"))
+        .count();
+    assert_eq!(refused, 2, "/daily 999 and /close without an id are audited as refused");
     let text = http_metrics(ws.api_port);
     assert!(text.contains("whale_trader_telegram_ignored_updates_total 1"), "{text}");
     assert!(!ws.all_logs().contains(BOT_TOKEN), "the bot token reached a log");

@@ -150,7 +150,9 @@ impl Loop {
         let command = match parse(text) {
             Ok(command) => command,
             Err(e) => {
-                self.reply(chat, &e.to_string()).await;
+                let reason = e.to_string();
+                tracing::info!(target: AUDIT_TARGET, event = "chat_command_refused", who, reason, "chat command refused");
+                self.reply(chat, &reason).await;
                 return;
             }
         };
