@@ -50,6 +50,10 @@
 //! - [`health`]: system figures, component checks and the hold health may put on trading.
 //! - [`logging`]: rotating JSON logs, the audit trail, per-call-site rate limits, timings.
 //! - [`api`]: the local control API (`/health`, `/metrics`, `/status`, control POSTs) and its client.
+//! - [`telegram`]: two-way control from a Telegram chat (long-polled `getUpdates`, commands
+//!   through the control API's path, answers by `sendMessage`).
+//! - [`history`]: trade history, profit and daily P&L computed from the store's trade records
+//!   (pure), for `GET /trades`, `/profit`, `/daily` and the CLI verbs of the same names.
 //!
 //! Putting it together:
 //!
@@ -87,6 +91,7 @@ pub mod config;
 pub mod domain;
 pub mod engine;
 pub mod health;
+pub mod history;
 #[cfg(feature = "live")]
 pub mod live;
 pub mod logging;
@@ -96,3 +101,4 @@ pub mod risk;
 pub mod runtime;
 pub mod session;
 pub mod store;
+pub mod telegram;

@@ -44,6 +44,7 @@ async fn start(serving: bool) -> Running {
             (serving, serde_json::json!({ "overall_status": if serving { "healthy" } else { "critical" } }))
         }),
         metrics: Arc::new(|| "# HELP wt_up Up.\n# TYPE wt_up gauge\nwt_up 1\n".to_string()),
+        history: no_trades(),
         control: control_tx,
         limits: Arc::new(ApiLimits::from_config(&config)),
     };
@@ -139,6 +140,42 @@ async fn binding_to_a_non_loopback_address_needs_explicit_permission() {
 }
 
 #[tokio::test]
+async fn history_routes_need_the_token_and_refuse_bad_parameters() {
+    let server = start(true).await;
+    let http = reqwest::Client::new();
+    for path in ["/trades", "/profit", "/daily"] {
+        let response = http.get(format!("{}{path}", server.base)).send().await.unwrap();
+        assert_eq!(response.status(), 401, "{path}");
+        let response = http.get(format!("{}{path}", server.base)).bearer_auth(TOKEN).send().await.unwrap();
+        assert_eq!(response.status(), 200, "{path}");
+    }
+    let body: serde_json::Value = http
+        .get(format!("{}/daily?days=3", server.base))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body["days"].as_array().map(Vec::len), Some(3));
+    for (path, names) in [
+        ("/trades?limit=0", "limit"),
+        ("/trades?limit=1001", "limit"),
+        ("/trades?since=yesterday", "since"),
+        ("/trades?colour=red", "colour"),
+        ("/daily?days=367", "days"),
+        ("/profit?days=3", "days"),
+    ] {
+        let response = http.get(format!("{}{path}", server.base)).bearer_auth(TOKEN).send().await.unwrap();
+        assert_eq!(response.status(), 400, "{path}");
+        let body: serde_json::Value = response.json().await.unwrap();
+        assert!(body["message"].as_str().unwrap().contains(names), "{path}: {body}");
+    }
+    server.stop.cancel();
+}
+
+#[tokio::test]
 async fn status_needs_the_token_and_only_loopback_host_names_are_answered() {
     let server = start(true).await;
     let http = reqwest::Client::new();
@@ -173,6 +210,7 @@ async fn metrics_can_require_the_token() {
         status: Arc::new(|| serde_json::json!({})),
         health: Arc::new(|| (true, serde_json::json!({}))),
         metrics: Arc::new(|| "wt_up 1\n".to_string()),
+        history: no_trades(),
         control,
         limits: Arc::new(ApiLimits::from_config(&config)),
     };
@@ -188,4 +226,19 @@ async fn metrics_can_require_the_token() {
     assert_eq!(response.status(), 401);
     let response = api::router(state).oneshot(request(Some(&format!("Bearer {TOKEN}")))).await.unwrap();
     assert_eq!(response.status(), 200);
+}
+
+/// The history routes answer over no trades (the daemon tests read a real store).
+fn no_trades() -> whale_trader::api::HistorySource {
+    Arc::new(|query: &whale_trader::history::HistoryQuery| {
+        let names = whale_trader::history::Names::default();
+        let cx = whale_trader::history::Context {
+            marks: None,
+            names: &names,
+            now: whale_trader::clock::Timestamp::from_secs(1_800_000_000),
+            day_start_utc_minutes: 0,
+            source: "daemon",
+        };
+        Ok(whale_trader::history::answer(query, &[], &cx))
+    })
 }

@@ -166,6 +166,7 @@ fn health_that_sees_a_full_disk_moves_trading_to_reducing_with_an_alert() {
         .replace("disk_critical_percent = 95", "disk_critical_percent = 0.01")
         .replace("system_interval_secs = 60", "system_interval_secs = 1");
     ws.write("config/default.toml", &config);
+    ws.write(".env", &format!("WHALE_TRADER__API__TOKEN={TOKEN}\n"));
     // No trades: trading is Active until health holds it.
     ws.write("quiet_session.jsonl", "");
     let quiet = ws.path().join("quiet_session.jsonl");
@@ -193,6 +194,17 @@ fn health_that_sees_a_full_disk_moves_trading_to_reducing_with_an_alert() {
     assert!(health_alerted, "no health-change alert: {}", ws.read("logs/alerts.log"));
     let (status_line, _) = http_get(ws.api_port, "/health");
     assert!(status_line.contains("503"), "a critical disk must make /health answer 503: {status_line}");
+    let (code, stdout, stderr) = cli(&ws, &["status"], TOKEN);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stdout.contains("held by     : health_degraded (trading) until it clears"), "{stdout}");
+    let checked =
+        stdout.lines().skip_while(|l| !l.starts_with("health        :")).skip(1).take_while(|l| l.starts_with("  "));
+    assert!(checked.filter(|l| l.contains("(checked ")).count() >= 2, "no component health in status: {stdout}");
+    // A resume cannot lift the health hold, and says it still holds trading.
+    let (code, stdout, stderr) = cli(&ws, &["resume"], TOKEN);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stdout.contains("still holding it: health_degraded"), "{stdout}");
+    assert!(stdout.contains("trading state: reducing"), "{stdout}");
     signal(&daemon, "TERM");
     let (status, _) = wait_with_limit(&mut daemon, Duration::from_secs(15));
     assert_eq!(status.and_then(|s| s.code()), Some(0));

@@ -32,6 +32,7 @@ fn state(control: mpsc::Sender<(ControlRequest, tokio::sync::oneshot::Sender<Con
         status: Arc::new(|| serde_json::json!({ "trading_state": "active" })),
         health: Arc::new(|| (true, serde_json::json!({ "overall_status": "healthy" }))),
         metrics: Arc::new(|| "wt_up 1\n".to_string()),
+        history: no_trades(),
         control,
         limits: Arc::new(ApiLimits::from_config(&config)),
     }
@@ -250,4 +251,19 @@ proptest! {
             prop_assert_eq!(status, 401, "{:?}", request);
         }
     }
+}
+
+/// The history routes answer over no trades (the daemon tests read a real store).
+fn no_trades() -> whale_trader::api::HistorySource {
+    Arc::new(|query: &whale_trader::history::HistoryQuery| {
+        let names = whale_trader::history::Names::default();
+        let cx = whale_trader::history::Context {
+            marks: None,
+            names: &names,
+            now: whale_trader::clock::Timestamp::from_secs(1_800_000_000),
+            day_start_utc_minutes: 0,
+            source: "daemon",
+        };
+        Ok(whale_trader::history::answer(query, &[], &cx))
+    })
 }

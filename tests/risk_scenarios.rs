@@ -7,8 +7,8 @@ use rust_decimal_macros::dec;
 use whale_trader::clock::Timestamp;
 use whale_trader::domain::{ClientOrderId, MarketId, SourceTradeId, TokenId, WhaleId};
 use whale_trader::risk::{
-    Decision, ExitReason, Fill, OrderIntent, PositionId, ReasonCode, RiskConfig, RiskEvent, RiskManager, RiskState,
-    Side, TradingState,
+    Decision, ExitReason, Fill, Hold, OrderIntent, PositionId, ReasonCode, RiskConfig, RiskEvent, RiskManager,
+    RiskState, Side, TradingState,
 };
 
 use support::risk::{open, whale_entry as entry};
@@ -128,6 +128,8 @@ fn seed_example_523_45_daily_loss_trips_the_breaker_on_unrealised_pnl() {
     );
     let snap = rm.snapshot();
     assert_eq!((snap.breaker_trips_today, snap.breaker_trips_total), (1, 1));
+    // What holds trading says until when: the breaker re-arms after its 60-minute cooldown.
+    assert_eq!(rm.holds(), vec![Hold { reason: ReasonCode::CircuitBreakerTripped, until: Some(at(62)) }]);
 
     let decision = rm.check(&entry(2, 2, 2, 2, dec!(0.50), dec!(10)), at(3));
     assert_eq!(reason(&decision), Some(ReasonCode::CircuitBreakerOpen));
@@ -149,6 +151,7 @@ fn seed_example_523_45_daily_loss_trips_the_breaker_on_unrealised_pnl() {
     );
     rm.on_price(TokenId(1), dec!(0.37), at(200));
     assert_eq!(rm.trading_state(), TradingState::Halted, "a latch does not cool down");
+    assert_eq!(rm.holds(), vec![Hold { reason: ReasonCode::CircuitBreakerTripped, until: None }]);
     let record = rm.resume(at(201)).expect("resume records a transition");
     assert_eq!(
         (record.from, record.to, record.reason),
@@ -243,6 +246,7 @@ fn daily_loss_limit_halts_until_the_next_trading_day() {
     rm.on_close(q, dec!(-225.09), at(6)).expect("close");
     // Next trading day (UTC midnight): the halt lifts by itself.
     let tomorrow = Timestamp::from_secs(1_700_006_400 + 86_400);
+    assert_eq!(rm.holds(), vec![Hold { reason: ReasonCode::DailyLossLimit, until: Some(tomorrow) }]);
     assert!(rm.roll_over(tomorrow));
     assert_eq!(transitions(&mut rm), vec![(TradingState::Halted, TradingState::Active, ReasonCode::NewTradingDay)]);
     assert_eq!(rm.snapshot().daily_pnl, dec!(0));

@@ -278,6 +278,26 @@ pub struct TelegramConfig {
     pub max_messages_per_second: u32,
     /// How many trades or signals a batch summary lists.
     pub batch_top_n: usize,
+    /// Two-way control: the bot long-polls `getUpdates` and obeys commands from the chat (and the
+    /// allowed chats); needs the bot token and chat id, not `enabled`.
+    pub control: bool,
+    /// How long one `getUpdates` long poll waits for a command.
+    pub poll_timeout_secs: u64,
+    /// More chats obeyed besides `chat_id`: chat ids separated by commas (a secret, like the chat id).
+    pub allowed_chat_ids: Secret,
+}
+
+impl TelegramConfig {
+    /// Every chat whose commands are obeyed: `chat_id` and the allowed list (validated as integers).
+    pub fn control_chat_ids(&self) -> Vec<i64> {
+        let mut ids: Vec<i64> = std::iter::once(self.chat_id.expose())
+            .chain(self.allowed_chat_ids.expose().split(','))
+            .filter_map(|id| id.trim().parse::<i64>().ok())
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        ids
+    }
 }
 
 impl Default for TelegramConfig {
@@ -291,6 +311,9 @@ impl Default for TelegramConfig {
             per_chat_interval_ms: 1000,
             max_messages_per_second: 30,
             batch_top_n: 5,
+            control: false,
+            poll_timeout_secs: 30,
+            allowed_chat_ids: Secret::default(),
         }
     }
 }
@@ -537,9 +560,39 @@ impl SmsConfig {
 
 impl TelegramConfig {
     fn validate(&self, prefix: &str, issues: &mut Issues) {
-        require_secret(self.enabled, &self.bot_token, prefix, "bot_token", issues);
-        require_secret(self.enabled, &self.chat_id, prefix, "chat_id", issues);
-        if self.enabled {
+        let used = self.enabled || self.control;
+        require_secret(used, &self.bot_token, prefix, "bot_token", issues);
+        require_secret(used, &self.chat_id, prefix, "chat_id", issues);
+        if self.control {
+            // Only numeric chat ids can be matched against an update's chat; the values stay secret.
+            if self.chat_id.is_set() && self.chat_id.expose().trim().parse::<i64>().is_err() {
+                issues.push(
+                    join(prefix, "chat_id"),
+                    crate::config::REDACTED,
+                    "must be a numeric chat id when control = true",
+                );
+            }
+            let bad = self
+                .allowed_chat_ids
+                .expose()
+                .split(',')
+                .filter(|id| !id.trim().is_empty())
+                .any(|id| id.trim().parse::<i64>().is_err());
+            if bad {
+                issues.push(
+                    join(prefix, "allowed_chat_ids"),
+                    crate::config::REDACTED,
+                    "must be numeric chat ids separated by commas",
+                );
+            }
+        }
+        issues.check(
+            !(1..=50).contains(&self.poll_timeout_secs),
+            join(prefix, "poll_timeout_secs"),
+            self.poll_timeout_secs,
+            "must be between 1 and 50 seconds",
+        );
+        if used {
             require_http_url(&self.api_base, prefix, "api_base", issues);
         }
         issues.check(
@@ -596,6 +649,34 @@ mod tests {
         let found: Vec<&str> = all.iter().map(|i| i.key.as_str()).collect();
         assert_eq!(found, ["alerts.slack.webhook_url", "alerts.telegram.bot_token", "alerts.telegram.chat_id"]);
         assert!(all[1].rule.contains("WHALE_TRADER__ALERTS__TELEGRAM__BOT_TOKEN"), "{}", all[1].rule);
+    }
+
+    #[test]
+    fn telegram_control_needs_numeric_chat_ids_and_a_bounded_poll_without_showing_them() {
+        let mut config = AlertsConfig::default();
+        config.telegram.control = true;
+        assert_eq!(keys(&config), ["alerts.telegram.bot_token", "alerts.telegram.chat_id"]);
+        config.telegram.bot_token = Secret::new("1:abc");
+        config.telegram.chat_id = Secret::new("@channel");
+        config.telegram.allowed_chat_ids = Secret::new("222, x7");
+        config.telegram.poll_timeout_secs = 51;
+        let mut issues = Issues::new();
+        config.validate("alerts", &mut issues);
+        let all = issues.into_vec();
+        let found: Vec<(&str, &str)> = all.iter().map(|i| (i.key.as_str(), i.value.as_str())).collect();
+        assert_eq!(
+            found,
+            [
+                ("alerts.telegram.chat_id", crate::config::REDACTED),
+                ("alerts.telegram.allowed_chat_ids", crate::config::REDACTED),
+                ("alerts.telegram.poll_timeout_secs", "51"),
+            ]
+        );
+        config.telegram.chat_id = Secret::new("-100123");
+        config.telegram.allowed_chat_ids = Secret::new(" 222 ,333,,");
+        config.telegram.poll_timeout_secs = 50;
+        assert!(keys(&config).is_empty());
+        assert_eq!(config.telegram.control_chat_ids(), [-100123, 222, 333]);
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! | `GET /health` | the health report; 200 when healthy or degraded, 503 otherwise; open |
 //! | `GET /metrics` | Prometheus text format; open unless `api.metrics_require_token` |
 //! | `GET /status` | JSON: trading state, positions, P&L, limits in use; bearer token required |
+//! | `GET /trades?whale=&market=&since=&limit=`, `/profit`, `/daily?days=` | trade history, profit, P&L per trading day, from the store with the open trades marked; bearer token required |
 //! | `POST /halt`, `/resume`, `/kill`, `/close/{trade}`, `/adopt/{token}`, `/drop/{trade}` | control; bearer token required |
 //!
 //! Requests whose `Host` is not one of `api.allowed_hosts` answer 421 (a browser led there by DNS
@@ -25,6 +26,9 @@ mod status_view;
 pub use client::{ApiClient, ClientError};
 pub use prometheus::{MetricKind, PromText, WhaleFamily, WhaleRow};
 pub use server::{
-    ApiError, ApiLimits, ApiState, ControlOutcome, ControlReply, ControlRequest, ControlSender, bind, router, serve,
+    ApiError, ApiLimits, ApiState, ControlOutcome, ControlReply, ControlRequest, ControlSender, HistorySource, bind,
+    router, send_control, serve,
 };
-pub use status_view::{MismatchView, PositionView, StatusView, StoreView, WalletView, whale_line};
+pub use status_view::{
+    ComponentView, HoldView, MismatchView, PositionView, StatusView, StoreView, WalletView, whale_line,
+};

@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::Router;
-use axum::extract::{Path, Request, State};
+use axum::extract::{Path, Query, Request, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -21,6 +21,7 @@ use super::auth::authorize;
 use super::conn::{ConnHandle, accept_loop};
 use crate::config::{ApiConfig, Secret};
 pub use crate::engine::ControlOutcome;
+use crate::history::{HistoryError, HistoryQuery};
 use crate::logging::{AUDIT_TARGET, record_http_call};
 
 /// A control request forwarded to the engine.
@@ -90,6 +91,10 @@ pub type ControlSender = mpsc::Sender<(ControlRequest, oneshot::Sender<ControlRe
 
 type JsonSource = Arc<dyn Fn() -> serde_json::Value + Send + Sync>;
 
+/// Answers a history question (`/trades`, `/profit`, `/daily`) from the store; blocking, so the
+/// handler runs it off the async threads.
+pub type HistorySource = Arc<dyn Fn(&HistoryQuery) -> Result<serde_json::Value, HistoryError> + Send + Sync>;
+
 /// What the API reads and where it sends control requests.
 #[derive(Clone)]
 pub struct ApiState {
@@ -100,6 +105,8 @@ pub struct ApiState {
     pub health: Arc<dyn Fn() -> (bool, serde_json::Value) + Send + Sync>,
     /// The `/metrics` body.
     pub metrics: Arc<dyn Fn() -> String + Send + Sync>,
+    /// Trade history, profit and daily P&L.
+    pub history: HistorySource,
     pub control: ControlSender,
     /// Connection and request bounds, and who may ask.
     pub limits: Arc<ApiLimits>,
@@ -171,6 +178,9 @@ pub fn router(state: ApiState) -> Router {
         .route("/health", get(health))
         .route("/metrics", get(metrics))
         .route("/status", get(status))
+        .route("/trades", get(trades))
+        .route("/profit", get(profit))
+        .route("/daily", get(daily))
         .route("/halt", post(halt))
         .route("/resume", post(resume))
         .route("/kill", post(kill))
@@ -197,7 +207,8 @@ async fn time_request(request: Request, next: Next) -> Response {
 
 /// The route a path belongs to, as the router names it.
 fn route_of(path: &str) -> &'static str {
-    const EXACT: [&str; 6] = ["/health", "/metrics", "/status", "/halt", "/resume", "/kill"];
+    const EXACT: [&str; 9] =
+        ["/health", "/metrics", "/status", "/trades", "/profit", "/daily", "/halt", "/resume", "/kill"];
     const WITH_ID: [(&str, &str); 4] = [
         ("/close/", "/close/{trade}"),
         ("/adopt/", "/adopt/{token}"),
@@ -374,6 +385,55 @@ async fn status(State(state): State<ApiState>) -> Response {
     axum::Json((state.status)()).into_response()
 }
 
+/// Query parameters at most, for the history routes (each one's value is bounded by its parser).
+const MAX_QUERY_PARAMS: usize = 8;
+
+async fn trades(State(state): State<ApiState>, Query(params): Query<Vec<(String, String)>>) -> Response {
+    match bounded(&params).and_then(crate::history::trade_filter_from_params) {
+        Ok(filter) => history(&state, HistoryQuery::Trades(filter)).await,
+        Err(e) => refusal(StatusCode::BAD_REQUEST, &e.to_string()),
+    }
+}
+
+async fn profit(State(state): State<ApiState>, Query(params): Query<Vec<(String, String)>>) -> Response {
+    match params.first() {
+        None => history(&state, HistoryQuery::Profit).await,
+        Some((name, _)) => {
+            let e = HistoryError::UnknownParameter { name: name.chars().take(40).collect() };
+            refusal(StatusCode::BAD_REQUEST, &e.to_string())
+        }
+    }
+}
+
+async fn daily(State(state): State<ApiState>, Query(params): Query<Vec<(String, String)>>) -> Response {
+    match bounded(&params).and_then(crate::history::days_from_params) {
+        Ok(days) => history(&state, HistoryQuery::Daily { days }).await,
+        Err(e) => refusal(StatusCode::BAD_REQUEST, &e.to_string()),
+    }
+}
+
+fn bounded(params: &[(String, String)]) -> Result<&[(String, String)], HistoryError> {
+    if params.len() > MAX_QUERY_PARAMS {
+        return Err(HistoryError::BadParameter {
+            field: "query",
+            value: format!("{} parameters", params.len()),
+            rule: "at most 8 parameters",
+        });
+    }
+    Ok(params)
+}
+
+/// Reads the store on a blocking thread; an unreadable store answers 503.
+async fn history(state: &ApiState, query: HistoryQuery) -> Response {
+    let source = state.history.clone();
+    match tokio::task::spawn_blocking(move || source(&query)).await {
+        Ok(Ok(body)) => axum::Json(body).into_response(),
+        Ok(Err(e @ HistoryError::Store(_))) => unavailable(&format!("the store cannot be read: {e}")),
+        Ok(Err(e)) => refusal(StatusCode::BAD_REQUEST, &e.to_string()),
+        Err(_) => unavailable("the history read stopped before answering"),
+    }
+}
+
 #[derive(Debug, Default, Deserialize)]
 struct ReasonBody {
     reason: Option<String>,
@@ -447,15 +507,26 @@ fn refuse_id(field: &str, value: &str) -> Option<Response> {
 /// Audits and forwards an authorized control request (the guard checked the token), then relays
 /// the engine's reply.
 async fn control(state: &ApiState, route: &str, request: ControlRequest) -> Response {
-    tracing::info!(target: AUDIT_TARGET, event = "control_request", route, request = ?request, "control request accepted");
-    let (reply_tx, reply_rx) = oneshot::channel();
-    if state.control.send((request, reply_tx)).await.is_err() {
-        return unavailable("the engine is not running");
-    }
-    match reply_rx.await {
+    match send_control(&state.control, "api", route, request).await {
         Ok(reply) => (reply.status_code(), axum::Json(reply.body())).into_response(),
-        Err(_) => unavailable("the engine stopped before answering"),
+        Err(message) => unavailable(message),
     }
+}
+
+/// The one way a human's control request reaches the engine, from the API or a chat: audited with
+/// who asked (`api`, `telegram:<chat id>`), then answered by the engine. `Err` says why no answer came.
+pub async fn send_control(
+    sender: &ControlSender,
+    who: &str,
+    route: &str,
+    request: ControlRequest,
+) -> Result<ControlReply, &'static str> {
+    tracing::info!(target: AUDIT_TARGET, event = "control_request", route, who, request = ?request, "control request accepted");
+    let (reply_tx, reply_rx) = oneshot::channel();
+    if sender.send((request, reply_tx)).await.is_err() {
+        return Err("the engine is not running");
+    }
+    reply_rx.await.map_err(|_| "the engine stopped before answering")
 }
 
 fn unavailable(message: &str) -> Response {

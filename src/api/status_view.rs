@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::market::beside;
 
-pub use crate::engine::view::{MismatchView, PositionView, WhaleView};
+pub use crate::engine::view::{HoldView, MismatchView, PositionView, WhaleView};
 
 /// Which store the status is about: its file, and the mode and feed source it holds the state of.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -42,6 +42,23 @@ pub struct StatusView {
     /// Each copied whale's results and standing (the daemon's view; empty offline).
     #[serde(default)]
     pub whales: Vec<WhaleView>,
+    /// What holds trading and until when (the daemon's view; empty offline, where the state's
+    /// reason is all the store says).
+    #[serde(default)]
+    pub holds: Vec<HoldView>,
+    /// The feeds' and the other components' last health check (the daemon's; empty offline).
+    #[serde(default)]
+    pub components: Vec<ComponentView>,
+}
+
+/// One component's last health check: the whale and price feeds (polls failing in a row, the
+/// last successful poll, stale tokens), the venue, the engine, the store.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ComponentView {
+    pub name: String,
+    pub status: String,
+    pub message: String,
+    pub checked_at: String,
 }
 
 /// The wallet as its last reading found it (live mode).
@@ -67,6 +84,14 @@ impl StatusView {
             ));
         }
         out.push_str(&format!("trading state : {}{reason}\n", self.trading_state));
+        for h in &self.holds {
+            let until = h
+                .until
+                .as_deref()
+                .map(|u| format!(" until {u}"))
+                .unwrap_or_else(|| " until it clears or a human acts".into());
+            out.push_str(&format!("  held by     : {} ({}){until}\n", h.reason, h.holds));
+        }
         out.push_str(&format!("equity        : {}\n", usd_or_unknown(self.equity)));
         if let Some(wallet) = &self.wallet {
             let read =
@@ -95,6 +120,12 @@ impl StatusView {
             out.push_str(&format!("whales        : {}\n", self.whales.len()));
             for w in &self.whales {
                 out.push_str(&format!("  {}\n", whale_line(w)));
+            }
+        }
+        if !self.components.is_empty() {
+            out.push_str("health        :\n");
+            for c in &self.components {
+                out.push_str(&format!("  {:<12} {:<10} {} (checked {})\n", c.name, c.status, c.message, c.checked_at));
             }
         }
         out.push_str(&format!("open positions: {}\n", self.open_positions.len()));
@@ -219,8 +250,33 @@ mod tests {
                 rolling_pnl: dec!(-12.5),
                 consecutive_losses: 3,
             }],
+            holds: vec![
+                HoldView {
+                    reason: "circuit_breaker_tripped".into(),
+                    holds: "trading".into(),
+                    until: Some("2026-01-01T01:00:00.000Z".into()),
+                },
+                HoldView { reason: "health_degraded".into(), holds: "trading".into(), until: None },
+            ],
+            components: vec![ComponentView {
+                name: "whale_feed".into(),
+                status: "degraded".into(),
+                message: "alpha: 3 polls failed in a row (timeout)".into(),
+                checked_at: "2026-01-01T00:00:30.000Z".into(),
+            }],
         };
         let text = view.render();
+        assert!(
+            text.contains("held by     : circuit_breaker_tripped (trading) until 2026-01-01T01:00:00.000Z\n"),
+            "{text}"
+        );
+        assert!(text.contains("held by     : health_degraded (trading) until it clears or a human acts"), "{text}");
+        assert!(
+            text.contains(
+                "  whale_feed   degraded   alpha: 3 polls failed in a row (timeout) (checked 2026-01-01T00:00:30.000Z)"
+            ),
+            "{text}"
+        );
         assert!(
             text.contains("Theo (0xabc): muted until 2026-01-02T00:00:00.000Z (consecutive_losses); 4 copies (1 open)"),
             "{text}"

@@ -1,4 +1,4 @@
-//! `status`, `whales`, `halt`, `resume`, `kill`, `close`, `adopt`, `drop`, `unmute`: the CLI verbs
+//! `status`, `whales`, `trades`, `profit`, `daily`, `halt`, `resume`, `kill`, `close`, `adopt`, `drop`, `unmute`: the CLI verbs
 //! that talk to the running daemon.
 
 use rust_decimal::Decimal;
@@ -6,8 +6,10 @@ use std::process::ExitCode;
 
 use super::exit;
 use crate::api::{ApiClient, ClientError, PositionView, StatusView, StoreView};
+use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::market::NameCatalogue;
+use crate::history::{self, HistoryQuery};
 use crate::store::{SqliteStore, Store};
 
 /// Runs one async client call on a small runtime.
@@ -45,7 +47,9 @@ pub fn status(config: &Config, json: bool) -> ExitCode {
     }
 }
 
-/// `whale-trader whales`: each copied whale's results and standing, from the running daemon.
+/// `whale-trader whales`: each copied whale's results and standing as a table, from the running
+/// daemon; with none running, each whale's results from the store's trades (its standing, mutes
+/// and hit rate live in the daemon's risk state and are not shown then).
 pub fn whales(config: &Config, json: bool) -> ExitCode {
     let client = ApiClient::new(&config.api);
     match block_on(client.get("/status")) {
@@ -57,9 +61,8 @@ pub fn whales(config: &Config, json: bool) -> ExitCode {
             Ok(view) => {
                 if view.whales.is_empty() {
                     println!("no whale has been copied yet");
-                }
-                for whale in &view.whales {
-                    println!("{}", crate::api::whale_line(whale));
+                } else {
+                    print!("{}", history::render_whale_table(&view.whales));
                 }
                 ExitCode::from(exit::OK)
             }
@@ -70,9 +73,87 @@ pub fn whales(config: &Config, json: bool) -> ExitCode {
             ExitCode::from(exit::BAD_CONFIG)
         }
         Ok(Ok((code, body))) => fail(&format!("the daemon answered {code}: {body}")),
+        Ok(Err(ClientError::Unreachable { .. })) => match offline_history(config, &HistoryQuery::Profit) {
+            Ok(body) => match serde_json::from_value::<history::ProfitView>(body) {
+                Ok(view) if json => {
+                    println!("{}", serde_json::to_string_pretty(&view.whales).unwrap_or_default());
+                    ExitCode::from(exit::OK)
+                }
+                Ok(view) => {
+                    println!("whales (from the store; standing and mutes need the running daemon)");
+                    if view.whales.is_empty() {
+                        println!("no whale has been copied yet");
+                    }
+                    print!("{}", history::render_whales(&view.whales));
+                    ExitCode::from(exit::OK)
+                }
+                Err(e) => fail(&format!("the store's whales could not be read: {e}")),
+            },
+            Err(e) => fail(&format!("no daemon is running and the store cannot be read: {e}")),
+        },
         Ok(Err(e)) => fail(&e.to_string()),
         Err(e) => fail(&e),
     }
+}
+
+/// `trades`, `profit`, `daily`: the running daemon's answer (open trades marked at its prices),
+/// or, when no daemon answers, the same computation over the store (works offline).
+pub fn history(config: &Config, query: &HistoryQuery, json: bool) -> ExitCode {
+    let client = ApiClient::new(&config.api);
+    let path = query.path();
+    let body = match block_on(client.get(&path)) {
+        Ok(Ok((200, body))) => body,
+        Ok(Ok((401, _))) if !config.api.token.is_set() => {
+            eprintln!("error: the daemon's {} needs the API token: {}", route(&path), ClientError::NoToken);
+            return ExitCode::from(exit::BAD_CONFIG);
+        }
+        Ok(Ok((code, body))) => {
+            return match body["message"].as_str() {
+                Some(message) => fail(&format!("the daemon answered {code}: {message}")),
+                None => fail(&format!("the daemon answered {code}: {body}")),
+            };
+        }
+        Ok(Err(ClientError::Unreachable { .. })) => match offline_history(config, query) {
+            Ok(body) => body,
+            Err(e) => return fail(&format!("no daemon is running and the store cannot be read: {e}")),
+        },
+        Ok(Err(e)) => return fail(&e.to_string()),
+        Err(e) => return fail(&e),
+    };
+    if json {
+        println!("{}", serde_json::to_string_pretty(&body).unwrap_or_default());
+        return ExitCode::from(exit::OK);
+    }
+    let text = match query {
+        HistoryQuery::Trades(_) => serde_json::from_value(body).map(|v| history::render_trades(&v)),
+        HistoryQuery::Profit => serde_json::from_value(body).map(|v| history::render_profit(&v)),
+        HistoryQuery::Daily { .. } => serde_json::from_value(body).map(|v| history::render_daily(&v)),
+    };
+    match text {
+        Ok(text) => {
+            print!("{text}");
+            ExitCode::from(exit::OK)
+        }
+        Err(e) => fail(&format!("the answer to {} could not be read: {e}", route(&path))),
+    }
+}
+
+fn route(path: &str) -> &str {
+    path.split('?').next().unwrap_or(path)
+}
+
+/// The history answer computed from the store of the configured mode and feed source.
+fn offline_history(config: &Config, query: &HistoryQuery) -> Result<serde_json::Value, crate::store::StoreError> {
+    let names = history::Names::from_config(config);
+    let cx = history::Context {
+        marks: None,
+        names: &names,
+        now: SystemClock.now(),
+        day_start_utc_minutes: config.risk.day_start_utc_minutes,
+        source: "store",
+    };
+    let path = config.store.path_for(config.daemon.mode, config.feed.source);
+    history::answer_from_store(&path, config.store.busy_timeout(), query, &cx)
 }
 
 /// The status as the store of the configured mode and feed source last recorded it.
@@ -116,6 +197,9 @@ fn offline_status(config: &Config) -> Result<StatusView, crate::store::StoreErro
         // The wallet's last reading lives in the running daemon's risk state; offline it is not shown.
         wallet: None,
         whales: Vec::new(),
+        // Which rules hold trading, and until when, is the running daemon's to say.
+        holds: Vec::new(),
+        components: Vec::new(),
     })
 }
 

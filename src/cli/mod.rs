@@ -99,7 +99,38 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Each copied whale's results and standing (copied, muted, locked, negative_edge), from the running daemon.
+    /// Trades, open and closed, newest first (from the running daemon, else from the store).
+    Trades {
+        /// Only this whale's trades: a wallet or its label.
+        #[arg(long)]
+        whale: Option<String>,
+        /// Only this market's trades: its condition id or a token id.
+        #[arg(long)]
+        market: Option<String>,
+        /// Only trades opened since: a date (2026-12-01, UTC) or an RFC 3339 time.
+        #[arg(long, value_parser = crate::history::parse_since)]
+        since: Option<crate::clock::Timestamp>,
+        /// How many trades to list, 1 to 1000.
+        #[arg(long, default_value_t = crate::history::DEFAULT_TRADE_LIMIT, value_parser = crate::history::parse_limit)]
+        limit: usize,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Realised and unrealised P&L, win rate, best and worst trade, profit factor, fees, per whale.
+    Profit {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Realised P&L per trading day (days start at risk.day_start_utc_minutes), newest first.
+    Daily {
+        /// How many days, 1 to 366.
+        #[arg(default_value_t = crate::history::DEFAULT_DAYS, value_parser = crate::history::parse_days)]
+        days: u32,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Each copied whale's results and standing (copied, muted, locked, negative_edge) as a table,
+    /// from the running daemon; with no daemon running, each whale's results from the store.
     Whales {
         #[arg(long)]
         json: bool,
@@ -178,6 +209,21 @@ pub fn main() -> ExitCode {
         Command::Drop { trade_id, json } => {
             with_config(&cli, |config| control::post(config, &format!("/drop/{trade_id}"), None, *json))
         }
+        Command::Trades { whale, market, since, limit, json } => {
+            let filter = crate::history::TradeFilter {
+                whale: whale.clone(),
+                market: market.clone(),
+                since: *since,
+                limit: *limit,
+            };
+            with_config(&cli, |config| control::history(config, &crate::history::HistoryQuery::Trades(filter), *json))
+        }
+        Command::Profit { json } => {
+            with_config(&cli, |config| control::history(config, &crate::history::HistoryQuery::Profit, *json))
+        }
+        Command::Daily { days, json } => with_config(&cli, |config| {
+            control::history(config, &crate::history::HistoryQuery::Daily { days: *days }, *json)
+        }),
         Command::Whales { json } => with_config(&cli, |config| control::whales(config, *json)),
         Command::Unmute { wallet, json } => {
             with_config(&cli, |config| control::post(config, &format!("/unmute/{wallet}"), None, *json))

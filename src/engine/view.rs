@@ -35,6 +35,20 @@ pub struct EngineView {
     pub whales: Vec<WhaleView>,
     /// Market questions, outcome names and whale labels (what the names refresher reads too).
     pub names: Arc<NameCatalogue>,
+    /// What holds trading (halts, reducing holds, muted whales), and until when where known.
+    pub holds: Vec<HoldView>,
+}
+
+/// One rule holding trading, or one muted whale, as `status` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HoldView {
+    /// The reason code (`circuit_breaker_tripped`, `daily_loss_limit`, `health_degraded`,
+    /// `position_mismatch`, `whale_muted`, …).
+    pub reason: String,
+    /// What it holds: `trading`, or the whale (label and wallet) a mute holds.
+    pub holds: String,
+    /// When it lets go by itself (RFC 3339); `None`: when its cause clears or a human acts.
+    pub until: Option<String>,
 }
 
 /// One copied whale's results and standing, as `whale-trader whales`, `status` and `/status` show it.
@@ -251,7 +265,7 @@ impl Engine {
             .collect();
         let risk = self.risk().snapshot();
         let now = self.status().last_input_at.unwrap_or_default();
-        let whales = risk
+        let whales: Vec<WhaleView> = risk
             .whales
             .iter()
             .map(|w| {
@@ -290,6 +304,24 @@ impl Engine {
                 }
             })
             .collect();
+        let mut holds: Vec<HoldView> = self
+            .risk()
+            .holds()
+            .iter()
+            .map(|h| HoldView {
+                reason: h.reason.as_str().into(),
+                holds: "trading".into(),
+                until: h.until.map(|t| t.to_rfc3339()),
+            })
+            .collect();
+        holds.extend(whales.iter().filter(|w| w.standing == Standing::Muted).map(|w| HoldView {
+            reason: "whale_muted".into(),
+            holds: match &w.label {
+                Some(label) => format!("{label} ({})", w.wallet),
+                None => w.wallet.clone(),
+            },
+            until: w.muted_until.clone(),
+        }));
         EngineView {
             status: self.status(),
             risk,
@@ -300,6 +332,7 @@ impl Engine {
             mismatches,
             whales,
             names: self.shared_names(),
+            holds,
         }
     }
 }

@@ -61,7 +61,7 @@ pub use config::{
 };
 pub use error::RiskError;
 pub use limits::Capacity;
-pub use manager::{KillOutcome, RiskEvent, RiskManager};
+pub use manager::{Hold, KillOutcome, RiskEvent, RiskManager};
 pub use order::{
     Approved, Decision, ExitIntent, Fill, FillOutcome, OrderIntent, OrderKind, PositionId, StopOverrides, WorkingKind,
 };

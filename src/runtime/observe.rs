@@ -55,6 +55,19 @@ pub fn status_view(observed: &Observed) -> StatusView {
         store: Some(observed.store.clone()),
         wallet: (config.daemon.mode == crate::config::Mode::Live).then(|| wallet_view(&view)),
         whales: view.whales.clone(),
+        holds: view.holds.clone(),
+        components: observed
+            .health
+            .borrow()
+            .components
+            .iter()
+            .map(|(name, c)| crate::api::ComponentView {
+                name: name.clone(),
+                status: c.status.as_str().into(),
+                message: c.message.clone(),
+                checked_at: c.checked_at.to_rfc3339(),
+            })
+            .collect(),
     }
 }
 
@@ -70,6 +83,35 @@ fn wallet_view(view: &EngineView) -> WalletView {
 
 pub fn status_json(observed: &Observed) -> serde_json::Value {
     serde_json::to_value(status_view(observed)).unwrap_or_default()
+}
+
+/// The daemon's side of `trades`, `profit`, `daily`: the store it writes, read through a read-only
+/// connection, with the open trades marked at the engine's last prices (blocking).
+pub fn history_json(
+    observed: &Observed,
+    query: &crate::history::HistoryQuery,
+) -> Result<serde_json::Value, crate::history::HistoryError> {
+    use crate::clock::Clock;
+    let config = observed.config.borrow().clone();
+    let marks = crate::history::Marks {
+        open: observed
+            .view
+            .borrow()
+            .positions
+            .iter()
+            .map(|p| (p.id.clone(), (p.last_price, p.unrealised_pnl)))
+            .collect(),
+    };
+    let names = crate::history::Names::from_config(&config);
+    let cx = crate::history::Context {
+        marks: Some(&marks),
+        names: &names,
+        now: crate::clock::SystemClock.now(),
+        day_start_utc_minutes: config.risk.day_start_utc_minutes,
+        source: "daemon",
+    };
+    let path = std::path::Path::new(&observed.store.path);
+    Ok(crate::history::answer_from_store(path, config.store.busy_timeout(), query, &cx)?)
 }
 
 pub fn health_json(observed: &Observed) -> (bool, serde_json::Value) {
@@ -122,6 +164,34 @@ pub fn metrics_text(observed: &Observed) -> String {
     }
     if let Some(wallet) = &observed.wallet {
         wallet_metrics(&mut text, &wallet.borrow(), &observed.view.borrow());
+    }
+    if config.alerts.telegram.control {
+        let chat = crate::telegram::counters();
+        let read = |c: &std::sync::atomic::AtomicU64| c.load(std::sync::atomic::Ordering::Relaxed);
+        text.single(
+            "whale_trader_telegram_commands_total",
+            MetricKind::Counter,
+            "Telegram commands received from the configured chats.",
+            read(&chat.commands),
+        );
+        text.single(
+            "whale_trader_telegram_ignored_updates_total",
+            MetricKind::Counter,
+            "Telegram updates from chats that are not configured, ignored.",
+            read(&chat.ignored),
+        );
+        text.single(
+            "whale_trader_telegram_poll_errors_total",
+            MetricKind::Counter,
+            "Failed Telegram getUpdates polls.",
+            read(&chat.poll_errors),
+        );
+        text.single(
+            "whale_trader_telegram_malformed_updates_total",
+            MetricKind::Counter,
+            "Telegram updates skipped as malformed.",
+            read(&chat.malformed),
+        );
     }
     text.finish()
 }

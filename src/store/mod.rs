@@ -40,7 +40,7 @@ pub use error::StoreError;
 pub use records::{
     AlertRecord, DecisionRecord, EngineCheckpointRecord, FillRecord, OrderKind, OrderRecord, OrderStatus,
     PositionRecord, PositionStatus, RedemptionRecord, RedemptionStatus, RedemptionUpdate, RiskStateRecord,
-    SeenWhaleTrade, SentTransaction, TradingStateChange, WhaleWatermark,
+    SeenWhaleTrade, SentTransaction, TradeRecord, TradingStateChange, WhaleWatermark,
 };
 pub use sqlite::{MIGRATIONS, Migration, SqliteStore, latest_version};
 pub use writer::{DurableReceipt, StoreHandle, StoreWriter, WriterSettings, WriterStatsSnapshot, spawn_writer};

@@ -157,6 +157,13 @@ pub struct PositionRecord {
     pub exit_reason: Option<String>,
 }
 
+/// A trade as the history reads it: its position row and the fees of every fill booked to it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TradeRecord {
+    pub position: PositionRecord,
+    pub fees: Decimal,
+}
+
 /// An order intent and its life at the venue.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OrderRecord {

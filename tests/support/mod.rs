@@ -5,6 +5,7 @@
 pub mod chat;
 pub mod fuzz;
 pub mod risk;
+pub mod telegram;
 pub mod venue;
 
 use std::path::{Path, PathBuf};

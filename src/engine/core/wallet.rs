@@ -163,7 +163,20 @@ impl Engine {
         let remaining = self.risk.mismatches().to_vec();
         if remaining.is_empty() {
             let state = self.risk.trading_state();
-            self.answer(ControlOutcome::Done, format!("trading resumed (now {state})"));
+            let holds: Vec<String> = self
+                .risk
+                .holds()
+                .iter()
+                .map(|h| match h.until {
+                    Some(until) => format!("{} until {}", h.reason.as_str(), until.to_rfc3339()),
+                    None => h.reason.as_str().to_string(),
+                })
+                .collect();
+            let message = match holds.is_empty() {
+                true => format!("trading resumed (now {state})"),
+                false => format!("trading resumed (now {state}); still holding it: {}", holds.join(", ")),
+            };
+            self.answer(ControlOutcome::Done, message);
         } else {
             let list = remaining.iter().map(|m| self.describe(m)).collect::<Vec<_>>().join("; ");
             self.answer(

@@ -7,7 +7,42 @@ use crate::risk::state::Transition;
 
 use super::{KillOutcome, RiskManager};
 
+/// A rule holding trading, and when it lets go by itself (`None`: it waits for its cause to
+/// clear or for a human).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Hold {
+    pub reason: ReasonCode,
+    pub until: Option<Timestamp>,
+}
+
 impl RiskManager {
+    /// What holds trading now: the cause of a halt or kill, then every hold keeping it in
+    /// `Reducing`. The breaker's cooldown ends at its re-arm time; the daily loss limit's halt at
+    /// the next trading day's start.
+    pub fn holds(&self) -> Vec<Hold> {
+        const DAY_MS: i64 = 24 * 60 * 60 * 1000;
+        let until = |reason: ReasonCode| match reason {
+            ReasonCode::CircuitBreakerTripped if !self.breaker.latched => self.breaker.open_until,
+            ReasonCode::DailyLossLimit => {
+                let offset = i64::from(self.config.day_start_utc_minutes) * 60_000;
+                Some(Timestamp((self.trading_day + 1) * DAY_MS + offset))
+            }
+            _ => None,
+        };
+        let mut holds = Vec::new();
+        if matches!(self.state.state(), TradingState::Halted | TradingState::Killed)
+            && let Some(cause) = self.state.cause()
+        {
+            holds.push(Hold { reason: cause, until: until(cause) });
+        }
+        for reason in self.state.reducing_holds() {
+            if !holds.iter().any(|h| h.reason == *reason) {
+                holds.push(Hold { reason: *reason, until: until(*reason) });
+            }
+        }
+        holds
+    }
+
     /// A human halts trading (`whale-trader halt`).
     pub fn halt(&mut self, detail: &str, now: Timestamp) -> Option<Transition> {
         self.state.escalate(TradingState::Halted, ReasonCode::ManualHalt, || detail.to_string(), now)

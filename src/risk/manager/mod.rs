@@ -33,6 +33,7 @@ mod evaluation;
 mod fills;
 mod persistence;
 mod wallet_truth;
+pub use control::Hold;
 
 /// Preallocated room for ids, so that the first thousand whales, markets, tokens and orders never
 /// make a hash map grow on the hot path.

@@ -10,15 +10,18 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 
 use crate::api::{self, ApiState, ControlOutcome, ControlReply, ControlRequest};
+use crate::clock::SystemClock;
 use crate::config::{Config, HealthConfig};
 use crate::engine::{Control, EngineStatus, Input};
 use crate::health::ProgressTracker;
+use crate::history::HistoryQuery;
 use crate::runtime::EngineMsg;
 use crate::runtime::failpoints::with_failpoint;
 use crate::runtime::observe::{self, Observed};
 use crate::runtime::supervisor::{Supervisor, TaskError, TaskResult};
 use crate::runtime::systemd::Systemd;
 use crate::runtime::watchdog::watchdog;
+use crate::telegram;
 
 use super::engine::EngineStart;
 use super::{StartError, Stops};
@@ -66,30 +69,61 @@ pub(super) fn start(start: ControlStart<'_>) {
         supervisor,
         stops,
     } = start;
-    if let Some(listener) = listener {
+    let telegram = &config.alerts.telegram;
+    if listener.is_some() || telegram.control {
         let (control_tx, control_rx) = mpsc::channel(CONTROL_QUEUE);
-        let state = ApiState {
-            token: config.api.token.clone(),
-            status: Arc::new({
-                let observed = observed.clone();
-                move || observe::status_json(&observed)
-            }),
-            health: Arc::new({
-                let observed = observed.clone();
-                move || observe::health_json(&observed)
-            }),
-            metrics: Arc::new({
-                let observed = observed.clone();
-                move || observe::metrics_text(&observed)
-            }),
-            control: control_tx,
-            limits: Arc::new(api::ApiLimits::from_config(&config.api)),
-        };
-        let api_stop = stops.intake.clone();
-        supervisor.spawn(
-            "api",
-            with_failpoint("api", async move { api::serve(listener, state, api_stop).await.map_err(TaskError::new) }),
-        );
+        let history: api::HistorySource = Arc::new({
+            let observed = observed.clone();
+            move |query: &HistoryQuery| observe::history_json(&observed, query)
+        });
+        if let Some(listener) = listener {
+            let state = ApiState {
+                token: config.api.token.clone(),
+                status: Arc::new({
+                    let observed = observed.clone();
+                    move || observe::status_json(&observed)
+                }),
+                health: Arc::new({
+                    let observed = observed.clone();
+                    move || observe::health_json(&observed)
+                }),
+                metrics: Arc::new({
+                    let observed = observed.clone();
+                    move || observe::metrics_text(&observed)
+                }),
+                history: history.clone(),
+                control: control_tx.clone(),
+                limits: Arc::new(api::ApiLimits::from_config(&config.api)),
+            };
+            let api_stop = stops.intake.clone();
+            supervisor.spawn(
+                "api",
+                with_failpoint(
+                    "api",
+                    async move { api::serve(listener, state, api_stop).await.map_err(TaskError::new) },
+                ),
+            );
+        }
+        if telegram.control {
+            // The chat's commands take the control API's path to the engine, with its sources.
+            let backend = telegram::Backend {
+                status: Arc::new({
+                    let observed = observed.clone();
+                    move || observe::status_view(&observed)
+                }),
+                history,
+                control: control_tx,
+                clock: Arc::new(SystemClock),
+            };
+            let (chat_config, chat_stop) = (telegram.clone(), stops.intake.clone());
+            supervisor.spawn(
+                "telegram-control",
+                with_failpoint("telegram-control", async move {
+                    telegram::chat_control(chat_config, backend, chat_stop).await;
+                    Ok(())
+                }),
+            );
+        }
         supervisor.spawn(
             "control",
             with_failpoint(

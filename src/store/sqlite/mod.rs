@@ -178,6 +178,12 @@ impl SqliteStore {
     pub fn redemptions(&self) -> Result<Vec<crate::store::RedemptionRecord>, StoreError> {
         read::all_redemptions(&self.conn)
     }
+
+    /// Every trade, open and closed, with its fees (history and profit reads; works on a read-only
+    /// store, with the daemon running or stopped).
+    pub fn trades(&self) -> Result<Vec<crate::store::TradeRecord>, StoreError> {
+        read::trades(&self.conn)
+    }
 }
 
 impl Store for SqliteStore {

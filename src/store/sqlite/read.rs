@@ -13,8 +13,8 @@ use crate::store::backend::{RecoveredOrder, RecoveredState, StatusReport, latest
 use crate::store::error::StoreError;
 use crate::store::records::{
     AlertRecord, EngineCheckpointRecord, FillRecord, OrderKind, OrderRecord, OrderStatus, PositionRecord,
-    PositionStatus, RedemptionRecord, RedemptionStatus, RiskStateRecord, SeenWhaleTrade, TradingStateChange,
-    WhaleWatermark,
+    PositionStatus, RedemptionRecord, RedemptionStatus, RiskStateRecord, SeenWhaleTrade, TradeRecord,
+    TradingStateChange, WhaleWatermark,
 };
 
 const POSITION_COLUMNS: &str = "position_id, whale_wallet, market_id, token_id, outcome, side, size, entry_price, \
@@ -208,6 +208,38 @@ pub(super) fn status(conn: &Connection) -> Result<StatusReport, StoreError> {
     };
     snapshot.commit().map_err(StoreError::sqlite("ending a status read"))?;
     Ok(report)
+}
+
+/// Every trade the store holds, open and closed, each with the fees of the fills booked to it
+/// (its entry and exit orders), in opening order.
+pub(super) fn trades(conn: &Connection) -> Result<Vec<TradeRecord>, StoreError> {
+    let snapshot = conn.unchecked_transaction().map_err(StoreError::sqlite("starting a trade history read"))?;
+    let positions = query(
+        conn,
+        &format!("SELECT {POSITION_COLUMNS} FROM positions ORDER BY opened_at, position_id"),
+        [],
+        position_from_row,
+    )?;
+    // Fees are decimal text: summed here, exactly, never by SQLite's floating point.
+    let fees: Vec<(String, Decimal)> = query(
+        conn,
+        "SELECT o.position_id, f.fee FROM fills f JOIN orders o ON o.client_order_id = f.client_order_id
+         WHERE o.position_id IS NOT NULL",
+        [],
+        |row| Ok((get(row, 0)?, decimal(row, 1, "fills", "fee")?)),
+    )?;
+    snapshot.commit().map_err(StoreError::sqlite("ending a trade history read"))?;
+    let mut by_position: std::collections::HashMap<String, Decimal> = std::collections::HashMap::new();
+    for (position, fee) in fees {
+        *by_position.entry(position).or_default() += fee;
+    }
+    Ok(positions
+        .into_iter()
+        .map(|position| {
+            let fees = by_position.get(&position.position_id).copied().unwrap_or_default();
+            TradeRecord { position, fees }
+        })
+        .collect())
 }
 
 fn open_positions(conn: &Connection) -> Result<Vec<PositionRecord>, StoreError> {
