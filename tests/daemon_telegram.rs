@@ -13,6 +13,12 @@ use support::{Workspace, json_lines, signal, wait_until, wait_with_limit};
 const TOKEN: &str = "tg-control-token-4b7e";
 const BOT_TOKEN: &str = "123456:bot-secret-token-never-logged";
 const OPERATOR: i64 = 111_111;
+
+/// How the audit names a chat: `telegram:…` and its last four digits.
+fn chat_name(chat: i64) -> String {
+    let digits = chat.to_string();
+    format!("telegram:…{}", &digits[digits.len() - 4..])
+}
 const DEPUTY: i64 = 222_222;
 const STRANGER: i64 = 999_999;
 
@@ -99,7 +105,7 @@ fn commands_from_the_configured_chats_act_and_from_another_chat_do_nothing() {
     // Audited with who asked, through the control API's own path; the stranger nowhere.
     let audit = chat_audit(&ws);
     let who = |chat: i64, event: &str| {
-        audit.iter().filter(|l| l["event"] == event && l["who"] == format!("telegram:{chat}")).count()
+        audit.iter().filter(|l| l["event"] == event && l["who"] == chat_name(chat)).count()
     };
     assert_eq!(who(OPERATOR, "control_request"), 1, "{audit:?}");
     assert_eq!(who(DEPUTY, "control_request"), 1, "{audit:?}");
@@ -107,12 +113,17 @@ fn commands_from_the_configured_chats_act_and_from_another_chat_do_nothing() {
     assert_eq!(who(STRANGER, "chat_command"), 0);
     let refused = json_lines(&ws.read("logs/trade_audit.log"))
         .into_iter()
-        .filter(|l| l["event"] == "chat_command_refused" && l["who"] == format!("telegram:{OPERATOR}"))
+        .filter(|l| l["event"] == "chat_command_refused" && l["who"] == chat_name(OPERATOR))
         .count();
     assert_eq!(refused, 2, "/daily 999 and /close without an id are audited as refused");
     let text = http_metrics(ws.api_port);
     assert!(text.contains("whale_trader_telegram_ignored_updates_total 1"), "{text}");
     assert!(!ws.all_logs().contains(BOT_TOKEN), "the bot token reached a log");
+    // The chat ids are secrets too: the audit names a chat by its last four digits only.
+    let logs = ws.all_logs();
+    for chat in [OPERATOR, DEPUTY] {
+        assert!(!logs.contains(&chat.to_string()), "chat id {chat} reached a log");
+    }
 
     // A restart: nothing already run runs again.
     let commands_before = chat_audit(&ws).len();

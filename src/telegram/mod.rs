@@ -8,7 +8,7 @@
 //! | `task.rs` | the loop: poll, confirm, filter chats, audit, execute, answer (paced, split) |
 //!
 //! Control commands (`/halt`, `/resume`, `/kill confirm`, `/close`) go to the engine through
-//! [`crate::api::send_control`], the control API's own path, audited with `who = telegram:<chat id>`.
+//! [`crate::api::send_control`], the control API's own path, audited with `who = telegram:…<last four digits of the chat id>`.
 
 mod bot_api;
 mod command;

@@ -146,7 +146,7 @@ impl Loop {
             self.reply(chat, &reply).await;
             return;
         }
-        let who = format!("telegram:{chat}");
+        let who = chat_name(chat);
         let command = match parse(text) {
             Ok(command) => command,
             Err(e) => {
@@ -263,6 +263,14 @@ impl Loop {
         entry.0 = now;
         tracing::warn!(cause, folded, "telegram control: {message}");
     }
+}
+
+/// Who a chat command came from, for the audit trail: the chat id is a secret (it is the address
+/// alerts go to), so only its last four digits are shown, enough to tell the allowed chats apart.
+pub fn chat_name(chat: i64) -> String {
+    let digits = chat.unsigned_abs().to_string();
+    let tail = &digits[digits.len().saturating_sub(4)..];
+    format!("telegram:…{tail}")
 }
 
 fn positions_text(status: &StatusView) -> String {
