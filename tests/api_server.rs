@@ -45,6 +45,7 @@ async fn start(serving: bool) -> Running {
         }),
         metrics: Arc::new(|| "# HELP wt_up Up.\n# TYPE wt_up gauge\nwt_up 1\n".to_string()),
         control: control_tx,
+        silences: None,
         limits: Arc::new(ApiLimits::from_config(&config)),
     };
     let stop = CancellationToken::new();
@@ -174,6 +175,7 @@ async fn metrics_can_require_the_token() {
         health: Arc::new(|| (true, serde_json::json!({}))),
         metrics: Arc::new(|| "wt_up 1\n".to_string()),
         control,
+        silences: None,
         limits: Arc::new(ApiLimits::from_config(&config)),
     };
     use tower::ServiceExt;

@@ -33,6 +33,7 @@ fn state(control: mpsc::Sender<(ControlRequest, tokio::sync::oneshot::Sender<Con
         health: Arc::new(|| (true, serde_json::json!({ "overall_status": "healthy" }))),
         metrics: Arc::new(|| "wt_up 1\n".to_string()),
         control,
+        silences: None,
         limits: Arc::new(ApiLimits::from_config(&config)),
     }
 }

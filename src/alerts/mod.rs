@@ -37,6 +37,7 @@ mod notification;
 mod outbox;
 mod policy;
 mod sender;
+mod silence;
 mod worker;
 
 pub use alert::{Alert, AlertKind, Labels, Priority, RiskFigures, SummaryItem, usd};
@@ -53,3 +54,6 @@ pub use notification::{Notice, Notification};
 pub use outbox::AlertOutbox;
 pub use policy::{Delivery, Held, Policy, PolicySettings, Throttle};
 pub use sender::{AlertSender, Handoff};
+pub use silence::{
+    MAX_SILENCE_MILLIS, MatchKey, Matcher, Silence, SilenceBook, SilenceError, format_duration, parse_duration,
+};

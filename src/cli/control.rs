@@ -11,7 +11,7 @@ use crate::market::NameCatalogue;
 use crate::store::{SqliteStore, Store};
 
 /// Runs one async client call on a small runtime.
-fn block_on<T>(future: impl std::future::Future<Output = T>) -> Result<T, String> {
+pub(super) fn block_on<T>(future: impl std::future::Future<Output = T>) -> Result<T, String> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -151,7 +151,7 @@ pub fn post(config: &Config, path: &str, reason: Option<&str>, json: bool) -> Ex
     }
 }
 
-fn fail(message: &str) -> ExitCode {
+pub(super) fn fail(message: &str) -> ExitCode {
     eprintln!("error: {message}");
     ExitCode::from(exit::FAILURE)
 }

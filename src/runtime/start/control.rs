@@ -16,6 +16,7 @@ use crate::health::ProgressTracker;
 use crate::runtime::EngineMsg;
 use crate::runtime::failpoints::with_failpoint;
 use crate::runtime::observe::{self, Observed};
+use crate::runtime::silences::SilenceControl;
 use crate::runtime::supervisor::{Supervisor, TaskError, TaskResult};
 use crate::runtime::systemd::Systemd;
 use crate::runtime::watchdog::watchdog;
@@ -47,6 +48,8 @@ pub(super) struct ControlStart<'a> {
     pub engine_progress: ProgressTracker,
     /// The engine's progress for the alert heartbeat.
     pub progress: watch::Sender<u64>,
+    /// Silence commands from the API.
+    pub silences: SilenceControl,
     pub systemd: Systemd,
     pub supervisor: &'a mut Supervisor,
     pub stops: &'a Stops,
@@ -62,6 +65,7 @@ pub(super) fn start(start: ControlStart<'_>) {
         health_config,
         engine_progress,
         progress,
+        silences,
         systemd,
         supervisor,
         stops,
@@ -83,6 +87,7 @@ pub(super) fn start(start: ControlStart<'_>) {
                 move || observe::metrics_text(&observed)
             }),
             control: control_tx,
+            silences: Some(silences),
             limits: Arc::new(api::ApiLimits::from_config(&config.api)),
         };
         let api_stop = stops.intake.clone();
