@@ -14,8 +14,9 @@ use crate::logging::AUDIT_TARGET;
 use crate::runtime::supervisor::TaskResult;
 use crate::store::{StoreCommand, StoreError, StoreHandle};
 
-/// How often hit counts that moved are written to the store.
-const HITS_FLUSH_EVERY: Duration = Duration::from_secs(5);
+/// How often hit counts that moved are written to the store: a stop loses at most the hits of
+/// the last interval (a hit count is a figure for people, not state the engine resumes from).
+const HITS_FLUSH_EVERY: Duration = Duration::from_secs(1);
 
 /// A silence command as a person gives it; parsing happens here, once, for every path.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -152,8 +153,8 @@ impl SilenceControl {
         }
     }
 
-    /// Writes the hit counts that moved, every few seconds and once more at `stop` (the store
-    /// writer outlives this task).
+    /// Writes the hit counts that moved, every second, and once more at `stop` if the store
+    /// writer (stopped by the same token) still takes it.
     pub async fn keep_hits_stored(self, stop: CancellationToken) -> TaskResult {
         let mut every = tokio::time::interval(HITS_FLUSH_EVERY);
         loop {
