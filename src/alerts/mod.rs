@@ -7,7 +7,8 @@
 //!      ▼
 //!  lane (bounded for non-critical: oldest dropped and counted; critical never dropped)
 //!      ▼
-//!  dispatcher task ── Policy (pure): halt suppression, grouping, repeat, resolve
+//!  dispatcher task ── silences (pure): held back, counted; never a must-reach alert
+//!      │             ── Policy (pure): halt suppression, grouping, repeat, resolve
 //!      │             └ per-channel route (min_priority) + Throttle (10 / 15 min, CRITICAL passes)
 //!      ├─► lane ─► worker: console        each worker: per-attempt timeout, retries with
 //!      ├─► lane ─► worker: file           exponential backoff + jitter (backon), provider
