@@ -38,6 +38,8 @@ pub enum SilenceError {
     EmptyValue { key: &'static str },
     #[error("matcher {key}= value is {chars} characters; at most {MAX_VALUE_CHARS}")]
     ValueTooLong { key: &'static str, chars: usize },
+    #[error("matcher {key}= value contains control characters")]
+    ControlCharacters { key: &'static str },
     #[error("matcher kind={value:?} is not an alert kind; kinds: {}", kind_names())]
     UnknownKind { value: String },
     #[error("matcher priority={value:?} is not info, warning or error (critical alerts are never silenced)")]
@@ -124,8 +126,11 @@ impl Matcher {
             return Err(SilenceError::EmptyValue { key: key.as_str() });
         }
         let chars = value.chars().count();
-        if chars > MAX_VALUE_CHARS || value.chars().any(char::is_control) {
+        if chars > MAX_VALUE_CHARS {
             return Err(SilenceError::ValueTooLong { key: key.as_str(), chars });
+        }
+        if value.chars().any(char::is_control) {
+            return Err(SilenceError::ControlCharacters { key: key.as_str() });
         }
         let value = match key {
             MatchKey::Kind => {
@@ -178,9 +183,13 @@ fn names_match(label: &str, value: &str) -> bool {
     if label == value {
         return true;
     }
+    // `name (id)`: the part in brackets is an id only if it looks like one (`0x…`, `T000042`),
+    // so a label that itself ends in brackets, `alpha (synthetic)`, is a name.
+    let looks_like_id =
+        |id: &str| !id.is_empty() && !id.contains(char::is_whitespace) && id.contains(|c: char| c.is_ascii_digit());
     let (name, id) = match label.rsplit_once(" (").and_then(|(n, rest)| rest.strip_suffix(')').map(|id| (n, id))) {
-        Some((name, id)) => (Some(name), id),
-        None => (None, label.as_str()),
+        Some((name, id)) if looks_like_id(id) => (Some(name), id),
+        _ => (None, label.as_str()),
     };
     if name == Some(value.as_str()) || id == value {
         return true;
@@ -402,7 +411,7 @@ mod tests {
         assert!(e.contains("never silenced"), "{e}");
         let long = format!("title={}", "x".repeat(MAX_VALUE_CHARS + 1));
         assert!(matches!(Matcher::parse(&long), Err(SilenceError::ValueTooLong { .. })));
-        assert!(Matcher::parse("title=a\u{7}b").is_err());
+        assert_eq!(Matcher::parse("title=a\u{7}b").unwrap_err(), SilenceError::ControlCharacters { key: "title" });
     }
 
     #[test]
@@ -435,6 +444,13 @@ mod tests {
         assert!(Matcher::new(MatchKey::Title, "trade opened").unwrap().matches(&alert));
         assert!(Matcher::new(MatchKey::Priority, "info").unwrap().matches(&alert));
         assert!(!Matcher::new(MatchKey::Kind, "trade_closed").unwrap().matches(&alert));
+        // A label that ends in brackets is a name, not a name and an id.
+        let synthetic = opened("alpha (synthetic)", "m");
+        assert!(Matcher::new(MatchKey::Whale, "alpha (synthetic)").unwrap().matches(&synthetic));
+        assert!(!Matcher::new(MatchKey::Whale, "synthetic").unwrap().matches(&synthetic));
+        let both = opened("alpha (synthetic) (0xc6ef18…1aca)", "m");
+        assert!(Matcher::new(MatchKey::Whale, "alpha (synthetic)").unwrap().matches(&both));
+        assert!(Matcher::new(MatchKey::Whale, "0xC6EF18652fcf021e6ec53aa6627746e629f41aca").unwrap().matches(&both));
         // An alert without a whale never matches a whale matcher.
         let plain = Alert::new(Priority::Info, "x", "y", T0);
         assert!(!Matcher::new(MatchKey::Whale, "Alice").unwrap().matches(&plain));
