@@ -46,7 +46,7 @@
 //! - `live` (feature `live`): the live executor on the CLOB and the on-chain redeemer.
 //! - [`store`]: the embedded SQLite store (write-ahead orders, fills, positions, risk state,
 //!   recovery) behind one writer task.
-//! - [`alerts`]: the dispatcher, its policy (dedupe, throttle, quiet hours) and its channels.
+//! - [`alerts`]: the dispatcher, its policy (dedupe, throttle, quiet hours), silences and its channels.
 //! - [`health`]: system figures, component checks and the hold health may put on trading.
 //! - [`logging`]: rotating JSON logs, the audit trail, per-call-site rate limits, timings.
 //! - [`api`]: the local control API (`/health`, `/metrics`, `/status`, control POSTs) and its client.
@@ -60,7 +60,8 @@
 //! - [`runtime`]: the daemon. `runtime::start` builds it, one builder per subsystem (`store`,
 //!   `alerts`, `engine`, `feeds`, `health`, `control`); `engine_task` is the async actor around the
 //!   engine's step, `replay_feed` the daemon's paced replay, `feeds` the live feeds' tasks,
-//!   `supervisor`, `signals` and `daemon` the task tree and the orderly stop.
+//!   `supervisor`, `signals` and `daemon` the task tree and the orderly stop, `silences` the one
+//!   entry point for silence commands (API, Telegram).
 //! - [`cli`]: the `whale-trader` command line.
 //!
 //! ## A trade's path, one shape per layer

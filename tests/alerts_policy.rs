@@ -353,3 +353,61 @@ async fn a_digest_for_a_remote_channel_goes_through_the_outbox() {
     shutdown.cancel();
     alerts.join().await;
 }
+
+/// A silence holds back what it matches before the throttle sees it: not sent, not spending the
+/// window, not in the digest; a losing close still goes out; at its end it stops by itself.
+#[tokio::test(start_paused = true)]
+async fn a_silence_holds_back_before_the_throttle_and_ends_by_itself() {
+    use rust_decimal::Decimal;
+    use whale_trader::alerts::{Matcher, SilenceBook};
+    use whale_trader::clock::{Clock, SystemClock};
+    let mut config = quiet_config();
+    config.throttle.max_alerts_per_window = 3;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let recorder = Arc::new(Recorder::default());
+    let shutdown = CancellationToken::new();
+    let book = Arc::new(Mutex::new(SilenceBook::default()));
+    let matchers = vec![Matcher::parse("whale=quiet").unwrap()];
+    book.lock().unwrap().add(matchers, 60 * 60_000, "test", "cli", SystemClock.now()).unwrap();
+    let alerts = AlertsBuilder::new(config, dir.path())
+        .channel(recorder.clone(), Priority::Info)
+        .silences(book.clone())
+        .spawn(shutdown.clone())
+        .expect("alerts start");
+    let sender = alerts.sender();
+    let open =
+        |whale: &str, i: usize| Alert::trade_opened(whale, &format!("m{i}"), "BUY", Decimal::TEN, Decimal::ONE, at(0));
+    for i in 0..3 {
+        sender.raise(open("Quiet (0xq)", i));
+    }
+    for i in 0..4 {
+        sender.raise(open("loud", i));
+    }
+    sender.raise(Alert::trade_closed("Quiet (0xq)", "m0", Decimal::from(-5), "stop_loss", at(1)));
+    settle().await;
+    let sent = recorder.sent();
+    assert_eq!(sent, ["single|1|Trade Opened"; 3].into_iter().chain(["single|1|Trade Closed"]).collect::<Vec<_>>());
+    assert!(
+        recorder.messages().iter().all(|m| !m.contains("Quiet") || m.contains("closed")),
+        "{:?}",
+        recorder.messages()
+    );
+    assert_eq!(alerts.counters().silenced, 3);
+    assert_eq!(alerts.counters().channels["recorder"].suppressed, 1, "only loud's fourth open is held");
+    assert_eq!(book.lock().unwrap().active(SystemClock.now())[0].hits, 3);
+
+    // The digest holds loud's open alone: nothing silenced is folded into it.
+    tokio::time::sleep(Duration::from_secs(15 * 60)).await;
+    settle().await;
+    let digest = recorder.messages().last().cloned().unwrap_or_default();
+    assert!(digest.starts_with("1 opened"), "{digest}");
+
+    // An hour after it began, the silence has ended by itself.
+    tokio::time::sleep(Duration::from_secs(46 * 60)).await;
+    sender.raise(open("Quiet (0xq)", 9));
+    settle().await;
+    assert!(recorder.messages().last().is_some_and(|m| m.contains("Quiet")), "{:?}", recorder.messages());
+    assert_eq!(alerts.counters().silenced, 3);
+    shutdown.cancel();
+    alerts.join().await;
+}

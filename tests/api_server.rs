@@ -46,6 +46,7 @@ async fn start(serving: bool) -> Running {
         metrics: Arc::new(|| "# HELP wt_up Up.\n# TYPE wt_up gauge\nwt_up 1\n".to_string()),
         history: no_trades(),
         control: control_tx,
+        silences: None,
         limits: Arc::new(ApiLimits::from_config(&config)),
     };
     let stop = CancellationToken::new();
@@ -212,6 +213,7 @@ async fn metrics_can_require_the_token() {
         metrics: Arc::new(|| "wt_up 1\n".to_string()),
         history: no_trades(),
         control,
+        silences: None,
         limits: Arc::new(ApiLimits::from_config(&config)),
     };
     use tower::ServiceExt;
@@ -241,4 +243,77 @@ fn no_trades() -> whale_trader::api::HistorySource {
         };
         Ok(whale_trader::history::answer(query, &[], &cx))
     })
+}
+
+/// `/silences` through the one silence entry point, on a real store: the token, clear 400s for a
+/// bad body, matcher or duration, then add, list, expire and a second expire that is not found.
+#[tokio::test]
+async fn silences_are_added_listed_and_expired_with_the_token_and_bad_input_is_named() {
+    use whale_trader::runtime::SilenceControl;
+    use whale_trader::store::{SqliteStore, StoreConfig, spawn_writer};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("silences.db");
+    let store = SqliteStore::open(&path, "paper", "replay", Duration::from_secs(5)).unwrap();
+    let writer_stop = CancellationToken::new();
+    let (handle, writer) = spawn_writer(store, (&StoreConfig::default()).into(), writer_stop.clone()).unwrap();
+    let book = Arc::new(std::sync::Mutex::new(whale_trader::alerts::SilenceBook::default()));
+    let config = ApiConfig { port: 0, token: Secret::new(TOKEN), ..ApiConfig::default() };
+    let listener = api::bind(&config).await.expect("bind");
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let (control, _requests) = mpsc::channel(1);
+    let state = ApiState {
+        token: config.token.clone(),
+        status: Arc::new(|| serde_json::json!({})),
+        health: Arc::new(|| (true, serde_json::json!({}))),
+        metrics: Arc::new(String::new),
+        history: no_trades(),
+        control,
+        silences: Some(SilenceControl::new(book.clone(), handle)),
+        limits: Arc::new(ApiLimits::from_config(&config)),
+    };
+    let stop = CancellationToken::new();
+    tokio::spawn(api::serve(listener, state, stop.clone()));
+    let http = reqwest::Client::new();
+    let post = |path: &str, body: serde_json::Value, token: bool| {
+        let mut request = http.post(format!("{base}{path}")).json(&body);
+        if token {
+            request = request.bearer_auth(TOKEN);
+        }
+        request.send()
+    };
+    let good = serde_json::json!({ "matchers": ["whale=alpha"], "duration": "2h", "reason": "drill" });
+    assert_eq!(post("/silences", good.clone(), false).await.unwrap().status(), 401);
+    assert_eq!(http.get(format!("{base}/silences")).send().await.unwrap().status(), 401);
+    for (body, named) in [
+        (serde_json::json!({ "matchers": "whale=alpha" }), "matchers"),
+        (serde_json::json!({ "matchers": ["wale=alpha"], "duration": "2h" }), "\"wale\""),
+        (serde_json::json!({ "matchers": ["whale=alpha"], "duration": "45d" }), "\"45d\""),
+        (serde_json::json!({ "matchers": [], "duration": "2h" }), "at least one"),
+    ] {
+        let response = post("/silences", body.clone(), true).await.unwrap();
+        assert_eq!(response.status(), 400, "{body}");
+        let reply: serde_json::Value = response.json().await.unwrap();
+        assert!(reply["message"].as_str().is_some_and(|m| m.contains(named)), "{body}: {reply}");
+    }
+    assert!(book.lock().unwrap().active(whale_trader::clock::Timestamp(0)).is_empty(), "nothing bad was added");
+
+    let response = post("/silences", good, true).await.unwrap();
+    assert_eq!(response.status(), 200);
+    let reply: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(
+        (reply["silence"]["id"].as_str(), reply["silence"]["created_by"].as_str()),
+        (Some("S0001"), Some("api"))
+    );
+    let listed: serde_json::Value =
+        http.get(format!("{base}/silences")).bearer_auth(TOKEN).send().await.unwrap().json().await.unwrap();
+    assert_eq!(listed["silences"][0]["matchers"][0]["value"], "alpha", "{listed}");
+    let response = post("/silences/S0001/expire", serde_json::json!({}), true).await.unwrap();
+    assert_eq!(response.status(), 200);
+    let response = post("/silences/S0001/expire", serde_json::json!({}), true).await.unwrap();
+    assert_eq!(response.status(), 404);
+    stop.cancel();
+    writer_stop.cancel();
+    writer.join().await.unwrap();
+    let stored = SqliteStore::open_read_only(&path, Duration::from_secs(5)).unwrap().silences().unwrap();
+    assert_eq!((stored.len(), stored[0].expired_by.as_deref()), (1, Some("api")), "{stored:?}");
 }

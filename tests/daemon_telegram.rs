@@ -90,6 +90,17 @@ fn commands_from_the_configured_chats_act_and_from_another_chat_do_nothing() {
     assert!(ask(&bot, DEPUTY, "/daily 3").contains("daily P&L"));
     assert!(ask(&bot, OPERATOR, "/trades 2").contains("2 shown"));
     assert!(ask(&bot, OPERATOR, "/help").contains("/kill confirm"));
+
+    // Silences through the chat: the same entry point as the CLI and the API, audited by chat.
+    let added = ask(&bot, OPERATOR, "/silence 2h kind=trade_rejected");
+    assert!(added.contains("silence S0001 added"), "{added}");
+    let listed = ask(&bot, DEPUTY, "/silence");
+    assert!(listed.contains("S0001") && listed.contains("kind=trade_rejected"), "{listed}");
+    let listed_by_cli = ws.command(&["silence", "list"]).env("WHALE_TRADER__API__TOKEN", TOKEN).output().unwrap();
+    assert!(String::from_utf8_lossy(&listed_by_cli.stdout).contains("S0001"), "{listed_by_cli:?}");
+    assert!(ask(&bot, OPERATOR, "/silence 2h wale=x").contains("\"wale\""), "a bad key is named");
+    assert!(ask(&bot, DEPUTY, "/silence expire S0001").contains("expired"));
+    assert!(ask(&bot, OPERATOR, "/silence").contains("no silence is in force"));
     assert!(ask(&bot, OPERATOR, "/daily 999").contains("from 1 to 366"));
     assert!(ask(&bot, OPERATOR, "/close").contains("needs one trade id"));
 
@@ -104,12 +115,11 @@ fn commands_from_the_configured_chats_act_and_from_another_chat_do_nothing() {
 
     // Audited with who asked, through the control API's own path; the stranger nowhere.
     let audit = chat_audit(&ws);
-    let who = |chat: i64, event: &str| {
-        audit.iter().filter(|l| l["event"] == event && l["who"] == chat_name(chat)).count()
-    };
+    let who =
+        |chat: i64, event: &str| audit.iter().filter(|l| l["event"] == event && l["who"] == chat_name(chat)).count();
     assert_eq!(who(OPERATOR, "control_request"), 1, "{audit:?}");
     assert_eq!(who(DEPUTY, "control_request"), 1, "{audit:?}");
-    assert_eq!(who(OPERATOR, "chat_command"), 7, "{audit:?}");
+    assert_eq!(who(OPERATOR, "chat_command"), 10, "{audit:?}");
     assert_eq!(who(STRANGER, "chat_command"), 0);
     let refused = json_lines(&ws.read("logs/trade_audit.log"))
         .into_iter()

@@ -34,6 +34,7 @@ fn state(control: mpsc::Sender<(ControlRequest, tokio::sync::oneshot::Sender<Con
         metrics: Arc::new(|| "wt_up 1\n".to_string()),
         history: no_trades(),
         control,
+        silences: None,
         limits: Arc::new(ApiLimits::from_config(&config)),
     }
 }

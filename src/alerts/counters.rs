@@ -60,6 +60,7 @@ pub struct Counters {
     pub(crate) grouped: AtomicU64,
     pub(crate) repeat_suppressed: AtomicU64,
     pub(crate) halt_suppressed: AtomicU64,
+    pub(crate) silenced: AtomicU64,
     pub(crate) resolved: AtomicU64,
     pub(crate) heartbeats_sent: AtomicU64,
     pub(crate) heartbeats_skipped: AtomicU64,
@@ -80,6 +81,8 @@ pub struct AlertCountersSnapshot {
     pub repeat_suppressed: u64,
     /// Trade rejections suppressed while trading was halted.
     pub halt_suppressed: u64,
+    /// Alerts held back by a silence (each also counted on its silence).
+    pub silenced: u64,
     /// Resolved notices sent.
     pub resolved: u64,
     pub heartbeats_sent: u64,
@@ -105,6 +108,7 @@ impl Counters {
             grouped: load(&self.grouped),
             repeat_suppressed: load(&self.repeat_suppressed),
             halt_suppressed: load(&self.halt_suppressed),
+            silenced: load(&self.silenced),
             resolved: load(&self.resolved),
             heartbeats_sent: load(&self.heartbeats_sent),
             heartbeats_skipped: load(&self.heartbeats_skipped),

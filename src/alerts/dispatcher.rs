@@ -3,8 +3,8 @@
 //! config reloads and, on shutdown, drains everything it can within the deadline.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use tokio::sync::watch;
@@ -27,6 +27,7 @@ use super::notification::{Notice, Notification};
 use super::outbox::{AlertOutbox, is_local_channel, new_outbox_id};
 use super::policy::{Delivery, Held, Policy, PolicySettings, Throttle};
 use super::sender::{AlertSender, Inbox};
+use super::silence::SilenceBook;
 use super::worker::Worker;
 use crate::clock::{Clock, SystemClock, Timestamp};
 
@@ -54,6 +55,7 @@ pub struct AlertsBuilder {
     progress: Option<watch::Receiver<u64>>,
     extra: Vec<(Arc<dyn AlertChannel>, Priority)>,
     outbox: Option<Arc<dyn AlertOutbox>>,
+    silences: Option<Arc<Mutex<SilenceBook>>>,
 }
 
 /// The running alert system: raise through [`AlertsHandle::sender`], read counters, reload.
@@ -68,12 +70,19 @@ pub struct AlertsHandle {
 impl AlertsBuilder {
     /// `log_dir` anchors the relative paths of `file.path` and `dead_letter_file`.
     pub fn new(config: AlertsConfig, log_dir: impl Into<PathBuf>) -> Self {
-        Self { config, log_dir: log_dir.into(), progress: None, extra: Vec::new(), outbox: None }
+        Self { config, log_dir: log_dir.into(), progress: None, extra: Vec::new(), outbox: None, silences: None }
     }
 
     /// Records critical alerts bound for a remote channel, and their delivery (see [`AlertOutbox`]).
     pub fn outbox(mut self, outbox: Arc<dyn AlertOutbox>) -> Self {
         self.outbox = Some(outbox);
+        self
+    }
+
+    /// The silences in force, shared with the control path that adds and ends them: the
+    /// dispatcher holds back what they match before any policy or throttle sees it.
+    pub fn silences(mut self, book: Arc<Mutex<SilenceBook>>) -> Self {
+        self.silences = Some(book);
         self
     }
 
@@ -116,6 +125,7 @@ impl AlertsBuilder {
             hurry: CancellationToken::new(),
             clock: TokioClock::start(),
             outbox: self.outbox,
+            silences: self.silences,
         };
         for spec in build_channels(&self.config, &dispatcher.log_dir, &client)? {
             dispatcher.add_slot(spec, Throttle::default());
@@ -298,6 +308,7 @@ struct Dispatcher {
     hurry: CancellationToken,
     clock: TokioClock,
     outbox: Option<Arc<dyn AlertOutbox>>,
+    silences: Option<Arc<Mutex<SilenceBook>>>,
 }
 
 impl Dispatcher {
@@ -369,6 +380,12 @@ impl Dispatcher {
         for slot in self.slots.iter_mut().filter(|s| s.raw && alert.priority >= s.min_priority) {
             enqueue(slot, Notification { alert: Arc::clone(&alert), notice: Notice::Single });
         }
+        // Silenced before grouping and the throttle: it is neither sent nor folded into a digest.
+        // The file log above still records it, so nothing is lost from the record.
+        if self.silenced(&alert, now) {
+            bump(&self.counters.silenced);
+            return;
+        }
         match self.policy.on_alert(alert, now) {
             Delivery::Send(notification) => {
                 if matches!(notification.notice, Notice::Resolved { .. }) {
@@ -380,6 +397,13 @@ impl Dispatcher {
             Delivery::Hold(Held::Repeat) => bump(&self.counters.repeat_suppressed),
             Delivery::Hold(Held::Halted) => bump(&self.counters.halt_suppressed),
         }
+    }
+
+    /// Whether a silence in force holds `alert` back (its hit is counted on the silence).
+    fn silenced(&self, alert: &Alert, now: Timestamp) -> bool {
+        let Some(book) = &self.silences else { return false };
+        let mut book = book.lock().unwrap_or_else(PoisonError::into_inner);
+        book.check(alert, now).is_some()
     }
 
     fn fan_out(&mut self, mut notification: Notification, now: Timestamp) {

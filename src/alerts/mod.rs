@@ -7,7 +7,8 @@
 //!      ▼
 //!  lane (bounded for non-critical: oldest dropped and counted; critical never dropped)
 //!      ▼
-//!  dispatcher task ── Policy (pure): halt suppression, grouping, repeat, resolve
+//!  dispatcher task ── silences (pure): held back, counted; never a must-reach alert
+//!      │             ── Policy (pure): halt suppression, grouping, repeat, resolve
 //!      │             └ per-channel route (min_priority) + Throttle (10 / 15 min, CRITICAL passes)
 //!      ├─► lane ─► worker: console        each worker: per-attempt timeout, retries with
 //!      ├─► lane ─► worker: file           exponential backoff + jitter (backon), provider
@@ -37,6 +38,7 @@ mod notification;
 mod outbox;
 mod policy;
 mod sender;
+mod silence;
 mod worker;
 
 pub use alert::{Alert, AlertKind, Labels, Priority, RiskFigures, SummaryItem, usd};
@@ -53,3 +55,6 @@ pub use notification::{Notice, Notification};
 pub use outbox::AlertOutbox;
 pub use policy::{Delivery, Held, Policy, PolicySettings, Throttle};
 pub use sender::{AlertSender, Handoff};
+pub use silence::{
+    MAX_SILENCE_MILLIS, MatchKey, Matcher, Silence, SilenceBook, SilenceError, format_duration, parse_duration,
+};

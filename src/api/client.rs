@@ -45,6 +45,25 @@ impl ApiClient {
         Ok((status, body))
     }
 
+    /// POSTs a JSON body with the bearer token; the status and the answer, whatever the status.
+    pub async fn post_json(&self, path: &str, body: &Value) -> Result<(u16, Value), ClientError> {
+        if !self.token.is_set() {
+            return Err(ClientError::NoToken);
+        }
+        let url = format!("{}{path}", self.base);
+        let response = self
+            .http
+            .post(&url)
+            .bearer_auth(self.token.expose())
+            .json(body)
+            .send()
+            .await
+            .map_err(|e| unreachable(&url, e))?;
+        let status = response.status().as_u16();
+        let body = response.json::<Value>().await.map_err(|e| bad_answer(&url, e))?;
+        Ok((status, body))
+    }
+
     /// POSTs a control request with the bearer token; the engine's reply on success.
     pub async fn control(&self, path: &str, reason: Option<&str>) -> Result<Value, ClientError> {
         if !self.token.is_set() {

@@ -23,6 +23,7 @@ use crate::config::{ApiConfig, Secret};
 pub use crate::engine::ControlOutcome;
 use crate::history::{HistoryError, HistoryQuery};
 use crate::logging::{AUDIT_TARGET, record_http_call};
+use crate::runtime::silences::{SilenceCommand, SilenceControl, SilenceControlError};
 
 /// A control request forwarded to the engine.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -108,6 +109,8 @@ pub struct ApiState {
     /// Trade history, profit and daily P&L.
     pub history: HistorySource,
     pub control: ControlSender,
+    /// Silence commands (`None`: this server offers no silences and answers 503).
+    pub silences: Option<SilenceControl>,
     /// Connection and request bounds, and who may ask.
     pub limits: Arc<ApiLimits>,
 }
@@ -188,6 +191,8 @@ pub fn router(state: ApiState) -> Router {
         .route("/adopt/{token}", post(adopt))
         .route("/drop/{trade}", post(drop_trade))
         .route("/unmute/{wallet}", post(unmute))
+        .route("/silences", get(list_silences).post(add_silence))
+        .route("/silences/{id}/expire", post(expire_silence))
         .layer(middleware::from_fn_with_state(state.clone(), guard))
         .layer(middleware::from_fn(time_request))
         .with_state(state)
@@ -207,9 +212,10 @@ async fn time_request(request: Request, next: Next) -> Response {
 
 /// The route a path belongs to, as the router names it.
 fn route_of(path: &str) -> &'static str {
-    const EXACT: [&str; 9] =
-        ["/health", "/metrics", "/status", "/trades", "/profit", "/daily", "/halt", "/resume", "/kill"];
-    const WITH_ID: [(&str, &str); 4] = [
+    const EXACT: [&str; 10] =
+        ["/health", "/metrics", "/status", "/trades", "/profit", "/daily", "/halt", "/resume", "/kill", "/silences"];
+    const WITH_ID: [(&str, &str); 5] = [
+        ("/silences/", "/silences/{id}/expire"),
         ("/close/", "/close/{trade}"),
         ("/adopt/", "/adopt/{token}"),
         ("/drop/", "/drop/{trade}"),
@@ -491,6 +497,72 @@ async fn unmute(State(state): State<ApiState>, Path(wallet): Path<String>) -> Re
         return refusal;
     }
     control(&state, "/unmute", ControlRequest::Unmute { wallet }).await
+}
+
+/// `POST /silences`: `{"matchers": ["whale=Alice"], "duration": "2h", "reason": "…"}`; `by`
+/// may say `cli` when the command line sends it, anything else is recorded as `api`.
+#[derive(Debug, Deserialize)]
+struct AddSilenceBody {
+    matchers: Vec<String>,
+    duration: String,
+    #[serde(default)]
+    reason: Option<String>,
+    #[serde(default)]
+    by: Option<String>,
+}
+
+async fn list_silences(State(state): State<ApiState>) -> Response {
+    silence(&state, SilenceCommand::List, "api").await
+}
+
+async fn add_silence(State(state): State<ApiState>, body: axum::body::Bytes) -> Response {
+    let body = match serde_json::from_slice::<AddSilenceBody>(&body) {
+        Ok(body) => body,
+        Err(e) => {
+            let message = format!(
+                "the body must be JSON {{\"matchers\": [\"KEY=VALUE\", …], \"duration\": \"2h\", \"reason\": \"…\"}}: {e}"
+            );
+            return refusal(StatusCode::BAD_REQUEST, &message);
+        }
+    };
+    let by = if body.by.as_deref() == Some("cli") { "cli" } else { "api" };
+    let command = SilenceCommand::Add {
+        matchers: body.matchers,
+        duration: body.duration,
+        reason: body.reason.unwrap_or_default(),
+    };
+    silence(&state, command, by).await
+}
+
+async fn expire_silence(State(state): State<ApiState>, Path(id): Path<String>, body: axum::body::Bytes) -> Response {
+    if let Some(refusal) = refuse_id("silence", &id) {
+        return refusal;
+    }
+    let by = match serde_json::from_slice::<serde_json::Value>(&body) {
+        Ok(v) if v["by"] == "cli" => "cli",
+        _ => "api",
+    };
+    silence(&state, SilenceCommand::Expire { id }, by).await
+}
+
+/// Hands a silence command to the one entry point every control path uses, and relays its answer.
+async fn silence(state: &ApiState, command: SilenceCommand, by: &str) -> Response {
+    let Some(silences) = &state.silences else {
+        return unavailable("this daemon offers no silences");
+    };
+    match silences.execute(command, by).await {
+        Ok(reply) => {
+            let mut body = serde_json::to_value(&reply).unwrap_or_default();
+            body["ok"] = true.into();
+            body["message"] = reply.message().into();
+            (StatusCode::OK, axum::Json(body)).into_response()
+        }
+        Err(SilenceControlError::Invalid(crate::alerts::SilenceError::NotFound { id })) => {
+            refusal(StatusCode::NOT_FOUND, &format!("no silence {id:?} is in force"))
+        }
+        Err(SilenceControlError::Invalid(e)) => refusal(StatusCode::BAD_REQUEST, &e.to_string()),
+        Err(e @ SilenceControlError::Store(_)) => unavailable(&e.to_string()),
+    }
 }
 
 /// Ids in a path are bounded and plain (a token id is 78 digits, a trade id `T` and digits, a

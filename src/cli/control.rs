@@ -8,12 +8,12 @@ use super::exit;
 use crate::api::{ApiClient, ClientError, PositionView, StatusView, StoreView};
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
-use crate::market::NameCatalogue;
 use crate::history::{self, HistoryQuery};
+use crate::market::NameCatalogue;
 use crate::store::{SqliteStore, Store};
 
 /// Runs one async client call on a small runtime.
-fn block_on<T>(future: impl std::future::Future<Output = T>) -> Result<T, String> {
+pub(super) fn block_on<T>(future: impl std::future::Future<Output = T>) -> Result<T, String> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -235,7 +235,7 @@ pub fn post(config: &Config, path: &str, reason: Option<&str>, json: bool) -> Ex
     }
 }
 
-fn fail(message: &str) -> ExitCode {
+pub(super) fn fail(message: &str) -> ExitCode {
     eprintln!("error: {message}");
     ExitCode::from(exit::FAILURE)
 }

@@ -11,6 +11,7 @@ use crate::runtime;
 mod control;
 mod locate;
 mod replay;
+mod silence;
 
 /// Exit codes shared by every command (see the README).
 pub mod exit {
@@ -142,6 +143,12 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Hold back matching alerts for a while: `silence add --match whale=Alice --for 2h`.
+    /// CRITICAL alerts, trading-state changes, losing closes and throttle digests are never silenced.
+    Silence {
+        #[command(subcommand)]
+        action: SilenceAction,
+    },
     /// Replay a recorded session through the engine as fast as possible (paper fills, the configured
     /// rules and limits; nothing stored, no alerts) and print what it did.
     Replay {
@@ -156,6 +163,38 @@ pub enum Command {
     },
     /// Print the version.
     Version,
+}
+
+/// `whale-trader silence …`: through the running daemon's API (`list` also works from the store).
+#[derive(Debug, Subcommand)]
+pub enum SilenceAction {
+    /// Silence alerts matching every `--match` for a while. Keys: whale, market (name or id), kind,
+    /// title, priority (info, warning, error). CRITICAL alerts, trading-state changes, losing
+    /// closes and throttle digests always go out.
+    Add {
+        /// KEY=VALUE, e.g. `whale=Alice`, `kind=trade_opened`; give several to narrow it down.
+        #[arg(long = "match", value_name = "KEY=VALUE", required = true)]
+        matchers: Vec<String>,
+        /// How long: `30m`, `2h`, `1d` (at most 30d).
+        #[arg(long = "for", value_name = "DURATION")]
+        duration: String,
+        /// Why, for the audit trail and `silence list`.
+        #[arg(long)]
+        reason: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// The silences in force, with how many alerts each held back.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// End a silence now (its id as `silence list` shows it, e.g. `S0001`).
+    Expire {
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 impl Cli {
@@ -228,6 +267,7 @@ pub fn main() -> ExitCode {
         Command::Unmute { wallet, json } => {
             with_config(&cli, |config| control::post(config, &format!("/unmute/{wallet}"), None, *json))
         }
+        Command::Silence { action } => with_config(&cli, |config| silence::run(config, action)),
         Command::Replay { session, audit, json } => {
             with_config(&cli, |config| replay::replay(config, session.as_deref(), *audit, *json))
         }

@@ -423,6 +423,7 @@ fn alert_metrics(text: &mut PromText, counters: &AlertCountersSnapshot) {
             "Trade rejections suppressed while halted.",
             counters.halt_suppressed,
         ),
+        ("whale_trader_alerts_silenced_total", "Alerts held back by a silence.", counters.silenced),
         ("whale_trader_alerts_resolved_total", "Resolved notices sent.", counters.resolved),
         ("whale_trader_heartbeats_sent_total", "Dead man's switch pings sent.", counters.heartbeats_sent),
         (

@@ -6,6 +6,7 @@
 
 use rust_decimal::Decimal;
 
+use crate::alerts::Silence;
 use crate::clock::Timestamp;
 use crate::market::MarketName;
 
@@ -50,6 +51,9 @@ pub enum StoreCommand {
     UpdateRedemption(RedemptionUpdate),
     /// Inserts or replaces the cached names of one market.
     UpsertMarketName(MarketName),
+    /// Inserts an alert silence, or updates one: its hit count only grows, and once ended it
+    /// stays ended.
+    UpsertSilence(Silence),
     /// Puts an alert in the outbox.
     EnqueueAlert(AlertRecord),
     /// Marks an outbox alert delivered.
@@ -114,6 +118,7 @@ impl StoreCommand {
             StoreCommand::InsertRedemption(_) => "insert_redemption",
             StoreCommand::UpdateRedemption(_) => "update_redemption",
             StoreCommand::UpsertMarketName(_) => "upsert_market_name",
+            StoreCommand::UpsertSilence(_) => "upsert_silence",
             StoreCommand::EnqueueAlert(_) => "enqueue_alert",
             StoreCommand::MarkAlertDelivered { .. } => "mark_alert_delivered",
             StoreCommand::Prune(_) => "prune",

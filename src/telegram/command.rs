@@ -2,8 +2,8 @@
 //! kill confirmation (a `/kill` asks; `/kill confirm` from the same chat within a minute acts).
 //! Pure: no I/O, time passed in.
 //!
-//! A new command (such as `/silence`) is one [`ChatCommand`] variant, one line of [`HELP`], one arm
-//! of [`parse`] and one of the task's `execute`.
+//! A new command is one [`ChatCommand`] variant, one line of [`HELP`], one arm of [`parse`] and one
+//! of the task's `execute`.
 
 use std::collections::HashMap;
 
@@ -38,6 +38,16 @@ pub enum ChatCommand {
     Close {
         trade_id: String,
     },
+    /// `/silence` lists, `/silence 2h KEY=VALUE …` adds, `/silence expire ID` ends one; the
+    /// silences' own rules (keys, durations) are checked where every path's silences are.
+    SilenceList,
+    SilenceAdd {
+        duration: String,
+        matchers: Vec<String>,
+    },
+    SilenceExpire {
+        id: String,
+    },
     Help,
 }
 
@@ -55,6 +65,7 @@ impl ChatCommand {
             ChatCommand::Resume => "/resume",
             ChatCommand::Kill { .. } => "/kill",
             ChatCommand::Close { .. } => "/close",
+            ChatCommand::SilenceList | ChatCommand::SilenceAdd { .. } | ChatCommand::SilenceExpire { .. } => "/silence",
             ChatCommand::Help => "/help",
         }
     }
@@ -83,6 +94,9 @@ pub const HELP: &str = "\
 /resume - trade again, if nothing else holds trading
 /kill - close every position and halt (asks for /kill confirm)
 /close ID - close one trade (T000042)
+/silence - the silences in force
+/silence 2h KEY=VALUE ... - silence matching alerts (keys: whale, market, kind, title, priority; never CRITICAL, state changes or losses)
+/silence expire ID - end a silence (S0001)
 /help - this list";
 
 /// Reads one message. `/cmd@botname` is the same as `/cmd`.
@@ -142,6 +156,20 @@ pub fn parse(text: &str) -> Result<ChatCommand, ParseError> {
             }
             _ => Err(ParseError::BadArgument { command: "/close", rule: "needs one trade id, as /status lists it" }),
         },
+        "/silence" => match args.as_slice() {
+            [] | ["list"] => Ok(ChatCommand::SilenceList),
+            ["expire", id] => Ok(ChatCommand::SilenceExpire { id: (*id).to_string() }),
+            [duration, matchers @ ..] if !matchers.is_empty() && matchers.iter().all(|m| m.contains('=')) => {
+                Ok(ChatCommand::SilenceAdd {
+                    duration: (*duration).to_string(),
+                    matchers: matchers.iter().map(|m| (*m).to_string()).collect(),
+                })
+            }
+            _ => Err(ParseError::BadArgument {
+                command: "/silence",
+                rule: "takes nothing, list, expire ID, or a duration and KEY=VALUE matchers (/silence 2h whale=0xabc…)",
+            }),
+        },
         _ => Err(ParseError::Unknown(name.chars().take(40).collect())),
     }
 }
@@ -181,6 +209,22 @@ mod tests {
         assert_eq!(parse("/kill CONFIRM"), Ok(ChatCommand::Kill { confirm: true }));
         assert_eq!(parse("/close T000042"), Ok(ChatCommand::Close { trade_id: "T000042".into() }));
         assert_eq!(parse("/help"), Ok(ChatCommand::Help));
+    }
+
+    #[test]
+    fn silences_are_listed_added_and_expired() {
+        assert_eq!(parse("/silence"), Ok(ChatCommand::SilenceList));
+        assert_eq!(parse("/silence list"), Ok(ChatCommand::SilenceList));
+        assert_eq!(parse("/silence expire S0002"), Ok(ChatCommand::SilenceExpire { id: "S0002".into() }));
+        assert_eq!(
+            parse("/silence 2h whale=0xabc kind=trade_opened"),
+            Ok(ChatCommand::SilenceAdd {
+                duration: "2h".into(),
+                matchers: vec!["whale=0xabc".into(), "kind=trade_opened".into()]
+            })
+        );
+        assert!(matches!(parse("/silence 2h"), Err(ParseError::BadArgument { command: "/silence", .. })));
+        assert!(matches!(parse("/silence 2h whale"), Err(ParseError::BadArgument { command: "/silence", .. })));
     }
 
     #[test]
@@ -224,6 +268,7 @@ mod tests {
             "/resume",
             "/kill",
             "/close T1",
+            "/silence",
             "/help",
         ] {
             let name = parse(text).unwrap().name();

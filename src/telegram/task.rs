@@ -15,6 +15,7 @@ use crate::api::{ControlRequest, ControlSender, HistorySource, StatusView, send_
 use crate::clock::{Clock, Timestamp};
 use crate::history::{self, HistoryQuery, TradeFilter};
 use crate::logging::AUDIT_TARGET;
+use crate::runtime::{SilenceCommand, SilenceControl};
 
 /// Telegram's limit on one message's text.
 const MESSAGE_MAX: usize = 4096;
@@ -35,6 +36,8 @@ pub struct Backend {
     pub status: Arc<dyn Fn() -> StatusView + Send + Sync>,
     pub history: HistorySource,
     pub control: ControlSender,
+    /// The one way silences are added, listed and expired (the control API's too).
+    pub silences: SilenceControl,
     pub clock: Arc<dyn Clock>,
 }
 
@@ -201,6 +204,20 @@ impl Loop {
             ChatCommand::Close { trade_id } => {
                 self.control(who, "/close", ControlRequest::Close { position: trade_id }).await
             }
+            ChatCommand::SilenceList => self.silence(who, SilenceCommand::List).await,
+            ChatCommand::SilenceAdd { duration, matchers } => {
+                let reason = format!("via {who}");
+                self.silence(who, SilenceCommand::Add { matchers, duration, reason }).await
+            }
+            ChatCommand::SilenceExpire { id } => self.silence(who, SilenceCommand::Expire { id }).await,
+        }
+    }
+
+    /// The same entry point as the control API's `/silences` and the CLI's `silence`.
+    async fn silence(&self, who: &str, command: SilenceCommand) -> String {
+        match self.backend.silences.execute(command, who).await {
+            Ok(reply) => reply.message(),
+            Err(e) => format!("Not done: {e}."),
         }
     }
 

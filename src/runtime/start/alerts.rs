@@ -13,6 +13,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::runtime::alert_outbox::{StoreOutbox, undelivered_alerts};
 use crate::runtime::failpoints::with_failpoint;
+use crate::runtime::silences::{SilenceControl, book_from_store};
 use crate::runtime::supervisor::{Supervisor, TaskResult};
 
 use super::store::StoreParts;
@@ -24,6 +25,8 @@ pub(super) struct AlertsStart {
     pub counters: watch::Receiver<AlertCountersSnapshot>,
     /// The engine's progress, for the heartbeat: the watchdog publishes it.
     pub progress: watch::Sender<u64>,
+    /// Adds, lists and ends the silences the dispatcher applies.
+    pub silences: SilenceControl,
     /// Raised once every component is up.
     pub startup: StartupAlerts,
 }
@@ -57,8 +60,13 @@ pub(super) fn start(
     let (progress, progress_rx) = watch::channel(0u64);
     let (outbox, outbox_forwarder) = StoreOutbox::new(store.handle.clone());
     supervisor.spawn("alert-outbox", with_failpoint("alert-outbox", outbox_forwarder));
+    let book = book_from_store(store.silences.clone());
+    let silences = SilenceControl::new(book.clone(), store.handle.clone());
+    supervisor
+        .spawn("silence-hits", with_failpoint("silence-hits", silences.clone().keep_hits_stored(stops.sinks.clone())));
     let alerts = AlertsBuilder::new(config.alerts.clone(), config.logging.dir.clone())
         .outbox(outbox)
+        .silences(book)
         .engine_progress(progress_rx)
         .spawn(stops.sinks.clone())?;
     let sender = alerts.sender();
@@ -76,7 +84,13 @@ pub(super) fn start(
         "alerts",
         with_failpoint("alerts", run_alerts(alerts, config_tx.subscribe(), counters_tx, stops.sinks.clone())),
     );
-    Ok(AlertsStart { sender, counters, progress, startup: StartupAlerts { alerts: startup, resent: resent_count } })
+    Ok(AlertsStart {
+        sender,
+        counters,
+        progress,
+        silences,
+        startup: StartupAlerts { alerts: startup, resent: resent_count },
+    })
 }
 
 /// The alert dispatcher lives until `sinks` is cancelled, then drains. Meanwhile SIGHUP reloads its

@@ -18,6 +18,7 @@ use crate::history::HistoryQuery;
 use crate::runtime::EngineMsg;
 use crate::runtime::failpoints::with_failpoint;
 use crate::runtime::observe::{self, Observed};
+use crate::runtime::silences::SilenceControl;
 use crate::runtime::supervisor::{Supervisor, TaskError, TaskResult};
 use crate::runtime::systemd::Systemd;
 use crate::runtime::watchdog::watchdog;
@@ -50,6 +51,8 @@ pub(super) struct ControlStart<'a> {
     pub engine_progress: ProgressTracker,
     /// The engine's progress for the alert heartbeat.
     pub progress: watch::Sender<u64>,
+    /// Silence commands from the API.
+    pub silences: SilenceControl,
     pub systemd: Systemd,
     pub supervisor: &'a mut Supervisor,
     pub stops: &'a Stops,
@@ -65,6 +68,7 @@ pub(super) fn start(start: ControlStart<'_>) {
         health_config,
         engine_progress,
         progress,
+        silences,
         systemd,
         supervisor,
         stops,
@@ -93,6 +97,7 @@ pub(super) fn start(start: ControlStart<'_>) {
                 }),
                 history: history.clone(),
                 control: control_tx.clone(),
+                silences: Some(silences.clone()),
                 limits: Arc::new(api::ApiLimits::from_config(&config.api)),
             };
             let api_stop = stops.intake.clone();
@@ -113,6 +118,7 @@ pub(super) fn start(start: ControlStart<'_>) {
                 }),
                 history,
                 control: control_tx,
+                silences,
                 clock: Arc::new(SystemClock),
             };
             let (chat_config, chat_stop) = (telegram.clone(), stops.intake.clone());

@@ -179,6 +179,7 @@ async fn start_tasks(
         health_config: health.config_updates,
         engine_progress: health.engine_progress,
         progress: alerts.progress,
+        silences: alerts.silences.clone(),
         systemd,
         supervisor,
         stops,

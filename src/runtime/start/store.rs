@@ -37,6 +37,8 @@ pub(super) struct StoreParts {
     /// Open positions and orders to reconcile, as restored (for the recovery alert).
     pub open_positions: usize,
     pub pending_orders: usize,
+    /// The stored silences that may still be in force (the alert dispatcher applies them).
+    pub silences: Vec<crate::alerts::Silence>,
 }
 
 pub(super) struct StoreStart {
@@ -86,6 +88,7 @@ pub(super) fn start(
             (true, None) => "; feeds resume from the whale watermarks".to_owned(),
         }
     );
+    let silences = store.silences()?;
     let (handle, writer) = spawn_writer(store, (&config.store).into(), stops.sinks.clone())?;
     supervisor.spawn(
         "store-writer",
@@ -112,6 +115,7 @@ pub(super) fn start(
         health_held: engine.risk().reducing_holds().contains(&ReasonCode::HealthDegraded),
         open_positions: engine.portfolio().open_count(),
         pending_orders,
+        silences,
     };
     Ok(StoreStart { parts, resumed: engine })
 }

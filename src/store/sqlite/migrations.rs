@@ -24,6 +24,7 @@ pub const MIGRATIONS: &[Migration] = &[
     },
     Migration { version: 3, name: "redemptions", sql: include_str!("../../../migrations/0003_redemptions.sql") },
     Migration { version: 4, name: "market_names", sql: include_str!("../../../migrations/0004_market_names.sql") },
+    Migration { version: 5, name: "silences", sql: include_str!("../../../migrations/0005_silences.sql") },
 ];
 
 /// The schema version this binary creates and understands.
@@ -100,10 +101,10 @@ mod tests {
     #[test]
     fn migrating_twice_applies_nothing_the_second_time() {
         let conn = Connection::open_in_memory().unwrap();
-        assert_eq!(migrate(&conn, Path::new(":memory:")).unwrap(), [1, 2, 3, 4]);
+        assert_eq!(migrate(&conn, Path::new(":memory:")).unwrap(), [1, 2, 3, 4, 5]);
         assert!(migrate(&conn, Path::new(":memory:")).unwrap().is_empty());
         let rows: i64 = conn.query_row("SELECT COUNT(*) FROM schema_version", [], |r| r.get(0)).unwrap();
-        assert_eq!(rows, 4);
+        assert_eq!(rows, 5);
     }
 
     #[test]
@@ -112,9 +113,9 @@ mod tests {
         migrate(&conn, Path::new("x.db")).unwrap();
         conn.execute("INSERT INTO schema_version VALUES (99, 'future', 0)", []).unwrap();
         let err = migrate(&conn, Path::new("x.db")).unwrap_err();
-        assert_eq!(err, StoreError::SchemaTooNew { path: "x.db".into(), found: 99, supported: 4 });
+        assert_eq!(err, StoreError::SchemaTooNew { path: "x.db".into(), found: 99, supported: 5 });
         let rows: i64 = conn.query_row("SELECT COUNT(*) FROM schema_version", [], |r| r.get(0)).unwrap();
-        assert_eq!(rows, 5);
+        assert_eq!(rows, 6);
     }
 
     /// The allowed-value lists are `=` chains (see the note in `0001_initial.sql`): they must still

@@ -174,6 +174,12 @@ impl SqliteStore {
             .map_err(StoreError::sqlite("reading the schema version"))
     }
 
+    /// The stored silences that may still be in force (see `read::silences`); works on a
+    /// read-only store.
+    pub fn silences(&self) -> Result<Vec<crate::alerts::Silence>, StoreError> {
+        read::silences(&self.conn)
+    }
+
     /// Every on-chain redemption, oldest first (status reads; works on a read-only store).
     pub fn redemptions(&self) -> Result<Vec<crate::store::RedemptionRecord>, StoreError> {
         read::all_redemptions(&self.conn)
@@ -432,6 +438,46 @@ mod tests {
             .execute("INSERT INTO market_names VALUES ('0xbad', 'q', '', NULL, 'not json', 'gamma', 3)", [])
             .unwrap();
         assert_eq!(store.load_recovery().unwrap().market_names.len(), 1, "the unreadable row is a cache miss");
+    }
+
+    #[test]
+    fn silences_are_stored_their_hits_only_grow_an_ended_one_stays_ended_and_ids_keep_counting() {
+        use crate::alerts::{Matcher, SilenceBook};
+        use crate::clock::Timestamp;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("silences.db");
+        let mut store = open(&path, "paper").unwrap();
+        let mut book = SilenceBook::default();
+        let whale = || vec![Matcher::parse("whale=Alice").unwrap()];
+        let t0 = Timestamp(1_000);
+        let first = book.add(whale(), 3_600_000, "noisy", "cli", t0).unwrap();
+        let mut second = book.add(whale(), 3_600_000, "", "api", t0).unwrap();
+        let write = |store: &mut SqliteStore, s: &crate::alerts::Silence| {
+            let command = StoreCommand::UpsertSilence(s.clone());
+            assert!(store.write_batch(&[&command]).unwrap().iter().all(Result::is_ok));
+        };
+        write(&mut store, &first);
+        write(&mut store, &second);
+        second.hits = 3;
+        write(&mut store, &second);
+        let ended = book.expire("S0002", "cli", t0.plus_millis(5)).unwrap();
+        write(&mut store, &ended);
+        // A late hit count (written before the end was known) neither lowers hits nor revives it.
+        second.hits = 2;
+        write(&mut store, &second);
+        let read_only = SqliteStore::open_read_only(&path, Duration::from_millis(100)).unwrap();
+        let stored = read_only.silences().unwrap();
+        assert_eq!(stored.iter().map(|s| s.id.as_str()).collect::<Vec<_>>(), ["S0001", "S0002"], "{stored:?}");
+        assert_eq!(stored[0], first);
+        assert_eq!(
+            (stored[1].hits, stored[1].expired_at, stored[1].expired_by.as_deref()),
+            (3, Some(t0.plus_millis(5)), Some("cli"))
+        );
+        let mut restored = SilenceBook::from_stored(stored, t0.plus_millis(10));
+        assert_eq!(restored.active(t0.plus_millis(10)), vec![first]);
+        assert_eq!(restored.add(whale(), 60_000, "", "cli", t0).unwrap().id, "S0003");
+        store.conn.execute("UPDATE silences SET matchers_json = 'not json' WHERE id = 'S0001'", []).unwrap();
+        assert_eq!(store.silences().unwrap().len(), 1, "an unreadable silence is skipped");
     }
 
     #[test]

@@ -6,6 +6,7 @@ use std::str::FromStr;
 use rusqlite::{Connection, OptionalExtension, Params, Row};
 use rust_decimal::Decimal;
 
+use crate::alerts::Silence;
 use crate::clock::Timestamp;
 use crate::domain::{Side, WhaleVerdict};
 use crate::market::{MarketName, NameSource, OutcomeName};
@@ -127,6 +128,45 @@ pub(crate) fn market_names(conn: &Connection) -> Result<Vec<MarketName>, StoreEr
             row.map_err(|e| tracing::warn!(error = %e, "a cached market name cannot be read; skipped")).ok()
         })
         .collect())
+}
+
+/// Silences not ended by hand (the caller drops those past their end), and the newest one
+/// whatever its state, so that ids keep counting; oldest first. A row that cannot be read is
+/// skipped and logged: a lost silence lets alerts through, it never hides them.
+pub(crate) fn silences(conn: &Connection) -> Result<Vec<Silence>, StoreError> {
+    let rows: Vec<Result<Silence, String>> = query(
+        conn,
+        "SELECT id, matchers_json, created_at, expires_at, created_by, reason, hits, expired_at, expired_by
+         FROM silences
+         WHERE expired_at IS NULL
+            OR id = (SELECT id FROM silences ORDER BY CAST(substr(id, 2) AS INTEGER) DESC LIMIT 1)
+         ORDER BY expires_at DESC LIMIT 1000",
+        [],
+        |row| {
+            let id: String = get(row, 0)?;
+            let matchers_json: String = get(row, 1)?;
+            let matchers = serde_json::from_str(&matchers_json).map_err(|e| format!("{id}: matchers_json: {e}"));
+            let hits: i64 = get(row, 6)?;
+            Ok(matchers.map(|matchers| Silence {
+                matchers,
+                created_at: Timestamp(get(row, 2).unwrap_or_default()),
+                expires_at: Timestamp(get(row, 3).unwrap_or_default()),
+                created_by: get(row, 4).unwrap_or_default(),
+                reason: get(row, 5).unwrap_or_default(),
+                hits: u64::try_from(hits).unwrap_or(0),
+                expired_at: get::<Option<i64>>(row, 7).ok().flatten().map(Timestamp),
+                expired_by: get(row, 8).ok().flatten(),
+                id: id.clone(),
+            }))
+        },
+    )?;
+    let mut silences: Vec<Silence> = rows
+        .into_iter()
+        .filter_map(|row| row.map_err(|e| tracing::warn!(error = %e, "a stored silence cannot be read; skipped")).ok())
+        .collect();
+    // Oldest first; `S10000` after `S9999`.
+    silences.sort_by(|a, b| (a.created_at, a.id.len(), &a.id).cmp(&(b.created_at, b.id.len(), &b.id)));
+    Ok(silences)
 }
 
 /// Redemptions a restart must finish, oldest first.

@@ -8,6 +8,7 @@
 use rusqlite::Connection;
 use rust_decimal::Decimal;
 
+use crate::alerts::Silence;
 use crate::clock::Timestamp;
 use crate::market::MarketName;
 use crate::store::command::{RetentionCutoffs, StoreCommand};
@@ -98,6 +99,7 @@ fn apply(conn: &Connection, command: &StoreCommand) -> Result<(), StoreError> {
         StoreCommand::InsertRedemption(redemption) => insert_redemption(conn, redemption),
         StoreCommand::UpdateRedemption(update) => update_redemption(conn, update),
         StoreCommand::UpsertMarketName(name) => upsert_market_name(conn, name),
+        StoreCommand::UpsertSilence(silence) => upsert_silence(conn, silence),
         StoreCommand::EnqueueAlert(alert) => insert_alert(conn, alert),
         StoreCommand::MarkAlertDelivered { alert_id, at } => {
             require_id("alert_delivered.alert_id", alert_id)?;
@@ -396,6 +398,36 @@ fn advance_watermark(conn: &Connection, w: &WhaleWatermark) -> Result<(), StoreE
     .and_then(|mut s| s.execute((&w.wallet, w.watermark.0)))
     .map(drop)
     .map_err(StoreError::sqlite("advancing a watermark"))
+}
+
+fn upsert_silence(conn: &Connection, s: &Silence) -> Result<(), StoreError> {
+    require_id("silence.id", &s.id)?;
+    let matchers_json = serde_json::to_string(&s.matchers)
+        .map_err(|e| StoreError::invalid("silence.matchers", e.to_string(), "serializable as JSON"))?;
+    let hits = i64::try_from(s.hits).unwrap_or(i64::MAX);
+    conn.prepare_cached(
+        "INSERT INTO silences (id, matchers_json, created_at, expires_at, created_by, reason, hits, expired_at, expired_by)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+         ON CONFLICT (id) DO UPDATE SET
+             hits = MAX(silences.hits, excluded.hits),
+             expired_at = COALESCE(silences.expired_at, excluded.expired_at),
+             expired_by = COALESCE(silences.expired_by, excluded.expired_by)",
+    )
+    .and_then(|mut st| {
+        st.execute((
+            &s.id,
+            &matchers_json,
+            s.created_at.0,
+            s.expires_at.0,
+            &s.created_by,
+            &s.reason,
+            hits,
+            s.expired_at.map(|t| t.0),
+            &s.expired_by,
+        ))
+    })
+    .map(drop)
+    .map_err(StoreError::sqlite("writing a silence"))
 }
 
 fn upsert_market_name(conn: &Connection, n: &MarketName) -> Result<(), StoreError> {
