@@ -556,7 +556,9 @@ async fn a_proxy_wallet_is_refused_at_start_and_every_redemption_is_alerted_to_b
     let chain = Chain::start(&store.path).await;
     let stop = CancellationToken::new();
     let (requests, alerts, redeemer) = start_redeemer(&store, polymarket(&chain.url, 1), open, &stop);
-    let at_start = alerts_of(&alerts);
+    // The start's one alert; on a busy machine the pending redemption's own failure may already
+    // follow it, which the end of the test counts.
+    let at_start: Vec<_> = alerts_of(&alerts).into_iter().filter(|a| a.1 != "Redemption Failed").collect();
     assert_eq!(at_start.len(), 1, "{at_start:#?}");
     let (priority, title, message) = &at_start[0];
     assert_eq!((*priority, title.as_str()), (Priority::Error, "Redeem Positions By Hand"));
