@@ -185,11 +185,12 @@ pub struct Marks {
     pub open: HashMap<String, (Option<Decimal>, Option<Decimal>)>,
 }
 
-/// The names a person reads: whale labels by wallet (lower case). Market titles join here when
-/// the store holds them.
+/// The names a person reads: whale labels by wallet (lower case), market titles by condition id
+/// (from the store's cache of market names).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Names {
     pub whale_labels: HashMap<String, String>,
+    pub market_titles: HashMap<String, String>,
 }
 
 impl Names {
@@ -201,11 +202,16 @@ impl Names {
                 .iter()
                 .filter_map(|w| w.label.clone().map(|l| (w.address.to_ascii_lowercase(), l)))
                 .collect(),
+            market_titles: HashMap::new(),
         }
     }
 
     fn label(&self, wallet: &str) -> Option<String> {
         self.whale_labels.get(&wallet.to_ascii_lowercase()).cloned()
+    }
+
+    fn title(&self, market: &str) -> Option<String> {
+        self.market_titles.get(&market.to_ascii_lowercase()).cloned()
     }
 }
 
@@ -217,6 +223,9 @@ pub struct TradeView {
     #[serde(default)]
     pub whale_label: Option<String>,
     pub market: String,
+    /// The market's question, when the store has it.
+    #[serde(default)]
+    pub market_title: Option<String>,
     pub token: String,
     pub outcome: String,
     /// `open` or `closed`.
@@ -251,6 +260,8 @@ pub struct TradeRef {
     #[serde(default)]
     pub whale_label: Option<String>,
     pub market: String,
+    #[serde(default)]
+    pub market_title: Option<String>,
     pub pnl: Decimal,
 }
 
@@ -357,6 +368,7 @@ fn trade_view(r: &TradeRecord, marks: &Marks, names: &Names) -> TradeView {
         whale: p.whale_wallet.clone(),
         whale_label: names.label(&p.whale_wallet),
         market: p.market_id.clone(),
+        market_title: names.title(&p.market_id),
         token: p.token_id.clone(),
         outcome: p.outcome.clone(),
         status: p.status.as_str().into(),
@@ -435,6 +447,7 @@ pub fn profit(records: &[TradeRecord], marks: Option<&Marks>, names: &Names, sou
             whale: p.whale_wallet.clone(),
             whale_label: names.label(&p.whale_wallet),
             market: p.market_id.clone(),
+            market_title: names.title(&p.market_id),
             pnl,
         };
         if view.best.as_ref().is_none_or(|b| pnl > b.pnl) {

@@ -50,7 +50,7 @@ pub fn render_trades(view: &TradesView) -> String {
             t.entry_price,
             usd(t.fees),
             name(t.whale_label.as_deref(), &t.whale),
-            short(&t.market),
+            name(t.market_title.as_deref(), &t.market),
             t.opened_at,
         );
     }
@@ -75,7 +75,7 @@ pub fn render_profit(view: &ProfitView) -> String {
                 t.id,
                 usd(t.pnl),
                 name(t.whale_label.as_deref(), &t.whale),
-                short(&t.market)
+                name(t.market_title.as_deref(), &t.market)
             );
         }
     }

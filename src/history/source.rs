@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use crate::store::{SqliteStore, StoreError};
+use crate::store::{SqliteStore, Store, StoreError};
 
 use super::{Context, HistoryQuery, answer};
 
@@ -16,6 +16,12 @@ pub fn answer_from_store(
     query: &HistoryQuery,
     cx: &Context<'_>,
 ) -> Result<serde_json::Value, StoreError> {
-    let records = SqliteStore::open_read_only(path, busy_timeout)?.trades()?;
-    Ok(answer(query, &records, cx))
+    let mut store = SqliteStore::open_read_only(path, busy_timeout)?;
+    let records = store.trades()?;
+    // Market titles from the store's cache of names, beside the labels the caller brought.
+    let mut names = cx.names.clone();
+    for market in store.status()?.market_names {
+        names.market_titles.entry(market.condition_id.to_ascii_lowercase()).or_insert(market.question);
+    }
+    Ok(answer(query, &records, &Context { names: &names, ..*cx }))
 }

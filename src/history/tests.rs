@@ -102,7 +102,7 @@ fn daily_groups_closes_by_trading_day_newest_first_with_empty_days() {
 #[test]
 fn trades_filter_sort_newest_first_and_limit() {
     let records = sample();
-    let names = Names { whale_labels: [("0xaa".to_string(), "Big Al".to_string())].into() };
+    let names = Names { whale_labels: [("0xaa".to_string(), "Big Al".to_string())].into(), ..Names::default() };
     let all = trades(&records, &TradeFilter::default(), &Marks::default(), &names, "store");
     let ids: Vec<_> = all.trades.iter().map(|t| t.id.as_str()).collect();
     assert_eq!(ids, ["T6", "T5", "T4", "T3", "T2", "T1"]);
@@ -190,7 +190,10 @@ fn percent_decode(v: &str) -> String {
 
 #[test]
 fn renders_name_whales_and_show_unknowns_plainly() {
-    let names = Names { whale_labels: [("0xaa".to_string(), "Big Al".to_string())].into() };
+    let names = Names {
+        whale_labels: [("0xaa".to_string(), "Big Al".to_string())].into(),
+        market_titles: [("0xmarkett1".to_string(), "Will it rain?".to_string())].into(),
+    };
     let text = render_profit(&profit(&sample(), None, &names, "store"));
     assert!(text.contains("realised P&L   : $9.50"), "{text}");
     assert!(text.contains("unknown (no daemon running)"), "{text}");
@@ -199,4 +202,5 @@ fn renders_name_whales_and_show_unknowns_plainly() {
     assert!(text.contains("days start 01:30 UTC"), "{text}");
     let text = render_trades(&trades(&sample(), &TradeFilter::default(), &Marks::default(), &names, "store"));
     assert!(text.contains("T1 closed 10 Yes @ 0.5 → 0.6 $12.50 take_profit"), "{text}");
+    assert!(text.contains("market Will it rain? (0xmarketT1)"), "market titles stand beside the id: {text}");
 }
