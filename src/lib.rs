@@ -40,7 +40,9 @@
 //! Adapters at the edges (async I/O, converting to and from the core's types):
 //!
 //! - [`polymarket`]: the Data API, CLOB and Gamma clients, the whale and price feeds, market status
-//!   and names, order signing; each reads its wire form into `market` types.
+//!   and names, order signing; each reads its wire form into `market` types. One HTTP client
+//!   with retries, rate limits and outages (`http`, `outage`: one line per outage, back-off
+//!   across polls).
 //! - [`session`]: recorded sessions, a source that drives the engine from a file: the format,
 //!   bounded reading, and the plain-loop replay.
 //! - `live` (feature `live`): the live executor on the CLOB and the on-chain redeemer.
@@ -48,7 +50,8 @@
 //!   recovery) behind one writer task.
 //! - [`alerts`]: the dispatcher, its policy (dedupe, throttle, quiet hours), silences and its channels.
 //! - [`health`]: system figures, component checks and the hold health may put on trading.
-//! - [`logging`]: rotating JSON logs, the audit trail, per-call-site rate limits, timings.
+//! - [`logging`]: rotating JSON logs, the audit trail, per-call-site rate limits, timings, and
+//!   the human console (`human`: short ids, no float noise).
 //! - [`api`]: the local control API (`/health`, `/metrics`, `/status`, control POSTs) and its client.
 //! - [`telegram`]: two-way control from a Telegram chat (long-polled `getUpdates`, commands
 //!   through the control API's path, answers by `sendMessage`).
@@ -61,8 +64,10 @@
 //!   `alerts`, `engine`, `feeds`, `health`, `control`); `engine_task` is the async actor around the
 //!   engine's step, `replay_feed` the daemon's paced replay, `feeds` the live feeds' tasks,
 //!   `supervisor`, `signals` and `daemon` the task tree and the orderly stop, `silences` the one
-//!   entry point for silence commands (API, Telegram).
-//! - [`cli`]: the `whale-trader` command line.
+//!   entry point for silence commands (API, Telegram), `closing_summary` what a replayed session
+//!   did, told when its last event is recorded.
+//! - [`cli`]: the `whale-trader` command line (`locate`: which config and env file a command
+//!   reads, from any directory).
 //!
 //! ## A trade's path, one shape per layer
 //!
