@@ -178,19 +178,7 @@ impl HttpClient {
     /// (the smaller of the two applies).
     pub async fn get_bounded(&self, url: &Url, limit: usize) -> Result<Vec<u8>, HttpError> {
         let endpoint = endpoint_key("GET", url);
-        self.gate(&endpoint)?;
-        let attempts = AtomicU32::new(0);
-        let result = (|| async {
-            attempts.fetch_add(1, Ordering::Relaxed);
-            self.send_once_bounded(self.client.get(url.clone()), Some(limit)).await
-        })
-        .retry(self.policy.backoff())
-        .when(HttpError::is_retryable)
-        .adjust(self.retry_after_adjuster())
-        .notify(|error, wait| tracing::debug!(error = %error, wait_ms = wait.as_millis() as u64, "retrying request"))
-        .await;
-        self.after_call(&endpoint, &result, attempts.into_inner());
-        result
+        self.retried(&endpoint, || self.send_once_bounded(self.client.get(url.clone()), Some(limit))).await
     }
 
     /// Sends the request `build` makes, retrying retryable failures with a freshly built request
@@ -201,18 +189,28 @@ impl HttpClient {
     {
         let probe = build()?.build().map_err(|e| HttpError::Request { detail: e.to_string() })?;
         let endpoint = endpoint_key(probe.method().as_str(), probe.url());
-        self.gate(&endpoint)?;
+        self.retried(&endpoint, || async { self.send_once(build()?).await }).await
+    }
+
+    /// One call to `endpoint`, tried per the retry policy inside its outage bookkeeping: not sent
+    /// while the endpoint backs off, and its outcome opening or closing an outage.
+    async fn retried<F, Fut>(&self, endpoint: &str, call: F) -> Result<Vec<u8>, HttpError>
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = Result<Vec<u8>, HttpError>>,
+    {
+        self.gate(endpoint)?;
         let attempts = AtomicU32::new(0);
-        let result = (|| async {
+        let result = (|| {
             attempts.fetch_add(1, Ordering::Relaxed);
-            self.send_once(build()?).await
+            call()
         })
         .retry(self.policy.backoff())
         .when(HttpError::is_retryable)
         .adjust(self.retry_after_adjuster())
         .notify(|error, wait| tracing::debug!(error = %error, wait_ms = wait.as_millis() as u64, "retrying request"))
         .await;
-        self.after_call(&endpoint, &result, attempts.into_inner());
+        self.after_call(endpoint, &result, attempts.into_inner());
         result
     }
 
