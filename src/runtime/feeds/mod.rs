@@ -24,6 +24,7 @@
 //! orders are open (outside closed markets) moves trading to `reducing` (the engine's tick, reason
 //! `stale_feed`). Malformed rows and failed polls are logged and counted, never fatal.
 
+mod log_gate;
 mod names;
 mod observe;
 mod prices;

@@ -17,6 +17,7 @@ use serde::Serialize;
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
+use super::log_gate::LogGate;
 use crate::clock::{Clock, Timestamp};
 use crate::engine::{EngineView, Input};
 use crate::polymarket::{GAMMA_BATCH, GammaClient, GammaError};
@@ -41,32 +42,6 @@ pub struct NamesSnapshot {
     /// Rows of an answer that could not be used (skipped).
     pub malformed_rows_total: u64,
     pub last_error: Option<String>,
-}
-
-/// Logs each cause at most once per [`RETRY_AFTER_MS`]; what it holds back is said with the next line.
-#[derive(Debug, Default)]
-struct LogGate {
-    causes: HashMap<&'static str, (Timestamp, u64)>,
-}
-
-impl LogGate {
-    /// `Some(held back since the last line)` when a line for `cause` may be written at `now`.
-    fn admit(&mut self, cause: &'static str, now: Timestamp) -> Option<u64> {
-        match self.causes.get_mut(cause) {
-            Some((last, held)) if now.millis_since(*last) < RETRY_AFTER_MS => {
-                *held += 1;
-                None
-            }
-            Some((last, held)) => {
-                *last = now;
-                Some(std::mem::take(held))
-            }
-            None => {
-                self.causes.insert(cause, (now, 0));
-                Some(0)
-            }
-        }
-    }
 }
 
 /// Of the `due` markets, those not asked for since `now - RETRY_AFTER_MS` (pure).

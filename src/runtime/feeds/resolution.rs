@@ -26,14 +26,12 @@ use serde::Serialize;
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
+use super::log_gate::LogGate;
 use crate::clock::{Clock, Timestamp};
 use crate::engine::{EngineStatus, EngineView, Input};
 use crate::polymarket::{ClobMarketData, MarketDataError, MarketStatus, PriceFeedSnapshot};
 use crate::runtime::EngineMsg;
 use crate::runtime::TaskResult;
-
-/// A failure of one cause is logged at most this often (the rest are counted).
-const LOG_EVERY_MS: i64 = 60_000;
 
 /// What a market's status means for the positions held in it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -119,33 +117,6 @@ pub struct ResolutionSnapshot {
     pub reopened_sent_total: u64,
     pub last_check_at: Option<Timestamp>,
     pub last_error: Option<String>,
-}
-
-/// Logs each cause at most once per [`LOG_EVERY_MS`]; what it holds back is counted and said with
-/// the next line.
-#[derive(Debug, Default)]
-struct LogGate {
-    causes: HashMap<&'static str, (Timestamp, u64)>,
-}
-
-impl LogGate {
-    /// `Some(held back since the last line)` when a line for `cause` may be written at `now`.
-    fn admit(&mut self, cause: &'static str, now: Timestamp) -> Option<u64> {
-        match self.causes.get_mut(cause) {
-            Some((last, held)) if now.millis_since(*last) < LOG_EVERY_MS => {
-                *held += 1;
-                None
-            }
-            Some((last, held)) => {
-                *last = now;
-                Some(std::mem::take(held))
-            }
-            None => {
-                self.causes.insert(cause, (now, 0));
-                Some(0)
-            }
-        }
-    }
 }
 
 /// The watcher's memory while it runs.
