@@ -509,6 +509,58 @@ fn seconds_to_timestamp(secs: i64) -> Result<Timestamp, RowError> {
     Ok(Timestamp::from_secs(secs))
 }
 
+/// A trade as a v1 `/activity` row (camelCase, numbers as the decimals' exact digits, the time in
+/// seconds): the session format's `whale_trade` line, whichever generation it was read from.
+/// [`parse_v1_row`] reads it back into the same trade.
+pub fn v1_trade_row(trade: &WhaleTrade) -> String {
+    #[derive(serde::Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Row<'a> {
+        proxy_wallet: &'a str,
+        timestamp: i64,
+        condition_id: &'a str,
+        #[serde(rename = "type")]
+        kind: &'static str,
+        size: &'a RawValue,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        usdc_size: Option<&'a RawValue>,
+        transaction_hash: &'a str,
+        price: &'a RawValue,
+        asset: &'a str,
+        side: &'static str,
+        outcome_index: u32,
+        title: &'a str,
+        slug: &'a str,
+        outcome: &'a str,
+    }
+    // A decimal's text is a valid JSON number, so these never fail; a failure would be a bug here.
+    let number = |d: Decimal| RawValue::from_string(d.to_string()).ok();
+    let (Some(size), Some(price)) = (number(trade.size), number(trade.price)) else {
+        unreachable!("a decimal's text is a JSON number")
+    };
+    let usdc_size = trade.usdc_size.and_then(number);
+    let row = Row {
+        proxy_wallet: &trade.wallet,
+        timestamp: trade.timestamp.millis().div_euclid(1000),
+        condition_id: &trade.condition_id,
+        kind: "TRADE",
+        size: &size,
+        usdc_size: usdc_size.as_deref(),
+        transaction_hash: &trade.transaction_hash,
+        price: &price,
+        asset: &trade.asset,
+        side: match trade.side {
+            Side::Buy => "BUY",
+            Side::Sell => "SELL",
+        },
+        outcome_index: trade.outcome_index.unwrap_or(UNLABELED_OUTCOME_INDEX),
+        title: &trade.title,
+        slug: &trade.slug,
+        outcome: &trade.outcome,
+    };
+    serde_json::to_string(&row).unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use rust_decimal_macros::dec;
@@ -635,5 +687,21 @@ mod tests {
     fn a_page_that_is_not_json_is_an_error() {
         assert!(matches!(parse_v1_page(b"<html>", 500), Err(DataApiError::MalformedPage { version: "v1", .. })));
         assert!(matches!(parse_v2_page(b"[]", 500), Err(DataApiError::MalformedPage { version: "v2", .. })));
+    }
+
+    #[test]
+    fn a_trade_written_as_a_v1_row_reads_back_the_same() {
+        let body = fixture("data_api_v2_activity_user.json");
+        let page = parse_v2_page(&body, 100).unwrap_or_else(|e| panic!("{e}"));
+        let trades: Vec<&WhaleTrade> =
+            page.rows.iter().filter_map(|r| if let ActivityRow::Trade(t) = r { Some(t) } else { None }).collect();
+        assert!(!trades.is_empty());
+        for trade in trades {
+            let row = v1_trade_row(trade);
+            match parse_v1_row(&row) {
+                Ok(ActivityRow::Trade(back)) => assert_eq!(&back, trade, "{row}"),
+                other => panic!("{row}: {other:?}"),
+            }
+        }
     }
 }

@@ -97,6 +97,8 @@ pub fn parse_line(line: &str) -> Result<Option<ReplayEvent>, SessionError> {
             }
             Input::MarketInfo(Box::new(info))
         }
+        // Where the session came from (see `header`): for people and reports, not the engine.
+        "header" => return Ok(None),
         "resolution" => Input::Resolution {
             condition_id: raw.condition_id.ok_or_else(|| missing("condition_id"))?,
             winning_token_id: raw.winning_token_id.ok_or_else(|| missing("winning_token_id"))?,
@@ -105,7 +107,7 @@ pub fn parse_line(line: &str) -> Result<Option<ReplayEvent>, SessionError> {
             return Err(SessionError::BadField {
                 field: "type",
                 value: other.to_owned(),
-                rule: "one of whale_trade, book, market, resolution",
+                rule: "one of whale_trade, book, market, resolution, header",
             });
         }
     };
