@@ -41,10 +41,14 @@ pub fn replay(config: &Config, session: Option<&Path>, audit: bool, json: bool) 
     if json {
         let mut summary = summary_json(&report, &sink.records());
         summary["source"] = header_json(header.as_ref());
+        summary["source_warning"] = serde_json::json!(sparse_prices_warning(config, header.as_ref()));
         println!("{summary}");
     } else {
         print!("{}", summary_text(path, &report));
         print!("{}", header_text(header.as_ref()));
+        if let Some(warning) = sparse_prices_warning(config, header.as_ref()) {
+            println!("warning           : {warning}");
+        }
     }
     ExitCode::from(exit::OK)
 }
@@ -80,6 +84,22 @@ fn note(text: &str) -> String {
     text.chars().take(MAX_NOTE_CHARS).collect()
 }
 
+/// Prices further apart than the feed's staleness limit halt entries between two points (the
+/// stale-feed hold while positions are open, `stale_price` on entries): said beside the figures
+/// so that nobody takes those rejections for the whale's or the limits' doing.
+fn sparse_prices_warning(config: &Config, header: Option<&SessionHeader>) -> Option<String> {
+    let interval = header?.price_interval_secs?;
+    let stale_after = config.polymarket.price_feed.stale_after_secs;
+    (interval > stale_after).then(|| {
+        format!(
+            "the session's prices are {interval} s apart, more than polymarket.price_feed.stale_after_secs = \
+             {stale_after}: between two points the feed counts as stale and entries are refused; replay with \
+             WHALE_TRADER__POLYMARKET__PRICE_FEED__STALE_AFTER_SECS={} to judge the whale rather than the gaps",
+            interval + 60
+        )
+    })
+}
+
 /// Where the session came from, for the JSON summary: `null` without a header.
 fn header_json(header: Option<&SessionHeader>) -> serde_json::Value {
     match header {
@@ -94,6 +114,7 @@ fn header_json(header: Option<&SessionHeader>) -> serde_json::Value {
             "until": note(&h.until),
             "fetched_at": note(&h.fetched_at),
             "book_approximation": h.book_approximation.as_deref().map(note),
+            "price_interval_secs": h.price_interval_secs,
         }),
     }
 }

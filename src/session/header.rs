@@ -24,6 +24,9 @@ pub struct SessionHeader {
     /// How the books were made, in words, when they are not the venue's own.
     #[serde(default)]
     pub book_approximation: Option<String>,
+    /// Seconds between two price points of a token, when the books are made from sparse prices.
+    #[serde(default)]
+    pub price_interval_secs: Option<u64>,
     /// When the fetch started (RFC 3339); a resumed fetch keeps the first run's.
     #[serde(default)]
     pub fetched_at: String,

@@ -286,6 +286,7 @@ pub async fn fetch_history(
         since: request.since.to_rfc3339(),
         until: request.until.to_rfc3339(),
         book_approximation: Some(book_approximation_note(settings.fidelity_minutes, settings.book_depth_shares)),
+        price_interval_secs: Some(u64::from(settings.fidelity_minutes) * 60),
         fetched_at: Timestamp::from_millis(progress.started_ms).to_rfc3339(),
     };
     let summary = write_session(&files, request.since, &header)?;
