@@ -29,8 +29,8 @@ fn rfc3339(secs: i64) -> String {
     chrono::DateTime::from_timestamp(secs, 0).unwrap().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
-fn row(wallet: &str, side: &str, token: &str, market: &str, secs: i64, size: f64, price: f64, tx: &str) -> Value {
-    let mut row = trade_row(side, token, market, secs, size, price, tx);
+/// A trade row of `wallet` (the stand-in's rows are alpha's unless told).
+fn by(wallet: &str, mut row: Value) -> Value {
     row["proxy_wallet"] = json!(wallet);
     row
 }
@@ -42,12 +42,12 @@ fn history() -> History {
     let hour = 3_600;
     let mut history = History { page_rows: 2, throttle: 1, ..Default::default() };
     history.rows = vec![
-        row(WHALE, "BUY", TOKEN_A, MARKET_A, t0 - 100, 400.0, 0.5, "0xa0"),
-        row(WHALE, "BUY", TOKEN_A, MARKET_A, t0 + hour, 400.0, 0.5, "0xa1"),
-        row(WHALE, "BUY", TOKEN_B, MARKET_B, t0 + 2 * hour, 300.0, 0.5, "0xa2"),
-        row(WHALE, "SELL", TOKEN_A, MARKET_A, t0 + 4 * hour, 400.0, 0.55, "0xa3"),
-        row(WHALE, "BUY", TOKEN_A, MARKET_A, t1 + 100, 400.0, 0.5, "0xa4"),
-        row(BRAVO, "BUY", TOKEN_A, MARKET_A, t0 + hour + 1_800, 300.0, 0.5, "0xb1"),
+        by(WHALE, trade_row("BUY", TOKEN_A, MARKET_A, t0 - 100, 400.0, 0.5, "0xa0")),
+        by(WHALE, trade_row("BUY", TOKEN_A, MARKET_A, t0 + hour, 400.0, 0.5, "0xa1")),
+        by(WHALE, trade_row("BUY", TOKEN_B, MARKET_B, t0 + 2 * hour, 300.0, 0.5, "0xa2")),
+        by(WHALE, trade_row("SELL", TOKEN_A, MARKET_A, t0 + 4 * hour, 400.0, 0.55, "0xa3")),
+        by(WHALE, trade_row("BUY", TOKEN_A, MARKET_A, t1 + 100, 400.0, 0.5, "0xa4")),
+        by(BRAVO, trade_row("BUY", TOKEN_A, MARKET_A, t0 + hour + 1_800, 300.0, 0.5, "0xb1")),
     ];
     // Hourly prices from the window's start: A drifts up a cent an hour, B stays at 0.5.
     let points = |step: f64| (0..24).map(|h| (t0 + h * hour, 0.5 + step * h as f64)).collect::<Vec<_>>();

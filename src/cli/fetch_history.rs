@@ -237,7 +237,8 @@ mod tests {
 
     #[test]
     fn bad_arguments_say_which_argument_which_value_and_why() {
-        let cases: [(&[&str], Option<&str>, Option<&str>, &str); 5] = [
+        type Case<'a> = (&'a [&'a str], Option<&'a str>, Option<&'a str>, &'a str);
+        let cases: [Case<'_>; 5] = [
             (&["0x123"], None, None, r#"WALLET 1 "0x123": must be a proxy wallet"#),
             (&[WALLET, "0xC6EF18652FCF021E6EC53AA6627746E629F41ACA"], None, None, "WALLET 2"),
             (&[WALLET], Some("yesterday"), None, r#"--since "yesterday": must be a date"#),

@@ -54,11 +54,11 @@ async fn activity(State(state): State<Shared>, Query(query): Query<HashMap<Strin
     let mut state = state.lock().unwrap();
     if state.throttle > 0 {
         state.throttle -= 1;
-        state.seen.push((Instant::now(), "429 /v2/activity".into()));
+        state.seen.push((whale_trader::clock::monotonic(), "429 /v2/activity".into()));
         return (StatusCode::TOO_MANY_REQUESTS, [("retry-after", "1")], Json(json!({"error": "too many requests"})))
             .into_response();
     }
-    state.seen.push((Instant::now(), format!("GET /v2/activity {user} start={start} cursor={from}")));
+    state.seen.push((whale_trader::clock::monotonic(), format!("GET /v2/activity {user} start={start} cursor={from}")));
     let page = if state.page_rows == 0 { limit } else { state.page_rows.min(limit) };
     let mut rows: Vec<Value> = state
         .rows
@@ -81,7 +81,7 @@ async fn prices_history(State(state): State<Shared>, Query(query): Query<HashMap
     let start: i64 = query.get("startTs").and_then(|s| s.parse().ok()).unwrap_or(0);
     let end: i64 = query.get("endTs").and_then(|s| s.parse().ok()).unwrap_or(i64::MAX);
     let mut state = state.lock().unwrap();
-    state.seen.push((Instant::now(), format!("GET /prices-history {token}")));
+    state.seen.push((whale_trader::clock::monotonic(), format!("GET /prices-history {token}")));
     if state.prices_down_for.as_deref() == Some(token.as_str()) {
         return (StatusCode::INTERNAL_SERVER_ERROR, Json(json!({"error": "internal"}))).into_response();
     }
@@ -97,7 +97,7 @@ async fn prices_history(State(state): State<Shared>, Query(query): Query<HashMap
 
 async fn clob_market(State(state): State<Shared>, Path(condition): Path<String>) -> Response {
     let mut state = state.lock().unwrap();
-    state.seen.push((Instant::now(), format!("GET /clob-markets {condition}")));
+    state.seen.push((whale_trader::clock::monotonic(), format!("GET /clob-markets {condition}")));
     let Some((yes, no)) = state.tokens.get(&condition).cloned() else {
         return (StatusCode::NOT_FOUND, Json(json!({"error": "market not found"}))).into_response();
     };
@@ -113,7 +113,7 @@ async fn clob_market(State(state): State<Shared>, Path(condition): Path<String>)
 
 async fn market(State(state): State<Shared>, Path(condition): Path<String>) -> Response {
     let mut state = state.lock().unwrap();
-    state.seen.push((Instant::now(), format!("GET /markets {condition}")));
+    state.seen.push((whale_trader::clock::monotonic(), format!("GET /markets {condition}")));
     if let Some(status) = state.markets.get(&condition) {
         return Json(status.clone()).into_response();
     }
