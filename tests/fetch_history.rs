@@ -233,6 +233,22 @@ fn a_fetch_cut_short_resumes_where_it_stopped_and_ends_with_the_same_file() {
 }
 
 #[test]
+fn a_wallet_with_more_pages_than_allowed_is_an_error_not_a_cut_history() {
+    let venue = HistoryVenue::start(History { throttle: 0, ..history() });
+    let ws = workspace(&venue);
+    ws.write(
+        ".env",
+        &format!("{}\nWHALE_TRADER__POLYMARKET__FETCH_HISTORY__MAX_PAGES_PER_WALLET=2\n", ws.read(".env")),
+    );
+    let output = fetch(&ws, "s.jsonl");
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    let expected = format!("wallet {WHALE}: more than 2 activity pages between the dates");
+    assert!(text(&output).contains(&expected), "{}", text(&output));
+    assert!(!ws.path().join("s.jsonl").exists());
+    assert_eq!(venue.with(|h| h.count(&format!("GET /v2/activity {WHALE}"))), 2);
+}
+
+#[test]
 fn bad_wallets_and_dates_are_refused_naming_the_argument() {
     let ws = Workspace::with_default_config("");
     for (args, expected) in [

@@ -74,4 +74,16 @@ mod tests {
             .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(read_header(&path).unwrap_or_else(|e| panic!("{e}")), None);
     }
+
+    #[test]
+    fn a_header_line_is_no_engine_input_and_a_broken_one_is_malformed() {
+        let good = r#"{"ts":1,"type":"header","header":{"source":"fetch-history"}}"#;
+        assert!(matches!(super::super::parse_line(good), Ok(None)));
+        for bad in [r#"{"ts":1,"type":"header"}"#, r#"{"ts":1,"type":"header","header":{"wallets":[]}}"#] {
+            match super::super::parse_line(bad) {
+                Err(SessionError::BadField { field: "header", .. }) => {}
+                other => panic!("{bad}: {other:?}"),
+            }
+        }
+    }
 }
