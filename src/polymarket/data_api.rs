@@ -513,52 +513,28 @@ fn seconds_to_timestamp(secs: i64) -> Result<Timestamp, RowError> {
 /// seconds): the session format's `whale_trade` line, whichever generation it was read from.
 /// [`parse_v1_row`] reads it back into the same trade.
 pub fn v1_trade_row(trade: &WhaleTrade) -> String {
-    #[derive(serde::Serialize)]
-    #[serde(rename_all = "camelCase")]
-    struct Row<'a> {
-        proxy_wallet: &'a str,
-        timestamp: i64,
-        condition_id: &'a str,
-        #[serde(rename = "type")]
-        kind: &'static str,
-        size: &'a RawValue,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        usdc_size: Option<&'a RawValue>,
-        transaction_hash: &'a str,
-        price: &'a RawValue,
-        asset: &'a str,
-        side: &'static str,
-        outcome_index: u32,
-        title: &'a str,
-        slug: &'a str,
-        outcome: &'a str,
-    }
-    // A decimal's text is a valid JSON number, so these never fail; a failure would be a bug here.
-    let number = |d: Decimal| RawValue::from_string(d.to_string()).ok();
-    let (Some(size), Some(price)) = (number(trade.size), number(trade.price)) else {
-        unreachable!("a decimal's text is a JSON number")
+    // Numbers are written as the decimals' own text (never through a float); strings through
+    // serde_json, which escapes them.
+    let text = |s: &str| serde_json::Value::from(s).to_string();
+    let usdc_size = trade.usdc_size.map(|d| format!(r#","usdcSize":{d}"#)).unwrap_or_default();
+    let side = match trade.side {
+        Side::Buy => "BUY",
+        Side::Sell => "SELL",
     };
-    let usdc_size = trade.usdc_size.and_then(number);
-    let row = Row {
-        proxy_wallet: &trade.wallet,
-        timestamp: trade.timestamp.millis().div_euclid(1000),
-        condition_id: &trade.condition_id,
-        kind: "TRADE",
-        size: &size,
-        usdc_size: usdc_size.as_deref(),
-        transaction_hash: &trade.transaction_hash,
-        price: &price,
-        asset: &trade.asset,
-        side: match trade.side {
-            Side::Buy => "BUY",
-            Side::Sell => "SELL",
-        },
-        outcome_index: trade.outcome_index.unwrap_or(UNLABELED_OUTCOME_INDEX),
-        title: &trade.title,
-        slug: &trade.slug,
-        outcome: &trade.outcome,
-    };
-    serde_json::to_string(&row).unwrap_or_default()
+    format!(
+        r#"{{"proxyWallet":{},"timestamp":{},"conditionId":{},"type":"TRADE","size":{}{usdc_size},"transactionHash":{},"price":{},"asset":{},"side":"{side}","outcomeIndex":{},"title":{},"slug":{},"outcome":{}}}"#,
+        text(&trade.wallet),
+        trade.timestamp.millis().div_euclid(1000),
+        text(&trade.condition_id),
+        trade.size,
+        text(&trade.transaction_hash),
+        trade.price,
+        text(&trade.asset),
+        trade.outcome_index.unwrap_or(UNLABELED_OUTCOME_INDEX),
+        text(&trade.title),
+        text(&trade.slug),
+        text(&trade.outcome),
+    )
 }
 
 #[cfg(test)]
@@ -696,7 +672,11 @@ mod tests {
         let trades: Vec<&WhaleTrade> =
             page.rows.iter().filter_map(|r| if let ActivityRow::Trade(t) = r { Some(t) } else { None }).collect();
         assert!(!trades.is_empty());
-        for trade in trades {
+        let mut odd = trades[0].clone();
+        odd.title = "Will \"it\" rain \\ in Zürich?\n".into();
+        odd.usdc_size = None;
+        odd.outcome_index = None;
+        for trade in trades.into_iter().chain(std::iter::once(&odd)) {
             let row = v1_trade_row(trade);
             match parse_v1_row(&row) {
                 Ok(ActivityRow::Trade(back)) => assert_eq!(&back, trade, "{row}"),
