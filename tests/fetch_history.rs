@@ -19,9 +19,11 @@ const BRAVO: &str = "0x554e43cf5e1986336385c3e29d08576c837f6c78";
 const NO_A: &str = "11";
 const NO_B: &str = "12";
 
-/// The window: a day, starting on a whole hour five days ago.
+/// The window: a day, starting on a whole hour five days ago; the same for every fetch of the
+/// test run, even one that crosses an hour.
 fn window() -> (i64, i64) {
-    let t0 = (now_secs() - 5 * 86_400) / 3_600 * 3_600;
+    static T0: std::sync::OnceLock<i64> = std::sync::OnceLock::new();
+    let t0 = *T0.get_or_init(|| (now_secs() - 5 * 86_400) / 3_600 * 3_600);
     (t0, t0 + 86_400)
 }
 
@@ -55,6 +57,10 @@ fn history() -> History {
     history.prices.insert(TOKEN_B.into(), points(0.0));
     history.tokens.insert(MARKET_A.into(), (TOKEN_A.into(), NO_A.into()));
     history.tokens.insert(MARKET_B.into(), (TOKEN_B.into(), NO_B.into()));
+    // A is open and ends in a month (a fixed date: two fetches must read the same answer).
+    let mut open = market_status(MARKET_A, TOKEN_A, NO_A, false, true, None);
+    open["end_date_iso"] = json!(rfc3339(t0 + 35 * 86_400));
+    history.markets.insert(MARKET_A.into(), open);
     // B resolves for its Yes five hours in.
     let mut resolved = market_status(MARKET_B, TOKEN_B, NO_B, true, false, Some(TOKEN_B));
     resolved["end_date_iso"] = json!(rfc3339(t0 + 5 * hour));
