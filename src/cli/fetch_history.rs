@@ -176,31 +176,35 @@ impl Display {
     }
 
     fn show(&mut self, event: &FetchEvent) {
+        let text = self.render(event);
         let mut err = std::io::stderr().lock();
+        let _ = err.write_all(text.as_bytes());
+        let _ = err.flush();
+    }
+
+    /// What `event` adds to stderr: on a terminal the unit line is redrawn in place (no newline)
+    /// and a warning first ends the bar's line; otherwise one line each.
+    fn render(&mut self, event: &FetchEvent) -> String {
         match event {
             FetchEvent::Warning(text) => {
-                if self.drawn {
-                    let _ = writeln!(err);
-                    self.drawn = false;
-                }
-                let _ = writeln!(err, "warning: {text}");
+                let end_bar = if std::mem::take(&mut self.drawn) { "\n" } else { "" };
+                format!("{end_bar}warning: {text}\n")
             }
             FetchEvent::Unit { stage, index, total, what, detail, resumed } => {
                 let done = index + 1;
-                let note = if *resumed { "done by an earlier run".to_owned() } else { detail.clone() };
+                let note = if *resumed { "done by an earlier run" } else { detail.as_str() };
                 if self.terminal {
                     let filled = BAR_WIDTH * done / (*total).max(1);
-                    let bar = format!("{}{}", "#".repeat(filled), "-".repeat(BAR_WIDTH - filled));
+                    let bar = format!("{}{}", "#".repeat(filled), "-".repeat(BAR_WIDTH - filled.min(BAR_WIDTH)));
                     let line: String =
                         format!("{stage:<7} [{bar}] {done}/{total} {what}: {note}").chars().take(160).collect();
-                    let _ = write!(err, "\r\x1b[2K{line}");
                     self.drawn = true;
+                    format!("\r\x1b[2K{line}")
                 } else {
-                    let _ = writeln!(err, "fetch-history: {stage} {done}/{total} {what}: {note}");
+                    format!("fetch-history: {stage} {done}/{total} {what}: {note}\n")
                 }
             }
         }
-        let _ = err.flush();
     }
 
     fn end(&mut self) {
@@ -267,5 +271,26 @@ mod tests {
             .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(r.wallets[0], HeaderWallet { address: WALLET.to_owned(), label: Some("alpha".into()) });
         assert_eq!(r.wallets[1], HeaderWallet { address: other.to_owned(), label: None });
+    }
+
+    #[test]
+    fn progress_is_a_bar_redrawn_in_place_on_a_terminal_and_plain_lines_elsewhere() {
+        let unit = |index| FetchEvent::Unit {
+            stage: "prices",
+            index,
+            total: 4,
+            what: "token 7".into(),
+            detail: "3 price point(s)".into(),
+            resumed: false,
+        };
+        let mut bar = Display::new(true);
+        assert_eq!(
+            bar.render(&unit(1)),
+            format!("\r\x1b[2Kprices  [{}{}] 2/4 token 7: 3 price point(s)", "#".repeat(12), "-".repeat(12))
+        );
+        assert_eq!(bar.render(&FetchEvent::Warning("cut".into())), "\nwarning: cut\n");
+        assert_eq!(bar.render(&FetchEvent::Warning("again".into())), "warning: again\n");
+        let mut plain = Display::new(false);
+        assert_eq!(plain.render(&unit(3)), "fetch-history: prices 4/4 token 7: 3 price point(s)\n");
     }
 }

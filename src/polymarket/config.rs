@@ -662,6 +662,30 @@ mod tests {
     }
 
     #[test]
+    fn fetch_history_limits_are_checked_with_key_value_and_rule() {
+        let mut config = PolymarketConfig::default();
+        config.fetch_history = FetchHistoryConfig {
+            requests_per_sec: 0,
+            max_pages_per_wallet: 0,
+            max_points_per_token: 2_000_000,
+            fidelity_minutes: 1_441,
+            book_depth_shares: 0,
+        };
+        let found = issues_of(&config);
+        let expect = [
+            "polymarket.fetch_history.requests_per_sec = 0: must be between 1 and 50 (the CLOB allows /prices-history about 100 requests per 10 s)",
+            "polymarket.fetch_history.max_pages_per_wallet = 0: must be between 1 and 100000",
+            "polymarket.fetch_history.max_points_per_token = 2000000: must be between 1 and 1000000",
+            "polymarket.fetch_history.fidelity_minutes = 1441: must be between 1 and 1440 minutes (one day)",
+            "polymarket.fetch_history.book_depth_shares = 0: must be between 1 and 1000000000 shares",
+        ];
+        for line in expect {
+            assert!(found.iter().any(|f| f == line), "missing {line:?} in {found:#?}");
+        }
+        assert_eq!(found.len(), expect.len(), "{found:#?}");
+    }
+
+    #[test]
     fn every_broken_rule_is_reported_with_key_value_and_rule() {
         let mut config = PolymarketConfig {
             data_api_url: "ftp://example.com".into(),
