@@ -663,13 +663,15 @@ mod tests {
 
     #[test]
     fn fetch_history_limits_are_checked_with_key_value_and_rule() {
-        let mut config = PolymarketConfig::default();
-        config.fetch_history = FetchHistoryConfig {
-            requests_per_sec: 0,
-            max_pages_per_wallet: 0,
-            max_points_per_token: 2_000_000,
-            fidelity_minutes: 1_441,
-            book_depth_shares: 0,
+        let config = PolymarketConfig {
+            fetch_history: FetchHistoryConfig {
+                requests_per_sec: 0,
+                max_pages_per_wallet: 0,
+                max_points_per_token: 2_000_000,
+                fidelity_minutes: 1_441,
+                book_depth_shares: 0,
+            },
+            ..PolymarketConfig::default()
         };
         let found = issues_of(&config);
         let expect = [
