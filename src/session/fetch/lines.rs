@@ -143,14 +143,31 @@ struct Head<'a> {
     kind: &'a str,
 }
 
-/// The order of a session's lines: by time, then [`rank`], then as written. A line that is not
-/// one of ours (it cannot happen: the caller wrote them) goes last, in its place.
-pub fn order_lines(lines: &mut [String]) {
-    let key = |line: &String| match serde_json::from_str::<Head<'_>>(line) {
-        Ok(head) => (0u8, head.ts, rank(head.kind)),
+/// Where a line sorts: by time, then [`rank`]; a line that is not one of ours (it cannot happen:
+/// the caller wrote them) goes last. Ties keep the order the lines were written in.
+pub fn line_key(line: &str) -> (u8, i64, u8) {
+    match serde_json::from_str::<Head<'_>>(line) {
+        Ok(head) => (0, head.ts, rank(head.kind)),
         Err(_) => (1, i64::MAX, u8::MAX),
-    };
-    lines.sort_by_cached_key(key);
+    }
+}
+
+/// The kind of line a [`line_key`] is for.
+pub fn kind_of(key: (u8, i64, u8)) -> &'static str {
+    match key {
+        (0, _, 0) => "header",
+        (0, _, 1) => "market",
+        (0, _, 2) => "book",
+        (0, _, 3) => "whale_trade",
+        (0, _, _) => "resolution",
+        _ => "unknown",
+    }
+}
+
+/// Puts lines in session order (see [`line_key`]).
+#[cfg(test)]
+fn order_lines(lines: &mut [String]) {
+    lines.sort_by_cached_key(|line| line_key(line));
 }
 
 #[cfg(test)]

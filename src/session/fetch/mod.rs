@@ -20,7 +20,7 @@ mod lines;
 mod progress;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, Write};
+use std::io::{BufRead, Read, Seek, Write};
 use std::path::{Path, PathBuf};
 
 use rust_decimal::Decimal;
@@ -362,24 +362,35 @@ impl Known {
 }
 
 /// Writes the session: the header, then the partial file's lines in time order; through a
-/// temporary file renamed into place, so that `--out` only ever holds a whole session.
+/// temporary file renamed into place, so that `--out` only ever holds a whole session. Only each
+/// line's sort key and place are held in memory, never the lines themselves.
 fn write_session(files: &WorkFiles, at: Timestamp, header: &SessionHeader) -> Result<FetchSummary, FetchError> {
     let read_io = |e| FetchError::io(&files.partial, e);
-    let reader = std::io::BufReader::new(std::fs::File::open(&files.partial).map_err(read_io)?);
-    let mut all: Vec<String> = reader.lines().collect::<Result<_, _>>().map_err(read_io)?;
-    all.retain(|l| !l.trim().is_empty());
-    lines::order_lines(&mut all);
-    let mut summary = FetchSummary { lines: all.len() + 1, ..Default::default() };
-    for line in &all {
-        let kind = |k: &str| line.contains(&format!(r#""type":"{k}""#));
-        if kind("whale_trade") {
-            summary.trades += 1;
-        } else if kind("market") {
-            summary.markets += 1;
-        } else if kind("book") {
-            summary.books += 1;
-        } else if kind("resolution") {
-            summary.resolutions += 1;
+    let mut reader = std::io::BufReader::new(std::fs::File::open(&files.partial).map_err(read_io)?);
+    // (sort key, offset, length) of each line.
+    let mut places: Vec<((u8, i64, u8), u64, usize)> = Vec::new();
+    let (mut offset, mut line) = (0u64, String::new());
+    loop {
+        line.clear();
+        let read = reader.read_line(&mut line).map_err(read_io)?;
+        if read == 0 {
+            break;
+        }
+        let text = line.trim_end_matches(['\n', '\r']);
+        if !text.trim().is_empty() {
+            places.push((lines::line_key(text), offset, text.len()));
+        }
+        offset += read as u64;
+    }
+    places.sort_by_key(|(key, offset, _)| (*key, *offset));
+    let mut summary = FetchSummary { lines: places.len() + 1, ..Default::default() };
+    for (key, _, _) in &places {
+        match lines::kind_of(*key) {
+            "whale_trade" => summary.trades += 1,
+            "market" => summary.markets += 1,
+            "book" => summary.books += 1,
+            "resolution" => summary.resolutions += 1,
+            _ => {}
         }
     }
     let mut tmp = files.out.clone().into_os_string();
@@ -388,8 +399,14 @@ fn write_session(files: &WorkFiles, at: Timestamp, header: &SessionHeader) -> Re
     let write_io = |e| FetchError::io(&tmp, e);
     let mut out = std::io::BufWriter::new(std::fs::File::create(&tmp).map_err(write_io)?);
     writeln!(out, "{}", lines::header_line(at, header)).map_err(write_io)?;
-    for line in &all {
-        writeln!(out, "{line}").map_err(write_io)?;
+    let mut source = reader.into_inner();
+    let mut buffer = Vec::new();
+    for (_, offset, len) in places {
+        buffer.resize(len, 0);
+        source.seek(std::io::SeekFrom::Start(offset)).map_err(read_io)?;
+        source.read_exact(&mut buffer).map_err(read_io)?;
+        out.write_all(&buffer).map_err(write_io)?;
+        out.write_all(b"\n").map_err(write_io)?;
     }
     let file = out.into_inner().map_err(|e| write_io(e.into_error()))?;
     file.sync_data().map_err(write_io)?;
