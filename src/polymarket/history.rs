@@ -111,6 +111,10 @@ pub async fn wallet_trades(
     Ok(history)
 }
 
+/// The latest time a price point may carry (2100-01-01, in seconds): past it, `t` is not seconds
+/// (milliseconds, say) or not a time at all.
+const LATEST_POINT_SECS: i64 = 4_102_444_800;
+
 /// One point of a token's price history.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PricePoint {
@@ -147,7 +151,7 @@ pub fn parse_prices_history(body: &[u8], max_points: usize) -> Result<PriceHisto
     let mut history = PriceHistory { cut: envelope.history.len().saturating_sub(max_points), ..Default::default() };
     for raw in envelope.history.into_iter().take(max_points) {
         match serde_json::from_str::<WirePoint>(raw.get()) {
-            Ok(point) if !(0..=crate::session::LATEST_SESSION_TS_MS / 1000).contains(&point.t) => {
+            Ok(point) if !(0..=LATEST_POINT_SECS).contains(&point.t) => {
                 history.skipped.add("time_out_of_range", format_args!("t = {}", point.t))
             }
             Ok(point) if point.p < Decimal::ZERO || point.p > Decimal::ONE => {
