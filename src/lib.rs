@@ -44,7 +44,8 @@
 //!   with retries, rate limits and outages (`http`, `outage`: one line per outage, back-off
 //!   across polls).
 //! - [`session`]: recorded sessions, a source that drives the engine from a file: the format,
-//!   bounded reading, and the plain-loop replay.
+//!   its optional header, bounded reading, the plain-loop replay, and `fetch` (a session built from
+//!   wallets' public trades and price history, resumable).
 //! - `live` (feature `live`): the live executor on the CLOB and the on-chain redeemer.
 //! - [`store`]: the embedded SQLite store (write-ahead orders, fills, positions, risk state,
 //!   recovery) behind one writer task.

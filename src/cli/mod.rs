@@ -9,6 +9,7 @@ use crate::config::{self, LoadOptions};
 use crate::runtime;
 
 mod control;
+pub(crate) mod fetch_history;
 mod locate;
 mod replay;
 mod silence;
@@ -161,6 +162,23 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Build a replayable session from wallets' public trades (Data API) and the traded markets' price
+    /// history (CLOB, books approximated from prices, as the file's header says); resumable: run the
+    /// same command again after an interruption. Then: `replay --session FILE`.
+    FetchHistory {
+        /// Proxy wallets (0x + 40 hex digits), merged into one session.
+        #[arg(required = true, value_name = "WALLET")]
+        wallets: Vec<String>,
+        /// From: a date (2026-12-01, UTC midnight) or an RFC 3339 time [default: 30 days before --until].
+        #[arg(long)]
+        since: Option<String>,
+        /// To: a date (to the end of that day, UTC) or an RFC 3339 time [default: now].
+        #[arg(long)]
+        until: Option<String>,
+        /// The session file to write (work in progress goes to FILE.partial and FILE.progress).
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
     /// Print the version.
     Version,
 }
@@ -268,6 +286,9 @@ pub fn main() -> ExitCode {
             with_config(&cli, |config| control::post(config, &format!("/unmute/{wallet}"), None, *json))
         }
         Command::Silence { action } => with_config(&cli, |config| silence::run(config, action)),
+        Command::FetchHistory { wallets, since, until, out } => {
+            with_config(&cli, |config| fetch_history::fetch(config, wallets, since.as_deref(), until.as_deref(), out))
+        }
         Command::Replay { session, audit, json } => {
             with_config(&cli, |config| replay::replay(config, session.as_deref(), *audit, *json))
         }

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use crate::config::Config;
 use crate::engine::audit::AuditRecord;
 use crate::engine::{MemoryAuditSink, ReplayReport};
-use crate::session::replay_session;
+use crate::session::{SessionHeader, replay_session};
 
 use super::exit;
 
@@ -25,15 +25,30 @@ pub fn replay(config: &Config, session: Option<&Path>, audit: bool, json: bool) 
             return ExitCode::from(exit::FAILURE);
         }
     };
+    // A session says in its header when its books are not the venue's own; every summary repeats it.
+    let header = match crate::session::read_header(path) {
+        Ok(header) => header,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(exit::FAILURE);
+        }
+    };
     if audit {
         for record in sink.records() {
             println!("{}", record.to_json_line());
         }
     }
     if json {
-        println!("{}", summary_json(&report, &sink.records()));
+        let mut summary = summary_json(&report, &sink.records());
+        summary["source"] = header_json(header.as_ref());
+        summary["source_warning"] = serde_json::json!(sparse_prices_warning(config, header.as_ref()));
+        println!("{summary}");
     } else {
         print!("{}", summary_text(path, &report));
+        print!("{}", header_text(header.as_ref()));
+        if let Some(warning) = sparse_prices_warning(config, header.as_ref()) {
+            println!("warning           : {warning}");
+        }
     }
     ExitCode::from(exit::OK)
 }
@@ -60,6 +75,75 @@ fn summary_json(report: &ReplayReport, records: &[AuditRecord]) -> serde_json::V
         "final_state": report.final_state.as_str(),
         "by_reason": reasons,
     })
+}
+
+/// The longest piece of a header repeated in a summary (the header comes from a file).
+const MAX_NOTE_CHARS: usize = 2_000;
+
+fn note(text: &str) -> String {
+    text.chars().take(MAX_NOTE_CHARS).collect()
+}
+
+/// Prices further apart than the feed's staleness limit halt entries between two points (the
+/// stale-feed hold while positions are open, `stale_price` on entries): said beside the figures
+/// so that nobody takes those rejections for the whale's or the limits' doing.
+fn sparse_prices_warning(config: &Config, header: Option<&SessionHeader>) -> Option<String> {
+    let interval = header?.price_interval_secs?;
+    let stale_after = config.polymarket.price_feed.stale_after_secs;
+    (interval > stale_after).then(|| {
+        format!(
+            "the session's prices are {interval} s apart, more than polymarket.price_feed.stale_after_secs = \
+             {stale_after}: between two points the feed counts as stale and entries are refused; replay with \
+             WHALE_TRADER__POLYMARKET__PRICE_FEED__STALE_AFTER_SECS={} to judge the whale rather than the gaps",
+            interval + 60
+        )
+    })
+}
+
+/// Where the session came from, for the JSON summary: `null` without a header.
+fn header_json(header: Option<&SessionHeader>) -> serde_json::Value {
+    match header {
+        None => serde_json::Value::Null,
+        Some(h) => serde_json::json!({
+            "source": note(&h.source),
+            "wallets": h.wallets.iter().take(crate::cli::fetch_history::MAX_WALLETS).map(|w| serde_json::json!({
+                "address": note(&w.address),
+                "label": w.label.as_deref().map(note),
+            })).collect::<Vec<_>>(),
+            "since": note(&h.since),
+            "until": note(&h.until),
+            "fetched_at": note(&h.fetched_at),
+            "book_approximation": h.book_approximation.as_deref().map(note),
+            "price_interval_secs": h.price_interval_secs,
+        }),
+    }
+}
+
+fn header_text(header: Option<&SessionHeader>) -> String {
+    let Some(h) = header else { return String::new() };
+    let wallets: Vec<String> = h
+        .wallets
+        .iter()
+        .take(crate::cli::fetch_history::MAX_WALLETS)
+        .map(|w| match &w.label {
+            Some(label) => format!("{} ({})", note(label), note(&w.address)),
+            None => note(&w.address),
+        })
+        .collect();
+    let mut text = format!(
+        "source            : {} ({} to {}, fetched {})\n",
+        note(&h.source),
+        note(&h.since),
+        note(&h.until),
+        note(&h.fetched_at)
+    );
+    if !wallets.is_empty() {
+        text.push_str(&format!("wallets           : {}\n", wallets.join(", ")));
+    }
+    if let Some(approximation) = &h.book_approximation {
+        text.push_str(&format!("books             : {}\n", note(approximation)));
+    }
+    text
 }
 
 fn summary_text(path: &Path, r: &ReplayReport) -> String {

@@ -45,6 +45,7 @@ pub struct PolymarketConfig {
     /// the endpoint's `eth_chainId` before anything is sent.
     pub chain_id: u64,
     pub redeem: RedeemConfig,
+    pub fetch_history: FetchHistoryConfig,
 }
 
 impl Default for PolymarketConfig {
@@ -64,7 +65,74 @@ impl Default for PolymarketConfig {
             rpc_url: "https://polygon-rpc.com".into(),
             chain_id: 137,
             redeem: RedeemConfig::default(),
+            fetch_history: FetchHistoryConfig::default(),
         }
+    }
+}
+
+/// `[polymarket.fetch_history]`: `whale-trader fetch-history`, which builds a replayable session
+/// from wallets' public trades (read like the whale feed reads them: its route, page size and
+/// overlap) and the markets' price history.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FetchHistoryConfig {
+    /// Requests per second to the Data API and the CLOB together.
+    pub requests_per_sec: u32,
+    /// Activity pages read per wallet at most; a wallet with more between the dates is an error
+    /// (narrow the window) rather than a silently cut history.
+    pub max_pages_per_wallet: u32,
+    /// Price points kept per token at most; the rest of a longer answer is cut (and said so).
+    pub max_points_per_token: u32,
+    /// Minutes between two price points asked of `GET /prices-history`.
+    pub fidelity_minutes: u32,
+    /// Shares on each side of a book approximated from a price point.
+    pub book_depth_shares: u64,
+}
+
+impl Default for FetchHistoryConfig {
+    fn default() -> Self {
+        Self {
+            requests_per_sec: 5,
+            max_pages_per_wallet: 1_000,
+            max_points_per_token: 20_000,
+            fidelity_minutes: 60,
+            book_depth_shares: 10_000,
+        }
+    }
+}
+
+impl FetchHistoryConfig {
+    fn validate(&self, prefix: &str, issues: &mut Issues) {
+        issues.check(
+            !(1..=50).contains(&self.requests_per_sec),
+            join(prefix, "requests_per_sec"),
+            self.requests_per_sec,
+            "must be between 1 and 50 (the CLOB allows /prices-history about 100 requests per 10 s)",
+        );
+        issues.check(
+            !(1..=100_000).contains(&self.max_pages_per_wallet),
+            join(prefix, "max_pages_per_wallet"),
+            self.max_pages_per_wallet,
+            "must be between 1 and 100000",
+        );
+        issues.check(
+            !(1..=1_000_000).contains(&self.max_points_per_token),
+            join(prefix, "max_points_per_token"),
+            self.max_points_per_token,
+            "must be between 1 and 1000000",
+        );
+        issues.check(
+            !(1..=1_440).contains(&self.fidelity_minutes),
+            join(prefix, "fidelity_minutes"),
+            self.fidelity_minutes,
+            "must be between 1 and 1440 minutes (one day)",
+        );
+        issues.check(
+            !(1..=1_000_000_000).contains(&self.book_depth_shares),
+            join(prefix, "book_depth_shares"),
+            self.book_depth_shares,
+            "must be between 1 and 1000000000 shares",
+        );
     }
 }
 
@@ -427,6 +495,7 @@ impl PolymarketConfig {
         }
         self.credentials.validate(&join(prefix, "credentials"), issues);
         self.wallet.validate(&join(prefix, "wallet"), issues);
+        self.fetch_history.validate(&join(prefix, "fetch_history"), issues);
         check_url(issues, &join(prefix, "rpc_url"), &self.rpc_url, &["http", "https"]);
         issues.check(
             self.chain_id == 0 || self.chain_id > u64::from(u32::MAX),
@@ -590,6 +659,32 @@ mod tests {
         assert!(issues_of(&config).is_empty(), "{:?}", issues_of(&config));
         assert_eq!(config.data_api_url, "https://data-api.polymarket.com");
         assert_eq!(config.clob_url, "https://clob.polymarket.com");
+    }
+
+    #[test]
+    fn fetch_history_limits_are_checked_with_key_value_and_rule() {
+        let config = PolymarketConfig {
+            fetch_history: FetchHistoryConfig {
+                requests_per_sec: 0,
+                max_pages_per_wallet: 0,
+                max_points_per_token: 2_000_000,
+                fidelity_minutes: 1_441,
+                book_depth_shares: 0,
+            },
+            ..PolymarketConfig::default()
+        };
+        let found = issues_of(&config);
+        let expect = [
+            "polymarket.fetch_history.requests_per_sec = 0: must be between 1 and 50 (the CLOB allows /prices-history about 100 requests per 10 s)",
+            "polymarket.fetch_history.max_pages_per_wallet = 0: must be between 1 and 100000",
+            "polymarket.fetch_history.max_points_per_token = 2000000: must be between 1 and 1000000",
+            "polymarket.fetch_history.fidelity_minutes = 1441: must be between 1 and 1440 minutes (one day)",
+            "polymarket.fetch_history.book_depth_shares = 0: must be between 1 and 1000000000 shares",
+        ];
+        for line in expect {
+            assert!(found.iter().any(|f| f == line), "missing {line:?} in {found:#?}");
+        }
+        assert_eq!(found.len(), expect.len(), "{found:#?}");
     }
 
     #[test]

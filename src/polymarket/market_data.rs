@@ -61,10 +61,17 @@ impl ClobMarketData {
 
     /// `GET /clob-markets/{condition_id}`: tick size, minimum size, neg-risk and the fee curve.
     pub async fn market_info(&self, condition_id: &str) -> Result<ClobMarketInfo, MarketDataError> {
+        Ok(self.market_info_with_text(condition_id).await?.1)
+    }
+
+    /// [`ClobMarketData::market_info`], with the answer's text as the venue wrote it (what a
+    /// session file records).
+    pub async fn market_info_with_text(&self, condition_id: &str) -> Result<(String, ClobMarketInfo), MarketDataError> {
         check_condition_id(condition_id)?;
         let url = endpoint(&self.base_url, &format!("clob-markets/{condition_id}"))?;
-        let body = self.http.get(&url).await?;
-        Ok(ClobMarketInfo::from_json(&String::from_utf8_lossy(&body))?)
+        let body = String::from_utf8_lossy(&self.http.get(&url).await?).into_owned();
+        let info = ClobMarketInfo::from_json(&body)?;
+        Ok((body, info))
     }
 
     /// `GET /markets/{condition_id}`: whether the market is closed, takes orders, and its winner

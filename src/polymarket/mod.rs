@@ -10,6 +10,7 @@
 //! | `http` | rate limit, timeout, retries with backoff and jitter, `Retry-After` |
 //! | `cursor` | a wallet's watermark and bounded dedupe memory (pure) |
 //! | `whale_feed` | the per-wallet pollers that feed the engine |
+//! | `history` | a wallet's past trades (the feed's paging and dedupe) and a token's `/prices-history`, for `fetch-history` |
 //! | `book` | CLOB books and `/clob-markets` parameters read from the wire into `market` types |
 //! | `market_data` | public CLOB reads: `/book`, `/books`, `/clob-markets`, `/markets` |
 //! | `market_status` | a market's status from `/markets/{condition_id}`: closed, accepting orders, winner |
@@ -28,6 +29,7 @@ mod cursor;
 mod data_api;
 mod exact_decimal;
 mod gamma;
+mod history;
 mod http;
 mod market_data;
 mod market_status;
@@ -44,16 +46,20 @@ mod whale_feed;
 pub use auth::{AuthError, L2Credentials, l2_headers, l2_signature};
 pub use book::{ParsedBooks, parse_books};
 pub use config::{
-    CredentialsConfig, DataApiVersion, HttpConfig, MarketWsConfig, NamesConfig, PolymarketConfig, PriceFeedConfig,
-    RedeemConfig, ResolutionConfig, WalletConfig, WhaleFeedConfig,
+    CredentialsConfig, DataApiVersion, FetchHistoryConfig, HttpConfig, MarketWsConfig, NamesConfig, PolymarketConfig,
+    PriceFeedConfig, RedeemConfig, ResolutionConfig, WalletConfig, WhaleFeedConfig,
 };
 pub use cursor::{Admission, CursorState, WalletCursor};
 pub use data_api::{
     ActivityPage, ActivityRow, DataApiError, Redemption, parse_v1_page, parse_v1_row, parse_v2_page, parse_v2_row,
+    v1_trade_row,
 };
 pub use exact_decimal::decimal_from_json_text;
 pub use gamma::{
     GAMMA_BATCH, GammaClient, GammaError, GammaMarkets, GammaRowError, MAX_GAMMA_BODY_BYTES, parse_gamma_markets,
+};
+pub use history::{
+    HistoryError, PriceHistory, PricePoint, WalletHistory, parse_prices_history, token_prices, wallet_trades,
 };
 pub use http::{HttpClient, HttpError, RetryPolicy, endpoint};
 pub use market_data::{ClobMarketData, MarketDataError};

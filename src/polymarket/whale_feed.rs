@@ -357,13 +357,13 @@ async fn hand_held_back(ctx: &FeedContext, trade: &WhaleTrade) -> Result<(), Wha
 
 /// Which page to read next.
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum PageRef {
+pub(crate) enum PageRef {
     First,
     Cursor(String),
     Offset(u32),
 }
 
-fn next_page(settings: &WhaleFeedConfig, current: &PageRef, page: &ActivityPage) -> Option<PageRef> {
+pub(crate) fn next_page(settings: &WhaleFeedConfig, current: &PageRef, page: &ActivityPage) -> Option<PageRef> {
     match settings.api_version {
         DataApiVersion::V2 => page.next_cursor.clone().map(PageRef::Cursor),
         DataApiVersion::V1 => {
@@ -388,10 +388,27 @@ async fn fetch_page(
     window_start: i64,
     page: &PageRef,
 ) -> Result<ActivityPage, WhaleFeedError> {
-    let page_size = ctx.settings.page_size as usize;
+    tokio::select! {
+        page = fetch_activity_page(&ctx.http, &ctx.base_url, &ctx.settings, address, (window_start, None), page) => page,
+        _ = ctx.cancel.cancelled() => Err(WhaleFeedError::Cancelled),
+    }
+}
+
+/// Reads one page of `address`'s trade activity from `window.0` (seconds), up to `window.1` when
+/// given, oldest first, with the route, page size and paging of `settings`: the live feed and
+/// the history fetch read a wallet the same way.
+pub(crate) async fn fetch_activity_page(
+    http: &HttpClient,
+    base_url: &str,
+    settings: &WhaleFeedConfig,
+    address: &str,
+    window: (i64, Option<i64>),
+    page: &PageRef,
+) -> Result<ActivityPage, WhaleFeedError> {
+    let page_size = settings.page_size as usize;
     let limit = page_size.to_string();
-    let start = window_start.to_string();
-    let (path, mut query): (&str, Vec<(&str, String)>) = match ctx.settings.api_version {
+    let start = window.0.to_string();
+    let (path, mut query): (&str, Vec<(&str, String)>) = match settings.api_version {
         DataApiVersion::V2 => (
             "v2/activity",
             vec![
@@ -414,18 +431,18 @@ async fn fetch_page(
             ],
         ),
     };
+    if let Some(end) = window.1 {
+        query.push(("end", end.to_string()));
+    }
     match page {
         PageRef::First => {}
         PageRef::Cursor(c) => query.push(("cursor", c.clone())),
         PageRef::Offset(o) => query.push(("offset", o.to_string())),
     }
-    let mut url = endpoint(&ctx.base_url, path)?;
+    let mut url = endpoint(base_url, path)?;
     url.query_pairs_mut().extend_pairs(query.iter().map(|(k, v)| (*k, v.as_str())));
-    let body = tokio::select! {
-        body = ctx.http.get(&url) => body?,
-        _ = ctx.cancel.cancelled() => return Err(WhaleFeedError::Cancelled),
-    };
-    Ok(match ctx.settings.api_version {
+    let body = http.get(&url).await?;
+    Ok(match settings.api_version {
         DataApiVersion::V2 => parse_v2_page(&body, page_size)?,
         DataApiVersion::V1 => parse_v1_page(&body, page_size)?,
     })

@@ -32,6 +32,8 @@ struct RawLine<'a> {
     condition_id: Option<String>,
     #[serde(default)]
     winning_token_id: Option<String>,
+    #[serde(borrow, default)]
+    header: Option<&'a RawValue>,
 }
 
 /// One parsed line: when it happened and what it is.
@@ -97,6 +99,16 @@ pub fn parse_line(line: &str) -> Result<Option<ReplayEvent>, SessionError> {
             }
             Input::MarketInfo(Box::new(info))
         }
+        // Where the session came from (see `header`): for people and reports, not the engine.
+        "header" => {
+            let json = raw.header.ok_or_else(|| missing("header"))?;
+            serde_json::from_str::<super::SessionHeader>(json.get()).map_err(|e| SessionError::BadField {
+                field: "header",
+                value: e.to_string(),
+                rule: "an object with at least a source",
+            })?;
+            return Ok(None);
+        }
         "resolution" => Input::Resolution {
             condition_id: raw.condition_id.ok_or_else(|| missing("condition_id"))?,
             winning_token_id: raw.winning_token_id.ok_or_else(|| missing("winning_token_id"))?,
@@ -105,7 +117,7 @@ pub fn parse_line(line: &str) -> Result<Option<ReplayEvent>, SessionError> {
             return Err(SessionError::BadField {
                 field: "type",
                 value: other.to_owned(),
-                rule: "one of whale_trade, book, market, resolution",
+                rule: "one of whale_trade, book, market, resolution, header",
             });
         }
     };

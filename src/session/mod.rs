@@ -8,6 +8,7 @@
 //! | `book` | `book` | a CLOB `GET /book` object (decimal strings, best level last) |
 //! | `market` | `market`, optional `end_date` | a CLOB `/clob-markets/{condition_id}` object (tick, min size, fee curve); the market's end as RFC 3339 |
 //! | `resolution` | `condition_id`, `winning_token_id` | the market resolved |
+//! | `header` | `header` | optional, first line only: where the session came from (`source`, wallets, window, how its books were made, when); never an engine input |
 //!
 //! The payloads are the venue's own answers, read by the Polymarket adapter's parsers, so a
 //! recording replays through exactly the conversions the live feeds use. A malformed line is
@@ -21,16 +22,21 @@
 //! | `file` | bounded line reading, malformed lines tallied rather than logged one by one |
 //! | `event` | one line parsed into its time and [`crate::engine::Input`] |
 //! | `replay` | [`replay_session`]: the plain loop, as fast as the CPU allows (`whale-trader replay`, tests, benchmarks) |
+//! | `header` | the optional header line: [`SessionHeader`], [`read_header`] |
+//! | `fetch` | `whale-trader fetch-history`: a session built from wallets' public trades and price history, resumable |
 //!
 //! The daemon's paced replay (`[feed] source = "replay"`) is the async half:
 //! [`crate::runtime::run_replay_feed`].
 
 mod event;
+pub mod fetch;
 mod file;
+mod header;
 mod replay;
 
 pub use event::{LATEST_SESSION_TS_MS, ReplayEvent, malformed_cause, parse_line, parse_session_line};
 pub use file::{LineError, MALFORMED_SUMMARY_EVERY, MAX_LINE_BYTES, MalformedLines, SessionLine, SessionLines};
+pub use header::{HeaderWallet, SessionHeader, read_header};
 pub use replay::replay_session;
 
 use crate::engine::EngineError;

@@ -4,6 +4,7 @@
 
 pub mod chat;
 pub mod fuzz;
+pub mod history_venue;
 pub mod risk;
 pub mod telegram;
 pub mod venue;
