@@ -8,6 +8,10 @@
 //! | `book` | `book` | a CLOB `GET /book` object (decimal strings, best level last) |
 //! | `market` | `market`, optional `end_date` | a CLOB `/clob-markets/{condition_id}` object (tick, min size, fee curve); the market's end as RFC 3339 |
 //! | `resolution` | `condition_id`, `winning_token_id` | the market resolved |
+//! | `market_closed` | `condition_id` | the market stopped taking orders before its resolution is known |
+//! | `market_reopened` | `condition_id` | a market reported closed takes orders again |
+//! | `names` | `names`: `[{condition_id, question, slug, end_date?, outcomes: [{token_id, outcome}], source, fetched_at}]` | market names as the engine keeps them (`source` `trade` or `gamma`, `fetched_at` in ms): labels in the audit, no decision depends on them |
+//! | `tick` | (none) | the daemon's timer ticked (a recording's own ticks: see below) |
 //!
 //! The payloads are the venue's own answers, read by the Polymarket adapter's parsers, so a
 //! recording replays through exactly the conversions the live feeds use. A malformed line is
@@ -20,6 +24,7 @@
 //! | --- | --- |
 //! | `file` | bounded line reading, malformed lines tallied rather than logged one by one |
 //! | `event` | one line parsed into its time and [`crate::engine::Input`] |
+//! | `writer` | the other way: an [`crate::engine::Input`] back to its line, for the recorder |
 //! | `replay` | [`replay_session`]: the plain loop, as fast as the CPU allows (`whale-trader replay`, tests, benchmarks) |
 //!
 //! The daemon's paced replay (`[feed] source = "replay"`) is the async half:
@@ -28,10 +33,12 @@
 mod event;
 mod file;
 mod replay;
+mod writer;
 
 pub use event::{LATEST_SESSION_TS_MS, ReplayEvent, malformed_cause, parse_line, parse_session_line};
 pub use file::{LineError, MALFORMED_SUMMARY_EVERY, MAX_LINE_BYTES, MalformedLines, SessionLine, SessionLines};
 pub use replay::replay_session;
+pub use writer::{WriteError, is_recorded, line_for};
 
 use crate::engine::EngineError;
 use crate::market::BookError;
