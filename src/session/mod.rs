@@ -25,6 +25,7 @@
 //! | `file` | bounded line reading, malformed lines tallied rather than logged one by one |
 //! | `event` | one line parsed into its time and [`crate::engine::Input`] |
 //! | `writer` | the other way: an [`crate::engine::Input`] back to its line, for the recorder |
+//! | `recording` | `[record]` and the recorded files: one per UTC day, bounded per file and in total |
 //! | `replay` | [`replay_session`]: the plain loop, as fast as the CPU allows (`whale-trader replay`, tests, benchmarks) |
 //!
 //! The daemon's paced replay (`[feed] source = "replay"`) is the async half:
@@ -32,11 +33,13 @@
 
 mod event;
 mod file;
+mod recording;
 mod replay;
 mod writer;
 
 pub use event::{LATEST_SESSION_TS_MS, ReplayEvent, malformed_cause, parse_line, parse_session_line};
 pub use file::{LineError, MALFORMED_SUMMARY_EVERY, MAX_LINE_BYTES, MalformedLines, SessionLine, SessionLines};
+pub use recording::{RecordConfig, RecordError, SessionFiles, Written, file_name};
 pub use replay::replay_session;
 pub use writer::{WriteError, is_recorded, line_for};
 
