@@ -20,6 +20,13 @@
 //! [`crate::market::BookCause`]) is refused here too, counted per cause and logged at most once per
 //! cause a minute of session time.
 //!
+//! Timer ticks: a session without `tick` lines (hand-made, generated) is ticked every simulated
+//! second from its first event, the way the daemon's replay feed ticks it. A session with `tick`
+//! lines (what the daemon records with `[record]`: see [`crate::runtime::session_recorder`]) is
+//! replayed with exactly its own ticks and no others, because the recording daemon's timer ticked
+//! at its own times and the breaker's cooldown, the stale-feed check and the day's roll-over act
+//! on ticks: a tick a moment earlier or later can let a trade in or keep it out.
+//!
 //! | module | job |
 //! | --- | --- |
 //! | `file` | bounded line reading, malformed lines tallied rather than logged one by one |
@@ -40,7 +47,7 @@ mod writer;
 pub use event::{LATEST_SESSION_TS_MS, ReplayEvent, malformed_cause, parse_line, parse_session_line};
 pub use file::{LineError, MALFORMED_SUMMARY_EVERY, MAX_LINE_BYTES, MalformedLines, SessionLine, SessionLines};
 pub use recording::{RecordConfig, RecordError, SessionFiles, Written, file_name};
-pub use replay::replay_session;
+pub use replay::{carries_ticks, replay_session};
 pub use writer::{WriteError, is_recorded, line_for};
 
 use crate::engine::EngineError;
