@@ -44,7 +44,8 @@ impl InputRecorder {
 pub struct RecordingStarted {
     pub recorder: Option<InputRecorder>,
     pub status: watch::Receiver<RecordingView>,
-    pub writer: JoinHandle<()>,
+    /// `None` when the directory could not be opened (nothing to wait for).
+    pub writer: Option<JoinHandle<()>>,
 }
 
 /// Starts the writer thread for `config` (which has `enabled` set). A directory that cannot be
@@ -62,13 +63,13 @@ pub fn start_recording(config: &RecordConfig) -> RecordingStarted {
         Ok(files) => files,
         Err(e) => {
             fail(&status_tx, &e);
-            return RecordingStarted { recorder: None, status, writer: tokio::spawn(async {}) };
+            return RecordingStarted { recorder: None, status, writer: None };
         }
     };
     tracing::info!(dir = %dir.display(), "recording every engine input to session files (one per UTC day)");
     let (tx, rx) = mpsc::channel(QUEUE);
     let writer = tokio::task::spawn_blocking(move || write_lines(files, rx, &status_tx));
-    RecordingStarted { recorder: Some(InputRecorder { tx }), status, writer }
+    RecordingStarted { recorder: Some(InputRecorder { tx }), status, writer: Some(writer) }
 }
 
 /// The writer thread: lines in queue order until the engine task's end is dropped or a write fails.

@@ -53,10 +53,18 @@ pub(super) fn start(
     let (recorder, recording) = if config.record.enabled {
         let started = start_recording(&config.record);
         let writer = started.writer;
+        let intake = stops.intake.clone();
         supervisor.spawn(
             "session_recorder",
             with_failpoint("session_recorder", async move {
-                writer.await.map_err(|e| TaskError::new(format!("session recorder: {e}")))
+                let ended = match writer {
+                    Some(writer) => writer.await.map_err(|e| TaskError::new(format!("session recorder: {e}"))),
+                    None => Ok(()),
+                };
+                // A recorder stopped by a write error has said so; the daemon trades on without it
+                // until its stop, which is when this task ends.
+                intake.cancelled().await;
+                ended
             }),
         );
         (started.recorder, Some(started.status))
