@@ -6,7 +6,7 @@ use serde_json::value::RawValue;
 use super::SessionError;
 use super::file::LineError;
 use crate::clock::Timestamp;
-use crate::engine::Input;
+use crate::engine::{Control, Input};
 use crate::market::{ClobMarketInfo, MAX_OUTCOMES, MarketName, NameSource, OrderBook, OutcomeName, clean_name};
 use crate::polymarket::{ActivityRow, parse_v1_row};
 
@@ -35,6 +35,41 @@ struct RawLine<'a> {
     /// A `names` line: the markets' names as the engine keeps them.
     #[serde(default)]
     names: Option<Vec<NameLine>>,
+    /// A `control` line: the command and its one argument.
+    #[serde(default)]
+    command: Option<&'a str>,
+    #[serde(default)]
+    detail: Option<String>,
+    #[serde(default)]
+    trade_id: Option<String>,
+    #[serde(default)]
+    token_id: Option<String>,
+    #[serde(default)]
+    wallet: Option<String>,
+}
+
+/// A `control` line's command.
+fn control(raw: RawLine<'_>) -> Result<Control, SessionError> {
+    let detail = || raw.detail.clone().ok_or_else(|| missing("detail"));
+    Ok(match raw.command.ok_or_else(|| missing("command"))? {
+        "halt" => Control::Halt { detail: detail()? },
+        "resume" => Control::Resume { detail: detail()? },
+        "kill" => Control::Kill { detail: detail()? },
+        "hold_reducing" => Control::HoldReducing { detail: detail()? },
+        "release_hold" => Control::ReleaseHold { detail: detail()? },
+        "feed_stale" => Control::FeedStale { detail: detail()? },
+        "close_position" => Control::ClosePosition { trade_id: raw.trade_id.ok_or_else(|| missing("trade_id"))? },
+        "drop" => Control::Drop { trade_id: raw.trade_id.ok_or_else(|| missing("trade_id"))? },
+        "adopt" => Control::Adopt { token_id: raw.token_id.ok_or_else(|| missing("token_id"))? },
+        "unmute" => Control::Unmute { wallet: raw.wallet.ok_or_else(|| missing("wallet"))? },
+        other => {
+            return Err(SessionError::BadField {
+                field: "command",
+                value: other.chars().take(80).collect(),
+                rule: "one of halt, resume, kill, hold_reducing, release_hold, feed_stale, close_position, drop, adopt, unmute",
+            });
+        }
+    })
 }
 
 /// One market's names in a `names` line.
@@ -171,11 +206,12 @@ pub fn parse_line(line: &str) -> Result<Option<ReplayEvent>, SessionError> {
         }
         "names" => Input::MarketNames(market_names(raw.names.ok_or_else(|| missing("names"))?)?),
         "tick" => Input::Tick,
+        "control" => Input::Control(control(raw)?),
         other => {
             return Err(SessionError::BadField {
                 field: "type",
                 value: other.chars().take(80).collect(),
-                rule: "one of whale_trade, book, market, resolution, market_closed, market_reopened, names, tick",
+                rule: "one of whale_trade, book, market, resolution, market_closed, market_reopened, names, tick, control",
             });
         }
     };

@@ -12,6 +12,7 @@
 //! | `market_reopened` | `condition_id` | a market reported closed takes orders again |
 //! | `names` | `names`: `[{condition_id, question, slug, end_date?, outcomes: [{token_id, outcome}], source, fetched_at}]` | market names as the engine keeps them (`source` `trade` or `gamma`, `fetched_at` in ms): labels in the audit, no decision depends on them |
 //! | `tick` | (none) | the daemon's timer ticked (a recording's own ticks: see below) |
+//! | `control` | `command` and its argument: `detail` (`halt`, `resume`, `kill`, `hold_reducing`, `release_hold`, `feed_stale`), `trade_id` (`close_position`, `drop`), `token_id` (`adopt`) or `wallet` (`unmute`) | a command the engine took: a person's, or the health monitor's hold and release |
 //!
 //! The payloads are the venue's own answers, read by the Polymarket adapter's parsers, so a
 //! recording replays through exactly the conversions the live feeds use. A malformed line is

@@ -11,7 +11,7 @@ use serde::Serialize;
 use serde_json::value::RawValue;
 
 use crate::clock::Timestamp;
-use crate::engine::Input;
+use crate::engine::{Control, Input};
 use crate::market::{ClobMarketInfo, FeeCurve, MarketName, OrderBook, PriceLevel, WhaleTrade};
 
 /// Why a line could not be written.
@@ -24,10 +24,13 @@ pub enum WriteError {
 /// Whether the session format carries `input` (what the recorder copies before the engine steps it).
 ///
 /// Not carried, each for its reason: `Execution` (the replay's own paper executor fills the
-/// orders), `Control` and `Wallet` (a person's command and the live wallet's truth are not market
-/// inputs; a replay runs without them), `Quote` (only benchmarks send it: no feed of the daemon
-/// does).
+/// orders), `Wallet` (the live wallet's truth: a replay keeps its own paper ledger), a reload's
+/// `Control::SetConfig` (a replay runs under the config it is given), `Quote` (only benchmarks
+/// send it: no feed of the daemon does).
 pub fn is_recorded(input: &Input) -> bool {
+    if let Input::Control(control) = input {
+        return !matches!(control, Control::SetConfig(_));
+    }
     matches!(
         input,
         Input::WhaleTrade(_)
@@ -72,7 +75,11 @@ pub fn line_for(at: Timestamp, input: &Input) -> Result<Option<String>, WriteErr
             to_line("market_reopened", &MarketStateLine { ts, kind: "market_reopened", condition_id })?
         }
         Input::Tick => format!(r#"{{"ts":{ts},"type":"tick"}}"#),
-        Input::Quote(_) | Input::Execution(_) | Input::Control(_) | Input::Wallet(_) => return Ok(None),
+        Input::Control(control) => match control_line(ts, control) {
+            Some(line) => to_line("control", &line)?,
+            None => return Ok(None),
+        },
+        Input::Quote(_) | Input::Execution(_) | Input::Wallet(_) => return Ok(None),
     };
     Ok(Some(line))
 }
@@ -281,6 +288,45 @@ fn name_wire(name: &MarketName) -> NameOut {
     }
 }
 
+/// A command to the engine: a person's (halt, resume, kill, close, adopt, drop, unmute) or the
+/// daemon's own (the health monitor's hold and release, a stale feed).
+#[derive(Serialize)]
+struct ControlLine<'a> {
+    ts: i64,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    command: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    detail: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    trade_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    token_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    wallet: Option<&'a str>,
+}
+
+fn control_line(ts: i64, control: &Control) -> Option<ControlLine<'_>> {
+    let mut line =
+        ControlLine { ts, kind: "control", command: "", detail: None, trade_id: None, token_id: None, wallet: None };
+    match control {
+        Control::Halt { detail } => (line.command, line.detail) = ("halt", Some(detail.as_str())),
+        Control::Resume { detail } => (line.command, line.detail) = ("resume", Some(detail.as_str())),
+        Control::Kill { detail } => (line.command, line.detail) = ("kill", Some(detail.as_str())),
+        Control::HoldReducing { detail } => (line.command, line.detail) = ("hold_reducing", Some(detail.as_str())),
+        Control::ReleaseHold { detail } => (line.command, line.detail) = ("release_hold", Some(detail.as_str())),
+        Control::FeedStale { detail } => (line.command, line.detail) = ("feed_stale", Some(detail.as_str())),
+        Control::ClosePosition { trade_id } => {
+            (line.command, line.trade_id) = ("close_position", Some(trade_id.as_str()))
+        }
+        Control::Drop { trade_id } => (line.command, line.trade_id) = ("drop", Some(trade_id.as_str())),
+        Control::Adopt { token_id } => (line.command, line.token_id) = ("adopt", Some(token_id.as_str())),
+        Control::Unmute { wallet } => (line.command, line.wallet) = ("unmute", Some(wallet.as_str())),
+        Control::SetConfig(_) => return None,
+    }
+    Some(line)
+}
+
 #[derive(Serialize)]
 struct ResolutionLine<'a> {
     ts: i64,
@@ -461,10 +507,31 @@ mod tests {
     }
 
     #[test]
+    fn control_commands_come_back() {
+        let commands = [
+            Control::Halt { detail: "manual \"stop\"".into() },
+            Control::Resume { detail: "ok".into() },
+            Control::Kill { detail: "panic".into() },
+            Control::HoldReducing { detail: "store degraded".into() },
+            Control::ReleaseHold { detail: "healthy".into() },
+            Control::FeedStale { detail: "no books".into() },
+            Control::ClosePosition { trade_id: "T000001".into() },
+            Control::Drop { trade_id: "T000002".into() },
+            Control::Adopt { token_id: "123".into() },
+            Control::Unmute { wallet: "0xabc".into() },
+        ];
+        for command in commands {
+            let back = round_trip(&Input::Control(command.clone()));
+            assert_eq!(format!("{back:?}"), format!("{:?}", Input::Control(command)));
+        }
+    }
+
+    #[test]
     fn inputs_the_format_does_not_carry_write_nothing() {
-        let halt = Input::Control(crate::engine::Control::Halt { detail: "x".into() });
-        assert!(!is_recorded(&halt));
-        assert!(matches!(line_for(AT, &halt), Ok(None)));
+        let reload = Input::Control(Control::SetConfig(std::sync::Arc::new(crate::config::Config::default())));
+        assert!(!is_recorded(&reload));
+        assert!(matches!(line_for(AT, &reload), Ok(None)));
         assert!(is_recorded(&Input::Tick));
+        assert!(is_recorded(&Input::Control(Control::Halt { detail: String::new() })));
     }
 }
