@@ -421,22 +421,20 @@ mod tests {
 
     #[test]
     fn a_book_comes_back_with_its_sides_best_first_and_is_written_best_last() {
-        for name in ["clob_book.json"] {
-            let book = OrderBook::from_json(&fixture(name)).unwrap_or_else(|e| panic!("{e}"));
-            assert!(book.bids.len() > 1 && book.asks.len() > 1, "a book with depth");
-            let line = line_for(AT, &Input::Book(Box::new(book.clone())))
-                .unwrap_or_else(|e| panic!("{e}"))
-                .unwrap_or_else(|| panic!("not recorded"));
-            // The real wire order: the best bid (highest) and the best ask (lowest) come last.
-            let json: serde_json::Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}"));
-            let last_bid = json["book"]["bids"].as_array().and_then(|b| b.last()).map(|l| l["price"].clone());
-            let last_ask = json["book"]["asks"].as_array().and_then(|a| a.last()).map(|l| l["price"].clone());
-            assert_eq!(last_bid, book.best_bid().map(|l| serde_json::Value::String(l.price.to_string())));
-            assert_eq!(last_ask, book.best_ask().map(|l| serde_json::Value::String(l.price.to_string())));
-            match round_trip(&Input::Book(Box::new(book.clone()))) {
-                Input::Book(back) => assert_eq!(*back, book),
-                other => panic!("{other:?}"),
-            }
+        let book = OrderBook::from_json(&fixture("clob_book.json")).unwrap_or_else(|e| panic!("{e}"));
+        assert!(book.bids.len() > 1 && book.asks.len() > 1, "a book with depth");
+        let line = line_for(AT, &Input::Book(Box::new(book.clone())))
+            .unwrap_or_else(|e| panic!("{e}"))
+            .unwrap_or_else(|| panic!("not recorded"));
+        // The real wire order: the best bid (highest) and the best ask (lowest) come last.
+        let json: serde_json::Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}"));
+        let last_bid = json["book"]["bids"].as_array().and_then(|b| b.last()).map(|l| l["price"].clone());
+        let last_ask = json["book"]["asks"].as_array().and_then(|a| a.last()).map(|l| l["price"].clone());
+        assert_eq!(last_bid, book.best_bid().map(|l| serde_json::Value::String(l.price.to_string())));
+        assert_eq!(last_ask, book.best_ask().map(|l| serde_json::Value::String(l.price.to_string())));
+        match round_trip(&Input::Book(Box::new(book.clone()))) {
+            Input::Book(back) => assert_eq!(*back, book),
+            other => panic!("{other:?}"),
         }
         let posted = fixture("clob_books_post_negrisk.json");
         let books = crate::polymarket::parse_books(posted.as_bytes()).unwrap_or_else(|e| panic!("{e}"));
