@@ -113,3 +113,63 @@ fn a_recorder_that_cannot_write_stops_recording_and_trading_goes_on() {
     assert_eq!(errors.len(), 1, "one error line: {errors:?}");
     assert!(ws.read("logs/trade_audit.log").contains("\"trade_opened\""), "trading went on without the recording");
 }
+
+/// The live feeds: the daemon's own timer ticks on its own schedule, the feeds stamp books as they
+/// arrive, the whale's trades carry their own age. The recording keeps every one of those times,
+/// so its replay still decides the same: a copy, a refusal, a take-profit.
+#[test]
+fn a_day_recorded_from_the_polymarket_feeds_replays_to_the_same_decisions() {
+    use support::venue::{
+        LIMIT, LocalVenue, MARKET_A, TOKEN_A, audit, book, daemon_env, now_secs, start_daemon_with, stop_daemon,
+        trade_row,
+    };
+    let venue = LocalVenue::start();
+    venue.with(|v| {
+        v.books.insert(TOKEN_A.into(), book(TOKEN_A, MARKET_A));
+    });
+    let ws = Workspace::with_default_config("");
+    let daemon = start_daemon_with(&ws, &venue, &[("WHALE_TRADER__RECORD__ENABLED", "true")]);
+    std::thread::sleep(Duration::from_millis(1_200));
+    venue.with(|v| {
+        v.rows.push(trade_row("BUY", TOKEN_A, MARKET_A, now_secs(), 400.0, 0.5, "0xa1"));
+        // $40 of a whale trade: below the minimum, refused.
+        v.rows.push(trade_row("BUY", TOKEN_A, MARKET_A, now_secs(), 80.0, 0.5, "0xa2"));
+    });
+    let copied = wait_until(LIMIT, || audit(&ws).iter().any(|l| l["event"] == "trade_opened"));
+    assert!(copied, "no copy: {}", ws.read("logs/trade_audit.log"));
+    // A bid of 0.70 on the 0.50 entry takes the profit.
+    venue.with(|v| {
+        let mut up = book(TOKEN_A, MARKET_A);
+        up["bids"] = serde_json::json!([{"price": "0.69", "size": "1000"}, {"price": "0.7", "size": "1000"}]);
+        up["asks"] = serde_json::json!([{"price": "0.72", "size": "1000"}, {"price": "0.71", "size": "1000"}]);
+        v.books.insert(TOKEN_A.into(), up);
+    });
+    let closed = wait_until(LIMIT, || audit(&ws).iter().any(|l| l["event"] == "trade_closed"));
+    assert!(closed, "no take-profit: {}", ws.read("logs/trade_audit.log"));
+    // A few more seconds of ticks and books after the close.
+    std::thread::sleep(Duration::from_millis(1_500));
+    stop_daemon(&ws, daemon);
+
+    let daemon_decisions = decisions(&audit(&ws));
+    let kinds: Vec<&str> = daemon_decisions.iter().filter_map(|d| d.split(' ').next()).collect();
+    assert_eq!(kinds, ["trade_opened", "trade_rejected", "trade_closed"], "{daemon_decisions:?}");
+
+    // The day's file (two, should the test straddle midnight UTC: replayed as one session).
+    let mut recorded = String::new();
+    for file in session_files(&ws) {
+        recorded.push_str(&std::fs::read_to_string(file).expect("the recording"));
+    }
+    assert!(recorded.contains(r#""type":"tick""#) && recorded.contains(r#""type":"whale_trade""#));
+    let session = ws.path().join("recorded.jsonl");
+    std::fs::write(&session, recorded).expect("write the session");
+    let env = daemon_env(&venue);
+    let replay = ws
+        .command(&["replay", "--audit", session.to_str().expect("utf-8 path")])
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .output()
+        .expect("replay");
+    assert!(replay.status.success(), "replay failed: {}", String::from_utf8_lossy(&replay.stderr));
+    let stdout = String::from_utf8_lossy(&replay.stdout);
+    let audit_lines: String = stdout.lines().filter(|l| l.starts_with('{')).map(|l| format!("{l}\n")).collect();
+    assert_eq!(decisions(&json_lines(&audit_lines)), daemon_decisions, "the replay decided otherwise");
+}
