@@ -81,6 +81,16 @@ fn a_recorded_day_replays_to_the_daemons_own_decisions() {
     let audit: String = stdout.lines().filter(|l| l.starts_with('{')).map(|l| format!("{l}\n")).collect();
     let replay_decisions = decisions(&json_lines(&audit));
     assert_eq!(replay_decisions, daemon_decisions, "the replay of the recording decided otherwise than the daemon");
+
+    // The daemon's own replay feed takes the recording too, with its recorded ticks.
+    let again = Workspace::with_default_config("");
+    let mut daemon = again.spawn_daemon(&[("WHALE_TRADER__FEED__REPLAY_PATH", file)]);
+    let finished = wait_until(Duration::from_secs(90), || again.read("logs/main.log").contains("replay finished"));
+    signal(&daemon, "TERM");
+    let (exit, _) = wait_with_limit(&mut daemon, Duration::from_secs(30));
+    assert!(finished && exit.is_some_and(|s| s.success()), "{exit:?}\n{}", again.all_logs());
+    let fed_decisions = decisions(&json_lines(&again.read("logs/trade_audit.log")));
+    assert_eq!(fed_decisions, daemon_decisions, "the daemon's replay of the recording decided otherwise");
 }
 
 #[test]

@@ -77,8 +77,9 @@ pub fn carries_ticks(path: &Path) -> Result<bool, SessionError> {
     let file = std::fs::File::open(path).map_err(io)?;
     for line in SessionLines::new(std::io::BufReader::new(file)) {
         let Ok(text) = line.map_err(io)?.text else { continue };
-        // Most lines are not ticks: only one that names the word is parsed.
-        if text.contains("tick") && matches!(parse_line(&text), Ok(Some(ReplayEvent { input: Input::Tick, .. }))) {
+        // Most lines are not ticks: only one holding the quoted word (not `"tick_size"`, which
+        // every book has) is parsed.
+        if text.contains("\"tick\"") && matches!(parse_line(&text), Ok(Some(ReplayEvent { input: Input::Tick, .. }))) {
             return Ok(true);
         }
     }
