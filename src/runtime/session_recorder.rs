@@ -16,7 +16,7 @@ use tokio::task::JoinHandle;
 use crate::api::RecordingView;
 use crate::clock::Timestamp;
 use crate::engine::Input;
-use crate::session::{RecordConfig, RecordError, SessionFiles, Written, is_recorded, line_for};
+use crate::session::{MAX_LINE_BYTES, RecordConfig, RecordError, SessionFiles, Written, is_recorded, line_for};
 
 /// Inputs waiting for the writer at most; beyond it the engine task waits.
 const QUEUE: usize = 8192;
@@ -79,10 +79,11 @@ fn write_lines(
     status: &watch::Sender<RecordingView>,
 ) {
     let mut full_day: Option<String> = None;
+    let mut too_long = 0u64;
     while let Some(first) = rx.blocking_recv() {
         let mut next = Some(first);
         while let Some((at, input)) = next.take() {
-            if let Err(e) = write_one(&mut files, at, &input, &mut full_day) {
+            if let Err(e) = write_one(&mut files, at, &input, &mut full_day, &mut too_long) {
                 fail(status, &e);
                 return;
             }
@@ -109,7 +110,7 @@ fn write_lines(
             }
         });
     }
-    tracing::info!(lines = files.lines(), "session recording flushed and closed");
+    tracing::info!(lines = files.lines(), too_long, "session recording flushed and closed");
 }
 
 fn write_one(
@@ -117,6 +118,7 @@ fn write_one(
     at: Timestamp,
     input: &Input,
     full_day: &mut Option<String>,
+    too_long: &mut u64,
 ) -> Result<(), RecordError> {
     let line = match line_for(at, input) {
         Ok(Some(line)) => line,
@@ -127,6 +129,19 @@ fn write_one(
             return Ok(());
         }
     };
+    if line.len() > MAX_LINE_BYTES {
+        // A replay skips a line this long as malformed; writing it would only hide the hole. The
+        // first is logged, the rest counted (in the closing line).
+        *too_long += 1;
+        if *too_long == 1 {
+            tracing::warn!(
+                bytes = line.len(),
+                limit = MAX_LINE_BYTES,
+                "an engine input is too long for a session line and is not recorded; the recording has a hole"
+            );
+        }
+        return Ok(());
+    }
     let (written, deleted) = files.write(at, &line)?;
     for path in deleted {
         tracing::info!(file = %path.display(), "old session file deleted: record.max_total_mb reached");
@@ -155,4 +170,49 @@ fn fail(status: &watch::Sender<RecordingView>, error: &RecordError) {
         view.state = "failed".into();
         view.detail = Some(error.to_string());
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn every_carried_input_reaches_the_days_file_in_order_and_is_flushed_when_the_engine_lets_go() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let config = RecordConfig { enabled: true, dir: dir.path().join("sessions"), ..RecordConfig::default() };
+        let started = start_recording(&config);
+        let recorder = started.recorder.unwrap_or_else(|| panic!("the recorder did not start"));
+        let at = Timestamp::from_millis(1_767_607_200_000); // 2026-01-05T10:00:00Z
+        let reload = Input::Control(crate::engine::Control::SetConfig(std::sync::Arc::new(Default::default())));
+        for (i, input) in [
+            Input::Tick,
+            reload,
+            Input::Resolution { condition_id: "0xc".into(), winning_token_id: "1".into() },
+            Input::Tick,
+        ]
+        .iter()
+        .enumerate()
+        {
+            assert!(recorder.record(at.plus_millis(i as i64 * 1000), input).await);
+        }
+        drop(recorder);
+        started.writer.unwrap_or_else(|| panic!("no writer")).await.unwrap_or_else(|e| panic!("{e}"));
+        let text = std::fs::read_to_string(dir.path().join("sessions/session-2026-01-05.jsonl"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let kinds: Vec<(i64, String)> = text
+            .lines()
+            .map(|l| {
+                let v: serde_json::Value = serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}"));
+                (v["ts"].as_i64().unwrap_or_default(), v["type"].as_str().unwrap_or_default().to_owned())
+            })
+            .collect();
+        let ts = at.millis();
+        assert_eq!(
+            kinds,
+            [(ts, "tick".to_owned()), (ts + 2000, "resolution".to_owned()), (ts + 3000, "tick".to_owned())],
+            "the reload is not recorded"
+        );
+        let view = started.status.borrow().clone();
+        assert_eq!((view.state.as_str(), view.lines), ("recording", 3), "{view:?}");
+    }
 }
