@@ -44,8 +44,9 @@
 //!   with retries, rate limits and outages (`http`, `outage`: one line per outage, back-off
 //!   across polls).
 //! - [`session`]: recorded sessions, a source that drives the engine from a file: the format,
-//!   its optional header, bounded reading, the plain-loop replay, and `fetch` (a session built from
-//!   wallets' public trades and price history, resumable).
+//!   its optional header, bounded reading, the plain-loop replay, the way back (an input to its
+//!   line, the daily files a recording writes), and `fetch` (a session built from wallets' public
+//!   trades and price history, resumable).
 //! - `live` (feature `live`): the live executor on the CLOB and the on-chain redeemer.
 //! - [`store`]: the embedded SQLite store (write-ahead orders, fills, positions, risk state,
 //!   recovery) behind one writer task.
@@ -66,7 +67,8 @@
 //!   engine's step, `replay_feed` the daemon's paced replay, `feeds` the live feeds' tasks,
 //!   `supervisor`, `signals` and `daemon` the task tree and the orderly stop, `silences` the one
 //!   entry point for silence commands (API, Telegram), `closing_summary` what a replayed session
-//!   did, told when its last event is recorded.
+//!   did, told when its last event is recorded, `session_recorder` the `[record]` writer of every
+//!   input the engine steps (a session file a replay reproduces the day from).
 //! - [`cli`]: the `whale-trader` command line (`locate`: which config and env file a command
 //!   reads, from any directory).
 //!

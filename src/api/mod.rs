@@ -30,5 +30,5 @@ pub use server::{
     router, send_control, serve,
 };
 pub use status_view::{
-    ComponentView, HoldView, MismatchView, PositionView, StatusView, StoreView, WalletView, whale_line,
+    ComponentView, HoldView, MismatchView, PositionView, RecordingView, StatusView, StoreView, WalletView, whale_line,
 };

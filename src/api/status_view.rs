@@ -49,6 +49,25 @@ pub struct StatusView {
     /// The feeds' and the other components' last health check (the daemon's; empty offline).
     #[serde(default)]
     pub components: Vec<ComponentView>,
+    /// `[record]`: whether the daemon records its inputs, and where (the daemon's; absent offline).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recording: Option<RecordingView>,
+}
+
+/// The session recorder as it last reported.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordingView {
+    /// `recording`, `day_full` (the day's file reached `max_file_mb`: nothing more until the next
+    /// UTC day) or `failed` (a write error stopped recording; trading goes on).
+    pub state: String,
+    pub dir: String,
+    /// The file being written, once the first line went in.
+    pub file: Option<String>,
+    /// Lines written since the daemon started.
+    pub lines: u64,
+    /// What stopped it (`day_full`, `failed`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
 }
 
 /// One component's last health check: the whale and price feeds (polls failing in a row, the
@@ -82,6 +101,11 @@ impl StatusView {
                 "store         : {} ({} mode, {} feed)\n",
                 store.path, store.mode, store.feed_source
             ));
+        }
+        if let Some(r) = &self.recording {
+            let file = r.file.as_deref().unwrap_or(&r.dir);
+            let detail = r.detail.as_deref().map(|d| format!(": {d}")).unwrap_or_default();
+            out.push_str(&format!("recording     : {} to {file} ({} lines){detail}\n", r.state, r.lines));
         }
         out.push_str(&format!("trading state : {}{reason}\n", self.trading_state));
         for h in &self.holds {
@@ -264,8 +288,19 @@ mod tests {
                 message: "alpha: 3 polls failed in a row (timeout)".into(),
                 checked_at: "2026-01-01T00:00:30.000Z".into(),
             }],
+            recording: Some(RecordingView {
+                state: "recording".into(),
+                dir: "data/sessions".into(),
+                file: Some("data/sessions/session-2026-01-01.jsonl".into()),
+                lines: 12,
+                detail: None,
+            }),
         };
         let text = view.render();
+        assert!(
+            text.contains("recording     : recording to data/sessions/session-2026-01-01.jsonl (12 lines)\n"),
+            "{text}"
+        );
         assert!(
             text.contains("held by     : circuit_breaker_tripped (trading) until 2026-01-01T01:00:00.000Z\n"),
             "{text}"

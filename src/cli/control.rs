@@ -200,6 +200,7 @@ fn offline_status(config: &Config) -> Result<StatusView, crate::store::StoreErro
         // Which rules hold trading, and until when, is the running daemon's to say.
         holds: Vec::new(),
         components: Vec::new(),
+        recording: None,
     })
 }
 

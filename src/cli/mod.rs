@@ -156,6 +156,9 @@ pub enum Command {
         /// The session file (default: `feed.replay_path`).
         #[arg(long)]
         session: Option<PathBuf>,
+        /// The session file, given without `--session` (e.g. a day the daemon recorded).
+        #[arg(conflicts_with = "session", value_name = "FILE")]
+        file: Option<PathBuf>,
         /// Also print every audit record, one JSON line each.
         #[arg(long)]
         audit: bool,
@@ -289,8 +292,9 @@ pub fn main() -> ExitCode {
         Command::FetchHistory { wallets, since, until, out } => {
             with_config(&cli, |config| fetch_history::fetch(config, wallets, since.as_deref(), until.as_deref(), out))
         }
-        Command::Replay { session, audit, json } => {
-            with_config(&cli, |config| replay::replay(config, session.as_deref(), *audit, *json))
+        Command::Replay { session, file, audit, json } => {
+            let session = session.as_deref().or(file.as_deref());
+            with_config(&cli, |config| replay::replay(config, session, *audit, *json))
         }
     }
 }

@@ -22,6 +22,7 @@ use serde::{Deserialize, Serialize};
 use crate::alerts::AlertsConfig;
 use crate::polymarket::PolymarketConfig;
 use crate::risk::RiskConfig;
+use crate::session::RecordConfig;
 use crate::store::StoreConfig;
 
 /// The whole configuration of one daemon.
@@ -38,6 +39,7 @@ pub struct Config {
     pub alerts: AlertsConfig,
     pub health: HealthConfig,
     pub api: ApiConfig,
+    pub record: RecordConfig,
 }
 
 impl Config {
@@ -54,6 +56,7 @@ impl Config {
         self.alerts.validate("alerts", &mut issues);
         self.health.validate("health", &mut issues);
         self.api.validate("api", &mut issues);
+        self.record.validate("record", &mut issues);
         issues.into_vec()
     }
 

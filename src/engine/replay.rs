@@ -67,6 +67,8 @@ pub struct SimulatedRun<E: Executor> {
     pending_intents: Vec<Approved>,
     reports: Vec<ExecutionReport>,
     next_tick: Option<Timestamp>,
+    /// The session carries the daemon's own timer ticks (a recording): no others are made up.
+    recorded_ticks: bool,
     pub order_intents: u64,
     /// Also keep every event of every step (tests); off for throughput.
     pub keep_events: bool,
@@ -83,6 +85,7 @@ impl<E: Executor> SimulatedRun<E> {
             pending_intents: Vec::new(),
             reports: Vec::new(),
             next_tick: None,
+            recorded_ticks: false,
             order_intents: 0,
             keep_events: false,
             events: Vec::new(),
@@ -103,9 +106,17 @@ impl<E: Executor> SimulatedRun<E> {
     /// Feeds one input at `at` (timer ticks first) and executes every order it produced; the events
     /// are kept in [`SimulatedRun::events`] when `keep_events` is set.
     pub fn feed(&mut self, at: Timestamp, input: Input) {
-        self.tick_until(at);
+        if !self.recorded_ticks {
+            self.tick_until(at);
+        }
         self.clock.set(at);
         self.step(input, at);
+    }
+
+    /// The session's own `tick` lines are the only timer ticks: a recording replays the ticks the
+    /// daemon's timer made, at the times it made them, instead of a grid of its own.
+    pub fn use_recorded_ticks(&mut self) {
+        self.recorded_ticks = true;
     }
 
     /// When the next timer tick is due (`None` before the first input).

@@ -33,6 +33,8 @@ use crate::market::WhaleTrade;
 use crate::polymarket::PriceEvent;
 use crate::store::{DurableReceipt, StoreCommand, StoreHandle};
 
+use super::session_recorder::InputRecorder;
+
 use crate::engine::journal::{Journal, any_recorded, client_order_id_text};
 use crate::engine::{
     Engine, EngineError, EngineEvent, EngineStatus, EngineView, ExecutionReport, Executor, Input, MarketView, Outputs,
@@ -119,6 +121,8 @@ pub struct Persistence {
     pub cursor: Option<u64>,
     /// How often a step that records nothing still writes a checkpoint.
     pub checkpoint_every: Duration,
+    /// `[record]`: every input stepped goes to the session recorder first, with its time.
+    pub recording: Option<InputRecorder>,
 }
 
 impl Persistence {
@@ -127,7 +131,13 @@ impl Persistence {
     pub const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
 
     pub fn new(store: StoreHandle, journal: Journal, cursor: Option<u64>) -> Self {
-        Self { store, journal, cursor, checkpoint_every: Self::CHECKPOINT_EVERY }
+        Self { store, journal, cursor, checkpoint_every: Self::CHECKPOINT_EVERY, recording: None }
+    }
+
+    /// Records every input the engine steps through `recorder` (`[record]`).
+    pub fn with_recording(mut self, recorder: Option<InputRecorder>) -> Self {
+        self.recording = recorder;
+        self
     }
 }
 
@@ -301,11 +311,24 @@ impl EngineActor {
             }
             EngineMsg::Input { input, at, seq } => {
                 let now = at.unwrap_or_else(|| self.clock.now());
+                self.record(now, &input).await;
                 self.step(input, now, seq, out, reports).await?;
             }
         }
         self.progress.fetch_add(1, Ordering::Relaxed);
         Ok(())
+    }
+
+    /// Hands the input to the session recorder, stamped with the time it is stepped at, so that a
+    /// replay of the recording steps it at the same time. Inputs a restart feeds again (warm-up)
+    /// and venue outcomes (the replay's executor makes its own) are not inputs of this kind.
+    async fn record(&mut self, now: Timestamp, input: &Input) {
+        let Some(persistence) = self.persistence.as_mut() else { return };
+        let Some(recorder) = persistence.recording.as_ref() else { return };
+        if !recorder.record(now, input).await {
+            // The writer has stopped and said why (error log, status); trading goes on.
+            persistence.recording = None;
+        }
     }
 
     /// Once per batch: observers see the new status, and a checkpoint is written if one is due.

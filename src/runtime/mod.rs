@@ -25,6 +25,7 @@ mod recorder;
 mod recovery;
 mod reload;
 pub mod replay_feed;
+pub mod session_recorder;
 mod signals;
 pub mod silences;
 mod start;

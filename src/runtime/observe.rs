@@ -33,6 +33,8 @@ pub struct Observed {
     pub book_refusals: SharedBookRefusals,
     /// The wallet reader (live mode).
     pub wallet: Option<watch::Receiver<super::wallet::WalletReaderStatus>>,
+    /// The session recorder (`[record] enabled`).
+    pub recording: Option<watch::Receiver<crate::api::RecordingView>>,
 }
 
 /// The daemon's side of `whale-trader status`.
@@ -68,6 +70,7 @@ pub fn status_view(observed: &Observed) -> StatusView {
                 checked_at: c.checked_at.to_rfc3339(),
             })
             .collect(),
+        recording: observed.recording.as_ref().map(|r| r.borrow().clone()),
     }
 }
 

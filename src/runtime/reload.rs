@@ -29,6 +29,7 @@ pub fn reload_summary(old: &Config, new: &Config) -> ReloadOutcome {
     note(old.polymarket != new.polymarket, "polymarket", false);
     note(old.store != new.store, "store", false);
     note(old.api != new.api, "api", false);
+    note(old.record != new.record, "record", false);
     outcome
 }
 

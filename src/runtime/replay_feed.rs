@@ -14,7 +14,9 @@ use crate::clock::{Clock, SimClock, Timestamp};
 use crate::engine::replay::{TICK_EVERY_MS, first_tick_before};
 use crate::engine::{Input, ReplayReport};
 use crate::market::SharedBookRefusals;
-use crate::session::{MalformedLines, SessionError, SessionLine, SessionLines, malformed_cause, parse_session_line};
+use crate::session::{
+    MalformedLines, SessionError, SessionLine, SessionLines, carries_ticks, malformed_cause, parse_session_line,
+};
 
 use super::engine_task::EngineMsg;
 
@@ -37,6 +39,11 @@ pub async fn run_replay_feed(
     resume_after: Option<u64>,
     refusals: SharedBookRefusals,
 ) -> Result<ReplayReport, SessionError> {
+    // A recording carries the recording daemon's own timer ticks: those, and no grid of ours.
+    let scanned = path.to_path_buf();
+    let recorded_ticks = tokio::task::spawn_blocking(move || carries_ticks(&scanned))
+        .await
+        .map_err(|e| SessionError::Io { path: path.display().to_string(), reason: e.to_string() })??;
     let file = std::fs::File::open(path)
         .map_err(|e| SessionError::Io { path: path.display().to_string(), reason: e.to_string() })?;
     let mut lines = stream_lines(file, cancel.clone());
@@ -68,7 +75,8 @@ pub async fn run_replay_feed(
             }
         };
         // Ticks up to this event, then the event: each one message with its number.
-        let mut tick = first_tick_before(next_tick.unwrap_or(event.at), event.at);
+        let mut tick =
+            if recorded_ticks { NO_TICK } else { first_tick_before(next_tick.unwrap_or(event.at), event.at) };
         let ticks_before_event =
             if tick <= event.at { (event.at.millis_since(tick) / TICK_EVERY_MS) as u64 + 1 } else { 0 };
         let event_seq = seq + ticks_before_event + 1;
@@ -138,6 +146,9 @@ pub async fn run_replay_feed(
     cancel.cancelled().await;
     Ok(report)
 }
+
+/// The next made-up tick of a session that carries its own: never due.
+const NO_TICK: Timestamp = Timestamp::from_millis(i64::MAX);
 
 /// Lines read ahead of the pacing loop at most: enough to keep it fed, a bounded amount of memory.
 const LINES_READ_AHEAD: usize = 1024;

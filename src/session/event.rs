@@ -6,8 +6,8 @@ use serde_json::value::RawValue;
 use super::SessionError;
 use super::file::LineError;
 use crate::clock::Timestamp;
-use crate::engine::Input;
-use crate::market::{ClobMarketInfo, OrderBook};
+use crate::engine::{Control, Input};
+use crate::market::{ClobMarketInfo, MAX_OUTCOMES, MarketName, NameSource, OrderBook, OutcomeName, clean_name};
 use crate::polymarket::{ActivityRow, parse_v1_row};
 
 /// The latest event time a session line may carry (2100-01-01T00:00:00Z, in milliseconds); the
@@ -34,6 +34,103 @@ struct RawLine<'a> {
     winning_token_id: Option<String>,
     #[serde(borrow, default)]
     header: Option<&'a RawValue>,
+    /// A `names` line: the markets' names as the engine keeps them.
+    #[serde(default)]
+    names: Option<Vec<NameLine>>,
+    /// A `control` line: the command and its one argument.
+    #[serde(default)]
+    command: Option<&'a str>,
+    #[serde(default)]
+    detail: Option<String>,
+    #[serde(default)]
+    trade_id: Option<String>,
+    #[serde(default)]
+    token_id: Option<String>,
+    #[serde(default)]
+    wallet: Option<String>,
+}
+
+/// A `control` line's command.
+fn control(raw: RawLine<'_>) -> Result<Control, SessionError> {
+    let detail = || raw.detail.clone().ok_or_else(|| missing("detail"));
+    Ok(match raw.command.ok_or_else(|| missing("command"))? {
+        "halt" => Control::Halt { detail: detail()? },
+        "resume" => Control::Resume { detail: detail()? },
+        "kill" => Control::Kill { detail: detail()? },
+        "hold_reducing" => Control::HoldReducing { detail: detail()? },
+        "release_hold" => Control::ReleaseHold { detail: detail()? },
+        "feed_stale" => Control::FeedStale { detail: detail()? },
+        "close_position" => Control::ClosePosition { trade_id: raw.trade_id.ok_or_else(|| missing("trade_id"))? },
+        "drop" => Control::Drop { trade_id: raw.trade_id.ok_or_else(|| missing("trade_id"))? },
+        "adopt" => Control::Adopt { token_id: raw.token_id.ok_or_else(|| missing("token_id"))? },
+        "unmute" => Control::Unmute { wallet: raw.wallet.ok_or_else(|| missing("wallet"))? },
+        other => {
+            return Err(SessionError::BadField {
+                field: "command",
+                value: other.chars().take(80).collect(),
+                rule: "one of halt, resume, kill, hold_reducing, release_hold, feed_stale, close_position, drop, adopt, unmute",
+            });
+        }
+    })
+}
+
+/// One market's names in a `names` line.
+#[derive(Deserialize)]
+struct NameLine {
+    condition_id: String,
+    #[serde(default)]
+    question: String,
+    #[serde(default)]
+    slug: String,
+    #[serde(default)]
+    end_date: Option<String>,
+    #[serde(default)]
+    outcomes: Vec<OutcomeLine>,
+    source: String,
+    fetched_at: i64,
+}
+
+#[derive(Deserialize)]
+struct OutcomeLine {
+    token_id: String,
+    outcome: String,
+}
+
+/// Most markets one `names` line may name (the names refresher sends far fewer at once).
+const MAX_NAMES_PER_LINE: usize = 1000;
+
+fn market_names(lines: Vec<NameLine>) -> Result<Vec<MarketName>, SessionError> {
+    if lines.len() > MAX_NAMES_PER_LINE {
+        return Err(SessionError::BadField {
+            field: "names",
+            value: format!("{} markets", lines.len()),
+            rule: "at most 1000 markets per line",
+        });
+    }
+    lines
+        .into_iter()
+        .map(|n| {
+            let source = NameSource::parse(&n.source).ok_or_else(|| SessionError::BadField {
+                field: "names.source",
+                value: n.source.chars().take(80).collect(),
+                rule: "trade or gamma",
+            })?;
+            Ok(MarketName {
+                condition_id: n.condition_id.to_ascii_lowercase(),
+                question: clean_name(&n.question),
+                slug: clean_name(&n.slug),
+                end_date: n.end_date.map(|d| clean_name(&d)),
+                outcomes: n
+                    .outcomes
+                    .into_iter()
+                    .take(MAX_OUTCOMES)
+                    .map(|o| OutcomeName { token_id: o.token_id, outcome: clean_name(&o.outcome) })
+                    .collect(),
+                source,
+                fetched_at: Timestamp::from_millis(n.fetched_at),
+            })
+        })
+        .collect()
 }
 
 /// One parsed line: when it happened and what it is.
@@ -113,11 +210,20 @@ pub fn parse_line(line: &str) -> Result<Option<ReplayEvent>, SessionError> {
             condition_id: raw.condition_id.ok_or_else(|| missing("condition_id"))?,
             winning_token_id: raw.winning_token_id.ok_or_else(|| missing("winning_token_id"))?,
         },
+        "market_closed" => {
+            Input::MarketClosed { condition_id: raw.condition_id.ok_or_else(|| missing("condition_id"))? }
+        }
+        "market_reopened" => {
+            Input::MarketReopened { condition_id: raw.condition_id.ok_or_else(|| missing("condition_id"))? }
+        }
+        "names" => Input::MarketNames(market_names(raw.names.ok_or_else(|| missing("names"))?)?),
+        "tick" => Input::Tick,
+        "control" => Input::Control(control(raw)?),
         other => {
             return Err(SessionError::BadField {
                 field: "type",
-                value: other.to_owned(),
-                rule: "one of whale_trade, book, market, resolution, header",
+                value: other.chars().take(80).collect(),
+                rule: "one of whale_trade, book, market, resolution, market_closed, market_reopened, names, tick, control, header",
             });
         }
     };

@@ -7,12 +7,14 @@ use std::sync::atomic::AtomicU64;
 
 use tokio::sync::{mpsc, watch};
 
+use crate::api::RecordingView;
 use crate::config::Config;
 use crate::engine::journal::Journal;
 use crate::engine::{Engine, EngineStatus, EngineView};
 use crate::runtime::executors::{choose_executor, start_redeemer};
 use crate::runtime::failpoints::with_failpoint;
 use crate::runtime::recorder::{Recorder, SharedStats};
+use crate::runtime::session_recorder::start_recording;
 use crate::runtime::supervisor::{Supervisor, TaskError};
 use crate::runtime::{EngineHandle, EngineMsg, Persistence, spawn_engine_task};
 
@@ -32,6 +34,8 @@ pub(super) struct EngineStart {
     pub progress: Arc<AtomicU64>,
     /// What the recorder counted, for `/metrics`.
     pub recorded: SharedStats,
+    /// `[record]`: the session recorder's state, for `status`.
+    pub recording: Option<watch::Receiver<RecordingView>>,
 }
 
 pub(super) fn start(
@@ -45,13 +49,38 @@ pub(super) fn start(
 ) -> Result<EngineStart, StartError> {
     let (executor, executor_tasks) = choose_executor(config, &store.handle, &store.recovered)?;
     let (events_tx, events_rx) = mpsc::channel(EVENT_QUEUE);
+    // The session recorder: its writer ends after the engine task, once every line is flushed.
+    let (recorder, recording) = if config.record.enabled {
+        let started = start_recording(&config.record);
+        let writer = started.writer;
+        let intake = stops.intake.clone();
+        supervisor.spawn(
+            "session_recorder",
+            with_failpoint("session_recorder", async move {
+                let ended = match writer {
+                    Some(writer) => writer.await.map_err(|e| TaskError::new(format!("session recorder: {e}"))),
+                    None => Ok(()),
+                };
+                // A recorder stopped by a write error has said so; the daemon trades on without it
+                // until its stop, which is when this task ends.
+                intake.cancelled().await;
+                ended
+            }),
+        );
+        (started.recorder, Some(started.status))
+    } else {
+        (None, None)
+    };
     let EngineHandle { inputs, status, view, progress, task } = spawn_engine_task(
         engine,
         executor,
         store.clock.clone(),
         config.daemon.engine_queue_capacity,
         events_tx,
-        Some(Persistence::new(store.handle.clone(), Journal::new(store.source.clone()), store.cursor)),
+        Some(
+            Persistence::new(store.handle.clone(), Journal::new(store.source.clone()), store.cursor)
+                .with_recording(recorder),
+        ),
         stops.intake.clone(),
     );
     supervisor.spawn(
@@ -96,5 +125,5 @@ pub(super) fn start(
     for (name, task) in executor_tasks.map(|start| start(inputs.clone(), stops.intake.clone())).unwrap_or_default() {
         supervisor.spawn(name, with_failpoint(name, task));
     }
-    Ok(EngineStart { inputs, status, view, progress, recorded })
+    Ok(EngineStart { inputs, status, view, progress, recorded, recording })
 }

@@ -167,6 +167,7 @@ async fn start_tasks(
         store: store.parts.view.clone(),
         book_refusals: feeds.book_refusals,
         wallet: feeds.wallet,
+        recording: engine.recording.clone(),
     };
 
     // The control API, the watchdog and SIGHUP reloads.
