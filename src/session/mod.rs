@@ -53,7 +53,6 @@ mod writer;
 pub use event::{LATEST_SESSION_TS_MS, ReplayEvent, malformed_cause, parse_line, parse_session_line};
 pub use file::{LineError, MALFORMED_SUMMARY_EVERY, MAX_LINE_BYTES, MalformedLines, SessionLine, SessionLines};
 pub use header::{HeaderWallet, SessionHeader, read_header};
-pub use replay::replay_session;
 pub use recording::{RecordConfig, RecordError, SessionFiles, Written, file_name};
 pub use replay::{carries_ticks, replay_session};
 pub use writer::{WriteError, is_recorded, line_for};
