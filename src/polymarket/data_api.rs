@@ -509,34 +509,6 @@ fn seconds_to_timestamp(secs: i64) -> Result<Timestamp, RowError> {
     Ok(Timestamp::from_secs(secs))
 }
 
-/// A trade as a v1 `/activity` row (camelCase, numbers as the decimals' exact digits, the time in
-/// seconds): the session format's `whale_trade` line, whichever generation it was read from.
-/// [`parse_v1_row`] reads it back into the same trade.
-pub fn v1_trade_row(trade: &WhaleTrade) -> String {
-    // Numbers are written as the decimals' own text (never through a float); strings through
-    // serde_json, which escapes them.
-    let text = |s: &str| serde_json::Value::from(s).to_string();
-    let usdc_size = trade.usdc_size.map(|d| format!(r#","usdcSize":{d}"#)).unwrap_or_default();
-    let side = match trade.side {
-        Side::Buy => "BUY",
-        Side::Sell => "SELL",
-    };
-    format!(
-        r#"{{"proxyWallet":{},"timestamp":{},"conditionId":{},"type":"TRADE","size":{}{usdc_size},"transactionHash":{},"price":{},"asset":{},"side":"{side}","outcomeIndex":{},"title":{},"slug":{},"outcome":{}}}"#,
-        text(&trade.wallet),
-        trade.timestamp.millis().div_euclid(1000),
-        text(&trade.condition_id),
-        trade.size,
-        text(&trade.transaction_hash),
-        trade.price,
-        text(&trade.asset),
-        trade.outcome_index.unwrap_or(UNLABELED_OUTCOME_INDEX),
-        text(&trade.title),
-        text(&trade.slug),
-        text(&trade.outcome),
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use rust_decimal_macros::dec;
@@ -663,25 +635,5 @@ mod tests {
     fn a_page_that_is_not_json_is_an_error() {
         assert!(matches!(parse_v1_page(b"<html>", 500), Err(DataApiError::MalformedPage { version: "v1", .. })));
         assert!(matches!(parse_v2_page(b"[]", 500), Err(DataApiError::MalformedPage { version: "v2", .. })));
-    }
-
-    #[test]
-    fn a_trade_written_as_a_v1_row_reads_back_the_same() {
-        let body = fixture("data_api_v2_activity_user.json");
-        let page = parse_v2_page(&body, 100).unwrap_or_else(|e| panic!("{e}"));
-        let trades: Vec<&WhaleTrade> =
-            page.rows.iter().filter_map(|r| if let ActivityRow::Trade(t) = r { Some(t) } else { None }).collect();
-        assert!(!trades.is_empty());
-        let mut odd = trades[0].clone();
-        odd.title = "Will \"it\" rain \\ in Zürich?\n".into();
-        odd.usdc_size = None;
-        odd.outcome_index = None;
-        for trade in trades.into_iter().chain(std::iter::once(&odd)) {
-            let row = v1_trade_row(trade);
-            match parse_v1_row(&row) {
-                Ok(ActivityRow::Trade(back)) => assert_eq!(&back, trade, "{row}"),
-                other => panic!("{row}: {other:?}"),
-            }
-        }
     }
 }

@@ -52,7 +52,6 @@ pub use config::{
 pub use cursor::{Admission, CursorState, WalletCursor};
 pub use data_api::{
     ActivityPage, ActivityRow, DataApiError, Redemption, parse_v1_page, parse_v1_row, parse_v2_page, parse_v2_row,
-    v1_trade_row,
 };
 pub use exact_decimal::decimal_from_json_text;
 pub use gamma::{

@@ -55,7 +55,7 @@ pub use file::{LineError, MALFORMED_SUMMARY_EVERY, MAX_LINE_BYTES, MalformedLine
 pub use header::{HeaderWallet, SessionHeader, read_header};
 pub use recording::{RecordConfig, RecordError, SessionFiles, Written, file_name};
 pub use replay::{carries_ticks, replay_session};
-pub use writer::{WriteError, is_recorded, line_for};
+pub use writer::{WriteError, is_recorded, line_for, whale_trade_line};
 
 use crate::engine::EngineError;
 use crate::market::BookError;

@@ -4,7 +4,7 @@
 //!
 //! Numbers are written as JSON numbers holding the decimal's exact digits (never through a float);
 //! book sides in the CLOB's real order, best level last. Inputs the format does not carry (fills,
-//! control commands, wallet readings, quotes: see [`line_for`]) give `None`.
+//! wallet readings, reloads, quotes: see [`is_recorded`]) give `None`.
 
 use rust_decimal::Decimal;
 use serde::Serialize;
@@ -49,9 +49,7 @@ pub fn is_recorded(input: &Input) -> bool {
 pub fn line_for(at: Timestamp, input: &Input) -> Result<Option<String>, WriteError> {
     let ts = at.millis();
     let line = match input {
-        Input::WhaleTrade(trade) => {
-            to_line("whale_trade", &TradeLine { ts, kind: "whale_trade", trade: v1_row(trade)? })?
-        }
+        Input::WhaleTrade(trade) => whale_trade_line(at, trade)?,
         Input::Book(book) => to_line("book", &BookLine { ts, kind: "book", book: book_wire(book)? })?,
         Input::MarketInfo(info) => to_line(
             "market",
@@ -82,6 +80,12 @@ pub fn line_for(at: Timestamp, input: &Input) -> Result<Option<String>, WriteErr
         Input::Quote(_) | Input::Execution(_) | Input::Wallet(_) => return Ok(None),
     };
     Ok(Some(line))
+}
+
+/// A whale trade's line at `at`: the trade as a Data API v1 row. A recording stamps it with the
+/// time the engine stepped it; a session fetched from history with the trade's own time.
+pub fn whale_trade_line(at: Timestamp, trade: &WhaleTrade) -> Result<String, WriteError> {
+    to_line("whale_trade", &TradeLine { ts: at.millis(), kind: "whale_trade", trade: v1_row(trade)? })
 }
 
 fn to_line<T: Serialize>(kind: &'static str, line: &T) -> Result<String, WriteError> {
@@ -395,6 +399,8 @@ mod tests {
         sell.side = Side::Sell;
         sell.usdc_size = Some(dec!(12.50));
         sell.outcome_index = None;
+        // Text the JSON must escape, and a name outside ASCII.
+        sell.title = "Will \"it\" rain \\ in Zürich?\n".into();
         for trade in [trade(), sell] {
             match round_trip(&Input::WhaleTrade(Box::new(trade.clone()))) {
                 Input::WhaleTrade(back) => assert_eq!(*back, trade),

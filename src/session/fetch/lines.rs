@@ -8,7 +8,7 @@ use serde::Deserialize;
 
 use crate::clock::Timestamp;
 use crate::market::{ClobMarketInfo, WhaleTrade};
-use crate::session::SessionHeader;
+use crate::session::{SessionHeader, WriteError, whale_trade_line};
 
 /// The `source` of a session made by `whale-trader fetch-history`.
 pub const FETCH_HISTORY_SOURCE: &str = "fetch-history";
@@ -71,13 +71,9 @@ pub fn carried_books(points: &[(Timestamp, Decimal)], trade_times: &[Timestamp])
     out
 }
 
-/// A whale trade's line: the trade as a v1 `/activity` row.
-pub fn trade_line(trade: &WhaleTrade) -> String {
-    format!(
-        r#"{{"ts":{},"type":"whale_trade","trade":{}}}"#,
-        trade.timestamp.millis(),
-        crate::polymarket::v1_trade_row(trade)
-    )
+/// A whale trade's line, at the trade's own time.
+pub fn trade_line(trade: &WhaleTrade) -> Result<String, WriteError> {
+    whale_trade_line(trade.timestamp, trade)
 }
 
 /// A market line: the venue's `/clob-markets` answer (made one line) and its end date.

@@ -28,7 +28,7 @@ use rust_decimal::Decimal;
 pub use lines::{FETCH_HISTORY_SOURCE, book_approximation_note};
 pub use progress::{FetchArgs, Progress, WorkFiles};
 
-use super::{HeaderWallet, SessionHeader};
+use super::{HeaderWallet, SessionHeader, WriteError};
 use crate::clock::Timestamp;
 use crate::engine::Input;
 use crate::market::ClobMarketInfo;
@@ -56,6 +56,8 @@ pub enum FetchError {
     Market { condition_id: String, source: MarketDataError },
     #[error(transparent)]
     Http(#[from] HttpError),
+    #[error(transparent)]
+    Write(#[from] WriteError),
 }
 
 impl FetchError {
@@ -154,7 +156,7 @@ pub async fn fetch_history(
                 wallet.address, tally.count, tally.first_example
             )));
         }
-        let lines: Vec<String> = history.trades.iter().map(lines::trade_line).collect();
+        let lines = history.trades.iter().map(lines::trade_line).collect::<Result<Vec<String>, _>>()?;
         work.commit(&unit, &lines)?;
         let detail = format!(
             "{} trade(s), {} page(s), {} repeated row(s) skipped",
