@@ -11,6 +11,7 @@ use crate::runtime;
 mod control;
 mod locate;
 mod replay;
+mod report;
 mod silence;
 
 /// Exit codes shared by every command (see the README).
@@ -160,6 +161,22 @@ pub enum Command {
         audit: bool,
         #[arg(long)]
         json: bool,
+        /// Also write the replay's report (HTML, charts, report.json) into this directory.
+        #[arg(long, value_name = "DIR")]
+        report: Option<PathBuf>,
+    },
+    /// Write an HTML report with PNG and SVG charts and report.json into DIR, from the store of the
+    /// configured mode and feed source (works with the daemon stopped).
+    Report {
+        /// The directory to write into (created if missing).
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// Only trades opened since: a date (2026-12-01, UTC) or an RFC 3339 time.
+        #[arg(long, value_parser = report::parse_since)]
+        since: Option<crate::clock::Timestamp>,
+        /// Only trades opened before the end of this date (UTC) or before this RFC 3339 time.
+        #[arg(long, value_parser = report::parse_until)]
+        until: Option<crate::clock::Timestamp>,
     },
     /// Print the version.
     Version,
@@ -268,8 +285,11 @@ pub fn main() -> ExitCode {
             with_config(&cli, |config| control::post(config, &format!("/unmute/{wallet}"), None, *json))
         }
         Command::Silence { action } => with_config(&cli, |config| silence::run(config, action)),
-        Command::Replay { session, audit, json } => {
-            with_config(&cli, |config| replay::replay(config, session.as_deref(), *audit, *json))
+        Command::Replay { session, audit, json, report } => {
+            with_config(&cli, |config| replay::replay(config, session.as_deref(), *audit, *json, report.as_deref()))
+        }
+        Command::Report { out, since, until } => {
+            with_config(&cli, |config| report::report(config, out, *since, *until))
         }
     }
 }
