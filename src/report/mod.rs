@@ -73,3 +73,6 @@ pub fn write_report(ledger: &Ledger, dir: &Path) -> Result<(Figures, Written), R
     std::fs::write(&json_path, json).map_err(io("writing", &json_path))?;
     Ok((figures, Written { html: html_path, json: json_path, charts: files }))
 }
+
+#[cfg(test)]
+mod tests;
