@@ -94,14 +94,14 @@ pub fn page(figures: &Figures, svgs: &[(&str, String, String)]) -> String {
         let _ = writeln!(h, "<tr><th class=\"t\">{}</th><td>{}</td></tr>", escape(name), escape(&value));
     }
     h.push_str("</table>\n");
-    let _ = write!(
+    let _ = writeln!(
         h,
         "<p class=\"note\">Equity is the starting equity plus realised P&amp;L at each close. Daily return = the \
          trading day's realised P&amp;L / the starting equity, every day from the first close to the last; Sharpe = \
          mean / sample standard deviation of daily returns × √365; Sortino = mean / downside deviation \
          (√(Σ min(r, 0)² / n)) × √365; risk-free rate 0. R multiple = P&amp;L / initial risk, the initial risk being {}. \
          Copy slippage = our entry against the whale's fill over the shares bought (positive: we paid more); whale \
-         P&amp;L = what the same shares made at the whale's price, without fees.</p>\n",
+         P&amp;L = what the same shares made at the whale's price, without fees.</p>",
         escape(&risk_rule)
     );
 
