@@ -12,6 +12,7 @@ use super::*;
 /// 2026-12-01T00:00:00Z.
 const DAY0: i64 = 1_796_083_200_000;
 const HOUR: i64 = 3_600_000;
+const DAY_MS: i64 = 86_400_000;
 
 #[allow(clippy::too_many_arguments)]
 fn closed(
@@ -266,4 +267,67 @@ fn audit_records_make_the_same_ledger_and_a_close_without_an_open_is_refused() {
     assert_eq!(open_only.open.len(), 1);
     let err = Ledger::from_audit("replay".into(), &settings, &[AuditRecord::TradeClosed(closed)]).unwrap_err();
     assert!(matches!(err, ReportError::UnmatchedClose { .. }), "{err}");
+}
+
+fn position(id: &str, opened_ms: i64, closed: Option<(i64, Decimal)>) -> crate::store::TradeRecord {
+    use crate::store::{PositionRecord, PositionStatus};
+    crate::store::TradeRecord {
+        position: PositionRecord {
+            position_id: id.into(),
+            whale_wallet: "0xAbC".into(),
+            market_id: "0xMkt".into(),
+            token_id: "7".into(),
+            outcome: "Yes".into(),
+            side: crate::domain::Side::Buy,
+            size: dec!(100),
+            entry_price: dec!(0.52),
+            opened_at: Timestamp(opened_ms),
+            status: if closed.is_some() { PositionStatus::Closed } else { PositionStatus::Open },
+            high_water_price: None,
+            exit_price: closed.map(|_| dec!(0.6)),
+            realised_pnl: closed.map(|c| c.1),
+            closed_at: closed.map(|c| Timestamp(c.0)),
+            exit_reason: closed.map(|_| "take_profit".to_string()),
+        },
+        fees: dec!(0.5),
+    }
+}
+
+#[test]
+fn the_store_ledger_keeps_the_window_names_the_trades_and_reads_slippage_from_the_copied_trade() {
+    let records = [
+        position("T1", DAY0 - HOUR, Some((DAY0, dec!(1)))),
+        position("T2", DAY0, Some((DAY0 + HOUR, dec!(7.5)))),
+        position("T3", DAY0 + 2 * HOUR, None),
+        position("T4", DAY0 + 30 * HOUR, None),
+    ];
+    let rows = crate::store::ReportRows {
+        rejections: vec![("price_moved".into(), 2)],
+        state_changes: Vec::new(),
+        entry_whale_keys: [("T2".to_string(), "0xtx:7:buy:1000:0.5:1796083200000".to_string())].into(),
+    };
+    let names = crate::history::Names {
+        whale_labels: [("0xabc".to_string(), "alpha".to_string())].into(),
+        market_titles: [("0xmkt".to_string(), "Will it rain?".to_string())].into(),
+    };
+    let settings = LedgerSettings { starting_equity: dec!(1000), stop_loss_percent: dec!(0), day_start_utc_minutes: 0 };
+    let ledger = Ledger::from_store(
+        "store".into(),
+        &settings,
+        &records,
+        &rows,
+        &names,
+        Timestamp(DAY0),
+        Timestamp(DAY0 + DAY_MS),
+    );
+    assert_eq!(ledger.stop_loss_fraction, None, "a stop-loss of 0 is no stop");
+    assert_eq!(ledger.closed.iter().map(|t| t.id.as_str()).collect::<Vec<_>>(), ["T2"]);
+    assert_eq!(ledger.open.iter().map(|t| t.id.as_str()).collect::<Vec<_>>(), ["T3"]);
+    let t = &ledger.closed[0];
+    assert_eq!((t.whale_label.as_str(), t.market_title.as_str()), ("alpha", "Will it rain?"));
+    assert_eq!(t.notional, dec!(52));
+    // Bought at 0.52 against the whale's 0.50: 0.02 × 100 shares; the whale made P&L + fees + that.
+    assert_eq!(t.slippage, Some(dec!(2)));
+    assert_eq!(t.whale_pnl, Some(dec!(10)));
+    assert_eq!(ledger.rejections.get("price_moved"), Some(&2));
 }
