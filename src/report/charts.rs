@@ -222,7 +222,10 @@ fn draw_bars<DB: DrawingBackend>(
 ) -> DrawResult<DB> {
     let lo = bars.iter().map(|b| b.1).fold(0.0, f64::min);
     let hi = bars.iter().map(|b| b.1).fold(0.0, f64::max);
-    let (y0, y1) = padded(lo, hi);
+    let counts = y_desc == "trades";
+    // Counts get a whole-number axis with a little head room, so that every tick is a whole count.
+    let (y0, y1) = if counts { (0.0, hi.ceil() + 1.0) } else { padded(lo, hi) };
+    let y_ticks = if counts { (y1 as usize + 1).min(11) } else { 10 };
     let n = bars.len().max(1);
     let mut chart = ChartBuilder::on(root)
         .caption(title, (FONT, 22))
@@ -238,8 +241,18 @@ fn draw_bars<DB: DrawingBackend>(
             String::new()
         }
     };
+    // Counts are whole: no tick at 2.5 trades.
+    let whole = |y: &f64| if (y - y.round()).abs() < 1e-6 { format!("{:.0}", y.round()) } else { String::new() };
+    let plain = |y: &f64| format!("{y}");
+    let y_format: &dyn Fn(&f64) -> String = if counts { &whole } else { &plain };
     let mut mesh = chart.configure_mesh();
-    mesh.disable_x_mesh().x_labels(n).x_label_formatter(&label_of).y_desc(y_desc).label_style((FONT, 13));
+    mesh.disable_x_mesh()
+        .x_labels(n)
+        .x_label_formatter(&label_of)
+        .y_label_formatter(y_format)
+        .y_labels(y_ticks)
+        .y_desc(y_desc)
+        .label_style((FONT, 13));
     if n > 10 {
         mesh.x_label_style((FONT, 12).into_font().transform(FontTransform::Rotate90));
     }
