@@ -59,6 +59,8 @@
 //!   through the control API's path, answers by `sendMessage`).
 //! - [`history`]: trade history, profit and daily P&L computed from the store's trade records
 //!   (pure), for `GET /trades`, `/profit`, `/daily` and the CLI verbs of the same names.
+//! - [`report`]: `report` and `replay --report`: a ledger of trades (from the store or a replay's
+//!   audit records), its figures (pure), `plotters` charts (PNG, SVG) and a self-contained HTML page.
 //!
 //! Putting it together:
 //!
@@ -106,6 +108,7 @@ pub mod live;
 pub mod logging;
 pub mod market;
 pub mod polymarket;
+pub mod report;
 pub mod risk;
 pub mod runtime;
 pub mod session;

@@ -12,6 +12,7 @@ mod control;
 pub(crate) mod fetch_history;
 mod locate;
 mod replay;
+mod report;
 mod silence;
 
 /// Exit codes shared by every command (see the README).
@@ -164,6 +165,22 @@ pub enum Command {
         audit: bool,
         #[arg(long)]
         json: bool,
+        /// Also write the replay's report (HTML, charts, report.json) into this directory.
+        #[arg(long, value_name = "DIR")]
+        report: Option<PathBuf>,
+    },
+    /// Write an HTML report with PNG and SVG charts and report.json into DIR, from the store of the
+    /// configured mode and feed source (works with the daemon stopped).
+    Report {
+        /// The directory to write into (created if missing).
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// Only trades opened since: a date (2026-12-01, UTC) or an RFC 3339 time.
+        #[arg(long, value_parser = report::parse_since)]
+        since: Option<crate::clock::Timestamp>,
+        /// Only trades opened before the end of this date (UTC) or before this RFC 3339 time.
+        #[arg(long, value_parser = report::parse_until)]
+        until: Option<crate::clock::Timestamp>,
     },
     /// Build a replayable session from wallets' public trades (Data API) and the traded markets' price
     /// history (CLOB, books approximated from prices, as the file's header says); resumable: run the
@@ -292,9 +309,12 @@ pub fn main() -> ExitCode {
         Command::FetchHistory { wallets, since, until, out } => {
             with_config(&cli, |config| fetch_history::fetch(config, wallets, since.as_deref(), until.as_deref(), out))
         }
-        Command::Replay { session, file, audit, json } => {
+        Command::Replay { session, file, audit, json, report } => {
             let session = session.as_deref().or(file.as_deref());
-            with_config(&cli, |config| replay::replay(config, session, *audit, *json))
+            with_config(&cli, |config| replay::replay(config, session, *audit, *json, report.as_deref()))
+        }
+        Command::Report { out, since, until } => {
+            with_config(&cli, |config| report::report(config, out, *since, *until))
         }
     }
 }

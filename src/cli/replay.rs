@@ -14,8 +14,9 @@ use crate::session::{SessionHeader, replay_session};
 use super::exit;
 
 /// Replays `session` (default: `feed.replay_path`) under `config`; prints the audit records as
-/// JSON lines when `audit`, then the summary (JSON with `json`).
-pub fn replay(config: &Config, session: Option<&Path>, audit: bool, json: bool) -> ExitCode {
+/// JSON lines when `audit`, then the summary (JSON with `json`); with `report`, also writes the
+/// replay's report into `report_dir`.
+pub fn replay(config: &Config, session: Option<&Path>, audit: bool, json: bool, report_dir: Option<&Path>) -> ExitCode {
     let path = session.unwrap_or(&config.feed.replay_path);
     let sink = MemoryAuditSink::new();
     let report = match replay_session(path, Arc::new(config.clone()), Box::new(sink.clone())) {
@@ -50,7 +51,10 @@ pub fn replay(config: &Config, session: Option<&Path>, audit: bool, json: bool) 
             println!("warning           : {warning}");
         }
     }
-    ExitCode::from(exit::OK)
+    match report_dir {
+        Some(dir) => super::report::replay_report(config, path, &sink.records(), dir),
+        None => ExitCode::from(exit::OK),
+    }
 }
 
 fn summary_json(report: &ReplayReport, records: &[AuditRecord]) -> serde_json::Value {

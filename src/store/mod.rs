@@ -42,5 +42,5 @@ pub use records::{
     PositionRecord, PositionStatus, RedemptionRecord, RedemptionStatus, RedemptionUpdate, RiskStateRecord,
     SeenWhaleTrade, SentTransaction, TradeRecord, TradingStateChange, WhaleWatermark,
 };
-pub use sqlite::{MIGRATIONS, Migration, SqliteStore, latest_version};
+pub use sqlite::{MIGRATIONS, Migration, ReportRows, SqliteStore, latest_version};
 pub use writer::{DurableReceipt, StoreHandle, StoreWriter, WriterSettings, WriterStatsSnapshot, spawn_writer};

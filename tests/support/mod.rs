@@ -2,6 +2,7 @@
 //! real `whale-trader` binary run inside it.
 #![allow(dead_code)]
 
+pub mod browser;
 pub mod chat;
 pub mod fuzz;
 pub mod history_venue;

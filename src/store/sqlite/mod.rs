@@ -30,7 +30,10 @@ mod checkpointer;
 mod disk_warmer;
 mod migrations;
 mod read;
+mod report_read;
 mod write;
+
+pub use report_read::ReportRows;
 
 use std::fs;
 use std::io::Read;
@@ -189,6 +192,16 @@ impl SqliteStore {
     /// store, with the daemon running or stopped).
     pub fn trades(&self) -> Result<Vec<crate::store::TradeRecord>, StoreError> {
         read::trades(&self.conn)
+    }
+
+    /// Rejections by reason, trading-state changes and each entry's copied whale trade within
+    /// `[since, until)`, for the report (works on a read-only store).
+    pub fn report_rows(
+        &self,
+        since: crate::clock::Timestamp,
+        until: crate::clock::Timestamp,
+    ) -> Result<ReportRows, StoreError> {
+        report_read::report_rows(&self.conn, since, until)
     }
 }
 
