@@ -155,9 +155,17 @@ pub enum Command {
         /// The session file (default: `feed.replay_path`).
         #[arg(long)]
         session: Option<PathBuf>,
+        /// The session file, given without `--session`.
+        #[arg(value_name = "SESSION", conflicts_with = "session")]
+        session_file: Option<PathBuf>,
         /// Also print every audit record, one JSON line each.
         #[arg(long)]
         audit: bool,
+        /// Replay the session under this config too (loaded and validated like the main one) and
+        /// print what differs: whale trades one took and the other refused, positions, P&L,
+        /// drawdown and rejection deltas.
+        #[arg(long, value_name = "OTHER.toml", conflicts_with = "audit")]
+        compare: Option<PathBuf>,
         #[arg(long)]
         json: bool,
     },
@@ -268,9 +276,15 @@ pub fn main() -> ExitCode {
             with_config(&cli, |config| control::post(config, &format!("/unmute/{wallet}"), None, *json))
         }
         Command::Silence { action } => with_config(&cli, |config| silence::run(config, action)),
-        Command::Replay { session, audit, json } => {
-            with_config(&cli, |config| replay::replay(config, session.as_deref(), *audit, *json))
-        }
+        Command::Replay { session, session_file, compare: Some(other), json, .. } => with_config(&cli, |config| {
+            let other_options = LoadOptions { config_path: other.clone(), ..cli.load_options() };
+            let base_path = cli.located_config().path;
+            let session = session.as_deref().or(session_file.as_deref());
+            replay::compare(config, &base_path, &other_options, session, *json)
+        }),
+        Command::Replay { session, session_file, audit, compare: None, json } => with_config(&cli, |config| {
+            replay::replay(config, session.as_deref().or(session_file.as_deref()), *audit, *json)
+        }),
     }
 }
 

@@ -18,6 +18,10 @@ pub use crate::logging::AUDIT_TARGET;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TradeOpened {
     pub trade_id: String,
+    /// The whale trade copied, as `trade_rejected` names a refused one; empty (and left out) for a
+    /// position adopted from the wallet.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub whale_trade_id: String,
     pub whale_address: String,
     pub market_id: String,
     pub token_id: String,
@@ -328,6 +332,7 @@ impl AuditSink for TracingAuditSink {
                 target: AUDIT_TARGET,
                 event = "trade_opened",
                 trade_id = %r.trade_id,
+                whale_trade_id = %r.whale_trade_id,
                 whale_address = %r.whale_address,
                 market_id = %r.market_id,
                 token_id = %r.token_id,

@@ -21,10 +21,12 @@
 //! | `file` | bounded line reading, malformed lines tallied rather than logged one by one |
 //! | `event` | one line parsed into its time and [`crate::engine::Input`] |
 //! | `replay` | [`replay_session`]: the plain loop, as fast as the CPU allows (`whale-trader replay`, tests, benchmarks) |
+//! | `compare` | the decision diff of two replays' audit trails (`whale-trader replay --compare`) |
 //!
 //! The daemon's paced replay (`[feed] source = "replay"`) is the async half:
 //! [`crate::runtime::run_replay_feed`].
 
+pub mod compare;
 mod event;
 mod file;
 mod replay;

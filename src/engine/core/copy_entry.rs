@@ -71,6 +71,7 @@ impl Engine {
                         token,
                         outcome,
                         side: Side::Buy,
+                        whale_trade_id: source.to_string(),
                         whale_price: trade.price,
                         whale_size: trade.size,
                         entry_size: Decimal::ZERO,

@@ -125,6 +125,7 @@ impl Engine {
         self.status.trades_opened += 1;
         let record = AuditRecord::TradeOpened(TradeOpened {
             trade_id: trade.trade_id.clone(),
+            whale_trade_id: trade.whale_trade_id.clone(),
             whale_address: self.interner.whale_name(trade.whale).unwrap_or_default().to_owned(),
             market_id: self.interner.market_name(trade.market).unwrap_or_default().to_owned(),
             token_id: self.interner.token_name(trade.token).unwrap_or_default().to_owned(),

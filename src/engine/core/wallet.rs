@@ -228,6 +228,7 @@ impl Engine {
                 token: mismatch.token,
                 outcome: self.market.outcome_label(mismatch.token).unwrap_or_default().to_owned(),
                 side: Side::Buy,
+                whale_trade_id: String::new(),
                 whale_price: price,
                 whale_size: size,
                 entry_size: size,
