@@ -29,6 +29,9 @@ pub struct Trade {
     /// position adopted from the wallet.
     #[serde(default)]
     pub whale_trade_id: String,
+    /// The sizing and risk state when the copy was decided, for its `trade_opened` record.
+    #[serde(default)]
+    pub decision: crate::engine::audit::DecisionContext,
     pub whale_price: Decimal,
     pub whale_size: Decimal,
     /// Shares bought, their cost (price × size) and fees.

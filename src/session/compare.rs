@@ -393,6 +393,8 @@ mod tests {
             slippage_usd: None,
             mode: "paper".into(),
             timestamp: "2026-01-05T10:00:00.000Z".into(),
+            risk_usd: None,
+            context: Default::default(),
         })
     }
 
@@ -426,6 +428,7 @@ mod tests {
             reason: reason.into(),
             detail: format!("{reason} broke"),
             timestamp: "2026-01-05T10:00:00.000Z".into(),
+            context: Default::default(),
         })
     }
 

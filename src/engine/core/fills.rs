@@ -141,6 +141,8 @@ impl Engine {
             slippage_usd: trade.copy_slippage_usd().map(|s| s.round_dp(6)),
             mode: self.mode.as_str().to_owned(),
             timestamp: now.to_rfc3339(),
+            risk_usd: Some(self.initial_risk(trade.entry_cost).round_dp(6)),
+            context: trade.decision.clone(),
         });
         self.emit_audit(record, out);
     }

@@ -7,7 +7,7 @@ use rust_decimal::Decimal;
 
 use crate::clock::Timestamp;
 use crate::domain::{Side, SourceTradeId};
-use crate::engine::audit::{AuditRecord, TradeRejected};
+use crate::engine::audit::{AuditRecord, DecisionContext, TradeRejected};
 use crate::engine::copy_rules::{CopyRejection, RejectReason};
 use crate::engine::io::{DecisionOutcome, EngineEvent, Outputs, WhaleTradeDecision};
 use crate::market::WhaleTrade;
@@ -93,6 +93,7 @@ impl Engine {
         decision: WhaleTradeDecision,
         source: SourceTradeId,
         rejection: CopyRejection,
+        context: DecisionContext,
         now: Timestamp,
         out: &mut Outputs,
     ) {
@@ -114,6 +115,7 @@ impl Engine {
                 reason: rejection.reason.as_str().to_owned(),
                 detail: rejection.detail,
                 timestamp: now.to_rfc3339(),
+                context,
             }),
             out,
         );
