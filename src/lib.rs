@@ -55,6 +55,9 @@
 //! - [`api`]: the local control API (`/health`, `/metrics`, `/status`, control POSTs) and its client.
 //! - [`telegram`]: two-way control from a Telegram chat (long-polled `getUpdates`, commands
 //!   through the control API's path, answers by `sendMessage`).
+//! - [`audit`]: the decision audit read back from the trail files: one record per signal with its
+//!   sizing, risk snapshot, regime and outcome (`audit export` as JSON lines or CSV), and its
+//!   summary (`audit summary`: rejections by reason, hit rate, R multiples, by market regime).
 //! - [`history`]: trade history, profit and daily P&L computed from the store's trade records
 //!   (pure), for `GET /trades`, `/profit`, `/daily` and the CLI verbs of the same names.
 //!
@@ -91,6 +94,7 @@
 
 pub mod alerts;
 pub mod api;
+pub mod audit;
 pub mod cli;
 pub mod clock;
 pub mod config;

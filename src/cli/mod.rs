@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 use crate::config::{self, LoadOptions};
 use crate::runtime;
 
+mod audit;
 mod control;
 mod locate;
 mod replay;
@@ -169,8 +170,43 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// The decision audit, read back from the trade audit trail (`logging.dir`, rotated files
+    /// included): one record per signal, or their summary.
+    Audit {
+        #[command(subcommand)]
+        action: AuditAction,
+    },
     /// Print the version.
     Version,
+}
+
+/// `whale-trader audit …`.
+#[derive(Debug, Subcommand)]
+pub enum AuditAction {
+    /// One record per signal (a whale trade copied or refused): reason code, sizing inputs, risk
+    /// snapshot, market regime and outcome (exit reason, P&L, hold time, R multiple).
+    Export {
+        /// Only signals decided since: a date (2026-12-01, UTC) or an RFC 3339 time.
+        #[arg(long, value_parser = crate::history::parse_since)]
+        since: Option<crate::clock::Timestamp>,
+        /// Only signals decided before: an RFC 3339 time, or a date (its whole day included).
+        #[arg(long)]
+        until: Option<String>,
+        #[arg(long, value_enum)]
+        format: audit::ExportFormat,
+        /// Write to this file instead of stdout.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Signals and rejections by reason, hit rate, R multiples, and performance by market regime.
+    Summary {
+        #[arg(long, value_parser = crate::history::parse_since)]
+        since: Option<crate::clock::Timestamp>,
+        #[arg(long)]
+        until: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// `whale-trader silence …`: through the running daemon's API (`list` also works from the store).
@@ -276,6 +312,12 @@ pub fn main() -> ExitCode {
             with_config(&cli, |config| control::post(config, &format!("/unmute/{wallet}"), None, *json))
         }
         Command::Silence { action } => with_config(&cli, |config| silence::run(config, action)),
+        Command::Audit { action: AuditAction::Export { since, until, format, out } } => {
+            with_config(&cli, |config| audit::export(config, *since, until.as_deref(), *format, out.as_deref()))
+        }
+        Command::Audit { action: AuditAction::Summary { since, until, json } } => {
+            with_config(&cli, |config| audit::summary(config, *since, until.as_deref(), *json))
+        }
         Command::Replay { session, session_file, compare: Some(other), json, .. } => with_config(&cli, |config| {
             let other_options = LoadOptions { config_path: other.clone(), ..cli.load_options() };
             let base_path = cli.located_config().path;
