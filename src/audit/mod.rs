@@ -54,24 +54,26 @@ pub fn write_json(signals: &[Signal], out: &mut dyn Write) -> std::io::Result<()
 
 /// Every signal as a CSV row under a flat header; decimals as text, absent values empty.
 pub fn write_csv(signals: &[Signal], out: &mut dyn Write) -> Result<(), csv::Error> {
+    if signals.is_empty() {
+        // `serialize` writes the header with the first row; an empty export still has one.
+        out.write_all(csv_header()?.as_bytes())?;
+        return Ok(());
+    }
     let mut writer = csv::Writer::from_writer(out);
     for signal in signals {
         writer.serialize(signal)?;
-    }
-    if signals.is_empty() {
-        // `serialize` writes the header with the first row; an empty export still has one.
-        writer.write_record(signal_columns())?;
     }
     writer.flush()?;
     Ok(())
 }
 
-/// The CSV header: the signal's field names in order.
-pub fn signal_columns() -> Vec<String> {
-    match serde_json::to_value(Signal::default()) {
-        Ok(serde_json::Value::Object(map)) => map.keys().cloned().collect(),
-        _ => Vec::new(),
-    }
+/// The CSV header line: the signal's field names in their order, as `serialize` writes them.
+fn csv_header() -> Result<String, csv::Error> {
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    writer.serialize(Signal::default())?;
+    let bytes = writer.into_inner().map_err(|e| csv::Error::from(std::io::Error::other(e.to_string())))?;
+    let text = String::from_utf8_lossy(&bytes);
+    Ok(text.lines().next().map(|h| format!("{h}\n")).unwrap_or_default())
 }
 
 #[cfg(test)]
@@ -98,7 +100,10 @@ mod tests {
         assert!(row.contains(",94.330,"), "{row}");
         let mut empty = Vec::new();
         write_csv(&[], &mut empty).unwrap_or_else(|e| panic!("{e}"));
-        assert!(String::from_utf8_lossy(&empty).starts_with("decided_at,whale_trade_id,"));
+        assert_eq!(
+            String::from_utf8_lossy(&empty).lines().collect::<Vec<_>>(),
+            text.lines().take(1).collect::<Vec<_>>()
+        );
     }
 
     #[test]
