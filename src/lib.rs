@@ -21,7 +21,8 @@
 //! - [`market`]: the market as the core sees it, whichever venue read it: order books and the
 //!   rules a usable one keeps, market parameters and fee curves, the paper fill model, whale trades
 //!   with their dedupe key, the positions the venue says we hold, and the names a person reads
-//!   (market questions, outcome names, whale labels, short ids when unknown).
+//!   (market questions, outcome names, whale labels, short ids when unknown), and the market
+//!   regime (trend, range, volatile) a token's recent mids show.
 //! - [`clock`]: time as a parameter (the only place that reads the wall or monotonic clock).
 //! - [`config`]: the TOML file, `.env` and `WHALE_TRADER__…` overrides, validated as a whole.
 //!
@@ -44,7 +45,7 @@
 //!   with retries, rate limits and outages (`http`, `outage`: one line per outage, back-off
 //!   across polls).
 //! - [`session`]: recorded sessions, a source that drives the engine from a file: the format,
-//!   bounded reading, and the plain-loop replay.
+//!   bounded reading, the plain-loop replay, and the decision diff of two replays (`compare`).
 //! - `live` (feature `live`): the live executor on the CLOB and the on-chain redeemer.
 //! - [`store`]: the embedded SQLite store (write-ahead orders, fills, positions, risk state,
 //!   recovery) behind one writer task.
