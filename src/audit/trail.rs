@@ -1,9 +1,9 @@
 //! Reading the trade audit trail the daemon wrote: `trade_audit.log` and its rotated files
 //! (`trade_audit.log.1` is the newest of them), oldest first, each line one JSON object.
 //!
-//! A line is the logging layer's JSON: its own `timestamp`, `level`, `message` and `target`, then
-//! the record's fields flat, the record's `timestamp` last (the later key wins, so the record's
-//! time is the one read). Only `trade_opened`, `trade_closed` and `trade_rejected` lines are taken;
+//! A line is the logging layer's JSON: its own `timestamp` first, then `level`, `message`, the
+//! record's fields flat and `target`. The record's `timestamp` comes after the layer's and the
+//! later key wins, so the record's time (the engine's, a replayed session's) is the one read. Only `trade_opened`, `trade_closed` and `trade_rejected` lines are taken;
 //! other audit events are passed over. A line that cannot be read is counted per cause, its first
 //! example kept, and skipped.
 

@@ -311,6 +311,7 @@ mod tests {
             updated_at: Some(Timestamp::from_secs(1000)),
             book: None,
             book_at: None,
+            regime: Default::default(),
         };
         Case { copy: CopyConfig::default(), whale: WhaleConfig::default(), prices }
     }

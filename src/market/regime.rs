@@ -1,6 +1,6 @@
 //! The market's regime at a moment, classified from the recent path of a token's mid price.
 //!
-//! The tracker keeps the last mid of each [`BUCKET_MS`] bucket over the last [`WINDOW_BUCKETS`]
+//! The tracker keeps the first mid of each [`BUCKET_MS`] bucket over the last [`WINDOW_BUCKETS`]
 //! buckets (ten minutes) in a fixed array: constant memory per token, nothing allocated when a
 //! price arrives. The rule, over the mids of the window in time order:
 //!
@@ -62,13 +62,17 @@ impl Default for RegimeTracker {
 }
 
 impl RegimeTracker {
-    /// Takes the mid at `at`. A mid older than the newest bucket is ignored (prices arrive in time
-    /// order; an older one would rewrite history).
+    /// Takes the price at `at` when it opens a new bucket: the first of a bucket stands, so that a
+    /// price update inside a bucket costs one comparison. `mid` is asked for only then. A price
+    /// older than the newest bucket is ignored (prices arrive in time order).
     #[inline]
-    pub fn observe(&mut self, at: Timestamp, mid: Decimal) {
+    pub fn observe(&mut self, at: Timestamp, mid: impl FnOnce() -> Option<Decimal>) {
         let bucket = at.millis().div_euclid(BUCKET_MS);
+        if self.last_bucket.is_some_and(|last| bucket <= last) {
+            return;
+        }
+        let Some(mid) = mid() else { return };
         match self.last_bucket {
-            Some(last) if bucket < last => return,
             Some(last) if bucket > last => {
                 // Clear the buckets skipped since the last mid (at most the whole ring).
                 let skipped = (bucket - last).min(WINDOW_BUCKETS as i64);
@@ -132,7 +136,7 @@ mod tests {
     fn path(mids: &[Decimal]) -> RegimeTracker {
         let mut tracker = RegimeTracker::default();
         for (i, mid) in mids.iter().enumerate() {
-            tracker.observe(Timestamp::from_millis(T0 + i as i64 * BUCKET_MS), *mid);
+            tracker.observe(Timestamp::from_millis(T0 + i as i64 * BUCKET_MS), || Some(*mid));
         }
         tracker
     }
@@ -173,23 +177,24 @@ mod tests {
     }
 
     #[test]
-    fn only_the_last_mid_of_a_bucket_counts_and_old_buckets_leave_the_window() {
+    fn only_the_first_mid_of_a_bucket_counts_and_old_buckets_leave_the_window() {
         let mut tracker = RegimeTracker::default();
-        // Within one bucket: a spike that the bucket's last mid replaces.
-        tracker.observe(at_bucket(0), dec!(0.90));
-        tracker.observe(Timestamp::from_millis(T0 + 10_000), dec!(0.50));
+        // Within one bucket: a later spike is not taken (nor even computed).
+        tracker.observe(at_bucket(0), || Some(dec!(0.50)));
+        tracker.observe(Timestamp::from_millis(T0 + 10_000), || panic!("asked for a second mid in one bucket"));
         for (i, mid) in [dec!(0.505), dec!(0.51), dec!(0.515)].into_iter().enumerate() {
-            tracker.observe(at_bucket(i as i64 + 1), mid);
+            tracker.observe(at_bucket(i as i64 + 1), || Some(mid));
         }
         assert_eq!(tracker.classify(at_bucket(3)), Regime::Trend);
         // Much later, the window holds nothing: unknown again; new mids start a new path.
         assert_eq!(tracker.classify(at_bucket(3 + WINDOW_BUCKETS as i64)), Regime::Unknown);
         for i in 0..4 {
-            tracker.observe(at_bucket(100 + i), dec!(0.5));
+            tracker.observe(at_bucket(100 + i), || Some(dec!(0.5)));
         }
         assert_eq!(tracker.classify(at_bucket(103)), Regime::Range);
-        // A mid from before the newest bucket is ignored.
-        tracker.observe(at_bucket(50), dec!(0.1));
+        // A mid from before the newest bucket is ignored; a quote without both sides gives none.
+        tracker.observe(at_bucket(50), || Some(dec!(0.1)));
+        tracker.observe(at_bucket(104), || None);
         assert_eq!(tracker.classify(at_bucket(103)), Regime::Range);
     }
 

@@ -116,7 +116,7 @@ impl Engine {
             open += 1;
             exposure += position.exposure();
         }
-        let regime = self.regimes.get(&token).map_or(Regime::Unknown, |r| r.classify(now));
+        let regime = self.market.prices(token).map_or(Regime::Unknown, |p| p.regime.classify(now));
         DecisionContext {
             equity_usd: Some(self.risk.equity().round_dp(6)),
             sizing_rule: Some(self.config.copy.sizing.as_str().to_owned()),

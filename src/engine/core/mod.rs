@@ -15,7 +15,7 @@ use crate::engine::audit::{AuditRecord, AuditSink};
 use crate::engine::io::{EngineEvent, EngineStatus, Input, Outputs};
 use crate::engine::market_data::{MarketData, VenueRules};
 use crate::engine::portfolio::{OrderPurpose, PendingOrder, Portfolio};
-use crate::market::{MarketName, NameCatalogue, OrderBook, RegimeTracker};
+use crate::market::{MarketName, NameCatalogue, OrderBook};
 use crate::risk::{Approved, ExitIntent, PositionId, RiskEvent, RiskManager};
 
 mod control;
@@ -72,9 +72,6 @@ pub struct Engine {
     /// Market questions, outcome names and whale labels for everything a person reads. Shared
     /// with the views published to observers (copied only when it changes while a view holds it).
     names: Arc<NameCatalogue>,
-    /// Each token's recent mids, for the market regime a decision record names (fixed memory per
-    /// token; allocated once, when a token's first price arrives).
-    regimes: IdHashMap<TokenId, RegimeTracker>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -109,7 +106,6 @@ impl Engine {
             status: EngineStatus::default(),
             closed_markets: BTreeSet::new(),
             names: Arc::default(),
-            regimes: IdHashMap::default(),
         };
         engine.load_whales();
         Ok(engine)

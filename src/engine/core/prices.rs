@@ -14,7 +14,6 @@ impl Engine {
     #[inline]
     pub(super) fn on_book(&mut self, book: OrderBook, now: Timestamp, out: &mut Outputs) {
         if let Some(token) = self.apply_book(book, now) {
-            self.track_regime(token, now);
             self.check_stops(token, now, out);
         }
     }
@@ -60,17 +59,7 @@ impl Engine {
     #[inline]
     pub(super) fn on_quote(&mut self, quote: Quote, now: Timestamp, out: &mut Outputs) {
         self.market.update_quote(quote.token, quote.best_bid, quote.best_ask, now);
-        self.track_regime(quote.token, now);
         self.check_stops(quote.token, now, out);
-    }
-
-    /// Feeds the token's regime tracker. It takes bid + ask, twice the mid: the rule compares
-    /// ratios of prices, so the scale does not matter and the division is saved.
-    #[inline]
-    pub(super) fn track_regime(&mut self, token: TokenId, now: Timestamp) {
-        let Some(prices) = self.market.prices(token) else { return };
-        let (Some(bid), Some(ask)) = (prices.best_bid, prices.best_ask) else { return };
-        self.regimes.entry(token).or_default().observe(now, bid + ask);
     }
 
     pub(super) fn on_market_info(&mut self, info: &ClobMarketInfo) {

@@ -108,7 +108,6 @@ impl Engine {
             status: checkpoint.status,
             closed_markets: checkpoint.closed_markets.into_iter().collect(),
             names: std::sync::Arc::default(),
-            regimes: IdHashMap::default(),
         };
         for trade in checkpoint.trades {
             engine.portfolio.trades.insert(trade.position, trade);
@@ -135,16 +134,10 @@ impl Engine {
     /// stops, no counters); every other input was already applied and is ignored.
     pub fn warm_up(&mut self, input: Input, now: Timestamp) {
         match input {
-            // The regime trackers are not in the checkpoint either: the same prices rebuild them.
             Input::Book(book) => {
-                if let Some(token) = self.apply_book(*book, now) {
-                    self.track_regime(token, now);
-                }
+                self.apply_book(*book, now);
             }
-            Input::Quote(quote) => {
-                self.market.update_quote(quote.token, quote.best_bid, quote.best_ask, now);
-                self.track_regime(quote.token, now);
-            }
+            Input::Quote(quote) => self.market.update_quote(quote.token, quote.best_bid, quote.best_ask, now),
             Input::MarketInfo(info) => self.on_market_info(&info),
             _ => {}
         }
