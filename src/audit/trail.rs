@@ -65,7 +65,7 @@ pub fn trail_files(dir: &Path) -> Result<Vec<PathBuf>, AuditError> {
             rotated.push((n, entry.path()));
         }
     }
-    rotated.sort_by(|a, b| b.0.cmp(&a.0));
+    rotated.sort_by_key(|(n, _)| std::cmp::Reverse(*n));
     let mut files: Vec<PathBuf> = rotated.into_iter().map(|(_, p)| p).collect();
     files.extend(live);
     if files.is_empty() {

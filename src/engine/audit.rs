@@ -89,8 +89,9 @@ pub struct TradeOpened {
     /// whole notional without a stop loss. A closed trade's R multiple is its P&L over this.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub risk_usd: Option<Decimal>,
+    /// Boxed: it would double the size of every audit record and engine event otherwise.
     #[serde(flatten)]
-    pub context: DecisionContext,
+    pub context: Box<DecisionContext>,
 }
 
 /// `trade_closed`: a position was closed (all of its shares are gone).
@@ -150,8 +151,9 @@ pub struct TradeRejected {
     /// The limit and the value that broke it, for a human.
     pub detail: String,
     pub timestamp: String,
+    /// Boxed: it would double the size of every audit record and engine event otherwise.
     #[serde(flatten)]
-    pub context: DecisionContext,
+    pub context: Box<DecisionContext>,
 }
 
 /// `trading_state_changed`: every transition between `active`, `reducing`, `halted` and `killed`.

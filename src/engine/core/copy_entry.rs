@@ -15,6 +15,7 @@ use crate::market::{Regime, WhaleTrade};
 use crate::risk::{Decision, OrderIntent, PositionId};
 
 use super::Engine;
+use super::whale_trades::Refusal;
 
 impl Engine {
     pub(super) fn copy_entry(
@@ -46,7 +47,7 @@ impl Engine {
         let mut context = self.decision_context(token, now);
         let plan = match plan {
             Ok(plan) => plan,
-            Err(rejection) => return self.reject(trade, decision, source, rejection, context, now, out),
+            Err(rejection) => return self.reject(trade, decision, source, Refusal { rejection, context }, now, out),
         };
         context.sized_usd = Some(plan.sized_usd.round_dp(6));
         // Which limit would bind, measured before the check reserves this entry's notional.
@@ -61,7 +62,7 @@ impl Engine {
             Decision::Rejected { reason, detail } => {
                 let rejection = CopyRejection { reason: RejectReason::Code(reason), detail };
                 context.size_cap = Some(if plan.whale_capped { "max_usd_per_trade" } else { "none" }.to_owned());
-                self.reject(trade, decision, source, rejection, context, now, out)
+                self.reject(trade, decision, source, Refusal { rejection, context }, now, out)
             }
             Decision::Approved(approved) => {
                 let order = *approved.order();

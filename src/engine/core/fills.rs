@@ -142,7 +142,7 @@ impl Engine {
             mode: self.mode.as_str().to_owned(),
             timestamp: now.to_rfc3339(),
             risk_usd: Some(self.initial_risk(trade.entry_cost).round_dp(6)),
-            context: trade.decision.clone(),
+            context: Box::new(trade.decision.clone()),
         });
         self.emit_audit(record, out);
     }

@@ -14,6 +14,12 @@ use crate::market::WhaleTrade;
 
 use super::Engine;
 
+/// A refused copy and what the engine knew when it refused it.
+pub(super) struct Refusal {
+    pub rejection: CopyRejection,
+    pub context: DecisionContext,
+}
+
 impl Engine {
     pub(super) fn on_whale_trade(&mut self, trade: &WhaleTrade, now: Timestamp, out: &mut Outputs) {
         // `find_whale` lower-cases only a wallet that needs it (the feed's are lower-case already).
@@ -92,11 +98,11 @@ impl Engine {
         trade: &WhaleTrade,
         decision: WhaleTradeDecision,
         source: SourceTradeId,
-        rejection: CopyRejection,
-        context: DecisionContext,
+        refusal: Refusal,
         now: Timestamp,
         out: &mut Outputs,
     ) {
+        let Refusal { rejection, context } = refusal;
         self.status.trades_rejected += 1;
         if let RejectReason::Code(code) = rejection.reason {
             self.status.last_rejection = Some(code);
@@ -115,7 +121,7 @@ impl Engine {
                 reason: rejection.reason.as_str().to_owned(),
                 detail: rejection.detail,
                 timestamp: now.to_rfc3339(),
-                context,
+                context: Box::new(context),
             }),
             out,
         );
