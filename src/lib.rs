@@ -21,7 +21,8 @@
 //! - [`market`]: the market as the core sees it, whichever venue read it: order books and the
 //!   rules a usable one keeps, market parameters and fee curves, the paper fill model, whale trades
 //!   with their dedupe key, the positions the venue says we hold, and the names a person reads
-//!   (market questions, outcome names, whale labels, short ids when unknown).
+//!   (market questions, outcome names, whale labels, short ids when unknown), and the market
+//!   regime (trend, range, volatile) a token's recent mids show.
 //! - [`clock`]: time as a parameter (the only place that reads the wall or monotonic clock).
 //! - [`config`]: the TOML file, `.env` and `WHALE_TRADER__…` overrides, validated as a whole.
 //!
@@ -45,8 +46,8 @@
 //!   across polls).
 //! - [`session`]: recorded sessions, a source that drives the engine from a file: the format,
 //!   its optional header, bounded reading, the plain-loop replay, the way back (an input to its
-//!   line, the daily files a recording writes), and `fetch` (a session built from wallets' public
-//!   trades and price history, resumable).
+//!   line, the daily files a recording writes), `fetch` (a session built from wallets' public
+//!   trades and price history, resumable) and the decision diff of two replays (`compare`).
 //! - `live` (feature `live`): the live executor on the CLOB and the on-chain redeemer.
 //! - [`store`]: the embedded SQLite store (write-ahead orders, fills, positions, risk state,
 //!   recovery) behind one writer task.
@@ -57,6 +58,9 @@
 //! - [`api`]: the local control API (`/health`, `/metrics`, `/status`, control POSTs) and its client.
 //! - [`telegram`]: two-way control from a Telegram chat (long-polled `getUpdates`, commands
 //!   through the control API's path, answers by `sendMessage`).
+//! - [`audit`]: the decision audit read back from the trail files: one record per signal with its
+//!   sizing, risk snapshot, regime and outcome (`audit export` as JSON lines or CSV), and its
+//!   summary (`audit summary`: rejections by reason, hit rate, R multiples, by market regime).
 //! - [`history`]: trade history, profit and daily P&L computed from the store's trade records
 //!   (pure), for `GET /trades`, `/profit`, `/daily` and the CLI verbs of the same names.
 //! - [`report`]: `report` and `replay --report`: a ledger of trades (from the store or a replay's
@@ -96,6 +100,7 @@
 
 pub mod alerts;
 pub mod api;
+pub mod audit;
 pub mod cli;
 pub mod clock;
 pub mod config;

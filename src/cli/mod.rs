@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 use crate::config::{self, LoadOptions};
 use crate::runtime;
 
+mod audit;
 mod control;
 pub(crate) mod fetch_history;
 mod locate;
@@ -158,11 +159,16 @@ pub enum Command {
         #[arg(long)]
         session: Option<PathBuf>,
         /// The session file, given without `--session` (e.g. a day the daemon recorded).
-        #[arg(conflicts_with = "session", value_name = "FILE")]
-        file: Option<PathBuf>,
+        #[arg(value_name = "SESSION", conflicts_with = "session")]
+        session_file: Option<PathBuf>,
         /// Also print every audit record, one JSON line each.
         #[arg(long)]
         audit: bool,
+        /// Replay the session under this config too (loaded and validated like the main one) and
+        /// print what differs: whale trades one took and the other refused, positions, P&L,
+        /// drawdown and rejection deltas.
+        #[arg(long, value_name = "OTHER.toml", conflicts_with_all = ["audit", "report"])]
+        compare: Option<PathBuf>,
         #[arg(long)]
         json: bool,
         /// Also write the replay's report (HTML, charts, report.json) into this directory.
@@ -199,8 +205,43 @@ pub enum Command {
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
     },
+    /// The decision audit, read back from the trade audit trail (`logging.dir`, rotated files
+    /// included): one record per signal, or their summary.
+    Audit {
+        #[command(subcommand)]
+        action: AuditAction,
+    },
     /// Print the version.
     Version,
+}
+
+/// `whale-trader audit …`.
+#[derive(Debug, Subcommand)]
+pub enum AuditAction {
+    /// One record per signal (a whale trade copied or refused): reason code, sizing inputs, risk
+    /// snapshot, market regime and outcome (exit reason, P&L, hold time, R multiple).
+    Export {
+        /// Only signals decided since: a date (2026-12-01, UTC) or an RFC 3339 time.
+        #[arg(long, value_parser = crate::history::parse_since)]
+        since: Option<crate::clock::Timestamp>,
+        /// Only signals decided before: an RFC 3339 time, or a date (its whole day included).
+        #[arg(long)]
+        until: Option<String>,
+        #[arg(long, value_enum)]
+        format: audit::ExportFormat,
+        /// Write to this file instead of stdout.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Signals and rejections by reason, hit rate, R multiples, and performance by market regime.
+    Summary {
+        #[arg(long, value_parser = crate::history::parse_since)]
+        since: Option<crate::clock::Timestamp>,
+        #[arg(long)]
+        until: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// `whale-trader silence …`: through the running daemon's API (`list` also works from the store).
@@ -309,13 +350,24 @@ pub fn main() -> ExitCode {
         Command::FetchHistory { wallets, since, until, out } => {
             with_config(&cli, |config| fetch_history::fetch(config, wallets, since.as_deref(), until.as_deref(), out))
         }
-        Command::Replay { session, file, audit, json, report } => {
-            let session = session.as_deref().or(file.as_deref());
-            with_config(&cli, |config| replay::replay(config, session, *audit, *json, report.as_deref()))
-        }
         Command::Report { out, since, until } => {
             with_config(&cli, |config| report::report(config, out, *since, *until))
         }
+        Command::Audit { action: AuditAction::Export { since, until, format, out } } => {
+            with_config(&cli, |config| audit::export(config, *since, until.as_deref(), *format, out.as_deref()))
+        }
+        Command::Audit { action: AuditAction::Summary { since, until, json } } => {
+            with_config(&cli, |config| audit::summary(config, *since, until.as_deref(), *json))
+        }
+        Command::Replay { session, session_file, compare: Some(other), json, .. } => with_config(&cli, |config| {
+            let other_options = LoadOptions { config_path: other.clone(), ..cli.load_options() };
+            let base_path = cli.located_config().path;
+            let session = session.as_deref().or(session_file.as_deref());
+            replay::compare(config, &base_path, &other_options, session, *json)
+        }),
+        Command::Replay { session, session_file, audit, compare: None, json, report } => with_config(&cli, |config| {
+            replay::replay(config, session.as_deref().or(session_file.as_deref()), *audit, *json, report.as_deref())
+        }),
     }
 }
 

@@ -1,14 +1,16 @@
 //! `whale-trader replay`: a recorded session through the engine, as fast as the CPU allows, for
 //! review and what-if runs. Paper fills against the session's own books, the configured copy
-//! rules and risk limits; nothing is written to the store, no alert is sent.
+//! rules and risk limits; nothing is written to the store, no alert is sent. With `--compare`,
+//! the session twice, under this config and another, and the diff of what they decided.
 
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use crate::config::Config;
+use crate::config::{self, Config, LoadOptions};
 use crate::engine::audit::AuditRecord;
 use crate::engine::{MemoryAuditSink, ReplayReport};
+use crate::session::compare::{compare as diff_trails, render_text};
 use crate::session::{SessionHeader, replay_session};
 
 use super::exit;
@@ -55,6 +57,53 @@ pub fn replay(config: &Config, session: Option<&Path>, audit: bool, json: bool, 
         Some(dir) => super::report::replay_report(config, path, &sink.records(), dir),
         None => ExitCode::from(exit::OK),
     }
+}
+
+/// Replays `session` under `config` (read from `base_path`) and under the config `other` names,
+/// loaded and validated like the main one; prints the diff (JSON with `json`). A bad other config
+/// is a config error naming that file.
+pub fn compare(config: &Config, base_path: &Path, other: &LoadOptions, session: Option<&Path>, json: bool) -> ExitCode {
+    let other_config = match config::load(other) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {}: {e}", other.config_path.display());
+            return ExitCode::from(exit::BAD_CONFIG);
+        }
+    };
+    let path = session.unwrap_or(&config.feed.replay_path);
+    let mut trails = Vec::with_capacity(2);
+    for c in [config, &other_config] {
+        let sink = MemoryAuditSink::new();
+        if let Err(e) = replay_session(path, Arc::new(c.clone()), Box::new(sink.clone())) {
+            eprintln!("error: {e}");
+            return ExitCode::from(exit::FAILURE);
+        }
+        trails.push(sink.records());
+    }
+    let diff = diff_trails(&trails[0], &trails[1]);
+    let (mut base_name, mut other_name) = (file_name(base_path), file_name(&other.config_path));
+    if base_name == other_name {
+        (base_name, other_name) = (base_path.display().to_string(), other.config_path.display().to_string());
+    }
+    if json {
+        let value = serde_json::json!({
+            "session": path.display().to_string(),
+            "base_config": base_path.display().to_string(),
+            "other_config": other.config_path.display().to_string(),
+            "empty": diff.is_empty(),
+            "diff": diff,
+        });
+        println!("{value}");
+    } else {
+        println!("replayed {} under {} and {}\n", path.display(), base_path.display(), other.config_path.display());
+        print!("{}", render_text(&diff, &base_name, &other_name));
+    }
+    ExitCode::from(exit::OK)
+}
+
+/// A config's file name for a column heading (the whole path when it has none).
+fn file_name(path: &Path) -> String {
+    path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned())
 }
 
 fn summary_json(report: &ReplayReport, records: &[AuditRecord]) -> serde_json::Value {

@@ -245,6 +245,17 @@ pub enum CopySizing {
     RiskBased,
 }
 
+impl CopySizing {
+    /// The name used in the config file (`copy.sizing`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CopySizing::FixedUsd => "fixed_usd",
+            CopySizing::Proportional => "proportional",
+            CopySizing::RiskBased => "risk_based",
+        }
+    }
+}
+
 /// What a whale's SELL of a token we copied does to our position.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

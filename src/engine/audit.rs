@@ -14,10 +14,50 @@ use serde::{Deserialize, Serialize};
 /// receives these records.
 pub use crate::logging::AUDIT_TARGET;
 
+/// What the engine knew when it decided on a whale trade: the sizing inputs and the risk state.
+/// Flat on `trade_opened` and `trade_rejected`; every field is absent on records written before
+/// it existed (and the sizing on a trade refused before it was sized).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DecisionContext {
+    /// Equity when deciding, USD.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub equity_usd: Option<Decimal>,
+    /// `fixed_usd`, `proportional` or `risk_based` (`copy.sizing`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sizing_rule: Option<String>,
+    /// What the rule gave times the whale's multiplier, USD at the limit price, before any cap.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sized_usd: Option<Decimal>,
+    /// The cap that made the size smaller than the rule's: `max_usd_per_trade` (the whale's) or the
+    /// risk limit's reason code (`max_position_size`, `max_total_exposure`, …); `none` when none did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size_cap: Option<String>,
+    /// The risk state: trading state, open positions, their exposure (USD), today's P&L (USD)
+    /// and the drawdown from the equity peak (percent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trading_state: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub open_positions: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exposure_usd: Option<Decimal>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub daily_pnl_usd: Option<Decimal>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drawdown_percent: Option<Decimal>,
+    /// The market's regime at the signal (`trend`, `range`, `volatile` or `unknown`), from the
+    /// token's recent mids (`crate::market::RegimeTracker`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub regime: Option<String>,
+}
+
 /// `trade_opened`: a copied entry filled (fully or partly) and a position exists.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TradeOpened {
     pub trade_id: String,
+    /// The whale trade copied, as `trade_rejected` names a refused one; empty (and left out) for a
+    /// position adopted from the wallet.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub whale_trade_id: String,
     pub whale_address: String,
     pub market_id: String,
     pub token_id: String,
@@ -45,6 +85,13 @@ pub struct TradeOpened {
     pub mode: String,
     /// RFC 3339 with milliseconds.
     pub timestamp: String,
+    /// The initial risk at entry, USD: the entry notional times the stop-loss fraction, or the
+    /// whole notional without a stop loss. A closed trade's R multiple is its P&L over this.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub risk_usd: Option<Decimal>,
+    /// Boxed: it would double the size of every audit record and engine event otherwise.
+    #[serde(flatten)]
+    pub context: Box<DecisionContext>,
 }
 
 /// `trade_closed`: a position was closed (all of its shares are gone).
@@ -104,6 +151,9 @@ pub struct TradeRejected {
     /// The limit and the value that broke it, for a human.
     pub detail: String,
     pub timestamp: String,
+    /// Boxed: it would double the size of every audit record and engine event otherwise.
+    #[serde(flatten)]
+    pub context: Box<DecisionContext>,
 }
 
 /// `trading_state_changed`: every transition between `active`, `reducing`, `halted` and `killed`.
@@ -328,6 +378,7 @@ impl AuditSink for TracingAuditSink {
                 target: AUDIT_TARGET,
                 event = "trade_opened",
                 trade_id = %r.trade_id,
+                whale_trade_id = %r.whale_trade_id,
                 whale_address = %r.whale_address,
                 market_id = %r.market_id,
                 token_id = %r.token_id,
@@ -343,6 +394,17 @@ impl AuditSink for TracingAuditSink {
                 slippage_usd = r.slippage_usd.map(tracing::field::display),
                 mode = %r.mode,
                 timestamp = %r.timestamp,
+                risk_usd = r.risk_usd.map(tracing::field::display),
+                equity_usd = r.context.equity_usd.map(tracing::field::display),
+                sizing_rule = r.context.sizing_rule.as_deref(),
+                sized_usd = r.context.sized_usd.map(tracing::field::display),
+                size_cap = r.context.size_cap.as_deref(),
+                trading_state = r.context.trading_state.as_deref(),
+                open_positions = r.context.open_positions,
+                exposure_usd = r.context.exposure_usd.map(tracing::field::display),
+                daily_pnl_usd = r.context.daily_pnl_usd.map(tracing::field::display),
+                drawdown_percent = r.context.drawdown_percent.map(tracing::field::display),
+                regime = r.context.regime.as_deref(),
                 "trade opened"
             ),
             AuditRecord::TradeClosed(r) => tracing::info!(
@@ -376,6 +438,16 @@ impl AuditSink for TracingAuditSink {
                 reason = %r.reason,
                 detail = %r.detail,
                 timestamp = %r.timestamp,
+                equity_usd = r.context.equity_usd.map(tracing::field::display),
+                sizing_rule = r.context.sizing_rule.as_deref(),
+                sized_usd = r.context.sized_usd.map(tracing::field::display),
+                size_cap = r.context.size_cap.as_deref(),
+                trading_state = r.context.trading_state.as_deref(),
+                open_positions = r.context.open_positions,
+                exposure_usd = r.context.exposure_usd.map(tracing::field::display),
+                daily_pnl_usd = r.context.daily_pnl_usd.map(tracing::field::display),
+                drawdown_percent = r.context.drawdown_percent.map(tracing::field::display),
+                regime = r.context.regime.as_deref(),
                 "trade rejected"
             ),
             AuditRecord::TradingStateChanged(r) => tracing::info!(

@@ -93,6 +93,11 @@ pub struct EntryPlan {
     pub limit_price: Decimal,
     /// Shares, on the size step.
     pub size: Decimal,
+    /// What the sizing rule gave, times the whale's multiplier, in USD at the limit price (before
+    /// any cap), for the audit trail.
+    pub sized_usd: Decimal,
+    /// The whale's `max_usd_per_trade` made the size smaller than the rule's.
+    pub whale_capped: bool,
 }
 
 /// Rounds `value` down to a multiple of `step` (a zero step leaves it unchanged).
@@ -208,8 +213,12 @@ pub fn plan_entry(inputs: &EntryInputs<'_>) -> Result<EntryPlan, CopyRejection> 
     })
     .map_err(|e| CopyRejection::code(ReasonCode::InvalidOrder, e.to_string()))?;
     let mut shares = sized * inputs.whale.multiplier;
+    let sized_usd = shares * limit_price;
+    let mut whale_capped = false;
     if let Some(max_usd) = inputs.whale.max_usd_per_trade {
-        shares = shares.min(max_usd / limit_price);
+        let cap = max_usd / limit_price;
+        whale_capped = cap < shares;
+        shares = shares.min(cap);
     }
     let size = floor_to(shares, SIZE_STEP);
     if size < inputs.rules.min_order_size || size <= Decimal::ZERO {
@@ -223,7 +232,7 @@ pub fn plan_entry(inputs: &EntryInputs<'_>) -> Result<EntryPlan, CopyRejection> 
     {
         check_depth(book, limit_price, size)?;
     }
-    Ok(EntryPlan { limit_price, size })
+    Ok(EntryPlan { limit_price, size, sized_usd, whale_capped })
 }
 
 fn hours_to_ms(hours: Decimal) -> i64 {
@@ -302,6 +311,7 @@ mod tests {
             updated_at: Some(Timestamp::from_secs(1000)),
             book: None,
             book_at: None,
+            regime: Default::default(),
         };
         Case { copy: CopyConfig::default(), whale: WhaleConfig::default(), prices }
     }
@@ -333,7 +343,10 @@ mod tests {
         let c = case();
         // 0.505 × 1.05 = 0.53025 → limit 0.53; $50 / 0.53 = 94.339… → 94.33 shares.
         let plan = plan_entry(&inputs(&c, dec!(0.505), dec!(400), 1001));
-        assert_eq!(plan, Ok(EntryPlan { limit_price: dec!(0.53), size: dec!(94.33) }));
+        assert_eq!(
+            plan.as_ref().map(|p| (p.limit_price, p.size, p.whale_capped)),
+            Ok((dec!(0.53), dec!(94.33), false))
+        );
     }
 
     #[test]

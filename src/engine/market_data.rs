@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::clock::Timestamp;
 use crate::domain::{IdHashMap, MarketId, TokenId};
-use crate::market::{BookCause, BookError, BookRefusalCounts, BookRefusals, FeeCurve, OrderBook};
+use crate::market::{BookCause, BookError, BookRefusalCounts, BookRefusals, FeeCurve, OrderBook, RegimeTracker};
 
 /// The fee curve observed on most Polymarket markets (`fd {r: 0.05, e: 1, to: true}`), used until a
 /// market's own info arrives.
@@ -34,6 +34,9 @@ pub struct TokenPrices {
     pub book: Option<OrderBook>,
     /// When that book arrived; a later quote-only update makes it out of date.
     pub book_at: Option<Timestamp>,
+    /// The recent mids, for the market regime a decision record names. Fed here, on the entry
+    /// every price update touches anyway, so that tracking costs no lookup of its own.
+    pub regime: RegimeTracker,
 }
 
 impl TokenPrices {
@@ -150,6 +153,9 @@ impl MarketData {
         entry.best_bid = best_bid;
         entry.best_ask = best_ask;
         entry.updated_at = Some(now);
+        // Bid + ask is twice the mid: the regime rule compares ratios of prices, so the scale
+        // does not matter and the division is saved.
+        entry.regime.observe(now, || Some(best_bid? + best_ask?));
         self.last_price_at = Some(now);
     }
 

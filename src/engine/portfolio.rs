@@ -24,6 +24,14 @@ pub struct Trade {
     pub token: TokenId,
     pub outcome: String,
     pub side: Side,
+    /// The whale trade this position copied (its source id, as `trade_rejected` names a refused
+    /// one), so that a copy and a refusal of the same whale trade can be told apart; empty for a
+    /// position adopted from the wallet.
+    #[serde(default)]
+    pub whale_trade_id: String,
+    /// The sizing and risk state when the copy was decided, for its `trade_opened` record.
+    #[serde(default)]
+    pub decision: crate::engine::audit::DecisionContext,
     pub whale_price: Decimal,
     pub whale_size: Decimal,
     /// Shares bought, their cost (price × size) and fees.

@@ -14,6 +14,7 @@
 //! | `paper_fill` | the paper fill model: walk the book, fees, slippage, partial fills |
 //! | `whale_trade` | [`WhaleTrade`] and its exact dedupe [`TradeKey`] |
 //! | `names` | [`NameCatalogue`]: market questions, outcome names and whale labels, with short-id fallbacks |
+//! | `regime` | [`RegimeTracker`]: a token's recent mids in constant memory, and the rule naming its [`Regime`] (trend, range, volatile) |
 //! | `venue_position` | [`VenuePosition`]: one position of our wallet as the venue states it |
 
 mod book;
@@ -22,6 +23,7 @@ mod fees;
 mod market_info;
 mod names;
 mod paper_fill;
+mod regime;
 mod venue_position;
 mod whale_trade;
 
@@ -34,5 +36,6 @@ pub use names::{
     short_id,
 };
 pub use paper_fill::{FillError, FillRequest, LevelFill, PaperFill, simulate_fill};
+pub use regime::{Regime, RegimeTracker, classify_path};
 pub use venue_position::VenuePosition;
 pub use whale_trade::{TradeKey, TradeKeyError, WhaleTrade};

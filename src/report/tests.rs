@@ -218,6 +218,9 @@ fn audit_records_make_the_same_ledger_and_a_close_without_an_open_is_refused() {
         whale_price: dec!(0.49),
         whale_size: dec!(100),
         slippage_usd: Some(dec!(0.1)),
+        whale_trade_id: "k0".into(),
+        risk_usd: Some(dec!(0.5)),
+        context: Box::default(),
         mode: "paper".into(),
         timestamp: "2026-12-01T00:00:00.000Z".into(),
     };
@@ -246,6 +249,7 @@ fn audit_records_make_the_same_ledger_and_a_close_without_an_open_is_refused() {
         outcome: "Yes".into(),
         reason: "price_moved".into(),
         detail: String::new(),
+        context: Box::default(),
         timestamp: "2026-12-01T00:02:00.000Z".into(),
     };
     let records = [

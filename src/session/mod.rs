@@ -38,10 +38,12 @@
 //! | `replay` | [`replay_session`]: the plain loop, as fast as the CPU allows (`whale-trader replay`, tests, benchmarks) |
 //! | `header` | the optional header line: [`SessionHeader`], [`read_header`] |
 //! | `fetch` | `whale-trader fetch-history`: a session built from wallets' public trades and price history, resumable |
+//! | `compare` | the decision diff of two replays' audit trails (`whale-trader replay --compare`) |
 //!
 //! The daemon's paced replay (`[feed] source = "replay"`) is the async half:
 //! [`crate::runtime::run_replay_feed`].
 
+pub mod compare;
 mod event;
 pub mod fetch;
 mod file;

@@ -125,6 +125,7 @@ impl Engine {
         self.status.trades_opened += 1;
         let record = AuditRecord::TradeOpened(TradeOpened {
             trade_id: trade.trade_id.clone(),
+            whale_trade_id: trade.whale_trade_id.clone(),
             whale_address: self.interner.whale_name(trade.whale).unwrap_or_default().to_owned(),
             market_id: self.interner.market_name(trade.market).unwrap_or_default().to_owned(),
             token_id: self.interner.token_name(trade.token).unwrap_or_default().to_owned(),
@@ -140,6 +141,8 @@ impl Engine {
             slippage_usd: trade.copy_slippage_usd().map(|s| s.round_dp(6)),
             mode: self.mode.as_str().to_owned(),
             timestamp: now.to_rfc3339(),
+            risk_usd: Some(self.initial_risk(trade.entry_cost).round_dp(6)),
+            context: Box::new(trade.decision.clone()),
         });
         self.emit_audit(record, out);
     }

@@ -228,6 +228,8 @@ impl Engine {
                 token: mismatch.token,
                 outcome: self.market.outcome_label(mismatch.token).unwrap_or_default().to_owned(),
                 side: Side::Buy,
+                whale_trade_id: String::new(),
+                decision: Default::default(),
                 whale_price: price,
                 whale_size: size,
                 entry_size: size,

@@ -7,12 +7,18 @@ use rust_decimal::Decimal;
 
 use crate::clock::Timestamp;
 use crate::domain::{Side, SourceTradeId};
-use crate::engine::audit::{AuditRecord, TradeRejected};
+use crate::engine::audit::{AuditRecord, DecisionContext, TradeRejected};
 use crate::engine::copy_rules::{CopyRejection, RejectReason};
 use crate::engine::io::{DecisionOutcome, EngineEvent, Outputs, WhaleTradeDecision};
 use crate::market::WhaleTrade;
 
 use super::Engine;
+
+/// A refused copy and what the engine knew when it refused it.
+pub(super) struct Refusal {
+    pub rejection: CopyRejection,
+    pub context: DecisionContext,
+}
 
 impl Engine {
     pub(super) fn on_whale_trade(&mut self, trade: &WhaleTrade, now: Timestamp, out: &mut Outputs) {
@@ -92,10 +98,11 @@ impl Engine {
         trade: &WhaleTrade,
         decision: WhaleTradeDecision,
         source: SourceTradeId,
-        rejection: CopyRejection,
+        refusal: Refusal,
         now: Timestamp,
         out: &mut Outputs,
     ) {
+        let Refusal { rejection, context } = refusal;
         self.status.trades_rejected += 1;
         if let RejectReason::Code(code) = rejection.reason {
             self.status.last_rejection = Some(code);
@@ -114,6 +121,7 @@ impl Engine {
                 reason: rejection.reason.as_str().to_owned(),
                 detail: rejection.detail,
                 timestamp: now.to_rfc3339(),
+                context: Box::new(context),
             }),
             out,
         );
