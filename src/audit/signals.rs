@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use crate::clock::Timestamp;
 use crate::engine::audit::{AuditRecord, DecisionContext};
+use crate::risk::r_multiple::{R_BINS, r_bin, r_multiple};
 
 /// A signal and what became of it. Flat, so that the CSV has one column per field.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -130,8 +131,7 @@ pub fn signals(records: &[AuditRecord]) -> Vec<Signal> {
                 signal.pnl_usd = Some(r.pnl_usd);
                 signal.hold_time_seconds = Some(r.hold_time_seconds);
                 signal.closed_at = Some(r.timestamp.clone());
-                signal.r_multiple =
-                    signal.risk_usd.filter(|risk| *risk > Decimal::ZERO).map(|risk| (r.pnl_usd / risk).round_dp(4));
+                signal.r_multiple = signal.risk_usd.and_then(|risk| r_multiple(r.pnl_usd, risk)).map(|r| r.round_dp(4));
             }
             _ => {}
         }
@@ -150,15 +150,6 @@ pub fn within(signals: Vec<Signal>, since: Option<Timestamp>, until: Option<Time
         })
         .collect()
 }
-
-/// The R-multiple buckets of the distribution, by their lower bound (the first has none).
-pub const R_BUCKETS: [(&str, Option<Decimal>); 5] = [
-    ("below -1R", None),
-    ("-1R to 0R", Some(Decimal::NEGATIVE_ONE)),
-    ("0R to 1R", Some(Decimal::ZERO)),
-    ("1R to 2R", Some(Decimal::ONE)),
-    ("2R and above", Some(Decimal::TWO)),
-];
 
 /// Figures of a group of signals.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -213,7 +204,7 @@ pub struct Summary {
     #[serde(flatten)]
     pub all: Figures,
     pub rejected_by_reason: BTreeMap<String, u64>,
-    /// Closed trades per R-multiple bucket, in [`R_BUCKETS`] order.
+    /// Closed trades per R-multiple bucket, in [`R_BINS`] order.
     pub r_distribution: Vec<(String, u64)>,
     /// Per regime (`trend`, `range`, `volatile`, `unknown`; `unrecorded` for records before it).
     pub by_regime: BTreeMap<String, Figures>,
@@ -221,7 +212,7 @@ pub struct Summary {
 
 pub fn summarise(signals: &[Signal]) -> Summary {
     let mut summary = Summary {
-        r_distribution: R_BUCKETS.iter().map(|(name, _)| ((*name).to_owned(), 0)).collect(),
+        r_distribution: R_BINS.iter().map(|(_, name)| ((*name).to_owned(), 0)).collect(),
         ..Summary::default()
     };
     for signal in signals {
@@ -232,10 +223,7 @@ pub fn summarise(signals: &[Signal]) -> Summary {
             *summary.rejected_by_reason.entry(signal.reason.clone()).or_default() += 1;
         }
         if let Some(r) = signal.r_multiple.filter(|_| signal.status == "closed") {
-            let bucket = R_BUCKETS.iter().rposition(|(_, low)| low.is_none_or(|low| r >= low)).unwrap_or(0);
-            if let Some((_, count)) = summary.r_distribution.get_mut(bucket) {
-                *count += 1;
-            }
+            summary.r_distribution[r_bin(r)].1 += 1;
         }
     }
     summary.all.finish();
@@ -324,7 +312,7 @@ mod tests {
         assert_eq!(s.all.pnl_usd, dec!(-4));
         assert_eq!(s.all.mean_r, Some(dec!(0.225)));
         let buckets: Vec<u64> = s.r_distribution.iter().map(|(_, n)| *n).collect();
-        assert_eq!(buckets, [1, 1, 1, 0, 1], "-1R itself is in the -1R to 0R bucket");
+        assert_eq!(buckets, [0, 1, 1, 0, 0, 1, 0, 1, 0], "-1R itself is in the -1..-0.5R bin");
         assert_eq!(s.rejected_by_reason.get("price_moved"), Some(&1));
         let trend = &s.by_regime["trend"];
         assert_eq!((trend.signals, trend.closed, trend.wins, trend.hit_rate), (2, 2, 1, Some(dec!(0.5))));

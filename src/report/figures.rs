@@ -22,6 +22,7 @@ use serde::Serialize;
 
 use crate::clock::Timestamp;
 use crate::risk::daily_loss::trading_day;
+use crate::risk::r_multiple::{R_BINS, initial_risk, r_bin, r_multiple};
 
 use super::ledger::{Ledger, StateChange};
 
@@ -137,29 +138,8 @@ const HOLD_BINS: [(i64, &str); 10] = [
     (i64::MAX, ">= 7d"),
 ];
 
-/// R bins: upper bounds (exclusive) and labels; the last is open-ended.
-fn r_bins() -> [(Option<Decimal>, &'static str); 9] {
-    [
-        (Some(Decimal::from(-2)), "< -2R"),
-        (Some(Decimal::NEGATIVE_ONE), "-2..-1R"),
-        (Some(Decimal::new(-5, 1)), "-1..-0.5R"),
-        (Some(Decimal::ZERO), "-0.5..0R"),
-        (Some(Decimal::new(5, 1)), "0..0.5R"),
-        (Some(Decimal::ONE), "0.5..1R"),
-        (Some(Decimal::TWO), "1..2R"),
-        (Some(Decimal::from(3)), "2..3R"),
-        (None, ">= 3R"),
-    ]
-}
-
 fn percent(part: u64, whole: u64) -> Option<Decimal> {
     (whole > 0).then(|| (Decimal::from(part) * Decimal::ONE_HUNDRED / Decimal::from(whole)).round_dp(2))
-}
-
-/// The trade's R multiple, `None` when its initial risk is zero.
-pub fn r_multiple(pnl: Decimal, notional: Decimal, stop_loss_fraction: Option<Decimal>) -> Option<Decimal> {
-    let risk = notional * stop_loss_fraction.unwrap_or(Decimal::ONE);
-    (risk > Decimal::ZERO).then(|| pnl / risk)
 }
 
 /// Keeps at most about `max` points: the curve is cut into buckets and each bucket keeps its lowest
@@ -250,7 +230,7 @@ pub fn compute(ledger: &Ledger) -> Figures {
         markets: Vec::new(),
         rejections: Vec::new(),
         hold_time: HOLD_BINS.iter().map(|(_, l)| Bin { label: (*l).into(), count: 0 }).collect(),
-        r_multiples: r_bins().iter().map(|(_, l)| Bin { label: (*l).into(), count: 0 }).collect(),
+        r_multiples: R_BINS.iter().map(|(_, l)| Bin { label: (*l).into(), count: 0 }).collect(),
         state_changes: ledger.state_changes.clone(),
     };
 
@@ -309,10 +289,8 @@ pub fn compute(ledger: &Ledger) -> Figures {
         let hold = t.hold_seconds();
         let bin = HOLD_BINS.iter().position(|(upper, _)| hold < *upper).unwrap_or(HOLD_BINS.len() - 1);
         f.hold_time[bin].count += 1;
-        if let Some(r) = r_multiple(t.pnl, t.notional, ledger.stop_loss_fraction) {
-            let bins = r_bins();
-            let bin = bins.iter().position(|(upper, _)| upper.is_none_or(|u| r < u)).unwrap_or(bins.len() - 1);
-            f.r_multiples[bin].count += 1;
+        if let Some(r) = r_multiple(t.pnl, initial_risk(t.notional, ledger.stop_loss_fraction)) {
+            f.r_multiples[r_bin(r)].count += 1;
             r_sum += r;
             r_count += 1;
         }

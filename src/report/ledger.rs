@@ -114,8 +114,7 @@ impl LedgerSettings {
         Ledger {
             source,
             starting_equity: self.starting_equity,
-            stop_loss_fraction: (self.stop_loss_percent > Decimal::ZERO)
-                .then(|| self.stop_loss_percent / Decimal::ONE_HUNDRED),
+            stop_loss_fraction: crate::risk::r_multiple::stop_loss_fraction(self.stop_loss_percent),
             day_start_utc_minutes: self.day_start_utc_minutes,
             closed: Vec::new(),
             open: Vec::new(),

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 
 pub use charts::{CHART_SIZE, Chart, ChartData, charts};
 pub use figures::{
-    Bin, DailyPnl, Figures, MAX_CURVE_POINTS, MarketRow, Point, Rejection, WhaleRow, compute, downsample, r_multiple,
+    Bin, DailyPnl, Figures, MAX_CURVE_POINTS, MarketRow, Point, Rejection, WhaleRow, compute, downsample,
     sharpe_sortino,
 };
 pub use html::{escape, page};

@@ -139,13 +139,6 @@ fn hold_time_and_r_distributions_and_exposure() {
 }
 
 #[test]
-fn without_a_stop_the_initial_risk_is_the_whole_notional() {
-    assert_eq!(r_multiple(dec!(20), dec!(100), None), Some(dec!(0.2)));
-    assert_eq!(r_multiple(dec!(20), dec!(100), Some(dec!(0.1))), Some(dec!(2)));
-    assert_eq!(r_multiple(dec!(20), dec!(0), None), None);
-}
-
-#[test]
 fn an_empty_ledger_has_no_ratios_and_one_day_has_no_sharpe() {
     let mut empty = ledger();
     empty.closed.clear();

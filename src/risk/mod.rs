@@ -46,6 +46,7 @@ pub mod limits;
 mod manager;
 mod order;
 pub mod positions;
+pub mod r_multiple;
 pub mod safeguards;
 pub mod sizing;
 mod snapshot;

@@ -134,7 +134,7 @@ impl Engine {
 
     /// The initial risk of an entry costing `notional`: to the stop loss, or all of it without one.
     pub(super) fn initial_risk(&self, notional: Decimal) -> Decimal {
-        let stop = self.config.risk.stops.stop_loss_percent;
-        if stop > Decimal::ZERO { notional * stop / Decimal::ONE_HUNDRED } else { notional }
+        use crate::risk::r_multiple::{initial_risk, stop_loss_fraction};
+        initial_risk(notional, stop_loss_fraction(self.config.risk.stops.stop_loss_percent))
     }
 }
