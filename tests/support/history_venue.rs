@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
@@ -14,6 +14,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde_json::{Value, json};
+
+use super::stand_in::StandIn;
 
 use super::venue::{fixture, market_status};
 
@@ -126,55 +128,26 @@ async fn market(State(state): State<Shared>, Path(condition): Path<String>) -> R
 /// The stand-in on its own thread and runtime (the test blocks on the binary).
 pub struct HistoryVenue {
     state: Shared,
-    port: u16,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    server: StandIn,
 }
 
 impl HistoryVenue {
     pub fn start(history: History) -> Self {
         let state = Arc::new(Mutex::new(history));
-        let (port_tx, port_rx) = std::sync::mpsc::channel();
-        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let app = axum::Router::new()
             .route("/v2/activity", get(activity))
             .route("/prices-history", get(prices_history))
             .route("/clob-markets/{condition}", get(clob_market))
             .route("/markets/{condition}", get(market))
             .with_state(state.clone());
-        let thread = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-            runtime.block_on(async move {
-                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-                port_tx.send(listener.local_addr().unwrap().port()).unwrap();
-                axum::serve(listener, app)
-                    .with_graceful_shutdown(async {
-                        let _ = stop_rx.await;
-                    })
-                    .await
-                    .unwrap();
-            });
-        });
-        let port = port_rx.recv_timeout(Duration::from_secs(10)).expect("the stand-in listens");
-        Self { state, port, stop: Some(stop_tx), thread: Some(thread) }
+        Self { state, server: StandIn::serve(app, "the stand-in") }
     }
 
     pub fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+        self.server.url()
     }
 
     pub fn with<R>(&self, f: impl FnOnce(&mut History) -> R) -> R {
         f(&mut self.state.lock().unwrap())
-    }
-}
-
-impl Drop for HistoryVenue {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
     }
 }

@@ -7,6 +7,7 @@ pub mod chat;
 pub mod fuzz;
 pub mod history_venue;
 pub mod risk;
+pub mod stand_in;
 pub mod telegram;
 pub mod venue;
 

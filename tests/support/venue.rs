@@ -15,6 +15,8 @@ use axum::http::StatusCode;
 use axum::routing::{get, post};
 use serde_json::{Value, json};
 
+use super::stand_in::StandIn;
+
 use super::{Workspace, json_lines, signal, wait_until, wait_with_limit};
 
 /// Sample whale "alpha" of `config/default.toml`; the two others have no activity here.
@@ -366,16 +368,12 @@ async fn positions(State(venue): State<Shared>, Query(query): Query<HashMap<Stri
 /// The local Data API + CLOB, on its own thread and runtime (the test blocks on the daemon).
 pub struct LocalVenue {
     state: Shared,
-    port: u16,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    server: StandIn,
 }
 
 impl LocalVenue {
     pub fn start() -> Self {
         let state = Shared::default();
-        let (port_tx, port_rx) = std::sync::mpsc::channel();
-        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let app = axum::Router::new()
             .route("/v2/activity", get(activity))
             .route("/book", get(one_book))
@@ -387,40 +385,15 @@ impl LocalVenue {
             .route("/balance-allowance", get(balance_allowance))
             .route("/v2/positions", get(positions))
             .with_state(state.clone());
-        let thread = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-            runtime.block_on(async move {
-                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-                port_tx.send(listener.local_addr().unwrap().port()).unwrap();
-                axum::serve(listener, app)
-                    .with_graceful_shutdown(async {
-                        let _ = stop_rx.await;
-                    })
-                    .await
-                    .unwrap();
-            });
-        });
-        let port = port_rx.recv_timeout(Duration::from_secs(10)).expect("the local venue listens");
-        Self { state, port, stop: Some(stop_tx), thread: Some(thread) }
+        Self { state, server: StandIn::serve(app, "the local venue") }
     }
 
     pub fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+        self.server.url()
     }
 
     pub fn with<R>(&self, f: impl FnOnce(&mut Venue) -> R) -> R {
         f(&mut self.state.lock().unwrap())
-    }
-}
-
-impl Drop for LocalVenue {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
     }
 }
 
