@@ -32,7 +32,9 @@
 //!   `checks` (the pre-trade pipeline), `evaluation` (prices, stops, breaker, loss limits,
 //!   drawdown), `fills` (fill accounting), `control` (halt, resume, kill), `wallet_truth` (live
 //!   equity from the wallet) and `persistence` (metrics, export, restore); the rules themselves
-//!   are `breaker`, `daily_loss`, `drawdown`, `limits`, `safeguards`, `sizing`, `stops`, `state`.
+//!   are `breaker`, `daily_loss`, `drawdown`, `limits`, `safeguards`, `sizing`, `stops`, `state`;
+//!   `r_multiple` is the one definition of a trade's initial risk and R (the engine's `risk_usd`,
+//!   the report and the audit summary).
 //! - [`engine`]: the copy-trading engine's one step. `engine::core` holds the [`engine::Engine`];
 //!   `whale_trades` (intake and dedupe), `copy_entry`, `copy_exit`, `exits`, `fills`, `prices`,
 //!   `resolution`, `restore`, `control` and `wallet` are its jobs; `copy_rules` and `exit_policy`
