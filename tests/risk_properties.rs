@@ -187,6 +187,12 @@ impl Harness {
         let exposure: Decimal = positions.iter().map(|p| p.exposure()).sum();
         assert_eq!(exposure, snap.total_exposure_usd, "aggregate exposure matches the positions");
         for p in positions {
+            // A position that went flat while the rest of its entry still worked holds nothing to
+            // protect: when that rest fills, the trail starts again from the new shares' price.
+            if p.size.is_zero() {
+                self.trails.remove(&p.id.0);
+                continue;
+            }
             if let Some(trail) = p.stops.trailing_stop_price {
                 let previous = self.trails.insert(p.id.0, trail);
                 if let Some(previous) = previous {
@@ -377,4 +383,29 @@ proptest! {
         let _ = rm.on_price(TokenId(1), Decimal::new(tick, scale), Timestamp(tick));
         let _ = rm.snapshot();
     }
+}
+
+/// Found by the random sequences: an entry partly filled, the shares sold, the price up (the trail
+/// follows it), then the rest of the entry fills lower. The new shares get a trail from their own
+/// price, not the sold shares' peak (which would stop them out at once), and the invariants hold.
+#[test]
+fn shares_bought_after_the_position_went_flat_start_a_new_trail() {
+    let ops = [
+        Op::Entry { whale: 0, market: 1, outcome: 0, cents: 1, size: 50, side_sell: false, copy: false },
+        Op::FillPart(0),
+        Op::Exit(0),
+        Op::Price { market: 1, outcome: 0, cents: 45 },
+        Op::FillAll(1),
+        Op::FillAll(0),
+        Op::Price { market: 1, outcome: 0, cents: 2 },
+    ];
+    let mut h = Harness::new();
+    for op in &ops {
+        h.step(op);
+        h.assert_invariants();
+    }
+    let p = h.rm.positions().next().copied().expect("the refilled position");
+    assert_eq!(p.size, dec!(25));
+    let trail = p.stops.trailing_stop_price.expect("a trail from the new shares' price");
+    assert!(trail < dec!(0.02), "trail {trail} follows the new price, not the sold shares' 0.45");
 }
