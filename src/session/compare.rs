@@ -165,51 +165,34 @@ struct Decisions {
 }
 
 impl Decisions {
+    /// The trail's signals as `audit export` reads them (decisions joined with their closes), each
+    /// with the verdict compared here. Copies of no whale trade (adopted positions) are left out.
     fn from_records(records: &[AuditRecord]) -> Decisions {
         let mut decisions = Decisions { order: Vec::new(), by_id: BTreeMap::new() };
-        let mut copied_by_trade = BTreeMap::<&str, &str>::new();
-        for record in records {
-            match record {
-                AuditRecord::TradeOpened(r) if !r.whale_trade_id.is_empty() => {
-                    copied_by_trade.insert(&r.trade_id, &r.whale_trade_id);
-                    let signal = Signal {
-                        whale_trade_id: r.whale_trade_id.clone(),
-                        whale_address: r.whale_address.clone(),
-                        whale_label: r.whale_label.clone(),
-                        market_id: r.market_id.clone(),
-                        market_title: r.market_title.clone(),
-                        outcome: r.outcome.clone(),
-                    };
-                    let position = PositionFigures {
-                        trade_id: r.trade_id.clone(),
-                        size: r.size,
-                        entry_price: r.price,
-                        notional_usd: r.notional_usd,
-                        exit_reason: None,
-                        pnl_usd: None,
-                    };
-                    decisions.insert(signal, Verdict::Took(position));
-                }
-                AuditRecord::TradeRejected(r) => {
-                    let signal = Signal {
-                        whale_trade_id: r.whale_trade_id.clone(),
-                        whale_address: r.whale_address.clone(),
-                        whale_label: r.whale_label.clone(),
-                        market_id: r.market_id.clone(),
-                        market_title: r.market_title.clone(),
-                        outcome: r.outcome.clone(),
-                    };
-                    decisions.insert(signal, Verdict::Refused { reason: r.reason.clone(), detail: r.detail.clone() });
-                }
-                AuditRecord::TradeClosed(r) => {
-                    let Some(source) = copied_by_trade.get(r.trade_id.as_str()) else { continue };
-                    if let Some((_, Verdict::Took(position))) = decisions.by_id.get_mut(*source) {
-                        position.exit_reason = Some(r.reason.clone());
-                        position.pnl_usd = Some(r.pnl_usd);
-                    }
-                }
-                _ => {}
+        for s in crate::audit::signals(records) {
+            if s.whale_trade_id.is_empty() {
+                continue;
             }
+            let verdict = match (s.trade_id, s.size, s.entry_price, s.notional_usd) {
+                (Some(trade_id), Some(size), Some(entry_price), Some(notional_usd)) => Verdict::Took(PositionFigures {
+                    trade_id,
+                    size,
+                    entry_price,
+                    notional_usd,
+                    exit_reason: s.exit_reason,
+                    pnl_usd: s.pnl_usd,
+                }),
+                _ => Verdict::Refused { reason: s.reason, detail: s.detail },
+            };
+            let signal = Signal {
+                whale_trade_id: s.whale_trade_id,
+                whale_address: s.whale_address,
+                whale_label: s.whale_label,
+                market_id: s.market_id,
+                market_title: s.market_title,
+                outcome: s.outcome,
+            };
+            decisions.insert(signal, verdict);
         }
         decisions
     }
