@@ -254,6 +254,24 @@ fn alerts_of(alerts: &Alerts) -> Vec<(Priority, String, String)> {
         .collect()
 }
 
+/// The alerts once `done` holds of them: the redeemer writes a row's status before it alerts, so
+/// a test that saw the row waits (bounded) for the alert that follows it.
+async fn wait_for_alerts(
+    alerts: &Alerts,
+    what: &str,
+    done: impl Fn(&[(Priority, String, String)]) -> bool,
+) -> Vec<(Priority, String, String)> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let seen = alerts_of(alerts);
+        if done(&seen) {
+            return seen;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}: {seen:#?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 struct Store {
     dir: tempfile::TempDir,
     path: PathBuf,
@@ -437,7 +455,8 @@ async fn a_resolved_winner_is_redeemed_on_chain_through_the_engine_and_the_store
     let hash = format!("{:#x}", sent.hash);
     assert_eq!(sent.row_at_broadcast, Some(("sent".to_owned(), Some(hash.clone()))));
     assert_eq!((row.tx_hash.as_deref(), row.raw_tx.as_deref()), (Some(hash.as_str()), Some(sent.raw.as_str())));
-    let alerts = alerts_of(&alerts);
+    let alerts =
+        wait_for_alerts(&alerts, "the redeemed alert", |seen| seen.iter().any(|a| a.1 == "Position Redeemed")).await;
     assert!(
         alerts.iter().any(|(p, title, message)| *p == Priority::Info
             && title == "Position Redeemed"
@@ -539,7 +558,9 @@ async fn after_a_restart_a_sent_redemption_is_reconciled_by_its_hash_and_a_pendi
     assert_eq!((broadcasts[1].to, broadcasts[1].nonce), (ctf, 1));
     assert_eq!(broadcasts[1].call, expected);
     assert_eq!(broadcasts[1].row_at_broadcast.as_ref().map(|r| r.0.as_str()), Some("sent"));
-    assert_eq!(alerts_of(&alerts).iter().filter(|a| a.1 == "Position Redeemed").count(), 2);
+    let redeemed = |seen: &[(Priority, String, String)]| seen.iter().filter(|a| a.1 == "Position Redeemed").count();
+    let alerts = wait_for_alerts(&alerts, "two redeemed alerts", |seen| redeemed(seen) >= 2).await;
+    assert_eq!(redeemed(&alerts), 2, "{alerts:#?}");
     stop.cancel();
     redeemer.await.unwrap_or_else(|e| panic!("{e}"));
     store.close().await;
@@ -587,7 +608,9 @@ async fn a_proxy_wallet_is_refused_at_start_and_every_redemption_is_alerted_to_b
         let detail = row.detail.as_deref().unwrap_or_default();
         assert!(detail.contains("proxy wallet") && detail.contains("redeem by hand"), "{row:#?}");
     }
-    let failed: Vec<_> = alerts_of(&alerts).into_iter().filter(|a| a.1 == "Redemption Failed").collect();
+    let failures = |seen: &[(Priority, String, String)]| seen.iter().filter(|a| a.1 == "Redemption Failed").count();
+    let seen = wait_for_alerts(&alerts, "both failure alerts", |seen| failures(seen) >= 2).await;
+    let failed: Vec<_> = seen.into_iter().filter(|a| a.1 == "Redemption Failed").collect();
     assert_eq!(failed.len(), 2, "{failed:#?}");
     assert!(failed.iter().all(|a| a.0 == Priority::Error && a.2.starts_with("Redeem by hand:")), "{failed:#?}");
     assert!(chain.calls().is_empty(), "nothing on chain: {:?}", chain.calls());
