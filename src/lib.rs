@@ -114,6 +114,7 @@ pub mod history;
 pub mod live;
 pub mod logging;
 pub mod market;
+pub mod plans;
 pub mod polymarket;
 pub mod report;
 pub mod risk;

@@ -20,6 +20,7 @@ pub use sections::{
 use serde::{Deserialize, Serialize};
 
 use crate::alerts::AlertsConfig;
+use crate::plans::SignalsConfig;
 use crate::polymarket::PolymarketConfig;
 use crate::risk::RiskConfig;
 use crate::session::RecordConfig;
@@ -40,6 +41,7 @@ pub struct Config {
     pub health: HealthConfig,
     pub api: ApiConfig,
     pub record: RecordConfig,
+    pub signals: SignalsConfig,
 }
 
 impl Config {
@@ -57,6 +59,7 @@ impl Config {
         self.health.validate("health", &mut issues);
         self.api.validate("api", &mut issues);
         self.record.validate("record", &mut issues);
+        self.signals.validate("signals", &mut issues);
         issues.into_vec()
     }
 

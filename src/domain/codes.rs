@@ -131,6 +131,18 @@ pub enum ReasonCode {
     NearResolution,
     /// Copying this whale has cost more in slippage than its trades gain on average.
     NegativeCopyEdge,
+    /// A trade plan lacks a field every plan must have.
+    IncompletePlan,
+    /// A trade plan's value is out of range or inconsistent (entry zone order, symbol form, …).
+    InvalidPlan,
+    /// A plan's stop is not on the losing side of its whole entry zone.
+    StopWrongSide,
+    /// A plan's targets are not beyond its entry, each farther than the last.
+    TargetWrongSide,
+    /// A plan with this id was already decided.
+    DuplicatePlan,
+    /// A plan asks to risk more than `signals.max_risk_percent`.
+    MaxRiskPerTrade,
     // State transitions.
     CircuitBreakerTripped,
     DailyLossLimit,
@@ -175,6 +187,12 @@ impl ReasonCode {
             ReasonCode::InsufficientDepth => "insufficient_depth",
             ReasonCode::NearResolution => "near_resolution",
             ReasonCode::NegativeCopyEdge => "negative_copy_edge",
+            ReasonCode::IncompletePlan => "incomplete_plan",
+            ReasonCode::InvalidPlan => "invalid_plan",
+            ReasonCode::StopWrongSide => "stop_wrong_side",
+            ReasonCode::TargetWrongSide => "target_wrong_side",
+            ReasonCode::DuplicatePlan => "duplicate_plan",
+            ReasonCode::MaxRiskPerTrade => "max_risk_per_trade",
             ReasonCode::CircuitBreakerTripped => "circuit_breaker_tripped",
             ReasonCode::DailyLossLimit => "daily_loss_limit",
             ReasonCode::MaxDrawdown => "max_drawdown",
@@ -192,7 +210,7 @@ impl ReasonCode {
     }
 
     /// Every code, for documentation and exhaustive tests.
-    pub const ALL: [ReasonCode; 37] = [
+    pub const ALL: [ReasonCode; 43] = [
         ReasonCode::MaxTotalPositions,
         ReasonCode::MaxPositionsPerWhale,
         ReasonCode::MaxPositionsPerMarket,
@@ -217,6 +235,12 @@ impl ReasonCode {
         ReasonCode::InsufficientDepth,
         ReasonCode::NearResolution,
         ReasonCode::NegativeCopyEdge,
+        ReasonCode::IncompletePlan,
+        ReasonCode::InvalidPlan,
+        ReasonCode::StopWrongSide,
+        ReasonCode::TargetWrongSide,
+        ReasonCode::DuplicatePlan,
+        ReasonCode::MaxRiskPerTrade,
         ReasonCode::CircuitBreakerTripped,
         ReasonCode::DailyLossLimit,
         ReasonCode::MaxDrawdown,

@@ -1,0 +1,105 @@
+//! What became of one plan: where it came from, and approved with its size and staged order, or
+//! refused with a reason code. The engine makes one per plan; the store, the audit trail, the
+//! announcement, telemetry and the batch summary all read this one shape.
+
+use std::fmt;
+use std::sync::Arc;
+
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use crate::clock::Timestamp;
+use crate::config::Mode;
+use crate::domain::ReasonCode;
+
+use super::plan::{Direction, TradePlan};
+use super::sizing::PlanSize;
+
+/// How a plan reached the daemon.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "via")]
+pub enum PlanSource {
+    /// `POST /signals`.
+    Api,
+    /// A file in the inbox directory (its name).
+    Inbox { file: String },
+}
+
+impl fmt::Display for PlanSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PlanSource::Api => f.write_str("api"),
+            PlanSource::Inbox { file } => write!(f, "inbox:{file}"),
+        }
+    }
+}
+
+/// The order an approved plan stages: what the executor is asked to send.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StagedOrder {
+    /// `plan-<plan id>`: the client order id a venue would see.
+    pub client_order_id: String,
+    pub symbol: String,
+    /// `buy` for a long, `sell` for a short.
+    pub side: String,
+    /// Limit price: the near entry.
+    pub price: Decimal,
+    pub units: Decimal,
+    pub stop: Decimal,
+    pub targets: Vec<Decimal>,
+    pub leverage: Decimal,
+    /// The executor's mode (`dry_run` until a venue executor is configured).
+    pub mode: Mode,
+}
+
+/// The decision on one plan.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "outcome")]
+pub enum PlanOutcome {
+    Approved { size: PlanSize, order: StagedOrder },
+    Rejected { code: ReasonCode, detail: String },
+}
+
+/// One plan's decision, as every sink reads it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlanDecision {
+    /// The plan's id, or `""` when it had none.
+    pub plan_id: String,
+    /// The symbol as given (upper-cased once valid), if any.
+    pub symbol: Option<String>,
+    pub direction: Option<Direction>,
+    pub source: PlanSource,
+    pub at: Timestamp,
+    /// The complete plan, when it passed validation.
+    pub plan: Option<Arc<TradePlan>>,
+    pub outcome: PlanOutcome,
+}
+
+impl PlanDecision {
+    pub fn is_approved(&self) -> bool {
+        matches!(self.outcome, PlanOutcome::Approved { .. })
+    }
+
+    pub fn reason(&self) -> Option<ReasonCode> {
+        match &self.outcome {
+            PlanOutcome::Approved { .. } => None,
+            PlanOutcome::Rejected { code, .. } => Some(*code),
+        }
+    }
+}
+
+/// An open plan closed by its outcome (an operator's report, or in time a venue's fills).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlanClose {
+    pub plan_id: String,
+    pub symbol: String,
+    pub direction: Direction,
+    pub entry: Decimal,
+    pub exit_price: Decimal,
+    pub units: Decimal,
+    /// `(exit − entry) × units × sign`, in the quote currency.
+    pub pnl_usd: Decimal,
+    /// The result in multiples of the plan's initial risk.
+    pub r_multiple: Decimal,
+    pub at: Timestamp,
+}
