@@ -7,6 +7,7 @@
 //! | `GET /status` | JSON: trading state, positions, P&L, limits in use; bearer token required |
 //! | `GET /trades?whale=&market=&since=&limit=`, `/profit`, `/daily?days=` | trade history, profit, P&L per trading day, from the store with the open trades marked; bearer token required |
 //! | `POST /halt`, `/resume`, `/kill`, `/close/{trade}`, `/adopt/{token}`, `/drop/{trade}` | control; bearer token required |
+//! | `POST /signals` (a trade plan), `/signals/{plan_id}/close`, `/signals/summary`; `GET /signals` | trade plans: 200 approved, 422 refused (with the decision), 400 not a plan; bearer token required |
 //!
 //! Requests whose `Host` is not one of `api.allowed_hosts` answer 421 (a browser led there by DNS
 //! rebinding reads nothing). Requests without the right token answer 401 before their body is
@@ -21,6 +22,7 @@ mod client;
 mod conn;
 mod prometheus;
 mod server;
+mod signals;
 mod status_view;
 
 pub use client::{ApiClient, ClientError};
@@ -29,6 +31,7 @@ pub use server::{
     ApiError, ApiLimits, ApiState, ControlOutcome, ControlReply, ControlRequest, ControlSender, HistorySource, bind,
     router, send_control, serve,
 };
+pub use signals::{SignalsApi, SummaryReply};
 pub use status_view::{
     ComponentView, HoldView, MismatchView, PositionView, RecordingView, StatusView, StoreView, WalletView, whale_line,
 };

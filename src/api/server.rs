@@ -10,6 +10,7 @@ use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot};
@@ -20,6 +21,8 @@ use http_body_util::{BodyExt, LengthLimitError, Limited};
 use super::auth::authorize;
 use super::conn::{ConnHandle, accept_loop};
 use crate::config::{ApiConfig, Secret};
+use crate::engine::PlanAnswer;
+use crate::plans::{PlanSource, PlanWire};
 pub use crate::engine::ControlOutcome;
 use crate::history::{HistoryError, HistoryQuery};
 use crate::logging::{AUDIT_TARGET, record_http_call};
@@ -52,6 +55,16 @@ pub enum ControlRequest {
     Unmute {
         wallet: String,
     },
+    /// A trade plan to decide on.
+    SubmitPlan {
+        plan: Box<PlanWire>,
+        source: PlanSource,
+    },
+    /// An open plan's outcome: it ended at `exit_price`.
+    ClosePlan {
+        plan_id: String,
+        exit_price: Decimal,
+    },
 }
 
 /// The engine's answer to a control request.
@@ -60,6 +73,9 @@ pub struct ControlReply {
     pub outcome: ControlOutcome,
     pub message: String,
     pub trading_state: String,
+    /// A plan command's decision or close.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan: Option<PlanAnswer>,
 }
 
 impl ControlReply {
@@ -68,7 +84,7 @@ impl ControlReply {
     }
 
     /// Done answers 200, a refusal in the current state 409, an unknown trade or token 404.
-    fn status_code(&self) -> StatusCode {
+    pub(crate) fn status_code(&self) -> StatusCode {
         match self.outcome {
             ControlOutcome::Done => StatusCode::OK,
             ControlOutcome::Refused => StatusCode::CONFLICT,
@@ -76,14 +92,21 @@ impl ControlReply {
         }
     }
 
-    /// The JSON the CLI reads: `ok`, `outcome`, `message`, `trading_state`.
-    fn body(&self) -> serde_json::Value {
-        serde_json::json!({
+    /// The JSON the CLI reads: `ok`, `outcome`, `message`, `trading_state`, and a plan
+    /// command's `decision` or `close`.
+    pub(crate) fn body(&self) -> serde_json::Value {
+        let mut body = serde_json::json!({
             "ok": self.ok(),
             "outcome": self.outcome,
             "message": self.message,
             "trading_state": self.trading_state,
-        })
+        });
+        match &self.plan {
+            Some(PlanAnswer::Decision(decision)) => body["decision"] = serde_json::to_value(decision).unwrap_or_default(),
+            Some(PlanAnswer::Close(close)) => body["close"] = serde_json::to_value(close).unwrap_or_default(),
+            None => {}
+        }
+        body
     }
 }
 
@@ -113,6 +136,8 @@ pub struct ApiState {
     pub silences: Option<SilenceControl>,
     /// Connection and request bounds, and who may ask.
     pub limits: Arc<ApiLimits>,
+    /// The trade-plan routes (`None`: plans are not taken, and they answer 503).
+    pub signals: Option<super::signals::SignalsApi>,
 }
 
 /// The `[api]` bounds the server enforces (read once at start).
@@ -193,6 +218,9 @@ pub fn router(state: ApiState) -> Router {
         .route("/unmute/{wallet}", post(unmute))
         .route("/silences", get(list_silences).post(add_silence))
         .route("/silences/{id}/expire", post(expire_silence))
+        .route("/signals", get(super::signals::stats).post(super::signals::submit))
+        .route("/signals/summary", post(super::signals::summary))
+        .route("/signals/{plan_id}/close", post(super::signals::close))
         .layer(middleware::from_fn_with_state(state.clone(), guard))
         .layer(middleware::from_fn(time_request))
         .with_state(state)
@@ -212,10 +240,11 @@ async fn time_request(request: Request, next: Next) -> Response {
 
 /// The route a path belongs to, as the router names it.
 fn route_of(path: &str) -> &'static str {
-    const EXACT: [&str; 10] =
-        ["/health", "/metrics", "/status", "/trades", "/profit", "/daily", "/halt", "/resume", "/kill", "/silences"];
-    const WITH_ID: [(&str, &str); 5] = [
+    const EXACT: [&str; 12] =
+        ["/health", "/metrics", "/status", "/trades", "/profit", "/daily", "/halt", "/resume", "/kill", "/silences", "/signals", "/signals/summary"];
+    const WITH_ID: [(&str, &str); 6] = [
         ("/silences/", "/silences/{id}/expire"),
+        ("/signals/", "/signals/{plan_id}/close"),
         ("/close/", "/close/{trade}"),
         ("/adopt/", "/adopt/{token}"),
         ("/drop/", "/drop/{trade}"),
@@ -288,7 +317,7 @@ fn too_large(max: usize) -> Response {
     refusal(StatusCode::PAYLOAD_TOO_LARGE, &format!("request bodies are limited to {max} bytes (api.max_body_bytes)"))
 }
 
-fn refusal(code: StatusCode, message: &str) -> Response {
+pub(super) fn refusal(code: StatusCode, message: &str) -> Response {
     (code, axum::Json(serde_json::json!({ "ok": false, "message": message }))).into_response()
 }
 
@@ -601,7 +630,7 @@ pub async fn send_control(
     reply_rx.await.map_err(|_| "the engine stopped before answering")
 }
 
-fn unavailable(message: &str) -> Response {
+pub(super) fn unavailable(message: &str) -> Response {
     refusal(StatusCode::SERVICE_UNAVAILABLE, message)
 }
 

@@ -14,6 +14,7 @@ pub(crate) mod fetch_history;
 mod locate;
 mod replay;
 mod report;
+mod signals;
 mod silence;
 
 /// Exit codes shared by every command (see the README).
@@ -211,6 +212,12 @@ pub enum Command {
         #[command(subcommand)]
         action: AuditAction,
     },
+    /// Trade plans, through the running daemon: submit one, report an open plan's outcome, send
+    /// the batch summary now, or show the signal analytics.
+    Signals {
+        #[command(subcommand)]
+        action: SignalsAction,
+    },
     /// Print the version.
     Version,
 }
@@ -239,6 +246,35 @@ pub enum AuditAction {
         since: Option<crate::clock::Timestamp>,
         #[arg(long)]
         until: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// `whale-trader signals …`: through the running daemon's API.
+#[derive(Debug, Subcommand)]
+pub enum SignalsAction {
+    /// Hand the daemon a trade plan (a JSON file, or `-` for standard input) and print its decision.
+    Submit {
+        file: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// An open plan ended at a price: its exposure is released and its outcome (P&L, R) recorded.
+    Close {
+        plan_id: String,
+        #[arg(long)]
+        exit_price: rust_decimal::Decimal,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Send the batch summary of the plans since the last one to the alert channels now.
+    Summary {
+        #[arg(long)]
+        json: bool,
+    },
+    /// The signal analytics: plans by outcome, tier and regime, average R:R, hit rate.
+    Stats {
         #[arg(long)]
         json: bool,
     },
@@ -347,6 +383,7 @@ pub fn main() -> ExitCode {
             with_config(&cli, |config| control::post(config, &format!("/unmute/{wallet}"), None, *json))
         }
         Command::Silence { action } => with_config(&cli, |config| silence::run(config, action)),
+        Command::Signals { action } => with_config(&cli, |config| signals::run(config, action)),
         Command::FetchHistory { wallets, since, until, out } => {
             with_config(&cli, |config| fetch_history::fetch(config, wallets, since.as_deref(), until.as_deref(), out))
         }

@@ -369,6 +369,9 @@ fn environment_variables() -> (config::Map<String, String>, Vec<ConfigIssue>) {
             }),
         }
     }
+    let (aliased, alias_issues) = super::aliases::alias_variables(|name| std::env::var(name).ok());
+    variables.extend(aliased);
+    issues.extend(alias_issues);
     (variables, issues)
 }
 

@@ -4,6 +4,7 @@
 //! Each subsystem owns the struct of its own section (`risk::RiskConfig`, `alerts::AlertsConfig`,
 //! …) and its validation rules; this module composes them and owns the daemon-wide sections.
 
+mod aliases;
 mod issues;
 mod load;
 mod secret;

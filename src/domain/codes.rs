@@ -143,6 +143,8 @@ pub enum ReasonCode {
     DuplicatePlan,
     /// A plan asks to risk more than `signals.max_risk_percent`.
     MaxRiskPerTrade,
+    /// Trade plans are not taken (`signals.enabled = false`).
+    SignalsDisabled,
     // State transitions.
     CircuitBreakerTripped,
     DailyLossLimit,
@@ -193,6 +195,7 @@ impl ReasonCode {
             ReasonCode::TargetWrongSide => "target_wrong_side",
             ReasonCode::DuplicatePlan => "duplicate_plan",
             ReasonCode::MaxRiskPerTrade => "max_risk_per_trade",
+            ReasonCode::SignalsDisabled => "signals_disabled",
             ReasonCode::CircuitBreakerTripped => "circuit_breaker_tripped",
             ReasonCode::DailyLossLimit => "daily_loss_limit",
             ReasonCode::MaxDrawdown => "max_drawdown",
@@ -210,7 +213,7 @@ impl ReasonCode {
     }
 
     /// Every code, for documentation and exhaustive tests.
-    pub const ALL: [ReasonCode; 43] = [
+    pub const ALL: [ReasonCode; 44] = [
         ReasonCode::MaxTotalPositions,
         ReasonCode::MaxPositionsPerWhale,
         ReasonCode::MaxPositionsPerMarket,
@@ -241,6 +244,7 @@ impl ReasonCode {
         ReasonCode::TargetWrongSide,
         ReasonCode::DuplicatePlan,
         ReasonCode::MaxRiskPerTrade,
+        ReasonCode::SignalsDisabled,
         ReasonCode::CircuitBreakerTripped,
         ReasonCode::DailyLossLimit,
         ReasonCode::MaxDrawdown,

@@ -297,6 +297,74 @@ pub struct WhaleStandingChanged {
     pub timestamp: String,
 }
 
+/// `signal_approved`: a trade plan passed validation and the risk check; its order is staged.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignalApproved {
+    pub plan_id: String,
+    pub symbol: String,
+    pub direction: String,
+    /// `api` or `inbox:<file>`.
+    pub source: String,
+    pub score: Decimal,
+    pub quality_tier: String,
+    pub regime: String,
+    pub entry_near: Decimal,
+    pub entry_far: Decimal,
+    pub stop: Decimal,
+    /// The targets, nearest first, comma-separated.
+    pub targets: String,
+    /// Mean R of the targets.
+    pub reward_to_risk: Decimal,
+    pub units: Decimal,
+    pub notional_usd: Decimal,
+    /// The loss at the stop, USD: what the exposure limits count.
+    pub risk_usd: Decimal,
+    pub risk_percent: Decimal,
+    pub equity_usd: Decimal,
+    pub leverage: Decimal,
+    pub atr_factor: Decimal,
+    /// The maximum notional cut the size down.
+    pub capped: bool,
+    pub client_order_id: String,
+    /// The executor's mode: `dry_run` stages and logs only.
+    pub mode: String,
+    pub timestamp: String,
+}
+
+/// `signal_rejected`: a trade plan refused, with its reason code. Fields the plan lacked are empty.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignalRejected {
+    pub plan_id: String,
+    pub symbol: String,
+    pub direction: String,
+    pub source: String,
+    /// `incomplete_plan`, `stop_wrong_side`, `duplicate_plan`, `double_fire`, `per_asset_exposure`, …
+    pub reason: String,
+    pub detail: String,
+    /// The plan's grade and regime, once it was complete enough to have them.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub quality_tier: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub regime: String,
+    pub trading_state: String,
+    pub equity_usd: Decimal,
+    pub timestamp: String,
+}
+
+/// `signal_closed`: an open plan closed with its outcome.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignalClosed {
+    pub plan_id: String,
+    pub symbol: String,
+    pub direction: String,
+    pub entry: Decimal,
+    pub exit_price: Decimal,
+    pub units: Decimal,
+    pub pnl_usd: Decimal,
+    pub r_multiple: Decimal,
+    pub timestamp: String,
+}
+
 /// One line of the audit trail.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
@@ -314,6 +382,9 @@ pub enum AuditRecord {
     MarketClosed(MarketClosed),
     MarketReopened(MarketReopened),
     WhaleStandingChanged(WhaleStandingChanged),
+    SignalApproved(SignalApproved),
+    SignalRejected(SignalRejected),
+    SignalClosed(SignalClosed),
 }
 
 impl AuditRecord {
@@ -335,6 +406,9 @@ impl AuditRecord {
             AuditRecord::MarketClosed(_) => "market_closed",
             AuditRecord::MarketReopened(_) => "market_reopened",
             AuditRecord::WhaleStandingChanged(_) => "whale_standing_changed",
+            AuditRecord::SignalApproved(_) => "signal_approved",
+            AuditRecord::SignalRejected(_) => "signal_rejected",
+            AuditRecord::SignalClosed(_) => "signal_closed",
         }
     }
 
@@ -352,6 +426,8 @@ impl AuditRecord {
             AuditRecord::PositionAdopted(_) | AuditRecord::PositionDropped(_) => None,
             AuditRecord::MarketClosed(_) | AuditRecord::MarketReopened(_) => None,
             AuditRecord::WhaleStandingChanged(r) => Some(&r.reason),
+            AuditRecord::SignalRejected(r) => Some(&r.reason),
+            AuditRecord::SignalApproved(_) | AuditRecord::SignalClosed(_) => None,
         }
     }
 
@@ -559,6 +635,64 @@ impl AuditSink for TracingAuditSink {
                 until = r.until.as_deref().unwrap_or(""),
                 timestamp = %r.timestamp,
                 "whale standing changed"
+            ),
+            AuditRecord::SignalApproved(r) => tracing::info!(
+                target: AUDIT_TARGET,
+                event = "signal_approved",
+                plan_id = %r.plan_id,
+                symbol = %r.symbol,
+                direction = %r.direction,
+                source = %r.source,
+                score = %r.score,
+                quality_tier = %r.quality_tier,
+                regime = %r.regime,
+                entry_near = %r.entry_near,
+                entry_far = %r.entry_far,
+                stop = %r.stop,
+                targets = %r.targets,
+                reward_to_risk = %r.reward_to_risk,
+                units = %r.units,
+                notional_usd = %r.notional_usd,
+                risk_usd = %r.risk_usd,
+                risk_percent = %r.risk_percent,
+                equity_usd = %r.equity_usd,
+                leverage = %r.leverage,
+                atr_factor = %r.atr_factor,
+                capped = r.capped,
+                client_order_id = %r.client_order_id,
+                mode = %r.mode,
+                timestamp = %r.timestamp,
+                "signal approved"
+            ),
+            AuditRecord::SignalRejected(r) => tracing::info!(
+                target: AUDIT_TARGET,
+                event = "signal_rejected",
+                plan_id = %r.plan_id,
+                symbol = %r.symbol,
+                direction = %r.direction,
+                source = %r.source,
+                reason = %r.reason,
+                detail = %r.detail,
+                quality_tier = %r.quality_tier,
+                regime = %r.regime,
+                trading_state = %r.trading_state,
+                equity_usd = %r.equity_usd,
+                timestamp = %r.timestamp,
+                "signal rejected"
+            ),
+            AuditRecord::SignalClosed(r) => tracing::info!(
+                target: AUDIT_TARGET,
+                event = "signal_closed",
+                plan_id = %r.plan_id,
+                symbol = %r.symbol,
+                direction = %r.direction,
+                entry = %r.entry,
+                exit_price = %r.exit_price,
+                units = %r.units,
+                pnl_usd = %r.pnl_usd,
+                r_multiple = %r.r_multiple,
+                timestamp = %r.timestamp,
+                "signal closed"
             ),
         }
     }

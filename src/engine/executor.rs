@@ -20,7 +20,7 @@ use crate::clock::Timestamp;
 use crate::config::Mode;
 use crate::domain::ClientOrderId;
 use crate::market::{FillRequest, OrderBook, simulate_fill};
-use crate::risk::{Approved, OrderIntent};
+use crate::risk::{Approved, OrderIntent, PlanApproved};
 
 use super::io::ExecutionReport;
 use super::market_data::VenueRules;
@@ -98,6 +98,45 @@ impl Executor for DryRunExecutor {
         reports: &mut Vec<ExecutionReport>,
     ) {
         reports.push(ExecutionReport::unfilled(intent.client_order_id, "dry run", now));
+    }
+}
+
+/// Carries out the orders of approved trade plans: the seam a crypto venue's executor fills. Only
+/// a plan the risk manager approved can be handed over ([`PlanApproved`] is made nowhere else).
+pub trait PlanExecutor: Send {
+    fn mode(&self) -> Mode;
+
+    /// Hands one approved plan's staged order to the venue at `now` (a dry run only logs it).
+    fn submit(&mut self, order: &PlanApproved, now: Timestamp);
+}
+
+/// Stages and logs a plan's order as the one it would send; nothing leaves the process.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct DryRunPlanExecutor;
+
+impl PlanExecutor for DryRunPlanExecutor {
+    fn mode(&self) -> Mode {
+        Mode::DryRun
+    }
+
+    fn submit(&mut self, order: &PlanApproved, now: Timestamp) {
+        let staged = order.order();
+        let size = order.size();
+        tracing::info!(
+            event = "ORDER_SUBMITTED",
+            mode = %Mode::DryRun,
+            client_order_id = %staged.client_order_id,
+            symbol = %staged.symbol,
+            side = %staged.side,
+            price = %staged.price,
+            units = %staged.units,
+            notional_usd = %size.notional_usd,
+            stop = %staged.stop,
+            targets = %staged.targets.iter().map(ToString::to_string).collect::<Vec<_>>().join(","),
+            leverage = %staged.leverage,
+            at = %now,
+            "ORDER_SUBMITTED (dry run): staged and logged, not sent"
+        );
     }
 }
 

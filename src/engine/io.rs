@@ -12,7 +12,8 @@ use crate::domain::{
     ClientOrderId, ExitReason, MarketId, ReasonCode, Side, TokenId, TradingState, WhaleId, WhaleVerdict,
 };
 use crate::market::{BookRefusalCounts, ClobMarketInfo, MarketName, OrderBook, VenuePosition, WhaleTrade};
-use crate::risk::{Approved, OrderIntent, Transition};
+use crate::plans::{PlanClose, PlanDecision, PlanSource, PlanWire};
+use crate::risk::{Approved, OrderIntent, PlanApproved, Transition};
 
 use super::audit::AuditRecord;
 use super::copy_rules::RejectReason;
@@ -92,6 +93,10 @@ pub enum Control {
     Drop { trade_id: String },
     /// A human lifts a muted whale's mute before its cooldown ends.
     Unmute { wallet: String },
+    /// A trade plan to decide on (from `POST /signals` or the inbox): validated, sized, checked.
+    SubmitPlan { plan: Box<PlanWire>, source: PlanSource },
+    /// An open plan ended at `exit_price` (an operator's report of its outcome).
+    ClosePlan { plan_id: String, exit_price: Decimal },
 }
 
 impl Control {
@@ -106,6 +111,8 @@ impl Control {
                 | Control::Adopt { .. }
                 | Control::Drop { .. }
                 | Control::Unmute { .. }
+                | Control::SubmitPlan { .. }
+                | Control::ClosePlan { .. }
         )
     }
 }
@@ -116,6 +123,17 @@ pub struct ControlAnswer {
     pub seq: u64,
     pub outcome: ControlOutcome,
     pub message: String,
+    /// A plan command's result: its decision, or its close.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan: Option<PlanAnswer>,
+}
+
+/// What a plan command gave, for the API's answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PlanAnswer {
+    Decision(Box<PlanDecision>),
+    Close(Box<PlanClose>),
 }
 
 impl ControlAnswer {
@@ -207,6 +225,10 @@ pub enum EngineEvent {
     SessionEnded(Box<ReplayReport>),
     /// A market's names, new or changed (from a whale trade or Gamma): the store caches them.
     MarketNamed(Box<MarketName>),
+    /// A trade plan was decided (the store keeps every decision; approved ones are announced).
+    PlanDecided(Box<PlanDecision>),
+    /// An open plan was closed with its outcome.
+    PlanClosed(Box<PlanClose>),
 }
 
 /// The risk figures at a trading-state change: the same numbers `/status` shows once the step
@@ -356,6 +378,8 @@ pub struct Outputs {
     pub cancels: Vec<ClientOrderId>,
     /// Events for the store, the audit trail and alerts.
     pub events: Vec<EngineEvent>,
+    /// Orders of approved trade plans, for the plan executor.
+    pub plan_orders: Vec<PlanApproved>,
 }
 
 impl Outputs {
@@ -367,10 +391,11 @@ impl Outputs {
         self.intents.clear();
         self.cancels.clear();
         self.events.clear();
+        self.plan_orders.clear();
     }
 
     pub fn is_empty(&self) -> bool {
-        self.intents.is_empty() && self.cancels.is_empty() && self.events.is_empty()
+        self.intents.is_empty() && self.cancels.is_empty() && self.events.is_empty() && self.plan_orders.is_empty()
     }
 }
 

@@ -142,6 +142,8 @@ impl Journal {
                     }));
                 }
                 EngineEvent::MarketNamed(name) => commands.push(StoreCommand::UpsertMarketName((**name).clone())),
+                EngineEvent::PlanDecided(decision) => commands.push(StoreCommand::RecordPlanDecision(decision.clone())),
+                EngineEvent::PlanClosed(close) => commands.push(StoreCommand::RecordPlanClose(close.clone())),
                 EngineEvent::Audit(_)
                 | EngineEvent::WhaleTradeSeen { .. }
                 | EngineEvent::BreakerWarning { .. }

@@ -39,11 +39,11 @@ pub mod view;
 pub use audit::{AUDIT_TARGET, AuditRecord, AuditSink, DiscardAuditSink, MemoryAuditSink, TracingAuditSink};
 pub use core::{Engine, EngineSettings};
 pub use executor::{
-    DryRunExecutor, Executor, LIVE_CONFIRM_ENV, LiveRefusal, LiveStartError, MarketView, PaperExecutor,
-    check_live_start,
+    DryRunExecutor, DryRunPlanExecutor, Executor, LIVE_CONFIRM_ENV, LiveRefusal, LiveStartError, MarketView,
+    PaperExecutor, PlanExecutor, check_live_start,
 };
 pub use io::{
-    Control, ControlAnswer, ControlOutcome, DecisionOutcome, EngineEvent, EngineStatus, ExecutionReport, ExitCounters,
+    Control, ControlAnswer, ControlOutcome, PlanAnswer, DecisionOutcome, EngineEvent, EngineStatus, ExecutionReport, ExitCounters,
     Input, Outputs, PositionClose, PositionUpdate, Quote, RedemptionRequest, StateFigures, WalletReading,
     WhaleTradeDecision,
 };

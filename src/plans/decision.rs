@@ -53,7 +53,7 @@ pub struct StagedOrder {
 }
 
 /// The decision on one plan.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "outcome")]
 pub enum PlanOutcome {
     Approved { size: PlanSize, order: StagedOrder },
@@ -61,7 +61,7 @@ pub enum PlanOutcome {
 }
 
 /// One plan's decision, as every sink reads it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PlanDecision {
     /// The plan's id, or `""` when it had none.
     pub plan_id: String,
@@ -89,7 +89,7 @@ impl PlanDecision {
 }
 
 /// An open plan closed by its outcome (an operator's report, or in time a venue's fills).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PlanClose {
     pub plan_id: String,
     pub symbol: String,

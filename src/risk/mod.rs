@@ -51,6 +51,8 @@ pub mod safeguards;
 pub mod sizing;
 mod snapshot;
 pub mod state;
+pub mod plan_scaffold;
+pub use plan_scaffold::{PlanApproved, PlanCheck};
 pub mod stops;
 pub mod wallet;
 pub mod whales;

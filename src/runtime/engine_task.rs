@@ -37,8 +37,8 @@ use super::session_recorder::InputRecorder;
 
 use crate::engine::journal::{Journal, any_recorded, client_order_id_text};
 use crate::engine::{
-    Engine, EngineError, EngineEvent, EngineStatus, EngineView, ExecutionReport, Executor, Input, MarketView, Outputs,
-    ReplayReport,
+    DryRunPlanExecutor, Engine, EngineError, EngineEvent, EngineStatus, EngineView, ExecutionReport, Executor, Input,
+    MarketView, Outputs, PlanExecutor, ReplayReport,
 };
 
 /// One message on the engine's queue.
@@ -156,12 +156,25 @@ pub struct EngineHandle {
     pub task: JoinHandle<Result<EngineRunSummary, EngineError>>,
 }
 
+/// The executors the engine task hands orders to: the copy path's (`daemon.mode`) and the trade
+/// plans' (a dry run until a venue executor is configured).
+pub struct Executors {
+    pub orders: Box<dyn Executor>,
+    pub plans: Box<dyn PlanExecutor>,
+}
+
+impl From<Box<dyn Executor>> for Executors {
+    fn from(orders: Box<dyn Executor>) -> Self {
+        Self { orders, plans: Box::new(DryRunPlanExecutor) }
+    }
+}
+
 /// Spawns the engine task. `events` is where every [`EngineEvent`] goes once persisted (the
 /// recorder's queue); `capacity` is `daemon.engine_queue_capacity`; without `persistence` nothing
 /// is written (tests, benchmarks of the engine alone).
 pub fn spawn_engine_task(
     engine: Engine,
-    executor: Box<dyn Executor>,
+    executors: impl Into<Executors>,
     clock: Arc<dyn Clock>,
     capacity: usize,
     events: mpsc::Sender<EngineEvent>,
@@ -172,10 +185,12 @@ pub fn spawn_engine_task(
     let (status_tx, status_rx) = watch::channel(engine.status());
     let (view_tx, view_rx) = watch::channel(Arc::new(engine.view()));
     let progress = Arc::new(AtomicU64::new(0));
+    let Executors { orders: executor, plans: plan_executor } = executors.into();
     let actor = EngineActor {
         cursor: persistence.as_ref().and_then(|p| p.cursor),
         engine,
         executor,
+        plan_executor,
         clock,
         events,
         persistence,
@@ -200,6 +215,7 @@ const MAX_UNCONFIRMED: usize = 1024;
 struct EngineActor {
     engine: Engine,
     executor: Box<dyn Executor>,
+    plan_executor: Box<dyn PlanExecutor>,
     clock: Arc<dyn Clock>,
     events: mpsc::Sender<EngineEvent>,
     persistence: Option<Persistence>,
@@ -356,15 +372,23 @@ impl EngineActor {
         // Orders about to be sent and fills just applied are durable before anything else happens;
         // decisions and state changes are queued in order (a later order waits for them too).
         // A redemption request is written ahead like an order: durable before the redeemer sees it.
-        let fills = out
-            .events
-            .iter()
-            .any(|e| matches!(e, EngineEvent::FillApplied { .. } | EngineEvent::RedemptionRequested(_)));
-        let durability = if out.intents.is_empty() && !fills { Durability::Queue } else { Durability::Wait };
+        // An approved plan's decision (and the plan book holding it) is durable before its order
+        // is handed over, like a copy order; so is a plan's close before anyone is told.
+        let fills = out.events.iter().any(|e| {
+            matches!(e, EngineEvent::FillApplied { .. } | EngineEvent::RedemptionRequested(_) | EngineEvent::PlanClosed(_))
+        });
+        let durability = if out.intents.is_empty() && out.plan_orders.is_empty() && !fills {
+            Durability::Queue
+        } else {
+            Durability::Wait
+        };
         self.commit(out, now, durability).await?;
         self.written_ahead += out.intents.len() as u64;
         super::failpoints::after_write_ahead(self.written_ahead);
         self.flush_events(out).await;
+        for order in out.plan_orders.drain(..) {
+            self.plan_executor.submit(&order, now);
+        }
         self.execute(0, now, out, reports).await
     }
 

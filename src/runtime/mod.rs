@@ -21,6 +21,7 @@ mod feeds;
 mod health_alerts;
 mod lock;
 mod observe;
+pub mod plans;
 mod recorder;
 mod recovery;
 mod reload;
@@ -36,7 +37,8 @@ mod watchdog;
 
 pub use daemon::run;
 pub use engine_task::{
-    EngineHandle, EngineMsg, EngineRunSummary, Persistence, price_event_msg, spawn_engine_task, whale_trade_msg,
+    EngineHandle, EngineMsg, EngineRunSummary, Executors, Persistence, price_event_msg, spawn_engine_task,
+    whale_trade_msg,
 };
 pub use lock::{DataDirLock, LOCK_FILE, LockError};
 pub use reload::{ReloadOutcome, reload_summary};

@@ -88,6 +88,13 @@ pub fn status_json(observed: &Observed) -> serde_json::Value {
     serde_json::to_value(status_view(observed)).unwrap_or_default()
 }
 
+/// `GET /signals` and `whale-trader signals stats`: the plans decided and closed since the start,
+/// by outcome.
+pub fn signals_json(observed: &Observed) -> serde_json::Value {
+    let recorded = observed.recorded.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
+    serde_json::json!({ "decisions": recorded.plans, "closes": recorded.plan_closes })
+}
+
 /// The daemon's side of `trades`, `profit`, `daily`: the store it writes, read through a read-only
 /// connection, with the open trades marked at the engine's last prices (blocking).
 pub fn history_json(

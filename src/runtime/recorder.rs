@@ -16,6 +16,7 @@ use crate::config::Config;
 use crate::domain::{ReasonCode, TradingState};
 use crate::engine::audit::WhaleStandingChanged;
 use crate::engine::{AuditRecord, EngineEvent, EngineView, RedemptionRequest, ReplayReport, StateFigures};
+use crate::plans::{PlanClose, PlanDecision, PlanOutcome};
 use crate::market::beside;
 use crate::risk::Transition;
 
@@ -34,6 +35,9 @@ pub struct RecorderStats {
     pub redemptions_requested: u64,
     /// Closed trades by exit reason.
     pub closes: BTreeMap<String, u64>,
+    /// Trade plans decided, by outcome (`approved` or the refusal's reason code), and closed.
+    pub plans: BTreeMap<String, u64>,
+    pub plan_closes: u64,
 }
 
 /// Shared read access to the recorder's counters.
@@ -129,12 +133,56 @@ impl Recorder {
                 s.last_feed_lag_ms = lag_ms;
                 s.max_feed_lag_ms = s.max_feed_lag_ms.max(lag_ms);
             }),
+            EngineEvent::PlanDecided(decision) => self.announce_plan(&decision),
+            EngineEvent::PlanClosed(close) => self.announce_plan_close(&close),
             // Persisted by the engine task; nothing to alert.
             EngineEvent::OrderFinished { .. }
             | EngineEvent::PositionUpdated(_)
             | EngineEvent::WhaleTradeDecided(_)
             | EngineEvent::MarketNamed(_) => {}
         }
+    }
+
+    /// An approved plan is announced in the signal formats; a refused one is a rejection alert.
+    fn announce_plan(&self, decision: &PlanDecision) {
+        let outcome = decision.reason().map_or("approved", ReasonCode::as_str);
+        self.count(|s| *s.plans.entry(outcome.to_owned()).or_default() += 1);
+        let symbol = decision.symbol.as_deref().unwrap_or("?");
+        let alert = match &decision.outcome {
+            PlanOutcome::Approved { .. } => Alert::new(Priority::Info, "Signal", decision.plan_id.clone(), decision.at), // SCAFFOLD
+            PlanOutcome::Rejected { code, detail } => Alert::new(
+                Priority::Info,
+                "Signal Rejected",
+                format!("Plan {} ({symbol}) refused: {detail}", decision.plan_id),
+                decision.at,
+            )
+            .with_kind(AlertKind::TradeRejected)
+            .with_market(symbol)
+            .with_reason(code.as_str()),
+        };
+        self.alerts.raise(alert);
+    }
+
+    fn announce_plan_close(&self, close: &PlanClose) {
+        self.count(|s| s.plan_closes += 1);
+        let alert = Alert::new(
+            if close.pnl_usd < rust_decimal::Decimal::ZERO { Priority::Warning } else { Priority::Info },
+            "Signal Closed",
+            format!(
+                "Plan {} ({} {}) closed at {}: {} ({}R)",
+                close.plan_id,
+                close.direction,
+                close.symbol,
+                close.exit_price,
+                alerts::usd(close.pnl_usd),
+                close.r_multiple
+            ),
+            close.at,
+        )
+        .with_kind(AlertKind::TradeClosed)
+        .with_market(close.symbol.clone())
+        .with_pnl(close.pnl_usd);
+        self.alerts.raise(alert);
     }
 
     /// The replayed session's end, once every event it caused is recorded: one log line with its
@@ -235,6 +283,9 @@ impl Recorder {
 
     fn record_audit(&self, record: AuditRecord) {
         match record {
+            // A plan's decision and close are announced from the engine's own plan events, which
+            // carry the whole plan (its confluence and rationale) rather than the flat audit line.
+            AuditRecord::SignalApproved(_) | AuditRecord::SignalRejected(_) | AuditRecord::SignalClosed(_) => {}
             AuditRecord::TradeOpened(t) => {
                 let at = parse_timestamp(&t.timestamp);
                 self.count(|s| *s.decisions.entry("copied".into()).or_default() += 1);

@@ -26,10 +26,11 @@ pub enum WriteError {
 /// Not carried, each for its reason: `Execution` (the replay's own paper executor fills the
 /// orders), `Wallet` (the live wallet's truth: a replay keeps its own paper ledger), a reload's
 /// `Control::SetConfig` (a replay runs under the config it is given), `Quote` (only benchmarks
-/// send it: no feed of the daemon does).
+/// send it: no feed of the daemon does), trade plans and their closes (a session replays the copy
+/// path; a dry-run plan holds its own book and moves neither equity nor any copy limit).
 pub fn is_recorded(input: &Input) -> bool {
     if let Input::Control(control) = input {
-        return !matches!(control, Control::SetConfig(_));
+        return !matches!(control, Control::SetConfig(_) | Control::SubmitPlan { .. } | Control::ClosePlan { .. });
     }
     matches!(
         input,
@@ -326,7 +327,7 @@ fn control_line(ts: i64, control: &Control) -> Option<ControlLine<'_>> {
         Control::Drop { trade_id } => (line.command, line.trade_id) = ("drop", Some(trade_id.as_str())),
         Control::Adopt { token_id } => (line.command, line.token_id) = ("adopt", Some(token_id.as_str())),
         Control::Unmute { wallet } => (line.command, line.wallet) = ("unmute", Some(wallet.as_str())),
-        Control::SetConfig(_) => return None,
+        Control::SetConfig(_) | Control::SubmitPlan { .. } | Control::ClosePlan { .. } => return None,
     }
     Some(line)
 }

@@ -9,6 +9,7 @@ use rust_decimal::Decimal;
 use crate::alerts::Silence;
 use crate::clock::Timestamp;
 use crate::market::MarketName;
+use crate::plans::{PlanClose, PlanDecision};
 
 use super::records::{
     AlertRecord, DecisionRecord, EngineCheckpointRecord, FillRecord, OrderRecord, OrderStatus, PositionRecord,
@@ -49,6 +50,10 @@ pub enum StoreCommand {
     InsertRedemption(RedemptionRecord),
     /// A redemption's next status; `sent` carries the transaction, durable before it is broadcast.
     UpdateRedemption(RedemptionUpdate),
+    /// The decision on one trade plan (appended; every plan received is kept).
+    RecordPlanDecision(Box<PlanDecision>),
+    /// An open plan's close (the risk manager closes a plan once, so a plan has at most one).
+    RecordPlanClose(Box<PlanClose>),
     /// Inserts or replaces the cached names of one market.
     UpsertMarketName(MarketName),
     /// Inserts an alert silence, or updates one: its hit count only grows, and once ended it
@@ -118,6 +123,8 @@ impl StoreCommand {
             StoreCommand::InsertRedemption(_) => "insert_redemption",
             StoreCommand::UpdateRedemption(_) => "update_redemption",
             StoreCommand::UpsertMarketName(_) => "upsert_market_name",
+            StoreCommand::RecordPlanDecision(_) => "record_plan_decision",
+            StoreCommand::RecordPlanClose(_) => "record_plan_close",
             StoreCommand::UpsertSilence(_) => "upsert_silence",
             StoreCommand::EnqueueAlert(_) => "enqueue_alert",
             StoreCommand::MarkAlertDelivered { .. } => "mark_alert_delivered",

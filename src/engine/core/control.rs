@@ -70,6 +70,14 @@ impl Engine {
                 self.unmute(&wallet, now);
                 None
             }
+            Control::SubmitPlan { plan, source } => {
+                self.submit_plan(*plan, source, now, out);
+                None
+            }
+            Control::ClosePlan { plan_id, exit_price } => {
+                self.close_plan(&plan_id, exit_price, now, out);
+                None
+            }
         };
         if let Some(t) = transition {
             self.record_transition(&t, out);

@@ -23,6 +23,7 @@ mod copy_entry;
 mod copy_exit;
 mod exits;
 mod fills;
+mod plans;
 mod prices;
 mod resolution;
 mod restore;

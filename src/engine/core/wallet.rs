@@ -14,7 +14,7 @@ use crate::risk::{MismatchKind, OurHolding, PositionId, PositionMismatch, Transi
 
 use super::Engine;
 use crate::engine::audit::{AuditRecord, PositionAdopted, PositionDropped, PositionMismatchRecord};
-use crate::engine::io::{ControlAnswer, ControlOutcome, EngineEvent, Outputs, WalletReading};
+use crate::engine::io::{ControlAnswer, ControlOutcome, EngineEvent, Outputs, PlanAnswer, WalletReading};
 use crate::engine::portfolio::{Trade, trade_id_of};
 
 /// The whale name of positions adopted from the venue: not a wallet address, so it can never be a
@@ -153,7 +153,15 @@ impl Engine {
         } else {
             tracing::warn!(%message, "control refused");
         }
-        self.status.control_answer = Some(ControlAnswer { seq, outcome, message });
+        self.status.control_answer = Some(ControlAnswer { seq, outcome, message, plan: None });
+    }
+
+    /// The answer to a plan command, with the decision or close it gave.
+    pub(super) fn answer_plan(&mut self, outcome: ControlOutcome, message: String, plan: PlanAnswer) {
+        self.answer(outcome, message);
+        if let Some(answer) = &mut self.status.control_answer {
+            answer.plan = Some(plan);
+        }
     }
 
     /// A human's resume: the `position_mismatch` hold is lifted only when no mismatch remains;

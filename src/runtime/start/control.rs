@@ -17,7 +17,9 @@ use crate::health::ProgressTracker;
 use crate::history::HistoryQuery;
 use crate::runtime::EngineMsg;
 use crate::runtime::failpoints::with_failpoint;
+use crate::alerts::AlertSender;
 use crate::runtime::observe::{self, Observed};
+use crate::runtime::plans::{Inbox, Summaries, watch_inbox};
 use crate::runtime::silences::SilenceControl;
 use crate::runtime::supervisor::{Supervisor, TaskError, TaskResult};
 use crate::runtime::systemd::Systemd;
@@ -53,6 +55,8 @@ pub(super) struct ControlStart<'a> {
     pub progress: watch::Sender<u64>,
     /// Silence commands from the API.
     pub silences: SilenceControl,
+    /// Where the plan batch summary goes.
+    pub alerts: AlertSender,
     pub systemd: Systemd,
     pub supervisor: &'a mut Supervisor,
     pub stops: &'a Stops,
@@ -69,13 +73,16 @@ pub(super) fn start(start: ControlStart<'_>) {
         engine_progress,
         progress,
         silences,
+        alerts,
         systemd,
         supervisor,
         stops,
     } = start;
     let telegram = &config.alerts.telegram;
-    if listener.is_some() || telegram.control {
+    let plans = config.signals.enabled;
+    if listener.is_some() || telegram.control || plans {
         let (control_tx, control_rx) = mpsc::channel(CONTROL_QUEUE);
+        let signals_api = plans.then(|| start_plans(config, &observed, alerts, &control_tx, supervisor, stops));
         let history: api::HistorySource = Arc::new({
             let observed = observed.clone();
             move |query: &HistoryQuery| observe::history_json(&observed, query)
@@ -99,6 +106,7 @@ pub(super) fn start(start: ControlStart<'_>) {
                 control: control_tx.clone(),
                 silences: Some(silences.clone()),
                 limits: Arc::new(api::ApiLimits::from_config(&config.api)),
+                signals: signals_api,
             };
             let api_stop = stops.intake.clone();
             supervisor.spawn(
@@ -156,6 +164,49 @@ pub(super) fn start(start: ControlStart<'_>) {
     );
 }
 
+/// Trade plans: the batch summary task, and the inbox watcher when `signals.inbox_dir` is set.
+/// Returns what the API's plan routes need.
+fn start_plans(
+    config: &Config,
+    observed: &Observed,
+    alerts: AlertSender,
+    control: &api::ControlSender,
+    supervisor: &mut Supervisor,
+    stops: &Stops,
+) -> api::SignalsApi {
+    let signals = &config.signals;
+    let (summary_tx, summary_rx) = mpsc::channel(4);
+    let summaries = Summaries {
+        config: observed.config.clone(),
+        store_path: std::path::PathBuf::from(&observed.store.path),
+        alerts,
+        clock: Arc::new(SystemClock),
+    };
+    supervisor.spawn(
+        "plan-summary",
+        with_failpoint("plan-summary", summaries.run(summary_rx, stops.intake.clone())),
+    );
+    if !signals.inbox_dir.as_os_str().is_empty() {
+        let inbox = Inbox {
+            dir: signals.inbox_dir.clone(),
+            poll: Duration::from_millis(signals.inbox_poll_ms),
+            max_plan_bytes: signals.max_plan_bytes,
+        };
+        supervisor.spawn(
+            "plan-inbox",
+            with_failpoint("plan-inbox", watch_inbox(inbox, control.clone(), stops.intake.clone())),
+        );
+    }
+    api::SignalsApi {
+        max_plan_bytes: signals.max_plan_bytes,
+        summary: summary_tx,
+        stats: Arc::new({
+            let observed = observed.clone();
+            move || observe::signals_json(&observed)
+        }),
+    }
+}
+
 /// Control API requests become engine inputs; the reply is sent once the engine has processed it.
 async fn forward_control(
     mut requests: mpsc::Receiver<(ControlRequest, oneshot::Sender<ControlReply>)>,
@@ -183,6 +234,10 @@ async fn forward_control(
             ControlRequest::Adopt { token } => (Control::Adopt { token_id: token }, "adopt requested"),
             ControlRequest::Drop { trade } => (Control::Drop { trade_id: trade }, "drop requested"),
             ControlRequest::Unmute { wallet } => (Control::Unmute { wallet }, "unmute requested"),
+            ControlRequest::SubmitPlan { plan, source } => (Control::SubmitPlan { plan, source }, "plan submitted"),
+            ControlRequest::ClosePlan { plan_id, exit_price } => {
+                (Control::ClosePlan { plan_id, exit_price }, "plan close requested")
+            }
         };
         // The engine handles inputs in order: once it has processed as many inputs as were queued
         // ahead of ours plus ours, our request has been applied. Human commands are numbered too,
@@ -203,16 +258,23 @@ async fn forward_control(
             (now.trading_state.as_str().to_string(), now.control_answer.clone().filter(|a| a.seq == seq))
         };
         let reply_body = match (applied, answer) {
-            (true, Some(answer)) => {
-                ControlReply { outcome: answer.outcome, message: answer.message, trading_state: state }
-            }
-            (true, None) => {
-                ControlReply { outcome: ControlOutcome::Done, message: message.to_string(), trading_state: state }
-            }
+            (true, Some(answer)) => ControlReply {
+                outcome: answer.outcome,
+                message: answer.message,
+                trading_state: state,
+                plan: answer.plan,
+            },
+            (true, None) => ControlReply {
+                outcome: ControlOutcome::Done,
+                message: message.to_string(),
+                trading_state: state,
+                plan: None,
+            },
             (false, _) => ControlReply {
                 outcome: ControlOutcome::Refused,
                 message: "the engine did not apply the request in time".into(),
                 trading_state: state,
+                plan: None,
             },
         };
         let _ = reply.send(reply_body);

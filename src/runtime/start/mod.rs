@@ -181,6 +181,7 @@ async fn start_tasks(
         engine_progress: health.engine_progress,
         progress: alerts.progress,
         silences: alerts.silences.clone(),
+        alerts: alerts.sender.clone(),
         systemd,
         supervisor,
         stops,

@@ -183,6 +183,22 @@ impl SqliteStore {
         read::silences(&self.conn)
     }
 
+    /// The plan decisions made in `[since, until)`, oldest first, at most `limit` of the latest
+    /// (batch summaries; works on a read-only store).
+    pub fn plan_decisions(
+        &self,
+        since: crate::clock::Timestamp,
+        until: crate::clock::Timestamp,
+        limit: usize,
+    ) -> Result<Vec<crate::plans::PlanDecision>, StoreError> {
+        read::plan_decisions(&self.conn, since, until, limit)
+    }
+
+    /// Every plan close, oldest first (signal analytics; works on a read-only store).
+    pub fn plan_closes(&self) -> Result<Vec<crate::plans::PlanClose>, StoreError> {
+        read::plan_closes(&self.conn)
+    }
+
     /// Every on-chain redemption, oldest first (status reads; works on a read-only store).
     pub fn redemptions(&self) -> Result<Vec<crate::store::RedemptionRecord>, StoreError> {
         read::all_redemptions(&self.conn)

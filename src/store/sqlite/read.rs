@@ -474,3 +474,42 @@ fn named<T>(
     let raw: String = get(row, index)?;
     parse(&raw).ok_or(StoreError::BadStoredValue { table, column, value: raw, rule: "not a known name" })
 }
+
+/// Rows whose JSON no longer reads (a newer binary's, a hand edit) are logged and skipped.
+fn from_json_rows<T: serde::de::DeserializeOwned>(what: &str, rows: Vec<(String, String)>) -> Vec<T> {
+    rows.into_iter()
+        .filter_map(|(key, json)| {
+            serde_json::from_str(&json)
+                .map_err(|e| tracing::warn!(%key, error = %e, "a stored {what} cannot be read; skipped"))
+                .ok()
+        })
+        .collect()
+}
+
+pub(crate) fn plan_decisions(
+    conn: &Connection,
+    since: Timestamp,
+    until: Timestamp,
+    limit: usize,
+) -> Result<Vec<crate::plans::PlanDecision>, StoreError> {
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let mut rows: Vec<(String, String)> = query(
+        conn,
+        "SELECT plan_id, decision_json FROM plan_decisions
+         WHERE decided_at >= ?1 AND decided_at < ?2 ORDER BY seq DESC LIMIT ?3",
+        (since.0, until.0, limit),
+        |row| Ok((get(row, 0)?, get(row, 1)?)),
+    )?;
+    rows.reverse();
+    Ok(from_json_rows("plan decision", rows))
+}
+
+pub(crate) fn plan_closes(conn: &Connection) -> Result<Vec<crate::plans::PlanClose>, StoreError> {
+    let rows: Vec<(String, String)> = query(
+        conn,
+        "SELECT plan_id, close_json FROM plan_closes ORDER BY closed_at, plan_id",
+        [],
+        |row| Ok((get(row, 0)?, get(row, 1)?)),
+    )?;
+    Ok(from_json_rows("plan close", rows))
+}

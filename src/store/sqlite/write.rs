@@ -11,6 +11,7 @@ use rust_decimal::Decimal;
 use crate::alerts::Silence;
 use crate::clock::Timestamp;
 use crate::market::MarketName;
+use crate::plans::{PlanClose, PlanDecision};
 use crate::store::command::{RetentionCutoffs, StoreCommand};
 use crate::store::error::{StoreError, is_foreign_key_violation, is_unique_violation};
 use crate::store::records::{
@@ -99,6 +100,8 @@ fn apply(conn: &Connection, command: &StoreCommand) -> Result<(), StoreError> {
         StoreCommand::InsertRedemption(redemption) => insert_redemption(conn, redemption),
         StoreCommand::UpdateRedemption(update) => update_redemption(conn, update),
         StoreCommand::UpsertMarketName(name) => upsert_market_name(conn, name),
+        StoreCommand::RecordPlanDecision(decision) => insert_plan_decision(conn, decision),
+        StoreCommand::RecordPlanClose(close) => insert_plan_close(conn, close),
         StoreCommand::UpsertSilence(silence) => upsert_silence(conn, silence),
         StoreCommand::EnqueueAlert(alert) => insert_alert(conn, alert),
         StoreCommand::MarkAlertDelivered { alert_id, at } => {
@@ -452,6 +455,53 @@ fn upsert_market_name(conn: &Connection, n: &MarketName) -> Result<(), StoreErro
     })
     .map(drop)
     .map_err(StoreError::sqlite("caching a market's names"))
+}
+
+fn insert_plan_decision(conn: &Connection, d: &PlanDecision) -> Result<(), StoreError> {
+    let json = serde_json::to_string(d)
+        .map_err(|e| StoreError::invalid("plan_decision", e.to_string(), "serializable as JSON"))?;
+    let plan = d.plan.as_deref();
+    conn.prepare_cached(
+        "INSERT INTO plan_decisions (plan_id, decided_at, outcome, reason, symbol, quality_tier, regime, score, decision_json)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    )
+    .and_then(|mut s| {
+        s.execute((
+            &d.plan_id,
+            d.at.0,
+            if d.is_approved() { "approved" } else { "rejected" },
+            d.reason().map(|c| c.as_str()),
+            d.symbol.as_deref(),
+            plan.map(|p| p.quality_tier.as_str()),
+            plan.map(|p| p.regime.as_str()),
+            plan.map(|p| p.score.to_string()),
+            &json,
+        ))
+    })
+    .map(drop)
+    .map_err(StoreError::sqlite("recording a plan decision"))
+}
+
+fn insert_plan_close(conn: &Connection, c: &PlanClose) -> Result<(), StoreError> {
+    require_id("plan_close.plan_id", &c.plan_id)?;
+    let json =
+        serde_json::to_string(c).map_err(|e| StoreError::invalid("plan_close", e.to_string(), "serializable as JSON"))?;
+    conn.prepare_cached(
+        "INSERT INTO plan_closes (plan_id, closed_at, exit_price, pnl_usd, r_multiple, close_json)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )
+    .and_then(|mut s| {
+        s.execute((
+            &c.plan_id,
+            c.at.0,
+            c.exit_price.to_string(),
+            c.pnl_usd.to_string(),
+            c.r_multiple.to_string(),
+            &json,
+        ))
+    })
+    .map(drop)
+    .map_err(StoreError::sqlite("recording a plan close"))
 }
 
 fn insert_alert(conn: &Connection, a: &AlertRecord) -> Result<(), StoreError> {

@@ -1,0 +1,152 @@
+//! Trade plans: a plan from outside is validated, sized and checked by the same risk manager as
+//! copy trading; an approved one stages its order for the plan executor. Every decision is one
+//! [`PlanDecision`] (store, audit trail, announcement) and the answer to whoever sent the plan.
+
+use rust_decimal::Decimal;
+
+use crate::clock::Timestamp;
+use crate::config::Mode;
+use crate::engine::audit::{AuditRecord, SignalApproved, SignalClosed, SignalRejected};
+use crate::engine::io::{ControlOutcome, EngineEvent, Outputs, PlanAnswer};
+use crate::plans::{PlanDecision, PlanOutcome, PlanSource, PlanWire, TradePlan, validate_trade_plan};
+use crate::risk::PlanCheck;
+
+use super::Engine;
+
+/// The only plan executor until a venue executor is configured: plans are staged and logged.
+pub(super) const PLAN_MODE: Mode = Mode::DryRun;
+
+impl Engine {
+    pub(super) fn submit_plan(&mut self, wire: PlanWire, source: PlanSource, now: Timestamp, out: &mut Outputs) {
+        let (plan_id, symbol, direction) = (wire.plan_id.clone().unwrap_or_default(), wire.symbol.clone(), wire.direction);
+        let mut decision = PlanDecision { plan_id, symbol, direction, source, at: now, plan: None, outcome: rejected_off() };
+        decision.outcome = if !self.config.signals.enabled {
+            rejected_off()
+        } else {
+            match validate_trade_plan(wire) {
+                Err(refusal) => PlanOutcome::Rejected { code: refusal.code, detail: refusal.to_string() },
+                Ok(plan) => {
+                    decision.symbol = Some(plan.symbol.clone());
+                    let outcome = self.check_plan(&plan, now, out);
+                    decision.plan = Some(plan.into());
+                    outcome
+                }
+            }
+        };
+        self.audit_plan(&decision, out);
+        let (outcome, message) = match &decision.outcome {
+            PlanOutcome::Approved { size, order } => (
+                ControlOutcome::Done,
+                format!(
+                    "plan {} approved: {} {} {} at {} ({} at risk), staged {}",
+                    decision.plan_id, order.side, order.units, order.symbol, order.price, size.risk_usd, order.mode
+                ),
+            ),
+            PlanOutcome::Rejected { code, detail } => {
+                (ControlOutcome::Refused, format!("plan {} rejected ({code}): {detail}", decision.plan_id))
+            }
+        };
+        self.answer_plan(outcome, message, PlanAnswer::Decision(Box::new(decision.clone())));
+        out.events.push(EngineEvent::PlanDecided(Box::new(decision)));
+    }
+
+    fn check_plan(&mut self, plan: &TradePlan, now: Timestamp, out: &mut Outputs) -> PlanOutcome {
+        match self.risk.check_plan(plan, &self.config.signals, PLAN_MODE, now) {
+            PlanCheck::Rejected { code, detail } => PlanOutcome::Rejected { code, detail },
+            PlanCheck::Approved(approved) => {
+                let outcome = PlanOutcome::Approved { size: *approved.size(), order: approved.order().clone() };
+                out.plan_orders.push(approved);
+                outcome
+            }
+        }
+    }
+
+    pub(super) fn close_plan(&mut self, plan_id: &str, exit_price: Decimal, now: Timestamp, out: &mut Outputs) {
+        match self.risk.close_plan(plan_id, exit_price, now) {
+            Err(e) => {
+                let outcome = if exit_price > Decimal::ZERO { ControlOutcome::NotFound } else { ControlOutcome::Refused };
+                self.answer(outcome, format!("plan {plan_id}: {e}"));
+            }
+            Ok(close) => {
+                self.emit_audit(
+                    AuditRecord::SignalClosed(SignalClosed {
+                        plan_id: close.plan_id.clone(),
+                        symbol: close.symbol.clone(),
+                        direction: close.direction.to_string(),
+                        entry: close.entry,
+                        exit_price: close.exit_price,
+                        units: close.units,
+                        pnl_usd: close.pnl_usd,
+                        r_multiple: close.r_multiple,
+                        timestamp: now.to_rfc3339(),
+                    }),
+                    out,
+                );
+                let message = format!(
+                    "plan {plan_id} closed at {exit_price}: {} ({}R)",
+                    crate::alerts::usd(close.pnl_usd),
+                    close.r_multiple
+                );
+                self.answer_plan(ControlOutcome::Done, message, PlanAnswer::Close(Box::new(close.clone())));
+                out.events.push(EngineEvent::PlanClosed(Box::new(close)));
+            }
+        }
+    }
+
+    fn audit_plan(&mut self, decision: &PlanDecision, out: &mut Outputs) {
+        let direction = decision.direction.map(|d| d.to_string()).unwrap_or_default();
+        let symbol = decision.symbol.clone().unwrap_or_default();
+        let record = match (&decision.outcome, decision.plan.as_deref()) {
+            (PlanOutcome::Approved { size, order }, Some(plan)) => AuditRecord::SignalApproved(SignalApproved {
+                plan_id: decision.plan_id.clone(),
+                symbol,
+                direction,
+                source: decision.source.to_string(),
+                score: plan.score,
+                quality_tier: plan.quality_tier.as_str().to_owned(),
+                regime: plan.regime.as_str().to_owned(),
+                entry_near: plan.entry.near,
+                entry_far: plan.entry.far,
+                stop: plan.stop,
+                targets: plan.targets.iter().map(ToString::to_string).collect::<Vec<_>>().join(","),
+                reward_to_risk: plan.reward_to_risk(),
+                units: size.units,
+                notional_usd: size.notional_usd,
+                risk_usd: size.risk_usd,
+                risk_percent: size.risk_percent,
+                equity_usd: size.equity_usd,
+                leverage: size.leverage,
+                atr_factor: size.atr_factor,
+                capped: size.capped,
+                client_order_id: order.client_order_id.clone(),
+                mode: order.mode.to_string(),
+                timestamp: decision.at.to_rfc3339(),
+            }),
+            (outcome, plan) => AuditRecord::SignalRejected(SignalRejected {
+                plan_id: decision.plan_id.clone(),
+                symbol,
+                direction,
+                source: decision.source.to_string(),
+                reason: decision.reason().map(|c| c.as_str().to_owned()).unwrap_or_default(),
+                detail: match outcome {
+                    PlanOutcome::Rejected { detail, .. } => detail.clone(),
+                    PlanOutcome::Approved { .. } => String::new(),
+                },
+                quality_tier: plan.map(|p| p.quality_tier.as_str().to_owned()).unwrap_or_default(),
+                regime: plan.map(|p| p.regime.as_str().to_owned()).unwrap_or_default(),
+                trading_state: self.risk.trading_state().to_string(),
+                equity_usd: self.risk.equity().round_dp(2),
+                timestamp: decision.at.to_rfc3339(),
+            }),
+        };
+        self.emit_audit(record, out);
+    }
+}
+
+/// What a plan gets while `signals.enabled = false`.
+fn rejected_off() -> PlanOutcome {
+    PlanOutcome::Rejected {
+        code: crate::domain::ReasonCode::SignalsDisabled,
+        detail: "trade plans are not taken (signals.enabled = false)".into(),
+    }
+}
