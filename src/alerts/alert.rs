@@ -4,11 +4,14 @@
 //! every producer words, prioritises and keys its alerts the same way.
 
 use std::fmt;
+use std::sync::Arc;
 
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use crate::clock::Timestamp;
+use crate::plans::PlanDecision;
+use crate::plans::format::{Announcement, BatchSummary, Signal, plain, price};
 
 /// How urgent an alert is. Ordered: `Info < Warning < Error < Critical`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
@@ -69,6 +72,9 @@ pub enum AlertKind {
     RecoverySummary,
     HealthChanged,
     TaskFailed,
+    /// An approved trade plan, announced in the seed's signal format.
+    Signal,
+    /// The summary of a window's trade plans.
     BatchSummary,
     /// What a channel's throttle held back during its window, folded into one message.
     ThrottleDigest,
@@ -90,6 +96,7 @@ impl AlertKind {
             AlertKind::RecoverySummary => "recovery_summary",
             AlertKind::HealthChanged => "health_changed",
             AlertKind::TaskFailed => "task_failed",
+            AlertKind::Signal => "signal",
             AlertKind::BatchSummary => "batch_summary",
             AlertKind::ThrottleDigest => "throttle_digest",
             AlertKind::Custom => "custom",
@@ -107,7 +114,7 @@ impl AlertKind {
     }
 
     /// Every kind, for help texts and error messages.
-    pub const ALL: [AlertKind; 14] = [
+    pub const ALL: [AlertKind; 15] = [
         AlertKind::TradeOpened,
         AlertKind::TradeClosed,
         AlertKind::TradeRejected,
@@ -119,6 +126,7 @@ impl AlertKind {
         AlertKind::RecoverySummary,
         AlertKind::HealthChanged,
         AlertKind::TaskFailed,
+        AlertKind::Signal,
         AlertKind::BatchSummary,
         AlertKind::ThrottleDigest,
         AlertKind::Custom,
@@ -161,6 +169,10 @@ pub struct Alert {
     /// alert's content, so never serialized.
     #[serde(skip)]
     pub outbox_id: Option<String>,
+    /// A signal or batch summary this alert announces: channels with markup render it in their
+    /// medium (see `crate::plans::format`) instead of the title and message.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub announcement: Option<Arc<Announcement>>,
 }
 
 impl Alert {
@@ -176,6 +188,7 @@ impl Alert {
             resolves: false,
             at,
             outbox_id: None,
+            announcement: None,
         }
     }
 
@@ -352,34 +365,36 @@ impl Alert {
             .with_dedup_key(format!("task_failed:{task}"))
     }
 
-    /// The SniperSight batch summary: the top `top_n` items ranked by score, then the statistics.
-    pub fn batch_summary(
-        title: &str,
-        mut items: Vec<SummaryItem>,
-        stats: Vec<(String, String)>,
-        top_n: usize,
-        at: Timestamp,
-    ) -> Self {
-        items.sort_by_key(|item| std::cmp::Reverse(item.score));
-        let shown = items.len().min(top_n);
-        let lines: Vec<String> = items
-            .iter()
-            .take(top_n)
-            .enumerate()
-            .map(|(i, item)| format!("{}. {} | Score: {} | {}", i + 1, item.label, item.score.normalize(), item.detail))
-            .collect();
-        Alert::new(Priority::Info, title, format!("Top {shown} of {}:\n{}", items.len(), lines.join("\n")), at)
-            .with_kind(AlertKind::BatchSummary)
-            .with_contexts(stats)
+    /// The announcement of an approved trade plan (`None` for a refused one): INFO, kind
+    /// `signal`, the plan's symbol as its market. Channels with markup send the seed's signal
+    /// message; the others the one-line message and the context.
+    pub fn signal(decision: &PlanDecision) -> Option<Self> {
+        let signal = Signal::from_decision(decision)?;
+        let plan = signal.plan.clone();
+        let alert = Alert::new(Priority::Info, format!("Signal: {}", signal.headline()), signal.one_line(), signal.at)
+            .with_kind(AlertKind::Signal)
+            .with_market(plan.symbol.clone())
+            .with_context("Plan", plan.plan_id.clone())
+            .with_context("Score", format!("{}/100 (tier {})", plain(plan.score), plan.quality_tier.as_str()))
+            .with_context("Entry", format!("{} to {}", price(plan.entry.near), price(plan.entry.far)))
+            .with_context("Stop", price(plan.stop))
+            .with_context("R:R", format!("1:{}", plain(plan.reward_to_risk())))
+            .with_context("Size", signal.size_text());
+        Some(Alert { announcement: Some(Arc::new(Announcement::Signal(signal))), ..alert })
     }
-}
 
-/// One ranked line of a batch summary: a copied trade or a whale signal.
-#[derive(Debug, Clone, PartialEq)]
-pub struct SummaryItem {
-    pub label: String,
-    pub score: Decimal,
-    pub detail: String,
+    /// The batch summary of a window's trade plans: INFO, kind `batch_summary`. Channels with
+    /// markup send the whole summary (in several messages when it is long); the others the totals.
+    pub fn signal_summary(summary: BatchSummary) -> Self {
+        let alert = Alert::new(Priority::Info, "Signal Summary", summary.headline(), summary.at)
+            .with_kind(AlertKind::BatchSummary)
+            .with_context("Received", summary.received.to_string())
+            .with_context("Approved", summary.approved.to_string())
+            .with_context("Rejected", summary.rejected.to_string());
+        let top: Vec<String> = summary.top.iter().map(|p| format!("{} {}", p.plan_id, p.symbol)).collect();
+        let alert = if top.is_empty() { alert } else { alert.with_context("Top", top.join(", ")) };
+        Alert { announcement: Some(Arc::new(Announcement::Summary(summary))), ..alert }
+    }
 }
 
 /// The risk figures an alert about a halt or a breaker trip carries: the day's P&L, the drawdown, the positions.
@@ -443,19 +458,6 @@ mod tests {
         );
         assert!(alert.labels.kind.stops_trading());
         assert!(Alert::trading_resumed("operator", Timestamp::from_secs(2)).resolves);
-    }
-
-    #[test]
-    fn batch_summary_ranks_by_score_and_keeps_top_n() {
-        let item = |label: &str, score| SummaryItem { label: label.into(), score, detail: "x".into() };
-        let alert = Alert::batch_summary(
-            "Daily top trades",
-            vec![item("a", dec!(50)), item("b", dec!(92.3)), item("c", dec!(70))],
-            vec![("Scanned".into(), "3".into())],
-            2,
-            Timestamp::from_secs(0),
-        );
-        assert_eq!(alert.message, "Top 2 of 3:\n1. b | Score: 92.3 | x\n2. c | Score: 70 | x");
     }
 
     #[test]

@@ -276,8 +276,6 @@ pub struct TelegramConfig {
     pub per_chat_interval_ms: u64,
     /// And about 30 messages per second for the whole bot.
     pub max_messages_per_second: u32,
-    /// How many trades or signals a batch summary lists.
-    pub batch_top_n: usize,
     /// Two-way control: the bot long-polls `getUpdates` and obeys commands from the chat (and the
     /// allowed chats); needs the bot token and chat id, not `enabled`.
     pub control: bool,
@@ -310,7 +308,6 @@ impl Default for TelegramConfig {
             chat_id: Secret::default(),
             per_chat_interval_ms: 1000,
             max_messages_per_second: 30,
-            batch_top_n: 5,
             control: false,
             poll_timeout_secs: 30,
             allowed_chat_ids: Secret::default(),
@@ -600,12 +597,6 @@ impl TelegramConfig {
             join(prefix, "max_messages_per_second"),
             self.max_messages_per_second,
             "must be between 1 and 30 (Telegram's bot limit)",
-        );
-        issues.check(
-            self.batch_top_n == 0 || self.batch_top_n > 50,
-            join(prefix, "batch_top_n"),
-            self.batch_top_n,
-            "must be between 1 and 50",
         );
     }
 }

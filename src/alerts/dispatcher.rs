@@ -3,7 +3,6 @@
 //! config reloads and, on shutdown, drains everything it can within the deadline.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -106,7 +105,6 @@ impl AlertsBuilder {
         let inbox = Arc::new(Inbox {
             lane: Lane::new(self.config.queue_capacity, Wake::Batched),
             counters: Arc::clone(&counters),
-            batch_top_n: AtomicUsize::new(self.config.telegram.batch_top_n),
         });
         let client = http_client()?;
         let dead_letter = Arc::new(DeadLetter::new(resolve(&self.log_dir, &self.config.dead_letter_file)));
@@ -450,7 +448,6 @@ impl Dispatcher {
         self.settings = PolicySettings::from_config(&new);
         self.policy.update(self.settings);
         self.inbox.lane.set_capacity(new.queue_capacity);
-        self.inbox.batch_top_n.store(new.telegram.batch_top_n, Ordering::Relaxed);
         self.dead_letter.set_path(resolve(&self.log_dir, &new.dead_letter_file));
         let specs = match build_channels(&new, &self.log_dir, &self.client) {
             Ok(specs) => specs,

@@ -41,7 +41,7 @@ mod sender;
 mod silence;
 mod worker;
 
-pub use alert::{Alert, AlertKind, Labels, Priority, RiskFigures, SummaryItem, usd};
+pub use alert::{Alert, AlertKind, Labels, Priority, RiskFigures, usd};
 pub use channels::{AlertChannel, Part};
 pub use config::{
     AlertsConfig, ConsoleChannelConfig, DeliveryConfig, EmailConfig, FileChannelConfig, GenericWebhookConfig,

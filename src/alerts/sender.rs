@@ -3,12 +3,12 @@
 //! and not an mpsc) and returns; the dispatcher task does all the fan-out.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
-use super::alert::{Alert, Priority, SummaryItem};
+use super::alert::{Alert, Priority};
 use super::counters::{Counters, bump};
 use super::lane::{Lane, Pushed};
 use crate::clock::Timestamp;
+use crate::plans::{BatchSummary, PlanDecision};
 
 /// What [`AlertSender::raise`] did with an alert.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,8 +24,6 @@ pub enum Handoff {
 pub(crate) struct Inbox {
     pub lane: Lane<Alert>,
     pub counters: Arc<Counters>,
-    /// `telegram.batch_top_n`, kept current by the dispatcher on reload.
-    pub batch_top_n: AtomicUsize,
 }
 
 /// A handle for raising alerts. Clone it freely: every clone feeds the same dispatcher.
@@ -74,15 +72,14 @@ impl AlertSender {
         self.raise(Alert::new(priority, title, message, at).with_contexts(context))
     }
 
-    /// The SniperSight batch summary: the top `telegram.batch_top_n` items by score, then `stats`.
-    pub fn send_batch_summary(
-        &self,
-        title: &str,
-        items: Vec<SummaryItem>,
-        stats: Vec<(String, String)>,
-        at: Timestamp,
-    ) -> Handoff {
-        let top_n = self.inbox.batch_top_n.load(Ordering::Relaxed);
-        self.raise(Alert::batch_summary(title, items, stats, top_n, at))
+    /// Announces an approved trade plan in the seed's signal format ([`Alert::signal`]); a
+    /// refused plan has nothing to announce (`None`).
+    pub fn send_signal(&self, decision: &PlanDecision) -> Option<Handoff> {
+        Alert::signal(decision).map(|alert| self.raise(alert))
+    }
+
+    /// Sends a window's batch summary ([`Alert::signal_summary`]).
+    pub fn send_signal_summary(&self, summary: BatchSummary) -> Handoff {
+        self.raise(Alert::signal_summary(summary))
     }
 }

@@ -9,11 +9,13 @@
 //! | `sizing` | [`size_plan`]: equity × risk % ÷ \|entry − stop\| × leverage, ATR-scaled, min/max |
 //! | `decision` | [`PlanDecision`]: approved with its size and staged order, or refused with a code |
 //! | `config` | `[signals]` |
+//! | `format` | the signal message, its JSON, the batch summary, per medium |
 //!
 //! Everything here is pure: the engine calls it with the time as a parameter.
 
 mod config;
 mod decision;
+pub mod format;
 mod plan;
 #[cfg(test)]
 pub(crate) mod sample;
@@ -22,6 +24,7 @@ mod validate;
 
 pub use config::{SignalsConfig, SummaryConfig};
 pub use decision::{PlanClose, PlanDecision, PlanOutcome, PlanSource, StagedOrder};
+pub use format::{Announcement, BatchSummary, Signal};
 pub use plan::{
     Atr, ConfluenceFactor, Direction, EntryWire, EntryZone, MAX_PLAN_BYTES, PlanParseError, PlanRegime, PlanWire,
     QualityTier, TradePlan,

@@ -1,6 +1,7 @@
 //! A chat service's incoming webhook (Slack, Discord): a JSON body posted to the channel's secret
 //! URL, paced to the service's rate and held back by its `Retry-After`. The services differ only
-//! in the body ([`super::slack_payload`], [`super::discord_payload`]).
+//! in the body ([`super::slack_payload`], [`super::discord_payload`]; an announcement's
+//! messages by [`super::slack_announcement`], [`super::discord_announcement`]).
 
 use std::time::Duration;
 
@@ -8,11 +9,12 @@ use futures::future::BoxFuture;
 use serde_json::Value;
 
 use super::http::execute;
-use super::{AlertChannel, Pacer, Part, discord_payload, slack_payload};
+use super::{AlertChannel, Pacer, Part, discord_announcement, discord_payload, slack_announcement, slack_payload};
 use crate::alerts::config::WebhookChannelConfig;
 use crate::alerts::error::AlertError;
 use crate::alerts::notification::Notification;
 use crate::config::Secret;
+use crate::plans::format::Announcement;
 
 pub struct ChatWebhookChannel {
     name: &'static str,
@@ -20,15 +22,16 @@ pub struct ChatWebhookChannel {
     url: Secret,
     pacer: Pacer,
     payload: fn(&Notification) -> Value,
+    announce: fn(&Announcement) -> Vec<Value>,
 }
 
 impl ChatWebhookChannel {
     pub fn slack(client: reqwest::Client, config: &WebhookChannelConfig) -> Self {
-        Self::new("slack", client, config, slack_payload)
+        Self::new("slack", client, config, slack_payload, slack_announcement)
     }
 
     pub fn discord(client: reqwest::Client, config: &WebhookChannelConfig) -> Self {
-        Self::new("discord", client, config, discord_payload)
+        Self::new("discord", client, config, discord_payload, discord_announcement)
     }
 
     fn new(
@@ -36,6 +39,7 @@ impl ChatWebhookChannel {
         client: reqwest::Client,
         config: &WebhookChannelConfig,
         payload: fn(&Notification) -> Value,
+        announce: fn(&Announcement) -> Vec<Value>,
     ) -> Self {
         Self {
             name,
@@ -43,6 +47,7 @@ impl ChatWebhookChannel {
             url: config.webhook_url.clone(),
             pacer: Pacer::new(Duration::from_millis(config.min_interval_ms)),
             payload,
+            announce,
         }
     }
 }
@@ -53,6 +58,9 @@ impl AlertChannel for ChatWebhookChannel {
     }
 
     fn render(&self, notification: &Notification) -> Vec<Part> {
+        if let Some(announcement) = &notification.alert.announcement {
+            return (self.announce)(announcement).into_iter().map(|body| Part::body(body.to_string())).collect();
+        }
         vec![Part::body((self.payload)(notification).to_string())]
     }
 

@@ -6,6 +6,7 @@ use serde_json::{Value, json};
 use crate::alerts::alert::Priority;
 use crate::alerts::format::{fields, headline, message_text, truncate_chars};
 use crate::alerts::notification::{Notice, Notification};
+use crate::plans::format::{Announcement, Medium};
 
 const TITLE_MAX: usize = 256;
 const DESCRIPTION_MAX: usize = 4096;
@@ -65,6 +66,16 @@ pub fn discord_payload(notification: &Notification) -> Value {
             "timestamp": alert.at.to_rfc3339(),
         }]
     })
+}
+
+/// An announcement as Discord messages: markdown `content` of at most 2,000 characters, one
+/// body per part, in order. Mentions are never parsed, so a rationale cannot ping anyone.
+pub fn discord_announcement(announcement: &Announcement) -> Vec<Value> {
+    announcement
+        .parts(Medium::Discord)
+        .into_iter()
+        .map(|content| json!({ "content": content, "allowed_mentions": { "parse": [] } }))
+        .collect()
 }
 
 #[cfg(test)]

@@ -15,6 +15,7 @@ use crate::alerts::config::{EmailConfig, SmtpSecurity};
 use crate::alerts::error::AlertError;
 use crate::alerts::format::{email_subject, plain_text_body};
 use crate::alerts::notification::Notification;
+use crate::plans::format::Medium;
 
 pub struct EmailChannel {
     transport: AsyncSmtpTransport<Tokio1Executor>,
@@ -81,6 +82,11 @@ impl AlertChannel for EmailChannel {
     }
 
     fn render(&self, notification: &Notification) -> Vec<Part> {
+        if let Some(announcement) = &notification.alert.announcement {
+            // Plain text is never split: one email holds the whole message.
+            let body = announcement.parts(Medium::Plain).join("\n\n");
+            return vec![Part { to: None, subject: Some(announcement.subject()), body: format!("{body}\n") }];
+        }
         vec![Part { to: None, subject: Some(email_subject(notification)), body: plain_text_body(notification) }]
     }
 

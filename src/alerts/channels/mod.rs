@@ -22,14 +22,14 @@ use tokio::time::Instant;
 
 pub use chat_webhook::ChatWebhookChannel;
 pub use console::ConsoleChannel;
-pub use discord::discord_payload;
+pub use discord::{discord_announcement, discord_payload};
 pub use email::EmailChannel;
 pub use file::FileChannel;
 pub(crate) use file::append_line;
 /// How a provider's error reply is read (status, `Retry-After`, body); the one parser of provider replies.
 pub use http::classify as classify_reply;
 pub(crate) use http::execute as execute_request;
-pub use slack::slack_payload;
+pub use slack::{slack_announcement, slack_payload};
 pub use sms::{SmsChannel, sms_segments};
 pub use telegram::{TelegramChannel, escape_markdown_v2, split_message, telegram_text};
 pub use webhook::WebhookChannel;

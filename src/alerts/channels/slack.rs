@@ -5,6 +5,7 @@ use serde_json::{Value, json};
 use crate::alerts::alert::Priority;
 use crate::alerts::format::{fields, headline, message_text};
 use crate::alerts::notification::{Notice, Notification};
+use crate::plans::format::{Announcement, Medium};
 
 /// The attachment colour of each priority (green, amber, orange, red).
 pub fn slack_colour(priority: Priority, notice: Notice) -> &'static str {
@@ -35,4 +36,9 @@ pub fn slack_payload(notification: &Notification) -> Value {
             "ts": alert.at.millis() / 1000,
         }]
     })
+}
+
+/// An announcement as Slack messages: mrkdwn `text`, one body per part, in order.
+pub fn slack_announcement(announcement: &Announcement) -> Vec<Value> {
+    announcement.parts(Medium::Slack).into_iter().map(|text| json!({ "text": text })).collect()
 }

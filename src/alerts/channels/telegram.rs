@@ -14,6 +14,7 @@ use crate::alerts::error::AlertError;
 use crate::alerts::format::{fields, headline, message_text};
 use crate::alerts::notification::Notification;
 use crate::config::Secret;
+use crate::plans::format::Medium;
 
 /// Telegram's limit on one message's text.
 pub const MESSAGE_MAX: usize = 4096;
@@ -141,6 +142,9 @@ impl AlertChannel for TelegramChannel {
     }
 
     fn render(&self, notification: &Notification) -> Vec<Part> {
+        if let Some(announcement) = &notification.alert.announcement {
+            return announcement.parts(Medium::Telegram).into_iter().map(Part::body).collect();
+        }
         split_message(&telegram_text(notification), MESSAGE_MAX).into_iter().map(Part::body).collect()
     }
 

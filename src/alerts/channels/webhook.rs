@@ -48,6 +48,9 @@ impl AlertChannel for WebhookChannel {
     }
 
     fn render(&self, notification: &Notification) -> Vec<Part> {
+        if let Some(announcement) = &notification.alert.announcement {
+            return vec![Part::body(announcement.format_json().to_string())];
+        }
         vec![Part::body(alert_json(notification).to_string())]
     }
 
