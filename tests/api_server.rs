@@ -34,7 +34,7 @@ async fn start(serving: bool) -> Running {
                 _ => ControlOutcome::Done,
             };
             let _ = seen_tx.send(request).await;
-            let _ = reply.send(ControlReply { outcome, message: "done".into(), trading_state: state.into() });
+            let _ = reply.send(ControlReply { outcome, message: "done".into(), trading_state: state.into(), plan: None });
         }
     });
     let state = ApiState {
@@ -48,6 +48,7 @@ async fn start(serving: bool) -> Running {
         control: control_tx,
         silences: None,
         limits: Arc::new(ApiLimits::from_config(&config)),
+        signals: None,
     };
     let stop = CancellationToken::new();
     tokio::spawn(api::serve(listener, state, stop.clone()));
@@ -215,6 +216,7 @@ async fn metrics_can_require_the_token() {
         control,
         silences: None,
         limits: Arc::new(ApiLimits::from_config(&config)),
+        signals: None,
     };
     use tower::ServiceExt;
     let request = |auth: Option<&str>| {
@@ -270,6 +272,7 @@ async fn silences_are_added_listed_and_expired_with_the_token_and_bad_input_is_n
         control,
         silences: Some(SilenceControl::new(book.clone(), handle)),
         limits: Arc::new(ApiLimits::from_config(&config)),
+        signals: None,
     };
     let stop = CancellationToken::new();
     tokio::spawn(api::serve(listener, state, stop.clone()));

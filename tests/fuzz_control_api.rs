@@ -36,6 +36,7 @@ fn state(control: mpsc::Sender<(ControlRequest, tokio::sync::oneshot::Sender<Con
         control,
         silences: None,
         limits: Arc::new(ApiLimits::from_config(&config)),
+        signals: None,
     }
 }
 
@@ -65,7 +66,7 @@ fn server() -> &'static (u16, Arc<AtomicUsize>) {
 }
 
 fn done() -> ControlReply {
-    ControlReply { outcome: ControlOutcome::Done, message: "done".into(), trading_state: "halted".into() }
+    ControlReply { outcome: ControlOutcome::Done, message: "done".into(), trading_state: "halted".into(), plan: None }
 }
 
 const PATHS: &[&str] = &[

@@ -19,15 +19,18 @@ const CHAT: i64 = 424_242;
 /// A daemon on the sample session with plans taken from the API and `inbox/`, tight exposure
 /// limits (2 % per asset, 4 % in total of the 10,000 USD start) and Telegram configured through
 /// the seed's own variable names.
-fn workspace(bot: &BotStandIn, extra: &str) -> Workspace {
-    let ws = Workspace::with_default_config(&format!(
-        "{extra}\n[signals]\ninbox_dir = \"inbox\"\ninbox_poll_ms = 100\nmax_per_asset_exposure_percent = 2\n\
-         max_total_exposure_percent = 4\n[signals.summary]\nevery_minutes = 0\ntop_n = 5\n"
-    ));
+fn workspace(bot: &BotStandIn) -> Workspace {
+    let ws = Workspace::with_default_config("");
     ws.write(
         ".env",
         &format!(
             "WHALE_TRADER__API__TOKEN={TOKEN}\n\
+             WHALE_TRADER__SIGNALS__INBOX_DIR=inbox\n\
+             WHALE_TRADER__SIGNALS__INBOX_POLL_MS=100\n\
+             MAX_PER_ASSET_EXPOSURE=0.02\n\
+             MAX_TOTAL_EXPOSURE=0.04\n\
+             WHALE_TRADER__SIGNALS__MAX_POSITION_USD=20000\n\
+             WHALE_TRADER__SIGNALS__SUMMARY__EVERY_MINUTES=0\n\
              TELEGRAM_BOT_TOKEN={BOT_TOKEN}\n\
              TELEGRAM_CHAT_ID={CHAT}\n\
              DEFAULT_ACCOUNT_BALANCE=10000\n\
@@ -122,7 +125,7 @@ fn stop(ws: &Workspace, mut daemon: std::process::Child) {
 #[test]
 fn plans_from_the_api_and_the_inbox_are_decided_audited_and_announced() {
     let bot = BotStandIn::start(BOT_TOKEN);
-    let ws = workspace(&bot, "");
+    let ws = workspace(&bot);
     let daemon = spawn(&ws);
     wait_for_api(&ws);
 
@@ -137,7 +140,7 @@ fn plans_from_the_api_and_the_inbox_are_decided_audited_and_announced() {
     let units = (equity / Decimal::from(100) / Decimal::from(450)).round_dp_with_strategy(8, RoundingStrategy::ToZero);
     assert_eq!(decimal(&decision["size"]["units"]), units, "{reply}");
     assert_eq!(decimal(&decision["size"]["risk_usd"]), (units * Decimal::from(450)).round_dp(2), "{reply}");
-    assert_eq!(decision["order"]["mode"], "dry_run", "{reply}");
+    assert_eq!(decision["order"]["mode"], "dry-run", "{reply}");
     assert_eq!(decision["order"]["client_order_id"], "plan-scan-20250119-142345-btc", "{reply}");
     let announced = wait_until(Duration::from_secs(20), || bot.sent_to(CHAT).iter().any(|t| t.contains("BTC/USDT")));
     assert!(announced, "no signal message reached Telegram: {:?}", bot.sent());
@@ -239,7 +242,7 @@ fn plans_from_the_api_and_the_inbox_are_decided_audited_and_announced() {
 #[test]
 fn a_batch_summary_of_100_plans_is_correct_and_split_within_the_limit() {
     let bot = BotStandIn::start(BOT_TOKEN);
-    let ws = workspace(&bot, "");
+    let ws = workspace(&bot);
     let daemon = spawn(&ws);
     wait_for_api(&ws);
     let tiers = ["A", "B", "C"];

@@ -48,7 +48,7 @@ pub struct StagedOrder {
     pub stop: Decimal,
     pub targets: Vec<Decimal>,
     pub leverage: Decimal,
-    /// The executor's mode (`dry_run` until a venue executor is configured).
+    /// The executor's mode (`dry-run` until a venue executor is configured).
     pub mode: Mode,
 }
 
@@ -72,6 +72,9 @@ pub struct PlanDecision {
     pub at: Timestamp,
     /// The complete plan, when it passed validation.
     pub plan: Option<Arc<TradePlan>>,
+    /// Flat in JSON: `"outcome": "approved"` with `size` and `order`, or `"outcome": "rejected"`
+    /// with `code` and `detail`.
+    #[serde(flatten)]
     pub outcome: PlanOutcome,
 }
 

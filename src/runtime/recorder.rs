@@ -149,7 +149,10 @@ impl Recorder {
         self.count(|s| *s.plans.entry(outcome.to_owned()).or_default() += 1);
         let symbol = decision.symbol.as_deref().unwrap_or("?");
         let alert = match &decision.outcome {
-            PlanOutcome::Approved { .. } => Alert::new(Priority::Info, "Signal", decision.plan_id.clone(), decision.at), // SCAFFOLD
+            PlanOutcome::Approved { .. } => match Alert::signal(decision) {
+                Some(alert) => alert,
+                None => return,
+            },
             PlanOutcome::Rejected { code, detail } => Alert::new(
                 Priority::Info,
                 "Signal Rejected",

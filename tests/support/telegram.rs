@@ -134,7 +134,8 @@ async fn send_message(
     if bot != format!("bot{token}") {
         return not_found();
     }
-    let chat = body["chat_id"].as_i64().unwrap_or_default();
+    // Telegram takes the chat id as a number or as its decimal text.
+    let chat = body["chat_id"].as_i64().or_else(|| body["chat_id"].as_str().and_then(|s| s.parse().ok())).unwrap_or_default();
     let text = body["text"].as_str().unwrap_or_default().to_string();
     assert!(text.encode_utf16().count() <= 4096, "a message over Telegram's limit was sent");
     let mut inner = inner.lock().unwrap();

@@ -150,3 +150,95 @@ fn rejected_off() -> PlanOutcome {
         detail: "trade plans are not taken (signals.enabled = false)".into(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use rust_decimal_macros::dec;
+
+    use super::*;
+    use crate::config::Config;
+    use crate::domain::ReasonCode;
+    use crate::engine::io::{Control, Input};
+    use crate::engine::{EngineSettings, MemoryAuditSink};
+    use crate::plans::sample::wire;
+
+    const NOW: Timestamp = Timestamp(1_700_000_000_000);
+
+    fn engine() -> (Engine, MemoryAuditSink) {
+        let audit = MemoryAuditSink::default();
+        let engine = Engine::new(Arc::new(Config::default()), EngineSettings::default(), Box::new(audit.clone()), NOW)
+            .unwrap_or_else(|e| panic!("{e}"));
+        (engine, audit)
+    }
+
+    fn submit(engine: &mut Engine, plan: PlanWire, out: &mut Outputs) -> PlanDecision {
+        out.clear();
+        engine.process(Input::Control(Control::SubmitPlan { plan: Box::new(plan), source: PlanSource::Api }), NOW, out);
+        let decided = out.events.iter().find_map(|e| match e {
+            EngineEvent::PlanDecided(d) => Some((**d).clone()),
+            _ => None,
+        });
+        decided.unwrap_or_else(|| panic!("no decision: {:?}", out.events))
+    }
+
+    #[test]
+    fn an_approved_plan_stages_its_order_answers_and_is_audited() {
+        let (mut engine, audit) = engine();
+        let mut out = Outputs::new();
+        let decision = submit(&mut engine, wire(), &mut out);
+        assert!(decision.is_approved(), "{decision:?}");
+        assert_eq!(out.plan_orders.len(), 1);
+        assert_eq!(out.plan_orders[0].order().client_order_id, "plan-p-1");
+        let answer = engine.status().control_answer.unwrap_or_else(|| panic!("no answer"));
+        assert_eq!(answer.outcome, ControlOutcome::Done);
+        assert!(matches!(answer.plan, Some(PlanAnswer::Decision(ref d)) if d.plan_id == "p-1"));
+        let records = audit.records();
+        assert!(matches!(records.last(), Some(AuditRecord::SignalApproved(r)) if r.plan_id == "p-1" && r.mode == "dry-run"));
+    }
+
+    #[test]
+    fn a_refused_plan_is_audited_with_its_code_and_stages_nothing() {
+        let (mut engine, audit) = engine();
+        let mut out = Outputs::new();
+        let decision = submit(&mut engine, PlanWire { stop: None, ..wire() }, &mut out);
+        assert_eq!(decision.reason(), Some(ReasonCode::IncompletePlan));
+        assert_eq!(decision.symbol.as_deref(), Some("btc/usdt"), "the symbol as given, before validation");
+        assert!(out.plan_orders.is_empty());
+        assert_eq!(engine.status().control_answer.map(|a| a.outcome), Some(ControlOutcome::Refused));
+        let records = audit.records();
+        assert!(
+            matches!(records.last(), Some(AuditRecord::SignalRejected(r)) if r.reason == "incomplete_plan" && r.detail.starts_with("stop:")),
+            "{records:?}"
+        );
+    }
+
+    #[test]
+    fn plans_are_refused_while_signals_are_disabled() {
+        let mut config = Config::default();
+        config.signals.enabled = false;
+        let mut engine = Engine::new(Arc::new(config), EngineSettings::default(), Box::new(MemoryAuditSink::default()), NOW)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let decision = submit(&mut engine, wire(), &mut Outputs::new());
+        assert_eq!(decision.reason(), Some(ReasonCode::SignalsDisabled));
+    }
+
+    #[test]
+    fn closing_an_unknown_plan_is_not_found_and_a_known_one_is_answered_with_its_r() {
+        let (mut engine, _) = engine();
+        let mut out = Outputs::new();
+        engine.process(Input::Control(Control::ClosePlan { plan_id: "nope".into(), exit_price: dec!(1) }), NOW, &mut out);
+        assert_eq!(engine.status().control_answer.map(|a| a.outcome), Some(ControlOutcome::NotFound));
+        submit(&mut engine, wire(), &mut out);
+        out.clear();
+        engine.process(Input::Control(Control::ClosePlan { plan_id: "p-1".into(), exit_price: dec!(43100) }), NOW, &mut out);
+        let close = out.events.iter().find_map(|e| match e {
+            EngineEvent::PlanClosed(c) => Some((**c).clone()),
+            _ => None,
+        });
+        let close = close.unwrap_or_else(|| panic!("no close: {:?}", out.events));
+        assert_eq!(close.r_multiple, dec!(2));
+        assert_eq!(engine.status().control_answer.map(|a| a.outcome), Some(ControlOutcome::Done));
+    }
+}
