@@ -51,8 +51,6 @@ pub mod safeguards;
 pub mod sizing;
 mod snapshot;
 pub mod state;
-pub mod plan_scaffold;
-pub use plan_scaffold::{PlanApproved, PlanCheck};
 pub mod stops;
 pub mod wallet;
 pub mod whales;
