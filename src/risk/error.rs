@@ -19,6 +19,9 @@ pub enum RiskError {
     /// A close names a position that is not open.
     #[error("unknown position {0}")]
     UnknownPosition(PositionId),
+    /// A plan close names a plan that is not open.
+    #[error("plan_id = {0}: no open plan has this id")]
+    UnknownPlan(String),
     /// An exported state that cannot be restored as it is.
     #[error("risk state cannot be restored: {0}")]
     InvalidState(String),

@@ -45,6 +45,7 @@ mod error;
 pub mod limits;
 mod manager;
 mod order;
+pub mod plan_book;
 pub mod positions;
 pub mod r_multiple;
 pub mod safeguards;
@@ -62,10 +63,11 @@ pub use config::{
 };
 pub use error::RiskError;
 pub use limits::Capacity;
-pub use manager::{Hold, KillOutcome, RiskEvent, RiskManager};
+pub use manager::{Hold, KillOutcome, PlanApproved, PlanCheck, RiskEvent, RiskManager};
 pub use order::{
     Approved, Decision, ExitIntent, Fill, FillOutcome, OrderIntent, OrderKind, PositionId, StopOverrides, WorkingKind,
 };
+pub use plan_book::{OpenPlan, PlanBook, PlanBookState, PlanFiring};
 pub use positions::Position;
 pub use snapshot::{Mark, MarketExposure, RiskSnapshot, RiskState, WhaleExposure, WhaleStanding, WorkingOrderRecord};
 pub use state::Transition;

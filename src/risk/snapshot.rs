@@ -11,6 +11,7 @@ use super::breaker::CircuitBreaker;
 use super::drawdown::DrawdownProtector;
 use super::order::PositionId;
 use super::order::WorkingKind;
+use super::plan_book::PlanBookState;
 use super::positions::Position;
 use super::safeguards::Firing;
 use super::state::StateMachine;
@@ -147,6 +148,9 @@ pub struct RiskState {
     /// Each copied whale's ledger and standing (absent in older checkpoints).
     #[serde(default)]
     pub whales: Vec<WhaleLedger>,
+    /// Open trade plans, remembered plan ids and recent plan firings (absent in older checkpoints).
+    #[serde(default)]
+    pub plans: PlanBookState,
 }
 
 impl RiskState {

@@ -21,6 +21,7 @@ use super::drawdown::DrawdownProtector;
 use super::error::RiskError;
 use super::limits::{CapFractions, ExposureBook};
 use super::order::{ExitIntent, PositionId, WorkingOrder};
+use super::plan_book::PlanBook;
 use super::positions::{Position, TokenBook};
 use super::safeguards::{DoubleFireGuard, DuplicateGuard, MarketRules, OrderRules};
 use super::state::{StateMachine, Transition};
@@ -32,8 +33,10 @@ mod control;
 mod evaluation;
 mod fills;
 mod persistence;
+mod plan_checks;
 mod wallet_truth;
 pub use control::Hold;
+pub use plan_checks::{PlanApproved, PlanCheck};
 
 /// Preallocated room for ids, so that the first thousand whales, markets, tokens and orders never
 /// make a hash map grow on the hot path.
@@ -117,6 +120,8 @@ pub struct RiskManager {
     whales: WhaleBook,
     /// Reused buffer for the whale book's changes.
     whale_changes: Vec<WhaleChange>,
+    /// Trade plans: the open ones and their risk, remembered ids, recent firings.
+    plans: PlanBook,
 }
 
 impl RiskManager {
@@ -150,6 +155,7 @@ impl RiskManager {
             wallet: WalletBook::default(),
             whales: WhaleBook::with_capacity(64),
             whale_changes: Vec::with_capacity(8),
+            plans: PlanBook::default(),
             config,
         })
     }

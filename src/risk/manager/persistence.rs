@@ -7,6 +7,7 @@ use crate::domain::{IdHashMap, TokenId, WhaleId};
 use crate::risk::config::RiskConfig;
 use crate::risk::error::RiskError;
 use crate::risk::order::WorkingOrder;
+use crate::risk::plan_book::PlanBook;
 use crate::risk::positions::TokenBook;
 use crate::risk::safeguards::{DoubleFireGuard, DuplicateGuard};
 use crate::risk::snapshot::{
@@ -188,6 +189,7 @@ impl RiskManager {
             ignored_prices_total: self.ignored_prices,
             wallet: self.wallet.clone(),
             whales: self.whales.ledgers(),
+            plans: self.plans.export(),
         }
     }
 
@@ -265,6 +267,7 @@ impl RiskManager {
         manager.ignored_prices = saved.ignored_prices_total;
         manager.wallet = saved.wallet;
         manager.whales = WhaleBook::restore(saved.whales);
+        manager.plans = PlanBook::restore(saved.plans)?;
         Ok(manager)
     }
 }
