@@ -106,7 +106,7 @@ fn wait_for_api(ws: &Workspace) {
 }
 
 fn audit(ws: &Workspace, event: &str) -> Vec<Value> {
-    json_lines(&ws.all_logs()).into_iter().filter(|l| l["event"] == event).collect()
+    json_lines(&ws.read("logs/trade_audit.log")).into_iter().filter(|l| l["event"] == event).collect()
 }
 
 /// The daemon on a session of one market line: trading stays active and equity at the start (the
@@ -231,7 +231,7 @@ fn plans_from_the_api_and_the_inbox_are_decided_audited_and_announced() {
         .prepare("SELECT plan_id, outcome, reason FROM plan_decisions ORDER BY seq")
         .and_then(|mut s| s.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?.collect())
         .expect("plan decisions");
-    assert_eq!(rows.len(), 13, "{rows:?}");
+    assert_eq!(rows.len(), 12, "{rows:?}");
     assert_eq!(rows.iter().filter(|r| r.1 == "approved").count(), 4, "{rows:?}");
     let closes: i64 = conn.query_row("SELECT COUNT(*) FROM plan_closes", [], |r| r.get(0)).expect("closes");
     assert_eq!(closes, 1);

@@ -9,7 +9,7 @@ use crate::config::Mode;
 use crate::engine::audit::{AuditRecord, SignalApproved, SignalClosed, SignalRejected};
 use crate::engine::io::{ControlOutcome, EngineEvent, Outputs, PlanAnswer};
 use crate::plans::{PlanDecision, PlanOutcome, PlanSource, PlanWire, TradePlan, validate_trade_plan};
-use crate::risk::PlanCheck;
+use crate::risk::{PlanCheck, RiskError};
 
 use super::Engine;
 
@@ -64,7 +64,10 @@ impl Engine {
     pub(super) fn close_plan(&mut self, plan_id: &str, exit_price: Decimal, now: Timestamp, out: &mut Outputs) {
         match self.risk.close_plan(plan_id, exit_price, now) {
             Err(e) => {
-                let outcome = if exit_price > Decimal::ZERO { ControlOutcome::NotFound } else { ControlOutcome::Refused };
+                let outcome = match e {
+                    RiskError::UnknownPlan(_) => ControlOutcome::NotFound,
+                    _ => ControlOutcome::Refused,
+                };
                 self.answer(outcome, format!("plan {plan_id}: {e}"));
             }
             Ok(close) => {

@@ -183,15 +183,15 @@ impl SqliteStore {
         read::silences(&self.conn)
     }
 
-    /// The plan decisions made in `[since, until)`, oldest first, at most `limit` of the latest
-    /// (batch summaries; works on a read-only store).
-    pub fn plan_decisions(
+    /// The plan decisions recorded after the `after`-th, oldest first, at most `limit` of the
+    /// latest, with the number of the last one (`after` when there is none). Batch summaries count
+    /// in arrival order, whatever clock stamped the decisions; works on a read-only store.
+    pub fn plan_decisions_after(
         &self,
-        since: crate::clock::Timestamp,
-        until: crate::clock::Timestamp,
+        after: i64,
         limit: usize,
-    ) -> Result<Vec<crate::plans::PlanDecision>, StoreError> {
-        read::plan_decisions(&self.conn, since, until, limit)
+    ) -> Result<(Vec<crate::plans::PlanDecision>, i64), StoreError> {
+        read::plan_decisions_after(&self.conn, after, limit)
     }
 
     /// Every plan close, oldest first (signal analytics; works on a read-only store).

@@ -486,22 +486,22 @@ fn from_json_rows<T: serde::de::DeserializeOwned>(what: &str, rows: Vec<(String,
         .collect()
 }
 
-pub(crate) fn plan_decisions(
+pub(crate) fn plan_decisions_after(
     conn: &Connection,
-    since: Timestamp,
-    until: Timestamp,
+    after: i64,
     limit: usize,
-) -> Result<Vec<crate::plans::PlanDecision>, StoreError> {
+) -> Result<(Vec<crate::plans::PlanDecision>, i64), StoreError> {
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-    let mut rows: Vec<(String, String)> = query(
+    let mut rows: Vec<(i64, String, String)> = query(
         conn,
-        "SELECT plan_id, decision_json FROM plan_decisions
-         WHERE decided_at >= ?1 AND decided_at < ?2 ORDER BY seq DESC LIMIT ?3",
-        (since.0, until.0, limit),
-        |row| Ok((get(row, 0)?, get(row, 1)?)),
+        "SELECT seq, plan_id, decision_json FROM plan_decisions WHERE seq > ?1 ORDER BY seq DESC LIMIT ?2",
+        (after, limit),
+        |row| Ok((get(row, 0)?, get(row, 1)?, get(row, 2)?)),
     )?;
+    let last = rows.first().map_or(after, |r| r.0);
     rows.reverse();
-    Ok(from_json_rows("plan decision", rows))
+    let rows = rows.into_iter().map(|(_, id, json)| (id, json)).collect();
+    Ok((from_json_rows("plan decision", rows), last))
 }
 
 pub(crate) fn plan_closes(conn: &Connection) -> Result<Vec<crate::plans::PlanClose>, StoreError> {
