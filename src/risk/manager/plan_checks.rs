@@ -224,7 +224,8 @@ impl RiskManager {
     }
 
     /// Closes an open plan at `exit_price`, releasing its risk, and returns its result: P&L =
-    /// (exit − entry) × units × the direction's sign, and R = P&L ÷ the risk it was opened with.
+    /// (exit − entry) × units × the direction's sign, and R = P&L ÷ the risk it was opened with
+    /// (units × |entry − stop|, unrounded, so that an exit two stop-distances away is exactly 2R).
     ///
     /// A dry-run plan's P&L does not change equity: nothing was bought, so realised P&L, the
     /// breaker and the loss limits are left alone (a venue's fills will move them when plans
@@ -237,7 +238,8 @@ impl RiskManager {
             return Err(RiskError::UnknownPlan(plan_id.to_owned()));
         };
         let pnl_usd = (exit_price - open.entry) * open.units * open.direction.sign();
-        let Some(r) = r_multiple(pnl_usd, open.risk_usd) else {
+        let initial_risk = open.units * (open.entry - open.stop).abs();
+        let Some(r) = r_multiple(pnl_usd, initial_risk) else {
             return Err(RiskError::input("risk_usd", open.risk_usd, "an open plan's risk must be above 0"));
         };
         let Some(open) = self.plans.close(plan_id) else {
