@@ -25,6 +25,7 @@ use crate::polymarket::PolymarketConfig;
 use crate::risk::RiskConfig;
 use crate::session::RecordConfig;
 use crate::store::StoreConfig;
+use crate::telemetry::TelemetryConfig;
 
 /// The whole configuration of one daemon.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -42,6 +43,7 @@ pub struct Config {
     pub api: ApiConfig,
     pub record: RecordConfig,
     pub signals: SignalsConfig,
+    pub telemetry: TelemetryConfig,
 }
 
 impl Config {
@@ -60,6 +62,7 @@ impl Config {
         self.api.validate("api", &mut issues);
         self.record.validate("record", &mut issues);
         self.signals.validate("signals", &mut issues);
+        self.telemetry.validate("telemetry", &mut issues);
         issues.into_vec()
     }
 

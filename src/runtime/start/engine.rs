@@ -17,6 +17,7 @@ use crate::runtime::recorder::{Recorder, SharedStats};
 use crate::runtime::session_recorder::start_recording;
 use crate::runtime::supervisor::{Supervisor, TaskError};
 use crate::runtime::{EngineHandle, EngineMsg, Persistence, spawn_engine_task};
+use crate::telemetry::CopyTelemetry;
 
 use super::alerts::AlertsStart;
 use super::store::StoreParts;
@@ -44,6 +45,7 @@ pub(super) fn start(
     engine: Engine,
     store: &StoreParts,
     alerts: &AlertsStart,
+    telemetry: crate::telemetry::TelemetrySender,
     supervisor: &mut Supervisor,
     stops: &Stops,
 ) -> Result<EngineStart, StartError> {
@@ -79,7 +81,8 @@ pub(super) fn start(
         events_tx,
         Some(
             Persistence::new(store.handle.clone(), Journal::new(store.source.clone()), store.cursor)
-                .with_recording(recorder),
+                .with_recording(recorder)
+                .with_telemetry(CopyTelemetry::new(telemetry)),
         ),
         stops.intake.clone(),
     );

@@ -1,0 +1,212 @@
+//! The one task that drains the queue to the exporters, batches for the HTTP sink, alerts drops
+//! and, at the daemon's stop, exports what is still queued before it ends.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use super::counters::{DropCause, TelemetryCounters, TelemetryCountersSnapshot};
+use super::http::HttpSink;
+use super::jsonl::JsonlFile;
+use crate::alerts::{Alert, AlertSender, Priority};
+use crate::clock::{Clock, SystemClock};
+use crate::telemetry::events::TelemetryEvent;
+
+/// The HTTP sink with its batch being filled.
+#[derive(Debug)]
+pub struct HttpBatching {
+    pub sink: HttpSink,
+    pub batch_max: usize,
+    pub flush_every: Duration,
+}
+
+pub struct ExporterTask {
+    rx: mpsc::Receiver<TelemetryEvent>,
+    counters: Arc<TelemetryCounters>,
+    jsonl: Option<JsonlFile>,
+    http: Option<HttpBatching>,
+    alerts: Option<AlertSender>,
+    alert_every: Duration,
+    /// The NDJSON body being filled, the events in it, and when its first one came.
+    batch: Vec<u8>,
+    batched: usize,
+    batch_since: Option<Instant>,
+    /// The counters when drops were last alerted (or at the start).
+    alerted: TelemetryCountersSnapshot,
+    /// When a write failure of the file was last logged (one line per interval, not per event).
+    jsonl_logged: Option<Instant>,
+}
+
+impl ExporterTask {
+    pub fn new(rx: mpsc::Receiver<TelemetryEvent>, counters: Arc<TelemetryCounters>, alert_every: Duration) -> Self {
+        Self {
+            rx,
+            counters,
+            jsonl: None,
+            http: None,
+            alerts: None,
+            alert_every,
+            batch: Vec::new(),
+            batched: 0,
+            batch_since: None,
+            alerted: TelemetryCountersSnapshot::default(),
+            jsonl_logged: None,
+        }
+    }
+
+    pub fn with_jsonl(mut self, file: JsonlFile) -> Self {
+        self.jsonl = Some(file);
+        self
+    }
+
+    pub fn with_http(mut self, http: HttpBatching) -> Self {
+        self.http = Some(http);
+        self
+    }
+
+    pub fn with_alerts(mut self, alerts: AlertSender) -> Self {
+        self.alerts = Some(alerts);
+        self
+    }
+
+    /// Runs until `stop`, then exports every event still queued (the HTTP sink gets one try for
+    /// the last batch) and ends.
+    pub async fn run(mut self, stop: CancellationToken) {
+        let mut alert_tick = tokio::time::interval_at(now() + self.alert_every, self.alert_every);
+        alert_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            let flush_at = self.flush_deadline();
+            tokio::select! {
+                biased;
+                () = stop.cancelled() => break,
+                event = self.rx.recv() => match event {
+                    Some(event) => self.take(event).await,
+                    None => break,
+                },
+                () = sleep_until(flush_at), if flush_at.is_some() => self.flush_http(None).await,
+                _ = alert_tick.tick() => self.alert_drops(),
+            }
+        }
+        // No new event can be queued once the receiver is closed; those already queued are exported.
+        self.rx.close();
+        let mut drained = 0u64;
+        while let Some(event) = self.rx.recv().await {
+            self.take_final(event).await;
+            drained += 1;
+        }
+        self.flush_http(Some(1)).await;
+        self.alert_drops();
+        let counts = self.counters.snapshot();
+        tracing::info!(
+            drained_at_stop = drained,
+            emitted = counts.emitted,
+            exported_jsonl = counts.exported[0],
+            exported_http = counts.exported[1],
+            dropped = counts.dropped_total(),
+            "telemetry exporters stopped"
+        );
+    }
+
+    fn flush_deadline(&self) -> Option<Instant> {
+        let http = self.http.as_ref()?;
+        self.batch_since.map(|since| since + http.flush_every)
+    }
+
+    fn write_jsonl(&mut self, line: &[u8]) {
+        let Some(file) = self.jsonl.as_mut() else { return };
+        match file.write_line(line) {
+            Ok(()) => self.counters.count_exported_jsonl(1),
+            Err(error) => {
+                self.counters.count_dropped(DropCause::JsonlFailed, 1);
+                let due = self.jsonl_logged.is_none_or(|at| at.elapsed() >= self.alert_every);
+                if due {
+                    self.jsonl_logged = Some(now());
+                    tracing::warn!(%error, "telemetry events are not written to their file (counted as dropped)");
+                }
+            }
+        }
+    }
+
+    /// Appends the line to the file and to the HTTP batch; returns whether the batch is full.
+    fn append(&mut self, event: &TelemetryEvent) -> bool {
+        let mut line = Vec::with_capacity(256);
+        event.write_line(&mut line);
+        self.write_jsonl(&line);
+        let Some(http) = &self.http else { return false };
+        self.batch.extend_from_slice(&line);
+        self.batched += 1;
+        self.batch_since.get_or_insert_with(now);
+        self.batched >= http.batch_max
+    }
+
+    async fn take(&mut self, event: TelemetryEvent) {
+        if self.append(&event) {
+            self.flush_http(None).await;
+        }
+    }
+
+    async fn take_final(&mut self, event: TelemetryEvent) {
+        if self.append(&event) {
+            self.flush_http(Some(1)).await;
+        }
+    }
+
+    /// Sends the batch (with the sink's retries, or at most `tries`); a batch that fails them all is
+    /// dropped and counted.
+    async fn flush_http(&mut self, tries: Option<u32>) {
+        let Some(http) = &self.http else { return };
+        if self.batched == 0 {
+            return;
+        }
+        let events = std::mem::take(&mut self.batched) as u64;
+        self.batch_since = None;
+        let body = std::mem::take(&mut self.batch);
+        match http.sink.deliver(&body, tries).await {
+            Ok(()) => self.counters.count_exported_http(events),
+            Err(error) => {
+                self.counters.count_dropped(DropCause::HttpFailed, events);
+                tracing::warn!(events, %error, "telemetry batch dropped after its tries");
+            }
+        }
+        // Reuse the allocation for the next batch.
+        self.batch = body;
+        self.batch.clear();
+    }
+
+    /// One warning when anything was dropped since the last one, naming the counts by cause.
+    fn alert_drops(&mut self) {
+        let now = self.counters.snapshot();
+        let new = now.since(&self.alerted);
+        if new.dropped_total() == 0 {
+            return;
+        }
+        self.alerted = now;
+        let message = format!(
+            "{} telemetry event(s) dropped since the last report ({}); {} dropped since start ({}). \
+             Trading is not affected.",
+            new.dropped_total(),
+            new.describe_drops(),
+            now.dropped_total(),
+            now.describe_drops(),
+        );
+        tracing::warn!(dropped = new.dropped_total(), "{message}");
+        if let Some(alerts) = &self.alerts {
+            alerts.raise(Alert::new(Priority::Warning, "Telemetry Events Dropped", message, SystemClock.now()));
+        }
+    }
+}
+
+/// The monotonic clock (the crate's one reading of it), as tokio's instant.
+fn now() -> Instant {
+    Instant::from_std(crate::clock::monotonic())
+}
+
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
