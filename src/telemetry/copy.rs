@@ -16,6 +16,7 @@ use std::collections::BTreeMap;
 use crate::clock::Timestamp;
 use crate::config::Mode;
 use crate::domain::{ClientOrderId, MarketId, TokenId, WhaleId};
+use crate::engine::journal::client_order_id_text;
 use crate::engine::{AuditRecord, Engine, EngineEvent};
 
 use super::events::{
@@ -102,7 +103,7 @@ impl CopyTelemetry {
                 let market = names.market_id(intent.market).map(str::to_owned);
                 let token = names.token_id(intent.token).map(str::to_owned);
                 let order = OrderRef {
-                    client_order_id: intent.client_order_id.to_string(),
+                    client_order_id: client_order_id_text(intent.client_order_id),
                     origin: Origin::Copy,
                     order_kind: Some(if intent.is_entry() { "entry" } else { "exit" }),
                     side: Some(intent.side.as_str().to_owned()),
@@ -202,7 +203,7 @@ impl CopyTelemetry {
 /// An order submitted before this run (restored from the store): its ids are all there is.
 fn unknown_order(id: ClientOrderId, trade_id: &str) -> OrderRef {
     OrderRef {
-        client_order_id: id.to_string(),
+        client_order_id: client_order_id_text(id),
         origin: Origin::Copy,
         order_kind: None,
         side: None,
@@ -215,4 +216,194 @@ fn parse_timestamp(text: &str) -> Timestamp {
     chrono::DateTime::parse_from_rfc3339(text)
         .map(|t| Timestamp::from(t.with_timezone(&chrono::Utc)))
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use rust_decimal::Decimal;
+    use rust_decimal_macros::dec;
+
+    use super::*;
+    use crate::domain::{ReasonCode, Side, SourceTradeId, TradingState};
+    use crate::engine::audit::TradeClosed;
+    use crate::engine::{ExecutionReport, StateFigures};
+    use crate::risk::{OrderIntent, Transition};
+
+    const AT: Timestamp = Timestamp::from_millis(1_764_857_045_123);
+
+    /// One whale (`0xwhale`, "Big Fish"), one market, one token, known by name.
+    struct Names;
+
+    impl EngineNames for Names {
+        fn mode(&self) -> Mode {
+            Mode::Paper
+        }
+        fn whale_address(&self, id: WhaleId) -> Option<&str> {
+            (id.0 == 1).then_some("0xwhale")
+        }
+        fn market_id(&self, id: MarketId) -> Option<&str> {
+            (id.0 == 2).then_some("0xmarket")
+        }
+        fn token_id(&self, id: TokenId) -> Option<&str> {
+            (id.0 == 3).then_some("12345")
+        }
+        fn whale_label(&self, _: &str) -> String {
+            "Big Fish".into()
+        }
+        fn market_title(&self, _: &str) -> String {
+            "Will it rain?".into()
+        }
+        fn outcome_name(&self, _: &str) -> String {
+            "Yes".into()
+        }
+    }
+
+    fn submitted() -> EngineEvent {
+        let intent = OrderIntent::entry(ClientOrderId(7), MarketId(2), TokenId(3), Side::Buy, dec!(0.42), dec!(100))
+            .copying(WhaleId(1), SourceTradeId(9), dec!(0.41));
+        EngineEvent::OrderIntentRecorded { intent, trade_id: "t-1".into(), whale_trade_key: None, at: AT }
+    }
+
+    const ENVELOPE: &str = "\"at\":\"2025-12-04T14:04:05.123Z\",\"at_ms\":1764857045123,\"mode\":\"paper\"";
+    const ORDER: &str = "\"client_order_id\":\"order#7\",\"origin\":\"copy\",\"order_kind\":\"entry\",\"side\":\"buy\",\
+        \"trade_id\":\"t-1\",\"whale_label\":\"Big Fish\",\"whale\":\"0xwhale\",\"market_title\":\"Will it rain?\",\
+        \"market_id\":\"0xmarket\",\"outcome\":\"Yes\",\"token_id\":\"12345\"";
+
+    fn line(telemetry: &mut CopyTelemetry, event: &EngineEvent) -> String {
+        telemetry.convert(&Names, event).map(|e| e.to_json()).unwrap_or_default()
+    }
+
+    #[test]
+    fn an_order_is_named_at_submission_and_its_fill_and_cancel_read_the_same() {
+        let mut telemetry = CopyTelemetry::new(TelemetrySender::disabled());
+        assert_eq!(
+            line(&mut telemetry, &submitted()),
+            format!(
+                "{{\"event\":\"ORDER_SUBMITTED\",{ENVELOPE},{ORDER},\"price\":\"0.42\",\"size\":\"100\",\
+                 \"notional_usd\":\"42.00\"}}"
+            )
+        );
+        let fill = EngineEvent::FillApplied {
+            report: ExecutionReport {
+                client_order_id: ClientOrderId(7),
+                filled_size: dec!(60),
+                avg_price: dec!(0.42),
+                fee: dec!(0.01),
+                done: false,
+                note: None,
+                at: AT,
+            },
+            trade_id: "t-1".into(),
+            fill_seq: 1,
+            realised_pnl: Decimal::ZERO,
+            position_closed: false,
+        };
+        assert_eq!(
+            line(&mut telemetry, &fill),
+            format!(
+                "{{\"event\":\"ORDER_FILLED\",{ENVELOPE},{ORDER},\"fill_seq\":1,\"price\":\"0.42\",\"size\":\"60\",\
+                 \"fee_usd\":\"0.01\",\"realised_pnl_usd\":\"0\",\"position_closed\":false}}"
+            )
+        );
+        let finished = EngineEvent::OrderFinished {
+            client_order_id: ClientOrderId(7),
+            filled: dec!(60),
+            ordered: dec!(100),
+            at: AT,
+        };
+        assert_eq!(
+            line(&mut telemetry, &finished),
+            format!(
+                "{{\"event\":\"ORDER_CANCELLED\",{ENVELOPE},{ORDER},\"ordered\":\"100\",\"filled\":\"60\",\
+                 \"unfilled\":\"40\"}}"
+            )
+        );
+        assert!(telemetry.orders.is_empty(), "a finished order is forgotten");
+    }
+
+    #[test]
+    fn a_fully_filled_order_finishes_without_a_cancel() {
+        let mut telemetry = CopyTelemetry::new(TelemetrySender::disabled());
+        line(&mut telemetry, &submitted());
+        let finished = EngineEvent::OrderFinished {
+            client_order_id: ClientOrderId(7),
+            filled: dec!(100),
+            ordered: dec!(100),
+            at: AT,
+        };
+        assert_eq!(line(&mut telemetry, &finished), "");
+        assert!(telemetry.orders.is_empty());
+    }
+
+    #[test]
+    fn a_fill_of_an_order_from_before_the_start_carries_its_ids() {
+        let mut telemetry = CopyTelemetry::new(TelemetrySender::disabled());
+        let fill = EngineEvent::FillApplied {
+            report: ExecutionReport::unfilled(ClientOrderId(8), "x", AT),
+            trade_id: "t-2".into(),
+            fill_seq: 2,
+            realised_pnl: dec!(-1.5),
+            position_closed: true,
+        };
+        let json: serde_json::Value = serde_json::from_str(&line(&mut telemetry, &fill)).unwrap();
+        assert_eq!(json["client_order_id"], "order#8", "as the store names it");
+        assert_eq!(json["trade_id"], "t-2");
+        assert_eq!(json["realised_pnl_usd"], "-1.5");
+        assert!(json.get("whale_label").is_none());
+    }
+
+    #[test]
+    fn a_close_and_a_state_change_are_told_with_their_names_and_figures() {
+        let mut telemetry = CopyTelemetry::new(TelemetrySender::disabled());
+        let closed = EngineEvent::Audit(AuditRecord::TradeClosed(TradeClosed {
+            trade_id: "t-1".into(),
+            whale_address: "0xwhale".into(),
+            whale_label: "Big Fish".into(),
+            market_id: "0xmarket".into(),
+            market_title: "Will it rain?".into(),
+            outcome: "Yes".into(),
+            exit_price: dec!(0.55),
+            pnl_usd: dec!(12.99),
+            slippage_usd: None,
+            whale_pnl_usd: None,
+            hold_time_seconds: 3600,
+            reason: "take_profit".into(),
+            timestamp: AT.to_rfc3339(),
+        }));
+        assert_eq!(
+            line(&mut telemetry, &closed),
+            format!(
+                "{{\"event\":\"POSITION_CLOSED\",{ENVELOPE},\"origin\":\"copy\",\"trade_id\":\"t-1\",\
+                 \"whale_label\":\"Big Fish\",\"whale\":\"0xwhale\",\"market_title\":\"Will it rain?\",\
+                 \"market_id\":\"0xmarket\",\"outcome\":\"Yes\",\"exit_price\":\"0.55\",\"pnl_usd\":\"12.99\",\
+                 \"reason\":\"take_profit\",\"hold_time_seconds\":3600}}"
+            )
+        );
+        let transition = Transition {
+            from: TradingState::Active,
+            to: TradingState::Halted,
+            reason: ReasonCode::ManualHalt,
+            detail: "operator".into(),
+            at: AT,
+        };
+        let figures = StateFigures { daily_pnl: dec!(-20), drawdown_percent: dec!(2.5), open_positions: 3 };
+        assert_eq!(
+            line(&mut telemetry, &EngineEvent::StateChanged(transition, figures)),
+            format!(
+                "{{\"event\":\"TRADING_STATE_CHANGED\",{ENVELOPE},\"from\":\"active\",\"to\":\"halted\",\
+                 \"reason\":\"manual_halt\",\"detail\":\"operator\",\"daily_pnl_usd\":\"-20\",\
+                 \"drawdown_percent\":\"2.5\",\"open_positions\":3}}"
+            )
+        );
+        let seen = EngineEvent::BreakerWarning { daily_pnl: dec!(-1), threshold: dec!(10), at: AT };
+        assert_eq!(line(&mut telemetry, &seen), "", "events that tell nothing new are not telemetry");
+    }
+
+    #[test]
+    fn observing_emits_onto_the_queue() {
+        let (sender, mut queue) = TelemetrySender::channel(4);
+        let mut telemetry = CopyTelemetry::new(sender);
+        telemetry.observe(&Names, &submitted());
+        assert_eq!(queue.try_recv().unwrap().kind(), crate::telemetry::EventKind::OrderSubmitted);
+    }
 }

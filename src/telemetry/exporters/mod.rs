@@ -76,7 +76,7 @@ impl TelemetrySender {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::clock::Timestamp;
     use crate::config::Mode;

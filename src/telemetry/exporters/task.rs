@@ -210,3 +210,130 @@ async fn sleep_until(at: Option<Instant>) {
         None => std::future::pending().await,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicU16, Ordering};
+
+    use axum::extract::State;
+    use axum::http::{HeaderMap, StatusCode};
+
+    use super::*;
+    use crate::config::Secret;
+    use crate::telemetry::config::HttpSinkConfig;
+    use crate::telemetry::exporters::TelemetrySender;
+    use crate::telemetry::exporters::tests::state_event;
+
+    /// A loopback NDJSON collector answering `status`, keeping each body it was sent.
+    #[derive(Clone, Default)]
+    struct Collector {
+        bodies: Arc<Mutex<Vec<(String, String)>>>,
+        status: Arc<AtomicU16>,
+    }
+
+    async fn collect(State(c): State<Collector>, headers: HeaderMap, body: String) -> StatusCode {
+        let kind = headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+        c.bodies.lock().unwrap().push((kind, body));
+        StatusCode::from_u16(c.status.load(Ordering::Relaxed)).unwrap()
+    }
+
+    async fn serve(status: u16) -> (Collector, String) {
+        let collector = Collector::default();
+        collector.status.store(status, Ordering::Relaxed);
+        let app = axum::Router::new().route("/events", axum::routing::post(collect)).with_state(collector.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/events", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        (collector, url)
+    }
+
+    fn http(url: &str, batch_max: usize, flush_ms: u64, retries: u32) -> HttpBatching {
+        let config =
+            HttpSinkConfig { enabled: true, url: Secret::new(url), batch_max, flush_ms, timeout_ms: 2_000, retries };
+        HttpBatching { sink: HttpSink::new(&config).unwrap(), batch_max, flush_every: Duration::from_millis(flush_ms) }
+    }
+
+    fn details(body: &str) -> Vec<String> {
+        body.lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["detail"].as_str().unwrap().to_owned())
+            .collect()
+    }
+
+    async fn wait_for(mut done: impl FnMut() -> bool) {
+        for _ in 0..500 {
+            if done() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("not reached within 5 s");
+    }
+
+    #[tokio::test]
+    async fn batches_go_out_full_or_when_their_first_event_waited_and_the_file_gets_every_line() {
+        let (collector, url) = serve(200).await;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("events.jsonl");
+        let (sender, queue) = TelemetrySender::channel(16);
+        for n in 0..5 {
+            sender.emit(state_event(n));
+        }
+        let task = ExporterTask::new(queue, sender.counters(), Duration::from_secs(60))
+            .with_jsonl(JsonlFile::open(&path, 1 << 20, 1).unwrap())
+            .with_http(http(&url, 2, 100, 0));
+        let stop = CancellationToken::new();
+        let running = tokio::spawn(task.run(stop.clone()));
+        let counters = sender.counters();
+        // The fifth event is alone in its batch: it goes out when it has waited `flush_ms`.
+        wait_for(|| counters.snapshot().exported[1] == 5).await;
+        let bodies = collector.bodies.lock().unwrap().clone();
+        let sizes: Vec<usize> = bodies.iter().map(|(_, b)| b.lines().count()).collect();
+        assert_eq!(sizes, [2, 2, 1]);
+        assert!(bodies.iter().all(|(kind, _)| kind == "application/x-ndjson"), "{bodies:?}");
+        let sent: Vec<String> = bodies.iter().flat_map(|(_, b)| details(b)).collect();
+        assert_eq!(sent, ["event 0", "event 1", "event 2", "event 3", "event 4"]);
+        assert_eq!(details(&std::fs::read_to_string(&path).unwrap()), sent, "the file has the same lines, in order");
+        assert_eq!(counters.snapshot().exported[0], 5);
+        stop.cancel();
+        running.await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_failing_sink_is_tried_again_then_the_batch_is_dropped_and_counted() {
+        let (collector, url) = serve(500).await;
+        let (sender, queue) = TelemetrySender::channel(16);
+        sender.emit(state_event(1));
+        sender.emit(state_event(2));
+        let task = ExporterTask::new(queue, sender.counters(), Duration::from_secs(60)).with_http(http(&url, 1, 50, 1));
+        let stop = CancellationToken::new();
+        let running = tokio::spawn(task.run(stop.clone()));
+        let counters = sender.counters();
+        wait_for(|| counters.snapshot().dropped(DropCause::HttpFailed) == 2).await;
+        assert_eq!(collector.bodies.lock().unwrap().len(), 4, "each batch: the first try and one retry");
+        assert_eq!(counters.snapshot().exported[1], 0);
+        stop.cancel();
+        running.await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn at_the_stop_what_is_queued_is_exported_before_the_task_ends() {
+        let (collector, url) = serve(200).await;
+        let (sender, queue) = TelemetrySender::channel(16);
+        for n in 0..3 {
+            sender.emit(state_event(n));
+        }
+        // A batch far from full and a flush far away: only the stop sends it.
+        let task =
+            ExporterTask::new(queue, sender.counters(), Duration::from_secs(60)).with_http(http(&url, 100, 600_000, 0));
+        let stop = CancellationToken::new();
+        stop.cancel();
+        task.run(stop).await;
+        let bodies = collector.bodies.lock().unwrap().clone();
+        assert_eq!(bodies.len(), 1);
+        assert_eq!(details(&bodies[0].1), ["event 0", "event 1", "event 2"]);
+        assert_eq!(sender.counters().snapshot().exported[1], 3);
+        sender.emit(state_event(9));
+        assert_eq!(sender.counters().snapshot().dropped(DropCause::ExporterStopped), 1);
+    }
+}
