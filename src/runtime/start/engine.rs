@@ -17,7 +17,7 @@ use crate::runtime::recorder::{Recorder, SharedStats};
 use crate::runtime::session_recorder::start_recording;
 use crate::runtime::supervisor::{Supervisor, TaskError};
 use crate::runtime::{EngineHandle, EngineMsg, Persistence, spawn_engine_task};
-use crate::telemetry::CopyTelemetry;
+use crate::telemetry::{CopyTelemetry, TelemetrySender};
 
 use super::alerts::AlertsStart;
 use super::store::StoreParts;
@@ -39,16 +39,23 @@ pub(super) struct EngineStart {
     pub recording: Option<watch::Receiver<RecordingView>>,
 }
 
+/// Where the engine's events go besides the store: alerts (through the recorder) and telemetry
+/// (from the engine task, never waiting).
+pub(super) struct Outlets<'a> {
+    pub alerts: &'a AlertsStart,
+    pub telemetry: TelemetrySender,
+}
+
 pub(super) fn start(
     config: &Config,
     config_tx: &watch::Sender<Arc<Config>>,
     engine: Engine,
     store: &StoreParts,
-    alerts: &AlertsStart,
-    telemetry: crate::telemetry::TelemetrySender,
+    outlets: Outlets<'_>,
     supervisor: &mut Supervisor,
     stops: &Stops,
 ) -> Result<EngineStart, StartError> {
+    let Outlets { alerts, telemetry } = outlets;
     let (executor, executor_tasks) = choose_executor(config, &store.handle, &store.recovered)?;
     let (events_tx, events_rx) = mpsc::channel(EVENT_QUEUE);
     // The session recorder: its writer ends after the engine task, once every line is flushed.

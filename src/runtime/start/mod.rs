@@ -155,8 +155,8 @@ async fn start_tasks(
     let telemetry = telemetry::start(&config, &alerts, supervisor, stops)?;
 
     // The executor, the engine task and the recorder behind it.
-    let engine =
-        engine::start(&config, config_tx, store.resumed, &store.parts, &alerts, telemetry.clone(), supervisor, stops)?;
+    let outlets = engine::Outlets { alerts: &alerts, telemetry: telemetry.clone() };
+    let engine = engine::start(&config, config_tx, store.resumed, &store.parts, outlets, supervisor, stops)?;
 
     // What feeds the engine: the session or the live feeds, the wallet (live), the timers.
     let feeds = feeds::start(&config, &store.parts, &engine, supervisor, stops)?;
