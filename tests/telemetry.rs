@@ -168,3 +168,15 @@ fn a_failing_sink_and_a_tiny_queue_lose_events_counted_and_alerted_while_trading
     assert!(collector.lines.lock().unwrap().is_empty());
     assert!(!ws.read("data/telemetry/events.jsonl").is_empty());
 }
+
+#[test]
+fn disabled_telemetry_writes_no_file_and_shows_no_counters() {
+    let ws = Workspace::with_default_config("");
+    let daemon = ws.spawn_daemon(&[("WHALE_TRADER__TELEMETRY__ENABLED", "false")]);
+    assert!(replayed(&ws), "the sample session did not finish:\n{}", ws.all_logs());
+    let metrics = http_get(ws.api_port, "/metrics");
+    assert!(metric(&metrics, "whale_trader_trades_opened_total").is_some_and(|n| n > 0), "{metrics}");
+    assert!(!metrics.contains("whale_trader_telemetry_"), "{metrics}");
+    stop(&ws, daemon);
+    assert!(!ws.path().join("data/telemetry").exists(), "no file, not even its directory");
+}
