@@ -65,6 +65,9 @@
 //!   summary (`audit summary`: rejections by reason, hit rate, R multiples, by market regime).
 //! - [`history`]: trade history, profit and daily P&L computed from the store's trade records
 //!   (pure), for `GET /trades`, `/profit`, `/daily` and the CLI verbs of the same names.
+//! - [`telemetry`]: typed events (signals, orders, fills, closes, trading states) on a bounded queue
+//!   that drops rather than waits, exported to a rotated JSON-lines file and an HTTP NDJSON sink
+//!   (drops counted and alerted), and the trade plans' analytics (by tier and regime, R:R, hit rate).
 //! - [`report`]: `report` and `replay --report`: a ledger of trades (from the store or a replay's
 //!   audit records), its figures (pure), `plotters` charts (PNG, SVG) and a self-contained HTML page.
 //!
@@ -122,3 +125,4 @@ pub mod runtime;
 pub mod session;
 pub mod store;
 pub mod telegram;
+pub mod telemetry;

@@ -26,6 +26,7 @@ use crate::polymarket::PolymarketConfig;
 use crate::risk::RiskConfig;
 use crate::session::RecordConfig;
 use crate::store::StoreConfig;
+use crate::telemetry::TelemetryConfig;
 
 /// The whole configuration of one daemon.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -43,6 +44,7 @@ pub struct Config {
     pub api: ApiConfig,
     pub record: RecordConfig,
     pub signals: SignalsConfig,
+    pub telemetry: TelemetryConfig,
 }
 
 impl Config {
@@ -61,6 +63,7 @@ impl Config {
         self.api.validate("api", &mut issues);
         self.record.validate("record", &mut issues);
         self.signals.validate("signals", &mut issues);
+        self.telemetry.validate("telemetry", &mut issues);
         issues.into_vec()
     }
 

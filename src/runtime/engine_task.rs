@@ -9,7 +9,8 @@
 //! - steps that record nothing (most price updates) write nothing, apart from a checkpoint every
 //!   [`Persistence::checkpoint_every`], so that marks and trailing stops survive a restart too;
 //! - the events then go out on a bounded `mpsc` (`send().await`: back-pressure, never dropped) to
-//!   the recorder (metrics and alerts);
+//!   the recorder (metrics and alerts); each also goes, as telemetry, to the exporters' queue,
+//!   which never makes the task wait (a full queue drops it, counted);
 //! - observers read a `watch` of [`EngineStatus`] and the systemd watchdog a progress counter;
 //! - after a restart, market data from before the checkpoint comes back as [`EngineMsg::WarmUp`],
 //!   then [`EngineMsg::Reconcile`] asks the executor about the orders whose outcome was lost
@@ -34,6 +35,7 @@ use crate::polymarket::PriceEvent;
 use crate::store::{DurableReceipt, StoreCommand, StoreHandle};
 
 use super::session_recorder::InputRecorder;
+use crate::telemetry::CopyTelemetry;
 
 use crate::engine::journal::{Journal, any_recorded, client_order_id_text};
 use crate::engine::{
@@ -123,6 +125,8 @@ pub struct Persistence {
     pub checkpoint_every: Duration,
     /// `[record]`: every input stepped goes to the session recorder first, with its time.
     pub recording: Option<InputRecorder>,
+    /// `[telemetry]`: the step's events as telemetry, named here where the engine's interner is.
+    pub telemetry: Option<CopyTelemetry>,
 }
 
 impl Persistence {
@@ -131,12 +135,18 @@ impl Persistence {
     pub const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
 
     pub fn new(store: StoreHandle, journal: Journal, cursor: Option<u64>) -> Self {
-        Self { store, journal, cursor, checkpoint_every: Self::CHECKPOINT_EVERY, recording: None }
+        Self { store, journal, cursor, checkpoint_every: Self::CHECKPOINT_EVERY, recording: None, telemetry: None }
     }
 
     /// Records every input the engine steps through `recorder` (`[record]`).
     pub fn with_recording(mut self, recorder: Option<InputRecorder>) -> Self {
         self.recording = recorder;
+        self
+    }
+
+    /// Emits the engine's events as telemetry (`[telemetry]`), without ever waiting for it.
+    pub fn with_telemetry(mut self, telemetry: CopyTelemetry) -> Self {
+        self.telemetry = Some(telemetry);
         self
     }
 }
@@ -546,7 +556,11 @@ impl EngineActor {
     /// Hands the step's events to the recorder, in order, waiting when its queue is full.
     async fn flush_events(&mut self, out: &mut Outputs) {
         let mut consumer_gone = false;
+        let mut telemetry = self.persistence.as_mut().and_then(|p| p.telemetry.as_mut());
         for event in out.events.drain(..) {
+            if let Some(telemetry) = telemetry.as_mut() {
+                telemetry.observe(&self.engine, &event);
+            }
             if !consumer_gone && self.events.send(event).await.is_err() {
                 consumer_gone = true;
                 tracing::error!("the engine's event consumer is gone; alerts and metrics miss these events");

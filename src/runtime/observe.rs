@@ -35,6 +35,8 @@ pub struct Observed {
     pub wallet: Option<watch::Receiver<super::wallet::WalletReaderStatus>>,
     /// The session recorder (`[record] enabled`).
     pub recording: Option<watch::Receiver<crate::api::RecordingView>>,
+    /// Telemetry's counters (`[telemetry] enabled`).
+    pub telemetry: Option<Arc<crate::telemetry::TelemetryCounters>>,
 }
 
 /// The daemon's side of `whale-trader status`.
@@ -171,6 +173,9 @@ pub fn metrics_text(observed: &Observed) -> String {
     health_metrics(&mut text, &observed.health.borrow());
     if let Some(feeds) = &observed.feeds {
         feeds.write_metrics(&mut text);
+    }
+    if let Some(telemetry) = &observed.telemetry {
+        telemetry.snapshot().write_metrics(&mut text);
     }
     if let Some(wallet) = &observed.wallet {
         wallet_metrics(&mut text, &wallet.borrow(), &observed.view.borrow());

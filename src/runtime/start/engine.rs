@@ -17,6 +17,7 @@ use crate::runtime::recorder::{Recorder, SharedStats};
 use crate::runtime::session_recorder::start_recording;
 use crate::runtime::supervisor::{Supervisor, TaskError};
 use crate::runtime::{EngineHandle, EngineMsg, Persistence, spawn_engine_task};
+use crate::telemetry::{CopyTelemetry, TelemetrySender};
 
 use super::alerts::AlertsStart;
 use super::store::StoreParts;
@@ -38,15 +39,23 @@ pub(super) struct EngineStart {
     pub recording: Option<watch::Receiver<RecordingView>>,
 }
 
+/// Where the engine's events go besides the store: alerts (through the recorder) and telemetry
+/// (from the engine task, never waiting).
+pub(super) struct Outlets<'a> {
+    pub alerts: &'a AlertsStart,
+    pub telemetry: TelemetrySender,
+}
+
 pub(super) fn start(
     config: &Config,
     config_tx: &watch::Sender<Arc<Config>>,
     engine: Engine,
     store: &StoreParts,
-    alerts: &AlertsStart,
+    outlets: Outlets<'_>,
     supervisor: &mut Supervisor,
     stops: &Stops,
 ) -> Result<EngineStart, StartError> {
+    let Outlets { alerts, telemetry } = outlets;
     let (executor, executor_tasks) = choose_executor(config, &store.handle, &store.recovered)?;
     let (events_tx, events_rx) = mpsc::channel(EVENT_QUEUE);
     // The session recorder: its writer ends after the engine task, once every line is flushed.
@@ -79,7 +88,8 @@ pub(super) fn start(
         events_tx,
         Some(
             Persistence::new(store.handle.clone(), Journal::new(store.source.clone()), store.cursor)
-                .with_recording(recorder),
+                .with_recording(recorder)
+                .with_telemetry(CopyTelemetry::new(telemetry)),
         ),
         stops.intake.clone(),
     );

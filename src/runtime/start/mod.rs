@@ -11,7 +11,7 @@
 //! ```
 //!
 //! [`start`] reads as the runbook: each subsystem has one small builder here ([`store`],
-//! [`alerts`], [`engine`], [`feeds`], [`health`], [`control`]) that spawns its tasks under the
+//! [`alerts`], [`telemetry`], [`engine`], [`feeds`], [`health`], [`control`]) that spawns its tasks under the
 //! supervisor and hands back what the later ones need, and fails with its own typed error.
 //!
 //! Stop order: the `intake` token stops the sources, the API and the engine (which drains its
@@ -24,6 +24,7 @@ mod engine;
 mod feeds;
 mod health;
 mod store;
+mod telemetry;
 
 use std::sync::Arc;
 
@@ -56,6 +57,10 @@ pub enum StartError {
     Health(#[from] crate::health::HealthError),
     #[error("feed.source = \"polymarket\": {0}")]
     Feed(#[from] super::feeds::FeedsError),
+    #[error("telemetry cannot start: {0}")]
+    TelemetryFile(#[from] crate::telemetry::exporters::JsonlError),
+    #[error("telemetry cannot start: {0}")]
+    TelemetrySink(#[from] crate::telemetry::exporters::HttpSinkError),
     #[error("the engine's queue refused the start-up reconciliation")]
     EngineQueue,
 }
@@ -146,8 +151,12 @@ async fn start_tasks(
     // raised only once every component is up (a start that fails later sends nothing).
     let alerts = alerts::start(&config, config_tx, &store.parts, supervisor, stops)?;
 
+    // Telemetry's queue and exporters: the engine task emits on it, never waiting.
+    let telemetry = telemetry::start(&config, &alerts, supervisor, stops)?;
+
     // The executor, the engine task and the recorder behind it.
-    let engine = engine::start(&config, config_tx, store.resumed, &store.parts, &alerts, supervisor, stops)?;
+    let outlets = engine::Outlets { alerts: &alerts, telemetry: telemetry.clone() };
+    let engine = engine::start(&config, config_tx, store.resumed, &store.parts, outlets, supervisor, stops)?;
 
     // What feeds the engine: the session or the live feeds, the wallet (live), the timers.
     let feeds = feeds::start(&config, &store.parts, &engine, supervisor, stops)?;
@@ -168,6 +177,7 @@ async fn start_tasks(
         book_refusals: feeds.book_refusals,
         wallet: feeds.wallet,
         recording: engine.recording.clone(),
+        telemetry: telemetry.is_enabled().then(|| telemetry.counters()),
     };
 
     // The control API, the watchdog and SIGHUP reloads.
