@@ -232,14 +232,20 @@ impl Alert {
         self
     }
 
+    /// Whether the throttle lets this alert through (it still counts towards the window): every
+    /// alert that must reach its channels, and approved trade signals and their batch summaries
+    /// (the message is what a signal subscriber is there for; a silence may still hold them).
+    pub fn passes_throttle(&self) -> bool {
+        self.must_reach() || matches!(self.labels.kind, AlertKind::Signal | AlertKind::BatchSummary)
+    }
+
     /// An alert that must reach its channels whatever their load: CRITICAL ones, trading-state
-    /// changes, losing trade closes, throttle digests, and approved trade signals and their batch
-    /// summaries (the message is what a signal subscriber is there for). The throttle lets them
-    /// through (they still count towards its window) and the lanes never drop them.
+    /// changes, losing trade closes and throttle digests. The throttle lets them through (they
+    /// still count towards its window), no silence holds them and the lanes never drop them.
     pub fn must_reach(&self) -> bool {
         self.priority.is_critical()
             || self.labels.kind.changes_trading_state()
-            || matches!(self.labels.kind, AlertKind::ThrottleDigest | AlertKind::Signal | AlertKind::BatchSummary)
+            || self.labels.kind == AlertKind::ThrottleDigest
             || (self.labels.kind == AlertKind::TradeClosed && self.labels.pnl_usd.is_some_and(|p| p < Decimal::ZERO))
     }
 

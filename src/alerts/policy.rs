@@ -229,7 +229,7 @@ impl Throttle {
     /// digest when it may not.
     pub fn admit(&mut self, notification: &Notification, now: Timestamp, settings: &PolicySettings) -> bool {
         self.forget_expired(now, settings);
-        if notification.alert.must_reach() || self.sent.len() < settings.throttle_max {
+        if notification.alert.passes_throttle() || self.sent.len() < settings.throttle_max {
             self.sent.push_back(now);
             true
         } else {
