@@ -461,6 +461,30 @@ mod tests {
     }
 
     #[test]
+    fn a_signal_alert_carries_its_announcement_through_the_outbox_json() {
+        let decisions = crate::plans::format::summary_tests::hundred();
+        let alert = Alert::signal(&decisions[0]).unwrap_or_else(|| panic!("approved"));
+        assert_eq!((alert.priority, alert.labels.kind), (Priority::Info, AlertKind::Signal));
+        assert_eq!(alert.title, "Signal: LONG BTC/USDT");
+        assert_eq!(alert.labels.market.as_deref(), Some("BTC/USDT"));
+        assert!(matches!(alert.announcement.as_deref(), Some(Announcement::Signal(s)) if s.plan.plan_id == "plan-000"));
+        let json = serde_json::to_string(&alert).unwrap_or_default();
+        let back: Alert = serde_json::from_str(&json).unwrap_or_else(|e| panic!("{e}: {json}"));
+        assert_eq!(back, alert, "the outbox restores an announcement as it was");
+        assert!(Alert::signal(&decisions[3]).is_none(), "a refused plan announces nothing");
+
+        let summary = Alert::signal_summary(BatchSummary::from_decisions(&decisions, 5, Timestamp::from_secs(1)));
+        assert_eq!(summary.labels.kind, AlertKind::BatchSummary);
+        assert_eq!(summary.message, "Signal Summary | 100 received | 75 approved | 25 rejected");
+        let back: Alert = serde_json::from_str(&serde_json::to_string(&summary).unwrap_or_default())
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(back, summary);
+        // An alert without one serializes as before: no `announcement` key.
+        let plain = serde_json::to_value(Alert::task_failed("x", "y", Timestamp::from_secs(0))).unwrap_or_default();
+        assert!(plain.get("announcement").is_none());
+    }
+
+    #[test]
     fn usd_formatting() {
         assert_eq!(usd(dec!(-523.454)), "-$523.45");
         assert_eq!(usd(dec!(15.5)), "$15.50");
