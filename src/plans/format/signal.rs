@@ -319,7 +319,7 @@ pub(crate) mod tests {
         let slack = signal.parts(Medium::Slack).remove(0);
         assert!(slack.contains("<https://charts.example/btc|Link>"), "{slack}");
         let plain = signal.parts(Medium::Plain).remove(0);
-        assert!(plain.contains("Link: https://charts.example/btc") && !plain.contains("**"), "{plain}");
+        assert!(plain.contains("View Chart: https://charts.example/btc") && !plain.contains("**"), "{plain}");
     }
 
     #[test]

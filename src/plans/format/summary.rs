@@ -222,9 +222,10 @@ impl BatchSummary {
         regimes.extend(self.regimes.iter().map(|r| {
             let mean = r.mean_score.map_or_else(|| "-".to_string(), plain);
             Line::text(format!(
-                "• {}: {} plans, {} approved, mean score {}",
+                "• {}: {} {}, {} approved, mean score {}",
                 capitalised(r.regime.as_str()),
                 r.plans,
+                if r.plans == 1 { "plan" } else { "plans" },
                 r.approved,
                 mean
             ))
@@ -453,7 +454,7 @@ pub(crate) mod tests {
              **Rejected by Reason:**\n• duplicate_plan: 1\n\n\
              **Quality Tiers:**\n• A: 2 received, 1 approved\n• B: 1 received, 1 approved\n• C: 1 received, 1 approved\n\n\
              **Market Regime:**\n• Trend: 3 plans, 3 approved, mean score 61.5\n\
-             • Range: 1 plans, 0 approved, mean score 63.5\n• Volatile: 0 plans, 0 approved, mean score -"
+             • Range: 1 plan, 0 approved, mean score 63.5\n• Volatile: 0 plans, 0 approved, mean score -"
         );
         let empty = BatchSummary::from_decisions(&[], 5, Timestamp::from_secs(0));
         assert!(empty.format_markdown().contains("No approved plans in this window."));
