@@ -170,11 +170,9 @@ pub fn markdown_v2_error(text: &str) -> Option<String> {
     let mut chars = text.chars();
     while let Some(c) = chars.next() {
         match c {
-            '\\' => {
-                if chars.next().is_none() {
-                    return Some("a lone backslash ends the text".into());
-                }
-            }
+            // The guard takes the escaped character too, whatever it is.
+            '\\' if chars.next().is_none() => return Some("a lone backslash ends the text".into()),
+            '\\' => {}
             '*' | '_' | '~' => {
                 if open.last() == Some(&c) {
                     open.pop();
