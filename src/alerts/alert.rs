@@ -391,7 +391,8 @@ impl Alert {
             .with_context("Received", summary.received.to_string())
             .with_context("Approved", summary.approved.to_string())
             .with_context("Rejected", summary.rejected.to_string());
-        let top: Vec<String> = summary.top.iter().map(|p| format!("{} {}", p.plan_id, p.symbol)).collect();
+        // The plain rendering names the best few; the full ranking is the announcement's.
+        let top: Vec<String> = summary.top.iter().take(3).map(|p| format!("{} ({})", p.symbol, p.plan_id)).collect();
         let alert = if top.is_empty() { alert } else { alert.with_context("Top", top.join(", ")) };
         Alert { announcement: Some(Arc::new(Announcement::Summary(summary))), ..alert }
     }
@@ -476,6 +477,10 @@ mod tests {
         let summary = Alert::signal_summary(BatchSummary::from_decisions(&decisions, 5, Timestamp::from_secs(1)));
         assert_eq!(summary.labels.kind, AlertKind::BatchSummary);
         assert_eq!(summary.message, "Signal Summary | 100 received | 75 approved | 25 rejected");
+        assert_eq!(
+            summary.context.last().map(|(_, v)| v.as_str()),
+            Some("SOL/USDT (plan-038), SOL/USDT (plan-078), ETH/USDT (plan-037)")
+        );
         let back: Alert = serde_json::from_str(&serde_json::to_string(&summary).unwrap_or_default())
             .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(back, summary);
