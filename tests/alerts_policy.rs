@@ -9,9 +9,10 @@ use futures::future::BoxFuture;
 use tokio_util::sync::CancellationToken;
 use whale_trader::alerts::{
     Alert, AlertChannel, AlertError, AlertsBuilder, AlertsConfig, AlertsHandle, Handoff, Notification, Part, Priority,
-    RiskFigures, SummaryItem,
+    RiskFigures,
 };
 use whale_trader::clock::Timestamp;
+use whale_trader::plans::BatchSummary;
 
 /// Records `notice|count|title` of everything it is asked to send.
 #[derive(Default)]
@@ -240,20 +241,13 @@ async fn shutdown_drains_the_queue_and_open_groups() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn batch_summary_lists_the_configured_top_n() {
-    let mut config = quiet_config();
-    config.telegram.batch_top_n = 2;
-    let h = start(config);
-    let item = |label: &str, score: i64| SummaryItem { label: label.into(), score: score.into(), detail: "d".into() };
-    h.alerts.sender().send_batch_summary(
-        "Top copied trades",
-        vec![item("a", 1), item("b", 3), item("c", 2)],
-        vec![("Trades".into(), "3".into())],
-        at(0),
-    );
+async fn a_signal_summary_is_one_info_alert_whose_plain_message_is_the_totals() {
+    let h = start(quiet_config());
+    let summary = BatchSummary::from_decisions(&[], 5, at(0));
+    assert_eq!(h.alerts.sender().send_signal_summary(summary), Handoff::Queued);
     settle().await;
-    assert_eq!(h.recorder.sent(), ["single|1|Top copied trades"]);
-    assert_eq!(h.recorder.messages(), ["Top 2 of 3:\n1. b | Score: 3 | d\n2. c | Score: 2 | d"]);
+    assert_eq!(h.recorder.sent(), ["single|1|Signal Summary"]);
+    assert_eq!(h.recorder.messages(), ["Signal Summary | 0 received | 0 approved | 0 rejected"]);
     h.shutdown.cancel();
     h.alerts.join().await;
 }

@@ -398,7 +398,8 @@ impl Alert {
             .with_context("Received", summary.received.to_string())
             .with_context("Approved", summary.approved.to_string())
             .with_context("Rejected", summary.rejected.to_string());
-        let top: Vec<String> = summary.top.iter().map(|p| format!("{} {}", p.plan_id, p.symbol)).collect();
+        // The plain rendering names the best few; the full ranking is the announcement's.
+        let top: Vec<String> = summary.top.iter().take(3).map(|p| format!("{} ({})", p.symbol, p.plan_id)).collect();
         let alert = if top.is_empty() { alert } else { alert.with_context("Top", top.join(", ")) };
         Alert { announcement: Some(Arc::new(Announcement::Summary(summary))), ..alert }
     }
@@ -465,6 +466,34 @@ mod tests {
         );
         assert!(alert.labels.kind.stops_trading());
         assert!(Alert::trading_resumed("operator", Timestamp::from_secs(2)).resolves);
+    }
+
+    #[test]
+    fn a_signal_alert_carries_its_announcement_through_the_outbox_json() {
+        let decisions = crate::plans::format::summary_tests::hundred();
+        let alert = Alert::signal(&decisions[0]).unwrap_or_else(|| panic!("approved"));
+        assert_eq!((alert.priority, alert.labels.kind), (Priority::Info, AlertKind::Signal));
+        assert_eq!(alert.title, "Signal: LONG BTC/USDT");
+        assert_eq!(alert.labels.market.as_deref(), Some("BTC/USDT"));
+        assert!(matches!(alert.announcement.as_deref(), Some(Announcement::Signal(s)) if s.plan.plan_id == "plan-000"));
+        let json = serde_json::to_string(&alert).unwrap_or_default();
+        let back: Alert = serde_json::from_str(&json).unwrap_or_else(|e| panic!("{e}: {json}"));
+        assert_eq!(back, alert, "the outbox restores an announcement as it was");
+        assert!(Alert::signal(&decisions[3]).is_none(), "a refused plan announces nothing");
+
+        let summary = Alert::signal_summary(BatchSummary::from_decisions(&decisions, 5, Timestamp::from_secs(1)));
+        assert_eq!(summary.labels.kind, AlertKind::BatchSummary);
+        assert_eq!(summary.message, "Signal Summary | 100 received | 75 approved | 25 rejected");
+        assert_eq!(
+            summary.context.last().map(|(_, v)| v.as_str()),
+            Some("SOL/USDT (plan-038), SOL/USDT (plan-078), ETH/USDT (plan-037)")
+        );
+        let back: Alert = serde_json::from_str(&serde_json::to_string(&summary).unwrap_or_default())
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(back, summary);
+        // An alert without one serializes as before: no `announcement` key.
+        let plain = serde_json::to_value(Alert::task_failed("x", "y", Timestamp::from_secs(0))).unwrap_or_default();
+        assert!(plain.get("announcement").is_none());
     }
 
     #[test]

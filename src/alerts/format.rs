@@ -89,11 +89,12 @@ pub fn console_line(notification: &Notification) -> String {
     line.replace('\n', " ")
 }
 
-/// The alert as a JSON object with its context in order (`[{key, value}]`).
+/// The alert as a JSON object with its context in order (`[{key, value}]`), and the payload of
+/// the signal or summary it announces (`announcement`, see `crate::plans::format`), if any.
 pub fn alert_json(notification: &Notification) -> Value {
     let alert = &notification.alert;
     let context: Vec<Value> = alert.context.iter().map(|(k, v)| json!({ "key": k, "value": v })).collect();
-    json!({
+    let mut record = json!({
         "at": alert.at.to_rfc3339(),
         "priority": alert.priority,
         "title": alert.title,
@@ -104,7 +105,12 @@ pub fn alert_json(notification: &Notification) -> Value {
         "resolves": alert.resolves,
         "notice": notification.notice.as_str(),
         "count": notification.notice.count(),
-    })
+    });
+    // A signal or summary keeps its whole payload (the file channel, the dead-letter file).
+    if let (Some(announcement), Some(object)) = (&alert.announcement, record.as_object_mut()) {
+        object.insert("announcement".into(), announcement.format_json());
+    }
+    record
 }
 
 /// Cuts `text` to at most `max` characters, ending with `…` when it was longer.
@@ -149,6 +155,16 @@ mod tests {
              Trading halted due to excessive losses: $523.45 (5.2%)\n\nMetrics:\n- Daily P&L: -$523.45\n\
              - Drawdown: 12.3%\n- Positions: 8/10\n"
         );
+    }
+
+    #[test]
+    fn the_json_record_keeps_an_announcements_payload_and_adds_nothing_otherwise() {
+        let decisions = crate::plans::format::summary_tests::hundred();
+        let signal = Alert::signal(&decisions[0]).unwrap_or_else(|| panic!("approved"));
+        let record = alert_json(&Notification::single(signal));
+        assert_eq!(record["announcement"]["type"], "signal");
+        assert_eq!(record["announcement"]["plan_id"], "plan-000");
+        assert!(alert_json(&breaker()).get("announcement").is_none());
     }
 
     #[test]

@@ -134,10 +134,21 @@ async fn send_message(
     if bot != format!("bot{token}") {
         return not_found();
     }
-    // Telegram takes the chat id as a number or as its decimal text.
-    let chat = body["chat_id"].as_i64().or_else(|| body["chat_id"].as_str().and_then(|s| s.parse().ok())).unwrap_or_default();
+    // Telegram takes the chat id as a number or a string.
+    let chat =
+        body["chat_id"].as_i64().or_else(|| body["chat_id"].as_str().and_then(|c| c.parse().ok())).unwrap_or_default();
     let text = body["text"].as_str().unwrap_or_default().to_string();
     assert!(text.encode_utf16().count() <= 4096, "a message over Telegram's limit was sent");
+    if body["parse_mode"] == "MarkdownV2"
+        && let Some(problem) = markdown_v2_error(&text)
+    {
+        let description = format!("Bad Request: can't parse entities: {problem}");
+        return (
+            axum::http::StatusCode::BAD_REQUEST,
+            axum::Json(json!({"ok": false, "error_code": 400, "description": description})),
+        )
+            .into_response();
+    }
     let mut inner = inner.lock().unwrap();
     inner.sent.push((chat, text.clone()));
     let id = inner.sent.len();
@@ -146,4 +157,58 @@ async fn send_message(
         "result": { "message_id": id, "chat": { "id": chat, "type": "private" }, "date": 0, "text": text }
     }))
     .into_response()
+}
+
+/// What Telegram would refuse in a MarkdownV2 text, as its error says it (`None`: accepted).
+/// The rules: every one of `_*[]()~`>#+-=|{}.!` outside an entity's markup is escaped with `\\`;
+/// `*bold*`, `_italic_` and `~strike~` are closed in order; a link is `[text](url)` with `)` and
+/// `\\` escaped in the URL; `>` opens a quote only at a line's start.
+pub fn markdown_v2_error(text: &str) -> Option<String> {
+    let mut open: Vec<char> = Vec::new();
+    let mut in_link_text = false;
+    let mut line_start = true;
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            // The guard takes the escaped character too, whatever it is.
+            '\\' if chars.next().is_none() => return Some("a lone backslash ends the text".into()),
+            '\\' => {}
+            '*' | '_' | '~' => {
+                if open.last() == Some(&c) {
+                    open.pop();
+                } else if open.contains(&c) {
+                    return Some(format!("entity '{c}' closed out of order"));
+                } else {
+                    open.push(c);
+                }
+            }
+            '[' if !in_link_text => in_link_text = true,
+            ']' if in_link_text => {
+                in_link_text = false;
+                if chars.next() != Some('(') {
+                    return Some("a link's text is not followed by its URL".into());
+                }
+                loop {
+                    match chars.next() {
+                        None => return Some("a link's URL is not closed".into()),
+                        Some('\\') => {
+                            chars.next();
+                        }
+                        Some(')') => break,
+                        Some(_) => {}
+                    }
+                }
+            }
+            '>' if line_start => {}
+            '[' | ']' | '(' | ')' | '`' | '>' | '#' | '+' | '-' | '=' | '|' | '{' | '}' | '.' | '!' => {
+                return Some(format!("Character '{c}' is reserved and must be escaped with the preceding '\\'"));
+            }
+            _ => {}
+        }
+        line_start = c == '\n';
+    }
+    if let Some(c) = open.last() {
+        return Some(format!("Can't find end of the entity starting with '{c}'"));
+    }
+    in_link_text.then(|| "a link's text is not closed".into())
 }

@@ -55,7 +55,7 @@ pub enum Medium {
     Slack,
     /// Discord markdown: `**bold**`, `[label](url)`, markdown characters escaped.
     Discord,
-    /// Plain text (email bodies): no markup, links as `label: url`.
+    /// Plain text (email bodies): no markup, links as their address.
     Plain,
 }
 
@@ -133,7 +133,8 @@ impl Medium {
                         url.replace('|', "%7C").replace('>', "%3E"),
                         self.escape(label)
                     )),
-                    Medium::Plain => out.push_str(&format!("{label}: {url}")),
+                    // Plain text shows the address itself, where a mail reader makes it a link.
+                    Medium::Plain => out.push_str(url),
                 },
             }
         }
@@ -263,7 +264,7 @@ mod tests {
         assert_eq!(render(&sample(), Medium::Telegram), "*Head \\(1\\)* \\| a\\_b\n\nx\\.y[Link](https://e.x/a_(b\\))");
         assert_eq!(render(&sample(), Medium::Slack), "*Head (1)* | a_b\n\nx.y<https://e.x/a_(b)|Link>");
         assert_eq!(render(&sample(), Medium::Discord), "**Head (1)** \\| a\\_b\n\nx.y[Link](https://e.x/a_(b%29)");
-        assert_eq!(render(&sample(), Medium::Plain), "Head (1) | a_b\n\nx.yLink: https://e.x/a_(b)");
+        assert_eq!(render(&sample(), Medium::Plain), "Head (1) | a_b\n\nx.yhttps://e.x/a_(b)");
         assert_eq!(Medium::Slack.line(&Line::text("a<b>&c")), "a&lt;b&gt;&amp;c");
         assert_eq!(Medium::Discord.line(&Line::text("- # item")), "\\- # item");
     }

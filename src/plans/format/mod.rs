@@ -16,6 +16,9 @@ mod numbers;
 mod signal;
 mod summary;
 
+#[cfg(test)]
+pub(crate) use summary::tests as summary_tests;
+
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 

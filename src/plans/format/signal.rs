@@ -226,6 +226,7 @@ impl Signal {
 
 #[cfg(test)]
 pub(crate) mod tests {
+    use rust_decimal::Decimal;
     use rust_decimal_macros::dec;
 
     use super::*;
@@ -319,7 +320,38 @@ pub(crate) mod tests {
         let slack = signal.parts(Medium::Slack).remove(0);
         assert!(slack.contains("<https://charts.example/btc|Link>"), "{slack}");
         let plain = signal.parts(Medium::Plain).remove(0);
-        assert!(plain.contains("Link: https://charts.example/btc") && !plain.contains("**"), "{plain}");
+        assert!(plain.contains("View Chart: https://charts.example/btc") && !plain.contains("**"), "{plain}");
+    }
+
+    #[test]
+    fn the_largest_plan_validation_allows_fits_every_medium_without_losing_a_character() {
+        use crate::plans::plan::{ConfluenceFactor, MAX_CONFLUENCE, MAX_RATIONALE_CHARS, MAX_TARGETS, MAX_TEXT_CHARS};
+        let reserved = "_*[]()~`>#+-=|{}.!\\";
+        let text = |n: usize| reserved.chars().cycle().take(n).collect::<String>();
+        let big = TradePlan {
+            targets: (1..=MAX_TARGETS as i64).map(|i| dec!(42200) + Decimal::from(i * 500)).collect(),
+            confluence: (0..MAX_CONFLUENCE)
+                .map(|i| ConfluenceFactor { factor: format!("{i} {}", text(MAX_TEXT_CHARS - 3)), passed: i % 2 == 0 })
+                .collect(),
+            rationale: text(MAX_RATIONALE_CHARS),
+            style: text(MAX_TEXT_CHARS),
+            ..plan()
+        };
+        let signal = signal_of(big, Timestamp::from_secs(0));
+        for medium in [Medium::Telegram, Medium::Discord, Medium::Slack] {
+            let parts = signal.parts(medium);
+            let max = medium.limit().unwrap_or(usize::MAX);
+            assert!(parts.len() > 1, "{medium:?}");
+            assert!(parts.iter().all(|p| medium.length(p) <= max && !p.is_empty()), "{medium:?}");
+            // Joined back, the parts are the whole message: only the breaks between them differ.
+            let squeeze = |t: &str| t.chars().filter(|c| *c != '\n').collect::<String>();
+            assert_eq!(squeeze(&parts.concat()), squeeze(&render(&signal.sections(), medium)), "{medium:?}");
+            // No part starts with the character an escape backslash at the end of the last was for.
+            for pair in parts.windows(2) {
+                let trailing = pair[0].chars().rev().take_while(|c| *c == '\\').count();
+                assert!(trailing % 2 == 0, "{medium:?}: an escape was split");
+            }
+        }
     }
 
     #[test]

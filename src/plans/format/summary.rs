@@ -222,9 +222,10 @@ impl BatchSummary {
         regimes.extend(self.regimes.iter().map(|r| {
             let mean = r.mean_score.map_or_else(|| "-".to_string(), plain);
             Line::text(format!(
-                "• {}: {} plans, {} approved, mean score {}",
+                "• {}: {} {}, {} approved, mean score {}",
                 capitalised(r.regime.as_str()),
                 r.plans,
+                if r.plans == 1 { "plan" } else { "plans" },
                 r.approved,
                 mean
             ))
@@ -298,4 +299,165 @@ impl BatchSummary {
 fn capitalised(word: &str) -> String {
     let mut chars = word.chars();
     chars.next().map(|c| c.to_uppercase().chain(chars).collect()).unwrap_or_default()
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use std::sync::Arc;
+
+    use rust_decimal_macros::dec;
+
+    use super::*;
+    use crate::domain::ReasonCode;
+    use crate::plans::decision::{PlanOutcome, PlanSource};
+    use crate::plans::format::signal::tests::signal_of;
+    use crate::plans::plan::TradePlan;
+    use crate::plans::sample::plan;
+
+    const SYMBOLS: [&str; 4] = ["BTC/USDT", "ETH/USDT", "SOL/USDT", "XRP/USDT"];
+
+    fn approved(plan: TradePlan, at: Timestamp) -> PlanDecision {
+        let signal = signal_of(plan, at);
+        PlanDecision {
+            plan_id: signal.plan.plan_id.clone(),
+            symbol: Some(signal.plan.symbol.clone()),
+            direction: Some(signal.plan.direction),
+            source: PlanSource::Api,
+            at,
+            plan: Some(signal.plan.clone()),
+            outcome: PlanOutcome::Approved { size: signal.size, order: signal.order },
+        }
+    }
+
+    fn rejected(plan: Option<TradePlan>, code: ReasonCode, at: Timestamp) -> PlanDecision {
+        PlanDecision {
+            plan_id: plan.as_ref().map(|p| p.plan_id.clone()).unwrap_or_default(),
+            symbol: plan.as_ref().map(|p| p.symbol.clone()),
+            direction: plan.as_ref().map(|p| p.direction),
+            source: PlanSource::Inbox { file: "x.json".into() },
+            at,
+            plan: plan.map(Arc::new),
+            outcome: PlanOutcome::Rejected { code, detail: "detail".into() },
+        }
+    }
+
+    /// 100 decisions: every fourth refused (duplicate 9, double fire 8, incomplete 8), the tiers
+    /// and regimes in turn, scores 60 to 99 so that plans 40 apart tie.
+    pub(crate) fn hundred() -> Vec<PlanDecision> {
+        (0..100usize)
+            .map(|i| {
+                let p = TradePlan {
+                    plan_id: format!("plan-{i:03}"),
+                    symbol: SYMBOLS[i % 4].into(),
+                    score: Decimal::from(60 + i % 40) + dec!(0.5),
+                    quality_tier: QualityTier::ALL[i % 3],
+                    regime: PlanRegime::ALL[(i / 3) % 3],
+                    ..plan()
+                };
+                let at = Timestamp::from_secs(1_737_296_000 + i as i64);
+                if i % 4 != 3 {
+                    return approved(p, at);
+                }
+                match (i / 4) % 3 {
+                    0 => rejected(Some(p), ReasonCode::DuplicatePlan, at),
+                    1 => rejected(Some(p), ReasonCode::DoubleFire, at),
+                    _ => rejected(None, ReasonCode::IncompletePlan, at),
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_hundred_decisions_are_counted_ranked_and_grouped() {
+        let decisions = hundred();
+        let summary = BatchSummary::from_decisions(&decisions, 100, Timestamp::from_secs(1_737_297_000));
+        assert_eq!((summary.received, summary.approved, summary.rejected), (100, 75, 25));
+        let reasons: Vec<(&str, usize)> =
+            summary.rejected_by_reason.iter().map(|r| (r.reason.as_str(), r.count)).collect();
+        assert_eq!(reasons, [("duplicate_plan", 9), ("double_fire", 8), ("incomplete_plan", 8)]);
+
+        // Tiers and regimes count the 92 plans that were complete.
+        let complete: Vec<&TradePlan> = decisions.iter().filter_map(|d| d.plan.as_deref()).collect();
+        assert_eq!(complete.len(), 92);
+        for tier in &summary.tiers {
+            let of: Vec<&&TradePlan> = complete.iter().filter(|p| p.quality_tier == tier.tier).collect();
+            assert_eq!(tier.received, of.len(), "{tier:?}");
+            let approved = decisions
+                .iter()
+                .filter(|d| d.is_approved() && d.plan.as_ref().is_some_and(|p| p.quality_tier == tier.tier))
+                .count();
+            assert_eq!(tier.approved, approved, "{tier:?}");
+        }
+        assert_eq!(summary.tiers.iter().map(|t| t.approved).sum::<usize>(), 75);
+        for regime in &summary.regimes {
+            let scores: Vec<Decimal> = complete.iter().filter(|p| p.regime == regime.regime).map(|p| p.score).collect();
+            assert_eq!(regime.plans, scores.len());
+            let mean = scores.iter().sum::<Decimal>() / Decimal::from(scores.len());
+            assert_eq!(regime.mean_score, Some(mean.round_dp(1).normalize()), "{regime:?}");
+        }
+        assert_eq!(summary.regimes.iter().map(|r| r.plans).sum::<usize>(), 92);
+
+        // Every approved plan ranked once, best first, the earlier first among equal scores.
+        assert_eq!(summary.top.len(), 75);
+        // 99.5 (plans 39 and 79) were both refused; 98.5 ties plans 38 and 78, the earlier first.
+        assert_eq!(summary.top[0].plan_id, "plan-038");
+        assert_eq!(summary.top[1].plan_id, "plan-078");
+        for pair in summary.top.windows(2) {
+            assert!(pair[0].score > pair[1].score || (pair[0].score == pair[1].score && pair[0].at < pair[1].at));
+        }
+        assert!(summary.top.iter().enumerate().all(|(i, p)| p.rank == i + 1));
+        let top5 = BatchSummary::from_decisions(&decisions, 5, Timestamp::from_secs(0));
+        assert_eq!(top5.top, summary.top[..5]);
+    }
+
+    #[test]
+    fn a_hundred_signal_summary_splits_at_lines_without_losing_or_repeating_any() {
+        let summary = BatchSummary::from_decisions(&hundred(), 100, Timestamp::from_secs(1_737_297_000));
+        for medium in [Medium::Telegram, Medium::Discord, Medium::Slack] {
+            let parts = summary.parts(medium);
+            let max = medium.limit().unwrap_or(usize::MAX);
+            assert!(parts.len() > 1, "{medium:?}: {} parts", parts.len());
+            assert!(parts.iter().all(|p| medium.length(p) <= max && !p.is_empty()), "{medium:?}");
+            let whole = render(&summary.sections(), medium);
+            let lines = |text: &str| text.lines().filter(|l| !l.is_empty()).map(String::from).collect::<Vec<_>>();
+            let split: Vec<String> = parts.iter().flat_map(|p| lines(p)).collect();
+            assert_eq!(split, lines(&whole), "{medium:?}: a line was cut, lost, repeated or moved");
+            // Each ranked line is whole in exactly one part.
+            for rank in 1..=75 {
+                let start = format!("{rank}\\. ");
+                let start = if medium == Medium::Telegram { start } else { format!("{rank}. ") };
+                let holding = parts.iter().filter(|p| p.lines().any(|l| l.starts_with(&start))).count();
+                assert_eq!(holding, 1, "{medium:?}: rank {rank}");
+            }
+            // The sections after the ranking are never split: each one lies in one part.
+            for heading in ["Rejected by Reason:", "Quality Tiers:", "Market Regime:"] {
+                let part = parts.iter().find(|p| p.contains(heading)).unwrap_or_else(|| panic!("{heading}"));
+                let tail = &part[part.find(heading).unwrap_or_default()..];
+                assert!(tail.lines().count() >= 4, "{medium:?}: {heading} cut off: {tail}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_small_summary_reads_top_first_then_the_counts() {
+        let decisions = &hundred()[..4];
+        let summary = BatchSummary::from_decisions(decisions, 2, Timestamp::from_secs(1_737_297_000));
+        assert_eq!(
+            summary.format_markdown(),
+            "📊 **Signal Summary | 4 received | 3 approved | 1 rejected**\n\
+             Window: 2025-01-19 14:13 UTC to 2025-01-19 14:13 UTC\n\n\
+             **Top 2 by Score:**\n\
+             1. 🎯 LONG SOL/USDT | 62.5/100 | Tier C | Scalp 4h | Entry $42,200 | Stop $41,750 | R:R 1:2.89 | \
+             Size 0.22222222 SOL | Plan plan-002\n\
+             2. 🎯 LONG ETH/USDT | 61.5/100 | Tier B | Scalp 4h | Entry $42,200 | Stop $41,750 | R:R 1:2.89 | \
+             Size 0.22222222 ETH | Plan plan-001\n\n\
+             **Rejected by Reason:**\n• duplicate_plan: 1\n\n\
+             **Quality Tiers:**\n• A: 2 received, 1 approved\n• B: 1 received, 1 approved\n• C: 1 received, 1 approved\n\n\
+             **Market Regime:**\n• Trend: 3 plans, 3 approved, mean score 61.5\n\
+             • Range: 1 plan, 0 approved, mean score 63.5\n• Volatile: 0 plans, 0 approved, mean score -"
+        );
+        let empty = BatchSummary::from_decisions(&[], 5, Timestamp::from_secs(0));
+        assert!(empty.format_markdown().contains("No approved plans in this window."));
+        assert_eq!(empty.format_json()["first_at"], Value::Null);
+    }
 }
