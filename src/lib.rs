@@ -34,7 +34,8 @@
 //!   equity from the wallet) and `persistence` (metrics, export, restore); the rules themselves
 //!   are `breaker`, `daily_loss`, `drawdown`, `limits`, `safeguards`, `sizing`, `stops`, `state`;
 //!   `r_multiple` is the one definition of a trade's initial risk and R (the engine's `risk_usd`,
-//!   the report and the audit summary).
+//!   the report and the audit summary); `manager::plan_checks` checks, opens and closes trade plans
+//!   against `plan_book` (open plans, their risk per asset and in total, plan ids, firings).
 //! - [`engine`]: the copy-trading engine's one step. `engine::core` holds the [`engine::Engine`];
 //!   `whale_trades` (intake and dedupe), `copy_entry`, `copy_exit`, `exits`, `fills`, `prices`,
 //!   `resolution`, `restore`, `control` and `wallet` are its jobs; `copy_rules` and `exit_policy`

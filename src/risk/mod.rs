@@ -3,7 +3,7 @@
 //! # How the pieces fit
 //!
 //! [`RiskManager`] is a plain struct: no tokio, no I/O, no clock reads (`now` is a parameter).
-//! The engine calls it at four points:
+//! The engine calls it at five points:
 //!
 //! 1. **Before an order** — [`RiskManager::check`] runs, in order: the trading state
 //!    ([`state`]: entries only in `Active`; exits pass in `Reducing`/`Halted`, and in `Killed` only
@@ -30,6 +30,10 @@
 //!    [`RiskManager::reduce`] return [`Transition`] records; automatic transitions and breaker
 //!    warnings queue as [`RiskEvent`]s for [`RiskManager::drain_events`]. Day roll-over happens
 //!    by itself on the first call of a new trading day (or via [`RiskManager::roll_over`]).
+//!
+//! 5. **On a trade plan** — [`RiskManager::check_plan`] (trading state, duplicate plan id, leverage,
+//!    double fire, opposing plan, sizing, open risk per asset and in total, kept in [`plan_book`])
+//!    answers [`PlanCheck`]; [`RiskManager::close_plan`] releases a plan's risk with its P&L and R.
 //!
 //! [`RiskManager::snapshot`] gives the metrics; [`RiskManager::export`] / [`RiskManager::restore`]
 //! persist the whole state as JSON. [`RiskManager::set_config`] applies a SIGHUP reload and keeps

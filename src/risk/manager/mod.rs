@@ -5,7 +5,8 @@
 //! The manager's state and its accessors live here; each job it does is a file of its own:
 //! [`checks`] (the pre-trade check pipeline), [`evaluation`] (prices, stops and the loss limits),
 //! [`fills`] (fill accounting), [`control`] (halt, resume, kill), [`wallet_truth`] (the wallet's
-//! cash and holdings as the books' base, live) and [`persistence`] (metrics, export, restore).
+//! cash and holdings as the books' base, live), [`plan_checks`] (trade plans: check, close) and
+//! [`persistence`] (metrics, export, restore).
 
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};

@@ -37,24 +37,24 @@ impl PlanCheck {
 }
 
 /// A plan the risk manager approved: its size and the order it stages. Only the risk module can
-/// make one, so holding it proves the plan passed every check and its risk is reserved.
+/// make one, so holding it proves the plan passed every check and its risk is reserved. Boxed, so
+/// that a refusal does not carry the size of an approval.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PlanApproved {
-    size: PlanSize,
-    order: StagedOrder,
+    parts: Box<(PlanSize, StagedOrder)>,
 }
 
 impl PlanApproved {
     pub fn size(&self) -> &PlanSize {
-        &self.size
+        &self.parts.0
     }
 
     pub fn order(&self) -> &StagedOrder {
-        &self.order
+        &self.parts.1
     }
 
     pub fn into_parts(self) -> (PlanSize, StagedOrder) {
-        (self.size, self.order)
+        *self.parts
     }
 }
 
@@ -180,7 +180,7 @@ impl RiskManager {
             leverage: plan.leverage,
             mode,
         };
-        PlanCheck::Approved(PlanApproved { size, order })
+        PlanCheck::Approved(PlanApproved { parts: Box::new((size, order)) })
     }
 
     /// The asset's open risk with this plan's above its limit, or every plan's above theirs.
