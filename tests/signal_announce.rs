@@ -81,7 +81,7 @@ fn approved(plan: TradePlan, when: Timestamp) -> PlanDecision {
         source: PlanSource::Api,
         at: when,
         plan: Some(Arc::new(plan)),
-        outcome: PlanOutcome::Approved { size, order },
+        outcome: PlanOutcome::Approved { size, order: Box::new(order) },
     }
 }
 

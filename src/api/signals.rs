@@ -29,17 +29,13 @@ pub struct SignalsApi {
     pub stats: Arc<dyn Fn() -> serde_json::Value + Send + Sync>,
 }
 
-fn signals_api(state: &ApiState) -> Result<&SignalsApi, Response> {
-    state.signals.as_ref().ok_or_else(|| unavailable("trade plans are not taken (signals.enabled = false)"))
-}
+/// The answer of every plan route while plans are not taken.
+const PLANS_OFF: &str = "trade plans are not taken (signals.enabled = false)";
 
 /// `POST /signals`: the body is one plan. 200 with the decision when approved, 422 with it when
 /// refused, 400 when the body is not a plan at all.
 pub(super) async fn submit(State(state): State<ApiState>, body: axum::body::Bytes) -> Response {
-    let api = match signals_api(&state) {
-        Ok(api) => api,
-        Err(response) => return response,
-    };
+    let Some(api) = state.signals.as_ref() else { return unavailable(PLANS_OFF) };
     let plan = match PlanWire::from_json(&body, api.max_plan_bytes) {
         Ok(plan) => plan,
         Err(e) => return refusal(StatusCode::BAD_REQUEST, &e.to_string()),
@@ -69,8 +65,8 @@ pub(super) async fn close(
     Path(plan_id): Path<String>,
     body: axum::body::Bytes,
 ) -> Response {
-    if let Err(response) = signals_api(&state) {
-        return response;
+    if state.signals.is_none() {
+        return unavailable(PLANS_OFF);
     }
     let ok_id = !plan_id.is_empty()
         && plan_id.len() <= 64
@@ -94,10 +90,7 @@ pub(super) async fn close(
 /// `POST /signals/summary`: the batch summary of the plans since the last one, sent to the alert
 /// channels now and returned.
 pub(super) async fn summary(State(state): State<ApiState>) -> Response {
-    let api = match signals_api(&state) {
-        Ok(api) => api,
-        Err(response) => return response,
-    };
+    let Some(api) = state.signals.as_ref() else { return unavailable(PLANS_OFF) };
     let (reply, answer) = oneshot::channel();
     if api.summary.send(reply).await.is_err() {
         return unavailable("the summary task is not running");
@@ -114,8 +107,8 @@ pub(super) async fn summary(State(state): State<ApiState>) -> Response {
 
 /// `GET /signals`: the analytics and the open plans.
 pub(super) async fn stats(State(state): State<ApiState>) -> Response {
-    match signals_api(&state) {
-        Ok(api) => (StatusCode::OK, axum::Json((api.stats)())).into_response(),
-        Err(response) => response,
+    match state.signals.as_ref() {
+        Some(api) => (StatusCode::OK, axum::Json((api.stats)())).into_response(),
+        None => unavailable(PLANS_OFF),
     }
 }

@@ -37,6 +37,16 @@ pub struct EngineView {
     pub names: Arc<NameCatalogue>,
     /// What holds trading (halts, reducing holds, muted whales), and until when where known.
     pub holds: Vec<HoldView>,
+    /// The trade plans open now and their risk.
+    pub plans: PlanBookView,
+}
+
+/// The trade plans open now: each with its risk, and the open risk in total and per base asset.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct PlanBookView {
+    pub open: Vec<crate::risk::OpenPlan>,
+    pub risk_usd: Decimal,
+    pub risk_by_asset: Vec<(String, Decimal)>,
 }
 
 /// One rule holding trading, or one muted whale, as `status` shows it.
@@ -333,6 +343,11 @@ impl Engine {
             whales,
             names: self.shared_names(),
             holds,
+            plans: PlanBookView {
+                open: self.risk().open_plans().to_vec(),
+                risk_usd: self.risk().plan_risk_total(),
+                risk_by_asset: self.risk().plan_risk_per_asset(),
+            },
         }
     }
 }

@@ -56,7 +56,8 @@ pub struct StagedOrder {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "outcome")]
 pub enum PlanOutcome {
-    Approved { size: PlanSize, order: StagedOrder },
+    /// The order is boxed: it would make every refusal as large as an approval otherwise.
+    Approved { size: PlanSize, order: Box<StagedOrder> },
     Rejected { code: ReasonCode, detail: String },
 }
 

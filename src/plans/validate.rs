@@ -249,9 +249,12 @@ mod tests {
         assert_eq!(plan.reward_to_risk(), dec!(2.89));
     }
 
+    /// A field's name and how to take it away.
+    type Removal = (&'static str, fn(&mut PlanWire));
+
     #[test]
     fn every_missing_field_is_named() {
-        let cases: [(&str, fn(&mut PlanWire)); 8] = [
+        let cases: [Removal; 8] = [
             ("plan_id", |w| w.plan_id = None),
             ("symbol", |w| w.symbol = None),
             ("stop", |w| w.stop = None),

@@ -179,6 +179,12 @@ impl From<Box<dyn Executor>> for Executors {
     }
 }
 
+impl<E: Executor + 'static> From<Box<E>> for Executors {
+    fn from(orders: Box<E>) -> Self {
+        Self { orders, plans: Box::new(DryRunPlanExecutor) }
+    }
+}
+
 /// Spawns the engine task. `events` is where every [`EngineEvent`] goes once persisted (the
 /// recorder's queue); `capacity` is `daemon.engine_queue_capacity`; without `persistence` nothing
 /// is written (tests, benchmarks of the engine alone).

@@ -90,11 +90,18 @@ pub fn status_json(observed: &Observed) -> serde_json::Value {
     serde_json::to_value(status_view(observed)).unwrap_or_default()
 }
 
-/// `GET /signals` and `whale-trader signals stats`: the plans decided and closed since the start,
-/// by outcome.
+/// `GET /signals` and `whale-trader signals stats`: the signal analytics of every plan decided and
+/// closed, and the plans open now with their risk.
 pub fn signals_json(observed: &Observed) -> serde_json::Value {
-    let recorded = observed.recorded.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
-    serde_json::json!({ "decisions": recorded.plans, "closes": recorded.plan_closes })
+    let analytics =
+        observed.recorded.lock().unwrap_or_else(std::sync::PoisonError::into_inner).signals.snapshot().clone();
+    let view = observed.view.borrow().clone();
+    serde_json::json!({
+        "analytics": analytics,
+        "open_plans": view.plans.open,
+        "open_risk_usd": view.plans.risk_usd,
+        "open_risk_by_asset": view.plans.risk_by_asset,
+    })
 }
 
 /// The daemon's side of `trades`, `profit`, `daily`: the store it writes, read through a read-only
@@ -169,6 +176,9 @@ pub fn metrics_text(observed: &Observed) -> String {
     risk_metrics(&mut text, &observed.view.borrow());
     whale_metrics(&mut text, &observed.view.borrow().whales, &observed.config.borrow().copy.whales);
     recorder_metrics(&mut text, &observed.recorded);
+    let signals = observed.recorded.lock().unwrap_or_else(std::sync::PoisonError::into_inner).signals.snapshot().clone();
+    signals.write_metrics(&mut text);
+    plan_book_metrics(&mut text, &observed.view.borrow().plans);
     alert_metrics(&mut text, &observed.alerts.borrow());
     health_metrics(&mut text, &observed.health.borrow());
     if let Some(feeds) = &observed.feeds {
@@ -614,5 +624,16 @@ mod tests {
         }
         assert!(!body.contains("0xcc"), "{body}");
         assert!(!body.contains("whale_trader_whale_hit_ratio{whale=\"0xbb\""), "no hit ratio before a closed copy");
+    }
+}
+
+/// The trade plans open now: how many, and their open risk in total and per asset.
+fn plan_book_metrics(text: &mut PromText, plans: &crate::engine::view::PlanBookView) {
+    text.single("whale_trader_signals_open", MetricKind::Gauge, "Trade plans open.", plans.open.len());
+    text.single("whale_trader_signals_open_risk_usd", MetricKind::Gauge, "Open risk of the trade plans, USD.", plans.risk_usd);
+    const BY_ASSET: &str = "whale_trader_signals_open_risk_by_asset_usd";
+    text.family(BY_ASSET, MetricKind::Gauge, "Open risk of the trade plans per base asset, USD.");
+    for (asset, risk) in &plans.risk_by_asset {
+        text.sample(BY_ASSET, &[("asset", asset)], risk);
     }
 }

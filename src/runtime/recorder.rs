@@ -17,11 +17,12 @@ use crate::domain::{ReasonCode, TradingState};
 use crate::engine::audit::WhaleStandingChanged;
 use crate::engine::{AuditRecord, EngineEvent, EngineView, RedemptionRequest, ReplayReport, StateFigures};
 use crate::plans::{PlanClose, PlanDecision, PlanOutcome};
+use crate::telemetry::SignalAnalytics;
 use crate::market::beside;
 use crate::risk::Transition;
 
 /// Counters for `/metrics`, kept by the recorder.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default)]
 pub struct RecorderStats {
     /// Decisions on whale trades by reason code (`copied` for approvals).
     pub decisions: BTreeMap<String, u64>,
@@ -35,9 +36,9 @@ pub struct RecorderStats {
     pub redemptions_requested: u64,
     /// Closed trades by exit reason.
     pub closes: BTreeMap<String, u64>,
-    /// Trade plans decided, by outcome (`approved` or the refusal's reason code), and closed.
-    pub plans: BTreeMap<String, u64>,
-    pub plan_closes: u64,
+    /// Trade plans decided and closed: by tier and regime, R:R, hit rate (seeded from the store
+    /// at start, so the whole history counts).
+    pub signals: SignalAnalytics,
 }
 
 /// Shared read access to the recorder's counters.
@@ -64,6 +65,12 @@ impl Recorder {
     /// Hands every redemption request to the redeemer's queue (live mode).
     pub fn with_redemptions(mut self, redemptions: mpsc::Sender<RedemptionRequest>) -> Self {
         self.redemptions = Some(redemptions);
+        self
+    }
+
+    /// Starts the signal analytics from what the store already holds.
+    pub fn with_signal_history(self, analytics: SignalAnalytics) -> Self {
+        self.count(|s| s.signals = analytics);
         self
     }
 
@@ -145,8 +152,7 @@ impl Recorder {
 
     /// An approved plan is announced in the signal formats; a refused one is a rejection alert.
     fn announce_plan(&self, decision: &PlanDecision) {
-        let outcome = decision.reason().map_or("approved", ReasonCode::as_str);
-        self.count(|s| *s.plans.entry(outcome.to_owned()).or_default() += 1);
+        self.count(|s| s.signals.record_decision(decision));
         let symbol = decision.symbol.as_deref().unwrap_or("?");
         let alert = match &decision.outcome {
             PlanOutcome::Approved { .. } => match Alert::signal(decision) {
@@ -167,7 +173,7 @@ impl Recorder {
     }
 
     fn announce_plan_close(&self, close: &PlanClose) {
-        self.count(|s| s.plan_closes += 1);
+        self.count(|s| s.signals.record_close(close));
         let alert = Alert::new(
             if close.pnl_usd < rust_decimal::Decimal::ZERO { Priority::Warning } else { Priority::Info },
             "Signal Closed",

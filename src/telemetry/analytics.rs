@@ -261,7 +261,7 @@ mod tests {
             source: PlanSource::Api,
             at: Timestamp::from_secs(1),
             plan: Some(Arc::new(plan)),
-            outcome: PlanOutcome::Approved { size, order },
+            outcome: PlanOutcome::Approved { size, order: Box::new(order) },
         }
     }
 

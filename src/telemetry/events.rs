@@ -424,7 +424,7 @@ mod tests {
             source: PlanSource::Api,
             at: AT,
             plan: Some(Arc::new(plan)),
-            outcome: PlanOutcome::Approved { size, order },
+            outcome: PlanOutcome::Approved { size, order: Box::new(order) },
         }
     }
 

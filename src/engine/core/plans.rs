@@ -54,7 +54,8 @@ impl Engine {
         match self.risk.check_plan(plan, &self.config.signals, PLAN_MODE, now) {
             PlanCheck::Rejected { code, detail } => PlanOutcome::Rejected { code, detail },
             PlanCheck::Approved(approved) => {
-                let outcome = PlanOutcome::Approved { size: *approved.size(), order: approved.order().clone() };
+                let outcome =
+                    PlanOutcome::Approved { size: *approved.size(), order: Box::new(approved.order().clone()) };
                 out.plan_orders.push(approved);
                 outcome
             }

@@ -38,7 +38,7 @@ impl Signal {
     pub fn from_decision(decision: &PlanDecision) -> Option<Self> {
         match (&decision.outcome, &decision.plan) {
             (PlanOutcome::Approved { size, order }, Some(plan)) => {
-                Some(Signal { plan: plan.clone(), size: *size, order: order.clone(), at: decision.at })
+                Some(Signal { plan: plan.clone(), size: *size, order: (**order).clone(), at: decision.at })
             }
             _ => None,
         }

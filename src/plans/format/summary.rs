@@ -325,7 +325,7 @@ pub(crate) mod tests {
             source: PlanSource::Api,
             at,
             plan: Some(signal.plan.clone()),
-            outcome: PlanOutcome::Approved { size: signal.size, order: signal.order },
+            outcome: PlanOutcome::Approved { size: signal.size, order: Box::new(signal.order) },
         }
     }
 

@@ -13,6 +13,7 @@ use crate::engine::journal::Journal;
 use crate::engine::{Engine, EngineStatus, EngineView};
 use crate::runtime::executors::{choose_executor, start_redeemer};
 use crate::runtime::failpoints::with_failpoint;
+use crate::runtime::plans::analytics_from_store;
 use crate::runtime::recorder::{Recorder, SharedStats};
 use crate::runtime::session_recorder::start_recording;
 use crate::runtime::supervisor::{Supervisor, TaskError};
@@ -112,6 +113,10 @@ pub(super) fn start(
 
     // The recorder: engine events → metrics and alerts; its end lets the sinks finish.
     let mut recorder = Recorder::new(alerts.sender.clone(), config_tx.subscribe(), view.clone());
+    match analytics_from_store(std::path::Path::new(&store.view.path), config.store.busy_timeout()) {
+        Ok(history) => recorder = recorder.with_signal_history(history),
+        Err(e) => tracing::warn!(error = %e, "the plans' history cannot be read; the signal analytics start from zero"),
+    }
     // Live mode: the redeemer takes the redemption requests the recorder hands on (each already
     // durable), and finishes those a restart left in the store.
     let redeemer =

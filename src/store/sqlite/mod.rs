@@ -194,6 +194,16 @@ impl SqliteStore {
         read::plan_decisions_after(&self.conn, after, limit)
     }
 
+    /// Up to `limit` plan decisions recorded after the `after`-th, oldest first, with the number of
+    /// the last one (`after` when there is none): the whole history, page by page.
+    pub fn plan_decisions_page(
+        &self,
+        after: i64,
+        limit: usize,
+    ) -> Result<(Vec<crate::plans::PlanDecision>, i64), StoreError> {
+        read::plan_decisions_page(&self.conn, after, limit)
+    }
+
     /// Every plan close, oldest first (signal analytics; works on a read-only store).
     pub fn plan_closes(&self) -> Result<Vec<crate::plans::PlanClose>, StoreError> {
         read::plan_closes(&self.conn)

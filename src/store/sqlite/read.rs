@@ -504,6 +504,23 @@ pub(crate) fn plan_decisions_after(
     Ok((from_json_rows("plan decision", rows), last))
 }
 
+pub(crate) fn plan_decisions_page(
+    conn: &Connection,
+    after: i64,
+    limit: usize,
+) -> Result<(Vec<crate::plans::PlanDecision>, i64), StoreError> {
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let rows: Vec<(i64, String, String)> = query(
+        conn,
+        "SELECT seq, plan_id, decision_json FROM plan_decisions WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+        (after, limit),
+        |row| Ok((get(row, 0)?, get(row, 1)?, get(row, 2)?)),
+    )?;
+    let last = rows.last().map_or(after, |r| r.0);
+    let rows = rows.into_iter().map(|(_, id, json)| (id, json)).collect();
+    Ok((from_json_rows("plan decision", rows), last))
+}
+
 pub(crate) fn plan_closes(conn: &Connection) -> Result<Vec<crate::plans::PlanClose>, StoreError> {
     let rows: Vec<(String, String)> = query(
         conn,
