@@ -97,7 +97,7 @@ impl TelemetryConfig {
         );
         let jsonl = join(prefix, "jsonl");
         issues.check(
-            self.jsonl.enabled && self.jsonl.path.as_os_str().is_empty(),
+            self.enabled && self.jsonl.enabled && self.jsonl.path.as_os_str().is_empty(),
             join(&jsonl, "path"),
             "\"\"",
             "must name a file when telemetry.jsonl.enabled = true",
@@ -111,7 +111,8 @@ impl TelemetryConfig {
         issues.check(self.jsonl.keep > 100, join(&jsonl, "keep"), self.jsonl.keep, "must be at most 100");
         let http = join(prefix, "http");
         let url = self.http.url.expose();
-        if self.http.enabled && !url.starts_with("http://") && !url.starts_with("https://") {
+        // An exporter of disabled telemetry is never built: its URL is not needed.
+        if self.enabled && self.http.enabled && !url.starts_with("http://") && !url.starts_with("https://") {
             // The value is a secret: the rule says what is wrong without repeating it.
             let value = if url.is_empty() { "\"\"" } else { crate::config::REDACTED };
             issues.push(
@@ -182,6 +183,13 @@ mod tests {
             assert!(found.iter().any(|f| f == expected), "{expected} missing from {found:?}");
         }
         assert!(found.iter().any(|f| f.starts_with("telemetry.http.url = \"\": must be an http")), "{found:?}");
+    }
+
+    #[test]
+    fn disabled_telemetry_needs_no_url() {
+        let mut config = TelemetryConfig { enabled: false, ..Default::default() };
+        config.http.enabled = true;
+        assert!(issues_of(&config).is_empty());
     }
 
     #[test]

@@ -36,8 +36,10 @@ pub struct ExporterTask {
     batch_since: Option<Instant>,
     /// The counters when drops were last alerted (or at the start).
     alerted: TelemetryCountersSnapshot,
-    /// When a write failure of the file was last logged (one line per interval, not per event).
+    /// When a failure of the file, and of the sink, was last logged (one line per interval and
+    /// cause, not one per event).
     jsonl_logged: Option<Instant>,
+    http_logged: Option<Instant>,
 }
 
 impl ExporterTask {
@@ -54,6 +56,7 @@ impl ExporterTask {
             batch_since: None,
             alerted: TelemetryCountersSnapshot::default(),
             jsonl_logged: None,
+            http_logged: None,
         }
     }
 
@@ -72,8 +75,8 @@ impl ExporterTask {
         self
     }
 
-    /// Runs until `stop`, then exports every event still queued (the HTTP sink gets one try for
-    /// the last batch) and ends.
+    /// Runs until `stop`, then exports every event still queued (the HTTP sink gets one try per
+    /// batch then, so that a dead sink cannot hold the daemon's stop) and ends.
     pub async fn run(mut self, stop: CancellationToken) {
         let mut alert_tick = tokio::time::interval_at(now() + self.alert_every, self.alert_every);
         alert_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -83,10 +86,10 @@ impl ExporterTask {
                 biased;
                 () = stop.cancelled() => break,
                 event = self.rx.recv() => match event {
-                    Some(event) => self.take(event).await,
+                    Some(event) => self.take(event, Some(&stop)).await,
                     None => break,
                 },
-                () = sleep_until(flush_at), if flush_at.is_some() => self.flush_http(None).await,
+                () = sleep_until(flush_at), if flush_at.is_some() => self.flush_http(Some(&stop)).await,
                 _ = alert_tick.tick() => self.alert_drops(),
             }
         }
@@ -94,10 +97,10 @@ impl ExporterTask {
         self.rx.close();
         let mut drained = 0u64;
         while let Some(event) = self.rx.recv().await {
-            self.take_final(event).await;
+            self.take(event, None).await;
             drained += 1;
         }
-        self.flush_http(Some(1)).await;
+        self.flush_http(None).await;
         self.alert_drops();
         let counts = self.counters.snapshot();
         tracing::info!(
@@ -121,59 +124,55 @@ impl ExporterTask {
             Ok(()) => self.counters.count_exported_jsonl(1),
             Err(error) => {
                 self.counters.count_dropped(DropCause::JsonlFailed, 1);
-                let due = self.jsonl_logged.is_none_or(|at| at.elapsed() >= self.alert_every);
-                if due {
-                    self.jsonl_logged = Some(now());
+                if log_due(&mut self.jsonl_logged, self.alert_every) {
                     tracing::warn!(%error, "telemetry events are not written to their file (counted as dropped)");
                 }
             }
         }
     }
 
-    /// Appends the line to the file and to the HTTP batch; returns whether the batch is full.
-    fn append(&mut self, event: &TelemetryEvent) -> bool {
+    /// Appends the line to the file and to the HTTP batch, and sends the batch once full.
+    async fn take(&mut self, event: TelemetryEvent, stop: Option<&CancellationToken>) {
         let mut line = Vec::with_capacity(256);
         event.write_line(&mut line);
         self.write_jsonl(&line);
-        let Some(http) = &self.http else { return false };
+        let Some(http) = &self.http else { return };
         self.batch.extend_from_slice(&line);
         self.batched += 1;
         self.batch_since.get_or_insert_with(now);
-        self.batched >= http.batch_max
-    }
-
-    async fn take(&mut self, event: TelemetryEvent) {
-        if self.append(&event) {
-            self.flush_http(None).await;
+        if self.batched >= http.batch_max {
+            self.flush_http(stop).await;
         }
     }
 
-    async fn take_final(&mut self, event: TelemetryEvent) {
-        if self.append(&event) {
-            self.flush_http(Some(1)).await;
-        }
-    }
-
-    /// Sends the batch (with the sink's retries, or at most `tries`); a batch that fails them all is
-    /// dropped and counted.
-    async fn flush_http(&mut self, tries: Option<u32>) {
+    /// Sends the batch. While running (`stop` given): with the sink's retries, and a stop in the
+    /// middle keeps the batch for the stop's own flush (the sink may then see it twice: delivery is
+    /// at least once). At the stop (`None`): one try. A batch whose tries all fail is dropped and
+    /// counted.
+    async fn flush_http(&mut self, stop: Option<&CancellationToken>) {
         let Some(http) = &self.http else { return };
         if self.batched == 0 {
             return;
         }
+        let delivered = match stop {
+            Some(stop) => tokio::select! {
+                delivered = http.sink.deliver(&self.batch, None) => delivered,
+                () = stop.cancelled() => return,
+            },
+            None => http.sink.deliver(&self.batch, Some(1)).await,
+        };
         let events = std::mem::take(&mut self.batched) as u64;
         self.batch_since = None;
-        let body = std::mem::take(&mut self.batch);
-        match http.sink.deliver(&body, tries).await {
+        self.batch.clear();
+        match delivered {
             Ok(()) => self.counters.count_exported_http(events),
             Err(error) => {
                 self.counters.count_dropped(DropCause::HttpFailed, events);
-                tracing::warn!(events, %error, "telemetry batch dropped after its tries");
+                if log_due(&mut self.http_logged, self.alert_every) {
+                    tracing::warn!(events, %error, "telemetry batch dropped after its tries (counted as dropped)");
+                }
             }
         }
-        // Reuse the allocation for the next batch.
-        self.batch = body;
-        self.batch.clear();
     }
 
     /// One warning when anything was dropped since the last one, naming the counts by cause.
@@ -197,6 +196,15 @@ impl ExporterTask {
             alerts.raise(Alert::new(Priority::Warning, "Telemetry Events Dropped", message, SystemClock.now()));
         }
     }
+}
+
+/// Whether a failure of one cause is to be logged now: the first, then one per `every`.
+fn log_due(last: &mut Option<Instant>, every: Duration) -> bool {
+    let due = last.is_none_or(|at| now().saturating_duration_since(at) >= every);
+    if due {
+        *last = Some(now());
+    }
+    due
 }
 
 /// The monotonic clock (the crate's one reading of it), as tokio's instant.
@@ -335,5 +343,39 @@ mod tests {
         assert_eq!(sender.counters().snapshot().exported[1], 3);
         sender.emit(state_event(9));
         assert_eq!(sender.counters().snapshot().dropped(DropCause::ExporterStopped), 1);
+    }
+
+    #[tokio::test]
+    async fn a_hanging_sink_holds_the_stop_for_one_try_only() {
+        // Accepts connections and never answers.
+        let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/events", silent.local_addr().unwrap());
+        let (sender, queue) = TelemetrySender::channel(4);
+        sender.emit(state_event(1));
+        let config = HttpSinkConfig {
+            enabled: true,
+            url: Secret::new(url.as_str()),
+            batch_max: 1,
+            flush_ms: 50,
+            timeout_ms: 300,
+            retries: 5,
+        };
+        let hanging = HttpBatching {
+            sink: HttpSink::new(&config).unwrap(),
+            batch_max: 1,
+            flush_every: Duration::from_millis(50),
+        };
+        let task = ExporterTask::new(queue, sender.counters(), Duration::from_secs(60)).with_http(hanging);
+        let stop = CancellationToken::new();
+        let running = tokio::spawn(task.run(stop.clone()));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let stopped_at = crate::clock::monotonic();
+        stop.cancel();
+        running.await.unwrap();
+        // Six tries of 300 ms with back-off would take over 3 s; the stop gives the batch one.
+        let took = stopped_at.elapsed();
+        assert!(took < Duration::from_millis(1_500), "the stop waited {took:?}");
+        assert_eq!(sender.counters().snapshot().dropped(DropCause::HttpFailed), 1);
+        drop(silent);
     }
 }
