@@ -34,7 +34,8 @@ async fn start(serving: bool) -> Running {
                 _ => ControlOutcome::Done,
             };
             let _ = seen_tx.send(request).await;
-            let _ = reply.send(ControlReply { outcome, message: "done".into(), trading_state: state.into(), plan: None });
+            let _ =
+                reply.send(ControlReply { outcome, message: "done".into(), trading_state: state.into(), plan: None });
         }
     });
     let state = ApiState {

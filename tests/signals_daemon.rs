@@ -119,7 +119,11 @@ fn spawn(ws: &Workspace) -> std::process::Child {
 fn stop(ws: &Workspace, mut daemon: std::process::Child) {
     signal(&daemon, "TERM");
     let (status, _) = wait_with_limit(&mut daemon, Duration::from_secs(60));
-    assert!(status.is_some_and(|s| s.success()), "daemon did not stop cleanly; main.log:\n{}", ws.read("logs/main.log"));
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "daemon did not stop cleanly; main.log:\n{}",
+        ws.read("logs/main.log")
+    );
 }
 
 #[test]
@@ -180,7 +184,8 @@ fn plans_from_the_api_and_the_inbox_are_decided_audited_and_announced() {
     assert_eq!(status, 400, "{reply}");
     // An inbox file that is refused goes to rejected/ with its reason beside it.
     ws.write("inbox/bad.json", &plan(json!({"plan_id": "inbox-bad", "targets": ["41000"]})).to_string());
-    let rejected = wait_until(Duration::from_secs(20), || ws.path().join("inbox/rejected/bad.json.reason.txt").exists());
+    let rejected =
+        wait_until(Duration::from_secs(20), || ws.path().join("inbox/rejected/bad.json.reason.txt").exists());
     assert!(rejected, "the refused inbox plan was not moved");
     assert!(ws.read("inbox/rejected/bad.json.reason.txt").starts_with("target_wrong_side"));
 
@@ -216,8 +221,37 @@ fn plans_from_the_api_and_the_inbox_are_decided_audited_and_announced() {
     let (status, reply) = call(&ws, "POST", "/signals/unknown/close", Some(&json!({"exit_price": "1"})));
     assert_eq!(status, 404, "{reply}");
 
-    // Every decision is in the store, readable after the stop.
+    // The analytics count every plan; the one close was a win of 2R.
+    let open_plans = |stats: &Value| stats["open_plans"].as_array().map_or(0, Vec::len);
+    // The view observers read is refreshed at most a few times a second.
+    wait_until(Duration::from_secs(10), || open_plans(&call(&ws, "GET", "/signals", None).1) == 3);
+    let (status, stats) = call(&ws, "GET", "/signals", None);
+    assert_eq!(status, 200, "{stats}");
+    let analytics = &stats["analytics"];
+    assert_eq!((analytics["received"].as_u64(), analytics["approved"].as_u64()), (Some(12), Some(4)), "{stats}");
+    assert_eq!(analytics["rejected_by_reason"]["double_fire"], 1, "{stats}");
+    assert_eq!(
+        (decimal(&analytics["hit_rate"]), decimal(&analytics["mean_r"])),
+        (Decimal::ONE, Decimal::TWO),
+        "{stats}"
+    );
+    let open: Vec<&str> =
+        stats["open_plans"].as_array().expect("open plans").iter().filter_map(|p| p["plan_id"].as_str()).collect();
+    assert_eq!(open, ["inbox-eth", "sol", "more-btc-2"], "{stats}");
+    let metrics = runtime().block_on(async {
+        let url = format!("http://127.0.0.1:{}/metrics", ws.api_port);
+        reqwest::get(url).await.expect("metrics").text().await.unwrap_or_default()
+    });
+    assert!(metrics.contains("whale_trader_signals_rejected_total{reason=\"per_asset_exposure\"} 1"), "{metrics}");
+    assert!(metrics.contains("whale_trader_signals_open 3"), "{metrics}");
+
+    // Every decision is in the store, readable after the stop; the plan events reached telemetry.
     stop(&ws, daemon);
+    let events = json_lines(&ws.read("data/telemetry/events.jsonl"));
+    let count = |kind: &str| events.iter().filter(|e| e["event"] == kind).count();
+    assert_eq!((count("SIGNAL_GENERATED"), count("SIGNAL_REJECTED")), (4, 8), "{events:?}");
+    assert_eq!(count("ORDER_SUBMITTED"), 4, "{events:?}");
+    assert_eq!(count("POSITION_CLOSED"), 1, "{events:?}");
     let out = ws.command(&["signals", "stats", "--json"]).output().expect("run");
     assert!(!out.status.success(), "no daemon: the CLI says so");
     let db = std::fs::read_dir(ws.path().join("data"))
@@ -279,9 +313,15 @@ fn a_batch_summary_of_100_plans_is_correct_and_split_within_the_limit() {
         .collect();
     assert_eq!(by_reason, [("max_total_exposure".to_owned(), 50), ("stop_wrong_side".to_owned(), 10)]);
     // The top five approved by score (ties: the earlier first).
-    approved.sort_by(|a, b| b.0.parse::<f64>().unwrap_or(0.0).total_cmp(&a.0.parse::<f64>().unwrap_or(0.0)).then(a.1.cmp(&b.1)));
-    let top: Vec<String> =
-        summary["top"].as_array().expect("top").iter().map(|t| t["plan_id"].as_str().unwrap_or("").to_owned()).collect();
+    approved.sort_by(|a, b| {
+        b.0.parse::<f64>().unwrap_or(0.0).total_cmp(&a.0.parse::<f64>().unwrap_or(0.0)).then(a.1.cmp(&b.1))
+    });
+    let top: Vec<String> = summary["top"]
+        .as_array()
+        .expect("top")
+        .iter()
+        .map(|t| t["plan_id"].as_str().unwrap_or("").to_owned())
+        .collect();
     let expected: Vec<String> = approved.iter().take(5).map(|(_, i)| format!("batch-{i:03}")).collect();
     assert_eq!(top, expected);
     // It reached Telegram, each part within the limit, and the parts together hold every top plan once.
@@ -290,7 +330,8 @@ fn a_batch_summary_of_100_plans_is_correct_and_split_within_the_limit() {
     });
     assert!(arrived, "no summary reached Telegram: {:?}", &bot.sent_to(CHAT)[before..]);
     std::thread::sleep(Duration::from_secs(2));
-    let parts: Vec<String> = bot.sent_to(CHAT)[before..].iter().filter(|t| !t.contains("Signal Rejected")).cloned().collect();
+    let parts: Vec<String> =
+        bot.sent_to(CHAT)[before..].iter().filter(|t| !t.contains("Signal Rejected")).cloned().collect();
     assert!(parts.iter().all(|p| p.encode_utf16().count() <= 4096), "{parts:?}");
     let whole = parts.join("\n");
     for id in &expected {

@@ -21,11 +21,11 @@ use http_body_util::{BodyExt, LengthLimitError, Limited};
 use super::auth::authorize;
 use super::conn::{ConnHandle, accept_loop};
 use crate::config::{ApiConfig, Secret};
-use crate::engine::PlanAnswer;
-use crate::plans::{PlanSource, PlanWire};
 pub use crate::engine::ControlOutcome;
+use crate::engine::PlanAnswer;
 use crate::history::{HistoryError, HistoryQuery};
 use crate::logging::{AUDIT_TARGET, record_http_call};
+use crate::plans::{PlanSource, PlanWire};
 use crate::runtime::silences::{SilenceCommand, SilenceControl, SilenceControlError};
 
 /// A control request forwarded to the engine.
@@ -102,7 +102,9 @@ impl ControlReply {
             "trading_state": self.trading_state,
         });
         match &self.plan {
-            Some(PlanAnswer::Decision(decision)) => body["decision"] = serde_json::to_value(decision).unwrap_or_default(),
+            Some(PlanAnswer::Decision(decision)) => {
+                body["decision"] = serde_json::to_value(decision).unwrap_or_default()
+            }
             Some(PlanAnswer::Close(close)) => body["close"] = serde_json::to_value(close).unwrap_or_default(),
             None => {}
         }
@@ -240,8 +242,20 @@ async fn time_request(request: Request, next: Next) -> Response {
 
 /// The route a path belongs to, as the router names it.
 fn route_of(path: &str) -> &'static str {
-    const EXACT: [&str; 12] =
-        ["/health", "/metrics", "/status", "/trades", "/profit", "/daily", "/halt", "/resume", "/kill", "/silences", "/signals", "/signals/summary"];
+    const EXACT: [&str; 12] = [
+        "/health",
+        "/metrics",
+        "/status",
+        "/trades",
+        "/profit",
+        "/daily",
+        "/halt",
+        "/resume",
+        "/kill",
+        "/silences",
+        "/signals",
+        "/signals/summary",
+    ];
     const WITH_ID: [(&str, &str); 6] = [
         ("/silences/", "/silences/{id}/expire"),
         ("/signals/", "/signals/{plan_id}/close"),

@@ -77,7 +77,10 @@ pub(super) async fn close(
     let body = match serde_json::from_slice::<CloseBody>(&body) {
         Ok(body) => body,
         Err(e) => {
-            return refusal(StatusCode::BAD_REQUEST, &format!("the body must be JSON {{\"exit_price\": \"43500\"}}: {e}"));
+            return refusal(
+                StatusCode::BAD_REQUEST,
+                &format!("the body must be JSON {{\"exit_price\": \"43500\"}}: {e}"),
+            );
         }
     };
     let request = ControlRequest::ClosePlan { plan_id, exit_price: body.exit_price };

@@ -43,8 +43,8 @@ pub use executor::{
     PaperExecutor, PlanExecutor, check_live_start,
 };
 pub use io::{
-    Control, ControlAnswer, ControlOutcome, PlanAnswer, DecisionOutcome, EngineEvent, EngineStatus, ExecutionReport, ExitCounters,
-    Input, Outputs, PositionClose, PositionUpdate, Quote, RedemptionRequest, StateFigures, WalletReading,
+    Control, ControlAnswer, ControlOutcome, DecisionOutcome, EngineEvent, EngineStatus, ExecutionReport, ExitCounters,
+    Input, Outputs, PlanAnswer, PositionClose, PositionUpdate, Quote, RedemptionRequest, StateFigures, WalletReading,
     WhaleTradeDecision,
 };
 pub use market_data::{TYPICAL_FEE, TokenPrices, VenueRules};

@@ -57,8 +57,14 @@ pub struct StagedOrder {
 #[serde(rename_all = "snake_case", tag = "outcome")]
 pub enum PlanOutcome {
     /// The order is boxed: it would make every refusal as large as an approval otherwise.
-    Approved { size: PlanSize, order: Box<StagedOrder> },
-    Rejected { code: ReasonCode, detail: String },
+    Approved {
+        size: PlanSize,
+        order: Box<StagedOrder>,
+    },
+    Rejected {
+        code: ReasonCode,
+        detail: String,
+    },
 }
 
 /// One plan's decision, as every sink reads it.

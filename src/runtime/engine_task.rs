@@ -391,7 +391,10 @@ impl EngineActor {
         // An approved plan's decision (and the plan book holding it) is durable before its order
         // is handed over, like a copy order; so is a plan's close before anyone is told.
         let fills = out.events.iter().any(|e| {
-            matches!(e, EngineEvent::FillApplied { .. } | EngineEvent::RedemptionRequested(_) | EngineEvent::PlanClosed(_))
+            matches!(
+                e,
+                EngineEvent::FillApplied { .. } | EngineEvent::RedemptionRequested(_) | EngineEvent::PlanClosed(_)
+            )
         });
         let durability = if out.intents.is_empty() && out.plan_orders.is_empty() && !fills {
             Durability::Queue

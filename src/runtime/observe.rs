@@ -176,7 +176,8 @@ pub fn metrics_text(observed: &Observed) -> String {
     risk_metrics(&mut text, &observed.view.borrow());
     whale_metrics(&mut text, &observed.view.borrow().whales, &observed.config.borrow().copy.whales);
     recorder_metrics(&mut text, &observed.recorded);
-    let signals = observed.recorded.lock().unwrap_or_else(std::sync::PoisonError::into_inner).signals.snapshot().clone();
+    let signals =
+        observed.recorded.lock().unwrap_or_else(std::sync::PoisonError::into_inner).signals.snapshot().clone();
     signals.write_metrics(&mut text);
     plan_book_metrics(&mut text, &observed.view.borrow().plans);
     alert_metrics(&mut text, &observed.alerts.borrow());
@@ -630,7 +631,12 @@ mod tests {
 /// The trade plans open now: how many, and their open risk in total and per asset.
 fn plan_book_metrics(text: &mut PromText, plans: &crate::engine::view::PlanBookView) {
     text.single("whale_trader_signals_open", MetricKind::Gauge, "Trade plans open.", plans.open.len());
-    text.single("whale_trader_signals_open_risk_usd", MetricKind::Gauge, "Open risk of the trade plans, USD.", plans.risk_usd);
+    text.single(
+        "whale_trader_signals_open_risk_usd",
+        MetricKind::Gauge,
+        "Open risk of the trade plans, USD.",
+        plans.risk_usd,
+    );
     const BY_ASSET: &str = "whale_trader_signals_open_risk_by_asset_usd";
     text.family(BY_ASSET, MetricKind::Gauge, "Open risk of the trade plans per base asset, USD.");
     for (asset, risk) in &plans.risk_by_asset {

@@ -16,10 +16,10 @@ use crate::config::Config;
 use crate::domain::{ReasonCode, TradingState};
 use crate::engine::audit::WhaleStandingChanged;
 use crate::engine::{AuditRecord, EngineEvent, EngineView, RedemptionRequest, ReplayReport, StateFigures};
-use crate::plans::{PlanClose, PlanDecision, PlanOutcome};
-use crate::telemetry::SignalAnalytics;
 use crate::market::beside;
+use crate::plans::{PlanClose, PlanDecision, PlanOutcome};
 use crate::risk::Transition;
+use crate::telemetry::SignalAnalytics;
 
 /// Counters for `/metrics`, kept by the recorder.
 #[derive(Debug, Clone, Default)]

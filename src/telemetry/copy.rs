@@ -89,6 +89,12 @@ impl CopyTelemetry {
         if !self.sender.is_enabled() {
             return;
         }
+        // A plan's decision and close carry their names themselves; the mode is the staged order's.
+        match event {
+            EngineEvent::PlanDecided(decision) => return self.sender.emit_plan_decision(decision, names.mode()),
+            EngineEvent::PlanClosed(close) => return self.sender.emit_plan_close(close, names.mode()),
+            _ => {}
+        }
         if let Some(telemetry) = self.convert(names, event) {
             self.sender.emit(telemetry);
         }

@@ -18,8 +18,10 @@ pub(super) const PLAN_MODE: Mode = Mode::DryRun;
 
 impl Engine {
     pub(super) fn submit_plan(&mut self, wire: PlanWire, source: PlanSource, now: Timestamp, out: &mut Outputs) {
-        let (plan_id, symbol, direction) = (wire.plan_id.clone().unwrap_or_default(), wire.symbol.clone(), wire.direction);
-        let mut decision = PlanDecision { plan_id, symbol, direction, source, at: now, plan: None, outcome: rejected_off() };
+        let (plan_id, symbol, direction) =
+            (wire.plan_id.clone().unwrap_or_default(), wire.symbol.clone(), wire.direction);
+        let mut decision =
+            PlanDecision { plan_id, symbol, direction, source, at: now, plan: None, outcome: rejected_off() };
         decision.outcome = if !self.config.signals.enabled {
             rejected_off()
         } else {
@@ -199,7 +201,9 @@ mod tests {
         assert_eq!(answer.outcome, ControlOutcome::Done);
         assert!(matches!(answer.plan, Some(PlanAnswer::Decision(ref d)) if d.plan_id == "p-1"));
         let records = audit.records();
-        assert!(matches!(records.last(), Some(AuditRecord::SignalApproved(r)) if r.plan_id == "p-1" && r.mode == "dry-run"));
+        assert!(
+            matches!(records.last(), Some(AuditRecord::SignalApproved(r)) if r.plan_id == "p-1" && r.mode == "dry-run")
+        );
     }
 
     #[test]
@@ -222,8 +226,9 @@ mod tests {
     fn plans_are_refused_while_signals_are_disabled() {
         let mut config = Config::default();
         config.signals.enabled = false;
-        let mut engine = Engine::new(Arc::new(config), EngineSettings::default(), Box::new(MemoryAuditSink::default()), NOW)
-            .unwrap_or_else(|e| panic!("{e}"));
+        let mut engine =
+            Engine::new(Arc::new(config), EngineSettings::default(), Box::new(MemoryAuditSink::default()), NOW)
+                .unwrap_or_else(|e| panic!("{e}"));
         let decision = submit(&mut engine, wire(), &mut Outputs::new());
         assert_eq!(decision.reason(), Some(ReasonCode::SignalsDisabled));
     }
@@ -232,11 +237,19 @@ mod tests {
     fn closing_an_unknown_plan_is_not_found_and_a_known_one_is_answered_with_its_r() {
         let (mut engine, _) = engine();
         let mut out = Outputs::new();
-        engine.process(Input::Control(Control::ClosePlan { plan_id: "nope".into(), exit_price: dec!(1) }), NOW, &mut out);
+        engine.process(
+            Input::Control(Control::ClosePlan { plan_id: "nope".into(), exit_price: dec!(1) }),
+            NOW,
+            &mut out,
+        );
         assert_eq!(engine.status().control_answer.map(|a| a.outcome), Some(ControlOutcome::NotFound));
         submit(&mut engine, wire(), &mut out);
         out.clear();
-        engine.process(Input::Control(Control::ClosePlan { plan_id: "p-1".into(), exit_price: dec!(43100) }), NOW, &mut out);
+        engine.process(
+            Input::Control(Control::ClosePlan { plan_id: "p-1".into(), exit_price: dec!(43100) }),
+            NOW,
+            &mut out,
+        );
         let close = out.events.iter().find_map(|e| match e {
             EngineEvent::PlanClosed(c) => Some((**c).clone()),
             _ => None,

@@ -111,7 +111,11 @@ impl Inbox {
             to = into.join(format!("{name}.{n}"));
             n += 1;
         }
-        std::fs::rename(file, &to).map_err(|source| InboxError::Move { file: file.to_path_buf(), to: to.clone(), source })?;
+        std::fs::rename(file, &to).map_err(|source| InboxError::Move {
+            file: file.to_path_buf(),
+            to: to.clone(),
+            source,
+        })?;
         Ok(to)
     }
 
@@ -128,9 +132,9 @@ impl Inbox {
                 Verdict::Done => self.move_into(&file, &self.done()),
                 Verdict::Rejected(reason) => self.move_into(&file, &self.rejected()).and_then(|to| {
                     let reason_file = PathBuf::from(format!("{}.reason.txt", to.display()));
-                    std::fs::write(&reason_file, format!("{reason}\n")).map(|()| to).map_err(|source| {
-                        InboxError::Move { file: file.clone(), to: reason_file, source }
-                    })
+                    std::fs::write(&reason_file, format!("{reason}\n"))
+                        .map(|()| to)
+                        .map_err(|source| InboxError::Move { file: file.clone(), to: reason_file, source })
                 }),
             };
             match outcome {
@@ -138,7 +142,9 @@ impl Inbox {
                     moved += 1;
                     tracing::info!(file = %file.display(), to = %to.display(), "plan file decided");
                 }
-                Err(e) => tracing::error!(error = %e, "plan file decided but not moved; it will be seen as a duplicate"),
+                Err(e) => {
+                    tracing::error!(error = %e, "plan file decided but not moved; it will be seen as a duplicate")
+                }
             }
         }
         moved

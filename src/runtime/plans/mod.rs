@@ -4,7 +4,6 @@
 mod inbox;
 mod summary;
 
-
 pub use inbox::{Inbox, InboxError, watch_inbox};
 pub use summary::{Summaries, SummaryError};
 
@@ -34,4 +33,3 @@ pub fn analytics_from_store(path: &Path, timeout: Duration) -> Result<SignalAnal
     store.plan_closes()?.iter().for_each(|c| analytics.record_close(c));
     Ok(analytics)
 }
-

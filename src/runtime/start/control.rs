@@ -9,6 +9,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 
+use crate::alerts::AlertSender;
 use crate::api::{self, ApiState, ControlOutcome, ControlReply, ControlRequest};
 use crate::clock::SystemClock;
 use crate::config::{Config, HealthConfig};
@@ -17,7 +18,6 @@ use crate::health::ProgressTracker;
 use crate::history::HistoryQuery;
 use crate::runtime::EngineMsg;
 use crate::runtime::failpoints::with_failpoint;
-use crate::alerts::AlertSender;
 use crate::runtime::observe::{self, Observed};
 use crate::runtime::plans::{Inbox, Summaries, watch_inbox};
 use crate::runtime::silences::SilenceControl;
@@ -182,10 +182,7 @@ fn start_plans(
         alerts,
         clock: Arc::new(SystemClock),
     };
-    supervisor.spawn(
-        "plan-summary",
-        with_failpoint("plan-summary", summaries.run(summary_rx, stops.intake.clone())),
-    );
+    supervisor.spawn("plan-summary", with_failpoint("plan-summary", summaries.run(summary_rx, stops.intake.clone())));
     if !signals.inbox_dir.as_os_str().is_empty() {
         let inbox = Inbox {
             dir: signals.inbox_dir.clone(),

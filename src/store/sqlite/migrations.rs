@@ -25,11 +25,7 @@ pub const MIGRATIONS: &[Migration] = &[
     Migration { version: 3, name: "redemptions", sql: include_str!("../../../migrations/0003_redemptions.sql") },
     Migration { version: 4, name: "market_names", sql: include_str!("../../../migrations/0004_market_names.sql") },
     Migration { version: 5, name: "silences", sql: include_str!("../../../migrations/0005_silences.sql") },
-    Migration {
-        version: 6,
-        name: "plan_decisions",
-        sql: include_str!("../../../migrations/0006_plan_decisions.sql"),
-    },
+    Migration { version: 6, name: "plan_decisions", sql: include_str!("../../../migrations/0006_plan_decisions.sql") },
 ];
 
 /// The schema version this binary creates and understands.

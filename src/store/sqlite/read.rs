@@ -522,11 +522,9 @@ pub(crate) fn plan_decisions_page(
 }
 
 pub(crate) fn plan_closes(conn: &Connection) -> Result<Vec<crate::plans::PlanClose>, StoreError> {
-    let rows: Vec<(String, String)> = query(
-        conn,
-        "SELECT plan_id, close_json FROM plan_closes ORDER BY closed_at, plan_id",
-        [],
-        |row| Ok((get(row, 0)?, get(row, 1)?)),
-    )?;
+    let rows: Vec<(String, String)> =
+        query(conn, "SELECT plan_id, close_json FROM plan_closes ORDER BY closed_at, plan_id", [], |row| {
+            Ok((get(row, 0)?, get(row, 1)?))
+        })?;
     Ok(from_json_rows("plan close", rows))
 }

@@ -484,8 +484,8 @@ fn insert_plan_decision(conn: &Connection, d: &PlanDecision) -> Result<(), Store
 
 fn insert_plan_close(conn: &Connection, c: &PlanClose) -> Result<(), StoreError> {
     require_id("plan_close.plan_id", &c.plan_id)?;
-    let json =
-        serde_json::to_string(c).map_err(|e| StoreError::invalid("plan_close", e.to_string(), "serializable as JSON"))?;
+    let json = serde_json::to_string(c)
+        .map_err(|e| StoreError::invalid("plan_close", e.to_string(), "serializable as JSON"))?;
     conn.prepare_cached(
         "INSERT INTO plan_closes (plan_id, closed_at, exit_price, pnl_usd, r_multiple, close_json)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
