@@ -568,6 +568,22 @@ fn health_metrics(text: &mut PromText, report: &HealthReport) {
     }
 }
 
+/// The trade plans open now: how many, and their open risk in total and per asset.
+fn plan_book_metrics(text: &mut PromText, plans: &crate::engine::view::PlanBookView) {
+    text.single("whale_trader_signals_open", MetricKind::Gauge, "Trade plans open.", plans.open.len());
+    text.single(
+        "whale_trader_signals_open_risk_usd",
+        MetricKind::Gauge,
+        "Open risk of the trade plans, USD.",
+        plans.risk_usd,
+    );
+    const BY_ASSET: &str = "whale_trader_signals_open_risk_by_asset_usd";
+    text.family(BY_ASSET, MetricKind::Gauge, "Open risk of the trade plans per base asset, USD.");
+    for (asset, risk) in &plans.risk_by_asset {
+        text.sample(BY_ASSET, &[("asset", asset)], risk);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -628,18 +644,3 @@ mod tests {
     }
 }
 
-/// The trade plans open now: how many, and their open risk in total and per asset.
-fn plan_book_metrics(text: &mut PromText, plans: &crate::engine::view::PlanBookView) {
-    text.single("whale_trader_signals_open", MetricKind::Gauge, "Trade plans open.", plans.open.len());
-    text.single(
-        "whale_trader_signals_open_risk_usd",
-        MetricKind::Gauge,
-        "Open risk of the trade plans, USD.",
-        plans.risk_usd,
-    );
-    const BY_ASSET: &str = "whale_trader_signals_open_risk_by_asset_usd";
-    text.family(BY_ASSET, MetricKind::Gauge, "Open risk of the trade plans per base asset, USD.");
-    for (asset, risk) in &plans.risk_by_asset {
-        text.sample(BY_ASSET, &[("asset", asset)], risk);
-    }
-}
