@@ -63,17 +63,7 @@ fn at(secs: i64) -> Timestamp {
 fn approved(plan: TradePlan, when: Timestamp) -> PlanDecision {
     let config = SignalsConfig { max_position_usd: dec!(1_000_000), ..SignalsConfig::default() };
     let size = size_plan(&plan, dec!(10000), &config, dec!(3)).unwrap_or_else(|e| panic!("{e}"));
-    let order = StagedOrder {
-        client_order_id: format!("plan-{}", plan.plan_id),
-        symbol: plan.symbol.clone(),
-        side: if plan.direction.as_str() == "long" { "buy" } else { "sell" }.into(),
-        price: plan.entry.near,
-        units: size.units,
-        stop: plan.stop,
-        targets: plan.targets.clone(),
-        leverage: plan.leverage,
-        mode: Mode::DryRun,
-    };
+    let order = StagedOrder::for_plan(&plan, size.units, Mode::DryRun);
     PlanDecision {
         plan_id: plan.plan_id.clone(),
         symbol: Some(plan.symbol.clone()),

@@ -52,6 +52,28 @@ pub struct StagedOrder {
     pub mode: Mode,
 }
 
+impl StagedOrder {
+    /// The order a plan stages for `units`: `plan-<plan id>`, a buy for a long (a sell for a
+    /// short) limited at the near entry, with the plan's stop, targets and leverage.
+    pub fn for_plan(plan: &TradePlan, units: Decimal, mode: Mode) -> Self {
+        Self {
+            client_order_id: format!("plan-{}", plan.plan_id),
+            symbol: plan.symbol.clone(),
+            side: match plan.direction {
+                Direction::Long => "buy",
+                Direction::Short => "sell",
+            }
+            .to_owned(),
+            price: plan.entry.near,
+            units,
+            stop: plan.stop,
+            targets: plan.targets.clone(),
+            leverage: plan.leverage,
+            mode,
+        }
+    }
+}
+
 /// The decision on one plan.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "outcome")]

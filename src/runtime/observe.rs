@@ -643,4 +643,3 @@ mod tests {
         assert!(!body.contains("whale_trader_whale_hit_ratio{whale=\"0xbb\""), "no hit ratio before a closed copy");
     }
 }
-

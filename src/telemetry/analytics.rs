@@ -243,17 +243,7 @@ mod tests {
             atr_factor: dec!(1),
             capped: false,
         };
-        let order = StagedOrder {
-            client_order_id: format!("plan-{id}"),
-            symbol: plan.symbol.clone(),
-            side: "buy".into(),
-            price: plan.entry.near,
-            units: dec!(1),
-            stop: plan.stop,
-            targets: plan.targets.clone(),
-            leverage: dec!(1),
-            mode: Mode::DryRun,
-        };
+        let order = StagedOrder::for_plan(&plan, dec!(1), Mode::DryRun);
         PlanDecision {
             plan_id: id.into(),
             symbol: Some(plan.symbol.clone()),

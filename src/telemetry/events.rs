@@ -406,17 +406,7 @@ mod tests {
             atr_factor: dec!(1),
             capped: false,
         };
-        let order = StagedOrder {
-            client_order_id: format!("plan-{}", plan.plan_id),
-            symbol: plan.symbol.clone(),
-            side: "buy".into(),
-            price: plan.entry.near,
-            units: size.units,
-            stop: plan.stop,
-            targets: plan.targets.clone(),
-            leverage: plan.leverage,
-            mode: Mode::DryRun,
-        };
+        let order = StagedOrder::for_plan(&plan, size.units, Mode::DryRun);
         PlanDecision {
             plan_id: plan.plan_id.clone(),
             symbol: Some(plan.symbol.clone()),

@@ -239,17 +239,7 @@ pub(crate) mod tests {
     pub(crate) fn signal_of(plan: TradePlan, at: Timestamp) -> Signal {
         let config = SignalsConfig { max_position_usd: dec!(1_000_000), ..SignalsConfig::default() };
         let size = size_plan(&plan, dec!(10000), &config, dec!(3)).unwrap_or_else(|e| panic!("{e}"));
-        let order = StagedOrder {
-            client_order_id: format!("plan-{}", plan.plan_id),
-            symbol: plan.symbol.clone(),
-            side: if plan.direction == Direction::Long { "buy" } else { "sell" }.into(),
-            price: plan.entry.near,
-            units: size.units,
-            stop: plan.stop,
-            targets: plan.targets.clone(),
-            leverage: plan.leverage,
-            mode: Mode::DryRun,
-        };
+        let order = StagedOrder::for_plan(&plan, size.units, Mode::DryRun);
         Signal { plan: Arc::new(plan), size, order, at }
     }
 

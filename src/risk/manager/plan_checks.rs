@@ -7,7 +7,7 @@ use rust_decimal::Decimal;
 use crate::clock::Timestamp;
 use crate::config::Mode;
 use crate::domain::{ReasonCode, TradingState};
-use crate::plans::{Direction, PlanClose, PlanSize, PlanSizeError, SignalsConfig, StagedOrder, TradePlan, size_plan};
+use crate::plans::{PlanClose, PlanSize, PlanSizeError, SignalsConfig, StagedOrder, TradePlan, size_plan};
 use crate::risk::compliance::breaks_leverage_cap;
 use crate::risk::config::OpposingPolicy;
 use crate::risk::error::RiskError;
@@ -165,21 +165,7 @@ impl RiskManager {
             return reject(ReasonCode::DuplicatePlan, error.to_string());
         }
         self.plans.record_firing(&plan.symbol, plan.direction, now, window, config.duplicate_memory);
-        let order = StagedOrder {
-            client_order_id: format!("plan-{}", plan.plan_id),
-            symbol: plan.symbol.clone(),
-            side: match plan.direction {
-                Direction::Long => "buy",
-                Direction::Short => "sell",
-            }
-            .to_owned(),
-            price: plan.entry.near,
-            units: size.units,
-            stop: plan.stop,
-            targets: plan.targets.clone(),
-            leverage: plan.leverage,
-            mode,
-        };
+        let order = StagedOrder::for_plan(plan, size.units, mode);
         PlanCheck::Approved(PlanApproved { parts: Box::new((size, order)) })
     }
 
@@ -302,8 +288,8 @@ mod tests {
     use rust_decimal_macros::dec;
 
     use super::*;
-    use crate::plans::EntryZone;
     use crate::plans::sample;
+    use crate::plans::{Direction, EntryZone};
     use crate::risk::config::RiskConfig;
     use crate::risk::snapshot::RiskState;
 
