@@ -7,9 +7,10 @@
 //!
 //! ```text
 //!  sources (async tasks)         core (one task, synchronous logic)        sinks (async tasks)
-//!  polymarket / replay feeds ─┐                                          ┌─► executor
-//!  control commands          ─┼─ mpsc ─► engine ─► risk (pure) ─► intents ┼─► store (SQLite)
-//!  executor fills, timers    ─┘                                          └─► alerts ─► channels
+//!  polymarket / replay feeds ─┐                                          ┌─► executors (copy, plans)
+//!  control commands, plans   ─┼─ mpsc ─► engine ─► risk (pure) ─► intents ┼─► store (SQLite)
+//!  executor fills, timers    ─┘                                          ├─► alerts ─► channels
+//!                                                                         └─► telemetry ─► exporters
 //!  health monitor ── watch ──► control API, alerts
 //! ```
 //!
@@ -36,10 +37,16 @@
 //!   `r_multiple` is the one definition of a trade's initial risk and R (the engine's `risk_usd`,
 //!   the report and the audit summary); `manager::plan_checks` checks, opens and closes trade plans
 //!   against `plan_book` (open plans, their risk per asset and in total, plan ids, firings).
+//! - [`plans`]: the signal path's vocabulary and pure rules: a trade plan as it arrives and
+//!   complete (`plan`), its validation (`validate`), the seed's sizing formula (`sizing`), the
+//!   decision every sink reads (`decision`), and its messages (`format`: the seed's signal message
+//!   and batch summary per medium, split within each medium's limit).
 //! - [`engine`]: the copy-trading engine's one step. `engine::core` holds the [`engine::Engine`];
 //!   `whale_trades` (intake and dedupe), `copy_entry`, `copy_exit`, `exits`, `fills`, `prices`,
-//!   `resolution`, `restore`, `control` and `wallet` are its jobs; `copy_rules` and `exit_policy`
-//!   the pure rules it applies; `replay` the engine stepped in a plain loop with simulated time.
+//!   `resolution`, `restore`, `control`, `wallet` and `plans` (a trade plan decided by the same
+//!   risk manager, its order staged for the plan executor) are its jobs; `copy_rules` and
+//!   `exit_policy` the pure rules it applies; `replay` the engine stepped in a plain loop with
+//!   simulated time.
 //!
 //! Adapters at the edges (async I/O, converting to and from the core's types):
 //!
@@ -58,7 +65,8 @@
 //! - [`health`]: system figures, component checks and the hold health may put on trading.
 //! - [`logging`]: rotating JSON logs, the audit trail, per-call-site rate limits, timings, and
 //!   the human console (`human`: short ids, no float noise).
-//! - [`api`]: the local control API (`/health`, `/metrics`, `/status`, control POSTs) and its client.
+//! - [`api`]: the local control API (`/health`, `/metrics`, `/status`, control POSTs, trade plans
+//!   at `/signals`) and its client.
 //! - [`telegram`]: two-way control from a Telegram chat (long-polled `getUpdates`, commands
 //!   through the control API's path, answers by `sendMessage`).
 //! - [`audit`]: the decision audit read back from the trail files: one record per signal with its
@@ -80,7 +88,8 @@
 //!   `supervisor`, `signals` and `daemon` the task tree and the orderly stop, `silences` the one
 //!   entry point for silence commands (API, Telegram), `closing_summary` what a replayed session
 //!   did, told when its last event is recorded, `session_recorder` the `[record]` writer of every
-//!   input the engine steps (a session file a replay reproduces the day from).
+//!   input the engine steps (a session file a replay reproduces the day from), `plans` the trade
+//!   plans' inbox directory and batch summary.
 //! - [`cli`]: the `whale-trader` command line (`locate`: which config and env file a command
 //!   reads, from any directory).
 //!

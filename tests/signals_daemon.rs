@@ -222,9 +222,13 @@ fn plans_from_the_api_and_the_inbox_are_decided_audited_and_announced() {
     assert_eq!(status, 404, "{reply}");
 
     // The analytics count every plan; the one close was a win of 2R.
-    let open_plans = |stats: &Value| stats["open_plans"].as_array().map_or(0, Vec::len);
+    let open_ids = |stats: &Value| -> Vec<String> {
+        let plans = stats["open_plans"].as_array().cloned().unwrap_or_default();
+        plans.iter().filter_map(|p| p["plan_id"].as_str().map(str::to_owned)).collect()
+    };
     // The view observers read is refreshed at most a few times a second.
-    wait_until(Duration::from_secs(10), || open_plans(&call(&ws, "GET", "/signals", None).1) == 3);
+    let expected = ["inbox-eth", "sol", "more-btc-2"];
+    wait_until(Duration::from_secs(10), || open_ids(&call(&ws, "GET", "/signals", None).1) == expected);
     let (status, stats) = call(&ws, "GET", "/signals", None);
     assert_eq!(status, 200, "{stats}");
     let analytics = &stats["analytics"];
@@ -235,9 +239,7 @@ fn plans_from_the_api_and_the_inbox_are_decided_audited_and_announced() {
         (Decimal::ONE, Decimal::TWO),
         "{stats}"
     );
-    let open: Vec<&str> =
-        stats["open_plans"].as_array().expect("open plans").iter().filter_map(|p| p["plan_id"].as_str()).collect();
-    assert_eq!(open, ["inbox-eth", "sol", "more-btc-2"], "{stats}");
+    assert_eq!(open_ids(&stats), expected, "{stats}");
     let metrics = runtime().block_on(async {
         let url = format!("http://127.0.0.1:{}/metrics", ws.api_port);
         reqwest::get(url).await.expect("metrics").text().await.unwrap_or_default()
@@ -338,5 +340,45 @@ fn a_batch_summary_of_100_plans_is_correct_and_split_within_the_limit() {
         let escaped = id.replace('-', "\\-");
         assert_eq!(whole.matches(&escaped).count(), 1, "{id} in {whole}");
     }
+    stop(&ws, daemon);
+}
+
+#[test]
+fn a_restart_keeps_the_open_plans_their_ids_and_the_analytics() {
+    let bot = BotStandIn::start(BOT_TOKEN);
+    let ws = workspace(&bot);
+    let daemon = spawn(&ws);
+    wait_for_api(&ws);
+    // Through the CLI this time (the plan on standard input): the same path, answered with the decision.
+    let mut child = ws
+        .command(&["signals", "submit", "--json", "-"])
+        .env("WHALE_TRADER__API__TOKEN", TOKEN)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("cli");
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().expect("stdin");
+        stdin.write_all(simple("kept", "ETH/USDT", "long", "1").to_string().as_bytes()).expect("write plan");
+    }
+    let out = child.wait_with_output().expect("cli output");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let reply: Value = serde_json::from_slice(&out.stdout).expect("json answer");
+    assert_eq!(reply["decision"]["outcome"], "approved", "{reply}");
+    stop(&ws, daemon);
+
+    let daemon = spawn(&ws);
+    wait_for_api(&ws);
+    let (status, reply) = submit(&ws, &simple("kept", "ETH/USDT", "long", "1"));
+    assert_eq!((status, reply["decision"]["code"].as_str()), (422, Some("duplicate_plan")), "{reply}");
+    // The open plan still holds its room: 1 % + 1.5 % of ETH is over the 2 % per asset.
+    let (status, reply) = submit(&ws, &simple("more-eth", "ETH/USDC", "long", "1.5"));
+    assert_eq!((status, reply["decision"]["code"].as_str()), (422, Some("per_asset_exposure")), "{reply}");
+    let (_, stats) = call(&ws, "GET", "/signals", None);
+    assert_eq!(stats["analytics"]["received"], 3, "the history before the restart counts: {stats}");
+    let (status, reply) = call(&ws, "POST", "/signals/kept/close", Some(&json!({"exit_price": "90"})));
+    assert_eq!(status, 200, "{reply}");
+    assert_eq!(decimal(&reply["close"]["r_multiple"]), Decimal::from(-2), "{reply}");
     stop(&ws, daemon);
 }

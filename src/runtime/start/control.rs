@@ -1,6 +1,7 @@
 //! Control: the control API (its port bound first of all, so that a taken port fails the start
-//! before anything else is built) with its requests turned into engine inputs, the watchdog that
-//! follows the engine's progress, and SIGHUP reloads handed to the engine and the health monitor.
+//! before anything else is built) with its requests turned into engine inputs, the trade plans'
+//! inbox and batch summary (plans take the same path to the engine), the watchdog that follows
+//! the engine's progress, and SIGHUP reloads handed to the engine and the health monitor.
 
 use std::sync::Arc;
 use std::time::Duration;

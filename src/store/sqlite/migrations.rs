@@ -102,10 +102,10 @@ mod tests {
     #[test]
     fn migrating_twice_applies_nothing_the_second_time() {
         let conn = Connection::open_in_memory().unwrap();
-        assert_eq!(migrate(&conn, Path::new(":memory:")).unwrap(), [1, 2, 3, 4, 5]);
+        assert_eq!(migrate(&conn, Path::new(":memory:")).unwrap(), [1, 2, 3, 4, 5, 6]);
         assert!(migrate(&conn, Path::new(":memory:")).unwrap().is_empty());
         let rows: i64 = conn.query_row("SELECT COUNT(*) FROM schema_version", [], |r| r.get(0)).unwrap();
-        assert_eq!(rows, 5);
+        assert_eq!(rows, 6);
     }
 
     #[test]
@@ -114,9 +114,9 @@ mod tests {
         migrate(&conn, Path::new("x.db")).unwrap();
         conn.execute("INSERT INTO schema_version VALUES (99, 'future', 0)", []).unwrap();
         let err = migrate(&conn, Path::new("x.db")).unwrap_err();
-        assert_eq!(err, StoreError::SchemaTooNew { path: "x.db".into(), found: 99, supported: 5 });
+        assert_eq!(err, StoreError::SchemaTooNew { path: "x.db".into(), found: 99, supported: 6 });
         let rows: i64 = conn.query_row("SELECT COUNT(*) FROM schema_version", [], |r| r.get(0)).unwrap();
-        assert_eq!(rows, 6);
+        assert_eq!(rows, 7);
     }
 
     /// The allowed-value lists are `=` chains (see the note in `0001_initial.sql`): they must still
