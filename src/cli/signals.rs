@@ -87,10 +87,83 @@ fn send(config: &Config, request: Request<'_>, json: bool) -> ExitCode {
     }
 }
 
-/// The message when the answer has one, else the answer itself, pretty.
+/// The message when the answer has one, the analytics as lines when it is `stats`, else the
+/// answer itself, pretty.
 fn print_human(reply: &Value) {
     match reply["message"].as_str() {
         Some(message) => println!("{message}"),
+        None if reply.get("analytics").is_some() => print!("{}", stats_text(reply)),
         None => println!("{}", serde_json::to_string_pretty(reply).unwrap_or_default()),
+    }
+}
+
+/// `signals stats` for a person: totals, refusals by reason, tiers, regimes, R:R, hit rate and
+/// the plans open now.
+fn stats_text(reply: &Value) -> String {
+    let a = &reply["analytics"];
+    let text = |v: &Value| match v {
+        Value::String(s) => s.clone(),
+        Value::Null => "-".to_owned(),
+        other => other.to_string(),
+    };
+    let pairs = |v: &Value| -> String {
+        let Some(map) = v.as_object() else { return "-".into() };
+        if map.is_empty() {
+            return "-".into();
+        }
+        map.iter().map(|(k, v)| format!("{k} {}", text(v))).collect::<Vec<_>>().join(", ")
+    };
+    let mut out = format!(
+        "plans received {}, approved {}, rejected {}\n",
+        text(&a["received"]),
+        text(&a["approved"]),
+        text(&a["rejected"])
+    );
+    out.push_str(&format!("rejected by reason: {}\n", pairs(&a["rejected_by_reason"])));
+    out.push_str(&format!("by tier: {}\nby regime: {}\n", pairs(&a["by_tier"]), pairs(&a["by_regime"])));
+    out.push_str(&format!(
+        "average R:R {}; closed {}, hit rate {}, mean R {}\n",
+        text(&a["rr_avg"]),
+        text(&a["closes"]),
+        text(&a["hit_rate"]),
+        text(&a["mean_r"])
+    ));
+    let open = reply["open_plans"].as_array().cloned().unwrap_or_default();
+    out.push_str(&format!("open plans: {} ({} USD at their stops)\n", open.len(), text(&reply["open_risk_usd"])));
+    for plan in &open {
+        out.push_str(&format!(
+            "  {} {} {} {} at {}, stop {}, risk {} USD\n",
+            text(&plan["plan_id"]),
+            text(&plan["direction"]),
+            text(&plan["units"]),
+            text(&plan["symbol"]),
+            text(&plan["entry"]),
+            text(&plan["stop"]),
+            text(&plan["risk_usd"])
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stats_read_as_lines() {
+        let reply = json!({
+            "analytics": {"received": 3, "approved": 2, "rejected": 1, "rejected_by_reason": {"double_fire": 1},
+                "by_tier": {"A": 3}, "by_regime": {"trend": 3}, "rr_avg": "2.5", "closes": 1, "hit_rate": "1",
+                "mean_r": "2"},
+            "open_plans": [{"plan_id": "p-1", "direction": "long", "units": "0.5", "symbol": "BTC/USDT",
+                "entry": "42200", "stop": "41750", "risk_usd": "225"}],
+            "open_risk_usd": "225",
+        });
+        assert_eq!(
+            stats_text(&reply),
+            "plans received 3, approved 2, rejected 1\nrejected by reason: double_fire 1\nby tier: A 3\n\
+             by regime: trend 3\naverage R:R 2.5; closed 1, hit rate 1, mean R 2\n\
+             open plans: 1 (225 USD at their stops)\n  p-1 long 0.5 BTC/USDT at 42200, stop 41750, risk 225 USD\n"
+        );
     }
 }
