@@ -16,9 +16,9 @@ const TOKEN: &str = "signals-api-token-9c1d";
 const BOT_TOKEN: &str = "654321:signal-bot-secret-never-logged";
 const CHAT: i64 = 424_242;
 
-/// A daemon on the sample session with plans taken from the API and `inbox/`, tight exposure
-/// limits (2 % per asset, 4 % in total of the 10,000 USD start) and Telegram configured through
-/// the seed's own variable names.
+/// A daemon with plans taken from the API and `inbox/`, tight exposure limits (2 % per asset, 4 %
+/// in total of the 10,000 USD start) and Telegram configured through the seed's own variable
+/// names, at its default `min_priority` (warning): signals reach it through `alerts.announce_on`.
 fn workspace(bot: &BotStandIn) -> Workspace {
     let ws = Workspace::with_default_config("");
     ws.write(
@@ -36,7 +36,6 @@ fn workspace(bot: &BotStandIn) -> Workspace {
              DEFAULT_ACCOUNT_BALANCE=10000\n\
              MAX_RISK_PER_TRADE=0.01\n\
              WHALE_TRADER__ALERTS__TELEGRAM__ENABLED=true\n\
-             WHALE_TRADER__ALERTS__TELEGRAM__MIN_PRIORITY=info\n\
              WHALE_TRADER__ALERTS__TELEGRAM__PER_CHAT_INTERVAL_MS=10\n\
              WHALE_TRADER__ALERTS__TELEGRAM__API_BASE={}\n",
             bot.base_url
@@ -246,6 +245,9 @@ fn plans_from_the_api_and_the_inbox_are_decided_audited_and_announced() {
     });
     assert!(metrics.contains("whale_trader_signals_rejected_total{reason=\"per_asset_exposure\"} 1"), "{metrics}");
     assert!(metrics.contains("whale_trader_signals_open 3"), "{metrics}");
+
+    // Refusals are INFO alerts: Telegram, at its default `warning`, carries only the announcements.
+    assert!(!bot.sent_to(CHAT).iter().any(|t| t.contains("Signal Rejected")), "{:?}", bot.sent_to(CHAT));
 
     // Every decision is in the store, readable after the stop; the plan events reached telemetry.
     stop(&ws, daemon);

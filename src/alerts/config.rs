@@ -22,6 +22,10 @@ pub struct AlertsConfig {
     pub repeat_interval_minutes: u64,
     /// JSON lines of deliveries that finally failed, relative to the log directory unless absolute.
     pub dead_letter_file: PathBuf,
+    /// Channels that carry every approved trade signal and batch summary whatever their
+    /// `min_priority` (announcements are INFO, and a channel set to `info` for them would carry
+    /// every other INFO alert too).
+    pub announce_on: Vec<String>,
     pub throttle: ThrottleConfig,
     pub delivery: DeliveryConfig,
     pub console: ConsoleChannelConfig,
@@ -35,6 +39,9 @@ pub struct AlertsConfig {
     pub heartbeat: HeartbeatConfig,
 }
 
+/// The channels by name, as `announce_on`, silences and the metrics name them.
+pub const CHANNEL_NAMES: [&str; 8] = ["console", "file", "slack", "discord", "webhook", "email", "sms", "telegram"];
+
 impl Default for AlertsConfig {
     fn default() -> Self {
         Self {
@@ -42,6 +49,7 @@ impl Default for AlertsConfig {
             group_window_secs: 60,
             repeat_interval_minutes: 60,
             dead_letter_file: PathBuf::from("alerts-dead-letter.jsonl"),
+            announce_on: vec!["telegram".to_owned()],
             throttle: ThrottleConfig::default(),
             delivery: DeliveryConfig::default(),
             console: ConsoleChannelConfig::default(),
@@ -359,6 +367,14 @@ impl AlertsConfig {
             "must be between 1 and 10080 minutes (one week)",
         );
         issues.check(self.dead_letter_file.as_os_str().is_empty(), key("dead_letter_file"), "\"\"", "must name a file");
+        for name in &self.announce_on {
+            issues.check(
+                !CHANNEL_NAMES.contains(&name.as_str()),
+                key("announce_on"),
+                format!("{name:?}"),
+                "must list channel names: console, file, slack, discord, webhook, email, sms, telegram",
+            );
+        }
         self.throttle.validate(&key("throttle"), issues);
         self.delivery.validate(&key("delivery"), issues);
         issues.check(
@@ -622,6 +638,12 @@ mod tests {
         let mut issues = Issues::new();
         config.validate("alerts", &mut issues);
         issues.into_vec().into_iter().map(|i| i.key).collect()
+    }
+
+    #[test]
+    fn announce_on_names_known_channels_only() {
+        let config = AlertsConfig { announce_on: vec!["telegram".into(), "pager".into()], ..AlertsConfig::default() };
+        assert_eq!(keys(&config), ["alerts.announce_on"]);
     }
 
     #[test]

@@ -129,7 +129,8 @@ impl AlertsBuilder {
             dispatcher.add_slot(spec, Throttle::default());
         }
         for (channel, min_priority) in self.extra {
-            dispatcher.add_slot(ChannelSpec { channel, min_priority, raw: false, builtin: false }, Throttle::default());
+            let spec = ChannelSpec { channel, min_priority, raw: false, builtin: false, announces: false };
+            dispatcher.add_slot(spec, Throttle::default());
         }
         let heartbeat = self.progress.map(|progress| {
             spawn_heartbeat(client, config_rx.clone(), progress, Arc::clone(&counters), shutdown.clone())
@@ -190,6 +191,8 @@ struct ChannelSpec {
     min_priority: Priority,
     /// Receives every alert as raised (the file log), bypassing grouping and throttling.
     raw: bool,
+    /// Carries trade-signal announcements whatever `min_priority` (`alerts.announce_on`).
+    announces: bool,
     /// Built from the config (rebuilt on reload) rather than given to the builder.
     builtin: bool,
 }
@@ -203,7 +206,8 @@ fn build_channels(
     let timeout = Duration::from_secs(config.delivery.attempt_timeout_secs.max(1));
     let mut specs = Vec::new();
     let mut add = |channel: Arc<dyn AlertChannel>, min_priority: Priority, raw: bool| {
-        specs.push(ChannelSpec { channel, min_priority, raw, builtin: true });
+        let announces = config.announce_on.iter().any(|name| name == channel.name());
+        specs.push(ChannelSpec { channel, min_priority, raw, builtin: true, announces });
     };
     if config.console.enabled {
         add(Arc::new(ConsoleChannel), config.console.min_priority, false);
@@ -285,6 +289,7 @@ struct Slot {
     builtin: bool,
     raw: bool,
     min_priority: Priority,
+    announces: bool,
     lane: Arc<Lane<Notification>>,
     counters: Arc<ChannelCounters>,
     throttle: Throttle,
@@ -329,6 +334,7 @@ impl Dispatcher {
             builtin: spec.builtin,
             raw: spec.raw,
             min_priority: spec.min_priority,
+            announces: spec.announces,
             lane,
             counters,
             throttle,
@@ -416,7 +422,10 @@ impl Dispatcher {
             outbox.enqueued(&id, &notification.alert);
             notification.alert = Arc::new(Alert { outbox_id: Some(id), ..(*notification.alert).clone() });
         }
-        for slot in self.slots.iter_mut().filter(|s| !s.raw && priority >= s.min_priority) {
+        let announcement = notification.alert.announcement.is_some();
+        for slot in
+            self.slots.iter_mut().filter(|s| !s.raw && (priority >= s.min_priority || (announcement && s.announces)))
+        {
             if slot.throttle.admit(&notification, now, &self.settings) {
                 enqueue(slot, notification.clone());
             } else {
@@ -469,6 +478,9 @@ impl Dispatcher {
             } else {
                 kept.push(slot);
             }
+        }
+        for slot in kept.iter_mut().filter(|s| s.builtin) {
+            slot.announces = self.config.announce_on.contains(&slot.name);
         }
         self.slots = kept;
         for spec in specs {

@@ -390,13 +390,13 @@ impl EngineActor {
         // A redemption request is written ahead like an order: durable before the redeemer sees it.
         // An approved plan's decision (and the plan book holding it) is durable before its order
         // is handed over, like a copy order; so is a plan's close before anyone is told.
-        let fills = out.events.iter().any(|e| {
+        let urgent = out.events.iter().any(|e| {
             matches!(
                 e,
                 EngineEvent::FillApplied { .. } | EngineEvent::RedemptionRequested(_) | EngineEvent::PlanClosed(_)
             )
         });
-        let durability = if out.intents.is_empty() && out.plan_orders.is_empty() && !fills {
+        let durability = if out.intents.is_empty() && out.plan_orders.is_empty() && !urgent {
             Durability::Queue
         } else {
             Durability::Wait
