@@ -13,7 +13,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::server::{ApiState, ControlRequest, refusal, send_control, unavailable};
 use crate::engine::PlanAnswer;
-use crate::plans::{PlanSource, PlanWire};
+use crate::plans::{PlanSource, PlanWire, is_plan_id};
 
 /// A request for the batch summary now; the summary task answers with what it sent.
 pub type SummaryReply = oneshot::Sender<Result<serde_json::Value, crate::runtime::plans::SummaryError>>;
@@ -68,10 +68,7 @@ pub(super) async fn close(
     if state.signals.is_none() {
         return unavailable(PLANS_OFF);
     }
-    let ok_id = !plan_id.is_empty()
-        && plan_id.len() <= 64
-        && plan_id.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':'));
-    if !ok_id {
+    if !is_plan_id(&plan_id) {
         return refusal(StatusCode::BAD_REQUEST, "plan_id must be 1 to 64 letters, digits or - _ . :");
     }
     let body = match serde_json::from_slice::<CloseBody>(&body) {

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::clock::Timestamp;
 use crate::config::Mode;
-use crate::domain::ReasonCode;
+use crate::domain::{ReasonCode, Side};
 
 use super::plan::{Direction, TradePlan};
 use super::sizing::PlanSize;
@@ -40,8 +40,8 @@ pub struct StagedOrder {
     /// `plan-<plan id>`: the client order id a venue would see.
     pub client_order_id: String,
     pub symbol: String,
-    /// `buy` for a long, `sell` for a short.
-    pub side: String,
+    /// Buy for a long, sell for a short.
+    pub side: Side,
     /// Limit price: the near entry.
     pub price: Decimal,
     pub units: Decimal,
@@ -59,11 +59,7 @@ impl StagedOrder {
         Self {
             client_order_id: format!("plan-{}", plan.plan_id),
             symbol: plan.symbol.clone(),
-            side: match plan.direction {
-                Direction::Long => "buy",
-                Direction::Short => "sell",
-            }
-            .to_owned(),
+            side: plan.direction.side(),
             price: plan.entry.near,
             units,
             stop: plan.stop,

@@ -30,4 +30,4 @@ pub use plan::{
     QualityTier, TradePlan,
 };
 pub use sizing::{PlanSize, PlanSizeError, size_plan};
-pub use validate::{PlanRefusal, validate_trade_plan};
+pub use validate::{PlanRefusal, is_plan_id, validate_trade_plan};

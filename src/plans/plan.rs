@@ -18,6 +18,8 @@ use std::fmt;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
+use crate::domain::Side;
+
 /// The largest plan accepted, in bytes, before anything is parsed.
 pub const MAX_PLAN_BYTES: usize = 64 * 1024;
 /// At most this many targets, confluence factors and characters of rationale.
@@ -40,6 +42,14 @@ impl Direction {
         match self {
             Direction::Long => "long",
             Direction::Short => "short",
+        }
+    }
+
+    /// The side of the order that opens a position in this direction.
+    pub fn side(self) -> Side {
+        match self {
+            Direction::Long => Side::Buy,
+            Direction::Short => Side::Sell,
         }
     }
 
@@ -225,8 +235,10 @@ impl TradePlan {
 
     /// Each target's reward in multiples of the risk (R), from the sizing entry.
     pub fn target_r_multiples(&self) -> Vec<Decimal> {
+        // Validation makes the risk positive; a plan read back from elsewhere may not be.
         let risk = self.risk_per_unit();
-        self.targets.iter().map(|t| ((*t - self.entry.near).abs() / risk).round_dp(2)).collect()
+        let r = |t: &Decimal| (*t - self.entry.near).abs().checked_div(risk).unwrap_or_default().round_dp(2);
+        self.targets.iter().map(r).collect()
     }
 
     /// The plan's reward-to-risk: the mean of its targets' R multiples, which is what equal

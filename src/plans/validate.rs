@@ -78,9 +78,16 @@ fn symbol(value: Option<String>) -> Result<String, PlanRefusal> {
     Ok(value)
 }
 
+/// Whether `id` is a plan id: 1 to 64 letters, digits or `- _ . :` (what a path, a file name and a
+/// venue's client order id all take).
+pub fn is_plan_id(id: &str) -> bool {
+    (1..=MAX_PLAN_ID_CHARS).contains(&id.len())
+        && id.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':'))
+}
+
 fn plan_id(value: Option<String>) -> Result<String, PlanRefusal> {
     let value = text(value, "plan_id", MAX_PLAN_ID_CHARS)?;
-    if !value.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':')) {
+    if !is_plan_id(&value) {
         return Err(PlanRefusal::invalid(
             "plan_id",
             format!("= {value:?}: only letters, digits and - _ . : are accepted"),

@@ -366,7 +366,7 @@ fn plan_order(plan_id: &str, order: &StagedOrder, notional_usd: Decimal) -> Orde
             client_order_id: order.client_order_id.clone(),
             origin: Origin::Plan,
             order_kind: Some("entry"),
-            side: Some(order.side.clone()),
+            side: Some(order.side.as_str().to_owned()),
             subject: Subject {
                 plan_id: Some(plan_id.to_owned()),
                 symbol: Some(order.symbol.clone()),

@@ -178,35 +178,36 @@ impl RiskManager {
         equity: Decimal,
     ) -> Option<PlanCheck> {
         let asset = plan.asset();
-        let open = self.plans.asset_risk(asset);
-        let limit = equity * config.max_per_asset_exposure_percent / Decimal::ONE_HUNDRED;
-        if open + size.risk_usd > limit {
-            return Some(reject(
+        let limits = [
+            (
                 ReasonCode::PerAssetExposure,
-                format!(
-                    "open risk on {asset} would be {} USD ({open} open + {} this plan), above {}% of equity {equity} = {} USD (signals.max_per_asset_exposure_percent)",
-                    open + size.risk_usd,
-                    size.risk_usd,
-                    config.max_per_asset_exposure_percent,
-                    limit.normalize()
-                ),
-            ));
-        }
-        let open = self.plans.total_risk();
-        let limit = equity * config.max_total_exposure_percent / Decimal::ONE_HUNDRED;
-        if open + size.risk_usd > limit {
-            return Some(reject(
+                format!("open risk on {asset}"),
+                self.plans.asset_risk(asset),
+                config.max_per_asset_exposure_percent,
+                "signals.max_per_asset_exposure_percent",
+            ),
+            (
                 ReasonCode::MaxTotalExposure,
-                format!(
-                    "open risk of all plans would be {} USD ({open} open + {} this plan), above {}% of equity {equity} = {} USD (signals.max_total_exposure_percent)",
-                    open + size.risk_usd,
-                    size.risk_usd,
-                    config.max_total_exposure_percent,
-                    limit.normalize()
-                ),
-            ));
-        }
-        None
+                "open risk of all plans".to_owned(),
+                self.plans.total_risk(),
+                config.max_total_exposure_percent,
+                "signals.max_total_exposure_percent",
+            ),
+        ];
+        limits.into_iter().find_map(|(code, what, open, percent, key)| {
+            let limit = equity * percent / Decimal::ONE_HUNDRED;
+            let after = open + size.risk_usd;
+            (after > limit).then(|| {
+                reject(
+                    code,
+                    format!(
+                        "{what} would be {after} USD ({open} open + {} this plan), above {percent}% of equity {equity} = {} USD ({key})",
+                        size.risk_usd,
+                        limit.normalize()
+                    ),
+                )
+            })
+        })
     }
 
     /// Closes an open plan at `exit_price`, releasing its risk, and returns its result: P&L =
@@ -288,6 +289,7 @@ mod tests {
     use rust_decimal_macros::dec;
 
     use super::*;
+    use crate::domain::Side;
     use crate::plans::sample;
     use crate::plans::{Direction, EntryZone};
     use crate::risk::config::RiskConfig;
@@ -365,7 +367,7 @@ mod tests {
             StagedOrder {
                 client_order_id: "plan-p-long".into(),
                 symbol: "ETH/USDT".into(),
-                side: "buy".into(),
+                side: Side::Buy,
                 price: dec!(100),
                 units: dec!(10),
                 stop: dec!(90),

@@ -3,6 +3,7 @@
 //! with a `<file>.reason.txt` beside it saying why. Writers should create the file under another
 //! name (`.tmp`) and rename it into place, so that a half-written plan is never read.
 
+use std::io::Read as _;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -81,10 +82,13 @@ impl Inbox {
                 self.max_plan_bytes
             ));
         }
-        let bytes = match std::fs::read(file) {
-            Ok(bytes) => bytes,
-            Err(e) => return Verdict::Later(format!("cannot read {name}: {e}")),
-        };
+        // Read bounded too: a writer still appending must not make it larger than checked.
+        let mut bytes = Vec::new();
+        let limit = self.max_plan_bytes as u64 + 1;
+        let read = std::fs::File::open(file).and_then(|f| f.take(limit).read_to_end(&mut bytes));
+        if let Err(e) = read {
+            return Verdict::Later(format!("cannot read {name}: {e}"));
+        }
         let wire = match PlanWire::from_json(&bytes, self.max_plan_bytes) {
             Ok(wire) => wire,
             Err(e) => return Verdict::Rejected(format!("invalid_plan: {e}")),
