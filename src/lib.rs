@@ -136,3 +136,4 @@ pub mod session;
 pub mod store;
 pub mod telegram;
 pub mod telemetry;
+pub mod venues;

@@ -45,6 +45,7 @@ pub struct Config {
     pub record: RecordConfig,
     pub signals: SignalsConfig,
     pub telemetry: TelemetryConfig,
+    pub venues: crate::venues::VenuesConfig,
 }
 
 impl Config {
@@ -64,6 +65,7 @@ impl Config {
         self.record.validate("record", &mut issues);
         self.signals.validate("signals", &mut issues);
         self.telemetry.validate("telemetry", &mut issues);
+        self.venues.validate("venues", &mut issues);
         issues.into_vec()
     }
 

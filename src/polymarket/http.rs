@@ -351,7 +351,7 @@ fn classify_transport(url: &str, error: &reqwest::Error) -> HttpError {
 
 /// What actually went wrong under reqwest's "error sending request for url …": the innermost
 /// error of the chain, named by its kind when it has a well-known one.
-fn root_cause(error: &(dyn std::error::Error + 'static)) -> String {
+pub(crate) fn root_cause(error: &(dyn std::error::Error + 'static)) -> String {
     let mut innermost = error;
     let mut io_kind = None;
     let mut chain = Vec::new();
@@ -385,7 +385,7 @@ fn root_cause(error: &(dyn std::error::Error + 'static)) -> String {
 }
 
 /// `Retry-After` in seconds (the form the Data API and CLOB send); an HTTP date is ignored.
-fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+pub(crate) fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
     let value = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?.trim();
     value.parse::<u64>().ok().map(Duration::from_secs)
 }

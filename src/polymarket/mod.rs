@@ -61,6 +61,7 @@ pub use history::{
     HistoryError, PriceHistory, PricePoint, WalletHistory, parse_prices_history, token_prices, wallet_trades,
 };
 pub use http::{HttpClient, HttpError, RetryPolicy, endpoint};
+pub(crate) use http::{retry_after, root_cause};
 pub use market_data::{ClobMarketData, MarketDataError};
 pub use market_status::{MAX_MARKET_BODY_BYTES, MarketStatus, MarketStatusError, MarketToken};
 pub use order::{
