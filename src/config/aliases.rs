@@ -19,7 +19,7 @@ enum Conversion {
 }
 
 /// Every alias: its name, the setting's key path (`SECTION__KEY`), the conversion.
-const ALIASES: [(&str, &str, Conversion); 8] = [
+const ALIASES: [(&str, &str, Conversion); 14] = [
     ("DEFAULT_ACCOUNT_BALANCE", "RISK__STARTING_BALANCE_USD", Conversion::AsIs),
     ("MAX_RISK_PER_TRADE", "SIGNALS__RISK_PERCENT", Conversion::FractionToPercent),
     ("MAX_TOTAL_EXPOSURE", "SIGNALS__MAX_TOTAL_EXPOSURE_PERCENT", Conversion::FractionToPercent),
@@ -28,6 +28,12 @@ const ALIASES: [(&str, &str, Conversion); 8] = [
     ("TELEGRAM_CHAT_ID", "ALERTS__TELEGRAM__CHAT_ID", Conversion::AsIs),
     ("LOG_LEVEL", "LOGGING__LEVEL", Conversion::AsIs),
     ("ANALYTICS_ENABLED", "TELEMETRY__ENABLED", Conversion::AsIs),
+    ("BINANCE_API_KEY", "VENUES__BINANCE__API_KEY", Conversion::AsIs),
+    ("BINANCE_API_SECRET", "VENUES__BINANCE__API_SECRET", Conversion::AsIs),
+    ("BINANCE_TESTNET", "VENUES__BINANCE__TESTNET", Conversion::AsIs),
+    ("BYBIT_API_KEY", "VENUES__BYBIT__API_KEY", Conversion::AsIs),
+    ("BYBIT_API_SECRET", "VENUES__BYBIT__API_SECRET", Conversion::AsIs),
+    ("BYBIT_TESTNET", "VENUES__BYBIT__TESTNET", Conversion::AsIs),
 ];
 
 /// The `WHALE_TRADER__…` variables the aliases set (name, value), for the ones whose own variable

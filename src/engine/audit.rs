@@ -365,6 +365,65 @@ pub struct SignalClosed {
     pub timestamp: String,
 }
 
+/// `signal_order`: an order of an approved plan, written ahead and handed to its venue.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignalOrder {
+    pub plan_id: String,
+    pub symbol: String,
+    pub client_order_id: String,
+    /// `entry`, or `exit (stop_loss)`, `exit (target_1)`, `exit (manual)`, `exit (kill_switch)`.
+    pub kind: String,
+    pub side: String,
+    /// The limit price; absent for a market order.
+    pub price: Option<Decimal>,
+    pub units: Decimal,
+    pub reduce_only: bool,
+    pub mode: String,
+    pub timestamp: String,
+}
+
+/// `signal_fill`: a plan order filled more at its venue.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignalFill {
+    pub plan_id: String,
+    pub symbol: String,
+    pub client_order_id: String,
+    pub venue_order_id: Option<String>,
+    pub kind: String,
+    /// Newly filled by this report.
+    pub units: Decimal,
+    /// Filled so far, and at what average price.
+    pub filled: Decimal,
+    pub average_price: Decimal,
+    pub fee: Decimal,
+    /// Nothing more will fill.
+    pub done: bool,
+    pub timestamp: String,
+}
+
+/// `signal_order_refused`: a venue refused a plan order (or it could not be sent), with the reason.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignalOrderRefused {
+    pub plan_id: String,
+    pub symbol: String,
+    pub client_order_id: String,
+    pub kind: String,
+    /// `insufficient_balance`, `filter_failure`, `timestamp_outside_recv_window`, `not_sent`, …
+    pub reason: String,
+    /// The venue's code and message, or why the order was not sent.
+    pub detail: String,
+    pub timestamp: String,
+}
+
+/// `signal_unfilled`: a plan ended with nothing filled (its entry refused, cancelled or timed out);
+/// its risk is released.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignalUnfilled {
+    pub plan_id: String,
+    pub symbol: String,
+    pub timestamp: String,
+}
+
 /// One line of the audit trail.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
@@ -385,6 +444,10 @@ pub enum AuditRecord {
     SignalApproved(SignalApproved),
     SignalRejected(SignalRejected),
     SignalClosed(SignalClosed),
+    SignalOrder(SignalOrder),
+    SignalFill(SignalFill),
+    SignalOrderRefused(SignalOrderRefused),
+    SignalUnfilled(SignalUnfilled),
 }
 
 impl AuditRecord {
@@ -409,6 +472,10 @@ impl AuditRecord {
             AuditRecord::SignalApproved(_) => "signal_approved",
             AuditRecord::SignalRejected(_) => "signal_rejected",
             AuditRecord::SignalClosed(_) => "signal_closed",
+            AuditRecord::SignalOrder(_) => "signal_order",
+            AuditRecord::SignalFill(_) => "signal_fill",
+            AuditRecord::SignalOrderRefused(_) => "signal_order_refused",
+            AuditRecord::SignalUnfilled(_) => "signal_unfilled",
         }
     }
 
@@ -427,7 +494,9 @@ impl AuditRecord {
             AuditRecord::MarketClosed(_) | AuditRecord::MarketReopened(_) => None,
             AuditRecord::WhaleStandingChanged(r) => Some(&r.reason),
             AuditRecord::SignalRejected(r) => Some(&r.reason),
+            AuditRecord::SignalOrderRefused(r) => Some(&r.reason),
             AuditRecord::SignalApproved(_) | AuditRecord::SignalClosed(_) => None,
+            AuditRecord::SignalOrder(_) | AuditRecord::SignalFill(_) | AuditRecord::SignalUnfilled(_) => None,
         }
     }
 
@@ -693,6 +762,57 @@ impl AuditSink for TracingAuditSink {
                 r_multiple = %r.r_multiple,
                 timestamp = %r.timestamp,
                 "signal closed"
+            ),
+            AuditRecord::SignalOrder(r) => tracing::info!(
+                target: AUDIT_TARGET,
+                event = "signal_order",
+                plan_id = %r.plan_id,
+                symbol = %r.symbol,
+                client_order_id = %r.client_order_id,
+                kind = %r.kind,
+                side = %r.side,
+                price = r.price.map(|p| p.to_string()).unwrap_or_else(|| "market".to_owned()),
+                units = %r.units,
+                reduce_only = r.reduce_only,
+                mode = %r.mode,
+                timestamp = %r.timestamp,
+                "signal order"
+            ),
+            AuditRecord::SignalFill(r) => tracing::info!(
+                target: AUDIT_TARGET,
+                event = "signal_fill",
+                plan_id = %r.plan_id,
+                symbol = %r.symbol,
+                client_order_id = %r.client_order_id,
+                venue_order_id = r.venue_order_id.as_deref().unwrap_or(""),
+                kind = %r.kind,
+                units = %r.units,
+                filled = %r.filled,
+                average_price = %r.average_price,
+                fee = %r.fee,
+                done = r.done,
+                timestamp = %r.timestamp,
+                "signal fill"
+            ),
+            AuditRecord::SignalOrderRefused(r) => tracing::info!(
+                target: AUDIT_TARGET,
+                event = "signal_order_refused",
+                plan_id = %r.plan_id,
+                symbol = %r.symbol,
+                client_order_id = %r.client_order_id,
+                kind = %r.kind,
+                reason = %r.reason,
+                detail = %r.detail,
+                timestamp = %r.timestamp,
+                "signal order refused"
+            ),
+            AuditRecord::SignalUnfilled(r) => tracing::info!(
+                target: AUDIT_TARGET,
+                event = "signal_unfilled",
+                plan_id = %r.plan_id,
+                symbol = %r.symbol,
+                timestamp = %r.timestamp,
+                "signal unfilled"
             ),
         }
     }

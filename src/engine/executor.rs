@@ -20,7 +20,8 @@ use crate::clock::Timestamp;
 use crate::config::Mode;
 use crate::domain::ClientOrderId;
 use crate::market::{FillRequest, OrderBook, simulate_fill};
-use crate::risk::{Approved, OrderIntent, PlanApproved};
+use crate::plans::PlanOrder;
+use crate::risk::{Approved, OrderIntent, WorkingPlanOrder};
 
 use super::io::ExecutionReport;
 use super::market_data::VenueRules;
@@ -101,13 +102,22 @@ impl Executor for DryRunExecutor {
     }
 }
 
-/// Carries out the orders of approved trade plans: the seam a crypto venue's executor fills. Only
-/// a plan the risk manager approved can be handed over ([`PlanApproved`] is made nowhere else).
+/// Carries out trade plans' orders at a crypto venue: the seam each venue's executor fills. Like
+/// [`Executor`], it never makes the engine wait: an order is handed over (already durable in the
+/// store) and its venue's reports come back through the engine's queue as `Input::PlanReport`.
 pub trait PlanExecutor: Send {
     fn mode(&self) -> Mode;
 
-    /// Hands one approved plan's staged order to the venue at `now` (a dry run only logs it).
-    fn submit(&mut self, order: &PlanApproved, now: Timestamp);
+    /// Hands one plan order to the venue at `now` (a dry run only logs it).
+    fn submit(&mut self, order: &PlanOrder, now: Timestamp);
+
+    /// Cancels plan orders still working; what they filled comes back as their reports.
+    fn cancel(&mut self, orders: &[WorkingPlanOrder], now: Timestamp);
+
+    /// Asks the venue about orders written ahead whose outcome a restart lost, by their client
+    /// order ids, and follows each to its end. Never sends any of them again: one the venue never
+    /// received ends unfilled.
+    fn reconcile(&mut self, orders: &[WorkingPlanOrder], now: Timestamp);
 }
 
 /// Stages and logs a plan's order as the one it would send; nothing leaves the process.
@@ -119,25 +129,32 @@ impl PlanExecutor for DryRunPlanExecutor {
         Mode::DryRun
     }
 
-    fn submit(&mut self, order: &PlanApproved, now: Timestamp) {
-        let staged = order.order();
-        let size = order.size();
+    fn submit(&mut self, order: &PlanOrder, now: Timestamp) {
+        let price = order.price.unwrap_or_default();
         tracing::info!(
             event = "ORDER_SUBMITTED",
             mode = %Mode::DryRun,
-            client_order_id = %staged.client_order_id,
-            symbol = %staged.symbol,
-            side = %staged.side,
-            price = %staged.price,
-            units = %staged.units,
-            notional_usd = %size.notional_usd,
-            stop = %staged.stop,
-            targets = %staged.targets.iter().map(ToString::to_string).collect::<Vec<_>>().join(","),
-            leverage = %staged.leverage,
+            client_order_id = %order.client_order_id,
+            plan = %order.plan_id,
+            symbol = %order.symbol,
+            kind = %order.kind,
+            side = %order.side,
+            price = %price,
+            units = %order.units,
+            notional_usd = %(price * order.units).round_dp(2),
+            stop = %order.stop_loss.unwrap_or_default(),
+            take_profit = %order.take_profit.unwrap_or_default(),
+            leverage = %order.leverage,
             at = %now,
             "ORDER_SUBMITTED (dry run): staged and logged, not sent"
         );
     }
+
+    /// A dry run's plans hold no position at a venue, so none of their orders is ever working.
+    fn cancel(&mut self, _orders: &[WorkingPlanOrder], _now: Timestamp) {}
+
+    /// Nothing was ever sent, so there is nothing to ask about.
+    fn reconcile(&mut self, _orders: &[WorkingPlanOrder], _now: Timestamp) {}
 }
 
 /// Fills against the latest real book, in simulation.
@@ -220,6 +237,9 @@ pub enum LiveRefusal {
     NoLiveFlag,
     #[error("WHALE_TRADER_LIVE_CONFIRM = {value:?}: live trading needs WHALE_TRADER_LIVE_CONFIRM=yes")]
     NotConfirmed { value: Option<String> },
+    /// The trade plans' venue (`signals.venue`) is not ready for the mode.
+    #[error("{0}")]
+    Venue(#[from] crate::venues::VenueRefusal),
 }
 
 /// The live executor refused to start; every unmet condition is listed.

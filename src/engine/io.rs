@@ -12,8 +12,8 @@ use crate::domain::{
     ClientOrderId, ExitReason, MarketId, ReasonCode, Side, TokenId, TradingState, WhaleId, WhaleVerdict,
 };
 use crate::market::{BookRefusalCounts, ClobMarketInfo, MarketName, OrderBook, VenuePosition, WhaleTrade};
-use crate::plans::{PlanClose, PlanDecision, PlanSource, PlanWire};
-use crate::risk::{Approved, OrderIntent, PlanApproved, Transition};
+use crate::plans::{PlanClose, PlanDecision, PlanOrder, PlanOrderReport, PlanQuote, PlanSource, PlanWire};
+use crate::risk::{Approved, OrderIntent, Transition, WorkingPlanOrder};
 
 use super::audit::AuditRecord;
 use super::copy_rules::RejectReason;
@@ -45,6 +45,10 @@ pub enum Input {
     Control(Control),
     /// Live mode: a reading of our wallet (its cash and the venue's positions of it).
     Wallet(Box<WalletReading>),
+    /// A trade plan's order at its venue: its cumulative fills, or its refusal.
+    PlanReport(Box<PlanOrderReport>),
+    /// Best bid and ask of a plan's symbol at its venue.
+    PlanQuote(Box<PlanQuote>),
     /// Time passed: staleness checks, breaker cooldown, day roll-over.
     Tick,
 }
@@ -229,6 +233,12 @@ pub enum EngineEvent {
     PlanDecided(Box<PlanDecision>),
     /// An open plan was closed with its outcome.
     PlanClosed(Box<PlanClose>),
+    /// A plan order is about to be handed to its venue (written ahead with the step).
+    PlanOrderStaged(Box<PlanOrder>),
+    /// A plan order's state at its venue changed (fills, done, refused).
+    PlanOrderReported(Box<PlanOrderReport>),
+    /// A plan ended with nothing filled; its risk is released.
+    PlanUnfilled { plan_id: String, symbol: String, at: Timestamp },
 }
 
 /// The risk figures at a trading-state change: the same numbers `/status` shows once the step
@@ -378,8 +388,11 @@ pub struct Outputs {
     pub cancels: Vec<ClientOrderId>,
     /// Events for the store, the audit trail and alerts.
     pub events: Vec<EngineEvent>,
-    /// Orders of approved trade plans, for the plan executor.
-    pub plan_orders: Vec<PlanApproved>,
+    /// Orders of trade plans for the plan executor (entries of approved plans, exits), each
+    /// written ahead with the step before it is handed over.
+    pub plan_orders: Vec<PlanOrder>,
+    /// Plan orders still working to cancel (an entry whose stop was reached, a close, the kill switch).
+    pub plan_cancels: Vec<WorkingPlanOrder>,
 }
 
 impl Outputs {
@@ -392,10 +405,15 @@ impl Outputs {
         self.cancels.clear();
         self.events.clear();
         self.plan_orders.clear();
+        self.plan_cancels.clear();
     }
 
     pub fn is_empty(&self) -> bool {
-        self.intents.is_empty() && self.cancels.is_empty() && self.events.is_empty() && self.plan_orders.is_empty()
+        self.intents.is_empty()
+            && self.cancels.is_empty()
+            && self.events.is_empty()
+            && self.plan_orders.is_empty()
+            && self.plan_cancels.is_empty()
     }
 }
 

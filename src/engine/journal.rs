@@ -144,10 +144,13 @@ impl Journal {
                 EngineEvent::MarketNamed(name) => commands.push(StoreCommand::UpsertMarketName((**name).clone())),
                 EngineEvent::PlanDecided(decision) => commands.push(StoreCommand::RecordPlanDecision(decision.clone())),
                 EngineEvent::PlanClosed(close) => commands.push(StoreCommand::RecordPlanClose(close.clone())),
+                EngineEvent::PlanOrderStaged(order) => commands.push(StoreCommand::InsertPlanOrder(order.clone())),
+                EngineEvent::PlanOrderReported(report) => commands.push(StoreCommand::UpdatePlanOrder(report.clone())),
                 EngineEvent::Audit(_)
                 | EngineEvent::WhaleTradeSeen { .. }
                 | EngineEvent::BreakerWarning { .. }
-                | EngineEvent::SessionEnded(_) => {}
+                | EngineEvent::SessionEnded(_)
+                | EngineEvent::PlanUnfilled { .. } => {}
             }
         }
     }

@@ -8,8 +8,30 @@ use rust_decimal_macros::dec;
 use serde::{Deserialize, Serialize};
 
 use crate::config::{Issues, join};
+use crate::venues::VenueKind;
 
 use super::plan::MAX_PLAN_BYTES;
+
+/// Where approved plans' orders go.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PlanVenue {
+    /// Nowhere: plans are decided, staged and logged (a dry run of the signal path).
+    #[default]
+    None,
+    Binance,
+    Bybit,
+}
+
+impl PlanVenue {
+    pub fn kind(self) -> Option<VenueKind> {
+        match self {
+            PlanVenue::None => None,
+            PlanVenue::Binance => Some(VenueKind::Binance),
+            PlanVenue::Bybit => Some(VenueKind::Bybit),
+        }
+    }
+}
 
 /// Every key of `[signals]`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -17,6 +39,9 @@ use super::plan::MAX_PLAN_BYTES;
 pub struct SignalsConfig {
     /// Take trade plans at all (`POST /signals` and the inbox).
     pub enabled: bool,
+    /// The venue approved plans trade on (`none`, `binance`, `bybit`; its settings are
+    /// `[venues.<name>]`): its testnet in `paper` mode, production in `live`, nothing in `dry-run`.
+    pub venue: PlanVenue,
     /// Risk per plan in percent of equity, unless the plan asks for less (`MAX_RISK_PER_TRADE`,
     /// given there as a fraction: `0.01` = 1 %).
     pub risk_percent: Decimal,
@@ -65,6 +90,7 @@ impl Default for SignalsConfig {
     fn default() -> Self {
         Self {
             enabled: true,
+            venue: PlanVenue::None,
             risk_percent: dec!(1),
             max_risk_percent: dec!(2),
             min_position_usd: dec!(10),

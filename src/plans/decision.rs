@@ -12,6 +12,7 @@ use crate::clock::Timestamp;
 use crate::config::Mode;
 use crate::domain::{ReasonCode, Side};
 
+use super::execution::{PlanOrder, PlanOrderKind};
 use super::plan::{Direction, TradePlan};
 use super::sizing::PlanSize;
 
@@ -66,6 +67,27 @@ impl StagedOrder {
             targets: plan.targets.clone(),
             leverage: plan.leverage,
             mode,
+        }
+    }
+}
+
+impl StagedOrder {
+    /// The entry order it sends: a limit at the near entry, with the plan's stop and first target
+    /// for a venue that holds them with the order.
+    pub fn to_plan_order(&self, plan_id: &str, at: Timestamp) -> PlanOrder {
+        PlanOrder {
+            client_order_id: self.client_order_id.clone(),
+            plan_id: plan_id.to_owned(),
+            symbol: self.symbol.clone(),
+            side: self.side,
+            kind: PlanOrderKind::Entry,
+            price: Some(self.price),
+            units: self.units,
+            reduce_only: false,
+            stop_loss: Some(self.stop),
+            take_profit: self.targets.first().copied(),
+            leverage: self.leverage,
+            at,
         }
     }
 }

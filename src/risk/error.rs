@@ -22,6 +22,10 @@ pub enum RiskError {
     /// A plan close names a plan that is not open.
     #[error("plan_id = {0}: no open plan has this id")]
     UnknownPlan(String),
+    /// A venue's report of a plan order that cannot be true of it (an unknown order, fills going
+    /// back or beyond the order).
+    #[error("plan order report refused: {0}")]
+    PlanReport(#[from] crate::plans::PositionError),
     /// An exported state that cannot be restored as it is.
     #[error("risk state cannot be restored: {0}")]
     InvalidState(String),

@@ -67,7 +67,10 @@ pub use config::{
 };
 pub use error::RiskError;
 pub use limits::Capacity;
-pub use manager::{Hold, KillOutcome, PlanApproved, PlanCheck, RiskEvent, RiskManager};
+pub use manager::{
+    Hold, KillOutcome, PlanActions, PlanApproved, PlanCheck, PlanEnd, PlanReportOutcome, RiskEvent, RiskManager,
+    WorkingPlanOrder,
+};
 pub use order::{
     Approved, Decision, ExitIntent, Fill, FillOutcome, OrderIntent, OrderKind, PositionId, StopOverrides, WorkingKind,
 };

@@ -10,7 +10,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use crate::clock::Timestamp;
-use crate::plans::Direction;
+use crate::plans::{Direction, PlanPosition};
 
 use super::error::RiskError;
 
@@ -30,6 +30,9 @@ pub struct OpenPlan {
     /// What hitting the stop loses (`PlanSize::risk_usd`); the exposure limits count this.
     pub risk_usd: Decimal,
     pub opened_at: Timestamp,
+    /// Its position at the venue (absent in a dry run, where nothing is sent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub position: Option<PlanPosition>,
 }
 
 /// One approval of a symbol and direction, remembered for the double-fire window.
@@ -50,6 +53,8 @@ pub struct PlanBookState {
     pub seen_ids: Vec<String>,
     /// Firings still inside their window when saved, oldest first.
     pub firings: Vec<PlanFiring>,
+    /// The number the next plan order's client order id takes.
+    pub next_order_seq: u64,
 }
 
 /// Open risk in one asset.
@@ -68,6 +73,7 @@ pub struct PlanBook {
     seen: HashSet<String>,
     seen_order: VecDeque<String>,
     firings: VecDeque<PlanFiring>,
+    next_order_seq: u64,
 }
 
 impl PlanBook {
@@ -79,6 +85,22 @@ impl PlanBook {
     /// The open plan with this id.
     pub fn open_plan(&self, plan_id: &str) -> Option<&OpenPlan> {
         self.open.iter().find(|p| p.plan_id == plan_id)
+    }
+
+    /// The open plan with this id, to change its position.
+    pub fn open_plan_mut(&mut self, plan_id: &str) -> Option<&mut OpenPlan> {
+        self.open.iter_mut().find(|p| p.plan_id == plan_id)
+    }
+
+    /// Every open plan, to change their positions.
+    pub fn open_plans_mut(&mut self) -> impl Iterator<Item = &mut OpenPlan> {
+        self.open.iter_mut()
+    }
+
+    /// A number no plan order took before (part of its client order id).
+    pub fn next_order_seq(&mut self) -> u64 {
+        self.next_order_seq += 1;
+        self.next_order_seq
     }
 
     /// The risk of every open plan together.
@@ -230,6 +252,7 @@ impl PlanBook {
             open: self.open.clone(),
             seen_ids: self.seen_order.iter().cloned().collect(),
             firings: self.firings.iter().cloned().collect(),
+            next_order_seq: self.next_order_seq,
         }
     }
 
@@ -247,6 +270,7 @@ impl PlanBook {
             }
         }
         book.firings = saved.firings.into();
+        book.next_order_seq = saved.next_order_seq;
         Ok(book)
     }
 }
@@ -268,6 +292,7 @@ mod tests {
             units: risk / dec!(10),
             risk_usd: risk,
             opened_at: Timestamp(0),
+            position: None,
         }
     }
 

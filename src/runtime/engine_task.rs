@@ -393,19 +393,29 @@ impl EngineActor {
         let urgent = out.events.iter().any(|e| {
             matches!(
                 e,
-                EngineEvent::FillApplied { .. } | EngineEvent::RedemptionRequested(_) | EngineEvent::PlanClosed(_)
+                EngineEvent::FillApplied { .. }
+                    | EngineEvent::RedemptionRequested(_)
+                    | EngineEvent::PlanClosed(_)
+                    | EngineEvent::PlanOrderReported(_)
             )
         });
-        let durability = if out.intents.is_empty() && out.plan_orders.is_empty() && !urgent {
-            Durability::Queue
-        } else {
-            Durability::Wait
-        };
+        let durability =
+            if out.intents.is_empty() && out.plan_orders.is_empty() && out.plan_cancels.is_empty() && !urgent {
+                Durability::Queue
+            } else {
+                Durability::Wait
+            };
         self.commit(out, now, durability).await?;
         self.written_ahead += out.intents.len() as u64;
         super::failpoints::after_write_ahead(self.written_ahead);
         self.flush_events(out).await;
+        // A plan order is handed over only once written ahead (the commit above waited for it).
+        if !out.plan_cancels.is_empty() {
+            self.plan_executor.cancel(&out.plan_cancels, now);
+            out.plan_cancels.clear();
+        }
         for order in out.plan_orders.drain(..) {
+            super::failpoints::before_plan_order_sent();
             self.plan_executor.submit(&order, now);
         }
         self.execute(0, now, out, reports).await
@@ -489,6 +499,16 @@ impl EngineActor {
                     self.engine.process(Input::Execution(part), now, out);
                 }
             }
+        }
+        // Plan orders the restart left working: the venue is asked about each by its client order
+        // id; what it says comes back through the queue.
+        let plans = self.engine.risk().working_plan_orders();
+        if !plans.is_empty() {
+            tracing::warn!(
+                orders = plans.len(),
+                "plan orders written ahead before the restart: asking their venue, not sending them again"
+            );
+            self.plan_executor.reconcile(&plans, now);
         }
         if !orders.is_empty() {
             self.changed_since_checkpoint = true;

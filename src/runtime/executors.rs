@@ -6,18 +6,26 @@
 //! brings the official SDK for EIP-712 order signing. A build without it refuses `mode = "live"`
 //! at start-up and says how to get one.
 
+use std::sync::Arc;
+
 use futures::future::BoxFuture;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 use super::supervisor::TaskResult;
 use crate::alerts::AlertSender;
+use crate::clock::Clock;
 use crate::config::{Config, FeedSource, Mode};
 use crate::engine::{
-    DryRunExecutor, Executor, LIVE_CONFIRM_ENV, LiveStartError, PaperExecutor, RedemptionRequest, check_live_start,
+    DryRunExecutor, DryRunPlanExecutor, EngineView, Executor, LIVE_CONFIRM_ENV, LiveRefusal, LiveStartError,
+    PaperExecutor, PlanExecutor, RedemptionRequest, check_live_start,
 };
 use crate::runtime::EngineMsg;
 use crate::store::{RecoveredState, StoreHandle};
+use crate::venues::binance::BinanceClient;
+use crate::venues::bybit::BybitClient;
+use crate::venues::executor::{ExecutorSettings, VenuePlanExecutor};
+use crate::venues::{VenueApi, VenueConfig, VenueKind, VenueRefusal};
 
 /// Why the daemon does not trade live: a configuration, environment or build problem that a
 /// restart cannot fix (exit 2), or a live component that cannot be built from the configuration.
@@ -30,6 +38,14 @@ pub enum LiveUnavailable {
     NoLiveFeature,
     #[error(transparent)]
     Refused(#[from] LiveStartError),
+    /// The trade plans' venue cannot be used in the daemon's mode (paper; live refusals are in
+    /// [`LiveStartError`] with the rest).
+    #[error("trade plans cannot go to their venue: {}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+    PlanVenue(Vec<VenueRefusal>),
+    #[error("trade plans' venue: {0}")]
+    PlanVenueClient(#[from] crate::venues::VenueError),
+    #[error("trade plans' executor: {0}")]
+    PlanExecutor(#[from] crate::venues::executor::NoRuntime),
     /// Real orders from a replayed session would trade real money on recorded prices.
     #[error(
         "daemon.mode = \"live\" needs feed.source = \"polymarket\": \
@@ -56,6 +72,7 @@ pub fn refuse_live_unless_ready(config: &Config, live_flag: bool) -> Result<(), 
         &config.polymarket.credentials.missing(),
         live_flag,
         std::env::var(LIVE_CONFIRM_ENV).ok().as_deref(),
+        plan_venue_refusals(config, true),
     )?;
     if config.feed.source != FeedSource::Polymarket {
         return Err(LiveUnavailable::ReplayedFeed);
@@ -71,11 +88,75 @@ fn live_refusal(
     missing_credentials: &[&'static str],
     live_flag: bool,
     confirm: Option<&str>,
+    venue: Vec<VenueRefusal>,
 ) -> Result<(), LiveUnavailable> {
     if !built_with_live && mode == Mode::Live {
         return Err(LiveUnavailable::NoLiveFeature);
     }
-    Ok(check_live_start(missing_credentials, mode, live_flag, confirm)?)
+    let mut refusals =
+        check_live_start(missing_credentials, mode, live_flag, confirm).err().map(|e| e.0).unwrap_or_default();
+    if mode == Mode::Live {
+        refusals.extend(venue.into_iter().map(LiveRefusal::Venue));
+    }
+    if refusals.is_empty() { Ok(()) } else { Err(LiveStartError(refusals).into()) }
+}
+
+/// What keeps `signals.venue` from trading in the daemon's mode (`live` or paper); nothing when
+/// plans go to no venue.
+fn plan_venue_refusals(config: &Config, live: bool) -> Vec<VenueRefusal> {
+    config.signals.venue.kind().map(|venue| config.venues.get(venue).refusals(venue, live)).unwrap_or_default()
+}
+
+/// Tasks that run beside a venue's plan executor: its reports into the engine's queue, the prices
+/// of the open plans (read from the engine's view) and the venue's clock.
+pub type PlanExecutorTasks = Box<
+    dyn FnOnce(
+            mpsc::Sender<EngineMsg>,
+            watch::Receiver<Arc<EngineView>>,
+            CancellationToken,
+        ) -> Vec<(&'static str, BoxFuture<'static, TaskResult>)>
+        + Send,
+>;
+
+/// The plan executor for `signals.venue` in the daemon's mode: a dry run without a venue or in
+/// `dry-run` mode, the venue's testnet in `paper`, production in `live` (armed like copy trading).
+pub fn choose_plan_executor(
+    config: &Config,
+    clock: Arc<dyn Clock>,
+) -> Result<(Box<dyn PlanExecutor>, Option<PlanExecutorTasks>), LiveUnavailable> {
+    let mode = config.daemon.mode;
+    let Some(venue) = config.signals.venue.kind().filter(|_| mode != Mode::DryRun) else {
+        return Ok((Box::new(DryRunPlanExecutor), None));
+    };
+    // Live refusals were named with the rest before anything started.
+    let refusals = plan_venue_refusals(config, mode == Mode::Live);
+    if !refusals.is_empty() {
+        return Err(LiveUnavailable::PlanVenue(refusals));
+    }
+    let settings = config.venues.get(venue);
+    tracing::info!(
+        %venue,
+        market = %settings.market,
+        %mode,
+        url = settings.base_url(venue),
+        "trade plans go to {venue} ({})",
+        if settings.testnet { "testnet" } else { "production" }
+    );
+    match venue {
+        VenueKind::Binance => venue_executor(BinanceClient::new(settings, clock.clone())?, mode, settings, clock),
+        VenueKind::Bybit => venue_executor(BybitClient::new(settings, clock.clone())?, mode, settings, clock),
+    }
+}
+
+fn venue_executor<V: VenueApi>(
+    api: V,
+    mode: Mode,
+    settings: &VenueConfig,
+    clock: Arc<dyn Clock>,
+) -> Result<(Box<dyn PlanExecutor>, Option<PlanExecutorTasks>), LiveUnavailable> {
+    let (executor, tasks) = VenuePlanExecutor::new(api, mode, ExecutorSettings::from_config(settings), clock)?;
+    let tasks: PlanExecutorTasks = Box::new(move |inputs, view, stop| tasks.into_tasks(inputs, view, stop));
+    Ok((Box::new(executor), Some(tasks)))
 }
 
 /// Tasks that run beside the executor (only the live one has any).
@@ -103,8 +184,6 @@ fn live_executor(
     store: &StoreHandle,
     recovered: &RecoveredState,
 ) -> Result<(Box<dyn Executor>, Option<ExecutorTasks>), LiveUnavailable> {
-    use std::sync::Arc;
-
     use crate::live::{LiveExecutor, LiveSettings, LiveStart, StoreJournal};
 
     let sent_before = recovered
@@ -158,8 +237,6 @@ fn live_redeemer(
     alerts: AlertSender,
     stop: CancellationToken,
 ) -> Result<RedeemerParts, LiveUnavailable> {
-    use std::sync::Arc;
-
     use futures::FutureExt;
 
     use crate::live::redeem::{Redeemer, RedeemerStart};
@@ -199,20 +276,21 @@ mod tests {
 
     #[test]
     fn a_build_without_the_feature_refuses_live_naming_it_before_anything_else() {
-        let refused = live_refusal(false, Mode::Live, &[], true, Some("yes"));
+        let refused = live_refusal(false, Mode::Live, &[], true, Some("yes"), vec![]);
         assert!(matches!(refused, Err(LiveUnavailable::NoLiveFeature)), "{refused:?}");
         let said = LiveUnavailable::NoLiveFeature.to_string();
         assert!(said.contains("cargo feature `live`") && said.contains("--features live"), "{said}");
         // `--live` on a paper config is refused for what it is, in any build.
-        let paper = live_refusal(false, Mode::Paper, &[], true, Some("yes")).unwrap_err().to_string();
+        let paper = live_refusal(false, Mode::Paper, &[], true, Some("yes"), vec![]).unwrap_err().to_string();
         assert!(paper.contains("daemon.mode = \"paper\""), "{paper}");
     }
 
     #[test]
     fn a_live_build_starts_only_when_all_four_conditions_hold() {
-        assert!(live_refusal(true, Mode::Live, &[], true, Some("yes")).is_ok());
-        let refused = live_refusal(true, Mode::Live, &["private_key"], false, None).unwrap_err().to_string();
-        for named in ["private_key", "--live flag", "WHALE_TRADER_LIVE_CONFIRM"] {
+        assert!(live_refusal(true, Mode::Live, &[], true, Some("yes"), vec![]).is_ok());
+        let venue = vec![VenueRefusal::TestnetInLive { venue: VenueKind::Bybit }];
+        let refused = live_refusal(true, Mode::Live, &["private_key"], false, None, venue).unwrap_err().to_string();
+        for named in ["private_key", "--live flag", "WHALE_TRADER_LIVE_CONFIRM", "BYBIT_TESTNET=false"] {
             assert!(refused.contains(named), "{named:?} not in {refused}");
         }
     }

@@ -4,7 +4,9 @@
 //! are no-ops, so a release binary carries no way to crash itself.
 //!
 //! `WHALE_TRADER_FAILPOINT` takes `panic:<task>` or `error:<task>` (for the supervisor), or
-//! `abort-after-write-ahead:<n>` (the n-th order written ahead in this run, for recovery).
+//! `abort-after-write-ahead:<n>` (the n-th order written ahead in this run, for recovery), or
+//! `abort-before-plan-send` (a trade plan's order is durable in the store but not handed to its
+//! venue yet).
 
 use std::future::Future;
 
@@ -33,6 +35,13 @@ pub fn after_write_ahead(written_ahead: u64) {
     armed::abort_after_write_ahead(written_ahead);
     #[cfg(not(feature = "failpoints"))]
     let _ = written_ahead;
+}
+
+/// Called by the engine task before it hands a plan order (already written ahead) to its venue.
+#[inline]
+pub fn before_plan_order_sent() {
+    #[cfg(feature = "failpoints")]
+    armed::abort_before_plan_send();
 }
 
 #[cfg(feature = "failpoints")]
@@ -81,6 +90,13 @@ mod armed {
         });
         if limit.is_some_and(|n| written_ahead >= n) {
             eprintln!("failpoint: aborting after the write-ahead of {written_ahead} order(s)");
+            std::process::abort();
+        }
+    }
+
+    pub(super) fn abort_before_plan_send() {
+        if setting() == Some("abort-before-plan-send") {
+            eprintln!("failpoint: aborting before a plan order written ahead is sent");
             std::process::abort();
         }
     }

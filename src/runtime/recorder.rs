@@ -142,11 +142,21 @@ impl Recorder {
             }),
             EngineEvent::PlanDecided(decision) => self.announce_plan(&decision),
             EngineEvent::PlanClosed(close) => self.announce_plan_close(&close),
+            EngineEvent::PlanUnfilled { plan_id, symbol, at } => {
+                self.alerts.raise(Alert::new(
+                    Priority::Info,
+                    "Signal Unfilled",
+                    format!("{symbol} plan {plan_id} ended with nothing filled; its risk is released"),
+                    at,
+                ));
+            }
             // Persisted by the engine task; nothing to alert.
             EngineEvent::OrderFinished { .. }
             | EngineEvent::PositionUpdated(_)
             | EngineEvent::WhaleTradeDecided(_)
-            | EngineEvent::MarketNamed(_) => {}
+            | EngineEvent::MarketNamed(_)
+            | EngineEvent::PlanOrderStaged(_)
+            | EngineEvent::PlanOrderReported(_) => {}
         }
     }
 
@@ -295,6 +305,30 @@ impl Recorder {
             // A plan's decision and close are announced from the engine's own plan events, which
             // carry the whole plan (its confluence and rationale) rather than the flat audit line.
             AuditRecord::SignalApproved(_) | AuditRecord::SignalRejected(_) | AuditRecord::SignalClosed(_) => {}
+            AuditRecord::SignalOrder(_) | AuditRecord::SignalUnfilled(_) => {}
+            AuditRecord::SignalFill(f) => tracing::info!(
+                plan = %f.plan_id,
+                order = %f.client_order_id,
+                "{} {} filled {} more ({} in all at {})",
+                f.symbol,
+                f.kind,
+                f.units,
+                f.filled,
+                f.average_price
+            ),
+            AuditRecord::SignalOrderRefused(r) => {
+                let alert = Alert::new(
+                    Priority::Warning,
+                    "Signal Order Refused",
+                    format!(
+                        "{} plan {}: the venue refused its {} order {} ({}): {}",
+                        r.symbol, r.plan_id, r.kind, r.client_order_id, r.reason, r.detail
+                    ),
+                    parse_timestamp(&r.timestamp),
+                )
+                .with_dedup_key(format!("signal_order_refused:{}", r.client_order_id));
+                self.alerts.raise(alert);
+            }
             AuditRecord::TradeOpened(t) => {
                 let at = parse_timestamp(&t.timestamp);
                 self.count(|s| *s.decisions.entry("copied".into()).or_default() += 1);

@@ -78,7 +78,11 @@ pub fn line_for(at: Timestamp, input: &Input) -> Result<Option<String>, WriteErr
             Some(line) => to_line("control", &line)?,
             None => return Ok(None),
         },
-        Input::Quote(_) | Input::Execution(_) | Input::Wallet(_) => return Ok(None),
+        // Executions and wallet readings are the venue's answers to this run's orders; a replay
+        // makes its own. Plans' venue prices and order reports likewise belong to their run.
+        Input::Quote(_) | Input::Execution(_) | Input::Wallet(_) | Input::PlanReport(_) | Input::PlanQuote(_) => {
+            return Ok(None);
+        }
     };
     Ok(Some(line))
 }

@@ -9,7 +9,7 @@ use rust_decimal::Decimal;
 use crate::alerts::Silence;
 use crate::clock::Timestamp;
 use crate::market::MarketName;
-use crate::plans::{PlanClose, PlanDecision};
+use crate::plans::{PlanClose, PlanDecision, PlanOrder, PlanOrderReport};
 
 use super::records::{
     AlertRecord, DecisionRecord, EngineCheckpointRecord, FillRecord, OrderRecord, OrderStatus, PositionRecord,
@@ -54,6 +54,10 @@ pub enum StoreCommand {
     RecordPlanDecision(Box<PlanDecision>),
     /// An open plan's close (the risk manager closes a plan once, so a plan has at most one).
     RecordPlanClose(Box<PlanClose>),
+    /// Write-ahead of a plan order (status `staged`), durable before it is handed to its venue.
+    InsertPlanOrder(Box<PlanOrder>),
+    /// A plan order's state as its venue reported it (cumulative).
+    UpdatePlanOrder(Box<PlanOrderReport>),
     /// Inserts or replaces the cached names of one market.
     UpsertMarketName(MarketName),
     /// Inserts an alert silence, or updates one: its hit count only grows, and once ended it
@@ -125,6 +129,8 @@ impl StoreCommand {
             StoreCommand::UpsertMarketName(_) => "upsert_market_name",
             StoreCommand::RecordPlanDecision(_) => "record_plan_decision",
             StoreCommand::RecordPlanClose(_) => "record_plan_close",
+            StoreCommand::InsertPlanOrder(_) => "insert_plan_order",
+            StoreCommand::UpdatePlanOrder(_) => "update_plan_order",
             StoreCommand::UpsertSilence(_) => "upsert_silence",
             StoreCommand::EnqueueAlert(_) => "enqueue_alert",
             StoreCommand::MarkAlertDelivered { .. } => "mark_alert_delivered",

@@ -202,9 +202,69 @@ impl VenueConfig {
     }
 }
 
+/// Why the plans' venue cannot be used in the daemon's mode.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum VenueRefusal {
+    #[error("signals.venue = \"{venue}\": {} not set ({})", .missing.join(", "), env_names(*.venue, .missing))]
+    MissingKeys { venue: VenueKind, missing: Vec<&'static str> },
+    #[error(
+        "venues.{venue}.testnet = false in paper mode: paper trades on the venue's testnet \
+         ({}_TESTNET=true)", .venue.as_str().to_uppercase()
+    )]
+    ProductionInPaper { venue: VenueKind },
+    #[error(
+        "venues.{venue}.testnet = true in live mode: live trading needs the production venue \
+         ({}_TESTNET=false)", .venue.as_str().to_uppercase()
+    )]
+    TestnetInLive { venue: VenueKind },
+}
+
+fn env_names(venue: VenueKind, missing: &[&'static str]) -> String {
+    let prefix = venue.as_str().to_uppercase();
+    missing.iter().map(|key| format!("{prefix}_{}", key.to_uppercase())).collect::<Vec<_>>().join(", ")
+}
+
+impl VenueConfig {
+    /// Every reason this venue cannot trade plans in `paper` (`live = false`) or `live` mode.
+    pub fn refusals(&self, venue: VenueKind, live: bool) -> Vec<VenueRefusal> {
+        let mut refusals = Vec::new();
+        let missing = self.missing_credentials();
+        if !missing.is_empty() {
+            refusals.push(VenueRefusal::MissingKeys { venue, missing });
+        }
+        match (live, self.testnet) {
+            (false, false) => refusals.push(VenueRefusal::ProductionInPaper { venue }),
+            (true, true) => refusals.push(VenueRefusal::TestnetInLive { venue }),
+            _ => {}
+        }
+        refusals
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_unmet_condition_is_named_with_its_environment_variable() {
+        let config = VenueConfig::default();
+        let paper: Vec<String> = config.refusals(VenueKind::Binance, false).iter().map(ToString::to_string).collect();
+        assert_eq!(
+            paper,
+            ["signals.venue = \"binance\": api_key, api_secret not set (BINANCE_API_KEY, BINANCE_API_SECRET)"]
+        );
+        let live = config.refusals(VenueKind::Bybit, true);
+        assert_eq!(live.len(), 2);
+        assert!(live[1].to_string().contains("BYBIT_TESTNET=false"), "{}", live[1]);
+        let keyed = VenueConfig {
+            api_key: Secret::new("k"),
+            api_secret: Secret::new("s"),
+            testnet: false,
+            ..VenueConfig::default()
+        };
+        assert!(keyed.refusals(VenueKind::Bybit, true).is_empty());
+        assert!(matches!(keyed.refusals(VenueKind::Bybit, false)[..], [VenueRefusal::ProductionInPaper { .. }]));
+    }
 
     #[test]
     fn default_urls_follow_the_market_and_the_testnet_setting() {

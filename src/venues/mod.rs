@@ -11,17 +11,19 @@
 //! | `http.rs` | the one HTTP path both venues share: bounded answers, server-time offset, 429/418 back-off |
 //! | `binance/` | Binance's signing rule (HMAC-SHA256 of the query), endpoints and wire forms |
 //! | `bybit/` | Bybit v5's signing rule (HMAC-SHA256 of timestamp, key, window and payload), endpoints and wire forms |
+//! | `executor/` | the plan executor over [`VenueApi`]: orders followed to their end, reconciled after a restart, the open plans' prices |
 //! | `client.rs` | [`VenueApi`]: the calls the plan executor makes, whichever venue answers |
 
 pub mod client;
 pub mod config;
 pub mod error;
+pub mod executor;
 pub mod http;
 pub mod rules;
 pub mod types;
 
 pub use client::VenueApi;
-pub use config::{VenueConfig, VenueMarket, VenuesConfig};
+pub use config::{VenueConfig, VenueMarket, VenueRefusal, VenuesConfig};
 pub use error::{RefusalReason, VenueError};
 pub use http::{Answer, VenueHttp};
 pub use rules::{RuleBreach, SymbolRules};

@@ -153,7 +153,7 @@ mod tests {
         assert!(matches!(rules.check(dec!(42200), dec!(0)), Err(RuleBreach::BelowMinQuantity { .. })));
         assert!(matches!(rules.check(dec!(42200), dec!(2000)), Err(RuleBreach::AboveMaxQuantity { .. })));
         let err = rules.check(dec!(42200), dec!(0.002)).unwrap_err();
-        assert_eq!(err.to_string(), "notional 84.4000 is below BTCUSDT's minimum 100");
+        assert_eq!(err.to_string(), "notional 84.400 is below BTCUSDT's minimum 100");
         assert!(rules.check_leverage(dec!(10)).is_ok());
         assert!(matches!(rules.check_leverage(dec!(200)), Err(RuleBreach::LeverageTooHigh { .. })));
         let spot = SymbolRules { max_leverage: None, ..btc() };

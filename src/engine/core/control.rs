@@ -31,6 +31,7 @@ impl Engine {
                 for exit in &kill.exits {
                     self.request_exit(exit.position, exit.size, ExitReason::Kill, now, out);
                 }
+                self.flatten_plans(now, out);
                 None
             }
             Control::ClosePosition { trade_id } => {
@@ -144,6 +145,7 @@ impl Engine {
                         for exit in self.risk.flatten(now) {
                             self.request_exit(exit.position, exit.size, ExitReason::Kill, now, out);
                         }
+                        self.flatten_plans(now, out);
                     }
                 }
                 RiskEvent::BreakerWarning { daily_pnl, threshold_usd, at } => {

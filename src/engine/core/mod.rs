@@ -257,6 +257,8 @@ impl Engine {
             Input::Execution(report) => self.on_execution(&report, now, out),
             Input::Control(control) => self.on_control(control, now, out),
             Input::Wallet(reading) => self.on_wallet(*reading, now, out),
+            Input::PlanReport(report) => self.on_plan_report(&report, now, out),
+            Input::PlanQuote(quote) => self.on_plan_quote(&quote, now, out),
             Input::Tick => self.on_tick(now, out),
         }
         self.drain_risk_events(now, out);

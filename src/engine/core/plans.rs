@@ -6,15 +6,18 @@ use rust_decimal::Decimal;
 
 use crate::clock::Timestamp;
 use crate::config::Mode;
-use crate::engine::audit::{AuditRecord, SignalApproved, SignalClosed, SignalRejected};
+use crate::engine::audit::{
+    AuditRecord, SignalApproved, SignalClosed, SignalFill, SignalOrder, SignalOrderRefused, SignalRejected,
+    SignalUnfilled,
+};
 use crate::engine::io::{ControlOutcome, EngineEvent, Outputs, PlanAnswer};
-use crate::plans::{PlanDecision, PlanOutcome, PlanSource, PlanWire, TradePlan, validate_trade_plan};
-use crate::risk::{PlanCheck, RiskError};
+use crate::plans::{
+    ExitReason, PlanClose, PlanDecision, PlanOrder, PlanOrderReport, PlanOutcome, PlanQuote, PlanSource, PlanWire,
+    TradePlan, validate_trade_plan,
+};
+use crate::risk::{PlanActions, PlanCheck, PlanEnd, RiskError};
 
 use super::Engine;
-
-/// The only plan executor until a venue executor is configured: plans are staged and logged.
-pub(super) const PLAN_MODE: Mode = Mode::DryRun;
 
 impl Engine {
     pub(super) fn submit_plan(&mut self, wire: PlanWire, source: PlanSource, now: Timestamp, out: &mut Outputs) {
@@ -22,6 +25,7 @@ impl Engine {
             (wire.plan_id.clone().unwrap_or_default(), wire.symbol.clone(), wire.direction);
         let mut decision =
             PlanDecision { plan_id, symbol, direction, source, at: now, plan: None, outcome: rejected_off() };
+        let mut staged = None;
         decision.outcome = if !self.config.signals.enabled {
             rejected_off()
         } else {
@@ -29,13 +33,21 @@ impl Engine {
                 Err(refusal) => PlanOutcome::Rejected { code: refusal.code, detail: refusal.to_string() },
                 Ok(plan) => {
                     decision.symbol = Some(plan.symbol.clone());
-                    let outcome = self.check_plan(&plan, now, out);
+                    let (outcome, entry) = self.check_plan(&plan, now);
+                    staged = entry;
                     decision.plan = Some(plan.into());
                     outcome
                 }
             }
         };
         self.audit_plan(&decision, out);
+        if let Some(order) = staged {
+            if self.plan_mode() == Mode::DryRun {
+                out.plan_orders.push(order);
+            } else {
+                self.stage_plan_order(order, now, out);
+            }
+        }
         let (outcome, message) = match &decision.outcome {
             PlanOutcome::Approved { size, order } => (
                 ControlOutcome::Done,
@@ -52,19 +64,147 @@ impl Engine {
         out.events.push(EngineEvent::PlanDecided(Box::new(decision)));
     }
 
-    fn check_plan(&mut self, plan: &TradePlan, now: Timestamp, out: &mut Outputs) -> PlanOutcome {
-        match self.risk.check_plan(plan, &self.config.signals, PLAN_MODE, now) {
-            PlanCheck::Rejected { code, detail } => PlanOutcome::Rejected { code, detail },
+    /// The risk manager's decision, and the entry order an approval stages.
+    fn check_plan(&mut self, plan: &TradePlan, now: Timestamp) -> (PlanOutcome, Option<PlanOrder>) {
+        match self.risk.check_plan(plan, &self.config.signals, self.plan_mode(), now) {
+            PlanCheck::Rejected { code, detail } => (PlanOutcome::Rejected { code, detail }, None),
             PlanCheck::Approved(approved) => {
-                let outcome =
-                    PlanOutcome::Approved { size: *approved.size(), order: Box::new(approved.order().clone()) };
-                out.plan_orders.push(approved);
-                outcome
+                let (size, staged) = approved.into_parts();
+                let order = staged.to_plan_order(&plan.plan_id, now);
+                (PlanOutcome::Approved { size, order: Box::new(staged) }, Some(order))
             }
         }
     }
 
+    /// Where plans' orders go: nowhere in a dry run or without a venue (`signals.venue = "none"`),
+    /// otherwise the venue in the daemon's mode (paper = its testnet).
+    pub(crate) fn plan_mode(&self) -> Mode {
+        match (self.config.daemon.mode, self.config.signals.venue.kind()) {
+            (Mode::DryRun, _) | (_, None) => Mode::DryRun,
+            (mode, Some(_)) => mode,
+        }
+    }
+
+    /// A plan order for the venue: audited, written ahead with the step, then handed over.
+    fn stage_plan_order(&mut self, order: PlanOrder, now: Timestamp, out: &mut Outputs) {
+        self.emit_audit(
+            AuditRecord::SignalOrder(SignalOrder {
+                plan_id: order.plan_id.clone(),
+                symbol: order.symbol.clone(),
+                client_order_id: order.client_order_id.clone(),
+                kind: order.kind.to_string(),
+                side: order.side.to_string(),
+                price: order.price,
+                units: order.units,
+                reduce_only: order.reduce_only,
+                mode: self.plan_mode().to_string(),
+                timestamp: now.to_rfc3339(),
+            }),
+            out,
+        );
+        out.events.push(EngineEvent::PlanOrderStaged(Box::new(order.clone())));
+        out.plan_orders.push(order);
+    }
+
+    fn apply_plan_actions(&mut self, actions: PlanActions, now: Timestamp, out: &mut Outputs) {
+        out.plan_cancels.extend(actions.cancels);
+        for order in actions.exits {
+            self.stage_plan_order(order, now, out);
+        }
+    }
+
+    /// A venue's word on a plan order: fills move the plan's position, a refusal is audited with
+    /// its reason, and a plan whose position is over closes (or ends unfilled).
+    pub(super) fn on_plan_report(&mut self, report: &PlanOrderReport, now: Timestamp, out: &mut Outputs) {
+        let symbol = self.risk.plan_book().open_plan(&report.plan_id).map(|p| p.symbol.clone()).unwrap_or_default();
+        let outcome = match self.risk.apply_plan_report(report, now) {
+            Ok(outcome) => outcome,
+            Err(error) => {
+                tracing::warn!(
+                    plan = %report.plan_id,
+                    order = %report.client_order_id,
+                    %error,
+                    "a plan order report was not applied"
+                );
+                return;
+            }
+        };
+        out.events.push(EngineEvent::PlanOrderReported(Box::new(report.clone())));
+        let applied = &outcome.applied;
+        if let Some(refusal) = &report.refusal {
+            self.emit_audit(
+                AuditRecord::SignalOrderRefused(SignalOrderRefused {
+                    plan_id: report.plan_id.clone(),
+                    symbol: symbol.clone(),
+                    client_order_id: report.client_order_id.clone(),
+                    kind: applied.kind.to_string(),
+                    reason: refusal.reason.clone(),
+                    detail: refusal.detail.clone(),
+                    timestamp: now.to_rfc3339(),
+                }),
+                out,
+            );
+        }
+        if applied.new_units > Decimal::ZERO || (applied.finished && applied.filled > Decimal::ZERO) {
+            self.emit_audit(
+                AuditRecord::SignalFill(SignalFill {
+                    plan_id: report.plan_id.clone(),
+                    symbol: symbol.clone(),
+                    client_order_id: report.client_order_id.clone(),
+                    venue_order_id: report.venue_order_id.clone(),
+                    kind: applied.kind.to_string(),
+                    units: applied.new_units,
+                    filled: applied.filled,
+                    average_price: applied.average_price,
+                    fee: report.fee,
+                    done: report.done,
+                    timestamp: now.to_rfc3339(),
+                }),
+                out,
+            );
+        }
+        match outcome.end {
+            None => {}
+            Some(PlanEnd::Closed(close)) => self.record_plan_close(close, now, out),
+            Some(PlanEnd::Unfilled { plan_id, symbol }) => {
+                self.emit_audit(
+                    AuditRecord::SignalUnfilled(SignalUnfilled {
+                        plan_id: plan_id.clone(),
+                        symbol: symbol.clone(),
+                        timestamp: now.to_rfc3339(),
+                    }),
+                    out,
+                );
+                out.events.push(EngineEvent::PlanUnfilled { plan_id, symbol, at: now });
+            }
+        }
+    }
+
+    /// A venue's price for a plan's symbol, put to the stops and targets of its open plans.
+    pub(super) fn on_plan_quote(&mut self, quote: &PlanQuote, now: Timestamp, out: &mut Outputs) {
+        let actions = self.risk.on_plan_quote(quote, now);
+        self.apply_plan_actions(actions, now, out);
+    }
+
+    /// The kill switch: every plan's working entry cancelled and what it holds exited at market.
+    pub(super) fn flatten_plans(&mut self, now: Timestamp, out: &mut Outputs) {
+        let actions = self.risk.flatten_plans(now);
+        self.apply_plan_actions(actions, now, out);
+    }
+
     pub(super) fn close_plan(&mut self, plan_id: &str, exit_price: Decimal, now: Timestamp, out: &mut Outputs) {
+        // A plan with a position at a venue closes by selling (or buying back) there: the fills
+        // set its exit price, not the operator's figure.
+        if let Some(actions) = self.risk.close_plan_at_venue(plan_id, ExitReason::Manual, now) {
+            let message = format!(
+                "plan {plan_id}: close sent to the venue ({} exit order(s), {} entry cancel(s)); its fills set the exit price",
+                actions.exits.len(),
+                actions.cancels.len()
+            );
+            self.apply_plan_actions(actions, now, out);
+            self.answer(ControlOutcome::Done, message);
+            return;
+        }
         match self.risk.close_plan(plan_id, exit_price, now) {
             Err(e) => {
                 let outcome = match e {
@@ -74,29 +214,34 @@ impl Engine {
                 self.answer(outcome, format!("plan {plan_id}: {e}"));
             }
             Ok(close) => {
-                self.emit_audit(
-                    AuditRecord::SignalClosed(SignalClosed {
-                        plan_id: close.plan_id.clone(),
-                        symbol: close.symbol.clone(),
-                        direction: close.direction.to_string(),
-                        entry: close.entry,
-                        exit_price: close.exit_price,
-                        units: close.units,
-                        pnl_usd: close.pnl_usd,
-                        r_multiple: close.r_multiple,
-                        timestamp: now.to_rfc3339(),
-                    }),
-                    out,
-                );
                 let message = format!(
                     "plan {plan_id} closed at {exit_price}: {} ({}R)",
                     crate::alerts::usd(close.pnl_usd),
                     close.r_multiple
                 );
                 self.answer_plan(ControlOutcome::Done, message, PlanAnswer::Close(Box::new(close.clone())));
-                out.events.push(EngineEvent::PlanClosed(Box::new(close)));
+                self.record_plan_close(close, now, out);
             }
         }
+    }
+
+    /// A closed plan: audited, stored and told.
+    fn record_plan_close(&mut self, close: PlanClose, now: Timestamp, out: &mut Outputs) {
+        self.emit_audit(
+            AuditRecord::SignalClosed(SignalClosed {
+                plan_id: close.plan_id.clone(),
+                symbol: close.symbol.clone(),
+                direction: close.direction.to_string(),
+                entry: close.entry,
+                exit_price: close.exit_price,
+                units: close.units,
+                pnl_usd: close.pnl_usd,
+                r_multiple: close.r_multiple,
+                timestamp: now.to_rfc3339(),
+            }),
+            out,
+        );
+        out.events.push(EngineEvent::PlanClosed(Box::new(close)));
     }
 
     fn audit_plan(&mut self, decision: &PlanDecision, out: &mut Outputs) {
@@ -196,7 +341,7 @@ mod tests {
         let decision = submit(&mut engine, wire(), &mut out);
         assert!(decision.is_approved(), "{decision:?}");
         assert_eq!(out.plan_orders.len(), 1);
-        assert_eq!(out.plan_orders[0].order().client_order_id, "plan-p-1");
+        assert_eq!(out.plan_orders[0].client_order_id, "plan-p-1");
         let answer = engine.status().control_answer.unwrap_or_else(|| panic!("no answer"));
         assert_eq!(answer.outcome, ControlOutcome::Done);
         assert!(matches!(answer.plan, Some(PlanAnswer::Decision(ref d)) if d.plan_id == "p-1"));

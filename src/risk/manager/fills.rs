@@ -108,7 +108,7 @@ impl RiskManager {
         Ok(FillOutcome { position: order.position, realised_pnl: pnl, closed: done })
     }
 
-    fn book_realised(&mut self, pnl: Decimal) {
+    pub(super) fn book_realised(&mut self, pnl: Decimal) {
         self.realised_total += pnl;
         self.realised_today += pnl;
     }

@@ -35,9 +35,11 @@ mod evaluation;
 mod fills;
 mod persistence;
 mod plan_checks;
+mod plan_positions;
 mod wallet_truth;
 pub use control::Hold;
 pub use plan_checks::{PlanApproved, PlanCheck};
+pub use plan_positions::{PlanActions, PlanEnd, PlanReportOutcome, WorkingPlanOrder};
 
 /// Preallocated room for ids, so that the first thousand whales, markets, tokens and orders never
 /// make a hash map grow on the hot path.

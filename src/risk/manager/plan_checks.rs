@@ -7,7 +7,10 @@ use rust_decimal::Decimal;
 use crate::clock::Timestamp;
 use crate::config::Mode;
 use crate::domain::{ReasonCode, TradingState};
-use crate::plans::{PlanClose, PlanSize, PlanSizeError, SignalsConfig, StagedOrder, TradePlan, size_plan};
+use crate::plans::{
+    PlanClose, PlanOrderKind, PlanPosition, PlanSize, PlanSizeError, SignalsConfig, StagedOrder, TrackedOrder,
+    TradePlan, plan_client_order_id, size_plan,
+};
 use crate::risk::compliance::breaks_leverage_cap;
 use crate::risk::config::OpposingPolicy;
 use crate::risk::error::RiskError;
@@ -148,6 +151,17 @@ impl RiskManager {
         if let Some(rejection) = self.exposure_rejection(plan, &size, config, equity) {
             return rejection;
         }
+        let mut order = StagedOrder::for_plan(plan, size.units, mode);
+        // A venue's order needs an id it accepts and that no earlier order took; a dry run keeps
+        // the plan's own, since nothing is sent.
+        let position = (mode != Mode::DryRun).then(|| {
+            order.client_order_id = plan_client_order_id(now, self.plans.next_order_seq(), "e");
+            PlanPosition::new(
+                TrackedOrder::new(order.client_order_id.clone(), PlanOrderKind::Entry, size.units),
+                plan.stop,
+                plan.targets.clone(),
+            )
+        });
         let open = OpenPlan {
             plan_id: plan.plan_id.clone(),
             symbol: plan.symbol.clone(),
@@ -158,6 +172,7 @@ impl RiskManager {
             units: size.units,
             risk_usd: size.risk_usd,
             opened_at: now,
+            position,
         };
         if let Err(error) = self.plans.open(open) {
             // Unreachable while the duplicate rule holds (an open id is a remembered id); refused
@@ -165,7 +180,6 @@ impl RiskManager {
             return reject(ReasonCode::DuplicatePlan, error.to_string());
         }
         self.plans.record_firing(&plan.symbol, plan.direction, now, window, config.duplicate_memory);
-        let order = StagedOrder::for_plan(plan, size.units, mode);
         PlanCheck::Approved(PlanApproved { parts: Box::new((size, order)) })
     }
 

@@ -11,13 +11,13 @@ use crate::api::RecordingView;
 use crate::config::Config;
 use crate::engine::journal::Journal;
 use crate::engine::{Engine, EngineStatus, EngineView};
-use crate::runtime::executors::{choose_executor, start_redeemer};
+use crate::runtime::executors::{choose_executor, choose_plan_executor, start_redeemer};
 use crate::runtime::failpoints::with_failpoint;
 use crate::runtime::plans::analytics_from_store;
 use crate::runtime::recorder::{Recorder, SharedStats};
 use crate::runtime::session_recorder::start_recording;
 use crate::runtime::supervisor::{Supervisor, TaskError};
-use crate::runtime::{EngineHandle, EngineMsg, Persistence, spawn_engine_task};
+use crate::runtime::{EngineHandle, EngineMsg, Executors, Persistence, spawn_engine_task};
 use crate::telemetry::{CopyTelemetry, TelemetrySender};
 
 use super::alerts::AlertsStart;
@@ -58,6 +58,9 @@ pub(super) fn start(
 ) -> Result<EngineStart, StartError> {
     let Outlets { alerts, telemetry } = outlets;
     let (executor, executor_tasks) = choose_executor(config, &store.handle, &store.recovered)?;
+    // Trade plans' orders: a venue's testnet (paper) or production (live), or a dry run. Orders
+    // carry real time (the venues check signed timestamps), whatever the feed's clock.
+    let (plan_executor, plan_tasks) = choose_plan_executor(config, Arc::new(crate::clock::SystemClock))?;
     let (events_tx, events_rx) = mpsc::channel(EVENT_QUEUE);
     // The session recorder: its writer ends after the engine task, once every line is flushed.
     let (recorder, recording) = if config.record.enabled {
@@ -83,7 +86,7 @@ pub(super) fn start(
     };
     let EngineHandle { inputs, status, view, progress, task } = spawn_engine_task(
         engine,
-        executor,
+        Executors { orders: executor, plans: plan_executor },
         store.clock.clone(),
         config.daemon.engine_queue_capacity,
         events_tx,
@@ -138,6 +141,10 @@ pub(super) fn start(
 
     // The executor's own tasks (live: execution reports back into the engine).
     for (name, task) in executor_tasks.map(|start| start(inputs.clone(), stops.intake.clone())).unwrap_or_default() {
+        supervisor.spawn(name, with_failpoint(name, task));
+    }
+    let plan_tasks = plan_tasks.map(|start| start(inputs.clone(), view.clone(), stops.intake.clone()));
+    for (name, task) in plan_tasks.unwrap_or_default() {
         supervisor.spawn(name, with_failpoint(name, task));
     }
     Ok(EngineStart { inputs, status, view, progress, recorded, recording })

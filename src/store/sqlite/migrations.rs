@@ -26,6 +26,7 @@ pub const MIGRATIONS: &[Migration] = &[
     Migration { version: 4, name: "market_names", sql: include_str!("../../../migrations/0004_market_names.sql") },
     Migration { version: 5, name: "silences", sql: include_str!("../../../migrations/0005_silences.sql") },
     Migration { version: 6, name: "plan_decisions", sql: include_str!("../../../migrations/0006_plan_decisions.sql") },
+    Migration { version: 7, name: "plan_orders", sql: include_str!("../../../migrations/0007_plan_orders.sql") },
 ];
 
 /// The schema version this binary creates and understands.
@@ -102,10 +103,10 @@ mod tests {
     #[test]
     fn migrating_twice_applies_nothing_the_second_time() {
         let conn = Connection::open_in_memory().unwrap();
-        assert_eq!(migrate(&conn, Path::new(":memory:")).unwrap(), [1, 2, 3, 4, 5, 6]);
+        assert_eq!(migrate(&conn, Path::new(":memory:")).unwrap(), [1, 2, 3, 4, 5, 6, 7]);
         assert!(migrate(&conn, Path::new(":memory:")).unwrap().is_empty());
         let rows: i64 = conn.query_row("SELECT COUNT(*) FROM schema_version", [], |r| r.get(0)).unwrap();
-        assert_eq!(rows, 6);
+        assert_eq!(rows, 7);
     }
 
     #[test]
@@ -114,9 +115,9 @@ mod tests {
         migrate(&conn, Path::new("x.db")).unwrap();
         conn.execute("INSERT INTO schema_version VALUES (99, 'future', 0)", []).unwrap();
         let err = migrate(&conn, Path::new("x.db")).unwrap_err();
-        assert_eq!(err, StoreError::SchemaTooNew { path: "x.db".into(), found: 99, supported: 6 });
+        assert_eq!(err, StoreError::SchemaTooNew { path: "x.db".into(), found: 99, supported: 7 });
         let rows: i64 = conn.query_row("SELECT COUNT(*) FROM schema_version", [], |r| r.get(0)).unwrap();
-        assert_eq!(rows, 7);
+        assert_eq!(rows, 8);
     }
 
     /// The allowed-value lists are `=` chains (see the note in `0001_initial.sql`): they must still

@@ -11,7 +11,7 @@ use rust_decimal::Decimal;
 use crate::alerts::Silence;
 use crate::clock::Timestamp;
 use crate::market::MarketName;
-use crate::plans::{PlanClose, PlanDecision};
+use crate::plans::{PlanClose, PlanDecision, PlanOrder, PlanOrderReport};
 use crate::store::command::{RetentionCutoffs, StoreCommand};
 use crate::store::error::{StoreError, is_foreign_key_violation, is_unique_violation};
 use crate::store::records::{
@@ -102,6 +102,8 @@ fn apply(conn: &Connection, command: &StoreCommand) -> Result<(), StoreError> {
         StoreCommand::UpsertMarketName(name) => upsert_market_name(conn, name),
         StoreCommand::RecordPlanDecision(decision) => insert_plan_decision(conn, decision),
         StoreCommand::RecordPlanClose(close) => insert_plan_close(conn, close),
+        StoreCommand::InsertPlanOrder(order) => insert_plan_order(conn, order),
+        StoreCommand::UpdatePlanOrder(report) => update_plan_order(conn, report),
         StoreCommand::UpsertSilence(silence) => upsert_silence(conn, silence),
         StoreCommand::EnqueueAlert(alert) => insert_alert(conn, alert),
         StoreCommand::MarkAlertDelivered { alert_id, at } => {
@@ -502,6 +504,66 @@ fn insert_plan_close(conn: &Connection, c: &PlanClose) -> Result<(), StoreError>
     })
     .map(drop)
     .map_err(StoreError::sqlite("recording a plan close"))
+}
+
+fn insert_plan_order(conn: &Connection, o: &PlanOrder) -> Result<(), StoreError> {
+    require_id("plan_order.client_order_id", &o.client_order_id)?;
+    let json = serde_json::to_string(o)
+        .map_err(|e| StoreError::invalid("plan_order", e.to_string(), "serializable as JSON"))?;
+    conn.prepare_cached(
+        "INSERT INTO plan_orders (client_order_id, plan_id, symbol, side, kind, price, units, status, created_at, updated_at, order_json)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'staged', ?8, ?8, ?9)",
+    )
+    .and_then(|mut s| {
+        s.execute((
+            &o.client_order_id,
+            &o.plan_id,
+            &o.symbol,
+            o.side.to_string(),
+            o.kind.to_string(),
+            o.price.map(|p| p.to_string()),
+            o.units.to_string(),
+            o.at.0,
+            &json,
+        ))
+    })
+    .map(drop)
+    .map_err(StoreError::sqlite("writing a plan order ahead"))
+}
+
+fn update_plan_order(conn: &Connection, r: &PlanOrderReport) -> Result<(), StoreError> {
+    let status = match (&r.refusal, r.done) {
+        (Some(_), _) => "refused",
+        (None, true) => "done",
+        (None, false) => "working",
+    };
+    let refusal = r.refusal.as_ref().map(|f| format!("{}: {}", f.reason, f.detail));
+    let changed = conn
+        .prepare_cached(
+            "UPDATE plan_orders SET status = ?2, venue_order_id = COALESCE(?3, venue_order_id), filled = ?4,
+             average_price = ?5, fee = ?6, refusal = COALESCE(?7, refusal), updated_at = ?8 WHERE client_order_id = ?1",
+        )
+        .and_then(|mut s| {
+            s.execute((
+                &r.client_order_id,
+                status,
+                r.venue_order_id.as_deref(),
+                r.filled.to_string(),
+                r.average_price.to_string(),
+                r.fee.to_string(),
+                refusal,
+                r.at.0,
+            ))
+        })
+        .map_err(StoreError::sqlite("recording a plan order's state"))?;
+    if changed == 0 {
+        return Err(StoreError::invalid(
+            "plan_order.client_order_id",
+            r.client_order_id.clone(),
+            "names no plan order written ahead",
+        ));
+    }
+    Ok(())
 }
 
 fn insert_alert(conn: &Connection, a: &AlertRecord) -> Result<(), StoreError> {
