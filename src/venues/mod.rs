@@ -13,6 +13,7 @@
 //! | `bybit/` | Bybit v5's signing rule (HMAC-SHA256 of timestamp, key, window and payload), endpoints and wire forms |
 //! | `client.rs` | [`VenueApi`]: the calls the plan executor makes, whichever venue answers |
 
+pub mod bybit;
 pub mod client;
 pub mod config;
 pub mod error;
@@ -20,6 +21,7 @@ pub mod http;
 pub mod rules;
 pub mod types;
 
+pub use bybit::BybitClient;
 pub use client::VenueApi;
 pub use config::{VenueConfig, VenueMarket, VenuesConfig};
 pub use error::{RefusalReason, VenueError};
