@@ -18,9 +18,7 @@ pub fn reason(code: i64) -> RefusalReason {
     match code {
         110004 | 110007 | 110012 | 110045 | 110052 | 170033 | 170131 | 170132 => RefusalReason::InsufficientBalance,
         // Price, quantity, notional and precision checks of a symbol.
-        110003 | 110009 | 110020 | 110094 | 170134 | 170135 | 170136 | 170137 | 170140 | 170141 => {
-            RefusalReason::FilterFailure
-        }
+        110003 | 110009 | 110020 | 110094 | 170134 | 170135 | 170136 | 170137 | 170140 => RefusalReason::FilterFailure,
         10004 => RefusalReason::InvalidSignature,
         10003 | 10005 | 10007 | 10009 | 10010 | 33004 | -2015 => RefusalReason::Unauthorized,
         TIMESTAMP_OUTSIDE_RECV_WINDOW => RefusalReason::TimestampOutsideRecvWindow,
