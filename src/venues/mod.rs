@@ -14,6 +14,7 @@
 //! | `executor/` | the plan executor over [`VenueApi`]: orders followed to their end, reconciled after a restart, the open plans' prices |
 //! | `client.rs` | [`VenueApi`]: the calls the plan executor makes, whichever venue answers |
 
+pub mod bybit;
 pub mod client;
 pub mod config;
 pub mod error;
@@ -22,6 +23,7 @@ pub mod http;
 pub mod rules;
 pub mod types;
 
+pub use bybit::BybitClient;
 pub use client::VenueApi;
 pub use config::{VenueConfig, VenueMarket, VenueRefusal, VenuesConfig};
 pub use error::{RefusalReason, VenueError};

@@ -10,6 +10,7 @@ pub mod risk;
 pub mod stand_in;
 pub mod telegram;
 pub mod venue;
+pub mod venues;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
