@@ -207,7 +207,8 @@ impl PlanPosition {
     pub fn result(&self, direction: Direction) -> PositionResult {
         let exited: Decimal = self.exits.iter().map(|e| e.filled).sum();
         let proceeds: Decimal = self.exits.iter().map(|e| e.filled * e.average_price).sum();
-        let average_exit = if exited > Decimal::ZERO { proceeds / exited } else { Decimal::ZERO };
+        // Eight places: a price, not the quotient's 28 digits.
+        let average_exit = if exited > Decimal::ZERO { (proceeds / exited).round_dp(8) } else { Decimal::ZERO };
         let fees = self.entry.fee + self.exits.iter().map(|e| e.fee).sum::<Decimal>();
         let gross = (proceeds - exited * self.entry.average_price) * direction.sign();
         PositionResult {
@@ -292,6 +293,7 @@ mod tests {
         let result = p.result(Direction::Long);
         // 0.1 × 600 − 0.2 × 50 = 50.
         assert_eq!((result.pnl, result.units), (dec!(50), dec!(0.3)));
+        assert_eq!(result.average_exit, dec!(42366.66666667), "a price's eight places");
     }
 
     #[test]
