@@ -10,6 +10,9 @@
 //! | `OrderFinished` with shares unfilled | ORDER_CANCELLED |
 //! | `Audit(TradeClosed)` | POSITION_CLOSED (the record names its whale and market) |
 //! | `StateChanged` | TRADING_STATE_CHANGED |
+//! | `PlanOrderStaged` (an exit; the entry is told with the decision) | ORDER_SUBMITTED |
+//! | `Audit(SignalFill)` | ORDER_FILLED |
+//! | `PlanOrderReported`, done with units unfilled | ORDER_CANCELLED |
 
 use std::collections::BTreeMap;
 
@@ -72,11 +75,13 @@ impl EngineNames for Engine {
 pub struct CopyTelemetry {
     sender: TelemetrySender,
     orders: BTreeMap<ClientOrderId, OrderRef>,
+    /// Plan orders at a venue, by client order id: the units asked for, until they finish.
+    plan_orders: BTreeMap<String, rust_decimal::Decimal>,
 }
 
 impl CopyTelemetry {
     pub fn new(sender: TelemetrySender) -> Self {
-        Self { sender, orders: BTreeMap::new() }
+        Self { sender, orders: BTreeMap::new(), plan_orders: BTreeMap::new() }
     }
 
     /// The queue, for the other events of the engine's task (plan decisions and closes).
@@ -93,6 +98,32 @@ impl CopyTelemetry {
         match event {
             EngineEvent::PlanDecided(decision) => return self.sender.emit_plan_decision(decision, names.mode()),
             EngineEvent::PlanClosed(close) => return self.sender.emit_plan_close(close, names.mode()),
+            EngineEvent::PlanOrderStaged(order) => {
+                if self.plan_orders.len() >= MAX_REMEMBERED_ORDERS {
+                    self.plan_orders.pop_first();
+                }
+                self.plan_orders.insert(order.client_order_id.clone(), order.units);
+                if let Some(event) = TelemetryEvent::from_plan_exit(order, names.mode()) {
+                    self.sender.emit(event);
+                }
+                return;
+            }
+            EngineEvent::PlanOrderReported(report) => {
+                if report.done
+                    && let Some(ordered) = self.plan_orders.remove(&report.client_order_id)
+                    && let Some(event) = TelemetryEvent::from_plan_order_end(report, ordered, names.mode())
+                {
+                    self.sender.emit(event);
+                }
+                return;
+            }
+            EngineEvent::Audit(AuditRecord::SignalFill(fill)) => {
+                let at = parse_timestamp(&fill.timestamp);
+                if let Some(event) = TelemetryEvent::from_plan_fill(fill, at, names.mode()) {
+                    self.sender.emit(event);
+                }
+                return;
+            }
             _ => {}
         }
         if let Some(telemetry) = self.convert(names, event) {

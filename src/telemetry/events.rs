@@ -11,7 +11,8 @@ use serde::Serialize;
 
 use crate::clock::Timestamp;
 use crate::config::Mode;
-use crate::plans::{PlanClose, PlanDecision, PlanOutcome, StagedOrder};
+use crate::engine::audit::SignalFill;
+use crate::plans::{PlanClose, PlanDecision, PlanOrder, PlanOrderReport, PlanOutcome, StagedOrder};
 
 /// What kind of thing happened: the `event` field.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -357,6 +358,72 @@ impl TelemetryEvent {
             hold_time_seconds: None,
         };
         TelemetryEvent::new(close.at, mode, Payload::PositionClosed(closed))
+    }
+}
+
+impl TelemetryEvent {
+    /// A plan's exit handed to its venue (its entry was told with the decision).
+    pub fn from_plan_exit(order: &PlanOrder, mode: Mode) -> Option<TelemetryEvent> {
+        if order.kind.is_entry() {
+            return None;
+        }
+        let submitted = OrderSubmitted {
+            order: plan_order_ref(&order.client_order_id, &order.plan_id, &order.symbol, "exit"),
+            price: order.price.unwrap_or_default(),
+            size: order.units,
+            notional_usd: Decimal::ZERO,
+            stop: None,
+            targets: Vec::new(),
+            leverage: None,
+        };
+        Some(TelemetryEvent::new(order.at, mode, Payload::OrderSubmitted(submitted)))
+    }
+
+    /// More of a plan order filled at its venue.
+    pub fn from_plan_fill(fill: &SignalFill, at: Timestamp, mode: Mode) -> Option<TelemetryEvent> {
+        if fill.units <= Decimal::ZERO {
+            return None;
+        }
+        let kind = if fill.kind == "entry" { "entry" } else { "exit" };
+        let filled = OrderFilled {
+            order: plan_order_ref(&fill.client_order_id, &fill.plan_id, &fill.symbol, kind),
+            fill_seq: 0,
+            price: fill.average_price,
+            size: fill.units,
+            fee_usd: fill.fee,
+            realised_pnl_usd: Decimal::ZERO,
+            position_closed: false,
+        };
+        Some(TelemetryEvent::new(at, mode, Payload::OrderFilled(filled)))
+    }
+
+    /// A plan order that ended with part or all of it unfilled (refused, cancelled, timed out).
+    pub fn from_plan_order_end(report: &PlanOrderReport, ordered: Decimal, mode: Mode) -> Option<TelemetryEvent> {
+        if !report.done || report.filled >= ordered {
+            return None;
+        }
+        let cancelled = OrderCancelled {
+            order: plan_order_ref(&report.client_order_id, &report.plan_id, "", ""),
+            ordered,
+            filled: report.filled,
+            unfilled: ordered - report.filled,
+        };
+        Some(TelemetryEvent::new(report.at, mode, Payload::OrderCancelled(cancelled)))
+    }
+}
+
+/// A plan order as telemetry names it (`kind` and `symbol` empty when unknown).
+fn plan_order_ref(client_order_id: &str, plan_id: &str, symbol: &str, kind: &'static str) -> OrderRef {
+    OrderRef {
+        client_order_id: client_order_id.to_owned(),
+        origin: Origin::Plan,
+        order_kind: Some(kind).filter(|k| !k.is_empty()),
+        side: None,
+        subject: Subject {
+            plan_id: Some(plan_id.to_owned()),
+            symbol: Some(symbol.to_owned()).filter(|s| !s.is_empty()),
+            ..Subject::default()
+        },
     }
 }
 

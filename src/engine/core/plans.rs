@@ -403,4 +403,108 @@ mod tests {
         assert_eq!(close.r_multiple, dec!(2));
         assert_eq!(engine.status().control_answer.map(|a| a.outcome), Some(ControlOutcome::Done));
     }
+
+    /// A paper engine whose plans go to a venue.
+    fn venue_engine() -> (Engine, MemoryAuditSink) {
+        let mut config = Config::default();
+        config.daemon.mode = Mode::Paper;
+        config.signals.venue = crate::plans::PlanVenue::Bybit;
+        let audit = MemoryAuditSink::default();
+        let engine = Engine::new(Arc::new(config), EngineSettings::default(), Box::new(audit.clone()), NOW)
+            .unwrap_or_else(|e| panic!("{e}"));
+        (engine, audit)
+    }
+
+    fn report(order: &PlanOrder, filled: Decimal, price: Decimal, refusal: Option<&str>) -> Input {
+        Input::PlanReport(Box::new(PlanOrderReport {
+            client_order_id: order.client_order_id.clone(),
+            plan_id: order.plan_id.clone(),
+            venue_order_id: Some("v-1".into()),
+            filled,
+            average_price: price,
+            fee: Decimal::ZERO,
+            done: true,
+            refusal: refusal.map(|r| crate::plans::PlanOrderRefusal { reason: r.into(), detail: "code 1".into() }),
+            at: NOW,
+        }))
+    }
+
+    #[test]
+    fn at_a_venue_a_plan_is_written_ahead_filled_stopped_out_and_closed() {
+        let (mut engine, audit) = venue_engine();
+        let mut out = Outputs::new();
+        let decision = submit(&mut engine, wire(), &mut out);
+        assert!(decision.is_approved(), "{decision:?}");
+        let entry = out.plan_orders.pop().unwrap_or_else(|| panic!("no entry order"));
+        assert!(entry.client_order_id.starts_with("wt-") && entry.kind.is_entry(), "{entry:?}");
+        assert_eq!((entry.price, entry.stop_loss), (Some(dec!(42200)), Some(dec!(41750))));
+        assert!(
+            out.events
+                .iter()
+                .any(|e| matches!(e, EngineEvent::PlanOrderStaged(o) if o.client_order_id == entry.client_order_id))
+        );
+        assert!(matches!(audit.records().last(), Some(AuditRecord::SignalOrder(o)) if o.mode == "paper"));
+
+        out.clear();
+        engine.process(report(&entry, entry.units, dec!(42200), None), NOW, &mut out);
+        assert!(
+            matches!(audit.records().last(), Some(AuditRecord::SignalFill(f)) if f.filled == entry.units && f.done)
+        );
+
+        out.clear();
+        let quote = PlanQuote { symbol: "BTC/USDT".into(), bid: dec!(41740), ask: dec!(41750), at: NOW };
+        engine.process(Input::PlanQuote(Box::new(quote)), NOW, &mut out);
+        let exit = out.plan_orders.pop().unwrap_or_else(|| panic!("no exit: {:?}", out.events));
+        assert_eq!((exit.price, exit.reduce_only, exit.units), (None, true, entry.units));
+
+        out.clear();
+        engine.process(report(&exit, exit.units, dec!(41740), None), NOW, &mut out);
+        let closed = out.events.iter().find_map(|e| match e {
+            EngineEvent::PlanClosed(c) => Some(c.clone()),
+            _ => None,
+        });
+        let closed = closed.unwrap_or_else(|| panic!("not closed: {:?}", out.events));
+        assert!(closed.r_multiple < dec!(-1) && closed.exit_price == dec!(41740), "{closed:?}");
+        assert!(engine.risk().open_plans().is_empty());
+    }
+
+    #[test]
+    fn at_a_venue_a_refused_entry_is_audited_with_its_reason_and_ends_the_plan() {
+        let (mut engine, audit) = venue_engine();
+        let mut out = Outputs::new();
+        submit(&mut engine, wire(), &mut out);
+        let entry = out.plan_orders.pop().unwrap_or_else(|| panic!("no entry order"));
+        out.clear();
+        engine.process(report(&entry, dec!(0), dec!(0), Some("insufficient_balance")), NOW, &mut out);
+        let records = audit.records();
+        assert!(
+            records
+                .iter()
+                .any(|r| matches!(r, AuditRecord::SignalOrderRefused(x) if x.reason == "insufficient_balance")),
+            "{records:?}"
+        );
+        assert!(matches!(records.last(), Some(AuditRecord::SignalUnfilled(u)) if u.plan_id == "p-1"));
+        assert!(engine.risk().plan_risk_total().is_zero());
+    }
+
+    #[test]
+    fn at_a_venue_a_close_and_the_kill_switch_exit_at_market_and_cancel_the_entry() {
+        let (mut engine, _) = venue_engine();
+        let mut out = Outputs::new();
+        submit(&mut engine, wire(), &mut out);
+        let entry = out.plan_orders.pop().unwrap_or_else(|| panic!("no entry order"));
+        out.clear();
+        let mut partial = report(&entry, dec!(0.1), dec!(42200), None);
+        if let Input::PlanReport(r) = &mut partial {
+            r.done = false;
+        }
+        engine.process(partial, NOW, &mut out);
+        out.clear();
+        engine.process(Input::Control(Control::Kill { detail: "test".into() }), NOW, &mut out);
+        assert_eq!(
+            out.plan_cancels.iter().map(|c| c.client_order_id.as_str()).collect::<Vec<_>>(),
+            [entry.client_order_id.as_str()]
+        );
+        assert_eq!(out.plan_orders.iter().map(|o| o.units).collect::<Vec<_>>(), [dec!(0.1)]);
+    }
 }
