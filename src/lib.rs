@@ -36,11 +36,14 @@
 //!   are `breaker`, `daily_loss`, `drawdown`, `limits`, `safeguards`, `sizing`, `stops`, `state`;
 //!   `r_multiple` is the one definition of a trade's initial risk and R (the engine's `risk_usd`,
 //!   the report and the audit summary); `manager::plan_checks` checks, opens and closes trade plans
-//!   against `plan_book` (open plans, their risk per asset and in total, plan ids, firings).
+//!   against `plan_book` (open plans, their risk per asset and in total, plan ids, firings);
+//!   `manager::plan_positions` applies a venue's reports and prices to the plans' positions (pure).
 //! - [`plans`]: the signal path's vocabulary and pure rules: a trade plan as it arrives and
 //!   complete (`plan`), its validation (`validate`), the seed's sizing formula (`sizing`), the
-//!   decision every sink reads (`decision`), and its messages (`format`: the seed's signal message
-//!   and batch summary per medium, split within each medium's limit).
+//!   decision every sink reads (`decision`), its orders and their reports at a venue
+//!   (`execution`), its position managed by its stop and targets (`position`), and its messages
+//!   (`format`: the seed's signal message and batch summary per medium, split within each
+//!   medium's limit).
 //! - [`engine`]: the copy-trading engine's one step. `engine::core` holds the [`engine::Engine`];
 //!   `whale_trades` (intake and dedupe), `copy_entry`, `copy_exit`, `exits`, `fills`, `prices`,
 //!   `resolution`, `restore`, `control`, `wallet` and `plans` (a trade plan decided by the same
@@ -59,6 +62,10 @@
 //!   line, the daily files a recording writes), `fetch` (a session built from wallets' public
 //!   trades and price history, resumable) and the decision diff of two replays (`compare`).
 //! - `live` (feature `live`): the live executor on the CLOB and the on-chain redeemer.
+//! - [`venues`]: the crypto venues trade plans execute on, Binance (spot, USDⓈ-M futures) and
+//!   Bybit (v5: spot, linear), behind one [`venues::VenueApi`] (signed REST, server time, symbol
+//!   rules, 429/418 holds), and the plan executor over it (`venues::executor`: orders written ahead,
+//!   followed to their end, reconciled after a restart; the open plans' prices for their stops).
 //! - [`store`]: the embedded SQLite store (write-ahead orders, fills, positions, risk state,
 //!   recovery) behind one writer task.
 //! - [`alerts`]: the dispatcher, its policy (dedupe, throttle, quiet hours), silences and its channels.

@@ -312,3 +312,29 @@ fn bybit_plan_is_placed_filled_managed_by_its_stops_and_closed() {
 fn bybit_restart_mid_order_reconciles_and_sends_nothing_twice() {
     a_restart_mid_order_reconciles_and_sends_nothing_twice::<BybitVenue>();
 }
+
+/// A paper daemon whose plans' venue has no keys, or is set to production, refuses to start and
+/// names every unmet condition by the variable that sets it; live mode names them with the rest.
+#[test]
+fn a_venue_not_ready_for_the_mode_is_refused_at_start_naming_each_condition() {
+    let ws = Workspace::with_default_config("");
+    ws.write(".env", "WHALE_TRADER__SIGNALS__VENUE=bybit\nBYBIT_TESTNET=false\n");
+    let output = ws.command(&["run"]).output().expect("run");
+    let said = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    assert_eq!(output.status.code(), Some(2), "{said}");
+    for named in ["BYBIT_API_KEY, BYBIT_API_SECRET", "venues.bybit.testnet = false in paper mode", "BYBIT_TESTNET=true"]
+    {
+        assert!(said.contains(named), "{named:?} not in: {said}");
+    }
+
+    ws.write(
+        ".env",
+        "WHALE_TRADER__SIGNALS__VENUE=binance\nWHALE_TRADER__DAEMON__MODE=live\nWHALE_TRADER__FEED__SOURCE=polymarket\n",
+    );
+    let output = ws.command(&["run", "--live"]).output().expect("run");
+    let said = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    assert_eq!(output.status.code(), Some(2), "{said}");
+    for named in ["BINANCE_API_KEY, BINANCE_API_SECRET", "BINANCE_TESTNET=false", "WHALE_TRADER_LIVE_CONFIRM"] {
+        assert!(said.contains(named), "{named:?} not in: {said}");
+    }
+}

@@ -22,7 +22,6 @@ use crate::engine::{
 };
 use crate::runtime::EngineMsg;
 use crate::store::{RecoveredState, StoreHandle};
-use crate::venues::binance::BinanceClient;
 use crate::venues::bybit::BybitClient;
 use crate::venues::executor::{ExecutorSettings, VenuePlanExecutor};
 use crate::venues::{VenueApi, VenueConfig, VenueKind, VenueRefusal};
@@ -38,14 +37,7 @@ pub enum LiveUnavailable {
     NoLiveFeature,
     #[error(transparent)]
     Refused(#[from] LiveStartError),
-    /// The trade plans' venue cannot be used in the daemon's mode (paper; live refusals are in
-    /// [`LiveStartError`] with the rest).
-    #[error("trade plans cannot go to their venue: {}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
-    PlanVenue(Vec<VenueRefusal>),
-    #[error("trade plans' venue: {0}")]
-    PlanVenueClient(#[from] crate::venues::VenueError),
-    #[error("trade plans' executor: {0}")]
-    PlanExecutor(#[from] crate::venues::executor::NoRuntime),
+
     /// Real orders from a replayed session would trade real money on recorded prices.
     #[error(
         "daemon.mode = \"live\" needs feed.source = \"polymarket\": \
@@ -107,6 +99,20 @@ fn plan_venue_refusals(config: &Config, live: bool) -> Vec<VenueRefusal> {
     config.signals.venue.kind().map(|venue| config.venues.get(venue).refusals(venue, live)).unwrap_or_default()
 }
 
+/// Why trade plans cannot go to `signals.venue`: a configuration problem a restart cannot fix
+/// (exit 2), named in full.
+#[derive(Debug, thiserror::Error)]
+pub enum PlanVenueUnavailable {
+    /// Every reason the venue cannot be used in the daemon's mode (paper; in live mode they are
+    /// named with the other live conditions before anything starts).
+    #[error("trade plans cannot go to their venue: {}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+    NotReady(Vec<VenueRefusal>),
+    #[error("trade plans' venue: {0}")]
+    Client(#[from] crate::venues::VenueError),
+    #[error("trade plans' executor: {0}")]
+    Executor(#[from] crate::venues::executor::NoRuntime),
+}
+
 /// Tasks that run beside a venue's plan executor: its reports into the engine's queue, the prices
 /// of the open plans (read from the engine's view) and the venue's clock.
 pub type PlanExecutorTasks = Box<
@@ -123,7 +129,7 @@ pub type PlanExecutorTasks = Box<
 pub fn choose_plan_executor(
     config: &Config,
     clock: Arc<dyn Clock>,
-) -> Result<(Box<dyn PlanExecutor>, Option<PlanExecutorTasks>), LiveUnavailable> {
+) -> Result<(Box<dyn PlanExecutor>, Option<PlanExecutorTasks>), PlanVenueUnavailable> {
     let mode = config.daemon.mode;
     let Some(venue) = config.signals.venue.kind().filter(|_| mode != Mode::DryRun) else {
         return Ok((Box::new(DryRunPlanExecutor), None));
@@ -131,7 +137,7 @@ pub fn choose_plan_executor(
     // Live refusals were named with the rest before anything started.
     let refusals = plan_venue_refusals(config, mode == Mode::Live);
     if !refusals.is_empty() {
-        return Err(LiveUnavailable::PlanVenue(refusals));
+        return Err(PlanVenueUnavailable::NotReady(refusals));
     }
     let settings = config.venues.get(venue);
     tracing::info!(
@@ -143,7 +149,7 @@ pub fn choose_plan_executor(
         if settings.testnet { "testnet" } else { "production" }
     );
     match venue {
-        VenueKind::Binance => venue_executor(BinanceClient::new(settings, clock.clone())?, mode, settings, clock),
+        VenueKind::Binance => venue_executor(BybitClient::new(settings, clock.clone())?, mode, settings, clock),
         VenueKind::Bybit => venue_executor(BybitClient::new(settings, clock.clone())?, mode, settings, clock),
     }
 }
@@ -153,7 +159,7 @@ fn venue_executor<V: VenueApi>(
     mode: Mode,
     settings: &VenueConfig,
     clock: Arc<dyn Clock>,
-) -> Result<(Box<dyn PlanExecutor>, Option<PlanExecutorTasks>), LiveUnavailable> {
+) -> Result<(Box<dyn PlanExecutor>, Option<PlanExecutorTasks>), PlanVenueUnavailable> {
     let (executor, tasks) = VenuePlanExecutor::new(api, mode, ExecutorSettings::from_config(settings), clock)?;
     let tasks: PlanExecutorTasks = Box::new(move |inputs, view, stop| tasks.into_tasks(inputs, view, stop));
     Ok((Box::new(executor), Some(tasks)))

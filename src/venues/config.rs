@@ -155,7 +155,7 @@ impl VenueConfig {
         for (key, url) in [("rest_url", &self.rest_url), ("testnet_rest_url", &self.testnet_rest_url)] {
             let url = url.trim();
             issues.check(
-                !url.is_empty() && !(url.starts_with("https://") || url.starts_with("http://")),
+                !(url.is_empty() || url.starts_with("https://") || url.starts_with("http://")),
                 join(prefix, key),
                 url,
                 "must be empty (the venue's own) or an http(s) URL",

@@ -118,7 +118,7 @@ impl VenueHttp {
     /// Holds every call for `wait` (a venue's module does this when its used-weight counter nears
     /// the limit, before the venue has to say 429).
     pub fn hold_for(&self, wait: Duration, cause: impl Into<String>) {
-        let until = Instant::now() + wait;
+        let until = crate::clock::monotonic() + wait;
         let mut hold = self.hold.lock().unwrap_or_else(PoisonError::into_inner);
         let strikes = hold.as_ref().map_or(0, |h| h.strikes);
         if hold.as_ref().is_none_or(|h| h.until < until) {
@@ -181,7 +181,7 @@ impl VenueHttp {
     fn holding(&self) -> Option<(Duration, String)> {
         let hold = self.hold.lock().unwrap_or_else(PoisonError::into_inner);
         let h = hold.as_ref()?;
-        let now = Instant::now();
+        let now = crate::clock::monotonic();
         (h.until > now).then(|| (h.until - now, h.cause.clone()))
     }
 
@@ -191,7 +191,7 @@ impl VenueHttp {
         let strikes = hold.as_ref().map_or(0, |h| h.strikes).saturating_add(1);
         let doubling = FIRST_RATE_LIMIT_HOLD.saturating_mul(1 << (strikes - 1).min(6)).min(MAX_RATE_LIMIT_HOLD);
         let wait = said.unwrap_or(doubling);
-        *hold = Some(Hold { until: Instant::now() + wait, cause: cause.to_owned(), strikes });
+        *hold = Some(Hold { until: crate::clock::monotonic() + wait, cause: cause.to_owned(), strikes });
         wait
     }
 

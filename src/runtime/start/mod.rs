@@ -45,6 +45,8 @@ use crate::config::{Config, FeedSource, Mode};
 pub enum StartError {
     #[error("live trading refused: {0}")]
     Live(#[from] LiveUnavailable),
+    #[error("{0}")]
+    PlanVenue(#[from] super::executors::PlanVenueUnavailable),
     #[error("the control API cannot start: {0}")]
     Api(#[from] crate::api::ApiError),
     #[error("the store cannot be used: {0}")]
@@ -71,6 +73,8 @@ impl StartError {
     pub fn exit_code(&self) -> u8 {
         match self {
             StartError::Live(_) => crate::cli::exit::BAD_CONFIG,
+            StartError::PlanVenue(super::executors::PlanVenueUnavailable::Executor(_)) => crate::cli::exit::FAILURE,
+            StartError::PlanVenue(_) => crate::cli::exit::BAD_CONFIG,
             _ => crate::cli::exit::FAILURE,
         }
     }
