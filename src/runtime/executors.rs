@@ -22,6 +22,7 @@ use crate::engine::{
 };
 use crate::runtime::EngineMsg;
 use crate::store::{RecoveredState, StoreHandle};
+use crate::venues::binance::BinanceClient;
 use crate::venues::bybit::BybitClient;
 use crate::venues::executor::{ExecutorSettings, VenuePlanExecutor};
 use crate::venues::{VenueApi, VenueConfig, VenueKind, VenueRefusal};
@@ -149,7 +150,7 @@ pub fn choose_plan_executor(
         if settings.testnet { "testnet" } else { "production" }
     );
     match venue {
-        VenueKind::Binance => venue_executor(BybitClient::new(settings, clock.clone())?, mode, settings, clock),
+        VenueKind::Binance => venue_executor(BinanceClient::new(settings, clock.clone())?, mode, settings, clock),
         VenueKind::Bybit => venue_executor(BybitClient::new(settings, clock.clone())?, mode, settings, clock),
     }
 }

@@ -9,11 +9,12 @@
 //! | `rules.rs` | a symbol's trading rules (tick, step, minimums, leverage) and the rounding they ask for (pure) |
 //! | `error.rs` | why a venue call failed, and the venue's refusals by cause |
 //! | `http.rs` | the one HTTP path both venues share: bounded answers, server-time offset, 429/418 back-off |
-//! | `binance/` | Binance's signing rule (HMAC-SHA256 of the query), endpoints and wire forms |
+//! | `binance/` | [`BinanceClient`]: Binance's signing rule (HMAC-SHA256 of the query), endpoints and wire forms |
 //! | `bybit/` | Bybit v5's signing rule (HMAC-SHA256 of timestamp, key, window and payload), endpoints and wire forms |
 //! | `executor/` | the plan executor over [`VenueApi`]: orders followed to their end, reconciled after a restart, the open plans' prices |
 //! | `client.rs` | [`VenueApi`]: the calls the plan executor makes, whichever venue answers |
 
+pub mod binance;
 pub mod bybit;
 pub mod client;
 pub mod config;
@@ -23,6 +24,7 @@ pub mod http;
 pub mod rules;
 pub mod types;
 
+pub use binance::BinanceClient;
 pub use bybit::BybitClient;
 pub use client::VenueApi;
 pub use config::{VenueConfig, VenueMarket, VenueRefusal, VenuesConfig};
