@@ -485,3 +485,58 @@ fn header_i64(headers: &HeaderMap, name: &str) -> Option<i64> {
 fn malformed(path: &str, error: &WireError) -> VenueError {
     VenueError::Malformed { venue: VENUE, endpoint: path.to_owned(), detail: error.to_string() }
 }
+
+#[cfg(test)]
+mod tests {
+    use rust_decimal_macros::dec;
+
+    use super::*;
+    use crate::clock::SimClock;
+
+    fn client(market: VenueMarket) -> BybitClient {
+        let config = VenueConfig { market, testnet_rest_url: "http://127.0.0.1:9".into(), ..VenueConfig::default() };
+        BybitClient::new(&config, Arc::new(SimClock::starting_at(Timestamp(0)))).unwrap()
+    }
+
+    fn order(order_type: OrderType) -> OrderRequest {
+        OrderRequest {
+            client_order_id: "plan-1-entry".into(),
+            symbol: "BTCUSDT".into(),
+            side: Side::Sell,
+            order_type,
+            quantity: dec!(0.0100),
+            reduce_only: true,
+            stop_loss: Some(dec!(17000.0)),
+            take_profit: None,
+        }
+    }
+
+    #[test]
+    fn a_linear_limit_order_carries_reduce_only_and_the_venue_stop() {
+        let body = client(VenueMarket::Futures).create_body(&order(OrderType::Limit { price: dec!(16000.50) }));
+        assert_eq!(
+            body,
+            json!({
+                "category": "linear", "symbol": "BTCUSDT", "side": "Sell", "orderType": "Limit",
+                "price": "16000.5", "timeInForce": "GTC", "qty": "0.01", "orderLinkId": "plan-1-entry",
+                "reduceOnly": true, "stopLoss": "17000",
+            })
+        );
+    }
+
+    #[test]
+    fn a_spot_market_order_is_sized_in_the_base_coin_and_has_no_reduce_only() {
+        let body = client(VenueMarket::Spot).create_body(&order(OrderType::Market));
+        assert_eq!(body["category"], "spot");
+        assert_eq!(body["marketUnit"], "baseCoin");
+        assert!(body.get("reduceOnly").is_none() && body.get("price").is_none());
+    }
+
+    #[tokio::test]
+    async fn spot_takes_no_leverage_above_one() {
+        let spot = client(VenueMarket::Spot);
+        spot.set_leverage("BTCUSDT", Decimal::ONE).await.unwrap();
+        let err = spot.set_leverage("BTCUSDT", dec!(3)).await.unwrap_err();
+        assert!(matches!(err, VenueError::Rules(RuleBreach::NoLeverageOnSpot { .. })), "{err}");
+    }
+}

@@ -109,8 +109,9 @@ mod tests {
 
     #[test]
     fn the_signed_string_is_timestamp_key_window_payload() {
-        // The documentation's GET example: timestamp 1658384314791, window 5000, query
-        // `category=option&symbol=BTC-29JUL22-25000-C`.
+        // The documentation's GET example request (timestamp 1658384314791, key placeholder,
+        // window 5000, query `category=option&symbol=BTC-29JUL22-25000-C`); it publishes no secret
+        // or expected signature, so the secret is ours and the MAC is recomputed by hand.
         let secret = Secret::new("t7T0YlFnYXk0Fx3JswQsDrViLg1Gh3DUU5Mr");
         let query = "category=option&symbol=BTC-29JUL22-25000-C";
         let by_rule = signature(&secret, 1_658_384_314_791, "XXXXXXXXXX", 5000, query);
