@@ -253,6 +253,30 @@ async fn a_market_reduce_only_exit_closes_the_position_and_a_second_is_refused()
 }
 
 #[tokio::test]
+async fn a_spot_market_buy_is_read_from_its_full_answer_with_the_quote_commission() {
+    let venue = BinanceVenue::start(VenueMarket::Spot, KEY, SECRET);
+    let binance = client(&venue, VenueMarket::Spot);
+    venue.set_quote("BTCUSDT", dec!(42199.99), dec!(42200.00));
+    let state = binance.place_order(&market("mkt-1", Side::Buy, dec!(0.2), false)).await.unwrap();
+    // Filled at the ask; the taker fee (0.05 % of 8 440) is in the answer's fills, in USDT.
+    assert_eq!(
+        (state.status, state.filled_quantity, state.average_price, state.fee),
+        (OrderStatus::Filled, dec!(0.2), dec!(42200), dec!(4.22))
+    );
+    assert_eq!(venue.balance("USDT"), (dec!(100000) - dec!(8440) - dec!(4.22), Decimal::ZERO));
+    assert_eq!(venue.position("BTCUSDT"), dec!(0.2));
+    // The query carries no fills: what filled, not the fee.
+    let queried = binance.query_order("BTCUSDT", "mkt-1").await.unwrap();
+    assert_eq!((queried.filled_quantity, queried.average_price), (dec!(0.2), dec!(42200)));
+
+    // The same id again once the first is done: the venue takes it (only a working order's id is
+    // refused) and the query reads the newer order.
+    binance.place_order(&limit("mkt-1", Side::Sell, dec!(0.1), dec!(43000.00))).await.unwrap();
+    assert_eq!(binance.query_order("BTCUSDT", "mkt-1").await.unwrap().status, OrderStatus::New);
+    assert_eq!(venue.orders_received("mkt-1"), 2);
+}
+
+#[tokio::test]
 async fn balance_and_filter_refusals_keep_the_venue_code_and_message() {
     let venue = BinanceVenue::start(VenueMarket::Futures, KEY, SECRET);
     let binance = client(&venue, VenueMarket::Futures);
@@ -267,6 +291,14 @@ async fn balance_and_filter_refusals_keep_the_venue_code_and_message() {
     let err = binance.place_order(&limit("small-1", Side::Buy, dec!(0.001), dec!(16000.0))).await.unwrap_err();
     assert_eq!(refusal(&err).0, RefusalReason::FilterFailure);
     assert_eq!(refusal(&err).1, -4164);
+    let err = binance.place_order(&limit("step-1", Side::Buy, dec!(0.0101), dec!(16000.0))).await.unwrap_err();
+    assert_eq!(
+        refusal(&err),
+        (RefusalReason::FilterFailure, -1111, "Precision is over the maximum defined for this asset.".into())
+    );
+    binance.place_order(&limit("fdup-1", Side::Buy, dec!(0.010), dec!(16000.0))).await.unwrap();
+    let err = binance.place_order(&limit("fdup-1", Side::Buy, dec!(0.010), dec!(16000.0))).await.unwrap_err();
+    assert_eq!(refusal(&err), (RefusalReason::Other, -4116, "ClientOrderId is duplicated.".into()));
 
     let spot = BinanceVenue::start(VenueMarket::Spot, KEY, SECRET);
     let binance = client(&spot, VenueMarket::Spot);
