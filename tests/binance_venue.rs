@@ -125,6 +125,9 @@ async fn symbol_rules_of_both_markets_are_read() {
     assert_eq!(rules.max_leverage, Some(dec!(125)));
     assert!(rules.trading);
     assert!(futures.requests().contains(&"GET /fapi/v1/exchangeInfo".to_owned()));
+    // A spot client at a futures host finds no spot paths there.
+    let err = client(&futures, VenueMarket::Spot).symbol_rules("BTCUSDT").await.unwrap_err();
+    assert!(matches!(err, VenueError::Status { status: 404, .. }), "{err:?}");
 
     let spot = BinanceVenue::start(VenueMarket::Spot, KEY, SECRET);
     let binance = client(&spot, VenueMarket::Spot);
