@@ -50,6 +50,7 @@ use crate::polymarket::{
 use crate::risk::{Approved, OrderIntent};
 use crate::runtime::EngineMsg;
 use crate::runtime::TaskResult;
+use crate::runtime::executors::forward_reports;
 
 /// Why the live executor cannot start, or why one order was refused before it was sent.
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
@@ -316,34 +317,12 @@ impl LiveTasks {
         inputs: mpsc::Sender<EngineMsg>,
         stop: CancellationToken,
     ) -> Vec<(&'static str, BoxFuture<'static, TaskResult>)> {
-        vec![("live-reports", forward_reports(self.reports, inputs, stop).boxed())]
+        vec![("live-reports", forward_reports(self.reports, inputs, stop, venue_outcome).boxed())]
     }
 }
 
-/// Execution reports into the engine's queue (waiting for room); on stop, what already arrived
-/// is still handed over while the engine drains.
-async fn forward_reports(
-    mut reports: mpsc::UnboundedReceiver<ExecutionReport>,
-    inputs: mpsc::Sender<EngineMsg>,
-    stop: CancellationToken,
-) -> TaskResult {
-    loop {
-        let report = tokio::select! {
-            () = stop.cancelled() => break,
-            report = reports.recv() => report,
-        };
-        let Some(report) = report else { break };
-        // One report per order, stating its whole outcome at the venue: the engine applies the part
-        // it does not know yet (all of it, unless the order was reconciled after a restart).
-        if inputs.send(EngineMsg::VenueOutcome(report)).await.is_err() {
-            break;
-        }
-    }
-    while let Ok(report) = reports.try_recv() {
-        if inputs.try_send(EngineMsg::VenueOutcome(report)).is_err() {
-            tracing::warn!("an execution report arrived after the engine stopped; the next start reconciles it");
-        }
-    }
-    stop.cancelled().await;
-    Ok(())
+/// One report per order, stating its whole outcome at the venue: the engine applies the part it
+/// does not know yet (all of it, unless the order was reconciled after a restart).
+fn venue_outcome(report: ExecutionReport) -> EngineMsg {
+    EngineMsg::VenueOutcome(report)
 }

@@ -277,6 +277,34 @@ fn live_redeemer(
     Err(LiveUnavailable::NoLiveFeature)
 }
 
+/// Hands an executor's reports to the engine's queue in order, waiting for room (a report is never
+/// dropped while the engine runs); on stop, what already arrived is still offered while the
+/// engine drains, and one that finds no room is left to the next start's reconciliation.
+pub async fn forward_reports<T>(
+    mut reports: mpsc::UnboundedReceiver<T>,
+    inputs: mpsc::Sender<EngineMsg>,
+    stop: CancellationToken,
+    wrap: impl Fn(T) -> EngineMsg,
+) -> TaskResult {
+    loop {
+        let report = tokio::select! {
+            () = stop.cancelled() => break,
+            report = reports.recv() => report,
+        };
+        let Some(report) = report else { break };
+        if inputs.send(wrap(report)).await.is_err() {
+            break;
+        }
+    }
+    while let Ok(report) = reports.try_recv() {
+        if inputs.try_send(wrap(report)).is_err() {
+            tracing::warn!("an execution report arrived after the engine stopped; the next start reconciles it");
+        }
+    }
+    stop.cancelled().await;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

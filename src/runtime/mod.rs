@@ -14,7 +14,7 @@ mod alert_outbox;
 mod closing_summary;
 mod daemon;
 pub mod engine_task;
-mod executors;
+pub(crate) mod executors;
 mod failpoints;
 mod feed_checks;
 mod feeds;

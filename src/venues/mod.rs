@@ -8,6 +8,7 @@
 //! | `types.rs` | an order as sent, its state at the venue, a book ticker, a position, a balance |
 //! | `rules.rs` | a symbol's trading rules (tick, step, minimums, leverage) and the rounding they ask for (pure) |
 //! | `error.rs` | why a venue call failed, and the venue's refusals by cause |
+//! | `json.rs` | reading the venues' answers: fields, decimals, the error naming the field |
 //! | `http.rs` | the one HTTP path both venues share: bounded answers, server-time offset, 429/418 back-off |
 //! | `binance/` | [`BinanceClient`]: Binance's signing rule (HMAC-SHA256 of the query), endpoints and wire forms |
 //! | `bybit/` | Bybit v5's signing rule (HMAC-SHA256 of timestamp, key, window and payload), endpoints and wire forms |
@@ -21,6 +22,7 @@ pub mod config;
 pub mod error;
 pub mod executor;
 pub mod http;
+pub mod json;
 pub mod rules;
 pub mod types;
 

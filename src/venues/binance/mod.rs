@@ -38,7 +38,7 @@ use super::rules::{RuleBreach, SymbolRules};
 use super::types::{Balance, BookTicker, OrderRequest, OrderState, OrderType, VenuePosition};
 use super::{VenueConfig, VenueKind, VenueMarket};
 
-use wire::WireError;
+use super::json::{WireError, header_i64, with_query};
 
 const VENUE: &str = "binance";
 /// Request weight per minute when `exchangeInfo` has not said.
@@ -360,14 +360,6 @@ fn side_text(side: Side) -> &'static str {
         Side::Buy => "BUY",
         Side::Sell => "SELL",
     }
-}
-
-fn with_query(url: String, query: &str) -> String {
-    if query.is_empty() { url } else { format!("{url}?{query}") }
-}
-
-fn header_i64(headers: &HeaderMap, name: &str) -> Option<i64> {
-    headers.get(name)?.to_str().ok()?.trim().parse().ok()
 }
 
 fn malformed(path: &str, error: &WireError) -> VenueError {

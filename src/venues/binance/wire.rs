@@ -2,14 +2,14 @@
 //! and USDⓈ-M answer with different fields), a book ticker, positions and balances. Numbers come
 //! as strings and are read as `Decimal`; a field missing or unreadable is named in the error.
 
-use std::str::FromStr;
-
 use rust_decimal::Decimal;
 use serde_json::Value;
 
 use crate::clock::Timestamp;
 
 use super::super::VenueMarket;
+pub use super::super::json::WireError;
+use super::super::json::{decimal, integer, text, wire};
 use super::super::rules::SymbolRules;
 use super::super::types::{Balance, BookTicker, OrderState, OrderStatus, VenuePosition};
 
@@ -17,39 +17,8 @@ use super::super::types::{Balance, BookTicker, OrderState, OrderStatus, VenuePos
 /// the venue enforces when the leverage is set.
 const FUTURES_MAX_LEVERAGE: Decimal = Decimal::from_parts(125, 0, 0, false, 0);
 
-/// A field of an answer that is not what the documentation says.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{field}: {detail}")]
-pub struct WireError {
-    pub field: String,
-    pub detail: String,
-}
-
-fn wire(field: impl Into<String>, detail: impl Into<String>) -> WireError {
-    WireError { field: field.into(), detail: detail.into() }
-}
-
 pub fn parse(body: &str) -> Result<Value, WireError> {
     serde_json::from_str(body).map_err(|e| wire("body", format!("not JSON: {e}")))
-}
-
-fn text<'a>(value: &'a Value, field: &str) -> Result<&'a str, WireError> {
-    value.get(field).and_then(Value::as_str).ok_or_else(|| wire(field, "missing or not text"))
-}
-
-/// A decimal given as a string (or, in a few answers, a number).
-fn decimal(value: &Value, field: &str) -> Result<Decimal, WireError> {
-    match value.get(field) {
-        Some(Value::String(s)) => Decimal::from_str(s).map_err(|_| wire(field, format!("{s:?} is not a decimal"))),
-        Some(Value::Number(n)) => {
-            Decimal::from_str(&n.to_string()).map_err(|_| wire(field, format!("{n} is not a decimal")))
-        }
-        _ => Err(wire(field, "missing")),
-    }
-}
-
-fn integer(value: &Value, field: &str) -> Result<i64, WireError> {
-    value.get(field).and_then(Value::as_i64).ok_or_else(|| wire(field, "missing or not an integer"))
 }
 
 /// `{"serverTime": …}`.

@@ -39,10 +39,7 @@ pub fn redact(message: &str, secrets: &[&str]) -> String {
         let end = tail.find(']').map_or(out.len(), |i| start + i + 1);
         out.replace_range(start..end, "origin_string[…]");
     }
-    for secret in secrets.iter().map(|s| s.trim()).filter(|s| !s.is_empty()) {
-        out = out.replace(secret, "…");
-    }
-    out
+    super::super::json::cut_secrets(&out, secrets)
 }
 
 #[cfg(test)]

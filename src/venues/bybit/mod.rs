@@ -38,7 +38,8 @@ use super::rules::{RuleBreach, SymbolRules};
 use super::types::{Balance, BookTicker, OrderRequest, OrderState, OrderStatus, OrderType, VenuePosition};
 use super::{VenueConfig, VenueKind, VenueMarket};
 
-use wire::{Envelope, WireError};
+use super::json::{WireError, header_i64, with_query};
+use wire::Envelope;
 
 const VENUE: &str = "bybit";
 /// The documented length of the IP ban behind an HTTP 403.
@@ -472,14 +473,6 @@ fn side_text(side: Side) -> &'static str {
         Side::Buy => "Buy",
         Side::Sell => "Sell",
     }
-}
-
-fn with_query(url: String, query: &str) -> String {
-    if query.is_empty() { url } else { format!("{url}?{query}") }
-}
-
-fn header_i64(headers: &HeaderMap, name: &str) -> Option<i64> {
-    headers.get(name)?.to_str().ok()?.trim().parse().ok()
 }
 
 fn malformed(path: &str, error: &WireError) -> VenueError {

@@ -2,8 +2,6 @@
 //! `{retCode, retMsg, result, retExtInfo, time}`; numbers come as strings and are read as
 //! `Decimal`. A field missing or not in the documented form is a [`WireError`] naming it.
 
-use std::str::FromStr;
-
 use rust_decimal::Decimal;
 use serde_json::Value;
 
@@ -11,20 +9,10 @@ use crate::clock::Timestamp;
 use crate::domain::Side;
 
 use super::super::VenueMarket;
+pub use super::super::json::WireError;
+use super::super::json::{decimal, text, wire};
 use super::super::rules::SymbolRules;
 use super::super::types::{Balance, BookTicker, OrderState, OrderStatus, VenuePosition};
-
-/// An answer outside the documented shape: which field, and what was wrong with it.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{field}: {detail}")]
-pub struct WireError {
-    pub field: String,
-    pub detail: String,
-}
-
-fn wire(field: impl Into<String>, detail: impl Into<String>) -> WireError {
-    WireError { field: field.into(), detail: detail.into() }
-}
 
 /// The envelope of every v5 answer.
 #[derive(Debug, Clone, PartialEq)]
@@ -44,15 +32,6 @@ pub fn envelope(body: &str) -> Result<Envelope, WireError> {
     let result = value.get("result").cloned().unwrap_or(Value::Null);
     let time = value.get("time").and_then(Value::as_i64);
     Ok(Envelope { ret_code, ret_msg, result, time })
-}
-
-fn text<'a>(object: &'a Value, field: &str) -> Result<&'a str, WireError> {
-    object.get(field).and_then(Value::as_str).ok_or_else(|| wire(field, "missing or not a string"))
-}
-
-fn decimal(object: &Value, field: &str) -> Result<Decimal, WireError> {
-    let raw = text(object, field)?;
-    Decimal::from_str(raw.trim()).map_err(|_| wire(field, format!("{raw:?} is not a decimal")))
 }
 
 /// A decimal the venue leaves empty while it does not apply (an average price before any fill).

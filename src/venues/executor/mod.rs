@@ -31,6 +31,7 @@ use crate::engine::io::Input;
 use crate::engine::{EngineView, PlanExecutor};
 use crate::plans::{PlanOrder, PlanOrderReport};
 use crate::risk::WorkingPlanOrder;
+use crate::runtime::executors::forward_reports;
 use crate::runtime::{EngineMsg, TaskResult};
 
 use super::client::VenueApi;
@@ -196,7 +197,7 @@ impl<V: VenueApi> VenueTasks<V> {
     ) -> Vec<(&'static str, BoxFuture<'static, TaskResult>)> {
         let Self { shared, reports } = self;
         vec![
-            ("plan-reports", forward_reports(reports, inputs.clone(), stop.clone()).boxed()),
+            ("plan-reports", forward_reports(reports, inputs.clone(), stop.clone(), plan_report).boxed()),
             ("plan-venue-clock", keep_time(shared.clone(), stop.clone()).boxed()),
             ("plan-quotes", quotes::poll(shared, inputs, view, stop).boxed()),
         ]
@@ -221,27 +222,7 @@ async fn keep_time<V: VenueApi>(shared: Arc<Shared<V>>, stop: CancellationToken)
     }
 }
 
-/// Reports into the engine's queue, in order; on stop, what already arrived is still handed over.
-async fn forward_reports(
-    mut reports: mpsc::UnboundedReceiver<PlanOrderReport>,
-    inputs: mpsc::Sender<EngineMsg>,
-    stop: CancellationToken,
-) -> TaskResult {
-    loop {
-        let report = tokio::select! {
-            () = stop.cancelled() => break,
-            report = reports.recv() => report,
-        };
-        let Some(report) = report else { break };
-        if inputs.send(EngineMsg::now(Input::PlanReport(Box::new(report)))).await.is_err() {
-            break;
-        }
-    }
-    while let Ok(report) = reports.try_recv() {
-        if inputs.try_send(EngineMsg::now(Input::PlanReport(Box::new(report)))).is_err() {
-            tracing::warn!("a plan order report arrived after the engine stopped; the next start reconciles it");
-        }
-    }
-    stop.cancelled().await;
-    Ok(())
+/// A plan order's report as the engine takes it.
+fn plan_report(report: PlanOrderReport) -> EngineMsg {
+    EngineMsg::now(Input::PlanReport(Box::new(report)))
 }

@@ -37,7 +37,17 @@ struct Follow<'a, V> {
     told: Option<Told>,
 }
 
-impl<V: VenueApi> Follow<'_, V> {
+impl<'a, V: VenueApi> Follow<'a, V> {
+    fn new(shared: &'a Shared<V>, client_order_id: &str, plan_id: &str, plan_symbol: &str) -> Self {
+        Self {
+            shared,
+            client_order_id: client_order_id.to_owned(),
+            plan_id: plan_id.to_owned(),
+            symbol: venue_symbol(plan_symbol),
+            told: None,
+        }
+    }
+
     fn report(&mut self, state: &OrderState) {
         let done = state.status.is_final();
         let now = Told { filled: state.filled_quantity, done };
@@ -122,13 +132,7 @@ impl<V: VenueApi> Follow<'_, V> {
 
 /// Sends `order` once and follows it to its end.
 pub(super) async fn place<V: VenueApi>(shared: Arc<Shared<V>>, order: PlanOrder, cancel: CancellationToken) {
-    let mut follow = Follow {
-        shared: &shared,
-        client_order_id: order.client_order_id.clone(),
-        plan_id: order.plan_id.clone(),
-        symbol: venue_symbol(&order.symbol),
-        told: None,
-    };
+    let mut follow = Follow::new(&shared, &order.client_order_id, &order.plan_id, &order.symbol);
     if cancel.is_cancelled() {
         follow.refuse("not_sent", "cancelled before it was sent".to_owned());
         shared.forget(&order.client_order_id);
@@ -165,13 +169,7 @@ pub(super) async fn place<V: VenueApi>(shared: Arc<Shared<V>>, order: PlanOrder,
 /// After a restart: asks the venue about an order written ahead and follows it; one the venue
 /// never received ends unfilled and is not sent.
 pub(super) async fn reconcile<V: VenueApi>(shared: Arc<Shared<V>>, order: WorkingPlanOrder, cancel: CancellationToken) {
-    let mut follow = Follow {
-        shared: &shared,
-        client_order_id: order.client_order_id.clone(),
-        plan_id: order.plan_id.clone(),
-        symbol: venue_symbol(&order.symbol),
-        told: None,
-    };
+    let mut follow = Follow::new(&shared, &order.client_order_id, &order.plan_id, &order.symbol);
     if let Some(state) = lost_answer(&mut follow).await {
         tracing::warn!(
             order = %order.client_order_id,
