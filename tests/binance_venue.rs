@@ -218,7 +218,6 @@ async fn a_cancel_keeps_what_filled() {
 }
 
 #[tokio::test]
-#[ignore = "client bug: a spot cancel is read from `clientOrderId` (the cancel request's own id) instead of `origClientOrderId`"]
 async fn a_spot_cancel_is_read_under_the_orders_own_client_order_id() {
     // Spot answers a cancel with the order's id in `origClientOrderId`; `clientOrderId` is the
     // cancel request's own.

@@ -13,6 +13,7 @@ use std::time::Duration;
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
 use serde_json::{Value, json};
+use support::venues::binance::{BinanceVenue, Failure as BinanceFailure};
 use support::venues::bybit::{BybitVenue, Failure as BybitFailure};
 use support::{Workspace, json_lines, repo_path, signal, wait_until, wait_with_limit};
 use whale_trader::venues::VenueMarket;
@@ -38,37 +39,45 @@ trait StandInVenue {
     fn position(&self, symbol: &str) -> Decimal;
 }
 
-impl StandInVenue for BybitVenue {
-    const NAME: &'static str = "bybit";
+/// Both stand-ins speak the same test controls; each is started on its futures market.
+macro_rules! stand_in_venue {
+    ($venue:ty, $failure:path, $name:literal) => {
+        impl StandInVenue for $venue {
+            const NAME: &'static str = $name;
 
-    fn start_futures() -> Self {
-        BybitVenue::start(VenueMarket::Futures, KEY, SECRET)
-    }
+            fn start_futures() -> Self {
+                <$venue>::start(VenueMarket::Futures, KEY, SECRET)
+            }
 
-    fn url(&self) -> String {
-        BybitVenue::url(self)
-    }
+            fn url(&self) -> String {
+                <$venue>::url(self)
+            }
 
-    fn set_quote(&self, symbol: &str, bid: Decimal, ask: Decimal) {
-        BybitVenue::set_quote(self, symbol, bid, ask);
-    }
+            fn set_quote(&self, symbol: &str, bid: Decimal, ask: Decimal) {
+                <$venue>::set_quote(self, symbol, bid, ask);
+            }
 
-    fn fill(&self, client_order_id: &str, quantity: Decimal, price: Decimal) {
-        BybitVenue::fill(self, client_order_id, quantity, price);
-    }
+            fn fill(&self, client_order_id: &str, quantity: Decimal, price: Decimal) {
+                <$venue>::fill(self, client_order_id, quantity, price);
+            }
 
-    fn refuse_next_for_balance(&self) {
-        self.fail_next(BybitFailure::InsufficientBalance);
-    }
+            fn refuse_next_for_balance(&self) {
+                self.fail_next(<$failure>::InsufficientBalance);
+            }
 
-    fn orders_received(&self, client_order_id: &str) -> usize {
-        BybitVenue::orders_received(self, client_order_id)
-    }
+            fn orders_received(&self, client_order_id: &str) -> usize {
+                <$venue>::orders_received(self, client_order_id)
+            }
 
-    fn position(&self, symbol: &str) -> Decimal {
-        BybitVenue::position(self, symbol)
-    }
+            fn position(&self, symbol: &str) -> Decimal {
+                <$venue>::position(self, symbol)
+            }
+        }
+    };
 }
+
+stand_in_venue!(BybitVenue, BybitFailure, "bybit");
+stand_in_venue!(BinanceVenue, BinanceFailure, "binance");
 
 /// A paper daemon whose plans go to `venue`'s testnet stand-in, keys through the seed's names,
 /// orders and prices read every 100 ms.
@@ -222,19 +231,25 @@ fn a_plan_lives_its_whole_life<V: StandInVenue>() {
     assert_eq!(venue.orders_received(&second), 1);
     assert_eq!(venue.position(SYMBOL), dec!(0));
     assert_eq!(decimal(&closed["units"]), dec!(0.222), "{closed}");
-    // 0.074 × 600 − 0.148 × 50 = 37 before fees (about 7 USD at the venue's maker and taker rates).
+    // 0.074 × 600 − 0.148 × 50 = 37 before fees (about 7 USD at the venue's maker and taker
+    // rates, where the venue's order answers carry them).
     let pnl = decimal(&closed["pnl_usd"]);
-    assert!(pnl > dec!(25) && pnl < dec!(37), "{closed}");
+    assert!(pnl > dec!(25) && pnl <= dec!(37), "{closed}");
     assert_eq!(decimal(&closed["exit_price"]), dec!(42366.66666667), "{closed}\n{}", ws.read("logs/trade_audit.log"));
     assert!(decimal(&closed["r_multiple"]) > dec!(0), "{closed}");
     for id in [&entry, &first, &second] {
         assert_eq!(venue.orders_received(id), 1, "{id} sent once");
     }
     let store = ws.path().join(STORE);
-    let rows = rusqlite::Connection::open(&store)
-        .and_then(|c| c.query_row("SELECT COUNT(*) FROM plan_orders WHERE status = 'done'", [], |r| r.get::<_, i64>(0)))
-        .unwrap_or_else(|e| panic!("{}: {e}", store.display()));
-    assert_eq!(rows, 3, "entry and two exits, each done");
+    // The audit line is written as the engine decides; the store's row with the same step's commit.
+    let done_rows = || {
+        rusqlite::Connection::open(&store)
+            .and_then(|c| {
+                c.query_row("SELECT COUNT(*) FROM plan_orders WHERE status = 'done'", [], |r| r.get::<_, i64>(0))
+            })
+            .unwrap_or_else(|e| panic!("{}: {e}", store.display()))
+    };
+    assert!(wait_until(LIMIT, || done_rows() == 3), "entry and two exits, each done: {} rows", done_rows());
 
     // A refusal: its reason in the audit trail, the plan ends unfilled, its risk released.
     venue.refuse_next_for_balance();
@@ -301,6 +316,16 @@ fn a_restart_mid_order_reconciles_and_sends_nothing_twice<V: StandInVenue>() {
     assert_eq!(venue.orders_received(&aborted), 0, "written ahead, never sent, and not sent after the restart");
     assert_eq!(venue.orders_received(&entry), 1);
     stop(&ws, daemon);
+}
+
+#[test]
+fn binance_plan_is_placed_filled_managed_by_its_stops_and_closed() {
+    a_plan_lives_its_whole_life::<BinanceVenue>();
+}
+
+#[test]
+fn binance_restart_mid_order_reconciles_and_sends_nothing_twice() {
+    a_restart_mid_order_reconciles_and_sends_nothing_twice::<BinanceVenue>();
 }
 
 #[test]

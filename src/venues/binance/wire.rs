@@ -101,7 +101,9 @@ pub fn order(value: &Value, quote_asset: Option<&str>) -> Result<OrderState, Wir
         _ => Decimal::ZERO,
     };
     Ok(OrderState {
-        client_order_id: text(value, "clientOrderId")?.to_owned(),
+        // A spot cancel answers with the cancel's own `clientOrderId` and the order's as
+        // `origClientOrderId`.
+        client_order_id: text(value, "origClientOrderId").or_else(|_| text(value, "clientOrderId"))?.to_owned(),
         venue_order_id: integer(value, "orderId")?.to_string(),
         status: status(text(value, "status")?)?,
         filled_quantity: filled,
