@@ -5,62 +5,30 @@
 
 mod support;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
 use support::venues::binance::{BinanceVenue, Failure};
+use support::venues::{Captured, config, limit, market, refusal};
 use whale_trader::clock::{Clock, SystemClock};
 use whale_trader::config::Secret;
 use whale_trader::domain::Side;
 use whale_trader::venues::{
-    BinanceClient, OrderRequest, OrderStatus, OrderType, RefusalReason, VenueApi, VenueConfig, VenueError, VenueMarket,
+    BinanceClient, OrderRequest, OrderStatus, RefusalReason, VenueApi, VenueConfig, VenueError, VenueMarket,
 };
 
 const KEY: &str = "vmPUZE6mv9SD5VNHk4HlWFsOr6aKE2zvsw0MuIgwCIPy6utIco14y7Ju91duEh8A";
 const SECRET: &str = "NhqPtmdSJYdKjVHjA7PZj4Mge3R5YNiP1e3UZjInClVN65XAbvqqM6A7H5fATj0j";
 
 fn client_with(venue: &BinanceVenue, market: VenueMarket, secret: &str) -> BinanceClient {
-    let config = VenueConfig {
-        market,
-        testnet: true,
-        testnet_rest_url: venue.url(),
-        timeout_ms: 5_000,
-        api_key: Secret::new(KEY),
-        api_secret: Secret::new(secret),
-        ..VenueConfig::default()
-    };
-    BinanceClient::new(&config, Arc::new(SystemClock)).unwrap_or_else(|e| panic!("{e}"))
+    BinanceClient::new(&config(venue.url(), market, KEY, secret), Arc::new(SystemClock))
+        .unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn client(venue: &BinanceVenue, market: VenueMarket) -> BinanceClient {
     client_with(venue, market, SECRET)
-}
-
-fn limit(id: &str, side: Side, quantity: Decimal, price: Decimal) -> OrderRequest {
-    OrderRequest {
-        client_order_id: id.into(),
-        symbol: "BTCUSDT".into(),
-        side,
-        order_type: OrderType::Limit { price },
-        quantity,
-        reduce_only: false,
-        stop_loss: None,
-        take_profit: None,
-    }
-}
-
-fn market(id: &str, side: Side, quantity: Decimal, reduce_only: bool) -> OrderRequest {
-    OrderRequest { order_type: OrderType::Market, reduce_only, ..limit(id, side, quantity, Decimal::ZERO) }
-}
-
-fn refusal(err: &VenueError) -> (RefusalReason, i64, String) {
-    match err {
-        VenueError::Refused { reason, code, message, .. } => (*reason, *code, message.clone()),
-        other => panic!("expected a refusal, got {other:?}"),
-    }
 }
 
 #[tokio::test]
@@ -407,21 +375,6 @@ async fn unknown_orders_are_named_and_the_book_ticker_is_the_venues() {
     let quote = client(&spot, VenueMarket::Spot).book_ticker("ETHUSDT").await.unwrap();
     assert_eq!((quote.bid, quote.ask), (dec!(2200.10), dec!(2200.11)));
     assert_eq!(spot.requests(), ["GET /api/v3/ticker/bookTicker"]);
-}
-
-/// Log lines written during a test.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
 }
 
 #[tokio::test]

@@ -4,62 +4,29 @@
 
 mod support;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
 use support::venues::bybit::{BybitVenue, Failure};
+use support::venues::{Captured, config, limit, market, refusal};
 use whale_trader::clock::SystemClock;
 use whale_trader::config::Secret;
 use whale_trader::domain::Side;
 use whale_trader::venues::{
-    BybitClient, OrderRequest, OrderStatus, OrderType, RefusalReason, VenueApi, VenueConfig, VenueError, VenueMarket,
+    BybitClient, OrderRequest, OrderStatus, RefusalReason, VenueApi, VenueConfig, VenueError, VenueMarket,
 };
 
 const KEY: &str = "XXXXXXXXXXkey0001";
 const SECRET: &str = "t7T0YlFnYXk0Fx3JswQsDrViLg1Gh3DUU5Mr";
 
 fn client_with(venue: &BybitVenue, market: VenueMarket, secret: &str) -> BybitClient {
-    let config = VenueConfig {
-        market,
-        testnet: true,
-        testnet_rest_url: venue.url(),
-        timeout_ms: 5_000,
-        api_key: Secret::new(KEY),
-        api_secret: Secret::new(secret),
-        ..VenueConfig::default()
-    };
-    BybitClient::new(&config, Arc::new(SystemClock)).unwrap_or_else(|e| panic!("{e}"))
+    BybitClient::new(&config(venue.url(), market, KEY, secret), Arc::new(SystemClock)).unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn client(venue: &BybitVenue, market: VenueMarket) -> BybitClient {
     client_with(venue, market, SECRET)
-}
-
-fn limit(id: &str, side: Side, quantity: Decimal, price: Decimal) -> OrderRequest {
-    OrderRequest {
-        client_order_id: id.into(),
-        symbol: "BTCUSDT".into(),
-        side,
-        order_type: OrderType::Limit { price },
-        quantity,
-        reduce_only: false,
-        stop_loss: None,
-        take_profit: None,
-    }
-}
-
-fn market(id: &str, side: Side, quantity: Decimal, reduce_only: bool) -> OrderRequest {
-    OrderRequest { order_type: OrderType::Market, reduce_only, ..limit(id, side, quantity, Decimal::ZERO) }
-}
-
-fn refusal(err: &VenueError) -> (RefusalReason, i64, String) {
-    match err {
-        VenueError::Refused { reason, code, message, .. } => (*reason, *code, message.clone()),
-        other => panic!("expected a refusal, got {other:?}"),
-    }
 }
 
 #[tokio::test]
@@ -345,21 +312,6 @@ async fn unknown_orders_are_named_and_the_book_ticker_is_the_venues() {
     assert_eq!((quote.bid, quote.ask), (dec!(42000.1), dec!(42000.2)));
     let err = bybit.book_ticker("NOPEUSDT").await.unwrap_err();
     assert_eq!(refusal(&err).0, RefusalReason::SymbolUnavailable);
-}
-
-/// Log lines written during a test.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
 }
 
 #[tokio::test]

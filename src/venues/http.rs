@@ -14,6 +14,7 @@ use crate::clock::Clock;
 use crate::polymarket::{retry_after, root_cause};
 
 use super::error::VenueError;
+use super::{VenueConfig, VenueKind};
 
 /// Longest error body kept for an error message.
 const MAX_ERROR_BODY_CHARS: usize = 500;
@@ -77,6 +78,18 @@ impl VenueHttp {
             return Err(VenueError::Config { venue, detail: format!("{base:?} is not a URL") });
         }
         Ok(Self { venue, client, base, max_body, clock, offset_ms: AtomicI64::new(0), hold: Mutex::new(None) })
+    }
+
+    /// The HTTP path of `kind` as `config` sets it up: its base URL for the market and network,
+    /// its timeout and its answer bound.
+    pub fn for_venue(kind: VenueKind, config: &VenueConfig, clock: Arc<dyn Clock>) -> Result<Self, VenueError> {
+        Self::new(
+            kind.as_str(),
+            config.base_url(kind),
+            Duration::from_millis(config.timeout_ms),
+            config.max_response_bytes,
+            clock,
+        )
     }
 
     pub fn venue(&self) -> &'static str {

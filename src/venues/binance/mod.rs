@@ -85,13 +85,7 @@ pub struct BinanceClient {
 
 impl BinanceClient {
     pub fn new(config: &VenueConfig, clock: Arc<dyn Clock>) -> Result<Self, VenueError> {
-        let http = VenueHttp::new(
-            VENUE,
-            config.base_url(VenueKind::Binance),
-            Duration::from_millis(config.timeout_ms),
-            config.max_response_bytes,
-            clock,
-        )?;
+        let http = VenueHttp::for_venue(VenueKind::Binance, config, clock)?;
         let limit = match config.market {
             VenueMarket::Spot => SPOT_WEIGHT_LIMIT,
             VenueMarket::Futures => FUTURES_WEIGHT_LIMIT,

@@ -71,13 +71,7 @@ pub struct BybitClient {
 
 impl BybitClient {
     pub fn new(config: &VenueConfig, clock: Arc<dyn Clock>) -> Result<Self, VenueError> {
-        let http = VenueHttp::new(
-            VENUE,
-            config.base_url(VenueKind::Bybit),
-            Duration::from_millis(config.timeout_ms),
-            config.max_response_bytes,
-            clock,
-        )?;
+        let http = VenueHttp::for_venue(VenueKind::Bybit, config, clock)?;
         Ok(Self {
             http,
             market: config.market,

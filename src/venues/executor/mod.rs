@@ -89,8 +89,8 @@ impl<V> Shared<V> {
         self.orders.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Starts following `client_order_id`: its cancel token (a cancel asked before it started is
-    /// kept).
+    /// Starts following `client_order_id`: its cancel token, made before the order's task is
+    /// spawned so that a cancel asked before the task runs is kept.
     fn follow(&self, client_order_id: &str) -> CancellationToken {
         self.orders().entry(client_order_id.to_owned()).or_default().clone()
     }
@@ -172,8 +172,11 @@ impl<V: VenueApi> PlanExecutor for VenuePlanExecutor<V> {
     fn cancel(&mut self, orders: &[WorkingPlanOrder], _now: Timestamp) {
         for order in orders {
             tracing::info!(order = %order.client_order_id, plan = %order.plan_id, "cancelling a plan order");
-            // The order's task cancels it at the venue (or never sends it, if it has not yet).
-            self.shared.follow(&order.client_order_id).cancel();
+            // The order's task cancels it at the venue (or never sends it, if it has not yet); an
+            // order no task follows any more has finished, and its report is on its way.
+            if let Some(token) = self.shared.orders().get(&order.client_order_id) {
+                token.cancel();
+            }
         }
     }
 
