@@ -49,7 +49,7 @@ pub struct StagedOrder {
     pub stop: Decimal,
     pub targets: Vec<Decimal>,
     pub leverage: Decimal,
-    /// The executor's mode (`dry-run` until a venue executor is configured).
+    /// Where the order goes: `dry-run` (staged and logged only), or the venue's `paper` (testnet) or `live`.
     pub mode: Mode,
 }
 

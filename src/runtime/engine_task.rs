@@ -167,7 +167,7 @@ pub struct EngineHandle {
 }
 
 /// The executors the engine task hands orders to: the copy path's (`daemon.mode`) and the trade
-/// plans' (a dry run until a venue executor is configured).
+/// plans' (a dry run, or the venue of `signals.venue`).
 pub struct Executors {
     pub orders: Box<dyn Executor>,
     pub plans: Box<dyn PlanExecutor>,
