@@ -13,9 +13,10 @@ use std::time::Duration;
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
 use serde_json::{Value, json};
+use support::venue::{records, stop_daemon};
 use support::venues::binance::{BinanceVenue, Failure as BinanceFailure};
 use support::venues::bybit::{BybitVenue, Failure as BybitFailure};
-use support::{Workspace, json_lines, repo_path, signal, wait_until, wait_with_limit};
+use support::{Workspace, repo_path, signal, wait_until, wait_with_limit};
 use whale_trader::venues::VenueMarket;
 
 const TOKEN: &str = "venue-plans-api-token-51ab";
@@ -157,25 +158,11 @@ fn spawn(ws: &Workspace, envs: &[(&str, &str)]) -> std::process::Child {
     daemon
 }
 
-fn stop(ws: &Workspace, mut daemon: std::process::Child) {
-    signal(&daemon, "TERM");
-    let (status, _) = wait_with_limit(&mut daemon, Duration::from_secs(60));
-    assert!(
-        status.is_some_and(|s| s.success()),
-        "daemon did not stop cleanly; main.log:\n{}",
-        ws.read("logs/main.log")
-    );
-}
-
-fn audit(ws: &Workspace, event: &str) -> Vec<Value> {
-    json_lines(&ws.read("logs/trade_audit.log")).into_iter().filter(|l| l["event"] == event).collect()
-}
-
 /// Waits for an audit line of `event` that `matches`, and returns it.
 fn wait_for_audit(ws: &Workspace, event: &str, matches: impl Fn(&Value) -> bool) -> Value {
     let mut found = None;
     wait_until(LIMIT, || {
-        found = audit(ws, event).into_iter().find(|l| matches(l));
+        found = records(ws, event).into_iter().find(|l| matches(l));
         found.is_some()
     });
     found.unwrap_or_else(|| {
@@ -259,7 +246,7 @@ fn a_plan_lives_its_whole_life<V: StandInVenue>() {
     assert!(refused["detail"].as_str().is_some_and(|d| !d.is_empty()), "{refused}");
     wait_for_audit(&ws, "signal_unfilled", |l| l["plan_id"] == "venue-btc-2");
 
-    stop(&ws, daemon);
+    stop_daemon(&ws, daemon);
     for file in ["logs/main.log", "logs/trade_audit.log", "console.out", "console.err"] {
         let text = ws.read(file);
         assert!(!text.contains(SECRET) && !text.contains(KEY), "a key reached {file}");
@@ -286,7 +273,7 @@ fn a_restart_mid_order_reconciles_and_sends_nothing_twice<V: StandInVenue>() {
     let filled = wait_for_audit(&ws, "signal_fill", |l| l["client_order_id"] == entry.as_str() && l["done"] == true);
     assert_eq!((decimal(&filled["filled"]), decimal(&filled["average_price"])), (dec!(0.222), dec!(42195)));
     assert_eq!(venue.orders_received(&entry), 1, "reconciled, not sent again");
-    stop(&ws, daemon);
+    stop_daemon(&ws, daemon);
 
     // The process aborts inside the step, before it answers: the order is known from the store,
     // where it was written ahead.
@@ -315,7 +302,7 @@ fn a_restart_mid_order_reconciles_and_sends_nothing_twice<V: StandInVenue>() {
     wait_for_audit(&ws, "signal_unfilled", |l| l["plan_id"] == "venue-btc-aborted");
     assert_eq!(venue.orders_received(&aborted), 0, "written ahead, never sent, and not sent after the restart");
     assert_eq!(venue.orders_received(&entry), 1);
-    stop(&ws, daemon);
+    stop_daemon(&ws, daemon);
 }
 
 #[test]

@@ -105,6 +105,22 @@ impl VenueError {
         }
     }
 
+    /// The kind of failure, to count failures by (the message carries waits, codes and counts).
+    pub fn cause(&self) -> &'static str {
+        match self {
+            VenueError::Refused { reason, .. } => reason.as_str(),
+            VenueError::RateLimited { .. } => "rate_limited",
+            VenueError::Banned { .. } => "banned",
+            VenueError::BackingOff { .. } => "backing_off",
+            VenueError::Transport { .. } => "transport",
+            VenueError::Status { .. } => "status",
+            VenueError::Malformed { .. } => "malformed",
+            VenueError::TooLarge { .. } => "too_large",
+            VenueError::Rules(_) => "rules",
+            VenueError::Config { .. } => "config",
+        }
+    }
+
     /// The request may have reached the venue without us hearing the answer: an order must be
     /// asked about by its client order id before anything else is decided.
     pub fn outcome_unknown(&self) -> bool {

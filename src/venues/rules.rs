@@ -107,6 +107,15 @@ impl SymbolRules {
     }
 }
 
+/// A spot market has no leverage: 1 is all it takes.
+pub fn spot_leverage(symbol: &str, leverage: Decimal) -> Result<(), RuleBreach> {
+    if leverage == Decimal::ONE {
+        Ok(())
+    } else {
+        Err(RuleBreach::NoLeverageOnSpot { symbol: symbol.to_owned(), leverage })
+    }
+}
+
 /// `value` to a multiple of `increment` (unchanged when the increment is 0 or negative).
 fn round_to(value: Decimal, increment: Decimal, strategy: RoundingStrategy) -> Decimal {
     if increment <= Decimal::ZERO {

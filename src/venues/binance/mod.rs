@@ -34,7 +34,7 @@ use crate::domain::Side;
 use super::client::VenueApi;
 use super::error::{RefusalReason, VenueError};
 use super::http::{Answer, VenueHttp};
-use super::rules::{RuleBreach, SymbolRules};
+use super::rules::{SymbolRules, spot_leverage};
 use super::types::{Balance, BookTicker, OrderRequest, OrderState, OrderType, VenuePosition};
 use super::{VenueConfig, VenueKind, VenueMarket};
 
@@ -263,10 +263,7 @@ impl VenueApi for BinanceClient {
 
     async fn set_leverage(&self, symbol: &str, leverage: Decimal) -> Result<(), VenueError> {
         if self.market == VenueMarket::Spot {
-            if leverage == Decimal::ONE {
-                return Ok(());
-            }
-            return Err(RuleBreach::NoLeverageOnSpot { symbol: symbol.to_owned(), leverage }.into());
+            return Ok(spot_leverage(symbol, leverage)?);
         }
         // USDⓈ-M takes whole leverage only: a fraction is rounded down, never up.
         let whole = leverage.trunc().max(Decimal::ONE).normalize().to_string();

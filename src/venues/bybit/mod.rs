@@ -34,7 +34,7 @@ use crate::polymarket::retry_after;
 use super::client::VenueApi;
 use super::error::{RefusalReason, VenueError};
 use super::http::{Answer, VenueHttp};
-use super::rules::{RuleBreach, SymbolRules};
+use super::rules::{SymbolRules, spot_leverage};
 use super::types::{Balance, BookTicker, OrderRequest, OrderState, OrderStatus, OrderType, VenuePosition};
 use super::{VenueConfig, VenueKind, VenueMarket};
 
@@ -331,10 +331,7 @@ impl VenueApi for BybitClient {
 
     async fn set_leverage(&self, symbol: &str, leverage: Decimal) -> Result<(), VenueError> {
         if self.market == VenueMarket::Spot {
-            if leverage == Decimal::ONE {
-                return Ok(());
-            }
-            return Err(RuleBreach::NoLeverageOnSpot { symbol: symbol.to_owned(), leverage }.into());
+            return Ok(spot_leverage(symbol, leverage)?);
         }
         let leverage = leverage.normalize().to_string();
         let body = json!({
@@ -479,6 +476,7 @@ mod tests {
 
     use super::*;
     use crate::clock::SimClock;
+    use crate::venues::RuleBreach;
 
     fn client(market: VenueMarket) -> BybitClient {
         let config = VenueConfig { market, testnet_rest_url: "http://127.0.0.1:9".into(), ..VenueConfig::default() };

@@ -39,6 +39,18 @@ pub enum QuoteRefusal {
     Stale,
 }
 
+impl QuoteRefusal {
+    /// The refusal's name, to count refusals by.
+    pub fn cause(self) -> &'static str {
+        match self {
+            QuoteRefusal::EmptySide => "empty_side",
+            QuoteRefusal::Crossed => "crossed",
+            QuoteRefusal::TooWide => "too_wide",
+            QuoteRefusal::Stale => "stale",
+        }
+    }
+}
+
 /// A usable quote, or why not.
 pub type QuoteCheck = Result<(), QuoteRefusal>;
 
@@ -68,7 +80,7 @@ pub(super) async fn poll<V: VenueApi>(
     stop: CancellationToken,
 ) -> TaskResult {
     let settings = shared.settings;
-    let mut refusals: HashMap<String, (u64, i64)> = HashMap::new();
+    let mut refusals: HashMap<(String, &'static str), (u64, i64)> = HashMap::new();
     let mut last_good: HashMap<String, i64> = HashMap::new();
     let mut blind: HashSet<String> = HashSet::new();
     loop {
@@ -88,8 +100,10 @@ pub(super) async fn poll<V: VenueApi>(
             let now = shared.now();
             let read = shared.api.book_ticker(&venue_symbol(&symbol)).await;
             let outcome = match read {
-                Ok(ticker) => check_quote(&ticker, now, &settings).map(|()| ticker).map_err(|r| r.to_string()),
-                Err(e) => Err(e.to_string()),
+                Ok(ticker) => {
+                    check_quote(&ticker, now, &settings).map(|()| ticker).map_err(|r| (r.cause(), r.to_string()))
+                }
+                Err(e) => Err((e.cause(), e.to_string())),
             };
             match outcome {
                 Ok(ticker) => {
@@ -102,9 +116,9 @@ pub(super) async fn poll<V: VenueApi>(
                     // one will do.
                     let _ = inputs.try_send(EngineMsg::now(Input::PlanQuote(Box::new(quote))));
                 }
-                Err(cause) => {
-                    let key = format!("{symbol}: {cause}");
-                    let (count, logged) = refusals.entry(key.clone()).or_insert((0, i64::MIN));
+                Err((kind, cause)) => {
+                    // Counted by kind: an error's text carries waits and counts that change every poll.
+                    let (count, logged) = refusals.entry((symbol.clone(), kind)).or_insert((0, i64::MIN));
                     *count += 1;
                     if now.0.saturating_sub(*logged) >= LOG_EVERY_MS {
                         tracing::warn!(%symbol, refused = *count, "a venue price was not used: {cause}");
