@@ -395,6 +395,11 @@ fn replay_prints_the_sessions_audit_trail_and_summary() {
     let opened = golden.lines().filter(|l| l.contains("\"event\":\"trade_opened\"")).count() as u64;
     assert_eq!(summary["trades_opened"], opened);
     assert_eq!(summary["by_reason"]["trade_closed:stop_loss"].as_u64().map(|n| n > 0), Some(true), "{summary}");
+    // Where the time went, for benchmarks: both parts measured, neither longer than the run.
+    for part in ["parse_s", "engine_s"] {
+        assert!(summary[part].as_f64().is_some_and(|s| s > 0.0 && s < 60.0), "{part}: {summary}");
+    }
+    assert_eq!(summary["format"], "json", "{summary}");
     assert!(!ws.path().join("data").exists(), "a replay writes no store");
 
     let missing = ws.output(&["replay", "--session", "no-such-session.jsonl"]);

@@ -82,6 +82,25 @@ fn a_recorded_day_replays_to_the_daemons_own_decisions() {
     let replay_decisions = decisions(&json_lines(&audit));
     assert_eq!(replay_decisions, daemon_decisions, "the replay of the recording decided otherwise than the daemon");
 
+    // The recording in the compact format: the same lines, the same ticks, the same decisions.
+    let compact = ws.path().join("recording.wtb");
+    let compact_path = compact.to_str().expect("utf-8 path");
+    let converted = ws.output(&["convert", file, "--out", compact_path, "--json"]);
+    assert!(converted.status.success(), "convert failed: {}", String::from_utf8_lossy(&converted.stderr));
+    let converted: serde_json::Value =
+        serde_json::from_slice(&converted.stdout).unwrap_or_else(|e| panic!("convert --json: {e}"));
+    assert_eq!(converted["carries_ticks"], true, "{converted}");
+    assert!(converted["books"].as_u64() > Some(0), "{converted}");
+    let replay = ws.output(&["replay", "--audit", "--json", compact_path]);
+    assert!(replay.status.success(), "replay failed: {}", String::from_utf8_lossy(&replay.stderr));
+    let stdout = String::from_utf8_lossy(&replay.stdout);
+    let mut lines: Vec<&str> = stdout.lines().collect();
+    let summary: serde_json::Value = serde_json::from_str(lines.pop().unwrap_or_default()).expect("summary json");
+    assert_eq!(summary["format"], "compact", "{summary}");
+    assert_eq!(summary["lines"], converted["lines"], "{summary}");
+    let audit: String = lines.iter().map(|l| format!("{l}\n")).collect();
+    assert_eq!(decisions(&json_lines(&audit)), daemon_decisions, "the compact recording decided otherwise");
+
     // The daemon's own replay feed takes the recording too, with its recorded ticks.
     let again = Workspace::with_default_config("");
     let mut daemon = again.spawn_daemon(&[("WHALE_TRADER__FEED__REPLAY_PATH", file)]);

@@ -67,6 +67,22 @@ fn sample_session_matches_the_golden_audit_trail() {
 }
 
 #[test]
+fn the_sample_session_in_the_compact_format_replays_to_the_same_audit_trail() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let compact = dir.path().join("sample_session.wtb");
+    let converted = whale_trader::session::convert(&repo_path("data/sample_session.jsonl"), Some(&compact))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(converted.books > 0 && converted.output_bytes < converted.input_bytes, "{converted:?}");
+    let sink = MemoryAuditSink::new();
+    let report =
+        replay_session(&compact, Arc::new(sample_config()), Box::new(sink.clone())).unwrap_or_else(|e| panic!("{e}"));
+    let (json_records, json_report) = replay_sample();
+    let lines = |records: &[AuditRecord]| records.iter().map(AuditRecord::to_json_line).collect::<Vec<_>>();
+    assert_eq!(lines(&sink.records()), lines(&json_records));
+    assert_eq!(report, json_report);
+}
+
+#[test]
 fn sample_session_shows_every_behaviour_in_order() {
     let (records, report) = replay_sample();
     // Every exit went out as one order at its bound (the book was deep enough each time) before its

@@ -11,7 +11,7 @@ use crate::config::{self, Config, LoadOptions};
 use crate::engine::audit::AuditRecord;
 use crate::engine::{MemoryAuditSink, ReplayReport};
 use crate::session::compare::{compare as diff_trails, render_text};
-use crate::session::{SessionHeader, replay_session};
+use crate::session::{SessionHeader, TimedReplay, replay_session, replay_session_timed};
 
 use super::exit;
 
@@ -21,13 +21,14 @@ use super::exit;
 pub fn replay(config: &Config, session: Option<&Path>, audit: bool, json: bool, report_dir: Option<&Path>) -> ExitCode {
     let path = session.unwrap_or(&config.feed.replay_path);
     let sink = MemoryAuditSink::new();
-    let report = match replay_session(path, Arc::new(config.clone()), Box::new(sink.clone())) {
-        Ok(report) => report,
+    let timed = match replay_session_timed(path, Arc::new(config.clone()), Box::new(sink.clone())) {
+        Ok(timed) => timed,
         Err(e) => {
             eprintln!("error: {e}");
             return ExitCode::from(exit::FAILURE);
         }
     };
+    let report = &timed.report;
     // A session says in its header when its books are not the venue's own; every summary repeats it.
     let header = match crate::session::read_header(path) {
         Ok(header) => header,
@@ -42,12 +43,16 @@ pub fn replay(config: &Config, session: Option<&Path>, audit: bool, json: bool, 
         }
     }
     if json {
-        let mut summary = summary_json(&report, &sink.records());
+        let mut summary = summary_json(report, &sink.records());
+        add_timing(&mut summary, &timed);
         summary["source"] = header_json(header.as_ref());
         summary["source_warning"] = serde_json::json!(sparse_prices_warning(config, header.as_ref()));
         println!("{summary}");
     } else {
-        print!("{}", summary_text(path, &report));
+        print!("{}", summary_text(path, report));
+        if timed.source.read != path {
+            println!("read from         : {} ({})", timed.source.read.display(), timed.source.format.as_str());
+        }
         print!("{}", header_text(header.as_ref()));
         if let Some(warning) = sparse_prices_warning(config, header.as_ref()) {
             println!("warning           : {warning}");
@@ -99,6 +104,59 @@ pub fn compare(config: &Config, base_path: &Path, other: &LoadOptions, session: 
         print!("{}", render_text(&diff, &base_name, &other_name));
     }
     ExitCode::from(exit::OK)
+}
+
+/// Writes the JSON session `session` again in the compact format (see [`crate::session::convert`]).
+pub fn convert(session: &Path, out: Option<&Path>, json: bool) -> ExitCode {
+    match crate::session::convert(session, out) {
+        Ok(done) => {
+            if json {
+                let value = serde_json::json!({
+                    "output": done.output.display().to_string(),
+                    "lines": done.lines,
+                    "books": done.books,
+                    "carries_ticks": done.carries_ticks,
+                    "input_bytes": done.input_bytes,
+                    "output_bytes": done.output_bytes,
+                });
+                println!("{value}");
+            } else {
+                println!(
+                    "wrote {} ({} lines, {} of them books in the compact form; {} bytes from {})",
+                    done.output.display(),
+                    done.lines,
+                    done.books,
+                    done.output_bytes,
+                    done.input_bytes
+                );
+                if done.output == crate::session::compact_twin(session) {
+                    println!(
+                        "replays of {} now read it instead, while {} is unchanged",
+                        session.display(),
+                        session.display()
+                    );
+                }
+            }
+            ExitCode::from(exit::OK)
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(exit::FAILURE)
+        }
+    }
+}
+
+/// Where the replay's time went, and which file it read: `parse_s` (the reading thread, reading
+/// and parsing), `engine_s` (stepping the engine and the simulated executor).
+fn add_timing(summary: &mut serde_json::Value, timed: &TimedReplay) {
+    summary["parse_s"] = serde_json::json!(round_secs(timed.parse));
+    summary["engine_s"] = serde_json::json!(round_secs(timed.engine));
+    summary["read"] = serde_json::json!(timed.source.read.display().to_string());
+    summary["format"] = serde_json::json!(timed.source.format.as_str());
+}
+
+fn round_secs(d: std::time::Duration) -> f64 {
+    (d.as_secs_f64() * 1e6).round() / 1e6
 }
 
 /// A config's file name for a column heading (the whole path when it has none).

@@ -12,15 +12,26 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use super::exact_decimal;
+use super::scan::Scan;
 use crate::clock::Timestamp;
-use crate::market::{BookCause, BookError, ClobMarketInfo, FeeCurve, OrderBook, PriceLevel};
+use crate::market::{BookCause, BookError, ClobMarketInfo, FeeCurve, OrderBook, PriceLevel, strictly_between_0_and_1};
 
 impl OrderBook {
     /// Parses one `GET /book` payload (or one element of `POST /books`).
     pub fn from_json(json: &str) -> Result<Self, BookError> {
-        let wire: BookWire = serde_json::from_str(json).map_err(|e| BookError::Parse(e.to_string()))?;
+        let mut scan = Scan::new(json);
+        let wire = match BookWire::scan(&mut scan).filter(|_| scan.at_end()) {
+            Some(wire) => wire,
+            None => serde_json::from_str(json).map_err(|e| BookError::Parse(e.to_string()))?,
+        };
         wire.into_book()
     }
+}
+
+/// A book object read by the scanner at `scan`; `None` when it is not in the plain shape (serde
+/// then reads the whole payload). Replays read hundreds of thousands of these a second.
+pub(crate) fn scan_book(scan: &mut Scan<'_>) -> Option<Result<OrderBook, BookError>> {
+    BookWire::scan(scan).map(BookWire::into_book)
 }
 
 /// A `POST /books` answer: the books that can be used, and why each other one was refused.
@@ -81,39 +92,119 @@ fn check_wire_order(asset_id: &str, field: &'static str, side: &[LevelWire]) -> 
 /// How many prices of an unsorted side a refusal quotes (a side can hold hundreds).
 const MAX_LEVELS_QUOTED: usize = 8;
 
-#[derive(Deserialize)]
-struct LevelWire {
+/// One level of a book as the wire states it.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct LevelWire {
     #[serde(deserialize_with = "exact_decimal::required")]
-    price: Decimal,
+    pub(crate) price: Decimal,
     #[serde(deserialize_with = "exact_decimal::required")]
-    size: Decimal,
+    pub(crate) size: Decimal,
 }
 
-#[derive(Deserialize)]
-struct BookWire {
+/// A book's fields as an encoding states them (the venue's JSON, or a session's compact form),
+/// before the rules a book must keep: [`BookWire::into_book`] applies those, the same for every
+/// encoding.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct BookWire {
     #[serde(default)]
-    market: String,
-    asset_id: String,
+    pub(crate) market: String,
+    pub(crate) asset_id: String,
     #[serde(deserialize_with = "exact_decimal::required")]
-    timestamp: Decimal,
+    pub(crate) timestamp: Decimal,
     #[serde(default)]
-    hash: String,
+    pub(crate) hash: String,
     #[serde(default)]
-    bids: Vec<LevelWire>,
+    pub(crate) bids: Vec<LevelWire>,
     #[serde(default)]
-    asks: Vec<LevelWire>,
+    pub(crate) asks: Vec<LevelWire>,
     #[serde(deserialize_with = "exact_decimal::required")]
-    min_order_size: Decimal,
+    pub(crate) min_order_size: Decimal,
     #[serde(deserialize_with = "exact_decimal::required")]
-    tick_size: Decimal,
+    pub(crate) tick_size: Decimal,
     #[serde(default)]
-    neg_risk: bool,
+    pub(crate) neg_risk: bool,
     #[serde(default, deserialize_with = "exact_decimal::optional")]
-    last_trade_price: Option<Decimal>,
+    pub(crate) last_trade_price: Option<Decimal>,
+}
+
+impl LevelWire {
+    fn scan_side(scan: &mut Scan<'_>) -> Option<Vec<LevelWire>> {
+        scan.eat(b'[')?;
+        let mut side = Vec::new();
+        if scan.eat_if(b']') {
+            return Some(side);
+        }
+        loop {
+            scan.eat(b'{')?;
+            scan.expect_key("price")?;
+            let price = scan.decimal()?;
+            scan.eat(b',')?;
+            scan.expect_key("size")?;
+            let size = scan.decimal()?;
+            scan.eat(b'}')?;
+            side.push(LevelWire { price, size });
+            if !scan.eat_if(b',') {
+                break;
+            }
+        }
+        scan.eat(b']')?;
+        Some(side)
+    }
 }
 
 impl BookWire {
-    fn into_book(self) -> Result<OrderBook, BookError> {
+    /// The scanner's reading of a book object: the fields serde's would read, each at most once,
+    /// in any order; an unknown field sends the payload to serde.
+    fn scan(scan: &mut Scan<'_>) -> Option<BookWire> {
+        let (mut market, mut asset_id, mut timestamp, mut hash) = (None, None, None, None);
+        let (mut bids, mut asks, mut min_order_size, mut tick_size) = (None, None, None, None);
+        let (mut neg_risk, mut last_trade_price) = (None, None);
+        fn once<T>(slot: &mut Option<T>, value: Option<T>) -> Option<()> {
+            if slot.is_some() {
+                return None;
+            }
+            *slot = Some(value?);
+            Some(())
+        }
+        scan.eat(b'{')?;
+        if !scan.eat_if(b'}') {
+            loop {
+                match scan.key()? {
+                    "market" => once(&mut market, scan.str().map(str::to_owned))?,
+                    "asset_id" => once(&mut asset_id, scan.str().map(str::to_owned))?,
+                    "timestamp" => once(&mut timestamp, scan.decimal())?,
+                    "hash" => once(&mut hash, scan.str().map(str::to_owned))?,
+                    "bids" => once(&mut bids, LevelWire::scan_side(scan))?,
+                    "asks" => once(&mut asks, LevelWire::scan_side(scan))?,
+                    "min_order_size" => once(&mut min_order_size, scan.decimal())?,
+                    "tick_size" => once(&mut tick_size, scan.decimal())?,
+                    "neg_risk" => once(&mut neg_risk, scan.bool())?,
+                    "last_trade_price" => {
+                        once(&mut last_trade_price, if scan.null() { Some(None) } else { scan.decimal().map(Some) })?
+                    }
+                    _ => return None,
+                }
+                if !scan.eat_if(b',') {
+                    break;
+                }
+            }
+            scan.eat(b'}')?;
+        }
+        Some(BookWire {
+            market: market.unwrap_or_default(),
+            asset_id: asset_id?,
+            timestamp: timestamp?,
+            hash: hash.unwrap_or_default(),
+            bids: bids.unwrap_or_default(),
+            asks: asks.unwrap_or_default(),
+            min_order_size: min_order_size?,
+            tick_size: tick_size?,
+            neg_risk: neg_risk.unwrap_or_default(),
+            last_trade_price: last_trade_price.flatten(),
+        })
+    }
+
+    pub(crate) fn into_book(self) -> Result<OrderBook, BookError> {
         let asset_id = self.asset_id;
         let invalid = |field: &'static str, value: String, rule: &'static str| BookError::Invalid {
             asset_id: asset_id.clone(),
@@ -133,28 +224,25 @@ impl BookWire {
             return Err(invalid("min_order_size", self.min_order_size.to_string(), "must not be negative"));
         }
         let levels = |side: Vec<LevelWire>, field: &'static str| -> Result<Vec<PriceLevel>, BookError> {
-            let mut out = Vec::with_capacity(side.len());
-            for level in &side {
-                if level.price <= Decimal::ZERO || level.price >= Decimal::ONE {
-                    return Err(BookError::Invalid {
-                        asset_id: asset_id.clone(),
-                        cause: BookCause::PriceOutOfRange,
-                        field,
-                        value: level.price.to_string(),
-                        rule: "level price must be between 0 and 1",
-                    });
-                }
+            if let Some(level) = side.iter().find(|l| !strictly_between_0_and_1(l.price)) {
+                return Err(BookError::Invalid {
+                    asset_id: asset_id.clone(),
+                    cause: BookCause::PriceOutOfRange,
+                    field,
+                    value: level.price.to_string(),
+                    rule: "level price must be between 0 and 1",
+                });
             }
             check_wire_order(&asset_id, field, &side)?;
-            for level in side {
-                if level.size < Decimal::ZERO {
-                    return Err(invalid(field, level.size.to_string(), "level size must not be negative"));
-                }
-                if level.size > Decimal::ZERO {
-                    out.push(PriceLevel { price: level.price, size: level.size });
-                }
+            if let Some(level) = side.iter().find(|l| l.size.is_sign_negative() && !l.size.is_zero()) {
+                return Err(invalid(field, level.size.to_string(), "level size must not be negative"));
             }
-            Ok(out)
+            // Filtered and mapped in place: the wire's allocation becomes the book's.
+            Ok(side
+                .into_iter()
+                .filter(|l| !l.size.is_zero())
+                .map(|l| PriceLevel { price: l.price, size: l.size })
+                .collect())
         };
         let mut bids = levels(self.bids, "bids")?;
         let mut asks = levels(self.asks, "asks")?;

@@ -12,6 +12,7 @@
 //! | `whale_feed` | the per-wallet pollers that feed the engine |
 //! | `history` | a wallet's past trades (the feed's paging and dedupe) and a token's `/prices-history`, for `fetch-history` |
 //! | `book` | CLOB books and `/clob-markets` parameters read from the wire into `market` types |
+//! | `scan` | a borrowed, allocation-free reader for a payload's plain shape, in front of serde |
 //! | `market_data` | public CLOB reads: `/book`, `/books`, `/clob-markets`, `/markets` |
 //! | `market_status` | a market's status from `/markets/{condition_id}`: closed, accepting orders, winner |
 //! | `staleness` | which watched tokens have a fresh price (pure) |
@@ -36,6 +37,7 @@ mod market_status;
 mod order;
 mod outage;
 mod price_feed;
+mod scan;
 #[cfg(feature = "live")]
 mod signer;
 mod staleness;
@@ -44,6 +46,7 @@ mod wallet;
 mod whale_feed;
 
 pub use auth::{AuthError, L2Credentials, l2_headers, l2_signature};
+pub(crate) use book::{BookWire, LevelWire, scan_book};
 pub use book::{ParsedBooks, parse_books};
 pub use config::{
     CredentialsConfig, DataApiVersion, FetchHistoryConfig, HttpConfig, MarketWsConfig, NamesConfig, PolymarketConfig,
@@ -69,6 +72,7 @@ pub use order::{
     salt_for_client_order_id,
 };
 pub use price_feed::{BookUpdate, PriceEvent, PriceFeedHandle, PriceFeedSnapshot, spawn_price_feed};
+pub(crate) use scan::Scan;
 #[cfg(feature = "live")]
 pub use signer::{OrderSignature, OrderSigner, SignError};
 pub use staleness::{StalenessTracker, TokenFreshness};

@@ -14,9 +14,7 @@ use crate::clock::{Clock, SimClock, Timestamp};
 use crate::engine::replay::{TICK_EVERY_MS, first_tick_before};
 use crate::engine::{Input, ReplayReport};
 use crate::market::SharedBookRefusals;
-use crate::session::{
-    MalformedLines, SessionError, SessionLine, SessionLines, carries_ticks, malformed_cause, parse_session_line,
-};
+use crate::session::{MalformedLines, ParsedLine, SessionError, SessionReader, carries_ticks, malformed_cause};
 
 use super::engine_task::EngineMsg;
 
@@ -44,9 +42,7 @@ pub async fn run_replay_feed(
     let recorded_ticks = tokio::task::spawn_blocking(move || carries_ticks(&scanned))
         .await
         .map_err(|e| SessionError::Io { path: path.display().to_string(), reason: e.to_string() })??;
-    let file = std::fs::File::open(path)
-        .map_err(|e| SessionError::Io { path: path.display().to_string(), reason: e.to_string() })?;
-    let mut lines = stream_lines(file, cancel.clone());
+    let mut lines = stream_lines(SessionReader::open(path)?, cancel.clone());
     let speed = speed.to_f64().filter(|s| s.is_finite() && *s > 0.0);
     let resume_after = resume_after.unwrap_or(0);
     let mut started = tokio::time::Instant::now();
@@ -57,9 +53,9 @@ pub async fn run_replay_feed(
     let mut report = ReplayReport { resumed_after: Some(resume_after).filter(|r| *r > 0), ..Default::default() };
     let mut malformed = MalformedLines::new(path);
     while let Some(line) = lines.recv().await {
-        let line = line.map_err(|e| SessionError::Io { path: path.display().to_string(), reason: e.to_string() })?;
+        let line = line?;
         report.lines += 1;
-        let event = match parse_session_line(line.text) {
+        let event = match line.parsed {
             Ok(Some(event)) => event,
             Ok(None) => continue,
             Err(SessionError::BookRefused(e)) => {
@@ -153,14 +149,24 @@ const NO_TICK: Timestamp = Timestamp::from_millis(i64::MAX);
 /// Lines read ahead of the pacing loop at most: enough to keep it fed, a bounded amount of memory.
 const LINES_READ_AHEAD: usize = 1024;
 
-/// Streams the lines of `file` from a blocking thread, so that a day's recording is never held in
-/// memory whole and the async runtime never waits on the disk. The thread stops at the end of the
-/// file, on a read error (sent as the last item) or when the receiver is gone.
-fn stream_lines(file: std::fs::File, cancel: CancellationToken) -> mpsc::Receiver<std::io::Result<SessionLine>> {
+/// Reads and parses the session's lines on a blocking thread, so that a day's recording is never
+/// held in memory whole and the async runtime never waits on the disk or the parser. The thread
+/// stops at the end of the file, on a read error (sent as the last item) or when the receiver is
+/// gone.
+fn stream_lines(
+    mut reader: SessionReader,
+    cancel: CancellationToken,
+) -> mpsc::Receiver<Result<ParsedLine, SessionError>> {
     let (tx, rx) = mpsc::channel(LINES_READ_AHEAD);
     tokio::task::spawn_blocking(move || {
-        for line in SessionLines::new(std::io::BufReader::new(file)) {
-            if cancel.is_cancelled() || tx.blocking_send(line).is_err() {
+        loop {
+            let line = match reader.next_line() {
+                Ok(Some(line)) => Ok(line),
+                Ok(None) => return,
+                Err(e) => Err(e),
+            };
+            let failed = line.is_err();
+            if cancel.is_cancelled() || tx.blocking_send(line).is_err() || failed {
                 return;
             }
         }

@@ -8,7 +8,7 @@ use super::file::LineError;
 use crate::clock::Timestamp;
 use crate::engine::{Control, Input};
 use crate::market::{ClobMarketInfo, MAX_OUTCOMES, MarketName, NameSource, OrderBook, OutcomeName, clean_name};
-use crate::polymarket::{ActivityRow, parse_v1_row};
+use crate::polymarket::{ActivityRow, Scan, parse_v1_row, scan_book};
 
 /// The latest event time a session line may carry (2100-01-01T00:00:00Z, in milliseconds); the
 /// earliest is the Unix epoch. Outside this a `ts` is a corrupt value, not a recording.
@@ -146,6 +146,9 @@ fn missing(field: &'static str) -> SessionError {
 
 /// Parses one line of a session file. `Ok(None)` for a blank line or a non-trade activity row.
 pub fn parse_line(line: &str) -> Result<Option<ReplayEvent>, SessionError> {
+    if let Some(book) = scan_book_line(line) {
+        return book;
+    }
     if line.trim().is_empty() {
         return Ok(None);
     }
@@ -230,6 +233,30 @@ pub fn parse_line(line: &str) -> Result<Option<ReplayEvent>, SessionError> {
     Ok(Some(ReplayEvent { at, input }))
 }
 
+/// A `book` line in the shape the recorder writes (`{"ts":…,"type":"book","book":{…}}`, in that
+/// order), read without building a DOM: most of a session is such lines. `None` for any other
+/// line, or one the scanner leaves to serde; [`parse_line`] then reads it the general way, to the
+/// same result.
+fn scan_book_line(line: &str) -> Option<Result<Option<ReplayEvent>, SessionError>> {
+    let mut scan = Scan::new(line);
+    scan.eat(b'{')?;
+    scan.expect_key("ts")?;
+    let ts = scan.int().filter(|ts| *ts <= LATEST_SESSION_TS_MS)?;
+    scan.eat(b',')?;
+    scan.expect_key("type")?;
+    (scan.str()? == "book").then_some(())?;
+    scan.eat(b',')?;
+    scan.expect_key("book")?;
+    let book = scan_book(&mut scan)?;
+    scan.eat(b'}')?;
+    scan.at_end().then_some(())?;
+    let at = Timestamp::from_millis(ts);
+    Some(
+        book.map(|book| Some(ReplayEvent { at, input: Input::Book(Box::new(book)) }))
+            .map_err(SessionError::BookRefused),
+    )
+}
+
 /// A line read from a session file, parsed; a line that could not be read as text is malformed.
 pub fn parse_session_line(text: Result<String, LineError>) -> Result<Option<ReplayEvent>, SessionError> {
     match text {
@@ -264,5 +291,32 @@ mod tests {
             r#"{{"ts":{LATEST_SESSION_TS_MS},"type":"resolution","condition_id":"0xc","winning_token_id":"1"}}"#
         );
         assert!(matches!(parse_line(&line), Ok(Some(_))));
+    }
+}
+
+#[cfg(test)]
+mod scan_tests {
+    use super::*;
+
+    const BOOK: &str = r#"{"ts":1767607200001,"type":"book","book":{"market":"0xa4c1","asset_id":"68147277296385644394718024663673773591643019593936242597937219845624594143946","timestamp":"1767607200001","hash":"fe3b890b93f448b3a5aa3c814f426dcbb394fb36","bids":[{"price":"0.501","size":"1000000"}],"asks":[{"price":"0.502","size":"1000000"}],"min_order_size":"5","tick_size":"0.001","neg_risk":false,"last_trade_price":"0.500"}}"#;
+
+    #[test]
+    fn a_book_line_in_the_recorders_shape_is_read_by_the_scanner_to_what_serde_reads() {
+        let fast = scan_book_line(BOOK).unwrap_or_else(|| panic!("the scanner reads the common shape"));
+        let fast = format!("{:?}", fast.unwrap_or_else(|e| panic!("{e}")));
+        // The same line with a space added leaves the fixed key order: serde's path reads it.
+        let spaced = BOOK.replacen("{\"ts\"", "{ \"ts\"", 1).replacen(",\"type\"", ", \"type\"", 1);
+        assert!(scan_book_line(&BOOK.replacen("\"ts\"", "\"ts2\"", 1)).is_none());
+        let slow: RawLine<'_> = serde_json::from_str(BOOK).unwrap_or_else(|e| panic!("{e}"));
+        let slow =
+            OrderBook::from_json(slow.book.unwrap_or_else(|| panic!("book")).get()).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            fast,
+            format!(
+                "{:?}",
+                Some(ReplayEvent { at: Timestamp::from_millis(1_767_607_200_001), input: Input::Book(Box::new(slow)) })
+            )
+        );
+        assert_eq!(format!("{:?}", parse_line(&spaced)), format!("{:?}", parse_line(BOOK)));
     }
 }

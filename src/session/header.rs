@@ -6,7 +6,10 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use std::io::Seek;
+
 use super::SessionError;
+use super::binary::{BinaryHeader, BinaryLine, BinaryReader};
 use super::file::SessionLines;
 
 /// What a session's header line says.
@@ -49,9 +52,23 @@ struct HeaderLine {
 /// The header of the session at `path`: its first line, when that is a header line.
 pub fn read_header(path: &Path) -> Result<Option<SessionHeader>, SessionError> {
     let io = |e: std::io::Error| SessionError::Io { path: path.display().to_string(), reason: e.to_string() };
-    let file = std::fs::File::open(path).map_err(io)?;
-    let Some(first) = SessionLines::new(std::io::BufReader::new(file)).next() else { return Ok(None) };
-    let Ok(text) = first.map_err(io)?.text else { return Ok(None) };
+    let mut file = std::fs::File::open(path).map_err(io)?;
+    let first = if BinaryHeader::read(&mut file)
+        .map_err(|e| SessionError::Io { path: path.display().to_string(), reason: e.to_string() })?
+        .is_some()
+    {
+        // A compact session keeps its header line as text, first of its lines.
+        match BinaryReader::new(std::io::BufReader::new(file)).next_line() {
+            Ok(Some(BinaryLine::Text(Ok(text)))) => text,
+            _ => return Ok(None),
+        }
+    } else {
+        file.rewind().map_err(io)?;
+        let Some(first) = SessionLines::new(std::io::BufReader::new(file)).next() else { return Ok(None) };
+        let Ok(text) = first.map_err(io)?.text else { return Ok(None) };
+        text
+    };
+    let text = first;
     match serde_json::from_str::<HeaderLine>(&text) {
         Ok(HeaderLine { kind, header: Some(header) }) if kind == "header" => Ok(Some(header)),
         _ => Ok(None),

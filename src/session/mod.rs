@@ -32,10 +32,13 @@
 //! | module | job |
 //! | --- | --- |
 //! | `file` | bounded line reading, malformed lines tallied rather than logged one by one |
+//! | `binary` | the compact format: the same lines, books in a few dozen bytes (`whale-trader convert`) |
+//! | `reader` | [`SessionReader`]: a session in either format (a JSON one through its compact twin) as parsed lines |
+//! | `convert` | [`convert`]: a JSON session written again in the compact format |
 //! | `event` | one line parsed into its time and [`crate::engine::Input`] |
 //! | `writer` | the other way: an [`crate::engine::Input`] back to its line, for the recorder |
 //! | `recording` | `[record]` and the recorded files: one per UTC day, bounded per file and in total |
-//! | `replay` | [`replay_session`]: the plain loop, as fast as the CPU allows (`whale-trader replay`, tests, benchmarks) |
+//! | `replay` | [`replay_session`]: the plain loop, as fast as the CPU allows, parsing on a second thread (`whale-trader replay`, tests, benchmarks) |
 //! | `header` | the optional header line: [`SessionHeader`], [`read_header`] |
 //! | `fetch` | `whale-trader fetch-history`: a session built from wallets' public trades and price history, resumable |
 //! | `compare` | the decision diff of two replays' audit trails (`whale-trader replay --compare`) |
@@ -43,20 +46,26 @@
 //! The daemon's paced replay (`[feed] source = "replay"`) is the async half:
 //! [`crate::runtime::run_replay_feed`].
 
+mod binary;
 pub mod compare;
+mod convert;
 mod event;
 pub mod fetch;
 mod file;
 mod header;
+mod reader;
 mod recording;
 mod replay;
 mod writer;
 
+pub use binary::{BinaryError, BinaryHeader};
+pub use convert::{ConvertError, Converted, convert};
 pub use event::{LATEST_SESSION_TS_MS, ReplayEvent, malformed_cause, parse_line, parse_session_line};
 pub use file::{LineError, MALFORMED_SUMMARY_EVERY, MAX_LINE_BYTES, MalformedLines, SessionLine, SessionLines};
 pub use header::{HeaderWallet, SessionHeader, read_header};
+pub use reader::{ParsedLine, SessionFormat, SessionReader, SessionSource, carries_ticks, compact_twin};
 pub use recording::{RecordConfig, RecordError, SessionFiles, Written, file_name};
-pub use replay::{carries_ticks, replay_session};
+pub use replay::{TimedReplay, replay_session, replay_session_timed};
 pub use writer::{WriteError, is_recorded, line_for, whale_trade_line};
 
 use crate::engine::EngineError;
