@@ -11,8 +11,8 @@ use crate::config::LogFileConfig;
 /// Lines a file's writer thread may have waiting before a logging call waits for it. The queue's
 /// slots are allocated and written when the writer starts (32 bytes each): the library's default of
 /// 128,000 lines held 4 MB resident per file, 16 MB for the four files, on a daemon that needs a
-/// few MB in all. 4,096 lines is tens of milliseconds of the busiest logging a daemon does, far
-/// more than a file write (to the page cache) takes.
+/// few MB in all. A logging call waits only once 4,096 lines are behind, and the writer empties
+/// the queue at the pace of writes to the page cache.
 const QUEUED_LINES: usize = 4096;
 
 /// A writer for `dir/name` that rotates at `rotation.max_size_bytes` and keeps `rotation.keep`
