@@ -31,7 +31,8 @@ use super::worker::Worker;
 use crate::clock::{Clock, SystemClock, Timestamp};
 
 /// How often the dispatcher collects non-critical alerts that did not wake it. Critical alerts
-/// and a half-full queue wake it at once.
+/// and a half-full queue wake it at once; so does the first alert after a tick that found nothing
+/// (the dispatcher then waits without the tick: an idle daemon is not woken 20 times a second).
 const HANDOFF_TICK: Duration = Duration::from_millis(50);
 
 /// Builds and starts the alert system.
@@ -347,7 +348,8 @@ impl Dispatcher {
         let mut config_open = true;
         loop {
             // Always look before waiting: a wake-up lost to a `select!` costs nothing this way.
-            self.inbox.lane.take_all(&mut batch);
+            // Nothing queued parks the lane: the next push wakes us, so the tick can stop.
+            let ticking = self.inbox.lane.take_all_or_park(&mut batch);
             let now = self.clock.now();
             for alert in batch.drain(..) {
                 self.handle(alert, now);
@@ -364,8 +366,9 @@ impl Dispatcher {
                 biased;
                 _ = shutdown.cancelled() => break,
                 _ = self.inbox.lane.wait() => {}
-                // Non-critical alerts do not wake the dispatcher (see `lane`): it collects them here.
-                _ = tokio::time::sleep(HANDOFF_TICK) => {}
+                // Non-critical alerts do not wake the dispatcher (see `lane`): it collects them here,
+                // while they keep coming.
+                _ = tokio::time::sleep(HANDOFF_TICK), if ticking => {}
                 changed = config.changed(), if config_open => match changed {
                     Ok(()) => {
                         let new = config.borrow_and_update().clone();

@@ -12,6 +12,11 @@
 //! machine and worse at the tail). So a lane can be [`Wake::Batched`]: a push wakes the consumer
 //! only for a critical item or when half the capacity is used, and otherwise the consumer picks
 //! items up on its own short tick. The engine then pays one uncontended lock and one push.
+//!
+//! A tick that keeps running while nothing happens wakes a thread many times a second for nothing.
+//! So a batched consumer that finds the lane empty *parks* it ([`Lane::take_all_or_park`]) and
+//! waits without its tick; the next push into a parked lane wakes it, whatever the item. Only the
+//! first alert after a quiet spell pays the wake-up; the ones behind it ride the tick again.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -39,6 +44,8 @@ struct State<T> {
     items: VecDeque<T>,
     non_critical: usize,
     closed: bool,
+    /// The consumer found the lane empty and waits without its tick: the next push wakes it.
+    parked: bool,
 }
 
 /// When a push wakes the consumer.
@@ -46,7 +53,8 @@ struct State<T> {
 pub enum Wake {
     /// Every push: for consumers that only ever wait on the lane (channel workers).
     EveryPush,
-    /// Critical items and a half-full lane only; the consumer also polls on a tick (the dispatcher).
+    /// Critical items, a half-full lane and the first push into a parked lane only; the consumer
+    /// also polls on a tick while items keep coming (the dispatcher).
     Batched,
 }
 
@@ -65,6 +73,7 @@ impl<T: Urgency> Lane<T> {
                 items: VecDeque::with_capacity(capacity.min(4096)),
                 non_critical: 0,
                 closed: false,
+                parked: false,
             }),
             ready: Notify::new(),
             capacity: AtomicUsize::new(capacity.max(1)),
@@ -103,9 +112,10 @@ impl<T: Urgency> Lane<T> {
                 state.non_critical += 1;
             }
             state.items.push_back(item);
+            let parked = std::mem::take(&mut state.parked);
             let wake = match self.wake {
                 Wake::EveryPush => true,
-                Wake::Batched => critical || state.non_critical.saturating_mul(2) >= capacity,
+                Wake::Batched => parked || critical || state.non_critical.saturating_mul(2) >= capacity,
             };
             (dropped, wake)
         };
@@ -124,6 +134,20 @@ impl<T: Urgency> Lane<T> {
         state.non_critical = 0;
         out.extend(state.items.drain(..));
         !(state.closed && out.is_empty())
+    }
+
+    /// As [`Lane::take_all`], and when nothing was queued the lane is marked parked: the next push
+    /// wakes the consumer (see the module documentation). Returns whether something was taken.
+    /// The mark is set under the same lock as the pushes, so no push can slip between the look and
+    /// the mark unseen.
+    pub fn take_all_or_park(&self, out: &mut Vec<T>) -> bool {
+        let mut state = self.lock();
+        state.non_critical = 0;
+        let before = out.len();
+        out.extend(state.items.drain(..));
+        let took = out.len() > before;
+        state.parked = !took;
+        took
     }
 
     /// The oldest item, if any.
@@ -218,6 +242,22 @@ mod tests {
         assert!(woken(&lane), "half full: wake");
         lane.push(Item(3, true));
         assert!(woken(&lane), "critical: wake");
+    }
+
+    #[test]
+    fn a_parked_lane_wakes_its_consumer_at_the_first_push_only() {
+        let lane = Lane::new(4, Wake::Batched);
+        let woken = |lane: &Lane<Item>| futures::FutureExt::now_or_never(lane.wait()).is_some();
+        let mut out = Vec::new();
+        assert!(!lane.take_all_or_park(&mut out), "empty: parked");
+        lane.push(Item(1, false));
+        assert!(woken(&lane), "the first push into a parked lane wakes the consumer");
+        lane.push(Item(2, false));
+        assert!(woken(&lane), "half full: wake");
+        assert!(lane.take_all_or_park(&mut out), "items taken: not parked");
+        assert_eq!(out, vec![Item(1, false), Item(2, false)]);
+        lane.push(Item(3, false));
+        assert!(!woken(&lane), "a lane that is not parked waits for the tick");
     }
 
     #[tokio::test]

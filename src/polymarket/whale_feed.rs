@@ -8,9 +8,15 @@
 //! behind `takerOnly=true`), is CDN-cached 15 s rather than 300 s, and keyset cursors do not shift
 //! under a moving feed. Oldest first, so a poll cut short still leaves a watermark that is true.
 //! `api_version = "v1"` uses `GET /activity` with offset paging instead.
+//!
+//! The wallets' polls are spread evenly over the poll interval (wallet `i` of `n` first polls
+//! `i/n` of an interval after start-up), not all fired at the same instant: a thousand wallets polled
+//! together would queue behind the shared rate limiter every interval, each wallet's place in that
+//! queue (and so its interval) changing from one round to the next.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
+use std::time::Duration;
 
 use serde::Serialize;
 use tokio::sync::{Semaphore, mpsc, watch};
@@ -161,6 +167,7 @@ pub fn spawn_whale_feed_with_held_back(
         cursors.push((address, cursor));
     }
 
+    warn_if_rate_cannot_keep_the_interval(&settings, cursors.len());
     let (snapshot_tx, snapshot_rx) = watch::channel(initial);
     let context = Arc::new(FeedContext {
         base_url: config.data_api_url.clone(),
@@ -175,8 +182,11 @@ pub fn spawn_whale_feed_with_held_back(
     });
     let task = tokio::spawn(async move {
         let mut wallet_tasks = JoinSet::new();
-        for (address, cursor) in cursors {
-            wallet_tasks.spawn(follow_wallet(context.clone(), address, cursor));
+        let started = tokio::time::Instant::now();
+        let wallets = cursors.len();
+        for (i, (address, cursor)) in cursors.into_iter().enumerate() {
+            let first_poll = started + first_poll_offset(context.settings.poll_interval(), i, wallets);
+            wallet_tasks.spawn(follow_wallet(context.clone(), address, cursor, first_poll));
         }
         let mut finals = HashMap::new();
         while let Some(done) = wallet_tasks.join_next().await {
@@ -192,9 +202,44 @@ pub fn spawn_whale_feed_with_held_back(
     Ok(WhaleFeedHandle { snapshot: snapshot_rx, task })
 }
 
-/// Polls one wallet until cancelled (or the engine's queue closes); returns its final cursor.
-async fn follow_wallet(ctx: Arc<FeedContext>, address: String, mut cursor: WalletCursor) -> (String, CursorState) {
-    let mut ticker = tokio::time::interval(ctx.settings.poll_interval());
+/// Every poll is at least one request: more wallets than `requests_per_sec` allows at
+/// `poll_interval_ms` are polled less often than configured. Said once, at start-up, with the
+/// interval they will get.
+fn warn_if_rate_cannot_keep_the_interval(settings: &WhaleFeedConfig, wallets: usize) {
+    let per_sec = u64::from(settings.requests_per_sec.max(1));
+    let needed_millis = (wallets as u64).saturating_mul(1_000);
+    if needed_millis > per_sec.saturating_mul(settings.poll_interval_ms) {
+        tracing::warn!(
+            wallets,
+            poll_interval_ms = settings.poll_interval_ms,
+            requests_per_sec = settings.requests_per_sec,
+            "{wallets} wallets polled every {} ms need at least {} Data API requests per second, more than \
+             polymarket.whale_feed.requests_per_sec = {}: each wallet will be polled about every {} ms",
+            settings.poll_interval_ms,
+            needed_millis.div_ceil(settings.poll_interval_ms.max(1)),
+            settings.requests_per_sec,
+            needed_millis / per_sec,
+        );
+    }
+}
+
+/// When wallet `index` of `wallets` first polls, after start-up: its share of one interval, so
+/// that the polls are spread evenly over it (see the module documentation).
+fn first_poll_offset(interval: Duration, index: usize, wallets: usize) -> Duration {
+    let wallets = u32::try_from(wallets.max(1)).unwrap_or(u32::MAX);
+    let index = u32::try_from(index).unwrap_or(u32::MAX).min(wallets - 1);
+    interval / wallets * index
+}
+
+/// Polls one wallet from `first_poll` on, every interval, until cancelled (or the engine's queue
+/// closes); returns its final cursor.
+async fn follow_wallet(
+    ctx: Arc<FeedContext>,
+    address: String,
+    mut cursor: WalletCursor,
+    first_poll: tokio::time::Instant,
+) -> (String, CursorState) {
+    let mut ticker = tokio::time::interval_at(first_poll, ctx.settings.poll_interval());
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut resume = None;
     loop {
@@ -511,6 +556,16 @@ mod tests {
 
     fn page(raw_count: usize, cursor: Option<&str>) -> ActivityPage {
         ActivityPage { raw_count, next_cursor: cursor.map(String::from), ..ActivityPage::default() }
+    }
+
+    #[test]
+    fn the_first_polls_are_spread_evenly_over_one_interval() {
+        let interval = Duration::from_millis(3_000);
+        let offsets: Vec<u128> = (0..3).map(|i| first_poll_offset(interval, i, 3).as_millis()).collect();
+        assert_eq!(offsets, vec![0, 1_000, 2_000]);
+        assert_eq!(first_poll_offset(interval, 0, 1), Duration::ZERO);
+        assert_eq!(first_poll_offset(interval, 999, 1_000).as_millis(), 2_997);
+        assert_eq!(first_poll_offset(interval, 0, 0), Duration::ZERO, "no wallets: no division by zero");
     }
 
     #[test]

@@ -11,6 +11,10 @@
 //! arriving while a checkpoint runs. So when the WAL has grown past [`REWIND_AFTER_FRAMES`], the
 //! writer, the next time its queue is empty, runs one `PASSIVE` checkpoint itself (little is left to
 //! copy by then) and its next transaction overwrites the WAL from its start instead of growing it.
+//!
+//! With nothing committed since its last checkpoint the thread has nothing to fold, so it parks
+//! until the writer's next commit ([`Checkpointer::committed`]) instead of waking four times a
+//! second on an idle daemon.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -30,10 +34,20 @@ pub(super) const REWIND_AFTER_FRAMES: u64 = 1024;
 
 /// The checkpointing thread; stops (and joins) when dropped.
 pub(super) struct Checkpointer {
-    stop: Arc<AtomicBool>,
-    /// Frames in the WAL at the last checkpoint (the size the next rewind gets rid of).
-    frames: Arc<AtomicU64>,
+    shared: Arc<Shared>,
     thread: Option<JoinHandle<()>>,
+}
+
+/// What the writer and the checkpointing thread share.
+struct Shared {
+    stop: AtomicBool,
+    /// Frames in the WAL at the last checkpoint (the size the next rewind gets rid of).
+    frames: AtomicU64,
+    /// A commit happened since the thread last looked (true at start: a WAL left by an earlier run
+    /// is folded too).
+    dirty: AtomicBool,
+    /// The thread is parked (or about to): the next commit unparks it.
+    parked: AtomicBool,
 }
 
 impl Checkpointer {
@@ -42,26 +56,41 @@ impl Checkpointer {
             Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX)
                 .map_err(|e| StoreError::Open { path: path.to_path_buf(), message: e.to_string() })?;
         conn.busy_timeout(busy_timeout).map_err(StoreError::sqlite("setting the checkpointer's busy timeout"))?;
-        let stop = Arc::new(AtomicBool::new(false));
-        let frames = Arc::new(AtomicU64::new(0));
+        let shared = Arc::new(Shared {
+            stop: AtomicBool::new(false),
+            frames: AtomicU64::new(0),
+            dirty: AtomicBool::new(true),
+            parked: AtomicBool::new(false),
+        });
         let thread = std::thread::Builder::new()
             .name("store-checkpoint".into())
             .spawn({
-                let (stop, frames) = (Arc::clone(&stop), Arc::clone(&frames));
+                let shared = Arc::clone(&shared);
                 let path = path.to_path_buf();
-                move || run(conn, &path, &stop, &frames)
+                move || run(conn, &path, &shared)
             })
             .map_err(|e| StoreError::WriterStart { message: format!("cannot start the checkpoint thread: {e}") })?;
-        Ok(Self { stop, frames, thread: Some(thread) })
+        Ok(Self { shared, thread: Some(thread) })
+    }
+
+    /// Called by the writer after every commit: there is something to fold again. Costs an atomic
+    /// store, plus a wake-up only when the thread had parked (the first commit after a quiet spell).
+    pub(super) fn committed(&self) {
+        self.shared.dirty.store(true, Ordering::SeqCst);
+        if self.shared.parked.swap(false, Ordering::SeqCst)
+            && let Some(thread) = &self.thread
+        {
+            thread.thread().unpark();
+        }
     }
 
     /// Called by the writer when its queue is empty: rewinds the WAL if it has grown (see above).
     pub(super) fn rewind_if_grown(&self, writer: &Connection) {
-        if self.frames.load(Ordering::Relaxed) < REWIND_AFTER_FRAMES {
+        if self.shared.frames.load(Ordering::Relaxed) < REWIND_AFTER_FRAMES {
             return;
         }
         match passive_checkpoint(writer) {
-            Ok(frames) => self.frames.store(frames, Ordering::Relaxed),
+            Ok(frames) => self.shared.frames.store(frames, Ordering::Relaxed),
             Err(e) => tracing::debug!(error = %e, "writer-side checkpoint skipped"),
         }
     }
@@ -69,20 +98,41 @@ impl Checkpointer {
 
 /// One `PASSIVE` checkpoint; returns the frames in the WAL.
 fn passive_checkpoint(conn: &Connection) -> rusqlite::Result<u64> {
-    conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| row.get::<_, i64>(1))
-        .map(|frames| u64::try_from(frames).unwrap_or(0))
+    passive_checkpoint_counts(conn).map(|(frames, _)| frames)
 }
 
-fn run(conn: Connection, path: &Path, stop: &AtomicBool, frames: &AtomicU64) {
+/// One `PASSIVE` checkpoint; returns the frames in the WAL and how many of them are now copied
+/// into the database (fewer while a reader still needs the older pages).
+fn passive_checkpoint_counts(conn: &Connection) -> rusqlite::Result<(u64, u64)> {
+    conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| Ok((row.get::<_, i64>(1)?, row.get::<_, i64>(2)?)))
+        .map(|(frames, copied)| (u64::try_from(frames).unwrap_or(0), u64::try_from(copied).unwrap_or(0)))
+}
+
+fn run(conn: Connection, path: &Path, shared: &Shared) {
     let mut failures = 0u32;
-    while !stop.load(Ordering::Relaxed) {
+    while !shared.stop.load(Ordering::SeqCst) {
         std::thread::sleep(CHECKPOINT_EVERY);
-        match passive_checkpoint(&conn) {
-            Ok(in_wal) => {
-                frames.store(in_wal, Ordering::Relaxed);
+        if !shared.dirty.swap(false, Ordering::SeqCst) {
+            // Announce the park first, then look again: a commit that slipped in between either
+            // sees `parked` and unparks us, or is seen here.
+            shared.parked.store(true, Ordering::SeqCst);
+            if !shared.dirty.load(Ordering::SeqCst) && !shared.stop.load(Ordering::SeqCst) {
+                std::thread::park();
+            }
+            shared.parked.store(false, Ordering::SeqCst);
+            continue;
+        }
+        match passive_checkpoint_counts(&conn) {
+            Ok((in_wal, copied)) => {
+                shared.frames.store(in_wal, Ordering::Relaxed);
                 failures = 0;
+                if copied < in_wal {
+                    // A reader held some frames back: try again next time round, commits or not.
+                    shared.dirty.store(true, Ordering::SeqCst);
+                }
             }
             Err(e) => {
+                shared.dirty.store(true, Ordering::SeqCst);
                 failures += 1;
                 // A failure here costs only WAL growth; the writer's commits stay durable.
                 if super::worth_reporting(failures) {
@@ -95,8 +145,9 @@ fn run(conn: Connection, path: &Path, stop: &AtomicBool, frames: &AtomicU64) {
 
 impl Drop for Checkpointer {
     fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
+        self.shared.stop.store(true, Ordering::SeqCst);
         if let Some(thread) = self.thread.take() {
+            thread.thread().unpark();
             let _ = thread.join();
         }
     }
@@ -123,12 +174,12 @@ mod tests {
         let before = db_size();
         let checkpointer = Checkpointer::start(&path, Duration::from_secs(1)).unwrap_or_else(|e| panic!("{e}"));
         let deadline = crate::clock::monotonic() + Duration::from_secs(10);
-        let done = || db_size() > before + 1_000_000 && checkpointer.frames.load(Ordering::Relaxed) > 0;
+        let done = || db_size() > before + 1_000_000 && checkpointer.shared.frames.load(Ordering::Relaxed) > 0;
         while !done() && crate::clock::monotonic() < deadline {
             std::thread::sleep(Duration::from_millis(20));
         }
         assert!(db_size() > before + 1_000_000, "the pages reached the database file: {before} → {}", db_size());
-        assert!(checkpointer.frames.load(Ordering::Relaxed) > 0, "the WAL's size is known to the writer");
+        assert!(checkpointer.shared.frames.load(Ordering::Relaxed) > 0, "the WAL's size is known to the writer");
         drop(checkpointer);
     }
 }

@@ -237,6 +237,9 @@ impl Store for SqliteStore {
             return Err(StoreError::ReadOnly);
         }
         let outcomes = write::write_batch(&self.conn, commands)?;
+        if let Some(checkpointer) = &self.checkpointer {
+            checkpointer.committed();
+        }
         if let Some(warmer) = &self.disk_warmer {
             warmer.committed();
         }
