@@ -14,6 +14,7 @@ use crate::domain::{IdHashMap, MarketId, ReasonCode, Side, TokenId, WhaleId};
 
 use super::compliance::MarketLegs;
 use super::config::LimitsConfig;
+use super::exact;
 use super::stops::fraction;
 
 /// Open positions and exposure of one whale.
@@ -238,19 +239,18 @@ impl ExposureBook {
         whale_allocation: Decimal,
         notional: Decimal,
     ) -> bool {
-        if notional > config.max_position_size_usd {
+        if exact::gt(notional, config.max_position_size_usd) {
             return false;
         }
         if notional.is_zero() || notional.is_sign_negative() {
             return true;
         }
         let equity = equity.max(Decimal::ZERO);
-        let fits = |limit: Decimal, used: Decimal| notional <= limit - used;
+        let fits = |limit: Decimal, used: Decimal| exact::le(notional, limit - used);
         fits(config.max_total_exposure_usd, self.total_exposure)
             && fits(equity * fractions.total, self.total_exposure)
             && fits(equity * fractions.per_asset, books.market.map_or(Decimal::ZERO, |m| m.exposure))
-            && (!books.copies_whale
-                || fits(whale_allocation, books.whale.map_or(Decimal::ZERO, |w| w.allocated_today)))
+            && (!books.copies_whale || fits(whale_allocation, books.whale.map_or(Decimal::ZERO, |w| w.allocated_today)))
     }
 
     /// The notional a new position for `whale` in `market` may have: the minimum of every cap's
@@ -353,7 +353,8 @@ mod tests {
         let mut book = ExposureBook::default();
         book.open(Some(W), M, T, Side::Buy, dec!(120));
         book.open(None, MarketId(2), T, Side::Buy, dec!(333.3));
-        let notionals = [dec!(0), dec!(-1), dec!(0.01), dec!(5), dec!(99.99), dec!(100), dec!(380), dec!(500), dec!(501)];
+        let notionals =
+            [dec!(0), dec!(-1), dec!(0.01), dec!(5), dec!(99.99), dec!(100), dec!(380), dec!(500), dec!(501)];
         let equities = [dec!(-5), dec!(0), dec!(1000), dec!(6000), dec!(10000), dec!(1000000)];
         for whale in [None, Some(W), Some(WhaleId(9))] {
             for market in [M, MarketId(2), MarketId(3)] {

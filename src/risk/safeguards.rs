@@ -12,6 +12,7 @@ use crate::clock::Timestamp;
 use crate::domain::{ClientOrderId, IdHashMap, IdHashSet, MarketId, Side, SourceTradeId};
 
 use super::config::SafeguardsConfig;
+use super::exact;
 
 /// The largest order or fill size accepted, in shares (and the largest USD amount accepted as a
 /// fee or a realised P&L). Far beyond any real order, and small enough that sums of many of them
@@ -106,12 +107,12 @@ pub fn check_order(
 #[inline]
 pub fn check_entry_order(rules: &OrderRules, price: Decimal, size: Decimal) -> Result<Decimal, SanityViolation> {
     check_shape(rules, price, size)?;
-    if size < rules.min_order_size {
+    if exact::lt(size, rules.min_order_size) {
         return Err(SanityViolation::BelowMinimumSize);
     }
     // Cannot overflow: the price is below 1 and the size at most `MAX_QUANTITY`.
     let notional = size * price;
-    if notional < rules.min_order_notional_usd {
+    if exact::lt(notional, rules.min_order_notional_usd) {
         return Err(SanityViolation::BelowMinimumNotional);
     }
     Ok(notional)
@@ -120,38 +121,19 @@ pub fn check_entry_order(rules: &OrderRules, price: Decimal, size: Decimal) -> R
 /// Price range, tick grid and size bounds: the rules every order is held to.
 #[inline]
 fn check_shape(rules: &OrderRules, price: Decimal, size: Decimal) -> Result<(), SanityViolation> {
-    if !inside_unit_interval(price) {
+    if !exact::inside_unit_interval(price) {
         return Err(SanityViolation::PriceOutsideRange);
     }
     if !on_tick(price, rules.tick_size) {
         return Err(SanityViolation::PriceOffTick);
     }
-    if size <= Decimal::ZERO {
+    if exact::le(size, Decimal::ZERO) {
         return Err(SanityViolation::SizeNotPositive);
     }
-    if size > MAX_QUANTITY {
+    if exact::gt(size, MAX_QUANTITY) {
         return Err(SanityViolation::SizeTooLarge);
     }
     Ok(())
-}
-
-/// `10^scale` for every scale a `Decimal` can have (0 to 28).
-const POWERS_OF_TEN: [i128; 29] = {
-    let mut powers = [1i128; 29];
-    let mut i = 1;
-    while i < 29 {
-        powers[i] = powers[i - 1] * 10;
-        i += 1;
-    }
-    powers
-};
-
-/// True when `0 < value < 1`, the same as `value > 0 && value < 1` but with one integer comparison:
-/// a positive decimal is below 1 when its mantissa is below `10^scale`. (A general `Decimal`
-/// comparison against 1 first rescales one side, several multiplications on the approve path.)
-#[inline]
-pub fn inside_unit_interval(value: Decimal) -> bool {
-    !value.is_zero() && value.is_sign_positive() && value.mantissa() < POWERS_OF_TEN[value.scale() as usize]
 }
 
 /// True when `price` is a multiple of `tick`. A price written with no more decimals than a
@@ -344,34 +326,6 @@ mod tests {
             assert_eq!(check_order(&rules, price, size, true), expected, "{price} × {size}");
         }
         assert_eq!(check_order(&rules, dec!(0.50), dec!(1), false), Ok(()), "exits may close a small remainder");
-    }
-
-    #[test]
-    fn unit_interval_test_agrees_with_decimal_comparison() {
-        let mut values = vec![
-            dec!(0),
-            dec!(-0),
-            dec!(1),
-            dec!(1.0000),
-            dec!(-1),
-            dec!(0.5),
-            dec!(-0.5),
-            dec!(0.9999999999999999999999999999),
-            dec!(0.0000000000000000000000000001),
-            dec!(1.0000000000000000000000000001),
-            dec!(79228162514264337593543950335),
-            dec!(-79228162514264337593543950335),
-            dec!(7.9228162514264337593543950335),
-            dec!(12),
-        ];
-        values.push(-Decimal::ZERO);
-        values.push(Decimal::new(5, 0));
-        values.push(Decimal::new(999, 3));
-        values.push(Decimal::new(1000, 3));
-        for value in values {
-            let expected = value > Decimal::ZERO && value < Decimal::ONE;
-            assert_eq!(inside_unit_interval(value), expected, "{value} (scale {})", value.scale());
-        }
     }
 
     #[test]

@@ -357,7 +357,11 @@ mod tests {
                 for side in [Side::Buy, Side::Sell] {
                     for entry in [dec!(0.5), dec!(0.013), dec!(0.999)] {
                         let once = StopLevels::new_with(config, &defaults, over, side, entry);
-                        assert_eq!(once, StopLevels::new(config, over, side, entry), "{config:?} {over:?} {side} {entry}");
+                        assert_eq!(
+                            once,
+                            StopLevels::new(config, over, side, entry),
+                            "{config:?} {over:?} {side} {entry}"
+                        );
                     }
                 }
             }

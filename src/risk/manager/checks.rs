@@ -80,7 +80,8 @@ impl RiskManager {
         }
         // The whale's and the market's books, read once for the opposing, count and notional rules.
         let books = self.book.order_books(intent.whale, intent.market);
-        if self.config.compliance.opposing_positions == OpposingPolicy::Reject && books.opposes(intent.token, intent.side)
+        if self.config.compliance.opposing_positions == OpposingPolicy::Reject
+            && books.opposes(intent.token, intent.side)
         {
             return reject(
                 ReasonCode::OpposingPosition,
@@ -229,13 +230,7 @@ impl RiskManager {
             reserved: notional,
             exiting: Decimal::ZERO,
             realised: Decimal::ZERO,
-            stops: StopLevels::new_with(
-                &self.config.stops,
-                &self.derived.stops,
-                &order.stops,
-                order.side,
-                order.price,
-            ),
+            stops: StopLevels::new_with(&self.config.stops, &self.derived.stops, &order.stops, order.side, order.price),
             exit_signalled: None,
             opened_at: now,
             whale_price: order.reference_price.filter(|_| order.whale.is_some()),
