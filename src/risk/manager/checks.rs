@@ -107,7 +107,7 @@ impl RiskManager {
         } else {
             match self.fit_entry(intent, &rules, equity, allocation) {
                 Ok(size) => size,
-                Err(rejection) => return rejection,
+                Err(capacity) => return capacity_rejection(&capacity, intent, self.config.sizing.resize_to_fit),
             }
         };
         let mut order = *intent;
@@ -118,7 +118,7 @@ impl RiskManager {
     }
 
     /// The size an entry that does not fit as it is may have under the notional caps, or the
-    /// rejection naming the cap that binds.
+    /// capacity whose binding cap rejects it.
     #[cold]
     fn fit_entry(
         &self,
@@ -126,7 +126,7 @@ impl RiskManager {
         rules: &OrderRules,
         equity: Decimal,
         allocation: Decimal,
-    ) -> Result<Decimal, Decision> {
+    ) -> Result<Decimal, Capacity> {
         let capacity = self.book.notional_capacity(
             &self.config.limits,
             self.derived.caps,
@@ -147,7 +147,7 @@ impl RiskManager {
         ) {
             Fit::AsIs => Ok(intent.size),
             Fit::Resized(size) => Ok(size),
-            Fit::TooLarge => Err(capacity_rejection(&capacity, intent, self.config.sizing.resize_to_fit)),
+            Fit::TooLarge => Err(capacity),
         }
     }
 
