@@ -9,6 +9,7 @@ use crate::domain::{Side, TokenId};
 
 use super::config::RiskConfig;
 use super::error::RiskError;
+use super::exact;
 
 /// Refuses to trade with a configuration that breaks any rule.
 pub fn validate_risk_parameters(config: &RiskConfig) -> Result<(), RiskError> {
@@ -20,7 +21,7 @@ pub fn validate_risk_parameters(config: &RiskConfig) -> Result<(), RiskError> {
 /// Polymarket orders carry 1; venues with margin set [`super::OrderIntent::leverage`] from the
 /// trade plan they execute, and a plan's own validation belongs with that signal path.
 pub fn breaks_leverage_cap(leverage: Decimal, max_leverage: Decimal) -> bool {
-    leverage > max_leverage || leverage < Decimal::ONE
+    exact::gt(leverage, max_leverage) || exact::lt(leverage, Decimal::ONE)
 }
 
 /// One (token, side) combination held in a market, with how many positions hold it.

@@ -14,6 +14,7 @@ use crate::domain::{IdHashMap, MarketId, ReasonCode, Side, TokenId, WhaleId};
 
 use super::compliance::MarketLegs;
 use super::config::LimitsConfig;
+use super::exact;
 use super::stops::fraction;
 
 /// Open positions and exposure of one whale.
@@ -78,6 +79,23 @@ pub struct CountLimit {
     pub reason: ReasonCode,
     pub limit: u32,
     pub open: u32,
+}
+
+/// The books one order is checked against: its whale's (when it copies one) and its market's,
+/// `None` where nothing was opened yet.
+#[derive(Debug, Clone, Copy)]
+pub struct OrderBooks<'a> {
+    copies_whale: bool,
+    whale: Option<&'a WhaleBook>,
+    market: Option<&'a MarketBook>,
+}
+
+impl OrderBooks<'_> {
+    /// True when the market holds any position other than (`token`, `side`).
+    #[inline]
+    pub fn opposes(&self, token: TokenId, side: Side) -> bool {
+        self.market.is_some_and(|m| m.legs.opposes(token, side))
+    }
 }
 
 impl ExposureBook {
@@ -160,9 +178,25 @@ impl ExposureBook {
         self.markets.iter().map(|(id, book)| (*id, *book))
     }
 
+    /// The books a new position for `whale` in `market` is checked against, each map read once.
+    #[inline]
+    pub fn order_books(&self, whale: Option<WhaleId>, market: MarketId) -> OrderBooks<'_> {
+        OrderBooks {
+            copies_whale: whale.is_some(),
+            whale: whale.and_then(|w| self.whales.get(&w)),
+            market: self.markets.get(&market),
+        }
+    }
+
     /// The first count limit a new position for `whale` in `market` would break.
     #[inline]
     pub fn count_limit(&self, config: &LimitsConfig, whale: Option<WhaleId>, market: MarketId) -> Option<CountLimit> {
+        self.count_limit_in(config, &self.order_books(whale, market))
+    }
+
+    /// [`ExposureBook::count_limit`] on books already read.
+    #[inline]
+    pub fn count_limit_in(&self, config: &LimitsConfig, books: &OrderBooks<'_>) -> Option<CountLimit> {
         if self.total_positions >= config.max_total_positions {
             return Some(CountLimit {
                 reason: ReasonCode::MaxTotalPositions,
@@ -170,7 +204,7 @@ impl ExposureBook {
                 open: self.total_positions,
             });
         }
-        if let Some(book) = whale.and_then(|w| self.whales.get(&w))
+        if let Some(book) = books.whale
             && book.positions >= config.max_positions_per_whale
         {
             return Some(CountLimit {
@@ -179,7 +213,7 @@ impl ExposureBook {
                 open: book.positions,
             });
         }
-        if let Some(book) = self.markets.get(&market)
+        if let Some(book) = books.market
             && book.positions >= config.max_positions_per_market
         {
             return Some(CountLimit {
@@ -189,6 +223,34 @@ impl ExposureBook {
             });
         }
         None
+    }
+
+    /// Whether `notional` fits under every notional cap: the same answer as comparing it with
+    /// [`ExposureBook::notional_capacity`], without working out which cap binds and by how much
+    /// (needed only when it does not fit). `notional ≤ max(room, 0)` is `notional ≤ room` or
+    /// `notional ≤ 0`, so the rooms need no clamping.
+    #[inline]
+    pub fn admits(
+        &self,
+        config: &LimitsConfig,
+        fractions: CapFractions,
+        equity: Decimal,
+        books: &OrderBooks<'_>,
+        whale_allocation: Decimal,
+        notional: Decimal,
+    ) -> bool {
+        if exact::gt(notional, config.max_position_size_usd) {
+            return false;
+        }
+        if notional.is_zero() || notional.is_sign_negative() {
+            return true;
+        }
+        let equity = equity.max(Decimal::ZERO);
+        let fits = |limit: Decimal, used: Decimal| exact::le(notional, limit - used);
+        fits(config.max_total_exposure_usd, self.total_exposure)
+            && fits(equity * fractions.total, self.total_exposure)
+            && fits(equity * fractions.per_asset, books.market.map_or(Decimal::ZERO, |m| m.exposure))
+            && (!books.copies_whale || fits(whale_allocation, books.whale.map_or(Decimal::ZERO, |w| w.allocated_today)))
     }
 
     /// The notional a new position for `whale` in `market` may have: the minimum of every cap's
@@ -282,6 +344,35 @@ mod tests {
         assert_eq!((c.binding, c.notional_usd), (ReasonCode::MaxTotalExposure, dec!(200)));
         let c = capacity(&book, dec!(-5));
         assert_eq!(c.notional_usd, dec!(0), "negative equity leaves no room");
+    }
+
+    #[test]
+    fn admits_exactly_what_fits_under_the_capacity() {
+        let config = LimitsConfig::default();
+        let fractions = CapFractions::new(&config);
+        let mut book = ExposureBook::default();
+        book.open(Some(W), M, T, Side::Buy, dec!(120));
+        book.open(None, MarketId(2), T, Side::Buy, dec!(333.3));
+        let notionals =
+            [dec!(0), dec!(-1), dec!(0.01), dec!(5), dec!(99.99), dec!(100), dec!(380), dec!(500), dec!(501)];
+        let equities = [dec!(-5), dec!(0), dec!(1000), dec!(6000), dec!(10000), dec!(1000000)];
+        for whale in [None, Some(W), Some(WhaleId(9))] {
+            for market in [M, MarketId(2), MarketId(3)] {
+                let books = book.order_books(whale, market);
+                for equity in equities {
+                    for allocation in [dec!(0), dec!(150), dec!(1000)] {
+                        let capacity = book.notional_capacity(&config, fractions, equity, whale, market, allocation);
+                        for notional in notionals {
+                            assert_eq!(
+                                book.admits(&config, fractions, equity, &books, allocation, notional),
+                                notional <= capacity.notional_usd,
+                                "{whale:?} {market} equity {equity} allocation {allocation} notional {notional}"
+                            );
+                        }
+                    }
+                }
+            }
+        }
     }
 
     #[test]

@@ -46,6 +46,7 @@ mod config;
 pub mod daily_loss;
 pub mod drawdown;
 mod error;
+mod exact;
 pub mod limits;
 mod manager;
 mod order;

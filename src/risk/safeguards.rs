@@ -12,6 +12,7 @@ use crate::clock::Timestamp;
 use crate::domain::{ClientOrderId, IdHashMap, IdHashSet, MarketId, Side, SourceTradeId};
 
 use super::config::SafeguardsConfig;
+use super::exact;
 
 /// The largest order or fill size accepted, in shares (and the largest USD amount accepted as a
 /// fee or a realised P&L). Far beyond any real order, and small enough that sums of many of them
@@ -98,25 +99,39 @@ pub fn check_order(
     size: Decimal,
     check_minimums: bool,
 ) -> Result<(), SanityViolation> {
-    if price <= Decimal::ZERO || price >= Decimal::ONE {
+    if check_minimums { check_entry_order(rules, price, size).map(|_| ()) } else { check_shape(rules, price, size) }
+}
+
+/// [`check_order`] with the minimums, for an entry; answers the order's notional (size × price),
+/// which the minimum-notional rule computes and the capacity check and the reservation use again.
+#[inline]
+pub fn check_entry_order(rules: &OrderRules, price: Decimal, size: Decimal) -> Result<Decimal, SanityViolation> {
+    check_shape(rules, price, size)?;
+    if exact::lt(size, rules.min_order_size) {
+        return Err(SanityViolation::BelowMinimumSize);
+    }
+    // Cannot overflow: the price is below 1 and the size at most `MAX_QUANTITY`.
+    let notional = size * price;
+    if exact::lt(notional, rules.min_order_notional_usd) {
+        return Err(SanityViolation::BelowMinimumNotional);
+    }
+    Ok(notional)
+}
+
+/// Price range, tick grid and size bounds: the rules every order is held to.
+#[inline]
+fn check_shape(rules: &OrderRules, price: Decimal, size: Decimal) -> Result<(), SanityViolation> {
+    if !exact::inside_unit_interval(price) {
         return Err(SanityViolation::PriceOutsideRange);
     }
     if !on_tick(price, rules.tick_size) {
         return Err(SanityViolation::PriceOffTick);
     }
-    if size <= Decimal::ZERO {
+    if exact::le(size, Decimal::ZERO) {
         return Err(SanityViolation::SizeNotPositive);
     }
-    if size > MAX_QUANTITY {
+    if exact::gt(size, MAX_QUANTITY) {
         return Err(SanityViolation::SizeTooLarge);
-    }
-    if check_minimums {
-        if size < rules.min_order_size {
-            return Err(SanityViolation::BelowMinimumSize);
-        }
-        if size * price < rules.min_order_notional_usd {
-            return Err(SanityViolation::BelowMinimumNotional);
-        }
     }
     Ok(())
 }
@@ -311,6 +326,14 @@ mod tests {
             assert_eq!(check_order(&rules, price, size, true), expected, "{price} × {size}");
         }
         assert_eq!(check_order(&rules, dec!(0.50), dec!(1), false), Ok(()), "exits may close a small remainder");
+    }
+
+    #[test]
+    fn an_entry_s_notional_is_size_times_price() {
+        let rules = OrderRules::configured(&SafeguardsConfig::default());
+        assert_eq!(check_entry_order(&rules, dec!(0.50), dec!(10)), Ok(dec!(5.00)));
+        assert_eq!(check_entry_order(&rules, dec!(0.01), dec!(99)), Err(SanityViolation::BelowMinimumNotional));
+        assert_eq!(check_entry_order(&rules, dec!(1), dec!(10)), Err(SanityViolation::PriceOutsideRange));
     }
 
     #[test]

@@ -36,34 +36,29 @@ pub struct StopLevels {
     trail_factor: Decimal,
 }
 
-impl StopLevels {
-    pub fn new(config: &StopsConfig, overrides: &StopOverrides, side: Side, entry_price: Decimal) -> Self {
-        let stop_loss_percent = overrides.stop_loss_percent.unwrap_or(config.stop_loss_percent);
-        let take_profit_percent = overrides.take_profit_percent.unwrap_or(config.take_profit_percent);
-        let trailing_stop_percent = overrides.trailing_stop_percent.unwrap_or(config.trailing_stop_percent);
-        let mut levels = Self {
-            stop_loss_percent,
-            take_profit_percent,
-            trailing_stop_percent,
-            activation_percent: config.trailing_activation_percent,
-            stop_loss_price: Decimal::ZERO,
-            take_profit_price: Decimal::ZERO,
-            activation_price: Decimal::ZERO,
-            best_price: entry_price,
-            trailing_stop_price: None,
-            trail_factor: Decimal::ONE,
-        };
-        levels.reprice(side, entry_price);
-        levels
-    }
+/// The multipliers of the entry price that give one side's stop levels for one set of percents.
+/// Computing them costs four shifts and four decimal additions, so the configured stops' factors
+/// are computed once per config ([`DefaultStops`]) and an entry only multiplies.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct StopFactors {
+    stop_loss: Decimal,
+    take_profit: Decimal,
+    activation: Decimal,
+    trail: Decimal,
+}
 
-    /// Recomputes the fixed levels from a (new) average entry price. The best price and the trailing
-    /// stop are kept: a trailing stop never loosens.
-    pub fn reprice(&mut self, side: Side, entry_price: Decimal) {
-        let stop_loss = fraction(self.stop_loss_percent);
-        let take_profit = fraction(self.take_profit_percent);
-        let activation = fraction(self.activation_percent);
-        let trail = fraction(self.trailing_stop_percent);
+impl StopFactors {
+    pub fn new(
+        side: Side,
+        stop_loss_percent: Decimal,
+        take_profit_percent: Decimal,
+        activation_percent: Decimal,
+        trailing_stop_percent: Decimal,
+    ) -> Self {
+        let stop_loss = fraction(stop_loss_percent);
+        let take_profit = fraction(take_profit_percent);
+        let activation = fraction(activation_percent);
+        let trail = fraction(trailing_stop_percent);
         // Multipliers of the entry price: losses are below it for a long, above it for a short.
         let (stop_loss, take_profit, activation, trail) = match side {
             Side::Buy => {
@@ -73,10 +68,121 @@ impl StopLevels {
                 (Decimal::ONE + stop_loss, Decimal::ONE - take_profit, Decimal::ONE - activation, Decimal::ONE + trail)
             }
         };
-        self.stop_loss_price = entry_price * stop_loss;
-        self.take_profit_price = entry_price * take_profit;
-        self.activation_price = entry_price * activation;
-        self.trail_factor = trail;
+        Self { stop_loss, take_profit, activation, trail }
+    }
+}
+
+/// The factors of the configured (`[risk.stops]`) levels for both sides, computed once per config.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DefaultStops {
+    buy: StopFactors,
+    sell: StopFactors,
+}
+
+impl DefaultStops {
+    pub fn new(config: &StopsConfig) -> Self {
+        let factors = |side| {
+            StopFactors::new(
+                side,
+                config.stop_loss_percent,
+                config.take_profit_percent,
+                config.trailing_activation_percent,
+                config.trailing_stop_percent,
+            )
+        };
+        Self { buy: factors(Side::Buy), sell: factors(Side::Sell) }
+    }
+
+    fn side(&self, side: Side) -> &StopFactors {
+        match side {
+            Side::Buy => &self.buy,
+            Side::Sell => &self.sell,
+        }
+    }
+}
+
+impl StopLevels {
+    pub fn new(config: &StopsConfig, overrides: &StopOverrides, side: Side, entry_price: Decimal) -> Self {
+        let stop_loss_percent = overrides.stop_loss_percent.unwrap_or(config.stop_loss_percent);
+        let take_profit_percent = overrides.take_profit_percent.unwrap_or(config.take_profit_percent);
+        let trailing_stop_percent = overrides.trailing_stop_percent.unwrap_or(config.trailing_stop_percent);
+        let activation_percent = config.trailing_activation_percent;
+        let factors =
+            StopFactors::new(side, stop_loss_percent, take_profit_percent, activation_percent, trailing_stop_percent);
+        Self::from_factors(
+            [stop_loss_percent, take_profit_percent, trailing_stop_percent, activation_percent],
+            &factors,
+            entry_price,
+        )
+    }
+
+    /// The same levels as [`StopLevels::new`], from the factors computed once for `config`: used
+    /// when the order overrides none of the configured stops. `defaults` must come from `config`.
+    #[inline]
+    pub fn new_with(
+        config: &StopsConfig,
+        defaults: &DefaultStops,
+        overrides: &StopOverrides,
+        side: Side,
+        entry_price: Decimal,
+    ) -> Self {
+        if overrides.stop_loss_percent.is_some()
+            || overrides.take_profit_percent.is_some()
+            || overrides.trailing_stop_percent.is_some()
+        {
+            return Self::new(config, overrides, side, entry_price);
+        }
+        Self::from_factors(
+            [
+                config.stop_loss_percent,
+                config.take_profit_percent,
+                config.trailing_stop_percent,
+                config.trailing_activation_percent,
+            ],
+            defaults.side(side),
+            entry_price,
+        )
+    }
+
+    /// `percents`: stop-loss, take-profit, trailing stop, trailing activation.
+    #[inline]
+    fn from_factors(percents: [Decimal; 4], factors: &StopFactors, entry_price: Decimal) -> Self {
+        let [stop_loss_percent, take_profit_percent, trailing_stop_percent, activation_percent] = percents;
+        let mut levels = Self {
+            stop_loss_percent,
+            take_profit_percent,
+            trailing_stop_percent,
+            activation_percent,
+            stop_loss_price: Decimal::ZERO,
+            take_profit_price: Decimal::ZERO,
+            activation_price: Decimal::ZERO,
+            best_price: entry_price,
+            trailing_stop_price: None,
+            trail_factor: Decimal::ONE,
+        };
+        levels.apply(factors, entry_price);
+        levels
+    }
+
+    /// Recomputes the fixed levels from a (new) average entry price. The best price and the trailing
+    /// stop are kept: a trailing stop never loosens.
+    pub fn reprice(&mut self, side: Side, entry_price: Decimal) {
+        let factors = StopFactors::new(
+            side,
+            self.stop_loss_percent,
+            self.take_profit_percent,
+            self.activation_percent,
+            self.trailing_stop_percent,
+        );
+        self.apply(&factors, entry_price);
+    }
+
+    #[inline]
+    fn apply(&mut self, factors: &StopFactors, entry_price: Decimal) {
+        self.stop_loss_price = entry_price * factors.stop_loss;
+        self.take_profit_price = entry_price * factors.take_profit;
+        self.activation_price = entry_price * factors.activation;
+        self.trail_factor = factors.trail;
         if self.best_price.is_zero() {
             self.best_price = entry_price;
         }
@@ -227,6 +333,39 @@ mod tests {
         assert_eq!(fraction(dec!(2.5)), dec!(0.025));
         assert_eq!(fraction(dec!(0)), dec!(0));
         assert_eq!(fraction(dec!(0.0000000000000000000000000001)), dec!(0));
+    }
+
+    #[test]
+    fn levels_from_the_factors_computed_once_equal_the_levels_computed_per_entry() {
+        let configs = [
+            StopsConfig::default(),
+            StopsConfig {
+                stop_loss_percent: dec!(7.5),
+                take_profit_percent: dec!(33),
+                trailing_stop_percent: dec!(0),
+                trailing_activation_percent: dec!(2.25),
+            },
+        ];
+        let overrides = [
+            StopOverrides::default(),
+            StopOverrides { stop_loss_percent: Some(dec!(20)), ..Default::default() },
+            StopOverrides { trailing_stop_percent: Some(dec!(3)), ..Default::default() },
+        ];
+        for config in &configs {
+            let defaults = DefaultStops::new(config);
+            for over in &overrides {
+                for side in [Side::Buy, Side::Sell] {
+                    for entry in [dec!(0.5), dec!(0.013), dec!(0.999)] {
+                        let once = StopLevels::new_with(config, &defaults, over, side, entry);
+                        assert_eq!(
+                            once,
+                            StopLevels::new(config, over, side, entry),
+                            "{config:?} {over:?} {side} {entry}"
+                        );
+                    }
+                }
+            }
+        }
     }
 
     #[test]

@@ -11,7 +11,7 @@ use crate::risk::error::RiskError;
 use crate::risk::limits::Capacity;
 use crate::risk::order::{Approved, Decision, OrderIntent, OrderKind, PositionId, WorkingKind, WorkingOrder};
 use crate::risk::positions::Position;
-use crate::risk::safeguards::{Duplicate, OrderRules, SanityViolation, check_order};
+use crate::risk::safeguards::{Duplicate, OrderRules, SanityViolation, check_entry_order, check_order};
 use crate::risk::sizing::{CopySizeInputs, Fit, constrain_notional, copy_size, fit_to_capacity};
 use crate::risk::stops::StopLevels;
 use crate::risk::whales::Block;
@@ -51,9 +51,10 @@ impl RiskManager {
             return whale_rejection(block, whale);
         }
         let rules = self.order_rules(intent.market);
-        if let Err(violation) = check_order(&rules, intent.price, intent.size, true) {
-            return self.sanity_rejection(violation, intent, &rules);
-        }
+        let notional = match check_entry_order(&rules, intent.price, intent.size) {
+            Ok(notional) => notional,
+            Err(violation) => return self.sanity_rejection(violation, intent, &rules),
+        };
         let max_leverage = self.config.compliance.max_leverage;
         if breaks_leverage_cap(intent.leverage, max_leverage) {
             return reject(
@@ -77,8 +78,10 @@ impl RiskManager {
         if let Some(rejection) = self.price_rejection(intent, now) {
             return rejection;
         }
+        // The whale's and the market's books, read once for the opposing, count and notional rules.
+        let books = self.book.order_books(intent.whale, intent.market);
         if self.config.compliance.opposing_positions == OpposingPolicy::Reject
-            && self.book.market(intent.market).legs.opposes(intent.token, intent.side)
+            && books.opposes(intent.token, intent.side)
         {
             return reject(
                 ReasonCode::OpposingPosition,
@@ -88,23 +91,52 @@ impl RiskManager {
                 ),
             );
         }
-        if let Some(limit) = self.book.count_limit(&self.config.limits, intent.whale, intent.market) {
+        if let Some(limit) = self.book.count_limit_in(&self.config.limits, &books) {
             return reject(
                 limit.reason,
                 format!("{} open of {} allowed ({})", limit.open, limit.limit, limit.reason.as_str()),
             );
         }
-        // The count limits were just checked: go straight to the notional caps.
+        // The count limits were just checked: go straight to the notional caps. Which cap binds,
+        // and by how much, is worked out only for an order that does not fit as it is.
+        let equity = self.equity();
+        let allocation = self.whale_allocation(intent.whale);
+        let fits = self.book.admits(&self.config.limits, self.derived.caps, equity, &books, allocation, notional);
+        let size = if fits {
+            intent.size
+        } else {
+            match self.fit_entry(intent, &rules, equity, allocation) {
+                Ok(size) => size,
+                Err(capacity) => return capacity_rejection(&capacity, intent, self.config.sizing.resize_to_fit),
+            }
+        };
+        let mut order = *intent;
+        order.size = size;
+        let notional = if fits { notional } else { size * intent.price };
+        self.reserve_entry(&order, notional, now);
+        Decision::Approved(Approved::new(order, intent.size))
+    }
+
+    /// The size an entry that does not fit as it is may have under the notional caps, or the
+    /// capacity whose binding cap rejects it.
+    #[cold]
+    fn fit_entry(
+        &self,
+        intent: &OrderIntent,
+        rules: &OrderRules,
+        equity: Decimal,
+        allocation: Decimal,
+    ) -> Result<Decimal, Capacity> {
         let capacity = self.book.notional_capacity(
             &self.config.limits,
             self.derived.caps,
-            self.equity(),
+            equity,
             intent.whale,
             intent.market,
-            self.whale_allocation(intent.whale),
+            allocation,
         );
         let sg = &self.config.safeguards;
-        let size = match fit_to_capacity(
+        match fit_to_capacity(
             intent.size,
             intent.price,
             capacity.notional_usd,
@@ -113,14 +145,10 @@ impl RiskManager {
             rules.min_order_notional_usd,
             self.config.sizing.resize_to_fit,
         ) {
-            Fit::AsIs => intent.size,
-            Fit::Resized(size) => size,
-            Fit::TooLarge => return capacity_rejection(&capacity, intent, self.config.sizing.resize_to_fit),
-        };
-        let mut order = *intent;
-        order.size = size;
-        self.reserve_entry(&order, now);
-        Decision::Approved(Approved::new(order, intent.size))
+            Fit::AsIs => Ok(intent.size),
+            Fit::Resized(size) => Ok(size),
+            Fit::TooLarge => Err(capacity),
+        }
     }
 
     fn price_rejection(&self, intent: &OrderIntent, now: Timestamp) -> Option<Decision> {
@@ -186,9 +214,9 @@ impl RiskManager {
         )
     }
 
-    fn reserve_entry(&mut self, order: &OrderIntent, now: Timestamp) {
+    /// `notional` is the order's size × price.
+    fn reserve_entry(&mut self, order: &OrderIntent, notional: Decimal, now: Timestamp) {
         let id = PositionId::from(order.client_order_id);
-        let notional = order.size * order.price;
         let position = Position {
             id,
             whale: order.whale,
@@ -202,7 +230,7 @@ impl RiskManager {
             reserved: notional,
             exiting: Decimal::ZERO,
             realised: Decimal::ZERO,
-            stops: StopLevels::new(&self.config.stops, &order.stops, order.side, order.price),
+            stops: StopLevels::new_with(&self.config.stops, &self.derived.stops, &order.stops, order.side, order.price),
             exit_signalled: None,
             opened_at: now,
             whale_price: order.reference_price.filter(|_| order.whale.is_some()),

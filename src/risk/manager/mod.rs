@@ -26,6 +26,7 @@ use super::plan_book::PlanBook;
 use super::positions::{Position, TokenBook};
 use super::safeguards::{DoubleFireGuard, DuplicateGuard, MarketRules, OrderRules};
 use super::state::{StateMachine, Transition};
+use super::stops::DefaultStops;
 use super::wallet::WalletBook;
 use super::whales::{WhaleBook, WhaleChange};
 
@@ -75,6 +76,8 @@ pub(super) struct Derived {
     breaker_warning: Decimal,
     daily_loss_limit: Decimal,
     caps: CapFractions,
+    /// The configured stops' multipliers of the entry price, for entries that override none.
+    stops: DefaultStops,
 }
 
 impl Derived {
@@ -85,6 +88,7 @@ impl Derived {
             breaker_warning: breaker::warning_level(&config.circuit_breaker, breaker_threshold),
             daily_loss_limit: daily_loss_limit(&config.daily_loss, start_of_day_equity),
             caps: CapFractions::new(&config.limits),
+            stops: DefaultStops::new(&config.stops),
         }
     }
 }
