@@ -8,8 +8,11 @@
 //!   never strings. [`IdHashMap`] is a hash map tuned for these integer keys.
 //! - [`ClientOrderId`] and [`SourceTradeId`]: 64-bit order and whale-trade identities for duplicate
 //!   detection.
+//! - [`exact`]: `Decimal` comparisons without the library's rescaling call, for the hot paths that
+//!   compare values of different scales (a price `0.501` against `1`, a notional against a limit).
 
 mod codes;
+pub mod exact;
 mod ids;
 
 pub use codes::{ExitReason, ReasonCode, Side, TradingState, WhaleVerdict};

@@ -12,6 +12,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use crate::clock::Timestamp;
+use crate::domain::exact;
 
 /// Why a book was refused: the `cause` label of `whale_trader_books_refused_total`. [`BookCause::ALL`]
 /// lists the variants in declaration order.
@@ -149,7 +150,7 @@ impl OrderBook {
             rule,
         };
         for (field, side) in [("bids", &self.bids), ("asks", &self.asks)] {
-            if let Some(level) = side.iter().find(|l| !strictly_between_0_and_1(l.price)) {
+            if let Some(level) = side.iter().find(|l| !exact::inside_unit_interval(l.price)) {
                 return Err(refuse(
                     BookCause::PriceOutOfRange,
                     field,
@@ -192,65 +193,11 @@ impl OrderBook {
     }
 }
 
-/// `10^n` for every scale a `Decimal` can have.
-const POW10: [u128; 29] = {
-    let mut table = [1u128; 29];
-    let mut n = 1;
-    while n < table.len() {
-        table[n] = table[n - 1] * 10;
-        n += 1;
-    }
-    table
-};
-
-/// Whether `price` lies strictly between 0 and 1, read from its mantissa and scale. Every level
-/// of every book is checked, and a `Decimal` comparison with 0 or 1 rescales whenever the scales
-/// differ (a price `0.501` has scale 3, `ONE` scale 0): this is a tenth of the work.
-#[inline]
-pub(crate) fn strictly_between_0_and_1(price: Decimal) -> bool {
-    let mantissa = price.mantissa();
-    mantissa > 0 && mantissa.unsigned_abs() < POW10[price.scale() as usize]
-}
-
 /// A repeated price, or a step the wrong way, between two neighbouring levels.
 fn order_fault(before: Decimal, after: Decimal, rule: &'static str) -> (BookCause, &'static str) {
     if before == after {
         (BookCause::RepeatedPrice, "a side may list a price only once")
     } else {
         (BookCause::Unsorted, rule)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use std::str::FromStr;
-
-    use super::*;
-
-    #[test]
-    fn the_unit_interval_check_agrees_with_decimal_comparisons() {
-        let texts = [
-            "0",
-            "-0",
-            "0.0000",
-            "1",
-            "1.000",
-            "0.999999999999999999999999999",
-            "0.0000000000000000000000000001",
-            "0.5",
-            "0.501",
-            "-0.5",
-            "2",
-            "0.99",
-            "1.0000000000000000000000000001",
-            "79228162514264337593543950335",
-            "-79228162514264337593543950335",
-            "0.9999999999999999999999999999",
-        ];
-        for text in texts {
-            let price = Decimal::from_str(text).unwrap_or_else(|e| panic!("{text}: {e}"));
-            let expected = price > Decimal::ZERO && price < Decimal::ONE;
-            assert_eq!(strictly_between_0_and_1(price), expected, "{text}");
-        }
     }
 }

@@ -27,7 +27,6 @@ mod regime;
 mod venue_position;
 mod whale_trade;
 
-pub(crate) use book::strictly_between_0_and_1;
 pub use book::{BookCause, BookError, OrderBook, PriceLevel};
 pub use book_refusals::{BookRefusalCounts, BookRefusals, SharedBookRefusals};
 pub use fees::{FeeCurve, FeeError};

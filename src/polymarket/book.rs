@@ -14,7 +14,8 @@ use serde_json::value::RawValue;
 use super::exact_decimal;
 use super::scan::Scan;
 use crate::clock::Timestamp;
-use crate::market::{BookCause, BookError, ClobMarketInfo, FeeCurve, OrderBook, PriceLevel, strictly_between_0_and_1};
+use crate::domain::exact;
+use crate::market::{BookCause, BookError, ClobMarketInfo, FeeCurve, OrderBook, PriceLevel};
 
 impl OrderBook {
     /// Parses one `GET /book` payload (or one element of `POST /books`).
@@ -224,7 +225,7 @@ impl BookWire {
             return Err(invalid("min_order_size", self.min_order_size.to_string(), "must not be negative"));
         }
         let levels = |side: Vec<LevelWire>, field: &'static str| -> Result<Vec<PriceLevel>, BookError> {
-            if let Some(level) = side.iter().find(|l| !strictly_between_0_and_1(l.price)) {
+            if let Some(level) = side.iter().find(|l| !exact::inside_unit_interval(l.price)) {
                 return Err(BookError::Invalid {
                     asset_id: asset_id.clone(),
                     cause: BookCause::PriceOutOfRange,

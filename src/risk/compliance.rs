@@ -9,7 +9,7 @@ use crate::domain::{Side, TokenId};
 
 use super::config::RiskConfig;
 use super::error::RiskError;
-use super::exact;
+use crate::domain::exact;
 
 /// Refuses to trade with a configuration that breaks any rule.
 pub fn validate_risk_parameters(config: &RiskConfig) -> Result<(), RiskError> {

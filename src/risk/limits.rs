@@ -14,8 +14,8 @@ use crate::domain::{IdHashMap, MarketId, ReasonCode, Side, TokenId, WhaleId};
 
 use super::compliance::MarketLegs;
 use super::config::LimitsConfig;
-use super::exact;
 use super::stops::fraction;
+use crate::domain::exact;
 
 /// Open positions and exposure of one whale.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]

@@ -46,7 +46,6 @@ mod config;
 pub mod daily_loss;
 pub mod drawdown;
 mod error;
-mod exact;
 pub mod limits;
 mod manager;
 mod order;

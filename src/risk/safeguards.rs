@@ -12,7 +12,7 @@ use crate::clock::Timestamp;
 use crate::domain::{ClientOrderId, IdHashMap, IdHashSet, MarketId, Side, SourceTradeId};
 
 use super::config::SafeguardsConfig;
-use super::exact;
+use crate::domain::exact;
 
 /// The largest order or fill size accepted, in shares (and the largest USD amount accepted as a
 /// fee or a realised P&L). Far beyond any real order, and small enough that sums of many of them

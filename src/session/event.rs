@@ -292,11 +292,6 @@ mod tests {
         );
         assert!(matches!(parse_line(&line), Ok(Some(_))));
     }
-}
-
-#[cfg(test)]
-mod scan_tests {
-    use super::*;
 
     const BOOK: &str = r#"{"ts":1767607200001,"type":"book","book":{"market":"0xa4c1","asset_id":"68147277296385644394718024663673773591643019593936242597937219845624594143946","timestamp":"1767607200001","hash":"fe3b890b93f448b3a5aa3c814f426dcbb394fb36","bids":[{"price":"0.501","size":"1000000"}],"asks":[{"price":"0.502","size":"1000000"}],"min_order_size":"5","tick_size":"0.001","neg_risk":false,"last_trade_price":"0.500"}}"#;
 

@@ -38,7 +38,7 @@
 //! | `event` | one line parsed into its time and [`crate::engine::Input`] |
 //! | `writer` | the other way: an [`crate::engine::Input`] back to its line, for the recorder |
 //! | `recording` | `[record]` and the recorded files: one per UTC day, bounded per file and in total |
-//! | `replay` | [`replay_session`]: the plain loop, as fast as the CPU allows, parsing on a second thread (`whale-trader replay`, tests, benchmarks) |
+//! | `replay` | [`replay_session`]: the plain loop, as fast as the CPU allows (`whale-trader replay`, tests, benchmarks) |
 //! | `header` | the optional header line: [`SessionHeader`], [`read_header`] |
 //! | `fetch` | `whale-trader fetch-history`: a session built from wallets' public trades and price history, resumable |
 //! | `compare` | the decision diff of two replays' audit trails (`whale-trader replay --compare`) |

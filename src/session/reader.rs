@@ -1,5 +1,5 @@
-//! Opening a session in either format and reading it as parsed lines: the one way every replay
-//! (the plain loop, the daemon's paced feed, `convert`) gets at a session.
+//! Opening a session in either format and reading it as parsed lines: how both replays (the plain
+//! loop and the daemon's paced feed) get at a session.
 //!
 //! A JSON session converted with `whale-trader convert` gets a compact twin beside it
 //! (`<file>.wtb`, see [`super::binary`]). While the twin still matches the JSON file (its header

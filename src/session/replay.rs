@@ -1,13 +1,13 @@
 //! The plain-loop replay of a session file: parse, step, execute, as fast as the CPU allows.
 //!
-//! Two threads: one reads and parses the session into batches of events, the caller's steps the
-//! engine through them. The queue between them is bounded and blocking (a full queue stops the
-//! reader, nothing is ever dropped), so a replay holds a few batches in memory however long the
-//! session, and on two cores reading and stepping overlap instead of adding up.
+//! One thread, in batches: a batch of lines is read and parsed, then stepped through the engine,
+//! and the two are timed apart (`parse_s`, `engine_s` in the replay's summary). Parsing on a second
+//! thread was measured and is three times slower end to end on a two-core machine: every book
+//! allocated on one thread and freed on the other goes through the allocator's slow, locked path,
+//! and the engine's thread spent six times longer than alone.
 
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::time::Duration;
 
 use super::SessionError;
@@ -19,10 +19,8 @@ use crate::config::Config;
 use crate::engine::{AuditSink, DiscardAuditSink, Engine, EngineSettings, PaperExecutor, ReplayReport, SimulatedRun};
 use crate::market::BookRefusals;
 
-/// Lines per batch handed from the reading thread to the engine's.
+/// Lines parsed, then stepped, at a time: the two are timed per batch, not per line.
 const BATCH_LINES: usize = 512;
-/// Batches parsed ahead of the engine at most.
-const BATCHES_AHEAD: usize = 8;
 
 /// A replay's report, and where its time went.
 #[derive(Debug, Clone)]
@@ -30,9 +28,9 @@ pub struct TimedReplay {
     pub report: ReplayReport,
     /// The file read, and its format.
     pub source: SessionSource,
-    /// Time the reading thread spent reading and parsing (not waiting for the engine).
+    /// Time spent reading and parsing the session.
     pub parse: Duration,
-    /// Time spent stepping the engine and the simulated executor (not waiting for lines).
+    /// Time spent stepping the engine and the simulated executor.
     pub engine: Duration,
 }
 
@@ -52,47 +50,17 @@ pub fn replay_session_timed(
     config: Arc<Config>,
     audit: Box<dyn AuditSink>,
 ) -> Result<TimedReplay, SessionError> {
-    let reader = SessionReader::open(path)?;
+    let mut reader = SessionReader::open(path)?;
     let source = reader.source().clone();
-    let known_ticks = reader.known_ticks();
-    let (lines_tx, lines_rx) = sync_channel(BATCHES_AHEAD);
-    let (spent_tx, spent_rx) = sync_channel(BATCHES_AHEAD + 2);
-    let parser = std::thread::Builder::new()
-        .name("replay-parse".to_owned())
-        .spawn(move || parse_ahead(reader, &lines_tx, &spent_rx))
-        .map_err(|e| SessionError::Io {
-            path: path.display().to_string(),
-            reason: format!("cannot start the reading thread: {e}"),
-        })?;
-    // A JSON session is scanned for its own ticks while the other thread starts parsing it.
-    let recorded_ticks = match known_ticks {
-        Some(known) => Ok(known),
-        None => scan_for_ticks(&source.read),
+    let recorded_ticks = match reader.known_ticks() {
+        Some(known) => known,
+        None => scan_for_ticks(&source.read)?,
     };
-    let stepped = recorded_ticks.and_then(|ticks| step_all(path, config, audit, ticks, &lines_rx, &spent_tx));
-    // Whatever happened, the reading thread ends once the queue is gone.
-    drop(lines_rx);
-    let parsed = parser.join().map_err(|_| SessionError::Io {
-        path: path.display().to_string(),
-        reason: "the reading thread panicked".to_owned(),
-    })?;
-    let (report, engine) = stepped?;
-    let parse = parsed?;
-    Ok(TimedReplay { report, source, parse, engine })
-}
-
-/// The reading thread: parses batches of lines into `lines` until the session ends, the engine's
-/// side hangs up, or the file cannot be read; returns its busy time. Batches the engine is done
-/// with come back on `spent` to be filled again.
-fn parse_ahead(
-    mut reader: SessionReader,
-    lines: &SyncSender<Vec<ParsedLine>>,
-    spent: &Receiver<Vec<ParsedLine>>,
-) -> Result<Duration, SessionError> {
-    let mut busy = Duration::ZERO;
+    let mut stepper = Stepper::new(path, config, audit, recorded_ticks);
+    let mut parse = Duration::ZERO;
+    let mut batch = Vec::with_capacity(BATCH_LINES);
     loop {
         let started = crate::clock::monotonic();
-        let mut batch = spent.try_recv().unwrap_or_else(|_| Vec::with_capacity(BATCH_LINES));
         let mut end = false;
         while batch.len() < BATCH_LINES {
             match reader.next_line()? {
@@ -103,56 +71,70 @@ fn parse_ahead(
                 }
             }
         }
-        busy += started.elapsed();
-        if !batch.is_empty() && lines.send(batch).is_err() {
-            return Ok(busy);
-        }
+        parse += started.elapsed();
+        stepper.step(&mut batch)?;
         if end {
-            return Ok(busy);
+            let (report, engine) = stepper.finish();
+            return Ok(TimedReplay { report, source, parse, engine });
         }
     }
 }
 
-/// The engine's thread: steps every parsed line in order; returns the report and its busy time.
-fn step_all(
-    path: &Path,
+/// The engine's side: every parsed line stepped in order, with the tallies of what was skipped.
+struct Stepper {
     config: Arc<Config>,
-    audit: Box<dyn AuditSink>,
+    audit: Option<Box<dyn AuditSink>>,
     recorded_ticks: bool,
-    lines: &Receiver<Vec<ParsedLine>>,
-    spent: &SyncSender<Vec<ParsedLine>>,
-) -> Result<(ReplayReport, Duration), SessionError> {
-    let mut audit = Some(audit);
-    let mut run: Option<SimulatedRun<PaperExecutor>> = None;
-    let (mut count, mut refused) = (0u64, 0u64);
-    let mut malformed = MalformedLines::new(path);
-    let mut refusals = BookRefusals::new("replay");
-    let mut busy = Duration::ZERO;
-    for mut batch in lines {
+    run: Option<SimulatedRun<PaperExecutor>>,
+    count: u64,
+    refused: u64,
+    malformed: MalformedLines,
+    refusals: BookRefusals,
+    busy: Duration,
+}
+
+impl Stepper {
+    fn new(path: &Path, config: Arc<Config>, audit: Box<dyn AuditSink>, recorded_ticks: bool) -> Self {
+        Self {
+            config,
+            audit: Some(audit),
+            recorded_ticks,
+            run: None,
+            count: 0,
+            refused: 0,
+            malformed: MalformedLines::new(path),
+            refusals: BookRefusals::new("replay"),
+            busy: Duration::ZERO,
+        }
+    }
+
+    /// Steps the lines of `batch` (leaving it empty), adding the time to the engine's busy time.
+    fn step(&mut self, batch: &mut Vec<ParsedLine>) -> Result<(), SessionError> {
         let started = crate::clock::monotonic();
         for line in batch.drain(..) {
-            count += 1;
+            self.count += 1;
             let event = match line.parsed {
                 Ok(Some(event)) => event,
                 Ok(None) => continue,
                 Err(SessionError::BookRefused(e)) => {
-                    refused += 1;
-                    refusals.record(&e, run.as_ref().map_or(Timestamp::from_millis(0), |r| r.clock.now()));
+                    self.refused += 1;
+                    let now = self.run.as_ref().map_or(Timestamp::from_millis(0), |r| r.clock.now());
+                    self.refusals.record(&e, now);
                     continue;
                 }
                 Err(e) => {
-                    malformed.record(malformed_cause(&e), line.number, &e);
+                    self.malformed.record(malformed_cause(&e), line.number, &e);
                     continue;
                 }
             };
-            let run = match run.as_mut() {
+            let run = match self.run.as_mut() {
                 Some(run) => run,
                 None => {
                     // The engine starts at the first event's time: the session's trading day, not today's.
-                    let sink = audit.take().unwrap_or_else(|| Box::new(DiscardAuditSink));
-                    let engine = Engine::new(config.clone(), EngineSettings::default(), sink, event.at)?;
-                    let run = run.insert(SimulatedRun::new(engine, PaperExecutor::default(), event.at));
-                    if recorded_ticks {
+                    let sink = self.audit.take().unwrap_or_else(|| Box::new(DiscardAuditSink));
+                    let engine = Engine::new(self.config.clone(), EngineSettings::default(), sink, event.at)?;
+                    let run = self.run.insert(SimulatedRun::new(engine, PaperExecutor::default(), event.at));
+                    if self.recorded_ticks {
                         run.use_recorded_ticks();
                     }
                     run
@@ -160,19 +142,21 @@ fn step_all(
             };
             run.feed(event.at, event.input);
         }
-        busy += started.elapsed();
-        // The reading thread may have stopped already; a batch it does not take back is dropped.
-        let _ = spent.try_send(batch);
+        self.busy += started.elapsed();
+        Ok(())
     }
-    malformed.finish();
-    let malformed = malformed.total();
-    let report = run.map(|r| r.report(count, malformed, refused)).unwrap_or(ReplayReport {
-        lines: count,
-        malformed_lines: malformed,
-        books_refused: refused,
-        ..Default::default()
-    });
-    Ok((report, busy))
+
+    fn finish(mut self) -> (ReplayReport, Duration) {
+        self.malformed.finish();
+        let malformed = self.malformed.total();
+        let report = self.run.map(|r| r.report(self.count, malformed, self.refused)).unwrap_or(ReplayReport {
+            lines: self.count,
+            malformed_lines: malformed,
+            books_refused: self.refused,
+            ..Default::default()
+        });
+        (report, self.busy)
+    }
 }
 
 #[cfg(test)]
