@@ -263,7 +263,7 @@ fn through_engine_task_with_store(engine: Engine, setup: Vec<EngineMsg>, inputs:
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
     runtime.block_on(async move {
         let dir = tempfile::tempdir().expect("temp dir");
-        // Opened as the daemon opens it (defaults of `[store]`, disk keep-warm included).
+        // Opened as the daemon opens it (defaults of `[store]`).
         let config = StoreConfig { path: dir.path().join("bench.db"), ..StoreConfig::default() };
         let store = SqliteStore::open_for(&config, Mode::Paper, FeedSource::Replay).expect("store");
         let cancel = CancellationToken::new();

@@ -30,7 +30,7 @@ fn runtime() -> Runtime {
     tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("runtime")
 }
 
-/// The defaults of `[store]` (disk keep-warm included), with the database `name` in `dir`.
+/// The defaults of `[store]` (disk keep-warm off), with the database `name` in `dir`.
 fn config_in(dir: &Path, name: &str) -> StoreConfig {
     StoreConfig { path: dir.join(name), ..StoreConfig::default() }
 }
@@ -285,8 +285,13 @@ fn backend_only() {
 
 const RATE: u64 = 1_000;
 
+/// The keep-warm interval the latency runs compare against none (`[store] disk_keep_warm_micros`).
+const KEEP_WARM_MICROS: u64 = 500;
+
 /// Order intents paced at 1,000 per second, each timed from submission to its durable acknowledgement,
-/// with the disk keep-warm off and then as configured by default; the raw `fdatasync` floor first.
+/// with the disk keep-warm off (the default) and on at [`KEEP_WARM_MICROS`], alternating so that both
+/// see the same disk; the raw `fdatasync` floor first. `STORE_BENCH_REPEATS` (default 1) runs the
+/// pair that many times.
 fn durability_latency_at_1000_per_second() {
     let dir = tempfile::tempdir().expect("tempdir");
     println!("== durability latency: order intents at {RATE}/s for 5 s, submission to durable acknowledgement ==");
@@ -295,20 +300,23 @@ fn durability_latency_at_1000_per_second() {
         "floor, 4 KiB write + fdatasync once per ms:  {}",
         raw_fsync(dir.path(), Duration::from_micros(1_000_000 / RATE), 3_000)
     );
-    let runs =
-        [("disk keep-warm off", 0), ("disk keep-warm on (default)", StoreConfig::default().disk_keep_warm_micros)];
-    for (run, (label, disk_keep_warm_micros)) in runs.into_iter().enumerate() {
-        let config = StoreConfig { disk_keep_warm_micros, ..config_in(dir.path(), &format!("latency-{run}.db")) };
-        let cpu_before = cpu_secs(Path::new("/proc/self"));
-        let (latencies, stats) = order_intent_latencies(&config);
-        let cpu = cpu_secs(Path::new("/proc/self")) - cpu_before;
-        println!(
-            "{label}: {}\n    {} commands in {} transactions; the whole process used {:.0} ms of CPU",
-            percentiles(latencies),
-            stats.commands_written,
-            stats.transactions,
-            cpu * 1e3
-        );
+    let repeats: usize = std::env::var("STORE_BENCH_REPEATS").ok().and_then(|v| v.parse().ok()).unwrap_or(1);
+    let runs = [("disk keep-warm off (default)", 0), ("disk keep-warm on, 500 µs", KEEP_WARM_MICROS)];
+    for repeat in 0..repeats {
+        for (run, (label, disk_keep_warm_micros)) in runs.into_iter().enumerate() {
+            let name = format!("latency-{repeat}-{run}.db");
+            let config = StoreConfig { disk_keep_warm_micros, ..config_in(dir.path(), &name) };
+            let cpu_before = cpu_secs(Path::new("/proc/self"));
+            let (latencies, stats) = order_intent_latencies(&config);
+            let cpu = cpu_secs(Path::new("/proc/self")) - cpu_before;
+            println!(
+                "{label}: {}\n    {} commands in {} transactions; the whole process used {:.0} ms of CPU",
+                percentiles(latencies),
+                stats.commands_written,
+                stats.transactions,
+                cpu * 1e3
+            );
+        }
     }
 }
 
@@ -391,7 +399,7 @@ fn throughput(c: &mut Criterion) {
 }
 
 /// `STORE_BENCH_ONLY=latency` runs only the latency experiment (handy when the disk is noisy and it
-/// needs repeating), `STORE_BENCH_ONLY=backend` only the backend-alone throughput; anything else, or
+/// needs repeating; `STORE_BENCH_REPEATS=n` alternates its two runs n times), `STORE_BENCH_ONLY=backend` only the backend-alone throughput; anything else, or
 /// nothing, runs everything.
 fn main() {
     match std::env::var("STORE_BENCH_ONLY").as_deref() {

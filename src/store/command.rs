@@ -110,6 +110,38 @@ impl StoreCommand {
         }
     }
 
+    /// Whether this command (or one inside its atomic group) writes an order ahead of its sending:
+    /// an order intent or a staged plan order. Only these are on an order's path to the venue, so
+    /// only these arm the disk keep-warm; routine state (snapshots, audit, alerts, names) is
+    /// written on an idle daemon too and must not keep it awake. Every variant is named so that a
+    /// new kind of command has to be placed on one side or the other.
+    pub(crate) fn writes_order_ahead(&self) -> bool {
+        match self {
+            StoreCommand::InsertOrder(_) | StoreCommand::InsertPlanOrder(_) => true,
+            StoreCommand::Atomic(commands) => commands.iter().any(Self::writes_order_ahead),
+            StoreCommand::UpdateOrder { .. }
+            | StoreCommand::RecordFill(_)
+            | StoreCommand::UpsertPosition(_)
+            | StoreCommand::SetPositionHighWater { .. }
+            | StoreCommand::SaveRiskState(_)
+            | StoreCommand::SaveEngineCheckpoint(_)
+            | StoreCommand::RecordTradingStateChange(_)
+            | StoreCommand::RecordWhaleDecision { .. }
+            | StoreCommand::RecordDecision(_)
+            | StoreCommand::AdvanceWatermark(_)
+            | StoreCommand::InsertRedemption(_)
+            | StoreCommand::UpdateRedemption(_)
+            | StoreCommand::UpsertMarketName(_)
+            | StoreCommand::RecordPlanDecision(_)
+            | StoreCommand::RecordPlanClose(_)
+            | StoreCommand::UpdatePlanOrder(_)
+            | StoreCommand::UpsertSilence(_)
+            | StoreCommand::EnqueueAlert(_)
+            | StoreCommand::MarkAlertDelivered { .. }
+            | StoreCommand::Prune(_) => false,
+        }
+    }
+
     /// A short name for logs and errors.
     pub fn kind(&self) -> &'static str {
         match self {
@@ -198,6 +230,43 @@ mod tests {
         });
         let batch = [risk(dec!(1)), broken, high_water("p1", dec!(0.5)), high_water("p1", dec!(-1))];
         assert_eq!(superseded(batch.iter()), [false, false, false, false]);
+    }
+
+    #[test]
+    fn only_order_intents_write_an_order_ahead_alone_or_inside_a_group() {
+        let intent = StoreCommand::InsertOrder(crate::store::OrderRecord {
+            client_order_id: "order#1".into(),
+            venue_order_id: None,
+            position_id: None,
+            whale_trade_key: None,
+            token_id: "token-7".into(),
+            side: crate::domain::Side::Buy,
+            limit_price: dec!(0.43),
+            size: dec!(10),
+            kind: crate::store::OrderKind::Entry,
+            status: OrderStatus::Pending,
+            created_at: Timestamp(1),
+            updated_at: Timestamp(1),
+        });
+        let update = StoreCommand::UpdateOrder {
+            client_order_id: "order#1".into(),
+            status: OrderStatus::Filled,
+            venue_order_id: None,
+            updated_at: Timestamp(2),
+        };
+        assert!(intent.writes_order_ahead());
+        assert!(
+            StoreCommand::Atomic(vec![risk(dec!(1)), StoreCommand::Atomic(vec![intent.clone()])]).writes_order_ahead()
+        );
+        for routine in [
+            risk(dec!(1)),
+            high_water("p1", dec!(0.5)),
+            update,
+            StoreCommand::Atomic(vec![]),
+            StoreCommand::Atomic(vec![risk(dec!(2)), high_water("p1", dec!(0.6))]),
+        ] {
+            assert!(!routine.writes_order_ahead(), "{}", routine.kind());
+        }
     }
 
     #[test]

@@ -47,8 +47,10 @@ pub struct StoreConfig {
     pub seen_trades_retention_days: u32,
     /// How long a connection waits for a lock held by another connection (e.g. `whale-trader status`).
     pub busy_timeout_ms: u64,
-    /// While commits flow (for a second after each), read 4 KiB straight from the disk this often so
-    /// that it never goes idle and an order's fsync does not pay for waking it. 0 turns it off.
+    /// While order intents are being written (for a second after each), read 4 KiB straight from
+    /// the disk this often so that it never goes idle and the next order's fsync does not pay for
+    /// waking it. Routine commits never start it; it parks when orders stop. 0 (the default) turns
+    /// it off.
     pub disk_keep_warm_micros: u64,
 }
 
@@ -63,7 +65,7 @@ impl Default for StoreConfig {
             decision_audit_retention_days: 90,
             seen_trades_retention_days: 30,
             busy_timeout_ms: 5000,
-            disk_keep_warm_micros: 500,
+            disk_keep_warm_micros: 0,
         }
     }
 }

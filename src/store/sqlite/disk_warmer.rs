@@ -1,4 +1,4 @@
-//! Keeps the disk's I/O path awake while commits are flowing.
+//! Keeps the disk's I/O path awake while orders flow.
 //!
 //! A durable commit ends in an `fdatasync`, and what that costs depends on how long the disk has been
 //! silent. Measured on the machines this project runs on (virtual disks): back-to-back 4 KiB
@@ -6,15 +6,20 @@
 //! 0.07–0.13 ms, p99 0.3–1.4 ms, because the device (and the host behind it) has gone idle and must
 //! wake up first. NVMe drives with autonomous power states behave the same way on bare metal. At
 //! 1,000 order intents a second every commit follows such a gap, so the order path would inherit the
-//! idle device's wake-up tail.
+//! idle device's wake-up tail. Writing less per commit does not remove it (BENCHMARKS.md, store): the
+//! wait is the device's, not the bytes'.
 //!
 //! The remedy here is a small read straight from the device (`O_DIRECT`, so the page cache cannot
 //! answer it) of a 4 KiB file beside the database (`<database>-keepwarm`, written once, never by
 //! SQLite, so a read never waits for SQLite's writes) whenever the device has had nothing to do for
-//! `interval`, but only within [`WINDOW`] of the last commit: while orders flow, the device never
-//! gets to doze (at 1,000 commits a second and a 500 µs interval, that is one read between two
-//! commits); when the daemon is quiet, the thread parks and costs nothing. The read changes nothing
-//! on disk. BENCHMARKS.md has the figures with and without it.
+//! `interval`, but only within [`HOLD`] of the last commit that wrote an order ahead of its sending
+//! ([`DiskWarmer::order_committed`]). Routine commits (risk snapshots, checkpoints, audit rows,
+//! alerts) never arm it: the daemon writes those while nothing happens, and a warmer armed by them
+//! would wake every `interval` forever. So while orders flow the device never gets to doze (at 1,000
+//! intents a second and a 500 µs interval, one read between two commits); once none has been written
+//! for [`HOLD`], the thread parks without a timeout and wakes no more until the next order. The read
+//! changes nothing on disk. It is off unless `[store] disk_keep_warm_micros` is set: on storage billed
+//! by I/O operations its reads cost money, and the figures with and without it are in BENCHMARKS.md.
 //!
 //! Where `O_DIRECT` is not supported (tmpfs, some network file systems, non-Linux systems) the warmer
 //! does not start and says so once in the log; commits are exactly as durable either way.
@@ -26,17 +31,17 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-/// How long after the last commit the device is kept awake.
-const WINDOW: Duration = Duration::from_secs(1);
+/// How long after the last order intent's commit the device is kept awake.
+const HOLD: Duration = Duration::from_secs(1);
 
 /// The unit `O_DIRECT` reads must be aligned to and sized in (the largest logical block size in use).
 const BLOCK: usize = 4096;
 
-/// State shared between the writer (which reports commits) and the warming thread.
+/// State shared between the writer (which reports order commits) and the warming thread.
 #[derive(Debug)]
 struct Shared {
     started: Instant,
-    /// Nanoseconds after `started` of the last commit; 0 until the first.
+    /// Nanoseconds after `started` of the last commit that wrote an order ahead; 0 until the first.
     last_commit_nanos: AtomicU64,
     /// The thread is parked (or about to park) and needs an unpark to resume.
     parked: AtomicBool,
@@ -58,7 +63,7 @@ impl Shared {
     }
 
     fn recently_committed(&self) -> bool {
-        self.since_last_commit() < WINDOW
+        self.since_last_commit() < HOLD
     }
 }
 
@@ -71,7 +76,7 @@ pub(super) struct DiskWarmer {
 
 impl DiskWarmer {
     /// Starts warming the device that holds the database at `database`, one read per `interval`
-    /// while commits flow. Returns `None` (after logging why) where the file system cannot do direct
+    /// while orders flow. Returns `None` (after logging why) where the file system cannot do direct
     /// reads or the file to read cannot be made.
     pub(super) fn start(database: &Path, interval: Duration) -> Option<Self> {
         let path = keep_warm_path(database);
@@ -106,7 +111,7 @@ impl DiskWarmer {
                 tracing::info!(
                     file = %path.display(),
                     interval_micros = interval.as_micros(),
-                    "disk keep-warm on: direct reads while commits flow"
+                    "disk keep-warm on: direct reads while order intents are being written"
                 );
                 Some(Self { shared, thread: Some(thread) })
             }
@@ -117,9 +122,10 @@ impl DiskWarmer {
         }
     }
 
-    /// Called by the writer after every commit: keeps (or starts) the device awake for [`WINDOW`].
-    /// Costs an atomic store, plus a wake-up only when the thread had parked.
-    pub(super) fn committed(&self) {
+    /// Called by the writer after a commit that wrote an order ahead of its sending (and after no
+    /// other): keeps (or starts) the device awake for [`HOLD`]. Costs an atomic store, plus a
+    /// wake-up only when the thread had parked.
+    pub(super) fn order_committed(&self) {
         self.shared.last_commit_nanos.store(self.shared.nanos_now().max(1), Ordering::SeqCst);
         if self.shared.parked.swap(false, Ordering::SeqCst)
             && let Some(thread) = &self.thread
@@ -131,6 +137,18 @@ impl DiskWarmer {
     #[cfg(test)]
     pub(super) fn reads(&self) -> u64 {
         self.shared.reads.load(Ordering::Relaxed)
+    }
+
+    /// Whether an order commit within [`HOLD`] keeps the thread reading.
+    #[cfg(test)]
+    pub(super) fn armed(&self) -> bool {
+        self.shared.recently_committed()
+    }
+
+    /// Whether the thread is parked, waiting for the next order commit.
+    #[cfg(test)]
+    pub(super) fn parked(&self) -> bool {
+        self.shared.parked.load(Ordering::SeqCst)
     }
 }
 
@@ -165,7 +183,7 @@ fn run(file: &File, interval: Duration, shared: &Shared) {
     let mut last_read = crate::clock::monotonic();
     while !shared.stop.load(Ordering::SeqCst) {
         let since_commit = shared.since_last_commit();
-        if since_commit >= WINDOW {
+        if since_commit >= HOLD {
             // Announce the park first, then look again: a commit that slipped in between either
             // sees `parked` and unparks us, or is seen here.
             shared.parked.store(true, Ordering::SeqCst);
@@ -272,7 +290,7 @@ mod tests {
     }
 
     #[test]
-    fn it_reads_only_while_commits_flow_and_parks_when_they_stop() {
+    fn it_reads_only_while_orders_flow_and_parks_when_they_stop() {
         let dir = direct_io_tempdir();
         let path = database_sized_file(dir.path());
         let warmer = DiskWarmer::start(&path, Duration::from_millis(1)).expect("direct reads work here");
@@ -280,17 +298,20 @@ mod tests {
             std::fs::metadata(keep_warm_path(&path)).expect("the file it reads is made beside the database");
         assert_eq!(block_file.len(), BLOCK as u64);
         std::thread::sleep(Duration::from_millis(50));
-        assert_eq!(warmer.reads(), 0, "no commit yet: nothing to keep awake");
+        assert_eq!(warmer.reads(), 0, "no order yet: nothing to keep awake");
+        assert!(!warmer.armed());
 
-        warmer.committed();
+        warmer.order_committed();
+        assert!(warmer.armed());
         wait_until("it reads", || warmer.reads() >= 5);
-        wait_until("it parks after the window", || warmer.shared.parked.load(Ordering::SeqCst));
+        wait_until("it parks once the hold is over", || warmer.parked());
+        assert!(!warmer.armed());
         let parked_at = warmer.reads();
         std::thread::sleep(Duration::from_millis(100));
-        assert_eq!(warmer.reads(), parked_at, "parked: no reads without commits");
+        assert_eq!(warmer.reads(), parked_at, "parked: no reads without orders");
 
-        warmer.committed();
-        wait_until("a commit wakes it", || warmer.reads() > parked_at);
+        warmer.order_committed();
+        wait_until("an order commit wakes it", || warmer.reads() > parked_at);
         drop(warmer); // joins: a hang here fails the test by timeout
     }
 }

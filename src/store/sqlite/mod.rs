@@ -10,9 +10,9 @@
 //!   `temp_store=MEMORY`, `wal_autocheckpoint=0` (a thread of its own checkpoints every 250 ms from
 //!   a second connection, so that no commit pays for a checkpoint and the WAL is overwritten in place
 //!   rather than grown: see `checkpointer.rs`) and `journal_size_limit` = 64 MiB. With
-//!   `[store] disk_keep_warm_micros` set (the default), a third thread keeps the disk awake while
-//!   commits flow, so that an order's fsync does not pay for waking an idle device: see
-//!   `disk_warmer.rs`.
+//!   `[store] disk_keep_warm_micros` set (off by default), a third thread keeps the disk awake while
+//!   order intents are being written, so that an order's fsync does not pay for waking an idle
+//!   device: see `disk_warmer.rs`.
 //! * **Reader** ([`SqliteStore::open_read_only`]), for offline status: opened read-only with
 //!   `query_only=ON` and the same busy timeout; it never creates a file.
 //!
@@ -68,7 +68,7 @@ pub struct SqliteStore {
     read_only: bool,
     /// Folds the WAL into the database in the background (writers only).
     checkpointer: Option<checkpointer::Checkpointer>,
-    /// Keeps the disk awake between commits while they flow (writers only, when configured).
+    /// Keeps the disk awake between commits while orders flow (writers only, when configured).
     disk_warmer: Option<disk_warmer::DiskWarmer>,
 }
 
@@ -118,8 +118,8 @@ impl SqliteStore {
     }
 
     /// Keeps the disk's I/O path awake with one direct 4 KiB read per `interval` for a second after
-    /// each commit, so that an order intent's fsync does not pay for waking an idle device (see
-    /// `disk_warmer`). `None` leaves it off. Does nothing on a read-only store; where the file system
+    /// each commit that wrote an order ahead of its sending, so that the next order intent's fsync
+    /// does not pay for waking an idle device (see `disk_warmer`). `None` leaves it off. Does nothing on a read-only store; where the file system
     /// cannot read with `O_DIRECT`, logs that and carries on without it.
     pub fn keep_disk_warm(mut self, interval: Option<Duration>) -> Self {
         if let Some(interval) = interval
@@ -240,8 +240,10 @@ impl Store for SqliteStore {
         if let Some(checkpointer) = &self.checkpointer {
             checkpointer.committed();
         }
-        if let Some(warmer) = &self.disk_warmer {
-            warmer.committed();
+        if let Some(warmer) = &self.disk_warmer
+            && commands.iter().any(|command| command.writes_order_ahead())
+        {
+            warmer.order_committed();
         }
         Ok(outcomes)
     }
@@ -434,19 +436,94 @@ mod tests {
         SqliteStore::open(path, mode, "replay", Duration::from_millis(100))
     }
 
+    fn order_intent(id: &str) -> StoreCommand {
+        use crate::clock::Timestamp;
+        use crate::store::{OrderKind, OrderRecord, OrderStatus};
+        StoreCommand::InsertOrder(OrderRecord {
+            client_order_id: id.into(),
+            venue_order_id: None,
+            position_id: None,
+            whale_trade_key: None,
+            token_id: "token-7".into(),
+            side: crate::domain::Side::Buy,
+            limit_price: rust_decimal_macros::dec!(0.43),
+            size: rust_decimal_macros::dec!(10),
+            kind: OrderKind::Entry,
+            status: OrderStatus::Pending,
+            created_at: Timestamp(1),
+            updated_at: Timestamp(1),
+        })
+    }
+
+    /// What an idle daemon commits on its own: risk snapshots, audit rows, alerts, names, barriers.
+    fn routine_commands(i: i64) -> Vec<StoreCommand> {
+        use crate::clock::Timestamp;
+        use crate::store::{AlertRecord, DecisionRecord, RiskStateRecord};
+        let risk = StoreCommand::SaveRiskState(RiskStateRecord {
+            state_json: "{}".into(),
+            trading_state: "active".into(),
+            reason: None,
+            peak_equity: rust_decimal_macros::dec!(100),
+            start_of_day_equity: rust_decimal_macros::dec!(100),
+            daily_pnl: rust_decimal::Decimal::new(i, 2),
+            breaker_trips: 0,
+            loss_streak: 0,
+            updated_at: Timestamp(i),
+        });
+        let decision = StoreCommand::RecordDecision(DecisionRecord {
+            whale_trade_key: format!("0xabc:{i}"),
+            wallet: "0xwhale".into(),
+            market_id: "0xcondition".into(),
+            token_id: "token-7".into(),
+            decision: crate::domain::WhaleVerdict::Rejected,
+            reason_code: "max_total_exposure".into(),
+            detail: None,
+            decided_at: Timestamp(i),
+        });
+        let alert = StoreCommand::EnqueueAlert(AlertRecord {
+            alert_id: format!("alert-{i}"),
+            priority: "warning".into(),
+            title: "disk nearly full".into(),
+            body_json: "{}".into(),
+            created_at: Timestamp(i),
+            delivered_at: None,
+        });
+        vec![risk.clone(), decision, alert, StoreCommand::Atomic(vec![]), StoreCommand::Atomic(vec![risk])]
+    }
+
     #[test]
-    fn a_configured_keep_warm_reads_after_commits_and_a_read_only_store_never_warms() {
+    fn only_an_order_intent_arms_the_keep_warm_and_routine_commits_leave_it_parked() {
         let dir = disk_warmer::direct_io_tempdir();
         let path = dir.path().join("wt.paper.db");
         let mut store = open(&path, "paper").unwrap().keep_disk_warm(Some(Duration::from_millis(1)));
-        let warmer = store.disk_warmer.as_ref().expect("the warmer runs where O_DIRECT works");
-        assert_eq!(warmer.reads(), 0);
-        store.write_batch(&[]).unwrap();
-        disk_warmer::wait_until("a commit starts the keep-warm reads", || {
-            store.disk_warmer.as_ref().is_some_and(|w| w.reads() > 0)
+        assert!(store.disk_warmer.is_some(), "the warmer runs where O_DIRECT works");
+        let warmer = |store: &SqliteStore| store.disk_warmer.as_ref().map(|w| (w.armed(), w.reads()));
+
+        // 200 ms of routine commits, every 5 ms: far more often than an idle daemon writes them.
+        for i in 0..40 {
+            let commands = routine_commands(i);
+            let refs: Vec<&StoreCommand> = commands.iter().collect();
+            assert!(store.write_batch(&refs).unwrap().iter().all(Result::is_ok));
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert_eq!(warmer(&store), Some((false, 0)), "routine commits must neither arm it nor make it read");
+
+        // An order intent, inside the engine's atomic group with its snapshot, arms it.
+        let group = StoreCommand::Atomic(vec![order_intent("order#1"), routine_commands(99).remove(0)]);
+        assert!(store.write_batch(&[&group]).unwrap().iter().all(Result::is_ok));
+        assert_eq!(warmer(&store).map(|(armed, _)| armed), Some(true));
+        disk_warmer::wait_until("an order intent starts the keep-warm reads", || {
+            warmer(&store).is_some_and(|(_, reads)| reads > 0)
         });
+    }
+
+    #[test]
+    fn a_store_without_keep_warm_or_read_only_never_warms() {
+        let dir = disk_warmer::direct_io_tempdir();
         let off = open(&dir.path().join("off.paper.db"), "paper").unwrap().keep_disk_warm(None);
         assert!(off.disk_warmer.is_none());
+        let path = dir.path().join("wt.paper.db");
+        drop(open(&path, "paper").unwrap());
         let read_only = SqliteStore::open_read_only(&path, Duration::from_millis(100))
             .unwrap()
             .keep_disk_warm(Some(Duration::from_millis(1)));
