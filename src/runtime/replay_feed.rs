@@ -14,7 +14,7 @@ use crate::clock::{Clock, SimClock, Timestamp};
 use crate::engine::replay::{TICK_EVERY_MS, first_tick_before};
 use crate::engine::{Input, ReplayReport};
 use crate::market::SharedBookRefusals;
-use crate::session::{MalformedLines, ParsedLine, SessionError, SessionReader, carries_ticks, malformed_cause};
+use crate::session::{MalformedLines, ParsedLine, SessionError, SessionReader, malformed_cause, scan_for_ticks};
 
 use super::engine_task::EngineMsg;
 
@@ -37,12 +37,19 @@ pub async fn run_replay_feed(
     resume_after: Option<u64>,
     refusals: SharedBookRefusals,
 ) -> Result<ReplayReport, SessionError> {
-    // A recording carries the recording daemon's own timer ticks: those, and no grid of ours.
-    let scanned = path.to_path_buf();
-    let recorded_ticks = tokio::task::spawn_blocking(move || carries_ticks(&scanned))
-        .await
-        .map_err(|e| SessionError::Io { path: path.display().to_string(), reason: e.to_string() })??;
-    let mut lines = stream_lines(SessionReader::open(path)?, cancel.clone());
+    let reader = SessionReader::open(path)?;
+    // A recording carries the recording daemon's own timer ticks: those, and no grid of ours. A
+    // compact file says so in its header; a JSON one is scanned, off the async runtime.
+    let recorded_ticks = match reader.known_ticks() {
+        Some(known) => known,
+        None => {
+            let scanned = reader.source().read.clone();
+            tokio::task::spawn_blocking(move || scan_for_ticks(&scanned))
+                .await
+                .map_err(|e| SessionError::Io { path: path.display().to_string(), reason: e.to_string() })??
+        }
+    };
+    let mut lines = stream_lines(reader, cancel.clone());
     let speed = speed.to_f64().filter(|s| s.is_finite() && *s > 0.0);
     let resume_after = resume_after.unwrap_or(0);
     let mut started = tokio::time::Instant::now();

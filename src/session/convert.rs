@@ -5,7 +5,7 @@ use std::fs::File;
 use std::io::{BufReader, BufWriter, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
-use super::binary::{BinaryHeader, BinaryWriter, FLAG_TICKS, MAGIC};
+use super::binary::{BinaryError, BinaryHeader, BinaryWriter, FLAG_TICKS, MAGIC};
 use super::event::{ReplayEvent, parse_line};
 use super::file::SessionLines;
 use super::reader::{compact_twin, file_stamp};
@@ -47,9 +47,13 @@ pub fn convert(input: &Path, output: Option<&Path>) -> Result<Converted, Convert
         |e: &dyn std::fmt::Display| ConvertError::Write { path: output.display().to_string(), reason: e.to_string() };
     let stamp = file_stamp(input).map_err(|e| read_error(&e))?;
     let mut file = File::open(input).map_err(|e| read_error(&e))?;
-    let mut magic = [0u8; MAGIC.len()];
-    if std::io::Read::read(&mut file, &mut magic).map_err(|e| read_error(&e))? == MAGIC.len() && &magic == MAGIC {
-        return Err(ConvertError::AlreadyCompact { path: input.display().to_string() });
+    match BinaryHeader::read(&mut file) {
+        Ok(None) => {}
+        // A damaged or newer compact file is still not JSON to convert.
+        Ok(Some(_)) | Err(BinaryError::Truncated | BinaryError::Version(_)) => {
+            return Err(ConvertError::AlreadyCompact { path: input.display().to_string() });
+        }
+        Err(e) => return Err(read_error(&e)),
     }
     file.rewind().map_err(|e| read_error(&e))?;
 

@@ -144,6 +144,19 @@ fn missing(field: &'static str) -> SessionError {
     SessionError::BadField { field, value: "absent".to_owned(), rule: "required for this event type" }
 }
 
+/// A line's `ts` as a time: milliseconds since the Unix epoch, before 2100 (anything else is a
+/// corrupt value, not a recording), whichever format the line came in.
+pub(crate) fn session_time(ts: i64) -> Result<Timestamp, SessionError> {
+    if !(0..=LATEST_SESSION_TS_MS).contains(&ts) {
+        return Err(SessionError::BadField {
+            field: "ts",
+            value: ts.to_string(),
+            rule: "milliseconds since 1970-01-01, before 2100",
+        });
+    }
+    Ok(Timestamp::from_millis(ts))
+}
+
 /// Parses one line of a session file. `Ok(None)` for a blank line or a non-trade activity row.
 pub fn parse_line(line: &str) -> Result<Option<ReplayEvent>, SessionError> {
     if let Some(book) = scan_book_line(line) {
@@ -157,14 +170,7 @@ pub fn parse_line(line: &str) -> Result<Option<ReplayEvent>, SessionError> {
         value: e.to_string(),
         rule: "a JSON object with ts and type",
     })?;
-    if !(0..=LATEST_SESSION_TS_MS).contains(&raw.ts) {
-        return Err(SessionError::BadField {
-            field: "ts",
-            value: raw.ts.to_string(),
-            rule: "milliseconds since 1970-01-01, before 2100",
-        });
-    }
-    let at = Timestamp::from_millis(raw.ts);
+    let at = session_time(raw.ts)?;
     let input = match raw.kind {
         "whale_trade" => {
             let row = raw.trade.ok_or_else(|| missing("trade"))?;

@@ -53,7 +53,7 @@ struct HeaderLine {
 pub fn read_header(path: &Path) -> Result<Option<SessionHeader>, SessionError> {
     let io = |e: std::io::Error| SessionError::Io { path: path.display().to_string(), reason: e.to_string() };
     let mut file = std::fs::File::open(path).map_err(io)?;
-    let first = if BinaryHeader::read(&mut file)
+    let text = if BinaryHeader::read(&mut file)
         .map_err(|e| SessionError::Io { path: path.display().to_string(), reason: e.to_string() })?
         .is_some()
     {
@@ -68,7 +68,6 @@ pub fn read_header(path: &Path) -> Result<Option<SessionHeader>, SessionError> {
         let Ok(text) = first.map_err(io)?.text else { return Ok(None) };
         text
     };
-    let text = first;
     match serde_json::from_str::<HeaderLine>(&text) {
         Ok(HeaderLine { kind, header: Some(header) }) if kind == "header" => Ok(Some(header)),
         _ => Ok(None),

@@ -63,7 +63,9 @@ pub use convert::{ConvertError, Converted, convert};
 pub use event::{LATEST_SESSION_TS_MS, ReplayEvent, malformed_cause, parse_line, parse_session_line};
 pub use file::{LineError, MALFORMED_SUMMARY_EVERY, MAX_LINE_BYTES, MalformedLines, SessionLine, SessionLines};
 pub use header::{HeaderWallet, SessionHeader, read_header};
-pub use reader::{ParsedLine, SessionFormat, SessionReader, SessionSource, carries_ticks, compact_twin};
+pub use reader::{
+    ParsedLine, SessionFormat, SessionReader, SessionSource, carries_ticks, compact_twin, scan_for_ticks,
+};
 pub use recording::{RecordConfig, RecordError, SessionFiles, Written, file_name};
 pub use replay::{TimedReplay, replay_session, replay_session_timed};
 pub use writer::{WriteError, is_recorded, line_for, whale_trade_line};

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use super::SessionError;
 use super::binary::{BinaryHeader, BinaryLine, BinaryReader};
-use super::event::{ReplayEvent, parse_line, parse_session_line};
+use super::event::{ReplayEvent, parse_line, parse_session_line, session_time};
 use super::file::SessionLines;
 use crate::engine::Input;
 use crate::market::OrderBook;
@@ -152,15 +152,9 @@ impl SessionReader {
 
 /// A compact book line: the same event, or the same refusal, as its JSON line.
 fn book_line(ts: i64, book: Result<OrderBook, crate::market::BookError>) -> Result<Option<ReplayEvent>, SessionError> {
-    if !(0..=super::LATEST_SESSION_TS_MS).contains(&ts) {
-        return Err(SessionError::BadField {
-            field: "ts",
-            value: ts.to_string(),
-            rule: "milliseconds since 1970-01-01, before 2100",
-        });
-    }
+    let at = session_time(ts)?;
     let book = book.map_err(SessionError::BookRefused)?;
-    Ok(Some(ReplayEvent { at: crate::clock::Timestamp::from_millis(ts), input: Input::Book(Box::new(book)) }))
+    Ok(Some(ReplayEvent { at, input: Input::Book(Box::new(book)) }))
 }
 
 /// The twin of the JSON session at `path`, open past its header, when it exists and matches.
