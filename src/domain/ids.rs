@@ -140,21 +140,41 @@ pub type IdHashSet<K> = HashSet<K, BuildHasherDefault<IdHasher>>;
 /// Every book and trade looks its ids up here, and token ids are 76 digits long: the names are
 /// hashed with foldhash (seeded per process, so outside input cannot aim at collisions), several
 /// times faster than the default SipHash on strings this long.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default)]
 struct Table {
     by_name: HashMap<String, u32, foldhash::fast::RandomState>,
     names: Vec<String>,
+    /// The id `intern` returned last: a price feed names the same token and market book after
+    /// book, and comparing with one name is several times cheaper than hashing it.
+    last: Option<u32>,
+}
+
+/// Two tables are equal when they hold the same names under the same ids; which name was asked
+/// for last is not part of that.
+impl PartialEq for Table {
+    fn eq(&self, other: &Self) -> bool {
+        self.names == other.names
+    }
 }
 
 impl Table {
     fn intern(&mut self, name: &str) -> u32 {
-        if let Some(&id) = self.by_name.get(name) {
-            return id;
+        if let Some(last) = self.last
+            && self.names.get(last as usize).is_some_and(|n| n == name)
+        {
+            return last;
         }
-        // More than 4 billion distinct names cannot happen in one daemon; saturate rather than panic.
-        let id = u32::try_from(self.names.len()).unwrap_or(u32::MAX);
-        self.names.push(name.to_owned());
-        self.by_name.insert(name.to_owned(), id);
+        let id = match self.by_name.get(name) {
+            Some(&id) => id,
+            None => {
+                // More than 4 billion distinct names cannot happen in one daemon; saturate rather than panic.
+                let id = u32::try_from(self.names.len()).unwrap_or(u32::MAX);
+                self.names.push(name.to_owned());
+                self.by_name.insert(name.to_owned(), id);
+                id
+            }
+        };
+        self.last = Some(id);
         id
     }
 
@@ -168,7 +188,7 @@ impl Table {
 
     fn from_names(names: Vec<String>) -> Self {
         let by_name = names.iter().enumerate().map(|(i, n)| (n.clone(), i as u32)).collect();
-        Self { by_name, names }
+        Self { by_name, names, last: None }
     }
 }
 
@@ -283,6 +303,22 @@ mod tests {
         assert_eq!(interner.token_name(TokenId(1)), Some("t2"));
         assert_eq!(interner.find_token("nope"), None);
         assert_eq!(interner.whale_name(a), Some("0xabcdef0000000000000000000000000000000001"));
+    }
+
+    #[test]
+    fn a_name_asked_for_again_keeps_its_id_and_equality_ignores_the_last_asked() {
+        let mut interner = Interner::new();
+        let names = ["t1", "t1", "t2", "t2", "t1", "t3", "t1"];
+        let ids: Vec<u32> = names.iter().map(|n| interner.token(n).0).collect();
+        assert_eq!(ids, [0, 0, 1, 1, 0, 2, 0]);
+        // A prefix of the last name is another name.
+        assert_eq!(interner.token("t"), TokenId(3));
+        let mut other = Interner::new();
+        for name in ["t1", "t2", "t3", "t"] {
+            other.token(name);
+        }
+        other.token("t2");
+        assert_eq!(interner, other, "same names under the same ids, whichever was asked for last");
     }
 
     #[test]

@@ -429,11 +429,11 @@ mod tests {
         // The copy: 94.33 shares at the limit 0.53 (see the first test); the 0.60 level is beyond it.
         let mut c = case();
         let deep_enough = [(dec!(0.51), dec!(50)), (dec!(0.53), dec!(44.33)), (dec!(0.60), dec!(1000))];
-        c.prices.book = Some(book_of_asks(&deep_enough));
+        c.prices.book = Some(Box::new(book_of_asks(&deep_enough)));
         c.prices.book_at = c.prices.updated_at;
         assert_eq!(reason(plan_entry(&inputs(&c, dec!(0.505), dec!(400), 1001))), "approved");
         let one_short = [(dec!(0.51), dec!(50)), (dec!(0.53), dec!(44.32)), (dec!(0.60), dec!(1000))];
-        c.prices.book = Some(book_of_asks(&one_short));
+        c.prices.book = Some(Box::new(book_of_asks(&one_short)));
         let refused = plan_entry(&inputs(&c, dec!(0.505), dec!(400), 1001));
         assert_eq!(
             refused.as_ref().err().map(|r| (r.reason.as_str(), r.detail.as_str())),

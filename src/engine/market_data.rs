@@ -31,7 +31,7 @@ pub struct TokenPrices {
     /// When the engine last received a price for this token (its own clock, not the venue's).
     pub updated_at: Option<Timestamp>,
     /// The latest full book, for the paper executor.
-    pub book: Option<OrderBook>,
+    pub book: Option<Box<OrderBook>>,
     /// When that book arrived; a later quote-only update makes it out of date.
     pub book_at: Option<Timestamp>,
     /// The recent mids, for the market regime a decision record names. Fed here, on the entry
@@ -42,7 +42,7 @@ pub struct TokenPrices {
 impl TokenPrices {
     /// The book, if no quote-only update arrived after it (its depth would be out of date).
     pub fn current_book(&self) -> Option<&OrderBook> {
-        self.book.as_ref().filter(|_| self.book_at.is_some() && self.book_at == self.updated_at)
+        self.book.as_deref().filter(|_| self.book_at.is_some() && self.book_at == self.updated_at)
     }
 
     /// Whether a price newer than `max_age_ms` exists at `now`.
@@ -78,7 +78,15 @@ pub struct MarketData {
     pub last_price_at: Option<Timestamp>,
     /// Books refused, per cause (rate-limited warnings on the engine's clock).
     refusals: BookRefusals,
+    /// Books replaced by newer ones, kept for whoever reads books to decode into again (a replay),
+    /// when asked for with [`MarketData::keep_replaced_books`]; `None`: freed at once.
+    // The boxes are what is reused: a book travels to the engine boxed (`Input::Book`).
+    #[allow(clippy::vec_box)]
+    replaced: Option<Vec<Box<OrderBook>>>,
 }
+
+/// How many replaced books are kept for reuse at most; more are freed.
+const MAX_REPLACED_BOOKS: usize = 1_024;
 
 impl Default for MarketData {
     fn default() -> Self {
@@ -89,6 +97,7 @@ impl Default for MarketData {
             end_dates: IdHashMap::default(),
             last_price_at: None,
             refusals: BookRefusals::new("engine"),
+            replaced: None,
         }
     }
 }
@@ -162,17 +171,34 @@ impl MarketData {
     /// Records a full book (and its best levels), unless it is refused: not sane, or older than the
     /// last book taken for `token`. A refusal is counted and logged (rate-limited) here, changes
     /// nothing else, and is returned with its reason so that the caller acts on nothing.
-    pub fn update_book(&mut self, token: TokenId, book: OrderBook, now: Timestamp) -> Result<(), BookError> {
+    pub fn update_book(&mut self, token: TokenId, book: Box<OrderBook>, now: Timestamp) -> Result<(), BookError> {
         if let Err(refused) = self.check_book(token, &book) {
             self.refusals.record(&refused, now);
             return Err(refused);
         }
         self.update_quote(token, book.best_bid().map(|l| l.price), book.best_ask().map(|l| l.price), now);
         if let Some(entry) = self.prices.get_mut(&token) {
-            entry.book = Some(book);
+            let old = entry.book.replace(book);
             entry.book_at = Some(now);
+            if let (Some(old), Some(replaced)) = (old, self.replaced.as_mut())
+                && replaced.len() < MAX_REPLACED_BOOKS
+            {
+                replaced.push(old);
+            }
         }
         Ok(())
+    }
+
+    /// From now on, keep the books that newer ones replace (up to a bound) for
+    /// [`MarketData::take_replaced_books`], instead of freeing them: a replay decodes the next
+    /// books into them and so allocates none.
+    pub fn keep_replaced_books(&mut self) {
+        self.replaced.get_or_insert_with(Vec::new);
+    }
+
+    /// The books kept since the last call (see [`MarketData::keep_replaced_books`]).
+    pub fn take_replaced_books(&mut self) -> impl Iterator<Item = Box<OrderBook>> + '_ {
+        self.replaced.iter_mut().flat_map(|books| books.drain(..))
     }
 
     fn check_book(&self, token: TokenId, book: &OrderBook) -> Result<(), BookError> {
@@ -212,7 +238,7 @@ mod tests {
         let book = OrderBook::from_json(FIXTURE_BOOK).unwrap_or_else(|e| panic!("{e}"));
         let mut data = MarketData::default();
         let token = TokenId(7);
-        data.update_book(token, book, Timestamp::from_secs(10)).unwrap_or_else(|e| panic!("{e}"));
+        data.update_book(token, Box::new(book), Timestamp::from_secs(10)).unwrap_or_else(|e| panic!("{e}"));
         let prices = data.prices(token).cloned().unwrap_or_default();
         assert_eq!((prices.best_bid, prices.best_ask), (Some(dec!(0.3)), Some(dec!(0.43))));
         assert!(prices.current_book().is_some());
@@ -223,10 +249,10 @@ mod tests {
         assert_eq!(data.last_price_at, Some(Timestamp::from_secs(11)));
     }
 
-    fn fixture_book(timestamp_ms: i64) -> OrderBook {
+    fn fixture_book(timestamp_ms: i64) -> Box<OrderBook> {
         let mut book = OrderBook::from_json(FIXTURE_BOOK).unwrap_or_else(|e| panic!("{e}"));
         book.timestamp = Timestamp::from_millis(timestamp_ms);
-        book
+        Box::new(book)
     }
 
     /// What a refused book must leave alone: the quote, its freshness, the depth.
@@ -293,6 +319,23 @@ mod tests {
         }
         assert_eq!(data.last_price_at, Some(Timestamp::from_secs(10)));
         assert_eq!(data.book_refusals().total(), 5);
+    }
+
+    #[test]
+    fn replaced_books_are_kept_for_reuse_only_when_asked_and_a_refused_one_is_not_among_them() {
+        let mut data = MarketData::default();
+        let token = TokenId(7);
+        data.update_book(token, fixture_book(1_000), Timestamp::from_secs(10)).unwrap_or_else(|e| panic!("{e}"));
+        data.update_book(token, fixture_book(2_000), Timestamp::from_secs(11)).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(data.take_replaced_books().count(), 0, "freed unless asked for");
+        data.keep_replaced_books();
+        data.update_book(token, fixture_book(3_000), Timestamp::from_secs(12)).unwrap_or_else(|e| panic!("{e}"));
+        assert!(data.update_book(token, fixture_book(2_500), Timestamp::from_secs(13)).is_err());
+        let kept: Vec<_> = data.take_replaced_books().map(|b| b.timestamp.millis()).collect();
+        assert_eq!(kept, [2_000], "the book replaced, not the refused one nor the current one");
+        assert_eq!(data.take_replaced_books().count(), 0, "taken once");
+        let current = data.prices(token).and_then(TokenPrices::current_book).map(|b| b.timestamp.millis());
+        assert_eq!(current, Some(3_000));
     }
 
     #[test]

@@ -99,7 +99,7 @@ pub struct PriceLevel {
 }
 
 /// A token's order book, both sides best first.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OrderBook {
     /// Condition id of the market.
     pub market: String,
@@ -142,16 +142,9 @@ impl OrderBook {
     /// bid below the best ask. A parsed book always is; the engine checks again every book it takes,
     /// so that one built any other way cannot slip past. Allocates only to describe a refusal.
     pub fn check_sane(&self) -> Result<(), BookError> {
-        let refuse = |cause, field, value: String, rule| BookError::Invalid {
-            asset_id: self.asset_id.clone(),
-            cause,
-            field,
-            value,
-            rule,
-        };
         for (field, side) in [("bids", &self.bids), ("asks", &self.asks)] {
             if let Some(level) = side.iter().find(|l| !exact::inside_unit_interval(l.price)) {
-                return Err(refuse(
+                return Err(self.refusal(
                     BookCause::PriceOutOfRange,
                     field,
                     level.price.to_string(),
@@ -160,36 +153,43 @@ impl OrderBook {
             }
         }
         for pair in self.bids.windows(2) {
-            if pair[1].price >= pair[0].price {
+            if !exact::lt(pair[1].price, pair[0].price) {
                 let (cause, rule) = order_fault(pair[0].price, pair[1].price, "bids must be held best (highest) first");
-                return Err(refuse(cause, "bids", format!("{} then {}", pair[0].price, pair[1].price), rule));
+                return Err(self.refusal(cause, "bids", format!("{} then {}", pair[0].price, pair[1].price), rule));
             }
         }
         for pair in self.asks.windows(2) {
-            if pair[1].price <= pair[0].price {
+            if !exact::gt(pair[1].price, pair[0].price) {
                 let (cause, rule) = order_fault(pair[0].price, pair[1].price, "asks must be held best (lowest) first");
-                return Err(refuse(cause, "asks", format!("{} then {}", pair[0].price, pair[1].price), rule));
+                return Err(self.refusal(cause, "asks", format!("{} then {}", pair[0].price, pair[1].price), rule));
             }
         }
-        if let (Some(bid), Some(ask)) = (self.best_bid(), self.best_ask()) {
-            if bid.price > ask.price {
-                return Err(refuse(
-                    BookCause::Crossed,
-                    "best_bid",
-                    format!("{} above best ask {}", bid.price, ask.price),
-                    "must be below the best ask (a crossed book is a corrupt price)",
-                ));
-            }
-            if bid.price == ask.price {
-                return Err(refuse(
-                    BookCause::Locked,
-                    "best_bid",
-                    format!("{} equal to best ask {}", bid.price, ask.price),
-                    "must be below the best ask (a locked book is not a market)",
-                ));
-            }
+        self.check_touch()
+    }
+
+    /// The part of [`OrderBook::check_sane`] that compares the two sides: when both exist, the best
+    /// bid below the best ask. Enough for a book whose sides were already checked level by level.
+    pub fn check_touch(&self) -> Result<(), BookError> {
+        let (Some(bid), Some(ask)) = (self.best_bid(), self.best_ask()) else { return Ok(()) };
+        match exact::cmp(bid.price, ask.price) {
+            std::cmp::Ordering::Less => Ok(()),
+            std::cmp::Ordering::Greater => Err(self.refusal(
+                BookCause::Crossed,
+                "best_bid",
+                format!("{} above best ask {}", bid.price, ask.price),
+                "must be below the best ask (a crossed book is a corrupt price)",
+            )),
+            std::cmp::Ordering::Equal => Err(self.refusal(
+                BookCause::Locked,
+                "best_bid",
+                format!("{} equal to best ask {}", bid.price, ask.price),
+                "must be below the best ask (a locked book is not a market)",
+            )),
         }
-        Ok(())
+    }
+
+    fn refusal(&self, cause: BookCause, field: &'static str, value: String, rule: &'static str) -> BookError {
+        BookError::Invalid { asset_id: self.asset_id.clone(), cause, field, value, rule }
     }
 }
 

@@ -57,37 +57,80 @@ pub fn parse_books(body: &[u8]) -> Result<ParsedBooks, BookError> {
     Ok(parsed)
 }
 
-/// Checks that one wire side is strictly monotonic, in either direction (see the module docs).
-fn check_wire_order(asset_id: &str, field: &'static str, side: &[LevelWire]) -> Result<(), BookError> {
+/// What one wire side turned out to be, once checked.
+struct WireSide {
+    /// Prices go up the list (the best bid is last, the best ask first).
+    ascending: bool,
+    /// Some level has size zero (to be dropped).
+    holds_empty_levels: bool,
+}
+
+/// Checks one wire side in a single pass: every level priced inside (0, 1), prices strictly
+/// monotonic in either direction (see the module docs), no negative size. When several rules are
+/// broken, the refusal names the first broken level of the first rule in that order.
+fn check_wire_side(asset_id: &str, field: &'static str, side: &[PriceLevel]) -> Result<WireSide, BookError> {
+    let mut out_of_range = None;
+    let mut order_fault = None;
+    let mut negative_size = None;
     let mut direction = None;
-    for pair in side.windows(2) {
-        let (before, after) = (pair[0].price, pair[1].price);
-        let step = after.cmp(&before);
-        let fault = match (step, direction) {
-            (std::cmp::Ordering::Equal, _) => Some(BookCause::RepeatedPrice),
-            (step, None) => {
-                direction = Some(step);
-                None
-            }
-            (step, Some(expected)) => (step != expected).then_some(BookCause::Unsorted),
-        };
-        if let Some(cause) = fault {
-            let rule = match cause {
-                BookCause::RepeatedPrice => "a side may list a price only once",
-                _ => "level prices must be strictly ascending or strictly descending",
+    let mut holds_empty_levels = false;
+    for (i, level) in side.iter().enumerate() {
+        if out_of_range.is_none() && !exact::inside_unit_interval(level.price) {
+            out_of_range = Some(level.price);
+        }
+        if let Some(before) = i.checked_sub(1).map(|b| side[b].price)
+            && order_fault.is_none()
+        {
+            let step = exact::cmp(level.price, before);
+            order_fault = match (step, direction) {
+                (std::cmp::Ordering::Equal, _) => Some((BookCause::RepeatedPrice, before, level.price)),
+                (step, None) => {
+                    direction = Some(step);
+                    None
+                }
+                (step, Some(expected)) => (step != expected).then_some((BookCause::Unsorted, before, level.price)),
             };
-            let listed: Vec<String> = side.iter().take(MAX_LEVELS_QUOTED).map(|l| l.price.to_string()).collect();
-            let more = if side.len() > MAX_LEVELS_QUOTED { ", …" } else { "" };
-            return Err(BookError::Invalid {
-                asset_id: asset_id.to_owned(),
-                cause,
-                field,
-                value: format!("{after} after {before} in [{}{more}]", listed.join(", ")),
-                rule,
-            });
+        }
+        if level.size.is_zero() {
+            holds_empty_levels = true;
+        } else if negative_size.is_none() && level.size.is_sign_negative() {
+            negative_size = Some(level.size);
         }
     }
-    Ok(())
+    if let Some(price) = out_of_range {
+        return Err(BookError::Invalid {
+            asset_id: asset_id.to_owned(),
+            cause: BookCause::PriceOutOfRange,
+            field,
+            value: price.to_string(),
+            rule: "level price must be between 0 and 1",
+        });
+    }
+    if let Some((cause, before, after)) = order_fault {
+        let rule = match cause {
+            BookCause::RepeatedPrice => "a side may list a price only once",
+            _ => "level prices must be strictly ascending or strictly descending",
+        };
+        let listed: Vec<String> = side.iter().take(MAX_LEVELS_QUOTED).map(|l| l.price.to_string()).collect();
+        let more = if side.len() > MAX_LEVELS_QUOTED { ", …" } else { "" };
+        return Err(BookError::Invalid {
+            asset_id: asset_id.to_owned(),
+            cause,
+            field,
+            value: format!("{after} after {before} in [{}{more}]", listed.join(", ")),
+            rule,
+        });
+    }
+    if let Some(size) = negative_size {
+        return Err(BookError::Invalid {
+            asset_id: asset_id.to_owned(),
+            cause: BookCause::Malformed,
+            field,
+            value: size.to_string(),
+            rule: "level size must not be negative",
+        });
+    }
+    Ok(WireSide { ascending: direction == Some(std::cmp::Ordering::Greater), holds_empty_levels })
 }
 
 /// How many prices of an unsorted side a refusal quotes (a side can hold hundreds).
@@ -206,69 +249,78 @@ impl BookWire {
     }
 
     pub(crate) fn into_book(self) -> Result<OrderBook, BookError> {
-        let asset_id = self.asset_id;
-        let invalid = |field: &'static str, value: String, rule: &'static str| BookError::Invalid {
-            asset_id: asset_id.clone(),
-            cause: BookCause::Malformed,
-            field,
-            value,
-            rule,
-        };
         let millis = i64::try_from(self.timestamp.trunc().mantissa())
             .ok()
-            .filter(|ms| *ms > 0 && self.timestamp.scale() == 0)
-            .ok_or_else(|| invalid("timestamp", self.timestamp.to_string(), "must be positive whole milliseconds"))?;
-        if self.tick_size <= Decimal::ZERO || self.tick_size >= Decimal::ONE {
-            return Err(invalid("tick_size", self.tick_size.to_string(), "must be between 0 and 1"));
-        }
-        if self.min_order_size < Decimal::ZERO {
-            return Err(invalid("min_order_size", self.min_order_size.to_string(), "must not be negative"));
-        }
-        let levels = |side: Vec<LevelWire>, field: &'static str| -> Result<Vec<PriceLevel>, BookError> {
-            if let Some(level) = side.iter().find(|l| !exact::inside_unit_interval(l.price)) {
-                return Err(BookError::Invalid {
-                    asset_id: asset_id.clone(),
-                    cause: BookCause::PriceOutOfRange,
-                    field,
-                    value: level.price.to_string(),
-                    rule: "level price must be between 0 and 1",
-                });
-            }
-            check_wire_order(&asset_id, field, &side)?;
-            if let Some(level) = side.iter().find(|l| l.size.is_sign_negative() && !l.size.is_zero()) {
-                return Err(invalid(field, level.size.to_string(), "level size must not be negative"));
-            }
-            // Filtered and mapped in place: the wire's allocation becomes the book's.
-            Ok(side
-                .into_iter()
-                .filter(|l| !l.size.is_zero())
-                .map(|l| PriceLevel { price: l.price, size: l.size })
-                .collect())
-        };
-        let mut bids = levels(self.bids, "bids")?;
-        let mut asks = levels(self.asks, "asks")?;
-        // Strictly monotonic either way: best first is the wire order or its reverse.
-        if bids.first().zip(bids.last()).is_some_and(|(first, last)| first.price < last.price) {
-            bids.reverse();
-        }
-        if asks.first().zip(asks.last()).is_some_and(|(first, last)| first.price > last.price) {
-            asks.reverse();
-        }
-        let book = OrderBook {
+            .filter(|_| self.timestamp.scale() == 0)
+            .ok_or_else(|| BookError::Invalid {
+                asset_id: self.asset_id.clone(),
+                cause: BookCause::Malformed,
+                field: "timestamp",
+                value: self.timestamp.to_string(),
+                rule: TIMESTAMP_RULE,
+            })?;
+        // Same layout: the wire's allocations become the book's.
+        let level = |l: LevelWire| PriceLevel { price: l.price, size: l.size };
+        let mut book = OrderBook {
             market: self.market,
-            asset_id: asset_id.clone(),
+            asset_id: self.asset_id,
             timestamp: Timestamp::from_millis(millis),
             hash: self.hash,
-            bids,
-            asks,
+            bids: self.bids.into_iter().map(level).collect(),
+            asks: self.asks.into_iter().map(level).collect(),
             min_order_size: self.min_order_size,
             tick_size: self.tick_size,
             neg_risk: self.neg_risk,
             last_trade_price: self.last_trade_price,
         };
-        book.check_sane()?;
+        settle_wire_book(&mut book)?;
         Ok(book)
     }
+}
+
+const TIMESTAMP_RULE: &str = "must be positive whole milliseconds";
+
+/// Applies the rules a book from the wire must keep to `book`, whose fields are as an encoding
+/// stated them (each side in the wire's order, either direction, sizes of zero included): checks
+/// the timestamp, tick, minimum size and every level, drops the levels of size zero and puts each
+/// side best first. One function for every encoding (the venue's JSON, a session's compact
+/// records), so that a book is taken or refused, and for the same reason, whichever it came in.
+pub(crate) fn settle_wire_book(book: &mut OrderBook) -> Result<(), BookError> {
+    let asset_id = book.asset_id.as_str();
+    let invalid = |field: &'static str, value: String, rule: &'static str| BookError::Invalid {
+        asset_id: asset_id.to_owned(),
+        cause: BookCause::Malformed,
+        field,
+        value,
+        rule,
+    };
+    if book.timestamp.millis() <= 0 {
+        return Err(invalid("timestamp", book.timestamp.millis().to_string(), TIMESTAMP_RULE));
+    }
+    if !exact::inside_unit_interval(book.tick_size) {
+        return Err(invalid("tick_size", book.tick_size.to_string(), "must be between 0 and 1"));
+    }
+    if book.min_order_size.is_sign_negative() && !book.min_order_size.is_zero() {
+        return Err(invalid("min_order_size", book.min_order_size.to_string(), "must not be negative"));
+    }
+    let bids = check_wire_side(asset_id, "bids", &book.bids)?;
+    let asks = check_wire_side(asset_id, "asks", &book.asks)?;
+    // Strictly monotonic either way: best first (bids descending, asks ascending) is the wire
+    // order or its reverse.
+    let sides = [
+        (&mut book.bids, bids.holds_empty_levels, bids.ascending),
+        (&mut book.asks, asks.holds_empty_levels, !asks.ascending),
+    ];
+    for (side, holds_empty_levels, reverse) in sides {
+        if holds_empty_levels {
+            side.retain(|l| !l.size.is_zero());
+        }
+        if reverse {
+            side.reverse();
+        }
+    }
+    // Each side was range- and order-checked above; what is left is how the sides meet.
+    book.check_touch()
 }
 
 #[derive(Deserialize)]

@@ -46,8 +46,8 @@ mod wallet;
 mod whale_feed;
 
 pub use auth::{AuthError, L2Credentials, l2_headers, l2_signature};
-pub(crate) use book::{BookWire, LevelWire, scan_book};
 pub use book::{ParsedBooks, parse_books};
+pub(crate) use book::{scan_book, settle_wire_book};
 pub use config::{
     CredentialsConfig, DataApiVersion, FetchHistoryConfig, HttpConfig, MarketWsConfig, NamesConfig, PolymarketConfig,
     PriceFeedConfig, RedeemConfig, ResolutionConfig, WalletConfig, WhaleFeedConfig,

@@ -9,6 +9,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use crate::clock::Timestamp;
+use crate::domain::exact;
 
 use super::config::CircuitBreakerConfig;
 
@@ -78,7 +79,8 @@ impl CircuitBreaker {
             return BreakerSignal::Quiet;
         }
         let loss = -daily_pnl;
-        if loss > threshold {
+        // On every price: exact comparisons, without rescaling either side.
+        if exact::gt(loss, threshold) {
             self.trips_today = self.trips_today.saturating_add(1);
             self.trips_total = self.trips_total.saturating_add(1);
             if self.trips_today >= 2 {
@@ -89,7 +91,7 @@ impl CircuitBreaker {
             self.open_until = Some(until);
             return BreakerSignal::Tripped { until };
         }
-        if loss >= warning_level && loss > Decimal::ZERO && !self.warned {
+        if !self.warned && exact::le(warning_level, loss) && loss.is_sign_positive() && !loss.is_zero() {
             self.warned = true;
             return BreakerSignal::Warning;
         }

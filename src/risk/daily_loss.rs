@@ -5,6 +5,7 @@
 use rust_decimal::Decimal;
 
 use crate::clock::Timestamp;
+use crate::domain::exact;
 
 use super::config::DailyLossConfig;
 
@@ -18,7 +19,7 @@ pub fn daily_loss_limit(config: &DailyLossConfig, start_of_day_equity: Decimal) 
 
 /// True when today's P&L is beyond the limit (a loss exactly at the limit is still allowed).
 pub fn is_breached(daily_pnl: Decimal, limit: Decimal) -> bool {
-    daily_pnl < -limit
+    exact::lt(daily_pnl, -limit)
 }
 
 /// The trading day `now` falls in, counted from the epoch; days start `day_start_utc_minutes`

@@ -8,6 +8,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use super::config::DrawdownConfig;
+use crate::domain::exact;
 
 /// How bad the current drawdown is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,16 +45,17 @@ impl DrawdownProtector {
 
     /// Records the latest equity: raises the peak if needed and reports the drawdown level.
     pub fn update(&mut self, config: &DrawdownConfig, equity: Decimal) -> DrawdownLevel {
-        if equity > self.peak_equity {
+        // On every price: exact comparisons, without rescaling either side.
+        if exact::gt(equity, self.peak_equity) {
             self.peak_equity = equity;
             self.refresh_floors(config);
         }
-        if self.peak_equity <= Decimal::ZERO {
+        if self.peak_equity.is_zero() || self.peak_equity.is_sign_negative() {
             return DrawdownLevel::Normal;
         }
-        if equity <= self.emergency_floor {
+        if exact::le(equity, self.emergency_floor) {
             DrawdownLevel::Emergency
-        } else if equity <= self.halt_floor {
+        } else if exact::le(equity, self.halt_floor) {
             DrawdownLevel::Halt
         } else {
             DrawdownLevel::Normal

@@ -31,8 +31,9 @@ use std::io::{BufRead, Read, Write};
 use rust_decimal::Decimal;
 
 use super::file::{LineError, MAX_LINE_BYTES};
+use crate::clock::Timestamp;
 use crate::market::OrderBook;
-use crate::polymarket::{BookWire, LevelWire};
+use crate::market::PriceLevel;
 
 /// The first bytes of a compact session file.
 pub const MAGIC: &[u8; 8] = b"\x89WTS\r\n\x1a\n";
@@ -141,8 +142,9 @@ fn bad(field: &'static str, problem: &'static str) -> BinaryError {
 pub enum BinaryLine {
     /// A line kept as text (or one that could not be read as text).
     Text(Result<String, LineError>),
-    /// A book line: its time, and the book's fields before the rules a book must keep.
-    Book { ts: i64, wire: BookWire },
+    /// A book line: its time, and the book's fields as the record states them, before the rules
+    /// a book must keep ([`crate::polymarket::settle_wire_book`]).
+    Book { ts: i64, book: Box<OrderBook> },
     /// A record that did not decode: a malformed line.
     Bad(BinaryError),
 }
@@ -246,12 +248,28 @@ pub struct BinaryReader<R> {
     strings: Vec<String>,
     string_bytes: usize,
     body: Vec<u8>,
+    /// Books handed back by the reader's user ([`BinaryReader::recycle`]), decoded into again:
+    /// a replay then reads book after book without allocating.
+    // The boxes are what is reused: a book travels to the engine boxed (`Input::Book`).
+    #[allow(clippy::vec_box)]
+    spare_books: Vec<Box<OrderBook>>,
 }
+
+/// How many handed-back books a reader keeps; more are freed.
+const MAX_SPARE_BOOKS: usize = 1_024;
 
 impl<R: BufRead> BinaryReader<R> {
     /// A reader of the records that follow the header `input` has already been read past.
     pub fn new(input: R) -> Self {
-        Self { input, strings: Vec::new(), string_bytes: 0, body: Vec::new() }
+        Self { input, strings: Vec::new(), string_bytes: 0, body: Vec::new(), spare_books: Vec::new() }
+    }
+
+    /// Hands back a book this reader returned, once its user is done with it: the next book
+    /// record is decoded into it, reusing its strings and levels.
+    pub fn recycle(&mut self, book: Box<OrderBook>) {
+        if self.spare_books.len() < MAX_SPARE_BOOKS {
+            self.spare_books.push(book);
+        }
     }
 
     /// The next line; `Ok(None)` at the end. An error is the file's own (a read failure, or a
@@ -267,7 +285,7 @@ impl<R: BufRead> BinaryReader<R> {
                 && start + len <= buffered.len()
             {
                 let body = &buffered[start..start + len];
-                let line = decode(&mut self.strings, &mut self.string_bytes, tag, body);
+                let line = decode(&mut self.strings, &mut self.string_bytes, &mut self.spare_books, tag, body);
                 self.input.consume(start + len);
                 match line? {
                     Some(line) => return Ok(Some(line)),
@@ -285,7 +303,9 @@ impl<R: BufRead> BinaryReader<R> {
                 std::io::ErrorKind::UnexpectedEof => BinaryError::Truncated,
                 _ => BinaryError::Io(e),
             })?;
-            if let Some(line) = decode(&mut self.strings, &mut self.string_bytes, tag[0], &self.body)? {
+            if let Some(line) =
+                decode(&mut self.strings, &mut self.string_bytes, &mut self.spare_books, tag[0], &self.body)?
+            {
                 return Ok(Some(line));
             }
         }
@@ -308,9 +328,12 @@ fn frame(bytes: &[u8]) -> Option<(u8, usize, usize)> {
 
 /// One record's body: a line, or `None` for a string-table definition (not a line). An error
 /// is the file's own (its string table overflowing); a record that does not decode is a bad line.
+/// A book is decoded into a spare one when there is one.
+#[allow(clippy::vec_box)]
 fn decode(
     strings: &mut Vec<String>,
     string_bytes: &mut usize,
+    spare_books: &mut Vec<Box<OrderBook>>,
     tag: u8,
     body: &[u8],
 ) -> Result<Option<BinaryLine>, BinaryError> {
@@ -325,10 +348,16 @@ fn decode(
             return Ok(None);
         }
         TEXT => BinaryLine::Text(String::from_utf8(body.to_vec()).map_err(|_| LineError::NotUtf8)),
-        BOOK => match book(strings, body) {
-            Ok((ts, wire)) => BinaryLine::Book { ts, wire },
-            Err(e) => BinaryLine::Bad(e),
-        },
+        BOOK => {
+            let mut into = spare_books.pop().unwrap_or_default();
+            match book(strings, body, &mut into) {
+                Ok(ts) => BinaryLine::Book { ts, book: into },
+                Err(e) => {
+                    spare_books.push(into);
+                    BinaryLine::Bad(e)
+                }
+            }
+        }
         TOO_LONG => match Body::new(body).u64("line length") {
             Ok(len) => BinaryLine::Text(Err(LineError::TooLong { len: usize::try_from(len).unwrap_or(usize::MAX) })),
             Err(e) => BinaryLine::Bad(e),
@@ -338,55 +367,51 @@ fn decode(
     }))
 }
 
-fn book(strings: &[String], body: &[u8]) -> Result<(i64, BookWire), BinaryError> {
+/// Decodes a book record into `book`, overwriting every field (its allocations are reused);
+/// returns the line's time.
+fn book(strings: &[String], body: &[u8], book: &mut OrderBook) -> Result<i64, BinaryError> {
     let string_at = |index: u64| {
         usize::try_from(index)
             .ok()
             .and_then(|i| strings.get(i))
-            .cloned()
+            .map(String::as_str)
             .ok_or_else(|| bad("string index", "not defined before its use"))
+    };
+    let set = |field: &mut String, text: &str| {
+        field.clear();
+        field.push_str(text);
     };
     let mut body = Body::new(body);
     let ts = body.i64("ts")?;
-    let market = string_at(body.u64("market")?)?;
-    let asset_id = string_at(body.u64("asset_id")?)?;
+    set(&mut book.market, string_at(body.u64("market")?)?);
+    set(&mut book.asset_id, string_at(body.u64("asset_id")?)?);
     let timestamp = ts.checked_add(body.i64("timestamp")?).ok_or_else(|| bad("timestamp", "out of range"))?;
+    book.timestamp = Timestamp::from_millis(timestamp);
     let flags = body.byte("flags")?;
-    let hash = if flags & HEX_HASH != 0 {
+    book.hash.clear();
+    if flags & HEX_HASH != 0 {
         const DIGITS: &[u8; 16] = b"0123456789abcdef";
-        let bytes = body.bytes(20, "hash")?;
-        let mut hex = String::with_capacity(40);
-        for b in bytes {
-            hex.push(char::from(DIGITS[usize::from(b >> 4)]));
-            hex.push(char::from(DIGITS[usize::from(b & 0xf)]));
+        let mut hex = [0u8; 40];
+        for (pair, b) in hex.chunks_exact_mut(2).zip(body.bytes(20, "hash")?) {
+            pair[0] = DIGITS[usize::from(b >> 4)];
+            pair[1] = DIGITS[usize::from(b & 0xf)];
         }
-        hex
+        book.hash.push_str(std::str::from_utf8(&hex).map_err(|_| bad("hash", "not hex"))?);
     } else {
         let len = body.u64("hash")?;
         let bytes = body.bytes(usize::try_from(len).unwrap_or(usize::MAX), "hash")?;
-        std::str::from_utf8(bytes).map_err(|_| bad("hash", "not UTF-8"))?.to_owned()
-    };
-    let min_order_size = body.decimal("min_order_size")?;
-    let tick_size = body.decimal("tick_size")?;
-    let last_trade_price = if flags & HAS_LAST_TRADE != 0 { Some(body.decimal("last_trade_price")?) } else { None };
-    let bids = body.levels("bids")?;
-    let asks = body.levels("asks")?;
+        book.hash.push_str(std::str::from_utf8(bytes).map_err(|_| bad("hash", "not UTF-8"))?);
+    }
+    book.min_order_size = body.decimal("min_order_size")?;
+    book.tick_size = body.decimal("tick_size")?;
+    book.last_trade_price = if flags & HAS_LAST_TRADE != 0 { Some(body.decimal("last_trade_price")?) } else { None };
+    book.neg_risk = flags & NEG_RISK != 0;
+    body.levels(&mut book.bids, "bids")?;
+    body.levels(&mut book.asks, "asks")?;
     if !body.is_empty() {
         return Err(bad("book", "bytes after the last level"));
     }
-    let wire = BookWire {
-        market,
-        asset_id,
-        timestamp: Decimal::from(timestamp),
-        hash,
-        bids,
-        asks,
-        min_order_size,
-        tick_size,
-        neg_risk: flags & NEG_RISK != 0,
-        last_trade_price,
-    };
-    Ok((ts, wire))
+    Ok(ts)
 }
 
 /// The bytes of one record's body, read front to back.
@@ -419,6 +444,25 @@ impl<'a> Body<'a> {
     }
 
     fn u128(&mut self, field: &'static str) -> Result<u128, BinaryError> {
+        // Most values here are one byte long (string indices, level counts, small deltas).
+        if let Some((&byte, rest)) = self.bytes.split_first()
+            && byte < 0x80
+        {
+            self.bytes = rest;
+            return Ok(u128::from(byte));
+        }
+        // Nearly every other one is at most eight bytes long (56 bits) with eight bytes to read:
+        // decoded from one 64-bit word without a loop.
+        if let Some(word) = self.bytes.first_chunk::<8>().map(|w| u64::from_le_bytes(*w))
+            && let Some((value, len)) = varint_in_word(word)
+        {
+            self.bytes = &self.bytes[len..];
+            return Ok(u128::from(value));
+        }
+        self.long_u128(field)
+    }
+
+    fn long_u128(&mut self, field: &'static str) -> Result<u128, BinaryError> {
         let mut value = 0u128;
         for shift in (0..128).step_by(7) {
             let byte = self.byte(field)?;
@@ -441,23 +485,51 @@ impl<'a> Body<'a> {
 
     fn decimal(&mut self, field: &'static str) -> Result<Decimal, BinaryError> {
         let zigzag = self.u128(field)?;
-        let mantissa = (zigzag >> 1) as i128 ^ -((zigzag & 1) as i128);
         let scale = u32::from(self.byte(field)?);
+        // A mantissa within 64 bits is a decimal's low two words as they are, when the scale is
+        // one a decimal can have.
+        if let Ok(zigzag) = u64::try_from(zigzag)
+            && scale <= Decimal::MAX_SCALE
+        {
+            let negative = zigzag & 1 != 0;
+            let magnitude = (zigzag >> 1) + u64::from(negative);
+            return Ok(Decimal::from_parts(magnitude as u32, (magnitude >> 32) as u32, 0, negative, scale));
+        }
+        let mantissa = (zigzag >> 1) as i128 ^ -((zigzag & 1) as i128);
         Decimal::try_from_i128_with_scale(mantissa, scale).map_err(|_| bad(field, "not a decimal (scale or size)"))
     }
 
-    fn levels(&mut self, field: &'static str) -> Result<Vec<LevelWire>, BinaryError> {
+    /// One side of a book, into `side` (emptied first).
+    fn levels(&mut self, side: &mut Vec<PriceLevel>, field: &'static str) -> Result<(), BinaryError> {
         let count = self.u64(field)?;
         // Each level takes at least four bytes: the count cannot claim more than the record holds.
         if count > (self.bytes.len() / 4) as u64 {
             return Err(bad(field, "more levels than the record holds"));
         }
-        let mut side = Vec::with_capacity(count as usize);
+        side.clear();
+        side.reserve(count as usize);
         for _ in 0..count {
-            side.push(LevelWire { price: self.decimal(field)?, size: self.decimal(field)? });
+            side.push(PriceLevel { price: self.decimal(field)?, size: self.decimal(field)? });
         }
-        Ok(side)
+        Ok(())
     }
+}
+
+/// The varint at the start of `word` (eight bytes, little-endian) and its length, when it ends
+/// within them. Each byte gives its low seven bits, least significant first; the groups are
+/// packed together pairwise, then in fours, then in eights.
+fn varint_in_word(word: u64) -> Option<(u64, usize)> {
+    let ends = !word & 0x8080_8080_8080_8080;
+    if ends == 0 {
+        return None;
+    }
+    let len = (ends.trailing_zeros() / 8 + 1) as usize;
+    let bits = if len == 8 { u64::MAX } else { (1u64 << (8 * len)) - 1 };
+    let mut value = word & bits & 0x7f7f_7f7f_7f7f_7f7f;
+    value = (value & 0x007f_007f_007f_007f) | ((value & 0x7f00_7f00_7f00_7f00) >> 1);
+    value = (value & 0x0000_3fff_0000_3fff) | ((value & 0x3fff_0000_3fff_0000) >> 2);
+    value = (value & 0x0000_0000_0fff_ffff) | ((value & 0x0fff_ffff_0000_0000) >> 4);
+    Some((value, len))
 }
 
 fn read_u64(input: &mut impl Read) -> Result<u64, BinaryError> {
@@ -565,15 +637,65 @@ mod tests {
         let read = round_trip(&lines);
         assert_eq!(read.len(), 6, "string definitions are not lines");
         for (expected, line) in books.iter().zip(&read) {
-            let BinaryLine::Book { ts, wire } = line else { panic!("{line:?}") };
+            let BinaryLine::Book { ts, book } = line else { panic!("{line:?}") };
             assert_eq!(*ts, 1_767_607_200_000);
-            let back = wire.clone().into_book().unwrap_or_else(|e| panic!("{e}"));
+            let mut back = (**book).clone();
+            crate::polymarket::settle_wire_book(&mut back).unwrap_or_else(|e| panic!("{e}"));
             assert_eq!(&back, expected);
             assert_eq!(format!("{back:?}"), format!("{expected:?}"), "every decimal keeps its scale");
         }
         assert!(matches!(&read[3], BinaryLine::Text(Ok(t)) if t == r#"{"ts":1,"type":"tick"}"#));
         assert!(matches!(&read[4], BinaryLine::Text(Err(LineError::NotUtf8))));
         assert!(matches!(&read[5], BinaryLine::Text(Err(LineError::TooLong { len: 5_000_000 }))));
+    }
+
+    proptest::proptest! {
+        /// A decimal reads back as the one written, scale and sign included, whether its mantissa
+        /// takes the 64-bit path or the long one.
+        #[test]
+        fn a_decimal_reads_back_exactly(
+            lo in proptest::prelude::any::<u32>(),
+            mid in proptest::prelude::any::<u32>(),
+            hi in proptest::prop_oneof![proptest::strategy::Just(0u32), proptest::prelude::any::<u32>()],
+            negative in proptest::prelude::any::<bool>(),
+            scale in 0u32..=28,
+        ) {
+            let value = Decimal::from_parts(lo, mid, hi, negative, scale);
+            let mut bytes = Vec::new();
+            put_decimal(&mut bytes, value);
+            let read = Body::new(&bytes).decimal("x").unwrap_or_else(|e| panic!("{e}"));
+            proptest::prop_assert_eq!(read, value);
+            proptest::prop_assert_eq!(format!("{read:?}"), format!("{value:?}"));
+        }
+    }
+
+    proptest::proptest! {
+        /// Any integer reads back as written, at any length, with any bytes after it and near
+        /// the end of a record (where the one-word path has no eight bytes to read).
+        #[test]
+        fn an_integer_reads_back_exactly(
+            value in proptest::prop_oneof![0u128..128, 0u128..(1 << 56), proptest::prelude::any::<u128>()],
+            after in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..10),
+        ) {
+            let mut bytes = Vec::new();
+            put_u128(&mut bytes, value);
+            let len = bytes.len();
+            bytes.extend_from_slice(&after);
+            let mut body = Body::new(&bytes);
+            proptest::prop_assert_eq!(body.u128("x").unwrap_or_else(|e| panic!("{e}")), value);
+            proptest::prop_assert_eq!(body.bytes.len(), bytes.len() - len);
+        }
+    }
+
+    #[test]
+    fn a_scale_a_decimal_cannot_have_is_a_bad_record_on_either_path() {
+        for mantissa in [5u128, 1 << 80] {
+            let mut bytes = Vec::new();
+            put_u128(&mut bytes, mantissa << 1);
+            bytes.push(29);
+            let err = Body::new(&bytes).decimal("price").map(|d| d.to_string());
+            assert!(matches!(&err, Err(e) if e.to_string().contains("price")), "{err:?}");
+        }
     }
 
     #[test]

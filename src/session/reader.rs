@@ -17,6 +17,7 @@ use super::event::{ReplayEvent, parse_line, parse_session_line, session_time};
 use super::file::SessionLines;
 use crate::engine::Input;
 use crate::market::OrderBook;
+use crate::polymarket::settle_wire_book;
 
 /// Read-ahead of the file: large reads, few system calls.
 const READ_BUFFER_BYTES: usize = 1 << 20;
@@ -125,6 +126,14 @@ impl SessionReader {
         self.carries_ticks
     }
 
+    /// Hands back books this reader returned, once their user is done with them: a compact
+    /// session decodes its next books into them (a JSON one frees them).
+    pub fn recycle(&mut self, books: impl Iterator<Item = Box<OrderBook>>) {
+        if let Lines::Compact(reader) = &mut self.lines {
+            books.for_each(|book| reader.recycle(book));
+        }
+    }
+
     /// The next line, parsed; `Ok(None)` at the end of the session. An error is the file's
     /// (unreadable, or a compact file cut short): nothing after it can be read.
     pub fn next_line(&mut self) -> Result<Option<ParsedLine>, SessionError> {
@@ -137,7 +146,7 @@ impl SessionReader {
             Lines::Compact(reader) => match reader.next_line().map_err(|e| io_error(path, e))? {
                 None => return Ok(None),
                 Some(BinaryLine::Text(text)) => parse_session_line(text),
-                Some(BinaryLine::Book { ts, wire }) => book_line(ts, wire.into_book()),
+                Some(BinaryLine::Book { ts, book }) => book_line(ts, book),
                 Some(BinaryLine::Bad(e)) => Err(SessionError::BadField {
                     field: "compact_record",
                     value: e.to_string(),
@@ -151,10 +160,10 @@ impl SessionReader {
 }
 
 /// A compact book line: the same event, or the same refusal, as its JSON line.
-fn book_line(ts: i64, book: Result<OrderBook, crate::market::BookError>) -> Result<Option<ReplayEvent>, SessionError> {
+fn book_line(ts: i64, mut book: Box<OrderBook>) -> Result<Option<ReplayEvent>, SessionError> {
     let at = session_time(ts)?;
-    let book = book.map_err(SessionError::BookRefused)?;
-    Ok(Some(ReplayEvent { at, input: Input::Book(Box::new(book)) }))
+    settle_wire_book(&mut book).map_err(SessionError::BookRefused)?;
+    Ok(Some(ReplayEvent { at, input: Input::Book(book) }))
 }
 
 /// The twin of the JSON session at `path`, open past its header, when it exists and matches.

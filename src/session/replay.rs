@@ -73,6 +73,9 @@ pub fn replay_session_timed(
         }
         parse += started.elapsed();
         stepper.step(&mut batch)?;
+        if let Some(run) = stepper.run.as_mut() {
+            reader.recycle(run.engine.take_replaced_books());
+        }
         if end {
             let (report, engine) = stepper.finish();
             return Ok(TimedReplay { report, source, parse, engine });
@@ -134,6 +137,7 @@ impl Stepper {
                     let sink = self.audit.take().unwrap_or_else(|| Box::new(DiscardAuditSink));
                     let engine = Engine::new(self.config.clone(), EngineSettings::default(), sink, event.at)?;
                     let run = self.run.insert(SimulatedRun::new(engine, PaperExecutor::default(), event.at));
+                    run.engine.keep_replaced_books();
                     if self.recorded_ticks {
                         run.use_recorded_ticks();
                     }

@@ -229,6 +229,17 @@ impl Engine {
         self.market.prices(token).and_then(|p| p.current_book())
     }
 
+    /// From now on, keep the books that newer ones replace, for [`Engine::take_replaced_books`]
+    /// (a replay reads its next books into them instead of allocating).
+    pub fn keep_replaced_books(&mut self) {
+        self.market.keep_replaced_books();
+    }
+
+    /// The books replaced since the last call, when kept (see [`Engine::keep_replaced_books`]).
+    pub fn take_replaced_books(&mut self) -> impl Iterator<Item = Box<OrderBook>> + '_ {
+        self.market.take_replaced_books()
+    }
+
     /// The venue rules of the market a token belongs to.
     pub fn venue_rules(&self, market: MarketId) -> VenueRules {
         self.market.rules(market)
@@ -245,7 +256,7 @@ impl Engine {
         self.status.last_input_at = Some(now);
         match input {
             Input::WhaleTrade(trade) => self.on_whale_trade(&trade, now, out),
-            Input::Book(book) => self.on_book(*book, now, out),
+            Input::Book(book) => self.on_book(book, now, out),
             Input::Quote(quote) => self.on_quote(quote, now, out),
             Input::MarketInfo(info) => self.on_market_info(&info),
             Input::MarketNames(names) => self.on_market_names(names, out),

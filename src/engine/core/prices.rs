@@ -12,7 +12,7 @@ use super::Engine;
 
 impl Engine {
     #[inline]
-    pub(super) fn on_book(&mut self, book: OrderBook, now: Timestamp, out: &mut Outputs) {
+    pub(super) fn on_book(&mut self, book: Box<OrderBook>, now: Timestamp, out: &mut Outputs) {
         if let Some(token) = self.apply_book(book, now) {
             self.check_stops(token, now, out);
         }
@@ -21,7 +21,7 @@ impl Engine {
     /// Takes a book into the market view (with the venue rules it carries); returns its token, or
     /// `None` when the market view refused the book (counted and logged there): a refused book
     /// moves nothing, not even the venue rules.
-    pub(super) fn apply_book(&mut self, book: OrderBook, now: Timestamp) -> Option<TokenId> {
+    pub(super) fn apply_book(&mut self, book: Box<OrderBook>, now: Timestamp) -> Option<TokenId> {
         let token = self.interner.token(&book.asset_id);
         let market = self.interner.market(&book.market);
         let (tick_size, min_order_size) = (book.tick_size, book.min_order_size);

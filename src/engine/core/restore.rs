@@ -135,7 +135,7 @@ impl Engine {
     pub fn warm_up(&mut self, input: Input, now: Timestamp) {
         match input {
             Input::Book(book) => {
-                self.apply_book(*book, now);
+                self.apply_book(book, now);
             }
             Input::Quote(quote) => self.market.update_quote(quote.token, quote.best_bid, quote.best_ask, now),
             Input::MarketInfo(info) => self.on_market_info(&info),

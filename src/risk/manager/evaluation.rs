@@ -4,7 +4,7 @@
 use rust_decimal::Decimal;
 
 use crate::clock::Timestamp;
-use crate::domain::{ExitReason, ReasonCode, TokenId, TradingState};
+use crate::domain::{ExitReason, ReasonCode, TokenId, TradingState, exact};
 use crate::risk::breaker::BreakerSignal;
 use crate::risk::daily_loss::is_breached;
 use crate::risk::drawdown::DrawdownLevel;
@@ -21,7 +21,7 @@ impl RiskManager {
     pub fn on_price(&mut self, token: TokenId, price: Decimal, now: Timestamp) -> &[ExitIntent] {
         self.exits.clear();
         self.tick_clock(now);
-        if price <= Decimal::ZERO || price >= Decimal::ONE {
+        if !exact::inside_unit_interval(price) {
             self.ignored_prices += 1;
             return &self.exits;
         }
