@@ -145,9 +145,9 @@ pub(crate) struct LevelWire {
     pub(crate) size: Decimal,
 }
 
-/// A book's fields as an encoding states them (the venue's JSON, or a session's compact form),
-/// before the rules a book must keep: [`BookWire::into_book`] applies those, the same for every
-/// encoding.
+/// A book's fields as the venue's JSON states them, before the rules a book must keep
+/// ([`BookWire::into_book`] applies [`settle_wire_book`], which a session's compact records go
+/// through as well).
 #[derive(Debug, Clone, Deserialize)]
 pub(crate) struct BookWire {
     #[serde(default)]
@@ -248,6 +248,8 @@ impl BookWire {
         })
     }
 
+    /// The book these fields describe, once it keeps the rules (or why it does not): the
+    /// timestamp must be whole milliseconds here, the rest is [`settle_wire_book`]'s.
     pub(crate) fn into_book(self) -> Result<OrderBook, BookError> {
         let millis = i64::try_from(self.timestamp.trunc().mantissa())
             .ok()

@@ -32,8 +32,7 @@ use rust_decimal::Decimal;
 
 use super::file::{LineError, MAX_LINE_BYTES};
 use crate::clock::Timestamp;
-use crate::market::OrderBook;
-use crate::market::PriceLevel;
+use crate::market::{OrderBook, PriceLevel};
 
 /// The first bytes of a compact session file.
 pub const MAGIC: &[u8; 8] = b"\x89WTS\r\n\x1a\n";
