@@ -22,6 +22,7 @@ The verdict (exit 1 when it fails): RSS at most --max-rss-mb, CPU at most --max-
 """
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -86,17 +87,33 @@ def workspace():
     return work
 
 
-def one_run(args):
+@contextlib.contextmanager
+def default_run(binary, env_items=()):
+    """The README's first command (`whale-trader run`) in a throw-away workspace; yields the process and
+    stops it (SIGTERM, then SIGKILL after 30 s) and removes the workspace on the way out."""
     work = workspace()
     env = dict(os.environ)
     env["WHALE_TRADER__API__PORT"] = str(free_port())
     env["WHALE_TRADER__LOGGING__CONSOLE"] = "off"
-    for item in args.env:
+    for item in env_items:
         key, _, value = item.partition("=")
         env[key] = value
-    binary = str(Path(args.binary).resolve())
+    binary = str(Path(binary).resolve())
     proc = subprocess.Popen([binary, "run"], cwd=work, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
+        yield proc
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def one_run(args):
+    with default_run(args.binary, args.env) as proc:
         start = time.monotonic()
         peak_kb = 0
         while time.monotonic() - start < args.settle:
@@ -126,14 +143,6 @@ def one_run(args):
             "wakeups_per_sec": round(sum(t["wakeups_per_sec"] for t in per_thread), 2),
             "per_thread": per_thread,
         }
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        shutil.rmtree(work, ignore_errors=True)
 
 
 def main():

@@ -27,6 +27,8 @@ enum StopCause {
 
 /// Runs the daemon with a validated `config` until it stops; returns the process exit code.
 pub fn run(config: Config, load_options: LoadOptions, live: bool) -> ExitCode {
+    // While the process has one thread: arenas made before the cap stay.
+    super::malloc_arenas::limit_malloc_arenas();
     // Before anything that writes or sends (logs, the API, the store, alerts): a second daemon on
     // the same store would re-send its alerts and race the first one's writes.
     let store_dir = store_directory(&config);

@@ -1,7 +1,8 @@
 //! The daemon: builds its tasks (`start`), connects them with channels, supervises them, and
 //! turns signals into an orderly stop or a config reload.
 //!
-//! Start-up: config (already validated) → the data directory's lock (a second daemon exits 2) →
+//! Start-up: config (already validated) → the C allocator capped at two arenas while the process
+//! has one thread (`malloc_arenas`) → the data directory's lock (a second daemon exits 2) →
 //! logging → control API port → store and recovery → tasks, held at a start barrier → barrier
 //! opened, `READY=1`. A step that fails aborts the waiting tasks: nothing decided, nothing sent.
 //! Stop (SIGTERM / SIGINT): sources stop taking new work, the engine drains its queue to a safe
@@ -20,6 +21,7 @@ mod feed_checks;
 mod feeds;
 mod health_alerts;
 mod lock;
+mod malloc_arenas;
 mod observe;
 pub mod plans;
 mod recorder;

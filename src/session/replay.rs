@@ -2,9 +2,11 @@
 //!
 //! One thread, in batches: a batch of lines is read and parsed, then stepped through the engine,
 //! and the two are timed apart (`parse_s`, `engine_s` in the replay's summary). Parsing on a second
-//! thread was measured and is three times slower end to end on a two-core machine: every book
-//! allocated on one thread and freed on the other goes through the allocator's slow, locked path,
-//! and the engine's thread spent six times longer than alone.
+//! thread was measured twice and lost both times on a two-core machine. With books allocated on one
+//! thread and freed on the other it was three times slower: every free went through the allocator's
+//! slow, locked path. With the engine's replaced books sent back to be decoded into again it was
+//! still 1.1–1.2× slower: the two cores slow each other down (two independent replays side by side
+//! each take 1.3–1.4× their time alone), so each half runs slower than the whole did on one thread.
 
 use std::path::Path;
 use std::sync::Arc;
