@@ -36,7 +36,7 @@ def resident_pages(pid, binary):
     pages = {}
     with open(f"/proc/{pid}/maps") as maps, open(f"/proc/{pid}/pagemap", "rb") as pagemap:
         for line in maps:
-            parts = line.split()
+            parts = line.rstrip("\n").split(maxsplit=5)  # the path, last, may hold spaces
             if len(parts) < 6 or parts[5] != binary:
                 continue
             lo, hi = (int(x, 16) for x in parts[0].split("-"))
