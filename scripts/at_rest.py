@@ -16,6 +16,8 @@ Figures per run:
   - rss_mb: VmRSS from /proc/<pid>/status at --settle seconds after start (default 60 s: the replay of the
     sample session takes about a minute at replay_speed 40);
   - cpu_percent: (utime + stime) over the next --idle seconds, in percent of one core;
+  - page_faults_per_sec: minor and major page faults over the idle window (code the daemon released from its
+    resident set after start-up and runs again comes back through these);
   - threads and wake-ups: per thread, voluntary + involuntary context switches over the idle window, per
     second (a thread that sleeps and wakes makes one voluntary switch per wake-up).
 The verdict (exit 1 when it fails): RSS at most --max-rss-mb, CPU at most --max-cpu-percent.
@@ -57,11 +59,20 @@ def vm_rss_kb(pid):
     return status_kb(pid, "VmRSS")
 
 
-def cpu_ticks(pid):
+def stat_fields(pid):
     # Fields after the command name (which is in parentheses and may hold spaces).
     with open(f"/proc/{pid}/stat") as f:
-        rest = f.read().rsplit(")", 1)[1].split()
+        return f.read().rsplit(")", 1)[1].split()
+
+
+def cpu_ticks(pid):
+    rest = stat_fields(pid)
     return int(rest[11]) + int(rest[12])  # utime, stime
+
+
+def page_faults(pid):
+    rest = stat_fields(pid)
+    return int(rest[7]) + int(rest[9])  # minflt, majflt
 
 
 def threads(pid):
@@ -123,9 +134,11 @@ def one_run(args):
             time.sleep(0.5)
         rss_kb = vm_rss_kb(proc.pid)
         anon_kb, file_kb = status_kb(proc.pid, "RssAnon"), status_kb(proc.pid, "RssFile")
-        before_ticks, before_threads, t0 = cpu_ticks(proc.pid), threads(proc.pid), time.monotonic()
+        before_ticks, before_faults = cpu_ticks(proc.pid), page_faults(proc.pid)
+        before_threads, t0 = threads(proc.pid), time.monotonic()
         time.sleep(args.idle)
-        after_ticks, after_threads, t1 = cpu_ticks(proc.pid), threads(proc.pid), time.monotonic()
+        after_ticks, after_faults = cpu_ticks(proc.pid), page_faults(proc.pid)
+        after_threads, t1 = threads(proc.pid), time.monotonic()
         rss_end_kb = vm_rss_kb(proc.pid)
         span = t1 - t0
         per_thread = []
@@ -141,6 +154,7 @@ def one_run(args):
             "cpu_percent": round(100 * (after_ticks - before_ticks) / CLK_TCK / span, 3),
             "threads": len(after_threads),
             "wakeups_per_sec": round(sum(t["wakeups_per_sec"] for t in per_thread), 2),
+            "page_faults_per_sec": round((after_faults - before_faults) / span, 2),
             "per_thread": per_thread,
         }
 
@@ -165,7 +179,8 @@ def main():
             f"run {i + 1}: RSS {run['rss_mb']} MB after {args.settle:.0f} s (anon {run['rss_anon_mb']}, "
             f"file {run['rss_file_mb']}; peak {run['peak_rss_mb']}, "
             f"{run['rss_end_mb']} at the end), CPU {run['cpu_percent']} % of a core over {args.idle:.0f} s idle, "
-            f"{run['threads']} threads, {run['wakeups_per_sec']} wake-ups/s",
+            f"{run['threads']} threads, {run['wakeups_per_sec']} wake-ups/s, "
+            f"{run['page_faults_per_sec']} page faults/s",
             file=sys.stderr,
         )
         for t in run["per_thread"]:

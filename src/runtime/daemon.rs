@@ -131,6 +131,8 @@ async fn run_async(config: Config, load_options: LoadOptions, live: bool) -> Sto
         }
     };
     supervisor.open_gate();
+    let released = super::working_set::release_start_up_code();
+    tracing::debug!(released_kb = released / 1024, "start-up code released from the resident set");
     let status =
         format!("running in {} mode with {} task(s)", config_tx.borrow().daemon.mode, supervisor.running().len());
     tracing::info!(tasks = ?supervisor.running(), "{status}");

@@ -4,7 +4,8 @@
 //! Start-up: config (already validated) → the C allocator capped at two arenas while the process
 //! has one thread (`malloc_arenas`) → the data directory's lock (a second daemon exits 2) →
 //! logging → control API port → store and recovery → tasks, held at a start barrier → barrier
-//! opened, `READY=1`. A step that fails aborts the waiting tasks: nothing decided, nothing sent.
+//! opened, the code only start-up needed released from the resident set (`working_set`),
+//! `READY=1`. A step that fails aborts the waiting tasks: nothing decided, nothing sent.
 //! Stop (SIGTERM / SIGINT): sources stop taking new work, the engine drains its queue to a safe
 //! point, sinks (executor, store writer, alerts) drain theirs, logs are flushed; exit 0 within
 //! `daemon.shutdown_grace_secs`. SIGHUP meanwhile is ignored; a second stop signal logs what it
@@ -36,6 +37,7 @@ mod supervisor;
 mod systemd;
 mod wallet;
 mod watchdog;
+mod working_set;
 
 pub use daemon::run;
 pub use engine_task::{
