@@ -111,7 +111,11 @@ fi
 sleep 2
 kill -TERM "$daemon"
 wait "$tracer" || { cat "$workdir/console.out" >&2; echo "the daemon did not exit cleanly under strace" >&2; exit 1; }
-used=$(awk '$NF ~ /^[a-z_0-9]+$/ && $NF != "total" && $NF != "syscall" { print $NF }' "$workdir/syscalls.txt" | sort -u)
+# Calls the daemon makes only when no tracer is attached, so that strace never sees them: it
+# releases its start-up code with madvise() once up, and skips that under a debugger.
+untraced_only="madvise"
+used=$( (awk '$NF ~ /^[a-z_0-9]+$/ && $NF != "total" && $NF != "syscall" { print $NF }' "$workdir/syscalls.txt"
+  printf '%s\n' $untraced_only) | sort -u)
 outside=$(comm -23 <(printf '%s\n' "$used") <(printf '%s\n' "$permitted"))
 if [ -n "$outside" ]; then
   echo "the daemon made system calls that $unit's SystemCallFilter= does not allow:" >&2

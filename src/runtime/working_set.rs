@@ -74,6 +74,7 @@ unsafe extern "C" fn release_read_only_segments(
 
 /// The whole pages inside a segment loaded at `base + vaddr` for `len` bytes: a partial page at
 /// either end may be shared with a neighbouring segment, so it stays.
+#[cfg(target_os = "linux")]
 fn whole_pages(base: usize, vaddr: usize, len: usize, page: usize) -> (usize, usize) {
     let start = base.wrapping_add(vaddr);
     let end = start.wrapping_add(len);
@@ -98,7 +99,7 @@ fn is_traced() -> bool {
     status.lines().find_map(|line| line.strip_prefix("TracerPid:")).is_none_or(|pid| pid.trim() != "0")
 }
 
-#[cfg(test)]
+#[cfg(all(test, target_os = "linux"))]
 mod tests {
     use super::*;
 
@@ -114,7 +115,6 @@ mod tests {
         assert!(end <= start);
     }
 
-    #[cfg(target_os = "linux")]
     #[test]
     fn released_code_runs_again_and_the_resident_set_shrinks() {
         fn resident_kb() -> u64 {
