@@ -59,20 +59,12 @@ def vm_rss_kb(pid):
     return status_kb(pid, "VmRSS")
 
 
-def stat_fields(pid):
+def cpu_ticks_and_faults(pid):
+    """(utime + stime, minor + major page faults) from one read of /proc/<pid>/stat."""
     # Fields after the command name (which is in parentheses and may hold spaces).
     with open(f"/proc/{pid}/stat") as f:
-        return f.read().rsplit(")", 1)[1].split()
-
-
-def cpu_ticks(pid):
-    rest = stat_fields(pid)
-    return int(rest[11]) + int(rest[12])  # utime, stime
-
-
-def page_faults(pid):
-    rest = stat_fields(pid)
-    return int(rest[7]) + int(rest[9])  # minflt, majflt
+        rest = f.read().rsplit(")", 1)[1].split()
+    return int(rest[11]) + int(rest[12]), int(rest[7]) + int(rest[9])
 
 
 def threads(pid):
@@ -134,11 +126,11 @@ def one_run(args):
             time.sleep(0.5)
         rss_kb = vm_rss_kb(proc.pid)
         anon_kb, file_kb = status_kb(proc.pid, "RssAnon"), status_kb(proc.pid, "RssFile")
-        before_ticks, before_faults = cpu_ticks(proc.pid), page_faults(proc.pid)
-        before_threads, t0 = threads(proc.pid), time.monotonic()
+        (before_ticks, before_faults), before_threads = cpu_ticks_and_faults(proc.pid), threads(proc.pid)
+        t0 = time.monotonic()
         time.sleep(args.idle)
-        after_ticks, after_faults = cpu_ticks(proc.pid), page_faults(proc.pid)
-        after_threads, t1 = threads(proc.pid), time.monotonic()
+        (after_ticks, after_faults), after_threads = cpu_ticks_and_faults(proc.pid), threads(proc.pid)
+        t1 = time.monotonic()
         rss_end_kb = vm_rss_kb(proc.pid)
         span = t1 - t0
         per_thread = []

@@ -62,7 +62,7 @@ pub use metrics::{
     DirectoryDisk, LoadAverage, NetworkTotals, ProcessFigures, SpaceUsage, SystemMetrics, WatchedDirectory, percent_of,
 };
 pub use monitor::{HealthMonitor, LOG_TARGET};
-pub use proc_self::{process_cpu_time, read_process_figures, thread_cpu_time};
+pub use proc_self::{process_cpu_time, read_process_figures, status_number, thread_cpu_time};
 pub use report::{HealthReport, ReportInputs, build_report};
 pub use sampler::{SystemSampler, containing_mount, file_system_usage};
 pub use snapshot::{ComponentSnapshot, DiskSnapshot, HealthMetricsSnapshot};

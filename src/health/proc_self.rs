@@ -17,21 +17,16 @@ pub fn read_process_figures() -> ProcessFigures {
 
 /// `VmRSS` (in bytes) and `Threads` from the text of `/proc/<pid>/status`.
 pub fn parse_status(text: &str) -> (Option<u64>, Option<u64>) {
-    let mut rss_bytes = None;
-    let mut threads = None;
-    for line in text.lines() {
-        if let Some(rest) = line.strip_prefix("VmRSS:") {
-            // "VmRSS:	    1964 kB": the kernel always reports kibibytes here.
-            rss_bytes = first_number(rest).and_then(|kib| kib.checked_mul(1024));
-        } else if let Some(rest) = line.strip_prefix("Threads:") {
-            threads = first_number(rest);
-        }
-    }
-    (rss_bytes, threads)
+    // "VmRSS:	    1964 kB": the kernel always reports kibibytes here.
+    let rss_bytes = status_number(text, "VmRSS").and_then(|kib| kib.checked_mul(1024));
+    (rss_bytes, status_number(text, "Threads"))
 }
 
-fn first_number(text: &str) -> Option<u64> {
-    text.split_whitespace().next()?.parse().ok()
+/// The number that field `name` of `/proc/<pid>/status` starts with (`VmRSS`, `TracerPid`, ...),
+/// `None` when the field is missing or not a number.
+pub fn status_number(text: &str, name: &str) -> Option<u64> {
+    let rest = text.lines().find_map(|line| line.strip_prefix(name)?.strip_prefix(':'))?;
+    rest.split_whitespace().next()?.parse().ok()
 }
 
 /// Entries of `/proc/self/fd`. The directory handle used to list it is one of them, so it is not
@@ -79,6 +74,8 @@ mod tests {
         assert_eq!(parse_status(text), (Some(1964 * 1024), Some(7)));
         assert_eq!(parse_status("Name:\tx\n"), (None, None));
         assert_eq!(parse_status("VmRSS:\tlots kB\nThreads:\t\n"), (None, None));
+        assert_eq!(status_number("TracerPid:\t0\nRssFile:\t 812 kB\n", "RssFile"), Some(812));
+        assert_eq!(status_number("VmRSSx:\t5\n", "VmRSS"), None);
     }
 
     #[test]

@@ -93,10 +93,13 @@ fn page_size() -> usize {
 /// non-zero. An unreadable status counts as traced, so that nothing is released on a guess.
 #[cfg(target_os = "linux")]
 fn is_traced() -> bool {
-    let Ok(status) = std::fs::read_to_string("/proc/self/status") else {
-        return true;
-    };
-    status.lines().find_map(|line| line.strip_prefix("TracerPid:")).is_none_or(|pid| pid.trim() != "0")
+    own_status_number("TracerPid").is_none_or(|tracer| tracer != 0)
+}
+
+#[cfg(target_os = "linux")]
+fn own_status_number(name: &str) -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    crate::health::status_number(&status, name)
 }
 
 #[cfg(all(test, target_os = "linux"))]
@@ -117,11 +120,7 @@ mod tests {
 
     #[test]
     fn released_code_runs_again_and_the_resident_set_shrinks() {
-        fn resident_kb() -> u64 {
-            let status = std::fs::read_to_string("/proc/self/status").unwrap();
-            let line = status.lines().find(|l| l.starts_with("RssFile:")).unwrap();
-            line.split_whitespace().nth(1).unwrap().parse().unwrap()
-        }
+        let resident_kb = || own_status_number("RssFile").unwrap_or_else(|| panic!("no RssFile in /proc/self/status"));
         let before = resident_kb();
         let released = release_start_up_code();
         if is_traced() {
