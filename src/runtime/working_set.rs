@@ -52,9 +52,16 @@ unsafe extern "C" fn release_read_only_segments(
     data: *mut std::ffi::c_void,
 ) -> libc::c_int {
     const STOP_WALK: libc::c_int = 1;
-    // SAFETY: the C library passes a valid `dl_phdr_info` whose `dlpi_phdr` points at `dlpi_phnum`
-    // program headers, and `data` is the `usize` handed to `dl_iterate_phdr` above.
+    // SAFETY: the C library passes a valid `dl_phdr_info`, and `data` is the `usize` handed to
+    // `dl_iterate_phdr` above.
     let (info, released) = unsafe { (&*info, &mut *data.cast::<usize>()) };
+    // A slice may not start at null, even an empty one: an object without program headers has
+    // nothing to release.
+    if info.dlpi_phdr.is_null() {
+        return STOP_WALK;
+    }
+    // SAFETY: a non-null `dlpi_phdr` points at `dlpi_phnum` program headers, which stay mapped
+    // while the executable is loaded.
     let headers = unsafe { std::slice::from_raw_parts(info.dlpi_phdr, usize::from(info.dlpi_phnum)) };
     let page = page_size();
     for header in headers.iter().filter(|h| h.p_type == libc::PT_LOAD && h.p_flags & libc::PF_W == 0) {
