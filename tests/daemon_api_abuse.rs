@@ -182,8 +182,9 @@ fn a_huge_body_is_answered_at_once_and_never_read_without_the_token() {
     let mut answer = [0u8; 12];
     assert!(stream.read_exact(&mut answer).is_ok());
     assert_eq!(&answer, b"HTTP/1.1 408");
+    let refused = wait_until(Duration::from_secs(5), || ws.read("logs/trade_audit.log").contains("control_rejected"));
     let audit = ws.read("logs/trade_audit.log");
-    assert!(audit.contains("control_rejected"), "the refusals are audited:\n{audit}");
+    assert!(refused, "the refusals are audited:\n{audit}");
     assert!(!audit.contains("\"control_request\""), "no request reached the engine:\n{audit}");
     stop(&ws, daemon);
 }
@@ -213,8 +214,9 @@ fn foreign_host_names_and_missing_tokens_are_refused_and_unknown_trades_are_not_
     assert!(answer.contains("\"trading_state\""), "{answer}");
     assert_eq!(status_line(&get("[::1]", "", "/metrics")), "HTTP/1.1 200 OK");
     assert_eq!(status_line(&get("127.0.0.1", "", "/metrics")), "HTTP/1.1 200 OK");
-    let refused = ws.read("logs/trade_audit.log");
-    assert!(refused.contains("host_rejected"), "the refusal is audited:\n{refused}");
+    // The audit file is written by a background thread, so the line may land after the answer.
+    let refused = wait_until(Duration::from_secs(5), || ws.read("logs/trade_audit.log").contains("host_rejected"));
+    assert!(refused, "the refusal is audited:\n{}", ws.read("logs/trade_audit.log"));
 
     let raw = format!(
         "POST /close/T999999 HTTP/1.1\r\nHost: 127.0.0.1\r\n{bearer}Content-Length: 0\r\nConnection: close\r\n\r\n"

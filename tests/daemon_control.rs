@@ -69,10 +69,10 @@ fn halt_resume_kill_through_the_cli_are_audited_and_alerted() {
     let (code, _, stderr) = cli(&ws, &["halt", "--reason", "intruder"], "not-the-token");
     assert_eq!(code, Some(1), "{stderr}");
     assert!(stderr.contains("401"), "{stderr}");
-    std::thread::sleep(Duration::from_millis(300));
+    let refused = wait_until(Duration::from_secs(5), || audit_reasons(&ws).len() > before);
     let after: Vec<_> = audit_reasons(&ws);
+    assert!(refused, "the refusal was not audited");
     assert!(after[before..].iter().all(|(event, _)| event == "control_rejected"), "{:?}", &after[before..]);
-    assert!(after[before..].iter().any(|(event, _)| event == "control_rejected"));
 
     let (code, stdout, stderr) = cli(&ws, &["halt", "--reason", "maintenance"], TOKEN);
     assert_eq!(code, Some(0), "{stderr}");
@@ -87,8 +87,11 @@ fn halt_resume_kill_through_the_cli_are_audited_and_alerted() {
     assert_eq!(code, Some(0), "{stderr}");
     assert!(stdout.contains("trading state: killed"), "{stdout}");
 
-    let states: Vec<(String, String)> =
-        audit_reasons(&ws).into_iter().filter(|(event, _)| event == "trading_state_changed").collect();
+    let state_changes = || -> Vec<(String, String)> {
+        audit_reasons(&ws).into_iter().filter(|(event, _)| event == "trading_state_changed").collect()
+    };
+    wait_until(Duration::from_secs(5), || state_changes().iter().any(|(_, r)| r == "kill_switch"));
+    let states = state_changes();
     for reason in ["manual_halt", "manual_resume", "kill_switch"] {
         assert!(states.iter().any(|(_, r)| r == reason), "no {reason} state change in {states:?}");
     }

@@ -113,7 +113,12 @@ fn commands_from_the_configured_chats_act_and_from_another_chat_do_nothing() {
     assert!(killed.contains("trading state: killed"), "{killed}");
     assert_eq!(trading_state(&ws), "killed");
 
-    // Audited with who asked, through the control API's own path; the stranger nowhere.
+    // Audited with who asked, through the control API's own path; the stranger nowhere. The audit
+    // file is written by a background thread, so the last command's line may land after its reply.
+    let deputy_audited = wait_until(Duration::from_secs(5), || {
+        chat_audit(&ws).iter().any(|l| l["event"] == "control_request" && l["who"] == chat_name(DEPUTY))
+    });
+    assert!(deputy_audited, "{:?}", chat_audit(&ws));
     let audit = chat_audit(&ws);
     let who =
         |chat: i64, event: &str| audit.iter().filter(|l| l["event"] == event && l["who"] == chat_name(chat)).count();
