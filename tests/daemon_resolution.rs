@@ -150,8 +150,12 @@ fn a_position_whose_outcome_wins_is_settled_at_one_and_its_exposure_released() {
     assert_settled_at(&ws, &opened, Decimal::ONE);
     assert!(checks_since(&venue, before) <= 2, "settled on the first or second status poll after the resolution");
     assert_active_and_flat(&ws);
-    let alerts = ws.read("logs/alerts.log");
-    assert!(alerts.contains("Trade Closed") && alerts.contains("market_resolved"), "not alerted: {alerts}");
+    // The alert is written by the dispatcher's own task: it may trail the audit trail.
+    let alerted = wait_until(LIMIT, || {
+        let alerts = ws.read("logs/alerts.log");
+        alerts.contains("Trade Closed") && alerts.contains("market_resolved")
+    });
+    assert!(alerted, "not alerted: {}", ws.read("logs/alerts.log"));
     stop_daemon(&ws, daemon);
 }
 
