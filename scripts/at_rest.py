@@ -28,7 +28,6 @@ import contextlib
 import json
 import os
 import shutil
-import signal
 import socket
 import statistics
 import subprocess
@@ -36,6 +35,9 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from procfs import cpu_ticks_and_faults, status_kb, stop, vm_rss_kb  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -45,26 +47,6 @@ def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def status_kb(pid, field="VmRSS"):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    raise RuntimeError(f"no {field}")
-
-
-def vm_rss_kb(pid):
-    return status_kb(pid, "VmRSS")
-
-
-def cpu_ticks_and_faults(pid):
-    """(utime + stime, minor + major page faults) from one read of /proc/<pid>/stat."""
-    # Fields after the command name (which is in parentheses and may hold spaces).
-    with open(f"/proc/{pid}/stat") as f:
-        rest = f.read().rsplit(")", 1)[1].split()
-    return int(rest[11]) + int(rest[12]), int(rest[7]) + int(rest[9])
 
 
 def threads(pid):
@@ -106,12 +88,7 @@ def default_run(binary, env_items=()):
     try:
         yield proc
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc, timeout=30)
         shutil.rmtree(work, ignore_errors=True)
 
 
@@ -124,8 +101,7 @@ def one_run(args):
                 raise RuntimeError(f"daemon exited {proc.returncode}: {proc.stderr.read().decode()[-2000:]}")
             peak_kb = max(peak_kb, vm_rss_kb(proc.pid))
             time.sleep(0.5)
-        rss_kb = vm_rss_kb(proc.pid)
-        anon_kb, file_kb = status_kb(proc.pid, "RssAnon"), status_kb(proc.pid, "RssFile")
+        rss_kb, anon_kb, file_kb = status_kb(proc.pid, "VmRSS", "RssAnon", "RssFile")
         (before_ticks, before_faults), before_threads = cpu_ticks_and_faults(proc.pid), threads(proc.pid)
         t0 = time.monotonic()
         time.sleep(args.idle)

@@ -25,7 +25,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import at_rest  # noqa: E402  (the default run in a throw-away workspace, /proc readers)
+import at_rest  # noqa: E402  (the default run in a throw-away workspace)
+from procfs import status_kb  # noqa: E402
 
 PAGE = os.sysconf("SC_PAGE_SIZE")
 MB = 1024 * 1024
@@ -79,7 +80,8 @@ def main():
         if proc.poll() is not None:
             raise RuntimeError(f"daemon exited {proc.returncode}: {proc.stderr.read().decode()[-2000:]}")
         pages = resident_pages(proc.pid, binary)
-        rss = {f: at_rest.status_kb(proc.pid, f) / 1024 for f in ("VmRSS", "RssAnon", "RssFile")}
+        fields = ("VmRSS", "RssAnon", "RssFile")
+        rss = {f: kb / 1024 for f, kb in zip(fields, status_kb(proc.pid, *fields))}
 
     print("RSS {VmRSS:.1f} MB (anonymous {RssAnon:.1f}, file-backed {RssFile:.1f})".format(**rss))
     by_kind = collections.Counter()

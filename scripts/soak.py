@@ -30,9 +30,7 @@ of open file descriptors in the last simulated hour is no higher than in the sec
 import argparse
 import json
 import os
-import random
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -42,6 +40,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import gen_sample_session as sample  # noqa: E402  (the same wire shapes and whale wallets)
+from procfs import stop, vm_rss_kb  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 TICK = 0.01
@@ -124,9 +123,7 @@ def free_port():
 
 
 def sample_process(pid):
-    with open(f"/proc/{pid}/status", encoding="ascii") as f:
-        rss_kb = next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
-    return rss_kb / 1024, len(os.listdir(f"/proc/{pid}/fd"))
+    return vm_rss_kb(pid) / 1024, len(os.listdir(f"/proc/{pid}/fd"))
 
 
 def slope_per_hour(points):
@@ -155,6 +152,9 @@ def main():
     parser.add_argument("--json", type=Path, help="also write the samples and the verdict here")
     parser.add_argument("--keep", action="store_true", help="keep the workspace (logs, store) and print its path")
     args = parser.parse_args()
+    if args.hours < 2:
+        # The first simulated hour is warm-up; the judgement compares the second hour with the last.
+        parser.error(f"--hours {args.hours}: at least 2 simulated hours (one of warm-up, one to judge)")
 
     work = Path(tempfile.mkdtemp(prefix="whale-trader-soak-"))
     (work / "config").mkdir()
@@ -202,11 +202,7 @@ def main():
             samples.append((elapsed * args.speed / 3600, rss, fds))
             time.sleep(args.interval)
     finally:
-        daemon.send_signal(signal.SIGTERM)
-        try:
-            daemon.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            daemon.kill()
+        stop(daemon, timeout=30)
         console.close()
 
     main_log = (work / "logs" / "main.log").read_text(encoding="utf-8", errors="replace")

@@ -34,7 +34,6 @@ import os
 import random
 import re
 import shutil
-import signal
 import socket
 import statistics
 import subprocess
@@ -45,6 +44,9 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from procfs import cpu_ticks_and_faults, status_kb, stop, vm_rss_kb  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = REPO / "tests" / "fixtures" / "polymarket"
@@ -236,14 +238,6 @@ def config_with_wallets(wallets):
     return text[: blocks[0].start()] + generated + text[blocks[-1].end() :]
 
 
-def status_kb(pid, field):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    return 0
-
-
 def percentile(values, q):
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
@@ -300,22 +294,17 @@ def main():
         while time.monotonic() - started < args.minutes * 60:
             if proc.poll() is not None:
                 raise SystemExit(f"daemon exited {proc.returncode}: {proc.stderr.read().decode()[-3000:]}")
-            rss = status_kb(proc.pid, "VmRSS")
+            rss = vm_rss_kb(proc.pid)
             peak_kb = max(peak_kb, rss)
             samples.append((time.monotonic() - started, rss))
             while args.new_trades_per_sec > 0 and next_trade <= time.monotonic():
                 venue.new_trade(rng.choice(wallets))
                 next_trade += 1 / args.new_trades_per_sec
             time.sleep(0.5)
-        hwm_kb = status_kb(proc.pid, "VmHWM")
-        cpu_ticks = sum(int(x) for x in open(f"/proc/{proc.pid}/stat").read().rsplit(")", 1)[1].split()[11:13])
+        (hwm_kb,) = status_kb(proc.pid, "VmHWM")
+        cpu_ticks, _ = cpu_ticks_and_faults(proc.pid)
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            rc = proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            rc = proc.wait()
+        rc = stop(proc, timeout=60)
         server.shutdown()
     elapsed = time.monotonic() - started
 
