@@ -151,12 +151,17 @@ def main():
     parser.add_argument("--max-growth-mb-per-hour", type=float, default=1.0)
     parser.add_argument("--json", type=Path, help="also write the samples and the verdict here")
     parser.add_argument("--keep", action="store_true", help="keep the workspace (logs, store) and print its path")
+    parser.add_argument("--workspace", type=Path, help="work in this new directory (kept) instead of a throw-away one")
     args = parser.parse_args()
     if args.hours < 2:
         # The first simulated hour is warm-up; the judgement compares the second hour with the last.
         parser.error(f"--hours {args.hours}: at least 2 simulated hours (one of warm-up, one to judge)")
 
-    work = Path(tempfile.mkdtemp(prefix="whale-trader-soak-"))
+    if args.workspace:
+        args.workspace.mkdir(parents=True)
+        work, args.keep = args.workspace.resolve(), True
+    else:
+        work = Path(tempfile.mkdtemp(prefix="whale-trader-soak-"))
     (work / "config").mkdir()
     (work / "data").mkdir()
     shutil.copy(REPO / "config" / "default.toml", work / "config" / "default.toml")
