@@ -95,9 +95,13 @@ impl SimClock {
         Self { now: Arc::new(AtomicI64::new(at.0)) }
     }
 
-    /// Moves the clock to `at`; a simulated clock never goes backwards.
+    /// Moves the clock to `at`; a simulated clock never goes backwards. One task sets a simulated
+    /// clock (the replay that drives it; others only read it), so a load and a store suffice: a
+    /// replay sets it on every event, where an atomic read-modify-write is a locked instruction.
     pub fn set(&self, at: Timestamp) {
-        self.now.fetch_max(at.0, Ordering::Relaxed);
+        if at.0 > self.now.load(Ordering::Relaxed) {
+            self.now.store(at.0, Ordering::Relaxed);
+        }
     }
 
     pub fn advance_millis(&self, ms: i64) {

@@ -414,7 +414,7 @@ mod tests {
             market: "0xm".into(),
             asset_id: "1".into(),
             timestamp: Timestamp::from_secs(1000),
-            hash: String::new(),
+            hash: Default::default(),
             bids: vec![crate::market::PriceLevel { price: dec!(0.50), size: dec!(1000) }],
             asks: asks.iter().map(|&(price, size)| crate::market::PriceLevel { price, size }).collect(),
             min_order_size: dec!(5),

@@ -11,6 +11,7 @@
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
+use super::BookHash;
 use crate::clock::Timestamp;
 use crate::domain::exact;
 
@@ -107,7 +108,7 @@ pub struct OrderBook {
     pub asset_id: String,
     /// Server time of the snapshot (the wire gives milliseconds).
     pub timestamp: Timestamp,
-    pub hash: String,
+    pub hash: BookHash,
     /// Highest price first.
     pub bids: Vec<PriceLevel>,
     /// Lowest price first.

@@ -8,6 +8,7 @@
 //! | module | job |
 //! | --- | --- |
 //! | `book` | [`OrderBook`] best first, and [`OrderBook::check_sane`]: the rules a book must keep, each refusal with its [`BookCause`] |
+//! | `book_hash` | [`BookHash`]: the venue's hash of a snapshot, carried to recordings, hex held as bytes |
 //! | `book_refusals` | refused books counted per cause, logged at most once per cause a minute |
 //! | `market_info` | [`ClobMarketInfo`]: a market's tokens, tick size, smallest order, fee curve |
 //! | `fees` | the taker [`FeeCurve`] |
@@ -18,6 +19,7 @@
 //! | `venue_position` | [`VenuePosition`]: one position of our wallet as the venue states it |
 
 mod book;
+mod book_hash;
 mod book_refusals;
 mod fees;
 mod market_info;
@@ -28,6 +30,7 @@ mod venue_position;
 mod whale_trade;
 
 pub use book::{BookCause, BookError, OrderBook, PriceLevel};
+pub use book_hash::BookHash;
 pub use book_refusals::{BookRefusalCounts, BookRefusals, SharedBookRefusals};
 pub use fees::{FeeCurve, FeeError};
 pub use market_info::ClobMarketInfo;

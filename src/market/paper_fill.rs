@@ -150,7 +150,7 @@ mod tests {
             market: "0xm".into(),
             asset_id: "1".into(),
             timestamp: Timestamp::from_millis(1),
-            hash: String::new(),
+            hash: Default::default(),
             bids: bids.iter().map(level).collect(),
             asks: asks.iter().map(level).collect(),
             min_order_size: dec!(5),

@@ -267,7 +267,7 @@ impl BookWire {
             market: self.market,
             asset_id: self.asset_id,
             timestamp: Timestamp::from_millis(millis),
-            hash: self.hash,
+            hash: self.hash.into(),
             bids: self.bids.into_iter().map(level).collect(),
             asks: self.asks.into_iter().map(level).collect(),
             min_order_size: self.min_order_size,

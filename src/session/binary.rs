@@ -32,7 +32,7 @@ use rust_decimal::Decimal;
 
 use super::file::{LineError, MAX_LINE_BYTES};
 use crate::clock::Timestamp;
-use crate::market::{OrderBook, PriceLevel};
+use crate::market::{BookHash, OrderBook, PriceLevel};
 
 /// The first bytes of a compact session file.
 pub const MAGIC: &[u8; 8] = b"\x89WTS\r\n\x1a\n";
@@ -208,16 +208,17 @@ impl<W: Write> BinaryWriter<W> {
         put_u64(body, market);
         put_u64(body, token);
         put_i64(body, book.timestamp.millis().wrapping_sub(ts));
-        let hex_hash = hex20(&book.hash);
+        let hex_hash = book.hash.hex_bytes();
         let flags = (u8::from(book.neg_risk) * NEG_RISK)
             | (u8::from(book.last_trade_price.is_some()) * HAS_LAST_TRADE)
             | (u8::from(hex_hash.is_some()) * HEX_HASH);
         body.push(flags);
-        match hex_hash {
-            Some(bytes) => body.extend_from_slice(&bytes),
-            None => {
-                put_u64(body, book.hash.len() as u64);
-                body.extend_from_slice(book.hash.as_bytes());
+        match (hex_hash, book.hash.other_text()) {
+            (Some(bytes), _) => body.extend_from_slice(bytes),
+            (None, text) => {
+                let text = text.unwrap_or_default();
+                put_u64(body, text.len() as u64);
+                body.extend_from_slice(text.as_bytes());
             }
         }
         put_decimal(body, book.min_order_size);
@@ -387,20 +388,15 @@ fn book(strings: &[String], body: &[u8], book: &mut OrderBook) -> Result<i64, Bi
     let timestamp = ts.checked_add(body.i64("timestamp")?).ok_or_else(|| bad("timestamp", "out of range"))?;
     book.timestamp = Timestamp::from_millis(timestamp);
     let flags = body.byte("flags")?;
-    book.hash.clear();
-    if flags & HEX_HASH != 0 {
-        const DIGITS: &[u8; 16] = b"0123456789abcdef";
-        let mut hex = [0u8; 40];
-        for (pair, b) in hex.chunks_exact_mut(2).zip(body.bytes(20, "hash")?) {
-            pair[0] = DIGITS[usize::from(b >> 4)];
-            pair[1] = DIGITS[usize::from(b & 0xf)];
-        }
-        book.hash.push_str(std::str::from_utf8(&hex).map_err(|_| bad("hash", "not hex"))?);
+    book.hash = if flags & HEX_HASH != 0 {
+        let mut bytes = [0u8; 20];
+        bytes.copy_from_slice(body.bytes(20, "hash")?);
+        BookHash::from_hex_bytes(bytes)
     } else {
         let len = body.u64("hash")?;
         let bytes = body.bytes(usize::try_from(len).unwrap_or(usize::MAX), "hash")?;
-        book.hash.push_str(std::str::from_utf8(bytes).map_err(|_| bad("hash", "not UTF-8"))?);
-    }
+        BookHash::from(std::str::from_utf8(bytes).map_err(|_| bad("hash", "not UTF-8"))?.to_owned())
+    };
     book.min_order_size = body.decimal("min_order_size")?;
     book.tick_size = body.decimal("tick_size")?;
     book.last_trade_price = if flags & HAS_LAST_TRADE != 0 { Some(body.decimal("last_trade_price")?) } else { None };
@@ -570,25 +566,6 @@ fn put_decimal(out: &mut Vec<u8>, value: Decimal) {
     let mantissa = value.mantissa();
     put_u128(out, ((mantissa << 1) ^ (mantissa >> 127)) as u128);
     out.push(value.scale() as u8);
-}
-
-/// The 20 bytes of a hash written as 40 lower-case hex digits (what the venue sends), so that it
-/// reads back as the same text.
-fn hex20(hash: &str) -> Option<[u8; 20]> {
-    let digits = hash.as_bytes();
-    if digits.len() != 40 {
-        return None;
-    }
-    let nibble = |d: u8| match d {
-        b'0'..=b'9' => Some(d - b'0'),
-        b'a'..=b'f' => Some(d - b'a' + 10),
-        _ => None,
-    };
-    let mut bytes = [0u8; 20];
-    for (i, pair) in digits.chunks_exact(2).enumerate() {
-        bytes[i] = nibble(pair[0])? << 4 | nibble(pair[1])?;
-    }
-    Some(bytes)
 }
 
 #[cfg(test)]

@@ -190,7 +190,7 @@ fn book_wire(book: &OrderBook) -> Result<BookOut, WriteError> {
         market: book.market.clone(),
         asset_id: book.asset_id.clone(),
         timestamp: book.timestamp.millis().to_string(),
-        hash: book.hash.clone(),
+        hash: book.hash.to_string(),
         bids: side(&book.bids),
         asks: side(&book.asks),
         min_order_size: book.min_order_size.to_string(),
