@@ -213,10 +213,10 @@ impl<W: Write> BinaryWriter<W> {
             | (u8::from(book.last_trade_price.is_some()) * HAS_LAST_TRADE)
             | (u8::from(hex_hash.is_some()) * HEX_HASH);
         body.push(flags);
-        match (hex_hash, book.hash.other_text()) {
-            (Some(bytes), _) => body.extend_from_slice(bytes),
-            (None, text) => {
-                let text = text.unwrap_or_default();
+        match hex_hash {
+            Some(bytes) => body.extend_from_slice(bytes),
+            None => {
+                let text = book.hash.other_text().unwrap_or_default();
                 put_u64(body, text.len() as u64);
                 body.extend_from_slice(text.as_bytes());
             }
