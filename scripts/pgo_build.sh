@@ -7,7 +7,8 @@
 #     scripts/pgo_build.sh --features live    # further arguments go to both `cargo build`s
 #
 # Three steps, about three times a plain `cargo build --profile dist`:
-#   1. an instrumented build (target/pgo-instrumented), which counts every branch and call it takes;
+#   1. an instrumented build (in a directory under target/ removed at the end: its flags name that
+#      directory, so no later run could reuse it), which counts every branch and call it takes;
 #   2. the counts of a representative run: the README's daemon in paper mode on a generated six-hour
 #      day of twenty markets (scripts/soak.py: feeds, engine, store, logs, alerts, control API), then
 #      `replay` of that day and of the bundled sample session, each from JSON and from its compact twin;
@@ -27,13 +28,15 @@ if [[ -z "$profdata" ]]; then
     exit 2
 fi
 
-work=$(mktemp -d -t whale-trader-pgo-XXXXXX)
+# Under target/, not /tmp: the instrumented build takes a few GB, and /tmp may be memory.
+mkdir -p target
+work=$(mktemp -d "$repo/target/pgo.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 
 echo "== 1/3 instrumented build" >&2
 RUSTFLAGS="${RUSTFLAGS:-} -Cprofile-generate=$work/raw" \
-    cargo build --profile dist --target-dir target/pgo-instrumented "$@"
-instrumented="$repo/target/pgo-instrumented/dist/whale-trader"
+    cargo build --profile dist --target-dir "$work/target" "$@"
+instrumented="$work/target/dist/whale-trader"
 
 echo "== 2/3 training run" >&2
 # Each process of the instrumented binary writes its own counts here on exit.
