@@ -44,15 +44,17 @@ export LLVM_PROFILE_FILE="$work/raw/%p-%m.profraw"
 # The soak judges memory growth too; here only its run matters (an instrumented binary is larger).
 python3 scripts/soak.py --binary "$instrumented" --hours 6 --speed 720 --max-growth-mb-per-hour 1000 \
     --workspace "$work/soak"
-mkdir "$work/sample"
-cp data/sample_session.jsonl "$work/sample/"
-for session in "$work/soak/data/soak_session.jsonl" "$work/sample/sample_session.jsonl"; do
-    config=config/default.toml
-    [[ $session == "$work/soak/"* ]] && config="$work/soak/config/default.toml"
+# A session replayed from JSON, then converted and replayed from its compact twin.
+replay_both_forms() {
+    local config=$1 session=$2
     "$instrumented" --config "$config" replay --session "$session" > /dev/null
     "$instrumented" convert "$session" > /dev/null
     "$instrumented" --config "$config" replay --session "$session" > /dev/null
-done
+}
+replay_both_forms "$work/soak/config/default.toml" "$work/soak/data/soak_session.jsonl"
+mkdir "$work/sample"
+cp data/sample_session.jsonl "$work/sample/"
+replay_both_forms config/default.toml "$work/sample/sample_session.jsonl"
 unset LLVM_PROFILE_FILE
 "$profdata" merge -o "$work/merged.profdata" "$work/raw"
 

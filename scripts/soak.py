@@ -156,6 +156,8 @@ def main():
     if args.hours < 2:
         # The first simulated hour is warm-up; the judgement compares the second hour with the last.
         parser.error(f"--hours {args.hours}: at least 2 simulated hours (one of warm-up, one to judge)")
+    if args.workspace and args.workspace.exists():
+        parser.error(f"--workspace {args.workspace}: already exists; the soak needs a new directory")
 
     if args.workspace:
         args.workspace.mkdir(parents=True)

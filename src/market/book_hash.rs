@@ -30,21 +30,20 @@ impl BookHash {
         Self(Repr::Hex(bytes))
     }
 
-    /// The 20 bytes, when the hash is 40 lower-case hex digits.
-    pub fn hex_bytes(&self) -> Option<&[u8; 20]> {
+    /// How the hash is held: what an encoding that stores the two forms apart writes.
+    pub fn form(&self) -> HashForm<'_> {
         match &self.0 {
-            Repr::Hex(bytes) => Some(bytes),
-            Repr::Text(_) => None,
+            Repr::Hex(bytes) => HashForm::Hex(bytes),
+            Repr::Text(text) => HashForm::Text(text),
         }
     }
+}
 
-    /// The text, when the hash is not 40 lower-case hex digits.
-    pub fn other_text(&self) -> Option<&str> {
-        match &self.0 {
-            Repr::Hex(_) => None,
-            Repr::Text(text) => Some(text),
-        }
-    }
+/// A [`BookHash`] as held: the 20 bytes of 40 lower-case hex digits, or any other text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HashForm<'a> {
+    Hex(&'a [u8; 20]),
+    Text(&'a str),
 }
 
 impl From<String> for BookHash {
@@ -112,13 +111,13 @@ mod tests {
         ] {
             let hash = BookHash::from(text.to_owned());
             assert_eq!(hash.to_string(), text);
-            assert_eq!(hash.hex_bytes().is_some(), as_bytes, "{text}");
-            assert_eq!(hash.other_text().is_some(), !as_bytes, "{text}");
+            assert_eq!(matches!(hash.form(), HashForm::Hex(_)), as_bytes, "{text}");
+            assert_eq!(hash.form() == HashForm::Text(text), !as_bytes, "{text}");
             let json = serde_json::to_string(&hash).unwrap_or_else(|e| panic!("{e}"));
             assert_eq!(json, format!("\"{text}\""));
             assert_eq!(serde_json::from_str::<BookHash>(&json).ok(), Some(hash));
         }
-        let bytes = *BookHash::from(hex.to_owned()).hex_bytes().unwrap_or_else(|| panic!("hex"));
+        let HashForm::Hex(&bytes) = BookHash::from(hex.to_owned()).form() else { panic!("hex") };
         assert_eq!(BookHash::from_hex_bytes(bytes), BookHash::from(hex.to_owned()));
         assert_eq!(BookHash::default().to_string(), "");
     }

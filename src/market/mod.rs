@@ -30,7 +30,7 @@ mod venue_position;
 mod whale_trade;
 
 pub use book::{BookCause, BookError, OrderBook, PriceLevel};
-pub use book_hash::BookHash;
+pub use book_hash::{BookHash, HashForm};
 pub use book_refusals::{BookRefusalCounts, BookRefusals, SharedBookRefusals};
 pub use fees::{FeeCurve, FeeError};
 pub use market_info::ClobMarketInfo;

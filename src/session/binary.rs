@@ -32,7 +32,7 @@ use rust_decimal::Decimal;
 
 use super::file::{LineError, MAX_LINE_BYTES};
 use crate::clock::Timestamp;
-use crate::market::{BookHash, OrderBook, PriceLevel};
+use crate::market::{BookHash, HashForm, OrderBook, PriceLevel};
 
 /// The first bytes of a compact session file.
 pub const MAGIC: &[u8; 8] = b"\x89WTS\r\n\x1a\n";
@@ -208,15 +208,14 @@ impl<W: Write> BinaryWriter<W> {
         put_u64(body, market);
         put_u64(body, token);
         put_i64(body, book.timestamp.millis().wrapping_sub(ts));
-        let hex_hash = book.hash.hex_bytes();
+        let hash = book.hash.form();
         let flags = (u8::from(book.neg_risk) * NEG_RISK)
             | (u8::from(book.last_trade_price.is_some()) * HAS_LAST_TRADE)
-            | (u8::from(hex_hash.is_some()) * HEX_HASH);
+            | (u8::from(matches!(hash, HashForm::Hex(_))) * HEX_HASH);
         body.push(flags);
-        match hex_hash {
-            Some(bytes) => body.extend_from_slice(bytes),
-            None => {
-                let text = book.hash.other_text().unwrap_or_default();
+        match hash {
+            HashForm::Hex(bytes) => body.extend_from_slice(bytes),
+            HashForm::Text(text) => {
                 put_u64(body, text.len() as u64);
                 body.extend_from_slice(text.as_bytes());
             }
