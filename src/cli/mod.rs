@@ -176,7 +176,7 @@ pub enum Command {
         #[arg(long, value_name = "DIR")]
         report: Option<PathBuf>,
     },
-    /// Write a JSON session again in the compact format (the same lines, books in a few dozen bytes),
+    /// Write a JSON session again in the compact format (the same lines, books in about a hundred bytes),
     /// read by `replay` and the daemon's replay feed an order of magnitude faster. By default the
     /// output is the session's twin, FILE.wtb, which replays of FILE then read while FILE is unchanged.
     Convert {

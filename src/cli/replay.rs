@@ -37,13 +37,14 @@ pub fn replay(config: &Config, session: Option<&Path>, audit: bool, json: bool, 
             return ExitCode::from(exit::FAILURE);
         }
     };
+    let records = sink.records();
     if audit {
-        for record in sink.records() {
+        for record in &records {
             println!("{}", record.to_json_line());
         }
     }
     if json {
-        let mut summary = summary_json(report, &sink.records());
+        let mut summary = summary_json(report, &records);
         add_timing(&mut summary, &timed);
         summary["source"] = header_json(header.as_ref());
         summary["source_warning"] = serde_json::json!(sparse_prices_warning(config, header.as_ref()));
@@ -59,7 +60,7 @@ pub fn replay(config: &Config, session: Option<&Path>, audit: bool, json: bool, 
         }
     }
     match report_dir {
-        Some(dir) => super::report::replay_report(config, path, &sink.records(), dir),
+        Some(dir) => super::report::replay_report(config, path, &records, dir),
         None => ExitCode::from(exit::OK),
     }
 }

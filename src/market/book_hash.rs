@@ -25,9 +25,13 @@ impl Default for BookHash {
 }
 
 impl BookHash {
-    /// The hash whose 40 lower-case hex digits are these bytes.
-    pub fn from_hex_bytes(bytes: [u8; 20]) -> Self {
-        Self(Repr::Hex(bytes))
+    /// Makes this the hash whose hex digits are `bytes`: in place when it is held as bytes
+    /// already, as it is in a book a decoder fills again and again.
+    pub fn set_hex_bytes(&mut self, bytes: &[u8; 20]) {
+        match &mut self.0 {
+            Repr::Hex(held) => *held = *bytes,
+            other => *other = Repr::Hex(*bytes),
+        }
     }
 
     /// How the hash is held: what an encoding that stores the two forms apart writes.
@@ -118,7 +122,11 @@ mod tests {
             assert_eq!(serde_json::from_str::<BookHash>(&json).ok(), Some(hash));
         }
         let HashForm::Hex(&bytes) = BookHash::from(hex.to_owned()).form() else { panic!("hex") };
-        assert_eq!(BookHash::from_hex_bytes(bytes), BookHash::from(hex.to_owned()));
+        // Set over a hash held as text and over one held as other bytes: the same value either way.
+        for mut held in [BookHash::from("0xabc".to_owned()), BookHash::from("0".repeat(40))] {
+            held.set_hex_bytes(&bytes);
+            assert_eq!(held, BookHash::from(hex.to_owned()));
+        }
         assert_eq!(BookHash::default().to_string(), "");
     }
 }

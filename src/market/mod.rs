@@ -29,6 +29,8 @@ mod regime;
 mod venue_position;
 mod whale_trade;
 
+#[cfg(test)]
+pub(crate) use book::arbitrary::book as arbitrary_book;
 pub use book::{BookCause, BookError, OrderBook, PriceLevel};
 pub use book_hash::{BookHash, HashForm};
 pub use book_refusals::{BookRefusalCounts, BookRefusals, SharedBookRefusals};

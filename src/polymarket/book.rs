@@ -288,6 +288,15 @@ const TIMESTAMP_RULE: &str = "must be positive whole milliseconds";
 /// side best first. One function for every encoding (the venue's JSON, a session's compact
 /// records), so that a book is taken or refused, and for the same reason, whichever it came in.
 pub(crate) fn settle_wire_book(book: &mut OrderBook) -> Result<(), BookError> {
+    if is_settled(book) {
+        return Ok(());
+    }
+    settle_in_full(book)
+}
+
+/// [`settle_wire_book`] for a book not known to be settled already: every rule checked level by
+/// level, the fault named, each side turned best first.
+fn settle_in_full(book: &mut OrderBook) -> Result<(), BookError> {
     let asset_id = book.asset_id.as_str();
     let invalid = |field: &'static str, value: String, rule: &'static str| BookError::Invalid {
         asset_id: asset_id.to_owned(),
@@ -323,6 +332,18 @@ pub(crate) fn settle_wire_book(book: &mut OrderBook) -> Result<(), BookError> {
     }
     // Each side was range- and order-checked above; what is left is how the sides meet.
     book.check_touch()
+}
+
+/// Whether `book` keeps every rule [`settle_wire_book`] checks and is already in the form it
+/// leaves a book in (best level first, no empty level), so that settling would change nothing: a
+/// book read back from a compact session, where it was stored settled. One tight pass; any book
+/// that fails it takes the full path, which names the fault or turns the book round.
+fn is_settled(book: &OrderBook) -> bool {
+    book.timestamp.millis() > 0
+        && exact::inside_unit_interval(book.tick_size)
+        && (book.min_order_size.is_sign_positive() || book.min_order_size.is_zero())
+        && book.bids.iter().chain(&book.asks).all(|l| l.size.is_sign_positive() && !l.size.is_zero())
+        && book.is_sane()
 }
 
 #[derive(Deserialize)]
@@ -395,6 +416,23 @@ mod tests {
     pub(crate) fn fixture(name: &str) -> String {
         let path = format!("{}/tests/fixtures/polymarket/{name}", env!("CARGO_MANIFEST_DIR"));
         std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+    }
+
+    proptest::proptest! {
+        /// A book the one-pass test calls settled is one the full rules take unchanged; every
+        /// other book gets the full rules' answer, whichever way it is settled.
+        #[test]
+        fn a_book_taken_as_settled_is_one_settling_would_not_change(book in crate::market::arbitrary_book()) {
+            let mut in_full = book.clone();
+            let full = settle_in_full(&mut in_full);
+            if is_settled(&book) {
+                proptest::prop_assert_eq!(&full, &Ok(()));
+                proptest::prop_assert_eq!(&in_full, &book);
+            }
+            let mut settled = book.clone();
+            proptest::prop_assert_eq!(settle_wire_book(&mut settled), full);
+            proptest::prop_assert_eq!(settled, in_full);
+        }
     }
 
     #[test]

@@ -154,4 +154,22 @@ mod tests {
             other => panic!("{other:?}"),
         }
     }
+
+    #[test]
+    fn a_twin_of_another_format_version_is_passed_over_for_its_json_and_refused_by_name() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let json = dir.path().join("s.jsonl");
+        std::fs::write(&json, BOOK).unwrap_or_else(|e| panic!("{e}"));
+        let converted = convert(&json, None).unwrap_or_else(|e| panic!("{e}"));
+        let mut bytes = std::fs::read(&converted.output).unwrap_or_else(|e| panic!("{e}"));
+        bytes[MAGIC.len()] = 1;
+        std::fs::write(&converted.output, &bytes).unwrap_or_else(|e| panic!("{e}"));
+        // The twin's own timestamp changed, not the JSON's: only the version sets it aside.
+        let (format, read) = lines_of(&json);
+        assert_eq!((format, read.len()), (SessionFormat::Json, 1));
+        match SessionReader::open(&converted.output) {
+            Err(e) => assert!(e.to_string().contains("version 1") && e.to_string().contains("convert"), "{e}"),
+            Ok(_) => panic!("a version 1 file was opened"),
+        }
+    }
 }

@@ -32,7 +32,7 @@
 //! | module | job |
 //! | --- | --- |
 //! | `file` | bounded line reading, malformed lines tallied rather than logged one by one |
-//! | `binary` | the compact format: the same lines, books in a few dozen bytes (`whale-trader convert`) |
+//! | `binary` | the compact format: the same lines, books in about a hundred bytes (`whale-trader convert`) |
 //! | `reader` | [`SessionReader`]: a session in either format (a JSON one through its compact twin) as parsed lines |
 //! | `convert` | [`convert`]: a JSON session written again in the compact format |
 //! | `event` | one line parsed into its time and [`crate::engine::Input`] |

@@ -12,7 +12,7 @@ use std::io::{BufRead, BufReader, Seek};
 use std::path::{Path, PathBuf};
 
 use super::SessionError;
-use super::binary::{BinaryHeader, BinaryLine, BinaryReader};
+use super::binary::{BinaryError, BinaryHeader, BinaryLine, BinaryReader};
 use super::event::{ReplayEvent, parse_line, parse_session_line, session_time};
 use super::file::SessionLines;
 use crate::engine::Input;
@@ -171,6 +171,10 @@ fn matching_twin(path: &Path, twin: &Path) -> Result<Option<(File, BinaryHeader)
     let Ok(mut file) = File::open(twin) else { return Ok(None) };
     let header = match BinaryHeader::read(&mut file) {
         Ok(Some(header)) => header,
+        Err(e @ BinaryError::Version(_)) => {
+            tracing::warn!(twin = %twin.display(), error = %e, "reading the JSON session instead");
+            return Ok(None);
+        }
         Ok(None) | Err(_) => {
             tracing::warn!(twin = %twin.display(), "not a compact session: reading the JSON session instead");
             return Ok(None);
