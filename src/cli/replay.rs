@@ -37,7 +37,7 @@ pub fn replay(config: &Config, session: Option<&Path>, audit: bool, json: bool, 
             return ExitCode::from(exit::FAILURE);
         }
     };
-    let records = sink.records();
+    let records = sink.take_records();
     if audit {
         for record in &records {
             println!("{}", record.to_json_line());
@@ -84,7 +84,7 @@ pub fn compare(config: &Config, base_path: &Path, other: &LoadOptions, session: 
             eprintln!("error: {e}");
             return ExitCode::from(exit::FAILURE);
         }
-        trails.push(sink.records());
+        trails.push(sink.take_records());
     }
     let diff = diff_trails(&trails[0], &trails[1]);
     let (mut base_name, mut other_name) = (file_name(base_path), file_name(&other.config_path));

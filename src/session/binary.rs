@@ -25,10 +25,9 @@
 //! little-endian: eight bytes, or twelve for one wider than 64 bits. Fixed widths make a book a
 //! few dozen bytes longer than varints would (about 100 in all, against 57) and read a sixth
 //! faster: a replay spends more of its time decoding decimals than reading the file. A hash of 40
-//! lower-case hex digits is stored as its 20 bytes. The file comes from outside
-//! like any session: every length is bounded, a record that does not decode is a malformed line
-//! (its framing lets the next one be read), and a decoded book passes the same rules as one read
-//! from JSON.
+//! lower-case hex digits is stored as its 20 bytes. The file comes from outside like any session:
+//! every length is bounded, a record that does not decode is a malformed line (its framing lets
+//! the next one be read), and a decoded book passes the same rules as one read from JSON.
 
 use std::io::{BufRead, Read, Write};
 
