@@ -30,7 +30,7 @@ pub enum BreakerSignal {
 }
 
 /// The breaker's state (persisted as part of the risk state).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CircuitBreaker {
     pub trips_today: u32,
     pub trips_total: u64,

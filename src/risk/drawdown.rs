@@ -43,6 +43,12 @@ impl DrawdownProtector {
         self.emergency_floor = floor(self.peak_equity, config.emergency_drawdown_percent);
     }
 
+    /// What [`DrawdownProtector::update`] compares equity with: the peak, the halt floor and the
+    /// emergency floor.
+    pub fn levels(&self) -> [Decimal; 3] {
+        [self.peak_equity, self.halt_floor, self.emergency_floor]
+    }
+
     /// Records the latest equity: raises the peak if needed and reports the drawdown level.
     pub fn update(&mut self, config: &DrawdownConfig, equity: Decimal) -> DrawdownLevel {
         // On every price: exact comparisons, without rescaling either side.

@@ -83,6 +83,11 @@ impl TokenBook {
     /// Recomputes this token's unrealised P&L; returns the change to add to the total.
     #[inline]
     pub fn refresh_unrealised(&mut self) -> Decimal {
+        // Nothing held and nothing valued: no change, without the arithmetic (every price of a
+        // token the book only watches).
+        if self.net_size.is_zero() && self.net_cost.is_zero() && self.unrealised.is_zero() {
+            return Decimal::ZERO;
+        }
         let fresh = match self.mark {
             Some(mark) => self.net_size * mark - self.net_cost,
             None => Decimal::ZERO,

@@ -33,6 +33,7 @@
 //! | --- | --- |
 //! | `file` | bounded line reading, malformed lines tallied rather than logged one by one |
 //! | `binary` | the compact format: the same lines, books in about a hundred bytes (`whale-trader convert`) |
+//! | `read_ahead` | the file read on a thread of its own, a few blocks ahead of its decoding |
 //! | `reader` | [`SessionReader`]: a session in either format (a JSON one through its compact twin) as parsed lines |
 //! | `convert` | [`convert`]: a JSON session written again in the compact format |
 //! | `event` | one line parsed into its time and [`crate::engine::Input`] |
@@ -53,6 +54,7 @@ mod event;
 pub mod fetch;
 mod file;
 mod header;
+mod read_ahead;
 mod reader;
 mod recording;
 mod replay;

@@ -15,11 +15,12 @@ use super::SessionError;
 use super::binary::{BinaryError, BinaryHeader, BinaryLine, BinaryReader};
 use super::event::{ReplayEvent, parse_line, parse_session_line, session_time};
 use super::file::SessionLines;
+use super::read_ahead::ReadAhead;
 use crate::engine::Input;
 use crate::market::OrderBook;
 use crate::polymarket::settle_wire_book;
 
-/// Read-ahead of the file: large reads, few system calls.
+/// The block size of [`scan_for_ticks`]' reads: large reads, few system calls.
 const READ_BUFFER_BYTES: usize = 1 << 20;
 
 /// One line of a session, parsed: its number (from 1) and what it is.
@@ -78,8 +79,8 @@ pub struct SessionReader {
 }
 
 enum Lines {
-    Json(SessionLines<BufReader<File>>),
-    Compact(BinaryReader<BufReader<File>>),
+    Json(SessionLines<ReadAhead>),
+    Compact(BinaryReader<ReadAhead>),
 }
 
 fn io_error(path: &Path, e: impl std::fmt::Display) -> SessionError {
@@ -92,28 +93,29 @@ impl SessionReader {
     pub fn open(path: &Path) -> Result<Self, SessionError> {
         let mut file = File::open(path).map_err(|e| io_error(path, e))?;
         if let Some(header) = BinaryHeader::read(&mut file).map_err(|e| io_error(path, e))? {
-            return Ok(Self::compact(path.to_path_buf(), file, header));
+            return Self::compact(path.to_path_buf(), file, header);
         }
         let twin = compact_twin(path);
         if let Some((twin_file, header)) = matching_twin(path, &twin)? {
-            return Ok(Self::compact(twin, twin_file, header));
+            return Self::compact(twin, twin_file, header);
         }
         file.rewind().map_err(|e| io_error(path, e))?;
         Ok(Self {
             source: SessionSource { read: path.to_path_buf(), format: SessionFormat::Json },
-            lines: Lines::Json(SessionLines::new(BufReader::with_capacity(READ_BUFFER_BYTES, file))),
+            lines: Lines::Json(SessionLines::new(ReadAhead::new(file).map_err(|e| io_error(path, e))?)),
             carries_ticks: None,
             number: 0,
         })
     }
 
-    fn compact(read: PathBuf, file: File, header: BinaryHeader) -> Self {
-        Self {
+    fn compact(read: PathBuf, file: File, header: BinaryHeader) -> Result<Self, SessionError> {
+        let lines = Lines::Compact(BinaryReader::new(ReadAhead::new(file).map_err(|e| io_error(&read, e))?));
+        Ok(Self {
             source: SessionSource { read, format: SessionFormat::Compact },
-            lines: Lines::Compact(BinaryReader::new(BufReader::with_capacity(READ_BUFFER_BYTES, file))),
+            lines,
             carries_ticks: Some(header.carries_ticks()),
             number: 0,
-        }
+        })
     }
 
     pub fn source(&self) -> &SessionSource {

@@ -39,6 +39,7 @@ mod plan_checks;
 mod plan_positions;
 mod wallet_truth;
 pub use control::Hold;
+use evaluation::LimitInputs;
 pub use plan_checks::{PlanApproved, PlanCheck};
 pub use plan_positions::{PlanActions, PlanEnd, PlanReportOutcome, WorkingPlanOrder};
 
@@ -127,6 +128,8 @@ pub struct RiskManager {
     whales: WhaleBook,
     /// Reused buffer for the whale book's changes.
     whale_changes: Vec<WhaleChange>,
+    /// What the last evaluation of the loss limits left; `None` until the first.
+    evaluated: Option<LimitInputs>,
     /// Trade plans: the open ones and their risk, remembered ids, recent firings.
     plans: PlanBook,
 }
@@ -162,6 +165,7 @@ impl RiskManager {
             wallet: WalletBook::default(),
             whales: WhaleBook::with_capacity(64),
             whale_changes: Vec::with_capacity(8),
+            evaluated: None,
             plans: PlanBook::default(),
             config,
         })

@@ -170,7 +170,7 @@ impl RiskManager {
         RiskState {
             version: RiskState::VERSION,
             trading: self.state.clone(),
-            breaker: self.breaker.clone(),
+            breaker: self.breaker,
             drawdown: self.drawdown.clone(),
             realised_total: self.realised_total,
             realised_today: self.realised_today,
