@@ -25,7 +25,8 @@
 //!    re-evaluates equity (starting balance + realised + unrealised) against the circuit breaker
 //!    ([`breaker`]), the daily loss limit ([`daily_loss`]) and the drawdown protector
 //!    ([`drawdown`]), which may move the trading state and, at the emergency level, flatten
-//!    everything.
+//!    everything. An evaluation whose inputs are what the last one left is skipped: it would fire
+//!    nothing (a price of a token nothing is held in, most prices of a replay).
 //! 4. **On control** — [`RiskManager::halt`], [`RiskManager::resume`], [`RiskManager::kill`],
 //!    [`RiskManager::reduce`] return [`Transition`] records; automatic transitions and breaker
 //!    warnings queue as [`RiskEvent`]s for [`RiskManager::drain_events`]. Day roll-over happens

@@ -48,8 +48,8 @@ impl RiskManager {
         &self.exits
     }
 
-    /// Evaluates the breaker, the daily loss limit and drawdown against the current equity, unless
-    /// nothing they read has changed since the last evaluation (see [`LimitInputs`]).
+    /// Evaluates the breaker, the daily loss limit and drawdown against the current equity; skipped
+    /// when none of what they read has changed since the last evaluation (see [`LimitInputs`]).
     #[inline]
     pub(super) fn evaluate(&mut self, now: Timestamp) {
         if self.evaluated == Some(self.limit_inputs()) {
