@@ -158,13 +158,22 @@ mod tests {
 
     #[test]
     fn a_reader_dropped_halfway_stops_its_thread() {
-        let bytes = pattern(6 * BLOCK_BYTES);
-        let mut reader = ReadAhead::new(file_of(&bytes)).unwrap_or_else(|e| panic!("{e}"));
-        let mut first = vec![0u8; 10];
+        // A file without end: only its reader going away can stop the thread.
+        let endless = File::open("/dev/zero").unwrap_or_else(|e| panic!("{e}"));
+        let mut reader = ReadAhead::new(endless).unwrap_or_else(|e| panic!("{e}"));
+        let mut first = vec![1u8; 10];
         reader.read_exact(&mut first).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(first, bytes[..10]);
-        // Drop joins the thread: this returns only if the thread stopped.
+        assert_eq!(first, [0u8; 10]);
+        let thread = reader.thread.take().unwrap_or_else(|| panic!("the thread is running"));
         drop(reader);
+        // At most ten seconds, in 5 ms steps.
+        for _ in 0..2_000 {
+            if thread.is_finished() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        assert!(thread.is_finished(), "the read thread outlived its reader");
     }
 
     #[test]

@@ -67,7 +67,7 @@ impl RiskManager {
             decimals: [
                 Decimal::serialize(&self.unrealised_total),
                 Decimal::serialize(&self.realised_total),
-                Decimal::serialize(&self.wallet.base.unwrap_or(self.config.starting_balance_usd)),
+                Decimal::serialize(&self.equity_base()),
                 Decimal::serialize(&self.start_of_day_equity),
                 Decimal::serialize(&self.derived.breaker_threshold),
                 Decimal::serialize(&self.derived.breaker_warning),

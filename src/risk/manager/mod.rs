@@ -244,7 +244,13 @@ impl RiskManager {
     /// wallet reading sets it (live mode: see [`RiskManager::on_wallet_cash`]).
     #[inline]
     pub fn equity(&self) -> Decimal {
-        self.wallet.base.unwrap_or(self.config.starting_balance_usd) + self.realised_total + self.unrealised_total
+        self.equity_base() + self.realised_total + self.unrealised_total
+    }
+
+    /// The base equity is counted from: the configured balance until a wallet reading sets it.
+    #[inline]
+    fn equity_base(&self) -> Decimal {
+        self.wallet.base.unwrap_or(self.config.starting_balance_usd)
     }
 
     /// Today's P&L, realised plus unrealised: equity − start-of-day equity.
