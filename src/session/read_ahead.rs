@@ -19,14 +19,13 @@ const DEPTH: usize = 2;
 
 /// A [`BufRead`] over a file whose blocks a thread of its own reads ahead.
 pub struct ReadAhead {
-    /// Blocks in file order; an error ends the file. `None` once dropped (to stop the thread).
+    /// Blocks in file order; an error ends the file. `None` once the file ended (or its error was
+    /// returned), and when the reader is dropped, which stops the thread.
     blocks: Option<Receiver<io::Result<Vec<u8>>>>,
     /// Finished blocks, handed back to be read into again.
     spare: SyncSender<Vec<u8>>,
     block: Vec<u8>,
     at: usize,
-    /// Whether the end of the file (or an error, already returned) was reached.
-    ended: bool,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -38,7 +37,7 @@ impl ReadAhead {
         let thread = std::thread::Builder::new()
             .name("session-read".to_owned())
             .spawn(move || read_blocks(file, &blocks_tx, &spare_rx))?;
-        Ok(Self { blocks: Some(blocks), spare, block: Vec::new(), at: 0, ended: false, thread: Some(thread) })
+        Ok(Self { blocks: Some(blocks), spare, block: Vec::new(), at: 0, thread: Some(thread) })
     }
 }
 
@@ -82,20 +81,23 @@ impl Read for ReadAhead {
 
 impl BufRead for ReadAhead {
     fn fill_buf(&mut self) -> io::Result<&[u8]> {
-        if self.at == self.block.len() && !self.ended {
+        if self.at == self.block.len()
+            && let Some(blocks) = &self.blocks
+        {
             let finished = std::mem::take(&mut self.block);
             if finished.capacity() > 0 {
                 // The thread may have stopped (end of file): then the block is simply freed.
                 let _ = self.spare.try_send(finished);
             }
             self.at = 0;
-            match self.blocks.as_ref().map(Receiver::recv) {
-                Some(Ok(Ok(block))) => self.block = block,
-                Some(Ok(Err(e))) => {
-                    self.ended = true;
+            match blocks.recv() {
+                Ok(Ok(block)) => self.block = block,
+                Ok(Err(e)) => {
+                    self.blocks = None;
                     return Err(e);
                 }
-                Some(Err(_)) | None => self.ended = true,
+                // The thread ended with the file.
+                Err(_) => self.blocks = None,
             }
         }
         Ok(&self.block[self.at..])

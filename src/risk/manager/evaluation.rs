@@ -40,6 +40,8 @@ impl RiskManager {
                 }
             }
         }
+        // A zero change is not added: a zero of another scale added to a zero total would change
+        // the total's bits, though not its value, and with them the evaluation's key.
         let change = book.refresh_unrealised();
         if !change.is_zero() {
             self.unrealised_total += change;
