@@ -111,6 +111,8 @@ fn equity_is_the_wallet_and_a_position_the_daemon_does_not_know_holds_trading_un
     let held = wait_until(LIMIT, || has_state_change(&ws, "reducing", "position_mismatch"));
     assert!(held, "no hold; audit:\n{}\nlogs:\n{}", ws.read("logs/trade_audit.log"), ws.all_logs());
     assert!(mismatch_reported(&ws, TOKEN_B, "unknown_to_us"));
+    // The status is published by the engine, the audit by the recorder: it may lag a moment.
+    wait_until(LIMIT, || status(&ws)["trading_state"] == "reducing");
     let now = status(&ws);
     assert_eq!(
         (now["trading_state"].as_str(), now["state_reason"].as_str()),
